@@ -1,0 +1,1 @@
+//! h2kit-hpack (under construction).

@@ -1,0 +1,1 @@
+//! h2kit-priority (under construction).
