@@ -1,1 +1,12 @@
-//! h2kit-priority (under construction).
+//! HTTP/2 stream scheduling for h2kit (under construction: the trait and signal types).
+
+mod error;
+mod scheduler;
+mod signal;
+
+pub use error::PriorityError;
+pub use scheduler::Scheduler;
+pub use signal::{
+    DEFAULT_WEIGHT, ExtensiblePriority, PrioritySignal, PriorityUpdate, ShortPriorityUpdate,
+    TreePriority, Urgency,
+};
