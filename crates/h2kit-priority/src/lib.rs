@@ -3,6 +3,7 @@
 mod error;
 mod scheduler;
 mod signal;
+mod tree;
 
 pub use error::PriorityError;
 pub use scheduler::Scheduler;
@@ -10,3 +11,4 @@ pub use signal::{
     DEFAULT_WEIGHT, ExtensiblePriority, PrioritySignal, PriorityUpdate, ShortPriorityUpdate,
     TreePriority, Urgency,
 };
+pub use tree::{DEFAULT_MAX_STREAMS, PriorityTree};

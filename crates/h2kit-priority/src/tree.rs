@@ -1,0 +1,788 @@
+//! The RFC 7540 §5.3 priority tree with an H2O-style stride scheduler.
+//!
+//! # Design
+//!
+//! Nodes live in a slab (`Vec<Node>` plus a free list) and are found by stream id through a
+//! hash map. Each node keeps an intrusive doubly linked list of its children (all of them)
+//! and a binary min-heap of the children that may have something to send, keyed by
+//! `(pass, stream id)`.
+//!
+//! A node is *schedulable* when it is active or when at least one child is schedulable
+//! (`sched_children > 0`). Every schedulable child has an entry in its parent's heap. Entries
+//! of children that stopped being schedulable are left in place and dropped lazily when they
+//! reach the top, so [`block`](PriorityTree::block) and [`unblock`](PriorityTree::unblock)
+//! only touch `sched_children` counters on the way up, stopping at the first ancestor whose
+//! state does not change, and at most push one heap entry per level.
+//!
+//! [`next`](PriorityTree::next) descends from the root through heap tops (only schedulable
+//! subtrees are ever visited), stops at the first active node, then walks back up advancing
+//! each node on the path by `256 / weight` with the remainder carried (python `priority`'s and
+//! H2O's stride) and sifting it down its parent's heap: O(depth · log siblings), no
+//! allocation.
+
+use std::collections::HashMap;
+
+use crate::{DEFAULT_WEIGHT, PriorityError, PrioritySignal, Scheduler, TreePriority};
+
+/// The default limit on real streams in a [`PriorityTree`].
+pub const DEFAULT_MAX_STREAMS: usize = 1000;
+
+const ROOT: usize = 0;
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    pass: u64,
+    id: u32,
+    slot: u32,
+}
+
+impl Entry {
+    #[inline]
+    fn key(&self) -> (u64, u32) {
+        (self.pass, self.id)
+    }
+}
+
+#[derive(Debug)]
+struct Node {
+    id: u32,
+    weight: u16,
+    /// Not blocked (the root is never active).
+    active: bool,
+    /// Has an entry (maybe stale) in the parent's heap.
+    in_heap: bool,
+    parent: u32,
+    first_child: u32,
+    last_child: u32,
+    prev: u32,
+    next: u32,
+    /// Children that are schedulable.
+    sched_children: u32,
+    /// Position in the parent's queue (equal to the heap entry's pass while in the heap).
+    pass: u64,
+    /// Remainder of `256 + deficit` over the weight, carried between picks.
+    deficit: u32,
+    /// The pass of the child most recently served from this node's heap.
+    last_level: u64,
+    heap: Vec<Entry>,
+}
+
+impl Node {
+    fn new(id: u32, weight: u16) -> Self {
+        Self {
+            id,
+            weight,
+            active: true,
+            in_heap: false,
+            parent: NIL,
+            first_child: NIL,
+            last_child: NIL,
+            prev: NIL,
+            next: NIL,
+            sched_children: 0,
+            pass: 0,
+            deficit: 0,
+            last_level: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn schedulable(&self) -> bool {
+        self.active || self.sched_children > 0
+    }
+}
+
+/// An RFC 7540 §5.3 priority tree that hands out streams in proportion to their weights.
+///
+/// The API follows python's `priority.PriorityTree`: streams are inserted (active), blocked
+/// and unblocked as they run out of and regain data or window, reprioritised and removed, and
+/// [`next`](Self::next) names the stream to send next. Among active siblings, each is picked
+/// exactly `weight` times over `sum(weights)` picks; an active stream is always served
+/// before its descendants, and a blocked stream's share goes to its descendants (or, if it
+/// has none active, to its siblings).
+///
+/// Differences from python, each an RFC 7540 fix: reprioritising a stream under its own
+/// descendant first moves that descendant to the stream's old parent (§5.3.3); removing a
+/// stream gives its children its weight in proportion to theirs (§5.3.4); cycle detection
+/// has no depth cap; the stream limit counts real streams only; a stream cannot depend on
+/// itself.
+///
+/// ```
+/// use h2kit_priority::PriorityTree;
+///
+/// let mut tree = PriorityTree::new();
+/// tree.insert_stream(1, None, 32, false)?;
+/// tree.insert_stream(3, None, 16, false)?;
+/// let picks: Vec<u32> = (0..6).map(|_| tree.next()).collect::<Result<_, _>>()?;
+/// assert_eq!(picks.iter().filter(|&&id| id == 1).count(), 4);
+/// # Ok::<(), h2kit_priority::PriorityError>(())
+/// ```
+#[derive(Debug)]
+pub struct PriorityTree {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    ids: HashMap<u32, u32>,
+    max_streams: usize,
+}
+
+impl Default for PriorityTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PriorityTree {
+    /// An empty tree allowing [`DEFAULT_MAX_STREAMS`] streams.
+    pub fn new() -> Self {
+        Self::with_max_streams(DEFAULT_MAX_STREAMS)
+    }
+
+    /// An empty tree allowing `max_streams` real streams (the root, stream 0, does not
+    /// count). Placeholder parents created for a missing `depends_on` do count.
+    pub fn with_max_streams(max_streams: usize) -> Self {
+        let mut root = Node::new(0, 1);
+        root.active = false;
+        Self {
+            nodes: vec![root],
+            free: Vec::new(),
+            ids: HashMap::new(),
+            max_streams,
+        }
+    }
+
+    /// The configured stream limit.
+    pub fn max_streams(&self) -> usize {
+        self.max_streams
+    }
+
+    /// How many real streams are in the tree.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the tree holds no stream besides the root.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether stream `id` is in the tree (stream 0 never is).
+    pub fn contains(&self, id: u32) -> bool {
+        self.ids.contains_key(&id)
+    }
+
+    /// The parent of stream `id` (0 for the root), or `None` if it is not in the tree.
+    pub fn parent(&self, id: u32) -> Option<u32> {
+        let s = self.slot(id).ok()?;
+        let p = self.nodes.get(self.nodes[s].parent as usize)?;
+        Some(p.id)
+    }
+
+    /// The weight of stream `id`, or `None` if it is not in the tree.
+    pub fn weight(&self, id: u32) -> Option<u16> {
+        Some(self.nodes[self.slot(id).ok()?].weight)
+    }
+
+    /// Whether stream `id` is blocked, or `None` if it is not in the tree.
+    pub fn is_blocked(&self, id: u32) -> Option<bool> {
+        Some(!self.nodes[self.slot(id).ok()?].active)
+    }
+
+    /// The children of stream `id` (0 for the root) in insertion order, or `None` if it is
+    /// not in the tree.
+    pub fn children(&self, id: u32) -> Option<Vec<u32>> {
+        let s = if id == 0 { ROOT } else { self.slot(id).ok()? };
+        let mut out = Vec::new();
+        let mut c = self.nodes[s].first_child;
+        while c != NIL {
+            out.push(self.nodes[c as usize].id);
+            c = self.nodes[c as usize].next;
+        }
+        Some(out)
+    }
+
+    /// Inserts stream `id`, active, under `depends_on` (`None` or `Some(0)` is the root) with
+    /// `weight` (`1..=256`). If `exclusive`, the parent's other children become children of
+    /// `id`. A missing parent is first created under the root with the default priority,
+    /// blocked.
+    pub fn insert_stream(
+        &mut self,
+        id: u32,
+        depends_on: Option<u32>,
+        weight: u16,
+        exclusive: bool,
+    ) -> Result<(), PriorityError> {
+        validate(id, depends_on, weight)?;
+        if self.ids.contains_key(&id) {
+            return Err(PriorityError::Duplicate(id));
+        }
+        let parent_id = depends_on.unwrap_or(0);
+        let parent_missing = parent_id != 0 && !self.ids.contains_key(&parent_id);
+        self.check_room(1 + usize::from(parent_missing))?;
+        let parent = self.parent_slot(parent_id);
+        let s = self.alloc(id, weight);
+        if exclusive {
+            self.move_children(parent, s);
+        }
+        self.attach(s, parent);
+        Ok(())
+    }
+
+    /// Gives stream `id` a new parent, weight and exclusive flag (python's `reprioritize`).
+    ///
+    /// If `depends_on` is a descendant of `id`, that descendant first moves (with its
+    /// subtree and weight) to `id`'s old parent (RFC 7540 §5.3.3). A missing parent is
+    /// created as in [`insert_stream`](Self::insert_stream). Keeping the same parent
+    /// without `exclusive` only changes the weight and keeps the stream's place in the
+    /// schedule.
+    pub fn reprioritize(
+        &mut self,
+        id: u32,
+        depends_on: Option<u32>,
+        weight: u16,
+        exclusive: bool,
+    ) -> Result<(), PriorityError> {
+        validate(id, depends_on, weight)?;
+        let s = self.slot(id)?;
+        let parent_id = depends_on.unwrap_or(0);
+        if parent_id != 0 && !self.ids.contains_key(&parent_id) {
+            self.check_room(1)?;
+        }
+        let p = self.parent_slot(parent_id);
+        let old_parent = self.nodes[s].parent as usize;
+        if self.is_descendant(p, s) {
+            self.detach(p);
+            self.attach(p, old_parent);
+        }
+        self.nodes[s].weight = weight;
+        if p == old_parent && !exclusive {
+            return Ok(());
+        }
+        self.detach(s);
+        if exclusive {
+            self.move_children(p, s);
+        }
+        self.attach(s, p);
+        Ok(())
+    }
+
+    /// Removes stream `id`. Its children move to its parent, sharing its weight in proportion
+    /// to their own weights, each kept within `1..=256` (RFC 7540 §5.3.4). Not idempotent.
+    pub fn remove_stream(&mut self, id: u32) -> Result<(), PriorityError> {
+        if id == 0 {
+            return Err(PriorityError::PseudoStream);
+        }
+        let s = self.slot(id)?;
+        let parent = self.nodes[s].parent as usize;
+        let weight = u64::from(self.nodes[s].weight);
+        let mut sum = 0u64;
+        let mut c = self.nodes[s].first_child;
+        while c != NIL {
+            sum += u64::from(self.nodes[c as usize].weight);
+            c = self.nodes[c as usize].next;
+        }
+        self.clear_heap(s);
+        while self.nodes[s].first_child != NIL {
+            let c = self.nodes[s].first_child as usize;
+            self.detach(c);
+            // sum > 0 here: every child has weight >= 1.
+            let share = (weight * u64::from(self.nodes[c].weight) + sum / 2) / sum.max(1);
+            self.nodes[c].weight = share.clamp(1, 256) as u16;
+            self.attach(c, parent);
+        }
+        self.detach(s);
+        self.ids.remove(&id);
+        let node = &mut self.nodes[s];
+        node.id = 0;
+        node.active = false;
+        node.heap.clear();
+        self.free.push(s as u32);
+        Ok(())
+    }
+
+    /// Marks stream `id` as unable to send; its share goes to its descendants. Idempotent.
+    pub fn block(&mut self, id: u32) -> Result<(), PriorityError> {
+        let s = self.slot_nonzero(id)?;
+        if self.nodes[s].active {
+            self.nodes[s].active = false;
+            if !self.nodes[s].schedulable() {
+                self.became_unschedulable(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks stream `id` as able to send again. Idempotent.
+    pub fn unblock(&mut self, id: u32) -> Result<(), PriorityError> {
+        let s = self.slot_nonzero(id)?;
+        if !self.nodes[s].active {
+            let was = self.nodes[s].schedulable();
+            self.nodes[s].active = true;
+            if !was {
+                self.became_schedulable(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream that should send next: [`PriorityError::Deadlock`] when every stream is
+    /// blocked or the tree is empty.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<u32, PriorityError> {
+        let mut cur = ROOT;
+        let chosen = loop {
+            let child = loop {
+                let Some(top) = self.nodes[cur].heap.first().copied() else {
+                    // Only reachable at the root with nothing schedulable: the invariant
+                    // keeps a schedulable child in every schedulable node's heap.
+                    return Err(PriorityError::Deadlock);
+                };
+                let c = top.slot as usize;
+                if self.nodes[c].schedulable() {
+                    break c;
+                }
+                heap_pop(&mut self.nodes[cur].heap);
+                self.nodes[c].in_heap = false;
+            };
+            if self.nodes[child].active {
+                break child;
+            }
+            cur = child;
+        };
+        let id = self.nodes[chosen].id;
+        let mut x = chosen;
+        while x != ROOT {
+            let node = &mut self.nodes[x];
+            let total = 256 + node.deficit;
+            let weight = u32::from(node.weight);
+            let old = node.pass;
+            node.pass = old + u64::from(total / weight);
+            node.deficit = total % weight;
+            let new = node.pass;
+            let p = node.parent as usize;
+            let parent = &mut self.nodes[p];
+            parent.last_level = old;
+            if let Some(top) = parent.heap.first_mut() {
+                top.pass = new;
+                sift_down(&mut parent.heap, 0);
+            }
+            x = p;
+        }
+        Ok(id)
+    }
+
+    fn slot(&self, id: u32) -> Result<usize, PriorityError> {
+        self.ids
+            .get(&id)
+            .map(|&s| s as usize)
+            .ok_or(PriorityError::Missing(id))
+    }
+
+    fn slot_nonzero(&self, id: u32) -> Result<usize, PriorityError> {
+        if id == 0 {
+            return Err(PriorityError::PseudoStream);
+        }
+        self.slot(id)
+    }
+
+    fn check_room(&self, needed: usize) -> Result<(), PriorityError> {
+        if self.ids.len() + needed > self.max_streams {
+            return Err(PriorityError::TooMany {
+                limit: self.max_streams,
+            });
+        }
+        Ok(())
+    }
+
+    /// The slot of `parent_id`, creating it blocked under the root if missing. The caller
+    /// has checked the limit.
+    fn parent_slot(&mut self, parent_id: u32) -> usize {
+        if parent_id == 0 {
+            return ROOT;
+        }
+        if let Some(&s) = self.ids.get(&parent_id) {
+            return s as usize;
+        }
+        let s = self.alloc(parent_id, DEFAULT_WEIGHT);
+        self.nodes[s].active = false;
+        self.attach(s, ROOT);
+        s
+    }
+
+    fn alloc(&mut self, id: u32, weight: u16) -> usize {
+        let s = match self.free.pop() {
+            Some(s) => {
+                let node = &mut self.nodes[s as usize];
+                let heap = std::mem::take(&mut node.heap);
+                *node = Node::new(id, weight);
+                node.heap = heap;
+                s as usize
+            }
+            None => {
+                self.nodes.push(Node::new(id, weight));
+                self.nodes.len() - 1
+            }
+        };
+        self.ids.insert(id, s as u32);
+        s
+    }
+
+    /// Whether `node` is `ancestor` or lies below it. Walks parent pointers up to the root:
+    /// the tree is acyclic by construction, so no depth cap is needed (the bound on the
+    /// number of steps only guards against a bug turning into a hang).
+    fn is_descendant(&self, node: usize, ancestor: usize) -> bool {
+        let mut x = node;
+        for _ in 0..self.nodes.len() {
+            if x == ancestor {
+                return true;
+            }
+            if x == ROOT {
+                return false;
+            }
+            x = self.nodes[x].parent as usize;
+        }
+        false
+    }
+
+    /// `s` went from not schedulable to schedulable: make sure it is queued in its parent and
+    /// tell the ancestors, stopping at the first that already was schedulable.
+    fn became_schedulable(&mut self, s: usize) {
+        let mut s = s;
+        loop {
+            let p = self.nodes[s].parent as usize;
+            if p >= self.nodes.len() {
+                return;
+            }
+            if !self.nodes[s].in_heap {
+                let pass = self.nodes[s].pass.max(self.nodes[p].last_level);
+                let node = &mut self.nodes[s];
+                node.pass = pass;
+                node.in_heap = true;
+                let entry = Entry {
+                    pass,
+                    id: node.id,
+                    slot: s as u32,
+                };
+                heap_push(&mut self.nodes[p].heap, entry);
+            }
+            let parent = &mut self.nodes[p];
+            let was = parent.schedulable();
+            parent.sched_children += 1;
+            if was || p == ROOT {
+                return;
+            }
+            s = p;
+        }
+    }
+
+    /// `s` went from schedulable to not: tell the ancestors. Heap entries stay (lazy).
+    fn became_unschedulable(&mut self, s: usize) {
+        let mut s = s;
+        loop {
+            let p = self.nodes[s].parent as usize;
+            let Some(parent) = self.nodes.get_mut(p) else {
+                return;
+            };
+            parent.sched_children = parent.sched_children.saturating_sub(1);
+            if p == ROOT || parent.schedulable() {
+                return;
+            }
+            s = p;
+        }
+    }
+
+    /// Unlinks `s` from its parent (child list, heap, counters).
+    fn detach(&mut self, s: usize) {
+        let p = self.nodes[s].parent;
+        if p == NIL {
+            return;
+        }
+        let p = p as usize;
+        if self.nodes[s].schedulable() {
+            self.became_unschedulable(s);
+        }
+        if self.nodes[s].in_heap {
+            let heap = &mut self.nodes[p].heap;
+            if let Some(pos) = heap.iter().position(|e| e.slot as usize == s) {
+                heap_remove(heap, pos);
+            }
+            self.nodes[s].in_heap = false;
+        }
+        let (prev, next) = (self.nodes[s].prev, self.nodes[s].next);
+        if prev == NIL {
+            self.nodes[p].first_child = next;
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.nodes[p].last_child = prev;
+        } else {
+            self.nodes[next as usize].prev = prev;
+        }
+        let node = &mut self.nodes[s];
+        node.parent = NIL;
+        node.prev = NIL;
+        node.next = NIL;
+    }
+
+    /// Links a detached `s` as the last child of `p`, joining `p`'s queue at its last level.
+    fn attach(&mut self, s: usize, p: usize) {
+        let last = self.nodes[p].last_child;
+        let level = self.nodes[p].last_level;
+        let node = &mut self.nodes[s];
+        node.parent = p as u32;
+        node.prev = last;
+        node.next = NIL;
+        node.pass = level;
+        if last == NIL {
+            self.nodes[p].first_child = s as u32;
+        } else {
+            self.nodes[last as usize].next = s as u32;
+        }
+        self.nodes[p].last_child = s as u32;
+        if self.nodes[s].schedulable() {
+            self.became_schedulable(s);
+        }
+    }
+
+    /// Drops every entry of `s`'s heap (so detaching its children costs O(1) each).
+    fn clear_heap(&mut self, s: usize) {
+        let mut heap = std::mem::take(&mut self.nodes[s].heap);
+        for e in &heap {
+            if let Some(n) = self.nodes.get_mut(e.slot as usize) {
+                n.in_heap = false;
+            }
+        }
+        heap.clear();
+        self.nodes[s].heap = heap;
+    }
+
+    /// Moves every child of `from` under `to` (exclusive insertion), in order.
+    fn move_children(&mut self, from: usize, to: usize) {
+        self.clear_heap(from);
+        while self.nodes[from].first_child != NIL {
+            let c = self.nodes[from].first_child as usize;
+            self.detach(c);
+            self.attach(c, to);
+        }
+    }
+
+    /// Checks every structural invariant, for tests. Returns a description of the first
+    /// violation.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut live = vec![false; self.nodes.len()];
+        live[ROOT] = true;
+        for (&id, &s) in &self.ids {
+            let node = self
+                .nodes
+                .get(s as usize)
+                .ok_or("map points past the slab")?;
+            if node.id != id || id == 0 {
+                return Err(format!("slot {s} holds id {} not {id}", node.id));
+            }
+            live[s as usize] = true;
+        }
+        let mut seen_as_child = vec![0u32; self.nodes.len()];
+        for (s, node) in self.nodes.iter().enumerate() {
+            if !live[s] {
+                continue;
+            }
+            if s == ROOT {
+                if node.parent != NIL || node.active {
+                    return Err("root has a parent or is active".into());
+                }
+            } else {
+                let p = node.parent as usize;
+                if !live.get(p).copied().unwrap_or(false) {
+                    return Err(format!("stream {} has a dead parent", node.id));
+                }
+                if !(1..=256).contains(&node.weight) {
+                    return Err(format!("stream {} has weight {}", node.id, node.weight));
+                }
+                if !self.is_descendant(s, ROOT) {
+                    return Err(format!("stream {} is not below the root", node.id));
+                }
+            }
+            let mut c = node.first_child;
+            let mut prev = NIL;
+            let mut sched = 0;
+            while c != NIL {
+                let child = &self.nodes[c as usize];
+                if child.parent as usize != s || child.prev != prev {
+                    return Err(format!("child list of {} disagrees with parent", node.id));
+                }
+                seen_as_child[c as usize] += 1;
+                if seen_as_child[c as usize] > 1 {
+                    return Err(format!("stream {} is in two child lists", child.id));
+                }
+                if child.schedulable() {
+                    sched += 1;
+                    if !child.in_heap {
+                        return Err(format!("schedulable {} missing from heap", child.id));
+                    }
+                }
+                prev = c;
+                c = child.next;
+            }
+            if node.last_child != prev {
+                return Err(format!("last_child of {} is wrong", node.id));
+            }
+            if sched != node.sched_children {
+                return Err(format!("sched_children of {} is wrong", node.id));
+            }
+            let in_heap = node.heap.iter().filter(|e| live[e.slot as usize]).count();
+            if in_heap != node.heap.len() {
+                return Err(format!("heap of {} holds a dead node", node.id));
+            }
+            for (i, e) in node.heap.iter().enumerate() {
+                let child = &self.nodes[e.slot as usize];
+                if child.parent as usize != s || !child.in_heap || child.pass != e.pass {
+                    return Err(format!(
+                        "heap entry of {} under {} is wrong",
+                        child.id, node.id
+                    ));
+                }
+                if i > 0 && node.heap[(i - 1) / 2].key() > e.key() {
+                    return Err(format!("heap of {} is out of order", node.id));
+                }
+            }
+            let children = (0..self.nodes.len())
+                .filter(|&c| live[c] && c != ROOT && self.nodes[c].parent as usize == s)
+                .count();
+            let listed = {
+                let mut n = 0;
+                let mut c = node.first_child;
+                while c != NIL {
+                    n += 1;
+                    c = self.nodes[c as usize].next;
+                }
+                n
+            };
+            if children != listed {
+                return Err(format!(
+                    "parent pointers and child list of {} differ",
+                    node.id
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate(id: u32, depends_on: Option<u32>, weight: u16) -> Result<(), PriorityError> {
+    if id == 0 {
+        return Err(PriorityError::PseudoStream);
+    }
+    if !(1..=256).contains(&weight) {
+        return Err(PriorityError::BadWeight(weight));
+    }
+    if depends_on == Some(id) {
+        return Err(PriorityError::SelfDependency(id));
+    }
+    Ok(())
+}
+
+fn heap_push(heap: &mut Vec<Entry>, e: Entry) {
+    heap.push(e);
+    let last = heap.len() - 1;
+    sift_up(heap, last);
+}
+
+fn heap_pop(heap: &mut Vec<Entry>) {
+    if heap.is_empty() {
+        return;
+    }
+    let last = heap.len() - 1;
+    heap.swap(0, last);
+    heap.pop();
+    sift_down(heap, 0);
+}
+
+fn heap_remove(heap: &mut Vec<Entry>, pos: usize) {
+    if pos >= heap.len() {
+        return;
+    }
+    let last = heap.len() - 1;
+    heap.swap(pos, last);
+    heap.pop();
+    if pos < heap.len() {
+        sift_down(heap, pos);
+        sift_up(heap, pos);
+    }
+}
+
+fn sift_up(heap: &mut [Entry], mut pos: usize) {
+    let Some(&e) = heap.get(pos) else { return };
+    while pos > 0 {
+        let parent = (pos - 1) / 2;
+        if heap[parent].key() <= e.key() {
+            break;
+        }
+        heap[pos] = heap[parent];
+        pos = parent;
+    }
+    heap[pos] = e;
+}
+
+fn sift_down(heap: &mut [Entry], mut pos: usize) {
+    let len = heap.len();
+    let Some(&e) = heap.get(pos) else { return };
+    loop {
+        let left = 2 * pos + 1;
+        if left >= len {
+            break;
+        }
+        let right = left + 1;
+        let child = if right < len && heap[right].key() < heap[left].key() {
+            right
+        } else {
+            left
+        };
+        if heap[child].key() >= e.key() {
+            break;
+        }
+        heap[pos] = heap[child];
+        pos = child;
+    }
+    heap[pos] = e;
+}
+
+impl Scheduler for PriorityTree {
+    fn insert(&mut self, id: u32, priority: PrioritySignal) -> Result<(), PriorityError> {
+        let t = priority.tree.unwrap_or(TreePriority::DEFAULT);
+        self.insert_stream(id, Some(t.depends_on), t.weight, t.exclusive)
+    }
+
+    fn update(&mut self, id: u32, priority: PrioritySignal) -> Result<(), PriorityError> {
+        match priority.tree {
+            Some(t) => self.reprioritize(id, Some(t.depends_on), t.weight, t.exclusive),
+            None => self.slot_nonzero(id).map(drop),
+        }
+    }
+
+    fn remove(&mut self, id: u32) -> Result<(), PriorityError> {
+        self.remove_stream(id)
+    }
+
+    fn block(&mut self, id: u32) -> Result<(), PriorityError> {
+        PriorityTree::block(self, id)
+    }
+
+    fn unblock(&mut self, id: u32) -> Result<(), PriorityError> {
+        PriorityTree::unblock(self, id)
+    }
+
+    fn next(&mut self) -> Option<u32> {
+        PriorityTree::next(self).ok()
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        PriorityTree::contains(self, id)
+    }
+
+    fn len(&self) -> usize {
+        PriorityTree::len(self)
+    }
+}
