@@ -1,0 +1,280 @@
+//! The HPACK decoder (RFC 7541 §3, §6).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::codec::decode_int;
+use crate::field::{HeaderField, Representation};
+use crate::table::{DynamicTable, STATIC_LEN, arena_copy};
+use crate::{DecodeError, huffman};
+
+/// Default maximum dynamic table size: the RFC 7541 initial value of
+/// SETTINGS_HEADER_TABLE_SIZE.
+pub const DEFAULT_TABLE_SIZE: usize = 4096;
+/// Default maximum header list size, counted as RFC 9113 §6.5.2 does (64 KiB).
+pub const DEFAULT_MAX_HEADER_LIST_SIZE: usize = 64 * 1024;
+/// Default maximum size of one field's name plus value (32 KiB).
+pub const DEFAULT_MAX_FIELD_SIZE: usize = 32 * 1024;
+
+/// Decodes header blocks of one connection direction.
+///
+/// One decoder per connection: blocks must be given in the order they arrived, each one
+/// complete (HEADERS plus its CONTINUATION frames). Limits:
+///
+/// - [`set_max_table_size`](Self::set_max_table_size): what we advertised in
+///   SETTINGS_HEADER_TABLE_SIZE, applied when the peer acknowledges it.
+/// - [`set_max_header_list_size`](Self::set_max_header_list_size) (default 64 KiB) and
+///   [`set_max_field_size`](Self::set_max_field_size) (default 32 KiB): on excess, the block
+///   is still decoded to the end so the dynamic table stays in step, and the error comes
+///   after ([`DecodeError::is_limit`]).
+#[derive(Debug)]
+pub struct Decoder {
+    table: DynamicTable,
+    /// The acknowledged SETTINGS_HEADER_TABLE_SIZE.
+    limit: usize,
+    /// The limit went below the table's size: the next block must start with an update.
+    update_required: bool,
+    max_header_list_size: usize,
+    max_field_size: usize,
+    /// Copies of the entries added to the dynamic table.
+    arena: BytesMut,
+    /// Decoded Huffman strings that do not go into the table.
+    scratch: BytesMut,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder with the default limits (table 4096, header list 64 KiB, field 32 KiB).
+    pub fn new() -> Self {
+        Decoder {
+            table: DynamicTable::new(DEFAULT_TABLE_SIZE),
+            limit: DEFAULT_TABLE_SIZE,
+            update_required: false,
+            max_header_list_size: DEFAULT_MAX_HEADER_LIST_SIZE,
+            max_field_size: DEFAULT_MAX_FIELD_SIZE,
+            arena: BytesMut::new(),
+            scratch: BytesMut::new(),
+        }
+    }
+
+    /// Applies our SETTINGS_HEADER_TABLE_SIZE once the peer has acknowledged it.
+    ///
+    /// Size updates above `size` are errors from now on. If `size` is below the table's
+    /// current maximum, the next block must begin with a size update (RFC 7541 §4.2).
+    pub fn set_max_table_size(&mut self, size: usize) {
+        self.limit = size;
+        if size < self.table.capacity() {
+            self.update_required = true;
+        }
+    }
+
+    /// Sets the maximum header list size (name + value + 32 per field, RFC 9113 §6.5.2).
+    pub fn set_max_header_list_size(&mut self, size: usize) {
+        self.max_header_list_size = size;
+    }
+
+    /// Sets the maximum length of one field's name plus value.
+    pub fn set_max_field_size(&mut self, size: usize) {
+        self.max_field_size = size;
+    }
+
+    /// The acknowledged table size limit.
+    pub fn max_table_size(&self) -> usize {
+        self.limit
+    }
+
+    /// The dynamic table's current maximum size, as last set by the peer's encoder.
+    pub fn table_capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// The dynamic table's current size (RFC 7541 §4.1).
+    pub fn table_size(&self) -> usize {
+        self.table.size()
+    }
+
+    /// The number of entries in the dynamic table.
+    pub fn table_len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Decodes one complete header block, appending its fields to `out`.
+    ///
+    /// Literals that are not Huffman-coded are handed out as slices of `block`; fields
+    /// from the tables share the table's storage. No allocation per field.
+    ///
+    /// On error, `out` is truncated back to its length at the call. After a limit error
+    /// ([`DecodeError::is_limit`]) the decoder is still usable; after any other error the
+    /// connection must be closed with `COMPRESSION_ERROR`.
+    pub fn decode(&mut self, block: &Bytes, out: &mut Vec<HeaderField>) -> Result<(), DecodeError> {
+        let start = out.len();
+        let result = self.decode_with(block, |f| out.push(f));
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Decodes one complete header block, giving each field to `sink` in order.
+    ///
+    /// After a limit error, `sink` has seen the fields before the limit was crossed and
+    /// none after.
+    pub fn decode_with<F: FnMut(HeaderField)>(
+        &mut self,
+        block: &Bytes,
+        mut sink: F,
+    ) -> Result<(), DecodeError> {
+        let buf: &[u8] = block;
+        let mut pos = 0;
+        let mut seen_field = false;
+        let mut list_size = 0usize;
+        let mut deferred: Option<DecodeError> = None;
+
+        if self.update_required && buf.first().is_none_or(|b| b & 0xe0 != 0x20) {
+            return Err(DecodeError::MissingTableSizeUpdate);
+        }
+
+        while let Some(&b) = buf.get(pos) {
+            let field = if b & 0x80 != 0 {
+                // Indexed field (§6.1).
+                let index = decode_int(buf, &mut pos, 7)?;
+                let (name, value) = self.entry(index)?;
+                HeaderField {
+                    name,
+                    value,
+                    repr: Representation::IncrementalIndexing,
+                }
+            } else if b & 0x40 != 0 {
+                // Literal with incremental indexing (§6.2.1).
+                let index = decode_int(buf, &mut pos, 6)?;
+                let name = if index == 0 {
+                    self.string(block, &mut pos, true)?
+                } else {
+                    self.name(index)?
+                };
+                let value = self.string(block, &mut pos, true)?;
+                self.table.insert(name.clone(), value.clone());
+                HeaderField {
+                    name,
+                    value,
+                    repr: Representation::IncrementalIndexing,
+                }
+            } else if b & 0x20 != 0 {
+                // Dynamic table size update (§6.3).
+                if seen_field {
+                    return Err(DecodeError::TableSizeUpdateAfterField);
+                }
+                let size = decode_int(buf, &mut pos, 5)?;
+                if size > self.limit {
+                    return Err(DecodeError::TableSizeUpdateTooLarge {
+                        size,
+                        limit: self.limit,
+                    });
+                }
+                self.table.set_capacity(size);
+                self.update_required = false;
+                continue;
+            } else {
+                // Literal without indexing (§6.2.2) or never indexed (§6.2.3).
+                let repr = if b & 0x10 != 0 {
+                    Representation::NeverIndexed
+                } else {
+                    Representation::WithoutIndexing
+                };
+                let index = decode_int(buf, &mut pos, 4)?;
+                let name = if index == 0 {
+                    self.string(block, &mut pos, false)?
+                } else {
+                    self.name(index)?
+                };
+                let value = self.string(block, &mut pos, false)?;
+                HeaderField { name, value, repr }
+            };
+            seen_field = true;
+
+            let size = field.name.len() + field.value.len();
+            if size > self.max_field_size && deferred.is_none() {
+                deferred = Some(DecodeError::FieldTooLarge {
+                    size,
+                    limit: self.max_field_size,
+                });
+            }
+            list_size = list_size.saturating_add(size + 32);
+            if list_size > self.max_header_list_size && deferred.is_none() {
+                deferred = Some(DecodeError::HeaderListTooLarge {
+                    limit: self.max_header_list_size,
+                });
+            }
+            if deferred.is_none() {
+                sink(field);
+            }
+        }
+        match deferred {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn max_index(&self) -> usize {
+        STATIC_LEN + self.table.len()
+    }
+
+    fn entry(&self, index: usize) -> Result<(Bytes, Bytes), DecodeError> {
+        if index == 0 {
+            return Err(DecodeError::ZeroIndex);
+        }
+        self.table.get(index).ok_or(DecodeError::IndexOutOfRange {
+            index,
+            max: self.max_index(),
+        })
+    }
+
+    fn name(&self, index: usize) -> Result<Bytes, DecodeError> {
+        self.table.name(index).ok_or(DecodeError::IndexOutOfRange {
+            index,
+            max: self.max_index(),
+        })
+    }
+
+    /// Reads a string literal (§5.2). Strings bound for the dynamic table are copied into
+    /// the table's arena; others are slices of `block` or, when Huffman-coded, decoded
+    /// into a shared scratch buffer.
+    fn string(
+        &mut self,
+        block: &Bytes,
+        pos: &mut usize,
+        for_table: bool,
+    ) -> Result<Bytes, DecodeError> {
+        let huffman = block.get(*pos).ok_or(DecodeError::Truncated)? & 0x80 != 0;
+        let len = decode_int(block, pos, 7)?;
+        let remaining = block.len() - *pos;
+        if len > remaining {
+            return Err(DecodeError::StringTooLong { len, remaining });
+        }
+        let raw = &block[*pos..*pos + len];
+        let range = *pos..*pos + len;
+        *pos += len;
+        if huffman {
+            let buf = if for_table {
+                &mut self.arena
+            } else {
+                &mut self.scratch
+            };
+            // Decoded length is at most 8/5 of the input (the shortest code is 5 bits).
+            let max = len * 8 / 5 + 1;
+            if buf.capacity() - buf.len() < max {
+                *buf = BytesMut::with_capacity(max.max(4096));
+            }
+            huffman::decode(raw, buf)?;
+            Ok(buf.split().freeze())
+        } else if for_table {
+            Ok(arena_copy(&mut self.arena, raw))
+        } else {
+            Ok(block.slice(range))
+        }
+    }
+}
