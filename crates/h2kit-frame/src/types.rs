@@ -257,6 +257,65 @@ impl fmt::Display for StreamId {
     }
 }
 
+/// The flags octet of a frame header (RFC 9113 §4.1).
+///
+/// Open like the other wire newtypes: bits this crate does not define are kept on
+/// [`FrameHeader`](crate::FrameHeader) and in [`Unknown`](crate::Unknown) frames. Typed frames
+/// turn the bits they define into `bool` fields and drop the rest, since RFC 9113 §4.1 says
+/// undefined flags are ignored on receipt and left unset when sending.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    /// No flag set.
+    pub const EMPTY: Self = Self(0x0);
+    /// END_STREAM on DATA (RFC 9113 §6.1) and HEADERS (§6.2).
+    pub const END_STREAM: Self = Self(0x1);
+    /// ACK on SETTINGS (RFC 9113 §6.5) and PING (§6.7); same bit as END_STREAM.
+    pub const ACK: Self = Self(0x1);
+    /// END_HEADERS on HEADERS, PUSH_PROMISE and CONTINUATION (RFC 9113 §6.2, §6.6, §6.10).
+    pub const END_HEADERS: Self = Self(0x4);
+    /// PADDED on DATA, HEADERS and PUSH_PROMISE (RFC 9113 §6.1, §6.2, §6.6).
+    pub const PADDED: Self = Self(0x8);
+    /// PRIORITY on HEADERS (RFC 9113 §6.2).
+    pub const PRIORITY: Self = Self(0x20);
+
+    /// Whether every bit of `other` is set in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The bits of both.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// `self` with the bits of `other` set when `on` is true.
+    #[must_use]
+    pub const fn with_if(self, other: Self, on: bool) -> Self {
+        if on { self.union(other) } else { self }
+    }
+
+    /// The raw octet.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+}
+
+impl core::ops::BitOr for Flags {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        self.union(rhs)
+    }
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Flags({:#04x})", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
