@@ -1,1 +1,64 @@
-//! h2kit (under construction).
+//! h2kit: a sans-IO HTTP/2 connection (RFC 9113): bytes in, events out, bytes to send.
+//!
+//! The core does no I/O and never reads the clock: the driver passes received bytes and the
+//! current time in, and takes bytes to send, events and the next deadline out. It never
+//! depends on an async runtime, sockets or TLS.
+//!
+//! ```text
+//!   socket ──bytes──▶ recv() ──▶ frames ─▶ streams (state machine, flow control, validation)
+//!                                                  │
+//!   app ◀──────────── poll_event() ◀── events ◀────┘
+//!   app ──commands──▶ send_request / send_data / reset / ping … ─▶ queues (bounded)
+//!   socket ◀─bytes─── poll_transmit(buf, max) ◀── frames generated lazily from the queues
+//!   timer  ──now────▶ handle_timeout(now);  poll_timeout() ──▶ next deadline
+//! ```
+//!
+//! # Building blocks
+//!
+//! * [`error`]: [`ConnectionError`], [`StreamError`], [`ProtocolViolation`] (one variant per
+//!   RFC MUST), [`LimitExceeded`], [`UsageError`], [`Initiator`].
+//! * [`state`]: the RFC 9113 §5.1 stream state machine, [`StreamState::on`].
+//! * [`headers`]: field validation (§8.2, §8.3, RFC 8441) and cookie joining.
+//! * [`flow`]: windows and [`flow::WindowPolicy`] (threshold, manual, BDP-adaptive).
+//! * [`limits`]: flood budgets and the bounded closed-stream memory.
+//! * [`config`]: [`Config`] with SETTINGS and limits; [`manual`] explains each default.
+//!
+//! # Example
+//!
+//! Validating a request before it reaches the HPACK encoder, and driving a stream's state:
+//!
+//! ```
+//! use h2kit::headers::{validate_fields, Field, HeaderValidation, MessageKind};
+//! use h2kit::state::{Input, StreamState};
+//!
+//! let request = [
+//!     Field::from_static(":method", "GET"),
+//!     Field::from_static(":scheme", "https"),
+//!     Field::from_static(":path", "/"),
+//!     Field::from_static(":authority", "example.com"),
+//! ];
+//! validate_fields(MessageKind::Request, &request, &HeaderValidation::STRICT, false)?;
+//!
+//! let (state, effects) = StreamState::Idle.on(Input::SendHeaders { end_stream: true })
+//!     .map_err(|e| format!("{e:?}"))?;
+//! assert_eq!(state, StreamState::HalfClosedLocal);
+//! assert!(effects.activated && effects.send_ended);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod flow;
+pub mod headers;
+pub mod limits;
+pub mod manual;
+pub mod state;
+
+pub use config::{Config, Limits, LocalSettings};
+pub use error::{
+    ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
+    UsageError,
+};
+pub use h2kit_frame::{ErrorCode, FrameType, SettingId, StreamId};
+pub use headers::{Field, HeaderError, HeaderValidation, MessageKind};
+pub use state::StreamState;

@@ -1,0 +1,213 @@
+//! Connection configuration: our SETTINGS, limits against hostile peers, validation switches
+//! and flow-control strategies. Every default is safe to expose to the Internet; the reasons
+//! are in [`crate::manual`].
+
+use std::time::Duration;
+
+use crate::flow::{DEFAULT_WINDOW, MAX_WINDOW, WindowStrategy};
+use crate::headers::HeaderValidation;
+use crate::limits::RateLimit;
+
+/// The SETTINGS we send (RFC 9113 §6.5.2). They take effect when the peer acknowledges them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LocalSettings {
+    /// SETTINGS_HEADER_TABLE_SIZE: the HPACK table our decoder keeps. Default 4,096.
+    pub header_table_size: u32,
+    /// SETTINGS_ENABLE_PUSH (clients only; servers always send 0 or omit it). Default false:
+    /// push is rarely useful and costs memory.
+    pub enable_push: bool,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS the peer may open. Default 100.
+    pub max_concurrent_streams: u32,
+    /// SETTINGS_INITIAL_WINDOW_SIZE for each stream the peer sends on. Default 65,535.
+    pub initial_window_size: u32,
+    /// SETTINGS_MAX_FRAME_SIZE we accept. Default 16,384 (the protocol minimum).
+    pub max_frame_size: u32,
+    /// SETTINGS_MAX_HEADER_LIST_SIZE we accept. Default 65,536.
+    pub max_header_list_size: u32,
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441; servers). Default false.
+    pub enable_connect_protocol: bool,
+    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218). Default true: we schedule by RFC 9218
+    /// urgency and incremental flags.
+    pub no_rfc7540_priorities: bool,
+}
+
+impl Default for LocalSettings {
+    fn default() -> Self {
+        LocalSettings {
+            header_table_size: 4_096,
+            enable_push: false,
+            max_concurrent_streams: 100,
+            initial_window_size: DEFAULT_WINDOW,
+            max_frame_size: 16_384,
+            max_header_list_size: 64 * 1024,
+            enable_connect_protocol: false,
+            no_rfc7540_priorities: true,
+        }
+    }
+}
+
+impl LocalSettings {
+    /// Whether every value is within the range RFC 9113 §6.5.2 allows.
+    pub fn is_valid(&self) -> bool {
+        self.initial_window_size <= MAX_WINDOW
+            && (16_384..=16_777_215).contains(&self.max_frame_size)
+    }
+}
+
+/// Limits against hostile peers. Each has a safe default and trips a typed error
+/// ([`crate::LimitExceeded`]) with GOAWAY/RST_STREAM ENHANCE_YOUR_CALM unless said otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// CONTINUATION frames allowed after one HEADERS / PUSH_PROMISE. Default 32.
+    pub max_continuation_frames: u32,
+    /// Encoded bytes allowed in one field block (HEADERS + CONTINUATION), checked as each
+    /// frame arrives so an oversized block is never buffered. Default 96 KiB.
+    pub max_header_block_bytes: u32,
+    /// Streams reset by the peer, or by us because of the peer, per period (Rapid Reset).
+    /// Default 200 per 10 s.
+    pub resets: RateLimit,
+    /// SETTINGS frames (not ACKs) per period. Default 30 per 10 s.
+    pub settings: RateLimit,
+    /// PING frames (not ACKs) per period. Default 50 per 10 s.
+    pub pings: RateLimit,
+    /// DATA frames with no payload and no END_STREAM per period. Default 100 per 10 s.
+    pub empty_data: RateLimit,
+    /// WINDOW_UPDATE frames per period. Default 10,000 per 10 s.
+    pub window_updates: RateLimit,
+    /// PRIORITY and PRIORITY_UPDATE frames per period. Default 1,000 per 10 s.
+    pub priority: RateLimit,
+    /// Frames on closed, forgotten or otherwise unknown streams per period. Default 1,000
+    /// per 10 s.
+    pub unknown_stream_frames: RateLimit,
+    /// Control replies (PING and SETTINGS ACKs, RST_STREAM, WINDOW_UPDATE) waiting to be
+    /// written; when the peer does not read them and this fills, the connection closes.
+    /// Default 128.
+    pub max_control_queue: usize,
+    /// Closed stream ids remembered so that late frames are ignored. Default 1,024.
+    pub max_closed_streams: usize,
+    /// How long a closed stream id is remembered. Default 10 s.
+    pub closed_stream_retention: Duration,
+    /// Streams opened by the peer whose first event the application has not taken yet.
+    /// New streams beyond it are refused with REFUSED_STREAM. Default 100.
+    pub max_pending_accept: usize,
+    /// The largest HPACK table our encoder keeps, whatever SETTINGS_HEADER_TABLE_SIZE the
+    /// peer advertises. Default 4,096.
+    pub max_encoder_table_size: u32,
+    /// Close the connection (GOAWAY NO_ERROR) after this long without any frame received and
+    /// with no open stream. Default 5 minutes; `None` disables.
+    pub idle_timeout: Option<Duration>,
+    /// Send a PING after this long without any frame received. Default `None` (off).
+    pub keep_alive_interval: Option<Duration>,
+    /// Close the connection if a keep-alive PING is not acknowledged within this. Default 20 s.
+    pub keep_alive_timeout: Duration,
+    /// Close with SETTINGS_TIMEOUT if our SETTINGS are not acknowledged within this.
+    /// Default 10 s.
+    pub settings_ack_timeout: Duration,
+    /// Bytes the application may queue on one stream beyond what the windows allow.
+    /// Default 1 MiB.
+    pub max_send_buffer_per_stream: usize,
+    /// SETTINGS / PING frames of ours that may await acknowledgement at once. Default 8.
+    pub max_pending_local: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let ten = Duration::from_secs(10);
+        Limits {
+            max_continuation_frames: 32,
+            max_header_block_bytes: 96 * 1024,
+            resets: RateLimit::new(200, ten),
+            settings: RateLimit::new(30, ten),
+            pings: RateLimit::new(50, ten),
+            empty_data: RateLimit::new(100, ten),
+            window_updates: RateLimit::new(10_000, ten),
+            priority: RateLimit::new(1_000, ten),
+            unknown_stream_frames: RateLimit::new(1_000, ten),
+            max_control_queue: 128,
+            max_closed_streams: 1_024,
+            closed_stream_retention: ten,
+            max_pending_accept: 100,
+            max_encoder_table_size: 4_096,
+            idle_timeout: Some(Duration::from_secs(300)),
+            keep_alive_interval: None,
+            keep_alive_timeout: Duration::from_secs(20),
+            settings_ack_timeout: ten,
+            max_send_buffer_per_stream: 1 << 20,
+            max_pending_local: 8,
+        }
+    }
+}
+
+/// Everything a connection is configured with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our SETTINGS.
+    pub settings: LocalSettings,
+    /// Limits against hostile peers.
+    pub limits: Limits,
+    /// Checks on field sections we send (before HPACK encoding).
+    pub validate_send: HeaderValidation,
+    /// Checks on field sections we receive (after HPACK decoding).
+    pub validate_recv: HeaderValidation,
+    /// How each stream's receive window is reopened. Default [`WindowStrategy::Threshold`].
+    pub stream_window: WindowStrategy,
+    /// How the connection's receive window is reopened. Default [`WindowStrategy::Threshold`].
+    pub connection_window: WindowStrategy,
+    /// The connection receive window we aim for (announced with a WINDOW_UPDATE on stream 0
+    /// at start when above 65,535). Default 1 MiB.
+    pub connection_window_size: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            settings: LocalSettings::default(),
+            limits: Limits::default(),
+            validate_send: HeaderValidation::STRICT,
+            validate_recv: HeaderValidation::STRICT,
+            stream_window: WindowStrategy::Threshold,
+            connection_window: WindowStrategy::Threshold,
+            connection_window_size: 1 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// The default configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::new();
+        assert_eq!(c.settings.max_concurrent_streams, 100);
+        assert_eq!(c.settings.max_header_list_size, 65_536);
+        assert_eq!(c.settings.initial_window_size, 65_535);
+        assert!(c.settings.is_valid());
+        assert!(!c.settings.enable_push);
+        assert_eq!(c.limits.resets.max, 200);
+        assert_eq!(c.limits.max_control_queue, 128);
+        assert_eq!(c.limits.idle_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(c.connection_window_size, 1 << 20);
+        assert!(c.limits.max_header_block_bytes >= c.settings.max_header_list_size);
+        assert_eq!(c.validate_recv, HeaderValidation::STRICT);
+    }
+
+    #[test]
+    fn invalid_settings_are_detected() {
+        let mut s = LocalSettings {
+            max_frame_size: 1_000,
+            ..Default::default()
+        };
+        assert!(!s.is_valid());
+        s.max_frame_size = 16_384;
+        s.initial_window_size = MAX_WINDOW + 1;
+        assert!(!s.is_valid());
+    }
+}

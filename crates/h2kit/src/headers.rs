@@ -1,0 +1,978 @@
+//! Field section validation (RFC 9113 §8.2, §8.3; RFC 8441 §4) and cookie joining (§8.2.3).
+//!
+//! Validation runs on an ordered list of `(name, value)` byte fields, on send before anything
+//! touches the HPACK encoder, and on receive after the block is decoded (so HPACK state stays in
+//! sync even when the message turns out malformed). Each check can be switched off in
+//! [`HeaderValidation`], as python h2's `validate_*_headers` / `normalize_*_headers` options can.
+
+use core::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+/// One header field: a name and a value, both raw bytes (zero-copy slices of a decoded block).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Field {
+    /// The field name; pseudo-header names start with `:`.
+    pub name: Bytes,
+    /// The field value.
+    pub value: Bytes,
+}
+
+impl Field {
+    /// A field from anything that converts into [`Bytes`] (`&'static str`, `Vec<u8>`, …).
+    pub fn new(name: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
+        Field {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// A field from static strings, without allocating.
+    pub const fn from_static(name: &'static str, value: &'static str) -> Self {
+        Field {
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::from_static(value.as_bytes()),
+        }
+    }
+
+    /// Whether this is a pseudo-header field (its name starts with `:`).
+    pub fn is_pseudo(&self) -> bool {
+        self.name.first() == Some(&b':')
+    }
+
+    /// The size this field counts for SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2):
+    /// name length + value length + 32.
+    pub fn list_size(&self) -> usize {
+        self.name.len() + self.value.len() + 32
+    }
+}
+
+impl fmt::Debug for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.name.escape_ascii(),
+            self.value.escape_ascii()
+        )
+    }
+}
+
+/// Which kind of field section is being validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// Request headers (§8.3.1).
+    Request,
+    /// The request in a PUSH_PROMISE (§8.4): also must be safe and cacheable.
+    PromisedRequest,
+    /// Response headers, informational (1xx) or final (§8.3.2).
+    Response,
+    /// A trailer section (§8.1): no pseudo-header fields.
+    Trailers,
+}
+
+/// Switches for each validation check. [`HeaderValidation::default`] enables all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HeaderValidation {
+    /// Field names must not contain uppercase letters (§8.2.1).
+    pub lowercase_names: bool,
+    /// Names and values must not contain forbidden characters; values must not start or end
+    /// with whitespace; names must not be empty (§8.2.1).
+    pub field_characters: bool,
+    /// No connection-specific fields: `connection`, `keep-alive`, `proxy-connection`,
+    /// `transfer-encoding`, `upgrade` (§8.2.2).
+    pub connection_specific: bool,
+    /// `te` may only be `trailers` (§8.2.2).
+    pub te_trailers_only: bool,
+    /// Pseudo-header fields come before regular ones, each at most once (§8.3).
+    pub pseudo_order: bool,
+    /// Required pseudo-headers present, those of the other role (and unknown ones) absent,
+    /// and their values well-formed (§8.3.1, §8.3.2, §8.5, RFC 8441 §4).
+    pub pseudo_required: bool,
+    /// No pseudo-header fields in trailers (§8.1).
+    pub no_pseudo_in_trailers: bool,
+    /// `:authority` or `host` present for http(s), not empty, and equal when both are (§8.3.1).
+    pub authority_host: bool,
+    /// `content-length` parses as a number; repeated values must be equal (RFC 9110 §8.6).
+    /// The connection then checks it against the DATA received (§8.1.1).
+    pub content_length: bool,
+    /// On receive, join several `cookie` fields into one with `"; "` (§8.2.3).
+    pub join_cookies: bool,
+}
+
+impl HeaderValidation {
+    /// Every check on.
+    pub const STRICT: Self = HeaderValidation {
+        lowercase_names: true,
+        field_characters: true,
+        connection_specific: true,
+        te_trailers_only: true,
+        pseudo_order: true,
+        pseudo_required: true,
+        no_pseudo_in_trailers: true,
+        authority_host: true,
+        content_length: true,
+        join_cookies: true,
+    };
+
+    /// Every check off (for testing peers; the connection still needs `:status` to tell
+    /// informational responses from final ones).
+    pub const NONE: Self = HeaderValidation {
+        lowercase_names: false,
+        field_characters: false,
+        connection_specific: false,
+        te_trailers_only: false,
+        pseudo_order: false,
+        pseudo_required: false,
+        no_pseudo_in_trailers: false,
+        authority_host: false,
+        content_length: false,
+        join_cookies: false,
+    };
+}
+
+impl Default for HeaderValidation {
+    fn default() -> Self {
+        Self::STRICT
+    }
+}
+
+/// Why a field section is malformed.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeaderError {
+    /// A field name is empty.
+    EmptyName,
+    /// A field name contains an uppercase letter (§8.2.1).
+    UppercaseName,
+    /// A field name contains a control, space, non-ASCII or (outside pseudo-headers) colon
+    /// character (§8.2.1).
+    InvalidNameChar,
+    /// A field value contains NUL, CR or LF (§8.2.1).
+    InvalidValueChar,
+    /// A field value starts or ends with a space or tab (§8.2.1).
+    ValueWhitespace,
+    /// A connection-specific field is present (§8.2.2).
+    ConnectionSpecific,
+    /// `te` has a value other than `trailers` (§8.2.2).
+    TeNotTrailers,
+    /// A pseudo-header field follows a regular field (§8.3).
+    PseudoAfterRegular,
+    /// A pseudo-header field appears twice (§8.3).
+    DuplicatePseudo,
+    /// An undefined pseudo-header field, or one of the other role (§8.3).
+    UnknownPseudo,
+    /// A pseudo-header field in trailers (§8.1).
+    PseudoInTrailers,
+    /// `:method` is missing (§8.3.1).
+    MissingMethod,
+    /// `:scheme` is missing (§8.3.1).
+    MissingScheme,
+    /// `:path` is missing (§8.3.1).
+    MissingPath,
+    /// `:path` is empty, or neither starts with `/` nor is `*` for http(s) (§8.3.1).
+    InvalidPath,
+    /// `:status` is missing (§8.3.2).
+    MissingStatus,
+    /// `:status` is not three digits in 100..=599.
+    InvalidStatus,
+    /// `:status` is 101, which HTTP/2 does not use (§8.6).
+    SwitchingProtocols,
+    /// Neither `:authority` nor `host` is present where required, or CONNECT lacks
+    /// `:authority` (§8.3.1, §8.5).
+    MissingAuthority,
+    /// `:authority` or `host` is empty (§8.3.1).
+    EmptyAuthority,
+    /// `:authority` and `host` differ (§8.3.1).
+    AuthorityHostMismatch,
+    /// `host` appears more than once.
+    DuplicateHost,
+    /// A plain CONNECT carries `:scheme` or `:path` (§8.5).
+    ConnectWithSchemeOrPath,
+    /// `:protocol` on a request that is not CONNECT (RFC 8441 §4).
+    ProtocolWithoutConnect,
+    /// `:protocol` although SETTINGS_ENABLE_CONNECT_PROTOCOL is off (RFC 8441 §4).
+    ExtendedConnectDisabled,
+    /// `content-length` does not parse as a non-negative integer.
+    InvalidContentLength,
+    /// Several `content-length` values that differ.
+    ConflictingContentLength,
+    /// A promised request with a method that is not safe and cacheable (GET, HEAD) (§8.4).
+    UnsafePromisedMethod,
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use HeaderError as H;
+        f.write_str(match self {
+            H::EmptyName => "empty field name",
+            H::UppercaseName => "uppercase character in field name",
+            H::InvalidNameChar => "invalid character in field name",
+            H::InvalidValueChar => "NUL, CR or LF in field value",
+            H::ValueWhitespace => "field value starts or ends with whitespace",
+            H::ConnectionSpecific => "connection-specific field",
+            H::TeNotTrailers => "te other than \"trailers\"",
+            H::PseudoAfterRegular => "pseudo-header after a regular field",
+            H::DuplicatePseudo => "duplicate pseudo-header",
+            H::UnknownPseudo => "undefined or misplaced pseudo-header",
+            H::PseudoInTrailers => "pseudo-header in trailers",
+            H::MissingMethod => "missing :method",
+            H::MissingScheme => "missing :scheme",
+            H::MissingPath => "missing :path",
+            H::InvalidPath => "invalid :path",
+            H::MissingStatus => "missing :status",
+            H::InvalidStatus => "invalid :status",
+            H::SwitchingProtocols => ":status 101 is not allowed in HTTP/2",
+            H::MissingAuthority => "missing :authority (or host)",
+            H::EmptyAuthority => "empty :authority or host",
+            H::AuthorityHostMismatch => ":authority and host differ",
+            H::DuplicateHost => "more than one host field",
+            H::ConnectWithSchemeOrPath => "CONNECT with :scheme or :path",
+            H::ProtocolWithoutConnect => ":protocol on a request that is not CONNECT",
+            H::ExtendedConnectDisabled => ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL",
+            H::InvalidContentLength => "invalid content-length",
+            H::ConflictingContentLength => "conflicting content-length values",
+            H::UnsafePromisedMethod => "promised request method is not safe and cacheable",
+        })
+    }
+}
+
+impl core::error::Error for HeaderError {}
+
+/// What validation learned about a message; the connection uses it for framing checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MessageInfo {
+    /// The `:status` of a response, if present and valid.
+    pub status: Option<u16>,
+    /// The request method is HEAD (its response has no body whatever `content-length` says).
+    pub is_head: bool,
+    /// The request method is CONNECT (plain or extended).
+    pub is_connect: bool,
+    /// The request carries `:protocol` (extended CONNECT, RFC 8441).
+    pub is_extended_connect: bool,
+    /// The parsed `content-length`, when present and the check is on.
+    pub content_length: Option<u64>,
+    /// The SETTINGS_MAX_HEADER_LIST_SIZE size of the section (sum of name + value + 32).
+    pub list_size: u64,
+}
+
+impl MessageInfo {
+    /// Whether this is an informational (1xx) response.
+    pub fn is_informational(&self) -> bool {
+        matches!(self.status, Some(100..=199))
+    }
+}
+
+const CONNECTION_SPECIFIC: [&[u8]; 5] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"transfer-encoding",
+    b"upgrade",
+];
+
+fn eq_name(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// §8.2.1 on a regular field name (without the uppercase rule, which is its own switch).
+fn check_name_chars(name: &[u8]) -> Result<(), HeaderError> {
+    if name.iter().any(|&b| b <= 0x20 || b >= 0x7f || b == b':') {
+        return Err(HeaderError::InvalidNameChar);
+    }
+    Ok(())
+}
+
+/// §8.2.1 on a field value.
+fn check_value_chars(value: &[u8]) -> Result<(), HeaderError> {
+    if value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+        return Err(HeaderError::InvalidValueChar);
+    }
+    if matches!(value.first(), Some(b' ' | b'\t')) || matches!(value.last(), Some(b' ' | b'\t')) {
+        return Err(HeaderError::ValueWhitespace);
+    }
+    Ok(())
+}
+
+/// Parses a `content-length` value: one number or a comma-separated list of equal numbers.
+fn parse_content_length(value: &[u8]) -> Result<u64, HeaderError> {
+    let mut result: Option<u64> = None;
+    for part in value.split(|&b| b == b',') {
+        let part = part.trim_ascii();
+        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+            return Err(HeaderError::InvalidContentLength);
+        }
+        let n = part
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+        match result {
+            Some(prev) if prev != n => return Err(HeaderError::ConflictingContentLength),
+            _ => result = Some(n),
+        }
+    }
+    result.ok_or(HeaderError::InvalidContentLength)
+}
+
+fn parse_status(value: &[u8]) -> Result<u16, HeaderError> {
+    match value {
+        [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            let n = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            if (100..=599).contains(&n) {
+                Ok(n)
+            } else {
+                Err(HeaderError::InvalidStatus)
+            }
+        }
+        _ => Err(HeaderError::InvalidStatus),
+    }
+}
+
+#[derive(Default)]
+struct Pseudo<'a> {
+    method: Option<&'a [u8]>,
+    scheme: Option<&'a [u8]>,
+    path: Option<&'a [u8]>,
+    authority: Option<&'a [u8]>,
+    protocol: Option<&'a [u8]>,
+    status: Option<&'a [u8]>,
+}
+
+/// Validates a field section.
+///
+/// `fields` is the ordered list of `(name, value)` pairs; `extended_connect` says whether
+/// `:protocol` is allowed (our SETTINGS_ENABLE_CONNECT_PROTOCOL on receive, the peer's on send).
+///
+/// ```
+/// use h2kit::headers::{validate, HeaderValidation, MessageKind, HeaderError};
+/// let ok: &[(&[u8], &[u8])] = &[
+///     (b":method", b"GET"), (b":scheme", b"https"), (b":path", b"/"),
+///     (b":authority", b"example.com"),
+/// ];
+/// let info = validate(MessageKind::Request, ok.iter().copied(), &HeaderValidation::STRICT, false)?;
+/// assert!(!info.is_connect);
+/// let bad: &[(&[u8], &[u8])] = &[(b":status", b"200"), (b"Connection", b"close")];
+/// assert_eq!(
+///     validate(MessageKind::Response, bad.iter().copied(), &HeaderValidation::STRICT, false),
+///     Err(HeaderError::UppercaseName)
+/// );
+/// # Ok::<(), HeaderError>(())
+/// ```
+pub fn validate<'a, I>(
+    kind: MessageKind,
+    fields: I,
+    cfg: &HeaderValidation,
+    extended_connect: bool,
+) -> Result<MessageInfo, HeaderError>
+where
+    I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+{
+    let is_request = matches!(kind, MessageKind::Request | MessageKind::PromisedRequest);
+    let mut pseudo = Pseudo::default();
+    let mut seen_regular = false;
+    let mut host: Option<&[u8]> = None;
+    let mut info = MessageInfo::default();
+
+    for (name, value) in fields {
+        info.list_size = info
+            .list_size
+            .saturating_add(name.len() as u64 + value.len() as u64 + 32);
+        if name.is_empty() {
+            if cfg.field_characters {
+                return Err(HeaderError::EmptyName);
+            }
+            continue;
+        }
+        if cfg.field_characters {
+            check_value_chars(value)?;
+        }
+        if let Some(rest) = name.strip_prefix(b":") {
+            if kind == MessageKind::Trailers {
+                if cfg.no_pseudo_in_trailers {
+                    return Err(HeaderError::PseudoInTrailers);
+                }
+                continue;
+            }
+            if seen_regular && cfg.pseudo_order {
+                return Err(HeaderError::PseudoAfterRegular);
+            }
+            let slot = match rest {
+                b"method" if is_request => &mut pseudo.method,
+                b"scheme" if is_request => &mut pseudo.scheme,
+                b"path" if is_request => &mut pseudo.path,
+                b"authority" if is_request => &mut pseudo.authority,
+                b"protocol" if is_request => &mut pseudo.protocol,
+                b"status" if !is_request => &mut pseudo.status,
+                _ => {
+                    if cfg.pseudo_required {
+                        return Err(HeaderError::UnknownPseudo);
+                    }
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                if cfg.pseudo_order {
+                    return Err(HeaderError::DuplicatePseudo);
+                }
+                continue;
+            }
+            *slot = Some(value);
+            continue;
+        }
+
+        seen_regular = true;
+        if cfg.lowercase_names && name.iter().any(u8::is_ascii_uppercase) {
+            return Err(HeaderError::UppercaseName);
+        }
+        if cfg.field_characters {
+            check_name_chars(name)?;
+        }
+        if cfg.connection_specific && CONNECTION_SPECIFIC.iter().any(|c| eq_name(name, c)) {
+            return Err(HeaderError::ConnectionSpecific);
+        }
+        if eq_name(name, b"te") {
+            if cfg.te_trailers_only && !value.eq_ignore_ascii_case(b"trailers") {
+                return Err(HeaderError::TeNotTrailers);
+            }
+        } else if eq_name(name, b"host") {
+            if host.is_some() && cfg.authority_host {
+                return Err(HeaderError::DuplicateHost);
+            }
+            host = Some(value);
+        } else if cfg.content_length && eq_name(name, b"content-length") {
+            let n = parse_content_length(value)?;
+            match info.content_length {
+                Some(prev) if prev != n => return Err(HeaderError::ConflictingContentLength),
+                _ => info.content_length = Some(n),
+            }
+        }
+    }
+
+    match kind {
+        MessageKind::Request | MessageKind::PromisedRequest => {
+            check_request(kind, &pseudo, host, cfg, extended_connect, &mut info)?
+        }
+        MessageKind::Response => match pseudo.status {
+            Some(status) => match parse_status(status) {
+                Ok(101) if cfg.pseudo_required => return Err(HeaderError::SwitchingProtocols),
+                Ok(n) => info.status = Some(n),
+                Err(e) if cfg.pseudo_required => return Err(e),
+                Err(_) => {}
+            },
+            None if cfg.pseudo_required => return Err(HeaderError::MissingStatus),
+            None => {}
+        },
+        MessageKind::Trailers => {}
+    }
+    Ok(info)
+}
+
+fn check_request(
+    kind: MessageKind,
+    p: &Pseudo<'_>,
+    host: Option<&[u8]>,
+    cfg: &HeaderValidation,
+    extended_connect: bool,
+    info: &mut MessageInfo,
+) -> Result<(), HeaderError> {
+    info.is_head = p.method == Some(b"HEAD");
+    info.is_connect = p.method == Some(b"CONNECT");
+    info.is_extended_connect = info.is_connect && p.protocol.is_some();
+    let is_http = matches!(p.scheme, Some(b"http" | b"https"));
+
+    if cfg.pseudo_required {
+        if p.method.is_none() {
+            return Err(HeaderError::MissingMethod);
+        }
+        if p.protocol.is_some() && !info.is_connect {
+            return Err(HeaderError::ProtocolWithoutConnect);
+        }
+        if info.is_extended_connect && !extended_connect {
+            return Err(HeaderError::ExtendedConnectDisabled);
+        }
+        if info.is_connect && !info.is_extended_connect {
+            // §8.5: plain CONNECT has only :method and :authority.
+            if p.scheme.is_some() || p.path.is_some() {
+                return Err(HeaderError::ConnectWithSchemeOrPath);
+            }
+            match p.authority {
+                None => return Err(HeaderError::MissingAuthority),
+                Some([]) => return Err(HeaderError::EmptyAuthority),
+                Some(_) => {}
+            }
+        } else {
+            if p.scheme.is_none() {
+                return Err(HeaderError::MissingScheme);
+            }
+            match p.path {
+                None => return Err(HeaderError::MissingPath),
+                Some(path) if is_http => {
+                    let asterisk = path == b"*" && p.method == Some(b"OPTIONS");
+                    if path.first() != Some(&b'/') && !asterisk {
+                        return Err(HeaderError::InvalidPath);
+                    }
+                }
+                Some([]) => return Err(HeaderError::InvalidPath),
+                Some(_) => {}
+            }
+            if info.is_extended_connect && p.authority.is_none() {
+                return Err(HeaderError::MissingAuthority);
+            }
+        }
+        if kind == MessageKind::PromisedRequest {
+            if !matches!(p.method, Some(b"GET" | b"HEAD")) {
+                return Err(HeaderError::UnsafePromisedMethod);
+            }
+            if p.authority.is_none() {
+                return Err(HeaderError::MissingAuthority);
+            }
+        }
+    }
+
+    if cfg.authority_host {
+        if p.authority == Some(b"") || host == Some(b"") {
+            return Err(HeaderError::EmptyAuthority);
+        }
+        if let (Some(a), Some(h)) = (p.authority, host) {
+            if a != h {
+                return Err(HeaderError::AuthorityHostMismatch);
+            }
+        }
+        if is_http && p.authority.is_none() && host.is_none() {
+            return Err(HeaderError::MissingAuthority);
+        }
+    }
+    Ok(())
+}
+
+/// [`validate`] on a slice of [`Field`]s.
+pub fn validate_fields(
+    kind: MessageKind,
+    fields: &[Field],
+    cfg: &HeaderValidation,
+    extended_connect: bool,
+) -> Result<MessageInfo, HeaderError> {
+    validate(
+        kind,
+        fields.iter().map(|f| (&f.name[..], &f.value[..])),
+        cfg,
+        extended_connect,
+    )
+}
+
+/// Joins several `cookie` fields into one, in place, with `"; "` between the crumbs
+/// (RFC 9113 §8.2.3). The joined field takes the place of the first cookie. Allocates only
+/// when there are two or more cookies.
+pub fn join_cookies(fields: &mut Vec<Field>) {
+    let mut count = 0usize;
+    let mut total = 0usize;
+    let mut first = None;
+    for (i, f) in fields.iter().enumerate() {
+        if eq_name(&f.name, b"cookie") {
+            count += 1;
+            total += f.value.len();
+            first.get_or_insert(i);
+        }
+    }
+    let Some(first) = first else { return };
+    if count < 2 {
+        return;
+    }
+    let mut joined = BytesMut::with_capacity(total + 2 * (count - 1));
+    for f in fields.iter().filter(|f| eq_name(&f.name, b"cookie")) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(&f.value);
+    }
+    let mut index = 0usize;
+    fields.retain(|f| {
+        let keep = index == first || !eq_name(&f.name, b"cookie");
+        index += 1;
+        keep
+    });
+    if let Some(f) = fields.get_mut(first) {
+        f.value = joined.freeze();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(kind: MessageKind, fields: &[(&str, &str)]) -> Result<MessageInfo, HeaderError> {
+        validate(
+            kind,
+            fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            &HeaderValidation::STRICT,
+            false,
+        )
+    }
+
+    fn v_with(
+        kind: MessageKind,
+        fields: &[(&str, &str)],
+        cfg: HeaderValidation,
+        ext: bool,
+    ) -> Result<MessageInfo, HeaderError> {
+        validate(
+            kind,
+            fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            &cfg,
+            ext,
+        )
+    }
+
+    const GET: [(&str, &str); 4] = [
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":path", "/index.html"),
+        (":authority", "example.com"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut v = GET.to_vec();
+        v.extend_from_slice(extra);
+        v
+    }
+
+    use HeaderError as E;
+    use MessageKind::*;
+
+    #[test]
+    fn valid_request_and_response() {
+        let info = v(Request, &with(&[("accept", "*/*"), ("te", "trailers")])).unwrap();
+        assert!(!info.is_head && !info.is_connect);
+        let info = v(Response, &[(":status", "200"), ("content-length", "5")]).unwrap();
+        assert_eq!(info.status, Some(200));
+        assert_eq!(info.content_length, Some(5));
+        assert!(!info.is_informational());
+        let info = v(Response, &[(":status", "103"), ("link", "</a>")]).unwrap();
+        assert!(info.is_informational());
+        assert!(v(Trailers, &[("grpc-status", "0")]).is_ok());
+    }
+
+    #[test]
+    fn list_size_counts_32_per_field() {
+        let info = v(Response, &[(":status", "200"), ("a", "bc")]).unwrap();
+        assert_eq!(info.list_size, (7 + 3 + 32) + (1 + 2 + 32));
+    }
+
+    #[test]
+    fn name_rules() {
+        assert_eq!(v(Request, &with(&[("Accept", "x")])), Err(E::UppercaseName));
+        assert_eq!(
+            v(Request, &with(&[("acc ept", "x")])),
+            Err(E::InvalidNameChar)
+        );
+        assert_eq!(
+            v(Request, &with(&[("acc:ept", "x")])),
+            Err(E::InvalidNameChar)
+        );
+        assert_eq!(
+            v(Request, &with(&[("acc\x7fept", "x")])),
+            Err(E::InvalidNameChar)
+        );
+        assert_eq!(v(Request, &with(&[("", "x")])), Err(E::EmptyName));
+        let mut cfg = HeaderValidation::STRICT;
+        cfg.lowercase_names = false;
+        assert!(v_with(Request, &with(&[("Accept", "x")]), cfg, false).is_ok());
+    }
+
+    #[test]
+    fn value_rules() {
+        assert_eq!(
+            v(Request, &with(&[("a", "x\r\ny")])),
+            Err(E::InvalidValueChar)
+        );
+        assert_eq!(v(Request, &with(&[("a", "x\0")])), Err(E::InvalidValueChar));
+        assert_eq!(v(Request, &with(&[("a", " x")])), Err(E::ValueWhitespace));
+        assert_eq!(v(Request, &with(&[("a", "x\t")])), Err(E::ValueWhitespace));
+        assert!(v(Request, &with(&[("a", "x y"), ("b", "")])).is_ok());
+        let mut cfg = HeaderValidation::STRICT;
+        cfg.field_characters = false;
+        assert!(v_with(Request, &with(&[("a", " x\n")]), cfg, false).is_ok());
+    }
+
+    #[test]
+    fn connection_specific_and_te() {
+        for name in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+        ] {
+            assert_eq!(
+                v(Request, &with(&[(name, "x")])),
+                Err(E::ConnectionSpecific),
+                "{name}"
+            );
+        }
+        assert_eq!(v(Request, &with(&[("te", "gzip")])), Err(E::TeNotTrailers));
+        let mut cfg = HeaderValidation::STRICT;
+        cfg.connection_specific = false;
+        cfg.te_trailers_only = false;
+        assert!(
+            v_with(
+                Request,
+                &with(&[("connection", "x"), ("te", "gzip")]),
+                cfg,
+                false
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn pseudo_order_duplicates_and_roles() {
+        let mut fields = vec![("accept", "x")];
+        fields.extend_from_slice(&GET);
+        assert_eq!(v(Request, &fields), Err(E::PseudoAfterRegular));
+        assert_eq!(
+            v(Request, &with(&[(":path", "/b")])),
+            Err(E::DuplicatePseudo)
+        );
+        assert_eq!(
+            v(Request, &with(&[("a", "b"), (":path", "/b")])),
+            Err(E::PseudoAfterRegular)
+        );
+        let mut dup = GET.to_vec();
+        dup.insert(1, (":method", "GET"));
+        assert_eq!(v(Request, &dup), Err(E::DuplicatePseudo));
+        let mut mixed = GET.to_vec();
+        mixed.insert(0, (":status", "200"));
+        assert_eq!(v(Request, &mixed), Err(E::UnknownPseudo));
+        assert_eq!(
+            v(Response, &[(":status", "200"), (":path", "/")]),
+            Err(E::UnknownPseudo)
+        );
+        assert_eq!(
+            v(Response, &[(":foo", "1"), (":status", "200")]),
+            Err(E::UnknownPseudo)
+        );
+        assert_eq!(v(Trailers, &[(":status", "200")]), Err(E::PseudoInTrailers));
+        let mut cfg = HeaderValidation::STRICT;
+        cfg.pseudo_order = false;
+        let mut late = GET.to_vec();
+        late.swap(0, 3);
+        late.insert(2, ("x", "y"));
+        assert!(v_with(Request, &late, cfg, false).is_ok());
+    }
+
+    #[test]
+    fn required_pseudo_per_role() {
+        for (missing, err) in [
+            (":method", E::MissingMethod),
+            (":scheme", E::MissingScheme),
+            (":path", E::MissingPath),
+        ] {
+            let fields: Vec<_> = GET.iter().copied().filter(|(n, _)| *n != missing).collect();
+            assert_eq!(v(Request, &fields), Err(err), "{missing}");
+        }
+        assert_eq!(v(Response, &[("a", "b")]), Err(E::MissingStatus));
+        assert_eq!(v(Response, &[(":status", "20")]), Err(E::InvalidStatus));
+        assert_eq!(v(Response, &[(":status", "099")]), Err(E::InvalidStatus));
+        assert_eq!(v(Response, &[(":status", "2x0")]), Err(E::InvalidStatus));
+        assert_eq!(
+            v(Response, &[(":status", "101")]),
+            Err(E::SwitchingProtocols)
+        );
+        let mut bad_path = GET.to_vec();
+        bad_path[2] = (":path", "");
+        assert_eq!(v(Request, &bad_path), Err(E::InvalidPath));
+        bad_path[2] = (":path", "index");
+        assert_eq!(v(Request, &bad_path), Err(E::InvalidPath));
+        bad_path[2] = (":path", "*");
+        assert_eq!(v(Request, &bad_path), Err(E::InvalidPath));
+        bad_path[0] = (":method", "OPTIONS");
+        assert!(v(Request, &bad_path).is_ok());
+        let mut cfg = HeaderValidation::STRICT;
+        cfg.pseudo_required = false;
+        assert!(v_with(Response, &[("a", "b")], cfg, false).is_ok());
+    }
+
+    #[test]
+    fn authority_and_host() {
+        let no_auth: Vec<_> = GET[..3].to_vec();
+        assert_eq!(v(Request, &no_auth), Err(E::MissingAuthority));
+        let mut host_only = no_auth.clone();
+        host_only.push(("host", "example.com"));
+        assert!(v(Request, &host_only).is_ok());
+        assert!(v(Request, &with(&[("host", "example.com")])).is_ok());
+        assert_eq!(
+            v(Request, &with(&[("host", "evil.com")])),
+            Err(E::AuthorityHostMismatch)
+        );
+        assert_eq!(
+            v(
+                Request,
+                &with(&[("host", "example.com"), ("host", "example.com")])
+            ),
+            Err(E::DuplicateHost)
+        );
+        let mut empty = GET.to_vec();
+        empty[3] = (":authority", "");
+        assert_eq!(v(Request, &empty), Err(E::EmptyAuthority));
+        // Schemes without a mandatory authority need neither.
+        let mut other = no_auth.clone();
+        other[1] = (":scheme", "foo");
+        assert!(v(Request, &other).is_ok());
+        let mut cfg = HeaderValidation::STRICT;
+        cfg.authority_host = false;
+        assert!(v_with(Request, &with(&[("host", "evil.com")]), cfg, false).is_ok());
+    }
+
+    #[test]
+    fn connect_and_extended_connect() {
+        let connect = [(":method", "CONNECT"), (":authority", "example.com:443")];
+        let info = v(Request, &connect).unwrap();
+        assert!(info.is_connect && !info.is_extended_connect);
+        assert_eq!(
+            v(Request, &[(":method", "CONNECT")]),
+            Err(E::MissingAuthority)
+        );
+        assert_eq!(
+            v(
+                Request,
+                &[
+                    (":method", "CONNECT"),
+                    (":authority", "a:1"),
+                    (":path", "/")
+                ]
+            ),
+            Err(E::ConnectWithSchemeOrPath)
+        );
+        let ws = [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":path", "/chat"),
+            (":authority", "example.com"),
+        ];
+        assert_eq!(v(Request, &ws), Err(E::ExtendedConnectDisabled));
+        let info = v_with(Request, &ws, HeaderValidation::STRICT, true).unwrap();
+        assert!(info.is_extended_connect);
+        assert_eq!(
+            v_with(Request, &ws[..4], HeaderValidation::STRICT, true),
+            Err(E::MissingAuthority)
+        );
+        assert_eq!(
+            v_with(Request, &GET, HeaderValidation::STRICT, true).map(|i| i.is_extended_connect),
+            Ok(false)
+        );
+        let mut get_proto = GET.to_vec();
+        get_proto.insert(1, (":protocol", "websocket"));
+        assert_eq!(
+            v_with(Request, &get_proto, HeaderValidation::STRICT, true),
+            Err(E::ProtocolWithoutConnect)
+        );
+    }
+
+    #[test]
+    fn content_length_parsing() {
+        let r = |cl: &'static str| v(Response, &[(":status", "200"), ("content-length", cl)]);
+        assert_eq!(r("0").unwrap().content_length, Some(0));
+        assert_eq!(r("42, 42").unwrap().content_length, Some(42));
+        assert_eq!(r("42,43"), Err(E::ConflictingContentLength));
+        assert_eq!(r("-1"), Err(E::InvalidContentLength));
+        assert_eq!(r(""), Err(E::InvalidContentLength));
+        assert_eq!(r("1,"), Err(E::InvalidContentLength));
+        assert_eq!(r("99999999999999999999"), Err(E::InvalidContentLength));
+        assert_eq!(
+            r("18446744073709551615").map(|i| i.content_length),
+            Err(E::InvalidContentLength),
+            "20 digits are refused rather than risking overflow"
+        );
+        assert_eq!(
+            r("9999999999999999999").unwrap().content_length,
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(
+            v(
+                Response,
+                &[
+                    (":status", "200"),
+                    ("content-length", "7"),
+                    ("content-length", "7")
+                ]
+            )
+            .unwrap()
+            .content_length,
+            Some(7)
+        );
+        assert_eq!(
+            v(
+                Response,
+                &[
+                    (":status", "200"),
+                    ("content-length", "7"),
+                    ("content-length", "8")
+                ]
+            ),
+            Err(E::ConflictingContentLength)
+        );
+    }
+
+    #[test]
+    fn promised_requests_must_be_safe() {
+        assert!(v(PromisedRequest, &GET).is_ok());
+        let mut post = GET.to_vec();
+        post[0] = (":method", "POST");
+        assert_eq!(v(PromisedRequest, &post), Err(E::UnsafePromisedMethod));
+        let head = v(PromisedRequest, &{
+            let mut h = GET.to_vec();
+            h[0] = (":method", "HEAD");
+            h
+        })
+        .unwrap();
+        assert!(head.is_head);
+    }
+
+    #[test]
+    fn cookies_are_joined_in_place_of_the_first() {
+        let mut fields = vec![
+            Field::from_static(":method", "GET"),
+            Field::from_static("cookie", "a=b"),
+            Field::from_static("accept", "*/*"),
+            Field::from_static("cookie", "c=d"),
+            Field::from_static("cookie", "e=f"),
+        ];
+        join_cookies(&mut fields);
+        assert_eq!(
+            fields,
+            vec![
+                Field::from_static(":method", "GET"),
+                Field::from_static("cookie", "a=b; c=d; e=f"),
+                Field::from_static("accept", "*/*"),
+            ]
+        );
+        let mut single = vec![Field::from_static("cookie", "x")];
+        join_cookies(&mut single);
+        assert_eq!(single, vec![Field::from_static("cookie", "x")]);
+    }
+
+    #[test]
+    fn none_accepts_anything_without_panicking() {
+        let junk = [("", ""), (":", "\0"), ("X", " "), (":status", "abc")];
+        let info = v_with(Response, &junk, HeaderValidation::NONE, false).unwrap();
+        assert_eq!(info.status, None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn arbitrary_fields_never_panic(
+            fields in proptest::collection::vec(
+                (proptest::collection::vec(proptest::num::u8::ANY, 0..12),
+                 proptest::collection::vec(proptest::num::u8::ANY, 0..12)), 0..8),
+            kind in 0u8..4,
+        ) {
+            let kind = [Request, PromisedRequest, Response, Trailers][kind as usize];
+            let _ = validate(kind, fields.iter().map(|(n, v)| (&n[..], &v[..])),
+                &HeaderValidation::STRICT, true);
+            let mut as_fields: Vec<Field> =
+                fields.iter().map(|(n, v)| Field::new(n.clone(), v.clone())).collect();
+            join_cookies(&mut as_fields);
+        }
+    }
+}

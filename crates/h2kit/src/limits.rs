@@ -1,0 +1,298 @@
+//! Flood budgets and the bounded memory of recently closed streams, all driven by `now`
+//! arguments (this crate never reads the clock).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use h2kit_frame::StreamId;
+
+use crate::state::CloseCause;
+
+/// "At most `max` events per `per`": a flood budget as a configuration value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    /// Events allowed per period.
+    pub max: u32,
+    /// The period.
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// `max` events per `per`.
+    pub const fn new(max: u32, per: Duration) -> Self {
+        RateLimit { max, per }
+    }
+}
+
+/// A sliding-window counter enforcing a [`RateLimit`].
+///
+/// It keeps the count of the current fixed period and of the previous one, and estimates the
+/// events in the sliding period ending now as `current + previous × (unelapsed share)`. Memory is
+/// constant; precision is within one period's share, which is ample for flood detection.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    limit: RateLimit,
+    period_start: Option<Instant>,
+    current: u32,
+    previous: u32,
+}
+
+impl Budget {
+    /// A budget enforcing `limit`.
+    pub fn new(limit: RateLimit) -> Self {
+        Budget {
+            limit,
+            period_start: None,
+            current: 0,
+            previous: 0,
+        }
+    }
+
+    /// The limit enforced.
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    fn roll(&mut self, now: Instant) -> Duration {
+        let per = self.limit.per.max(Duration::from_nanos(1));
+        let start = *self.period_start.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed >= per * 2 {
+            self.previous = 0;
+            self.current = 0;
+            self.period_start = Some(now);
+            Duration::ZERO
+        } else if elapsed >= per {
+            self.previous = self.current;
+            self.current = 0;
+            self.period_start = Some(start + per);
+            elapsed - per
+        } else {
+            elapsed
+        }
+    }
+
+    /// The estimated number of events in the sliding period ending at `now`.
+    pub fn estimate(&mut self, now: Instant) -> u64 {
+        let into = self.roll(now);
+        let per = self.limit.per.max(Duration::from_nanos(1)).as_nanos();
+        let remaining = per.saturating_sub(into.as_nanos());
+        let weighted = (u128::from(self.previous) * remaining / per) as u64;
+        weighted + u64::from(self.current)
+    }
+
+    /// Records one event at `now`. Returns `false` when the budget is exceeded (the event is
+    /// still counted, so a flood stays detected).
+    pub fn record(&mut self, now: Instant) -> bool {
+        let within = self.estimate(now) < u64::from(self.limit.max);
+        self.current = self.current.saturating_add(1);
+        within
+    }
+}
+
+/// How a stream we remember ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClosedStream {
+    /// When it closed.
+    pub at: Instant,
+    /// How it closed.
+    pub cause: CloseCause,
+}
+
+/// A bounded memory of recently closed streams.
+///
+/// Late frames on a stream we reset are ignored (RFC 9113 §5.1) only while we remember it: for
+/// at most `retention` and for at most `capacity` streams; the oldest are forgotten first. Memory
+/// is O(capacity) whatever the peer does.
+#[derive(Clone, Debug)]
+pub struct RecentlyClosed {
+    capacity: usize,
+    retention: Duration,
+    order: VecDeque<StreamId>,
+    map: HashMap<StreamId, ClosedStream>,
+}
+
+impl RecentlyClosed {
+    /// A memory of at most `capacity` streams, each kept for at most `retention`.
+    pub fn new(capacity: usize, retention: Duration) -> Self {
+        RecentlyClosed {
+            capacity,
+            retention,
+            order: VecDeque::new(),
+            map: HashMap::new(),
+        }
+    }
+
+    /// Remembers that `id` closed at `now` because of `cause`.
+    pub fn insert(&mut self, id: StreamId, cause: CloseCause, now: Instant) {
+        self.expire(now);
+        if self.capacity == 0 {
+            return;
+        }
+        if self
+            .map
+            .insert(id, ClosedStream { at: now, cause })
+            .is_some()
+        {
+            // Already remembered: update in place; its position in the order stays.
+            return;
+        }
+        while self.order.len() >= self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+        self.order.push_back(id);
+    }
+
+    /// How `id` closed, if it is still remembered at `now`.
+    pub fn get(&mut self, id: StreamId, now: Instant) -> Option<ClosedStream> {
+        self.expire(now);
+        self.map.get(&id).copied()
+    }
+
+    /// Forgets streams older than the retention time.
+    pub fn expire(&mut self, now: Instant) {
+        while let Some(&front) = self.order.front() {
+            let expired = match self.map.get(&front) {
+                Some(c) => now.saturating_duration_since(c.at) >= self.retention,
+                None => true,
+            };
+            if !expired {
+                break;
+            }
+            self.order.pop_front();
+            self.map.remove(&front);
+        }
+    }
+
+    /// The time the oldest remembered stream will be forgotten (for `poll_timeout`).
+    pub fn next_expiry(&self) -> Option<Instant> {
+        let front = self.order.front()?;
+        self.map.get(front).map(|c| c.at + self.retention)
+    }
+
+    /// The number of streams remembered.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether no stream is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_allows_up_to_max_per_period() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(RateLimit::new(3, Duration::from_secs(1)));
+        assert!(b.record(t0));
+        assert!(b.record(t0));
+        assert!(b.record(t0));
+        assert!(!b.record(t0), "fourth event in the same second");
+        // Two periods later everything is forgotten.
+        let t2 = t0 + Duration::from_secs(2);
+        assert!(b.record(t2));
+        assert_eq!(b.estimate(t2), 1);
+    }
+
+    #[test]
+    fn budget_slides_rather_than_resetting_at_boundaries() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(RateLimit::new(10, Duration::from_secs(1)));
+        for _ in 0..10 {
+            assert!(b.record(t0));
+        }
+        // Just after the boundary, most of the previous period still counts, so a burst right
+        // before the boundary and one right after it cannot add up to twice the limit.
+        let t = t0 + Duration::from_millis(1100);
+        assert_eq!(b.estimate(t), 9); // 10 × 0.9 of the period remaining
+        assert!(b.record(t));
+        assert!(!b.record(t));
+        // Later in the period the previous burst weighs less.
+        let t = t0 + Duration::from_millis(1900);
+        assert!(b.estimate(t) <= 3);
+        assert!(b.record(t));
+    }
+
+    #[test]
+    fn budget_memory_is_constant_under_flood() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(RateLimit::new(100, Duration::from_secs(10)));
+        let mut refused = 0;
+        for i in 0..10_000u64 {
+            if !b.record(t0 + Duration::from_micros(i)) {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 10_000 - 100);
+        assert_eq!(core::mem::size_of::<Budget>(), core::mem::size_of_val(&b));
+    }
+
+    #[test]
+    fn zero_period_does_not_divide_by_zero() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(RateLimit::new(1, Duration::ZERO));
+        assert!(b.record(t0));
+        assert!(b.record(t0 + Duration::from_nanos(5)));
+        let mut none = Budget::new(RateLimit::new(0, Duration::from_secs(1)));
+        assert!(!none.record(t0));
+    }
+
+    #[test]
+    fn recently_closed_is_bounded_by_count() {
+        let t0 = Instant::now();
+        let mut m = RecentlyClosed::new(3, Duration::from_secs(60));
+        for i in 0..10u32 {
+            m.insert(StreamId::new(2 * i + 1), CloseCause::ResetSent, t0);
+        }
+        assert_eq!(m.len(), 3);
+        assert!(m.get(StreamId::new(1), t0).is_none());
+        assert_eq!(
+            m.get(StreamId::new(19), t0).map(|c| c.cause),
+            Some(CloseCause::ResetSent)
+        );
+    }
+
+    #[test]
+    fn recently_closed_is_bounded_by_time() {
+        let t0 = Instant::now();
+        let mut m = RecentlyClosed::new(100, Duration::from_secs(5));
+        m.insert(StreamId::new(1), CloseCause::ResetSent, t0);
+        m.insert(
+            StreamId::new(3),
+            CloseCause::EndStream,
+            t0 + Duration::from_secs(3),
+        );
+        assert_eq!(m.next_expiry(), Some(t0 + Duration::from_secs(5)));
+        let t = t0 + Duration::from_secs(6);
+        assert!(m.get(StreamId::new(1), t).is_none());
+        assert!(m.get(StreamId::new(3), t).is_some());
+        assert!(
+            m.get(StreamId::new(3), t0 + Duration::from_secs(8))
+                .is_none()
+        );
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn reinserting_does_not_duplicate() {
+        let t0 = Instant::now();
+        let mut m = RecentlyClosed::new(2, Duration::from_secs(5));
+        m.insert(StreamId::new(1), CloseCause::EndStream, t0);
+        m.insert(StreamId::new(1), CloseCause::ResetSent, t0);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m.get(StreamId::new(1), t0).map(|c| c.cause),
+            Some(CloseCause::ResetSent)
+        );
+        let mut zero = RecentlyClosed::new(0, Duration::from_secs(5));
+        zero.insert(StreamId::new(1), CloseCause::EndStream, t0);
+        assert!(zero.is_empty());
+    }
+}
