@@ -49,21 +49,6 @@ pub(crate) fn encode_int(value: usize, prefix: u8, flags: u8, dst: &mut BytesMut
     dst.put_u8(rest as u8);
 }
 
-/// Length of the encoding of `value` with a `prefix`-bit prefix.
-pub(crate) fn int_len(value: usize, prefix: u8) -> usize {
-    let mask = (1usize << prefix) - 1;
-    if value < mask {
-        return 1;
-    }
-    let mut rest = value - mask;
-    let mut n = 2;
-    while rest >= 128 {
-        rest >>= 7;
-        n += 1;
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,7 +61,6 @@ mod tests {
         b.clear();
         encode_int(1337, 5, 0, &mut b);
         assert_eq!(&b[..], &[0x1f, 0x9a, 0x0a]);
-        assert_eq!(int_len(1337, 5), 3);
         let mut pos = 0;
         assert_eq!(decode_int(&b, &mut pos, 5), Ok(1337));
         assert_eq!(pos, 3);
@@ -101,7 +85,6 @@ mod tests {
             for prefix in 1..=8 {
                 let mut b = BytesMut::new();
                 encode_int(v, prefix, 0, &mut b);
-                assert_eq!(b.len(), int_len(v, prefix));
                 let mut pos = 0;
                 assert_eq!(decode_int(&b, &mut pos, prefix), Ok(v));
             }

@@ -1,0 +1,448 @@
+//! The HPACK encoder (RFC 7541 §6) and its indexing strategy.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::codec::encode_int;
+use crate::field::{HeaderField, Representation, entry_size};
+use crate::hash::{HashIndex, hash_bytes, random_seed};
+use crate::huffman;
+use crate::table::{STATIC, STATIC_LEN, arena_copy};
+
+/// When string literals are Huffman-coded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HuffmanPolicy {
+    /// Huffman-code a string only when that makes it shorter.
+    #[default]
+    OnlyIfShorter,
+    /// Always Huffman-code.
+    Always,
+    /// Never Huffman-code.
+    Never,
+}
+
+/// Something the encoder can encode: a name, a value and a representation.
+///
+/// Implemented for [`HeaderField`], for `(name, value)` pairs of anything that is
+/// `AsRef<[u8]>` (so `http::HeaderMap::iter()` works as is), and for
+/// `(name, value, Representation)` triples.
+pub trait Field {
+    /// The field name.
+    fn name(&self) -> &[u8];
+    /// The field value.
+    fn value(&self) -> &[u8];
+    /// The representation the caller asks for; [`Representation::IncrementalIndexing`]
+    /// lets the encoder decide.
+    fn repr(&self) -> Representation {
+        Representation::IncrementalIndexing
+    }
+}
+
+impl Field for HeaderField {
+    fn name(&self) -> &[u8] {
+        &self.name
+    }
+    fn value(&self) -> &[u8] {
+        &self.value
+    }
+    fn repr(&self) -> Representation {
+        self.repr
+    }
+}
+
+impl<T: Field + ?Sized> Field for &T {
+    fn name(&self) -> &[u8] {
+        (**self).name()
+    }
+    fn value(&self) -> &[u8] {
+        (**self).value()
+    }
+    fn repr(&self) -> Representation {
+        (**self).repr()
+    }
+}
+
+impl<N: AsRef<[u8]>, V: AsRef<[u8]>> Field for (N, V) {
+    fn name(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+    fn value(&self) -> &[u8] {
+        self.1.as_ref()
+    }
+}
+
+impl<N: AsRef<[u8]>, V: AsRef<[u8]>> Field for (N, V, Representation) {
+    fn name(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+    fn value(&self) -> &[u8] {
+        self.1.as_ref()
+    }
+    fn repr(&self) -> Representation {
+        self.2
+    }
+}
+
+/// Cookie values shorter than this are sent never-indexed by default: short cookies are
+/// typically session tokens that a compression oracle could guess (RFC 7541 §7.1.3).
+pub const SHORT_COOKIE: usize = 20;
+
+/// An entry of the encoder's dynamic table.
+#[derive(Debug)]
+struct Entry {
+    name: Bytes,
+    value: Bytes,
+    name_hash: u64,
+    field_hash: u64,
+}
+
+/// A name's first few values are indexed before its statistics decide.
+///
+/// Tuned on hpack-test-case `raw-data` (one encoder per story, table 4096): warm-up 3 and
+/// "index when at least half of the values repeated" give about 344,000 bytes; indexing
+/// everything gives 361,000 and a 25% threshold 350,000.
+const WARMUP: u32 = 3;
+/// Names the encoder keeps statistics for.
+const MAX_NAMES: usize = 512;
+/// Size of the "seen recently, not indexed" set of field hashes.
+const GHOSTS: usize = 1024;
+
+/// What the encoder has learned about one name.
+#[derive(Clone, Copy, Debug, Default)]
+struct NameStat {
+    /// Fields with this name that needed a decision or matched.
+    seen: u32,
+    /// Of those, how many had a value that had been seen before.
+    repeats: u32,
+}
+
+/// Encodes header lists for one connection direction.
+///
+/// The encoder indexes a field when it expects it to recur: it learns, per name, how often
+/// values repeat and keeps rarely repeating names out of the dynamic table (unless a value
+/// does come back), which leaves room for the fields that do repeat. It never indexes
+/// [`Representation::NeverIndexed`] fields, `authorization`, `proxy-authorization`, cookies
+/// shorter than [`SHORT_COOKIE`] bytes (those are sent never-indexed), or fields larger than
+/// the table.
+///
+/// Table lookups go through hash indexes (seeded per encoder), not scans; entries are
+/// copied into shared 4 KiB chunks, so encoding allocates nothing per field.
+#[derive(Debug)]
+pub struct Encoder {
+    entries: VecDeque<Entry>,
+    size: usize,
+    /// Maximum table size in use (what the decoder has been or will be told).
+    capacity: usize,
+    /// The largest table we are willing to use, whatever the peer allows.
+    cap: usize,
+    /// The peer's SETTINGS_HEADER_TABLE_SIZE.
+    peer_limit: usize,
+    /// Smallest capacity since the last block, if it changed.
+    pending_min: Option<usize>,
+    /// Number of entries ever inserted: the id of the next one.
+    inserted: u64,
+    by_field: HashIndex<u64>,
+    by_name: HashIndex<u64>,
+    static_by_field: HashIndex<u8>,
+    static_by_name: HashIndex<u8>,
+    seed: u64,
+    huffman: HuffmanPolicy,
+    arena: BytesMut,
+    names: HashIndex<NameStat>,
+    /// Hashes of fields recently sent without indexing, oldest first in `ghost_order`.
+    ghosts: HashIndex<()>,
+    ghost_order: VecDeque<u64>,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}
+
+impl Encoder {
+    /// An encoder with the RFC 7541 initial table size (4096) and Huffman only if shorter.
+    pub fn new() -> Self {
+        let seed = random_seed();
+        let mut static_by_field = HashIndex::default();
+        let mut static_by_name = HashIndex::default();
+        for (i, (name, value)) in STATIC.iter().enumerate().rev() {
+            let nh = hash_bytes(seed, name);
+            static_by_name.insert(nh, (i + 1) as u8);
+            static_by_field.insert(hash_bytes(nh, value), (i + 1) as u8);
+        }
+        Encoder {
+            entries: VecDeque::new(),
+            size: 0,
+            capacity: crate::DEFAULT_TABLE_SIZE,
+            cap: crate::DEFAULT_TABLE_SIZE,
+            peer_limit: crate::DEFAULT_TABLE_SIZE,
+            pending_min: None,
+            inserted: 0,
+            by_field: HashIndex::default(),
+            by_name: HashIndex::default(),
+            static_by_field,
+            static_by_name,
+            seed,
+            huffman: HuffmanPolicy::default(),
+            arena: BytesMut::new(),
+            names: HashIndex::default(),
+            ghosts: HashIndex::default(),
+            ghost_order: VecDeque::new(),
+        }
+    }
+
+    /// Sets the Huffman policy.
+    pub fn set_huffman(&mut self, policy: HuffmanPolicy) {
+        self.huffman = policy;
+    }
+
+    /// The Huffman policy.
+    pub fn huffman(&self) -> HuffmanPolicy {
+        self.huffman
+    }
+
+    /// Applies the peer's SETTINGS_HEADER_TABLE_SIZE. The next block starts with the
+    /// dynamic table size update(s) this requires (RFC 7541 §4.2): the smallest size since
+    /// the previous block, then the final one, when they differ.
+    pub fn set_max_table_size(&mut self, size: usize) {
+        self.peer_limit = size;
+        self.apply_capacity();
+    }
+
+    /// Limits the table to at most `cap` bytes even if the peer allows more (default 4096):
+    /// a bigger table compresses a little better and costs memory per connection.
+    pub fn set_table_size_cap(&mut self, cap: usize) {
+        self.cap = cap;
+        self.apply_capacity();
+    }
+
+    /// The dynamic table's maximum size in use.
+    pub fn table_capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The dynamic table's current size (RFC 7541 §4.1).
+    pub fn table_size(&self) -> usize {
+        self.size
+    }
+
+    /// The number of entries in the dynamic table.
+    pub fn table_len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn apply_capacity(&mut self) {
+        let new = self.peer_limit.min(self.cap);
+        if new == self.capacity {
+            return;
+        }
+        self.pending_min = Some(
+            self.pending_min
+                .map_or(new.min(self.capacity), |m| m.min(new)),
+        );
+        self.capacity = new;
+        self.evict_to(new);
+    }
+
+    /// Encodes one header list as a complete header block, appended to `dst`.
+    pub fn encode<I>(&mut self, fields: I, dst: &mut BytesMut)
+    where
+        I: IntoIterator,
+        I::Item: Field,
+    {
+        if let Some(min) = self.pending_min.take() {
+            if min < self.capacity {
+                encode_int(min, 5, 0x20, dst);
+            }
+            encode_int(self.capacity, 5, 0x20, dst);
+        }
+        for f in fields {
+            self.encode_field(f.name(), f.value(), f.repr(), dst);
+        }
+    }
+
+    fn encode_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        repr: Representation,
+        dst: &mut BytesMut,
+    ) {
+        let name_hash = hash_bytes(self.seed, name);
+        let field_hash = hash_bytes(name_hash, value);
+
+        let sensitive = repr == Representation::NeverIndexed || default_sensitive(name, value);
+        if !sensitive {
+            if let Some(index) = self.find_field(name, value, name_hash, field_hash) {
+                encode_int(index, 7, 0x80, dst);
+                self.learn(name_hash, true);
+                return;
+            }
+        }
+        let name_index = self.find_name(name, name_hash);
+
+        let index = !sensitive
+            && repr == Representation::IncrementalIndexing
+            && self.should_index(name, value, name_hash, field_hash);
+
+        let (prefix, flags) = if index {
+            (6, 0x40)
+        } else if sensitive {
+            (4, 0x10)
+        } else {
+            (4, 0x00)
+        };
+        match name_index {
+            Some(i) => encode_int(i, prefix, flags, dst),
+            None => {
+                encode_int(0, prefix, flags, dst);
+                self.encode_string(name, dst);
+            }
+        }
+        self.encode_string(value, dst);
+        if index {
+            self.insert(name, value, name_hash, field_hash);
+        }
+    }
+
+    /// Decides whether a field not in the table should be added to it, and learns from it.
+    fn should_index(&mut self, name: &[u8], value: &[u8], name_hash: u64, field_hash: u64) -> bool {
+        let size = entry_size(name.len(), value.len());
+        if size > self.capacity {
+            return false;
+        }
+        let seen_before = self.ghosts.remove(&field_hash).is_some();
+        let stat = self.learn(name_hash, seen_before);
+        if seen_before {
+            // It came back: index it now.
+            return true;
+        }
+        // Index values of names whose values tend to repeat (and names we know little of).
+        let index = stat.seen <= WARMUP || stat.repeats * 2 >= stat.seen;
+        if !index && self.ghosts.insert(field_hash, ()).is_none() {
+            self.ghost_order.push_back(field_hash);
+            if self.ghost_order.len() > GHOSTS {
+                if let Some(old) = self.ghost_order.pop_front() {
+                    self.ghosts.remove(&old);
+                }
+            }
+        }
+        index
+    }
+
+    /// Counts a field under its name; returns the updated statistics.
+    fn learn(&mut self, name_hash: u64, repeat: bool) -> NameStat {
+        if self.names.len() >= MAX_NAMES && !self.names.contains_key(&name_hash) {
+            // Bounded memory: forget everything rather than grow.
+            self.names.clear();
+        }
+        let slot = self.names.entry(name_hash).or_default();
+        slot.seen += 1;
+        slot.repeats += u32::from(repeat);
+        if slot.seen >= 256 {
+            slot.seen /= 2;
+            slot.repeats /= 2;
+        }
+        *slot
+    }
+
+    fn find_field(
+        &self,
+        name: &[u8],
+        value: &[u8],
+        name_hash: u64,
+        field_hash: u64,
+    ) -> Option<usize> {
+        if let Some(&i) = self.static_by_field.get(&field_hash) {
+            let (n, v) = STATIC[usize::from(i) - 1];
+            if n == name && v == value {
+                return Some(usize::from(i));
+            }
+        }
+        let &id = self.by_field.get(&field_hash)?;
+        let pos = (self.inserted - 1 - id) as usize;
+        let e = self.entries.get(pos)?;
+        (e.name_hash == name_hash && &e.name[..] == name && &e.value[..] == value)
+            .then_some(STATIC_LEN + 1 + pos)
+    }
+
+    fn find_name(&self, name: &[u8], name_hash: u64) -> Option<usize> {
+        if let Some(&i) = self.static_by_name.get(&name_hash) {
+            if STATIC[usize::from(i) - 1].0 == name {
+                return Some(usize::from(i));
+            }
+        }
+        let &id = self.by_name.get(&name_hash)?;
+        let pos = (self.inserted - 1 - id) as usize;
+        let e = self.entries.get(pos)?;
+        (&e.name[..] == name).then_some(STATIC_LEN + 1 + pos)
+    }
+
+    fn insert(&mut self, name: &[u8], value: &[u8], name_hash: u64, field_hash: u64) {
+        let size = entry_size(name.len(), value.len());
+        if size > self.capacity {
+            self.evict_to(0);
+            return;
+        }
+        self.evict_to(self.capacity - size);
+        let id = self.inserted;
+        self.inserted += 1;
+        self.by_field.insert(field_hash, id);
+        self.by_name.insert(name_hash, id);
+        self.size += size;
+        self.entries.push_front(Entry {
+            name: arena_copy(&mut self.arena, name),
+            value: arena_copy(&mut self.arena, value),
+            name_hash,
+            field_hash,
+        });
+    }
+
+    /// Evicts the oldest entries until the table holds at most `target` bytes.
+    fn evict_to(&mut self, target: usize) {
+        while self.size > target {
+            let id = self.inserted - self.entries.len() as u64;
+            let Some(e) = self.entries.pop_back() else {
+                self.size = 0;
+                break;
+            };
+            self.size -= entry_size(e.name.len(), e.value.len());
+            if self.by_field.get(&e.field_hash) == Some(&id) {
+                self.by_field.remove(&e.field_hash);
+            }
+            if self.by_name.get(&e.name_hash) == Some(&id) {
+                self.by_name.remove(&e.name_hash);
+            }
+        }
+    }
+
+    fn encode_string(&self, s: &[u8], dst: &mut BytesMut) {
+        let huffman_len = match self.huffman {
+            HuffmanPolicy::Never => None,
+            HuffmanPolicy::Always => Some(huffman::encoded_len(s)),
+            HuffmanPolicy::OnlyIfShorter => Some(huffman::encoded_len(s)).filter(|&l| l < s.len()),
+        };
+        match huffman_len {
+            Some(len) => {
+                encode_int(len, 7, 0x80, dst);
+                dst.reserve(len);
+                huffman::encode(s, dst);
+            }
+            None => {
+                encode_int(s.len(), 7, 0, dst);
+                dst.extend_from_slice(s);
+            }
+        }
+    }
+}
+
+/// Fields the encoder keeps out of every table unless told otherwise (RFC 7541 §7.1.3).
+fn default_sensitive(name: &[u8], value: &[u8]) -> bool {
+    match name {
+        b"authorization" | b"proxy-authorization" => true,
+        b"cookie" => value.len() < SHORT_COOKIE,
+        _ => false,
+    }
+}
