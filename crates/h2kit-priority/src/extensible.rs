@@ -1,40 +1,45 @@
 //! The RFC 9218 scheduler: urgency first, then sequential or round-robin by `incremental`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
-use crate::lazy::{Ticket, compact_due};
+use crate::ring::{Link, Ring};
 use crate::{DEFAULT_MAX_STREAMS, ExtensiblePriority, PriorityError, PrioritySignal, Scheduler};
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Node {
     id: u32,
-    generation: u32,
-    urgency: u8,
-    incremental: bool,
+    priority: ExtensiblePriority,
     active: bool,
-    /// Has a ticket of the current generation in its queue.
-    queued: bool,
 }
 
 /// A min-heap entry for the sequential (non-incremental) queue, ordered by stream id.
 #[derive(Debug, Clone, Copy)]
 struct SeqEntry {
     id: u32,
-    ticket: Ticket,
+    slot: u32,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Level {
-    /// Non-incremental streams, lowest id on top; the top is served until it blocks or goes.
+    /// Active non-incremental streams, lowest id on top; the top is served until it blocks
+    /// or goes.
     sequential: Vec<SeqEntry>,
-    /// Incremental streams, served in turn.
-    incremental: VecDeque<Ticket>,
-    active_sequential: u32,
-    active_incremental: u32,
-    stale_sequential: usize,
-    stale_incremental: usize,
+    /// Active incremental streams, served in turn.
+    incremental: Ring,
     /// With both kinds active, whose turn it is.
     incremental_turn: bool,
+}
+
+impl Level {
+    const EMPTY: Self = Self {
+        sequential: Vec::new(),
+        incremental: Ring::EMPTY,
+        incremental_turn: false,
+    };
+
+    fn is_idle(&self) -> bool {
+        self.sequential.is_empty() && self.incremental.head == crate::ring::NIL
+    }
 }
 
 /// The RFC 9218 §10 scheduler: the lowest urgency with an active stream is served first;
@@ -43,9 +48,10 @@ struct Level {
 /// pick by pick (as Go's `net/http2` scheduler does), so neither starves the other. Blocked
 /// streams are skipped.
 ///
-/// Every operation is O(1) or O(log n) amortised with no allocation in steady state:
-/// blocked, moved or removed streams leave their queue entry behind; it is dropped when it
-/// comes up, or when stale entries outnumber live ones.
+/// Only active streams are queued: incremental ones in an intrusive circular list per
+/// urgency, non-incremental ones in a min-heap by id per urgency with each stream's position
+/// kept, so `next` is O(1) and `block`, `unblock`, `insert`, `remove` and `update` are O(1)
+/// or O(log n), with no allocation once the slab and heaps have grown.
 ///
 /// ```
 /// use h2kit_priority::{ExtensiblePriority, ExtensibleScheduler, PrioritySignal, Scheduler};
@@ -63,8 +69,11 @@ struct Level {
 #[derive(Debug)]
 pub struct ExtensibleScheduler {
     nodes: Vec<Node>,
+    links: Vec<Link>,
+    /// Position of each non-incremental active slot in its level's heap.
+    heap_pos: Vec<u32>,
     free: Vec<u32>,
-    ids: HashMap<u32, u32>,
+    map: HashMap<u32, u32>,
     levels: [Level; 8],
     /// Bit `u` set when urgency `u` has an active stream.
     mask: u8,
@@ -87,9 +96,11 @@ impl ExtensibleScheduler {
     pub fn with_max_streams(max_streams: usize) -> Self {
         Self {
             nodes: Vec::new(),
+            links: Vec::new(),
+            heap_pos: Vec::new(),
             free: Vec::new(),
-            ids: HashMap::new(),
-            levels: Default::default(),
+            map: HashMap::new(),
+            levels: [const { Level::EMPTY }; 8],
             mask: 0,
             max_streams,
         }
@@ -97,153 +108,65 @@ impl ExtensibleScheduler {
 
     /// The priority of stream `id`, or `None` if it is not scheduled.
     pub fn priority(&self, id: u32) -> Option<ExtensiblePriority> {
-        let node = &self.nodes[self.slot(id).ok()?];
-        Some(ExtensiblePriority {
-            urgency: crate::Urgency::new(node.urgency)?,
-            incremental: node.incremental,
-        })
+        Some(self.nodes[self.slot(id).ok()?].priority)
     }
 
-    /// Entries in all queues, stale ones included (for tests of memory bounds).
-    #[doc(hidden)]
-    pub fn queue_entries(&self) -> usize {
-        self.levels
-            .iter()
-            .map(|l| l.sequential.len() + l.incremental.len())
-            .sum()
-    }
-
+    #[inline]
     fn slot(&self, id: u32) -> Result<usize, PriorityError> {
         if id == 0 {
             return Err(PriorityError::PseudoStream);
         }
-        self.ids
+        self.map
             .get(&id)
             .map(|&s| s as usize)
             .ok_or(PriorityError::Missing(id))
     }
 
-    /// Counts slot `s` as active in its level.
-    fn activate(&mut self, s: usize) {
-        let node = &mut self.nodes[s];
-        let u = usize::from(node.urgency & 7);
+    /// Queues the (active) slot `s` in its level.
+    #[inline]
+    fn enqueue(&mut self, s: usize) {
+        let node = self.nodes[s];
+        let u = usize::from(node.priority.urgency.value() & 7);
         let level = &mut self.levels[u];
-        if node.incremental {
-            level.active_incremental += 1;
+        if node.priority.incremental {
+            level.incremental.push_back(&mut self.links, s as u32);
         } else {
-            level.active_sequential += 1;
+            let entry = SeqEntry {
+                id: node.id,
+                slot: s as u32,
+            };
+            level.sequential.push(entry);
+            let last = level.sequential.len() - 1;
+            sift_up(&mut level.sequential, &mut self.heap_pos, last);
         }
         self.mask |= 1 << u;
-        if !node.queued {
-            node.queued = true;
-            let ticket = Ticket {
-                slot: s as u32,
-                generation: node.generation,
-            };
-            if node.incremental {
-                level.incremental.push_back(ticket);
-            } else {
-                seq_push(
-                    &mut level.sequential,
-                    SeqEntry {
-                        id: node.id,
-                        ticket,
-                    },
-                );
-            }
-        }
     }
 
-    /// Stops counting slot `s` as active in its level (its ticket stays, lazily).
-    fn deactivate(&mut self, s: usize) {
-        let node = &self.nodes[s];
-        let u = usize::from(node.urgency & 7);
+    /// Takes the (active) slot `s` out of its level's queue.
+    #[inline]
+    fn dequeue(&mut self, s: usize) {
+        let node = self.nodes[s];
+        let u = usize::from(node.priority.urgency.value() & 7);
         let level = &mut self.levels[u];
-        if node.incremental {
-            level.active_incremental = level.active_incremental.saturating_sub(1);
+        if node.priority.incremental {
+            level.incremental.unlink(&mut self.links, s as u32);
         } else {
-            level.active_sequential = level.active_sequential.saturating_sub(1);
-        }
-        if level.active_incremental == 0 && level.active_sequential == 0 {
-            self.mask &= !(1 << u);
-        }
-    }
-
-    /// Slot `s` leaves its queue for good: its ticket (if any) turns stale.
-    fn retire_ticket(&mut self, s: usize) {
-        let node = &mut self.nodes[s];
-        if node.queued {
-            let level = &mut self.levels[usize::from(node.urgency & 7)];
-            if node.incremental {
-                level.stale_incremental += 1;
-            } else {
-                level.stale_sequential += 1;
-            }
-            node.queued = false;
-            let u = usize::from(node.urgency & 7);
-            self.compact(u);
-        }
-        let node = &mut self.nodes[s];
-        node.generation = node.generation.wrapping_add(1);
-    }
-
-    fn compact(&mut self, u: usize) {
-        let nodes = &self.nodes;
-        let valid = |t: &Ticket| {
-            nodes
-                .get(t.slot as usize)
-                .is_some_and(|n| n.generation == t.generation)
-        };
-        let level = &mut self.levels[u];
-        if compact_due(level.stale_incremental, level.incremental.len()) {
-            level.incremental.retain(valid);
-            level.stale_incremental = 0;
-        }
-        if compact_due(level.stale_sequential, level.sequential.len()) {
-            level.sequential.retain(|e| valid(&e.ticket));
-            // Rebuild the heap bottom-up: O(n).
-            for pos in (0..level.sequential.len() / 2).rev() {
-                seq_sift_down(&mut level.sequential, pos);
-            }
-            level.stale_sequential = 0;
-        }
-    }
-
-    fn next_incremental(&mut self, u: usize) -> Option<u32> {
-        let level = &mut self.levels[u];
-        while let Some(t) = level.incremental.pop_front() {
-            let Some(node) = self.nodes.get_mut(t.slot as usize) else {
-                continue;
-            };
-            if node.generation != t.generation {
-                level.stale_incremental = level.stale_incremental.saturating_sub(1);
-                continue;
-            }
-            if node.active {
-                level.incremental.push_back(t);
-                return Some(node.id);
-            }
-            node.queued = false;
-        }
-        None
-    }
-
-    fn next_sequential(&mut self, u: usize) -> Option<u32> {
-        let level = &mut self.levels[u];
-        while let Some(&top) = level.sequential.first() {
-            if let Some(node) = self.nodes.get_mut(top.ticket.slot as usize) {
-                if node.generation == top.ticket.generation {
-                    if node.active {
-                        return Some(node.id);
-                    }
-                    node.queued = false;
-                } else {
-                    level.stale_sequential = level.stale_sequential.saturating_sub(1);
+            let pos = self.heap_pos[s] as usize;
+            let heap = &mut level.sequential;
+            if pos < heap.len() {
+                let last = heap.len() - 1;
+                heap.swap(pos, last);
+                heap.pop();
+                if pos < heap.len() {
+                    self.heap_pos[heap[pos].slot as usize] = pos as u32;
+                    sift_down(heap, &mut self.heap_pos, pos);
+                    sift_up(heap, &mut self.heap_pos, pos);
                 }
             }
-            seq_pop(&mut level.sequential);
         }
-        None
+        if level.is_idle() {
+            self.mask &= !(1 << u);
+        }
     }
 }
 
@@ -252,39 +175,33 @@ impl Scheduler for ExtensibleScheduler {
         if id == 0 {
             return Err(PriorityError::PseudoStream);
         }
-        if self.ids.contains_key(&id) {
+        if self.map.contains_key(&id) {
             return Err(PriorityError::Duplicate(id));
         }
-        if self.ids.len() >= self.max_streams {
+        if self.map.len() >= self.max_streams {
             return Err(PriorityError::TooMany {
                 limit: self.max_streams,
             });
         }
-        let p = priority.extensible.unwrap_or_default();
-        let fresh = Node {
+        let node = Node {
             id,
-            generation: 0,
-            urgency: p.urgency.value(),
-            incremental: p.incremental,
+            priority: priority.extensible.unwrap_or_default(),
             active: true,
-            queued: false,
         };
         let s = match self.free.pop() {
             Some(s) => {
-                let node = &mut self.nodes[s as usize];
-                *node = Node {
-                    generation: node.generation,
-                    ..fresh
-                };
+                self.nodes[s as usize] = node;
                 s as usize
             }
             None => {
-                self.nodes.push(fresh);
+                self.nodes.push(node);
+                self.links.push(Link::UNLINKED);
+                self.heap_pos.push(0);
                 self.nodes.len() - 1
             }
         };
-        self.ids.insert(id, s as u32);
-        self.activate(s);
+        self.map.insert(id, s as u32);
+        self.enqueue(s);
         Ok(())
     }
 
@@ -293,20 +210,16 @@ impl Scheduler for ExtensibleScheduler {
         let Some(p) = priority.extensible else {
             return Ok(());
         };
-        let node = &self.nodes[s];
-        if node.urgency == p.urgency.value() && node.incremental == p.incremental {
+        if self.nodes[s].priority == p {
             return Ok(());
         }
-        let active = node.active;
+        let active = self.nodes[s].active;
         if active {
-            self.deactivate(s);
+            self.dequeue(s);
         }
-        self.retire_ticket(s);
-        let node = &mut self.nodes[s];
-        node.urgency = p.urgency.value();
-        node.incremental = p.incremental;
+        self.nodes[s].priority = p;
         if active {
-            self.activate(s);
+            self.enqueue(s);
         }
         Ok(())
     }
@@ -314,86 +227,76 @@ impl Scheduler for ExtensibleScheduler {
     fn remove(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot(id)?;
         if self.nodes[s].active {
-            self.deactivate(s);
+            self.dequeue(s);
         }
-        self.retire_ticket(s);
         self.nodes[s].active = false;
-        self.ids.remove(&id);
+        self.map.remove(&id);
         self.free.push(s as u32);
         Ok(())
     }
 
+    #[inline]
     fn block(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot(id)?;
         if self.nodes[s].active {
-            self.deactivate(s);
+            self.dequeue(s);
             self.nodes[s].active = false;
         }
         Ok(())
     }
 
+    #[inline]
     fn unblock(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot(id)?;
         if !self.nodes[s].active {
             self.nodes[s].active = true;
-            self.activate(s);
+            self.enqueue(s);
         }
         Ok(())
     }
 
+    #[inline]
     fn next(&mut self) -> Option<u32> {
         let u = self.mask.trailing_zeros() as usize;
         let level = self.levels.get_mut(u)?;
-        let incremental = match (level.active_sequential > 0, level.active_incremental > 0) {
-            (true, true) => level.incremental_turn,
-            (false, true) => true,
-            _ => false,
-        };
-        if incremental {
-            let id = self.next_incremental(u);
-            self.levels[u].incremental_turn = false;
-            id
-        } else {
-            let id = self.next_sequential(u);
-            self.levels[u].incremental_turn = true;
-            id
+        let sequential = level.sequential.first();
+        let incremental = level.incremental.head != crate::ring::NIL;
+        if let Some(top) = sequential {
+            if !incremental || !level.incremental_turn {
+                level.incremental_turn = incremental;
+                return Some(top.id);
+            }
         }
+        level.incremental_turn = false;
+        let s = level.incremental.rotate(&self.links)?;
+        self.nodes.get(s as usize).map(|n| n.id)
     }
 
     fn contains(&self, id: u32) -> bool {
-        self.ids.contains_key(&id)
+        self.map.contains_key(&id)
     }
 
     fn len(&self) -> usize {
-        self.ids.len()
+        self.map.len()
     }
 }
 
-fn seq_push(heap: &mut Vec<SeqEntry>, e: SeqEntry) {
-    heap.push(e);
-    let mut pos = heap.len() - 1;
+fn sift_up(heap: &mut [SeqEntry], pos_of: &mut [u32], mut pos: usize) {
+    let Some(&e) = heap.get(pos) else { return };
     while pos > 0 {
         let parent = (pos - 1) / 2;
         if heap[parent].id <= e.id {
             break;
         }
         heap[pos] = heap[parent];
+        pos_of[heap[pos].slot as usize] = pos as u32;
         pos = parent;
     }
     heap[pos] = e;
+    pos_of[e.slot as usize] = pos as u32;
 }
 
-fn seq_pop(heap: &mut Vec<SeqEntry>) {
-    if heap.is_empty() {
-        return;
-    }
-    let last = heap.len() - 1;
-    heap.swap(0, last);
-    heap.pop();
-    seq_sift_down(heap, 0);
-}
-
-fn seq_sift_down(heap: &mut [SeqEntry], mut pos: usize) {
+fn sift_down(heap: &mut [SeqEntry], pos_of: &mut [u32], mut pos: usize) {
     let len = heap.len();
     let Some(&e) = heap.get(pos) else { return };
     loop {
@@ -411,7 +314,9 @@ fn seq_sift_down(heap: &mut [SeqEntry], mut pos: usize) {
             break;
         }
         heap[pos] = heap[child];
+        pos_of[heap[pos].slot as usize] = pos as u32;
         pos = child;
     }
     heap[pos] = e;
+    pos_of[e.slot as usize] = pos as u32;
 }

@@ -2,7 +2,7 @@
 
 mod error;
 mod extensible;
-mod lazy;
+mod ring;
 mod round_robin;
 mod scheduler;
 mod signal;

@@ -1,24 +1,15 @@
 //! A plain round-robin scheduler: the baseline, and the simplest [`Scheduler`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
-use crate::lazy::{Ticket, compact_due};
+use crate::ring::{Link, Ring};
 use crate::{DEFAULT_MAX_STREAMS, PriorityError, PrioritySignal, Scheduler};
-
-#[derive(Debug)]
-struct Node {
-    id: u32,
-    generation: u32,
-    active: bool,
-    /// Has a ticket of the current generation in the queue.
-    queued: bool,
-}
 
 /// Serves active streams in turn, one pick each, ignoring every priority signal.
 ///
-/// `next`, `block`, `unblock`, `insert` and `remove` are O(1) (amortised): blocked or removed
-/// streams leave their queue entry behind, and it is dropped when it comes up or when stale
-/// entries outnumber live ones.
+/// Active streams sit in an intrusive circular list, so `next`, `block`, `unblock`,
+/// `insert` and `remove` are O(1) with no allocation once the slab has grown. A stream that
+/// is unblocked (or inserted) joins at the end of the current round.
 ///
 /// ```
 /// use h2kit_priority::{PrioritySignal, RoundRobin, Scheduler};
@@ -33,12 +24,12 @@ struct Node {
 /// ```
 #[derive(Debug)]
 pub struct RoundRobin {
-    nodes: Vec<Node>,
+    ids: Vec<u32>,
+    active: Vec<bool>,
+    links: Vec<Link>,
     free: Vec<u32>,
-    ids: HashMap<u32, u32>,
-    queue: VecDeque<Ticket>,
-    stale: usize,
-    active: usize,
+    map: HashMap<u32, u32>,
+    ring: Ring,
     max_streams: usize,
 }
 
@@ -57,42 +48,25 @@ impl RoundRobin {
     /// An empty scheduler allowing `max_streams` streams.
     pub fn with_max_streams(max_streams: usize) -> Self {
         Self {
-            nodes: Vec::new(),
+            ids: Vec::new(),
+            active: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
-            ids: HashMap::new(),
-            queue: VecDeque::new(),
-            stale: 0,
-            active: 0,
+            map: HashMap::new(),
+            ring: Ring::EMPTY,
             max_streams,
         }
     }
 
+    #[inline]
     fn slot(&self, id: u32) -> Result<usize, PriorityError> {
         if id == 0 {
             return Err(PriorityError::PseudoStream);
         }
-        self.ids
+        self.map
             .get(&id)
             .map(|&s| s as usize)
             .ok_or(PriorityError::Missing(id))
-    }
-
-    /// Entries in the queue, stale ones included (for tests of memory bounds).
-    #[doc(hidden)]
-    pub fn queue_entries(&self) -> usize {
-        self.queue.len()
-    }
-
-    fn compact(&mut self) {
-        if compact_due(self.stale, self.queue.len()) {
-            let nodes = &self.nodes;
-            self.queue.retain(|t| {
-                nodes
-                    .get(t.slot as usize)
-                    .is_some_and(|n| n.generation == t.generation)
-            });
-            self.stale = 0;
-        }
     }
 }
 
@@ -101,36 +75,29 @@ impl Scheduler for RoundRobin {
         if id == 0 {
             return Err(PriorityError::PseudoStream);
         }
-        if self.ids.contains_key(&id) {
+        if self.map.contains_key(&id) {
             return Err(PriorityError::Duplicate(id));
         }
-        if self.ids.len() >= self.max_streams {
+        if self.map.len() >= self.max_streams {
             return Err(PriorityError::TooMany {
                 limit: self.max_streams,
             });
         }
-        let slot = match self.free.pop() {
+        let s = match self.free.pop() {
             Some(s) => {
-                let node = &mut self.nodes[s as usize];
-                node.id = id;
-                node.active = true;
-                node.queued = true;
+                self.ids[s as usize] = id;
+                self.active[s as usize] = true;
                 s
             }
             None => {
-                self.nodes.push(Node {
-                    id,
-                    generation: 0,
-                    active: true,
-                    queued: true,
-                });
-                (self.nodes.len() - 1) as u32
+                self.ids.push(id);
+                self.active.push(true);
+                self.links.push(Link::UNLINKED);
+                (self.ids.len() - 1) as u32
             }
         };
-        self.ids.insert(id, slot);
-        self.active += 1;
-        let generation = self.nodes[slot as usize].generation;
-        self.queue.push_back(Ticket { slot, generation });
+        self.map.insert(id, s);
+        self.ring.push_back(&mut self.links, s);
         Ok(())
     }
 
@@ -140,77 +107,46 @@ impl Scheduler for RoundRobin {
 
     fn remove(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot(id)?;
-        self.ids.remove(&id);
-        let node = &mut self.nodes[s];
-        if node.active {
-            self.active -= 1;
+        self.map.remove(&id);
+        if self.active[s] {
+            self.ring.unlink(&mut self.links, s as u32);
         }
-        if node.queued {
-            self.stale += 1;
-        }
-        node.generation = node.generation.wrapping_add(1);
-        node.active = false;
-        node.queued = false;
+        self.active[s] = false;
         self.free.push(s as u32);
-        self.compact();
         Ok(())
     }
 
+    #[inline]
     fn block(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot(id)?;
-        let node = &mut self.nodes[s];
-        if node.active {
-            node.active = false;
-            self.active -= 1;
+        if self.active[s] {
+            self.active[s] = false;
+            self.ring.unlink(&mut self.links, s as u32);
         }
         Ok(())
     }
 
+    #[inline]
     fn unblock(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot(id)?;
-        let node = &mut self.nodes[s];
-        if !node.active {
-            node.active = true;
-            self.active += 1;
-            if !node.queued {
-                node.queued = true;
-                let generation = node.generation;
-                self.queue.push_back(Ticket {
-                    slot: s as u32,
-                    generation,
-                });
-            }
+        if !self.active[s] {
+            self.active[s] = true;
+            self.ring.push_back(&mut self.links, s as u32);
         }
         Ok(())
     }
 
+    #[inline]
     fn next(&mut self) -> Option<u32> {
-        if self.active == 0 {
-            return None;
-        }
-        while let Some(t) = self.queue.pop_front() {
-            let Some(node) = self.nodes.get_mut(t.slot as usize) else {
-                continue;
-            };
-            if node.generation != t.generation {
-                self.stale = self.stale.saturating_sub(1);
-                continue;
-            }
-            if node.active {
-                let id = node.id;
-                self.queue.push_back(t);
-                return Some(id);
-            }
-            node.queued = false;
-        }
-        None
+        let s = self.ring.rotate(&self.links)?;
+        self.ids.get(s as usize).copied()
     }
 
     fn contains(&self, id: u32) -> bool {
-        self.ids.contains_key(&id)
+        self.map.contains_key(&id)
     }
 
     fn len(&self) -> usize {
-        self.ids.len()
+        self.map.len()
     }
 }

@@ -302,6 +302,7 @@ impl PriorityTree {
     }
 
     /// Marks stream `id` as unable to send; its share goes to its descendants. Idempotent.
+    #[inline]
     pub fn block(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot_nonzero(id)?;
         if self.nodes[s].active {
@@ -314,6 +315,7 @@ impl PriorityTree {
     }
 
     /// Marks stream `id` as able to send again. Idempotent.
+    #[inline]
     pub fn unblock(&mut self, id: u32) -> Result<(), PriorityError> {
         let s = self.slot_nonzero(id)?;
         if !self.nodes[s].active {
@@ -329,6 +331,7 @@ impl PriorityTree {
     /// The stream that should send next: [`PriorityError::Deadlock`] when every stream is
     /// blocked or the tree is empty.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Result<u32, PriorityError> {
         let mut cur = ROOT;
         let chosen = loop {
@@ -365,7 +368,8 @@ impl PriorityTree {
             parent.last_level = old;
             if let Some(top) = parent.heap.first_mut() {
                 top.pass = new;
-                sift_down(&mut parent.heap, 0);
+                // The served child usually belongs near the bottom now.
+                sift_top_to_bottom(&mut parent.heap);
             }
             x = p;
         }
@@ -713,6 +717,7 @@ fn heap_remove(heap: &mut Vec<Entry>, pos: usize) {
     }
 }
 
+#[inline]
 fn sift_up(heap: &mut [Entry], mut pos: usize) {
     let Some(&e) = heap.get(pos) else { return };
     while pos > 0 {
@@ -724,6 +729,31 @@ fn sift_up(heap: &mut [Entry], mut pos: usize) {
         pos = parent;
     }
     heap[pos] = e;
+}
+
+/// Re-places the top after its key grew: move the hole down to a leaf along the smaller
+/// children (one comparison per level), then sift up from there (std's `BinaryHeap::pop`
+/// strategy; cheaper than a plain sift-down when the element ends up deep).
+#[inline]
+fn sift_top_to_bottom(heap: &mut [Entry]) {
+    let len = heap.len();
+    let Some(&e) = heap.first() else { return };
+    let mut pos = 0;
+    let mut child = 1;
+    while child + 1 < len {
+        if heap[child + 1].key() < heap[child].key() {
+            child += 1;
+        }
+        heap[pos] = heap[child];
+        pos = child;
+        child = 2 * pos + 1;
+    }
+    if child + 1 == len {
+        heap[pos] = heap[child];
+        pos = child;
+    }
+    heap[pos] = e;
+    sift_up(heap, pos);
 }
 
 fn sift_down(heap: &mut [Entry], mut pos: usize) {

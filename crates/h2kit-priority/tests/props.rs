@@ -1,0 +1,335 @@
+//! Property tests: random operation sequences never panic and keep every invariant; the
+//! schedulers are fair.
+
+use std::collections::{BTreeMap, HashMap};
+
+use h2kit_priority::{
+    ExtensiblePriority, ExtensibleScheduler, PriorityError, PrioritySignal, PriorityTree,
+    RoundRobin, Scheduler, TreePriority, Urgency,
+};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum TreeOp {
+    Insert(u32, Option<u32>, u16, bool),
+    Reprioritize(u32, Option<u32>, u16, bool),
+    Remove(u32),
+    Block(u32),
+    Unblock(u32),
+    Next,
+}
+
+fn tree_op() -> impl Strategy<Value = TreeOp> {
+    let id = 0u32..24;
+    let dep = proptest::option::of(0u32..24);
+    let weight = prop_oneof![1u16..=256, 0u16..300];
+    prop_oneof![
+        3 => (id.clone(), dep.clone(), weight.clone(), any::<bool>())
+            .prop_map(|(a, b, c, d)| TreeOp::Insert(a, b, c, d)),
+        2 => (id.clone(), dep, weight, any::<bool>())
+            .prop_map(|(a, b, c, d)| TreeOp::Reprioritize(a, b, c, d)),
+        1 => id.clone().prop_map(TreeOp::Remove),
+        2 => id.clone().prop_map(TreeOp::Block),
+        2 => id.prop_map(TreeOp::Unblock),
+        4 => Just(TreeOp::Next),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Random operations never panic; after each, the tree's invariants hold (one parent
+    /// each, no cycles, child lists and parent pointers agree, heaps consistent), and a
+    /// stream returned by `next` is active with every ancestor blocked.
+    #[test]
+    fn tree_random_ops_keep_invariants(ops in proptest::collection::vec(tree_op(), 1..120)) {
+        let mut t = PriorityTree::with_max_streams(16);
+        for op in ops {
+            match op {
+                TreeOp::Insert(id, dep, w, e) => { let _ = t.insert_stream(id, dep, w, e); }
+                TreeOp::Reprioritize(id, dep, w, e) => { let _ = t.reprioritize(id, dep, w, e); }
+                TreeOp::Remove(id) => { let _ = t.remove_stream(id); }
+                TreeOp::Block(id) => { let _ = t.block(id); }
+                TreeOp::Unblock(id) => { let _ = t.unblock(id); }
+                TreeOp::Next => {
+                    let any_active = (1..24).any(|id| t.is_blocked(id) == Some(false));
+                    match t.next() {
+                        Ok(id) => {
+                            prop_assert_eq!(t.is_blocked(id), Some(false));
+                            let mut p = t.parent(id).unwrap();
+                            while p != 0 {
+                                prop_assert_eq!(t.is_blocked(p), Some(true), "ancestor {} of {}", p, id);
+                                p = t.parent(p).unwrap();
+                            }
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(e, PriorityError::Deadlock);
+                            prop_assert!(!any_active);
+                        }
+                    }
+                }
+            }
+            if let Err(e) = t.check_invariants() {
+                prop_assert!(false, "{}", e);
+            }
+            prop_assert!(t.len() <= 16);
+        }
+    }
+
+    /// Top-level siblings (leaves, or blocked groups whose children are active) each get
+    /// their weight's share: after k periods of `sum(weights)` picks, within 1 of
+    /// `k * weight`. Blocked groups pass their share to their children.
+    #[test]
+    fn tree_weighted_fairness(
+        top in proptest::collection::vec((1u16..=256, 0usize..4), 1..7),
+        warmup in 0usize..50,
+        churn in any::<bool>(),
+    ) {
+        let mut t = PriorityTree::new();
+        let mut owner = HashMap::new();
+        let mut next_id = 1u32;
+        for (i, &(w, kids)) in top.iter().enumerate() {
+            let gid = next_id;
+            next_id += 2;
+            t.insert_stream(gid, None, w, false).unwrap();
+            owner.insert(gid, i);
+            if kids > 0 {
+                t.block(gid).unwrap();
+                for k in 0..kids {
+                    t.insert_stream(next_id, Some(gid), 1 + (k as u16 * 77) % 256, false).unwrap();
+                    owner.insert(next_id, i);
+                    next_id += 2;
+                }
+            }
+        }
+        if churn {
+            // Blocking and unblocking a leaf for a while must not cost the others their share.
+            let last = next_id - 2;
+            for _ in 0..warmup {
+                t.block(last).unwrap();
+                t.next().unwrap_or(0);
+                t.unblock(last).unwrap();
+            }
+        } else {
+            for _ in 0..warmup {
+                t.next().unwrap();
+            }
+        }
+        let period: usize = top.iter().map(|&(w, _)| usize::from(w)).sum();
+        let mut count = vec![0usize; top.len()];
+        for k in 1..=3 {
+            for _ in 0..period {
+                count[owner[&t.next().unwrap()]] += 1;
+            }
+            for (i, &(w, _)) in top.iter().enumerate() {
+                let want = k * usize::from(w);
+                prop_assert!(count[i].abs_diff(want) <= 1,
+                    "sibling {} (weight {}): {} picks after {} periods, want {}", i, w, count[i], k, want);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(u32, PrioritySignal),
+    Update(u32, PrioritySignal),
+    Remove(u32),
+    Block(u32),
+    Unblock(u32),
+    Next,
+}
+
+fn signal() -> impl Strategy<Value = PrioritySignal> {
+    let tree = proptest::option::of((1u16..=256, any::<bool>()).prop_map(|(weight, exclusive)| {
+        TreePriority {
+            depends_on: 0,
+            weight,
+            exclusive,
+        }
+    }));
+    let ext = proptest::option::of(
+        (0u8..8, any::<bool>()).prop_map(|(u, i)| ExtensiblePriority {
+            urgency: Urgency::new(u).unwrap(),
+            incremental: i,
+        }),
+    );
+    (tree, ext).prop_map(|(tree, extensible)| PrioritySignal { tree, extensible })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let id = 0u32..16;
+    prop_oneof![
+        3 => (id.clone(), signal()).prop_map(|(a, b)| Op::Insert(a, b)),
+        2 => (id.clone(), signal()).prop_map(|(a, b)| Op::Update(a, b)),
+        1 => id.clone().prop_map(Op::Remove),
+        2 => id.clone().prop_map(Op::Block),
+        2 => id.prop_map(Op::Unblock),
+        5 => Just(Op::Next),
+    ]
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Model {
+    active: bool,
+    p: ExtensiblePriority,
+}
+
+/// Each pick with the model state at that moment.
+type Picks = Vec<(u32, BTreeMap<u32, Model>)>;
+
+/// Runs `ops` against `s` and a model of which streams exist and are active; checks errors,
+/// `len`, `contains`, and that `next` returns an active stream (or `None` iff none is).
+/// Returns the picks with the model state at each.
+fn run_against_model(
+    s: &mut dyn Scheduler,
+    ops: &[Op],
+    limit: usize,
+) -> Result<Picks, TestCaseError> {
+    let mut model: BTreeMap<u32, Model> = BTreeMap::new();
+    let mut picks = Vec::new();
+    for op in ops {
+        match *op {
+            Op::Insert(id, sig) => {
+                let r = s.insert(id, sig);
+                if id == 0 {
+                    prop_assert_eq!(r, Err(PriorityError::PseudoStream));
+                } else if model.contains_key(&id) {
+                    prop_assert_eq!(r, Err(PriorityError::Duplicate(id)));
+                } else if model.len() >= limit {
+                    prop_assert_eq!(r, Err(PriorityError::TooMany { limit }));
+                } else {
+                    prop_assert_eq!(r, Ok(()));
+                    let p = sig.extensible.unwrap_or_default();
+                    model.insert(id, Model { active: true, p });
+                }
+            }
+            Op::Update(id, sig) => {
+                let r = s.update(id, sig);
+                match model.get_mut(&id) {
+                    Some(m) => {
+                        prop_assert_eq!(r, Ok(()));
+                        if let Some(p) = sig.extensible {
+                            m.p = p;
+                        }
+                    }
+                    None => prop_assert!(r.is_err()),
+                }
+            }
+            Op::Remove(id) => {
+                let r = s.remove(id);
+                prop_assert_eq!(r.is_ok(), model.remove(&id).is_some());
+            }
+            Op::Block(id) | Op::Unblock(id) => {
+                let block = matches!(op, Op::Block(_));
+                let r = if block { s.block(id) } else { s.unblock(id) };
+                match model.get_mut(&id) {
+                    Some(m) => {
+                        prop_assert_eq!(r, Ok(()));
+                        m.active = !block;
+                    }
+                    None => prop_assert!(r.is_err()),
+                }
+            }
+            Op::Next => match s.next() {
+                Some(id) => {
+                    prop_assert!(model.get(&id).is_some_and(|m| m.active), "picked {}", id);
+                    picks.push((id, model.clone()));
+                }
+                None => prop_assert!(model.values().all(|m| !m.active)),
+            },
+        }
+        prop_assert_eq!(s.len(), model.len());
+        for id in 0..16 {
+            prop_assert_eq!(s.contains(id), model.contains_key(&id));
+        }
+    }
+    Ok(picks)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    /// Every scheduler, driven through `dyn Scheduler` with both kinds of signal, agrees
+    /// with a model of which streams exist and are active.
+    #[test]
+    fn schedulers_match_model(ops in proptest::collection::vec(op(), 1..150)) {
+        let mut tree = PriorityTree::with_max_streams(10);
+        let mut ext = ExtensibleScheduler::with_max_streams(10);
+        let mut rr = RoundRobin::with_max_streams(10);
+        run_against_model(&mut tree, &ops, 10)?;
+        run_against_model(&mut rr, &ops, 10)?;
+        let picks = run_against_model(&mut ext, &ops, 10)?;
+        // RFC 9218 order: the most urgent active level; within it, a non-incremental pick
+        // is the lowest-id active non-incremental stream.
+        for (id, model) in picks {
+            let best = model.values().filter(|m| m.active).map(|m| m.p.urgency).min().unwrap();
+            let m = model[&id];
+            prop_assert_eq!(m.p.urgency, best);
+            if !m.p.incremental {
+                let lowest = model.iter()
+                    .filter(|(_, m)| m.active && !m.p.incremental && m.p.urgency == best)
+                    .map(|(&id, _)| id)
+                    .min();
+                prop_assert_eq!(Some(id), lowest);
+            }
+        }
+    }
+
+    /// RFC 9218: incremental streams of one urgency are never starved, even next to
+    /// non-incremental streams of that urgency and less urgent streams: each active one is
+    /// served within every window of 2n picks, and all are served equally within 1.
+    #[test]
+    fn extensible_incremental_no_starvation(
+        n in 1usize..12,
+        blocked in proptest::collection::vec(any::<bool>(), 12),
+        sequential in 0usize..3,
+        rounds in 1usize..6,
+        churn in proptest::collection::vec(0u32..40, 0..20),
+    ) {
+        let mut s = ExtensibleScheduler::new();
+        let inc = PrioritySignal::extensible(ExtensiblePriority::parse(b"u=2, i"));
+        for i in 0..n as u32 {
+            s.insert(2 * i + 1, inc).unwrap();
+        }
+        for k in 0..sequential as u32 {
+            s.insert(1001 + 2 * k, ExtensiblePriority::parse(b"u=2").into()).unwrap();
+        }
+        s.insert(2001, ExtensiblePriority::parse(b"u=5, i").into()).unwrap();
+        // Some churn before measuring.
+        for id in churn {
+            let _ = s.block(2 * id + 1);
+            s.next();
+            let _ = s.unblock(2 * id + 1);
+        }
+        let active: Vec<u32> = (0..n as u32).map(|i| 2 * i + 1).filter(|&id| !blocked[(id as usize) / 2]).collect();
+        for (i, b) in blocked.iter().enumerate().take(n) {
+            if *b {
+                s.block(2 * i as u32 + 1).unwrap();
+            }
+        }
+        if active.is_empty() && sequential == 0 {
+            // Urgency 2 has nothing to send, so urgency 5 rightly goes.
+            prop_assert_eq!(s.next(), Some(2001));
+            return Ok(());
+        }
+        let window = if sequential > 0 { 2 * active.len() } else { active.len() };
+        let mut count: HashMap<u32, usize> = HashMap::new();
+        for _ in 0..rounds {
+            let mut seen: HashMap<u32, usize> = HashMap::new();
+            for _ in 0..window.max(1) {
+                let id = s.next().unwrap();
+                prop_assert_ne!(id, 2001, "a less urgent stream was served");
+                *seen.entry(id).or_default() += 1;
+                *count.entry(id).or_default() += 1;
+            }
+            for id in &active {
+                prop_assert!(seen.contains_key(id), "stream {} starved in a window of {}", id, window);
+            }
+        }
+        let counts: Vec<usize> = active.iter().map(|id| count[id]).collect();
+        if let (Some(lo), Some(hi)) = (counts.iter().min(), counts.iter().max()) {
+            prop_assert!(hi - lo <= 1, "{:?}", counts);
+        }
+    }
+}
