@@ -1,6 +1,6 @@
 //! Typed frames and the stateless payload parser [`Frame::parse`].
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::error::FrameError;
 use crate::header::FrameHeader;
@@ -353,7 +353,7 @@ impl Frame {
                             stream_id: sid,
                             length,
                         })?;
-                    fragment = fragment.slice(PrioritySpec::LEN..);
+                    fragment.advance(PrioritySpec::LEN);
                     Some(spec)
                 } else {
                     None
@@ -427,7 +427,7 @@ impl Frame {
             }
             FrameType::PUSH_PROMISE => {
                 require_stream(ft, sid)?;
-                let (rest, pad_len) = strip_padding(ft, sid, flags, payload, 4)?;
+                let (mut rest, pad_len) = strip_padding(ft, sid, flags, payload, 4)?;
                 let promised = read_array::<4>(&rest).map(u32::from_be_bytes).ok_or(
                     FrameError::PushPromiseTooShort {
                         stream_id: sid,
@@ -437,7 +437,10 @@ impl Frame {
                 Frame::PushPromise(PushPromise {
                     stream_id: sid,
                     promised_id: StreamId::new(promised),
-                    fragment: rest.slice(4..),
+                    fragment: {
+                        rest.advance(4);
+                        rest
+                    },
                     end_headers: flags.contains(Flags::END_HEADERS),
                     pad_len,
                 })
@@ -458,7 +461,11 @@ impl Frame {
                 Frame::GoAway(GoAway {
                     last_stream_id: StreamId::new(u32::from_be_bytes([a, b, c, d])),
                     error_code: ErrorCode(u32::from_be_bytes([e, f, g, h])),
-                    debug_data: payload.slice(8..),
+                    debug_data: {
+                        let mut p = payload;
+                        p.advance(8);
+                        p
+                    },
                 })
             }
             FrameType::WINDOW_UPDATE => {
@@ -546,7 +553,11 @@ impl Frame {
                 }
                 Frame::PriorityUpdate(PriorityUpdate {
                     prioritized_stream_id,
-                    field_value: payload.slice(4..),
+                    field_value: {
+                        let mut p = payload;
+                        p.advance(4);
+                        p
+                    },
                 })
             }
             _ => unknown(header, payload),
@@ -630,5 +641,8 @@ fn strip_padding(
         });
     }
     let end = payload.len() - usize::from(pad_len);
-    Ok((payload.slice(1..end), Some(pad_len)))
+    let mut payload = payload;
+    payload.truncate(end);
+    payload.advance(1);
+    Ok((payload, Some(pad_len)))
 }
