@@ -1,5 +1,10 @@
 //! The `h2kit` command line.
 
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// h2kit: an HTTP/2 toolkit.
@@ -11,9 +16,47 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// HPACK tools for hpack-test-case JSON stories.
+    #[command(subcommand)]
+    Hpack(HpackCommand),
+}
 
-fn main() {
+#[derive(Subcommand, Debug)]
+enum HpackCommand {
+    /// Decode every case's "wire" and print the story with the decoded headers.
+    Inflate {
+        /// The story file (stdin when absent).
+        file: Option<PathBuf>,
+    },
+    /// Encode every case's "headers" with one encoder and print the story with "wire".
+    Deflate {
+        /// The story file (stdin when absent).
+        file: Option<PathBuf>,
+        /// The dynamic table size (the peer's SETTINGS_HEADER_TABLE_SIZE).
+        #[arg(long, default_value_t = 4096)]
+        table_size: usize,
+        /// When to Huffman-code strings.
+        #[arg(long, value_enum, default_value_t = cmd::hpack::Huffman::Auto)]
+        huffman: cmd::hpack::Huffman,
+    },
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Hpack(HpackCommand::Inflate { file }) => cmd::hpack::inflate(file.as_ref()),
+        Command::Hpack(HpackCommand::Deflate {
+            file,
+            table_size,
+            huffman,
+        }) => cmd::hpack::deflate(file.as_ref(), table_size, huffman),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("h2kit: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,3 @@
+//! One module per subcommand; `main.rs` only parses arguments and calls `run`.
+
+pub(crate) mod hpack;
