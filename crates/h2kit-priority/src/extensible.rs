@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::ring::{Link, Ring};
+use crate::ring::RoundQueue;
 use crate::{DEFAULT_MAX_STREAMS, ExtensiblePriority, PriorityError, PrioritySignal, Scheduler};
 
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +25,7 @@ struct Level {
     /// or goes.
     sequential: Vec<SeqEntry>,
     /// Active incremental streams, served in turn.
-    incremental: Ring,
+    incremental: RoundQueue,
     /// With both kinds active, whose turn it is.
     incremental_turn: bool,
 }
@@ -33,12 +33,12 @@ struct Level {
 impl Level {
     const EMPTY: Self = Self {
         sequential: Vec::new(),
-        incremental: Ring::EMPTY,
+        incremental: RoundQueue::EMPTY,
         incremental_turn: false,
     };
 
     fn is_idle(&self) -> bool {
-        self.sequential.is_empty() && self.incremental.head == crate::ring::NIL
+        self.sequential.is_empty() && self.incremental.is_empty()
     }
 }
 
@@ -48,7 +48,7 @@ impl Level {
 /// pick by pick (as Go's `net/http2` scheduler does), so neither starves the other. Blocked
 /// streams are skipped.
 ///
-/// Only active streams are queued: incremental ones in an intrusive circular list per
+/// Only active streams are queued: incremental ones in a dense round-robin array per
 /// urgency, non-incremental ones in a min-heap by id per urgency with each stream's position
 /// kept, so `next` is O(1) and `block`, `unblock`, `insert`, `remove` and `update` are O(1)
 /// or O(log n), with no allocation once the slab and heaps have grown.
@@ -69,8 +69,7 @@ impl Level {
 #[derive(Debug)]
 pub struct ExtensibleScheduler {
     nodes: Vec<Node>,
-    links: Vec<Link>,
-    /// Position of each non-incremental active slot in its level's heap.
+    /// Position of each active slot in its level's heap or round queue.
     heap_pos: Vec<u32>,
     free: Vec<u32>,
     map: HashMap<u32, u32>,
@@ -96,7 +95,6 @@ impl ExtensibleScheduler {
     pub fn with_max_streams(max_streams: usize) -> Self {
         Self {
             nodes: Vec::new(),
-            links: Vec::new(),
             heap_pos: Vec::new(),
             free: Vec::new(),
             map: HashMap::new(),
@@ -129,7 +127,9 @@ impl ExtensibleScheduler {
         let u = usize::from(node.priority.urgency.value() & 7);
         let level = &mut self.levels[u];
         if node.priority.incremental {
-            level.incremental.push_back(&mut self.links, s as u32);
+            level
+                .incremental
+                .push(&mut self.heap_pos, node.id, s as u32);
         } else {
             let entry = SeqEntry {
                 id: node.id,
@@ -149,7 +149,7 @@ impl ExtensibleScheduler {
         let u = usize::from(node.priority.urgency.value() & 7);
         let level = &mut self.levels[u];
         if node.priority.incremental {
-            level.incremental.unlink(&mut self.links, s as u32);
+            level.incremental.remove(&mut self.heap_pos, s as u32);
         } else {
             let pos = self.heap_pos[s] as usize;
             let heap = &mut level.sequential;
@@ -195,7 +195,6 @@ impl Scheduler for ExtensibleScheduler {
             }
             None => {
                 self.nodes.push(node);
-                self.links.push(Link::UNLINKED);
                 self.heap_pos.push(0);
                 self.nodes.len() - 1
             }
@@ -260,7 +259,7 @@ impl Scheduler for ExtensibleScheduler {
         let u = self.mask.trailing_zeros() as usize;
         let level = self.levels.get_mut(u)?;
         let sequential = level.sequential.first();
-        let incremental = level.incremental.head != crate::ring::NIL;
+        let incremental = !level.incremental.is_empty();
         if let Some(top) = sequential {
             if !incremental || !level.incremental_turn {
                 level.incremental_turn = incremental;
@@ -268,8 +267,7 @@ impl Scheduler for ExtensibleScheduler {
             }
         }
         level.incremental_turn = false;
-        let s = level.incremental.rotate(&self.links)?;
-        self.nodes.get(s as usize).map(|n| n.id)
+        level.incremental.next()
     }
 
     fn contains(&self, id: u32) -> bool {

@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 
-use crate::ring::{Link, Ring};
+use crate::ring::RoundQueue;
 use crate::{DEFAULT_MAX_STREAMS, PriorityError, PrioritySignal, Scheduler};
 
 /// Serves active streams in turn, one pick each, ignoring every priority signal.
 ///
-/// Active streams sit in an intrusive circular list, so `next`, `block`, `unblock`,
-/// `insert` and `remove` are O(1) with no allocation once the slab has grown. A stream that
-/// is unblocked (or inserted) joins at the end of the current round.
+/// Active streams sit in a dense array with a cursor, so `next`, `block`, `unblock`,
+/// `insert` and `remove` are O(1) with no allocation once the slab has grown. Each active
+/// stream is served once per round; a stream that is unblocked (or inserted) joins the end
+/// of the current round. Order within a round may change when streams block.
 ///
 /// ```
 /// use h2kit_priority::{PrioritySignal, RoundRobin, Scheduler};
@@ -26,10 +27,10 @@ use crate::{DEFAULT_MAX_STREAMS, PriorityError, PrioritySignal, Scheduler};
 pub struct RoundRobin {
     ids: Vec<u32>,
     active: Vec<bool>,
-    links: Vec<Link>,
+    pos: Vec<u32>,
     free: Vec<u32>,
     map: HashMap<u32, u32>,
-    ring: Ring,
+    queue: RoundQueue,
     max_streams: usize,
 }
 
@@ -50,10 +51,10 @@ impl RoundRobin {
         Self {
             ids: Vec::new(),
             active: Vec::new(),
-            links: Vec::new(),
+            pos: Vec::new(),
             free: Vec::new(),
             map: HashMap::new(),
-            ring: Ring::EMPTY,
+            queue: RoundQueue::EMPTY,
             max_streams,
         }
     }
@@ -92,12 +93,12 @@ impl Scheduler for RoundRobin {
             None => {
                 self.ids.push(id);
                 self.active.push(true);
-                self.links.push(Link::UNLINKED);
+                self.pos.push(0);
                 (self.ids.len() - 1) as u32
             }
         };
         self.map.insert(id, s);
-        self.ring.push_back(&mut self.links, s);
+        self.queue.push(&mut self.pos, id, s);
         Ok(())
     }
 
@@ -109,7 +110,7 @@ impl Scheduler for RoundRobin {
         let s = self.slot(id)?;
         self.map.remove(&id);
         if self.active[s] {
-            self.ring.unlink(&mut self.links, s as u32);
+            self.queue.remove(&mut self.pos, s as u32);
         }
         self.active[s] = false;
         self.free.push(s as u32);
@@ -121,7 +122,7 @@ impl Scheduler for RoundRobin {
         let s = self.slot(id)?;
         if self.active[s] {
             self.active[s] = false;
-            self.ring.unlink(&mut self.links, s as u32);
+            self.queue.remove(&mut self.pos, s as u32);
         }
         Ok(())
     }
@@ -131,15 +132,14 @@ impl Scheduler for RoundRobin {
         let s = self.slot(id)?;
         if !self.active[s] {
             self.active[s] = true;
-            self.ring.push_back(&mut self.links, s as u32);
+            self.queue.push(&mut self.pos, id, s as u32);
         }
         Ok(())
     }
 
     #[inline]
     fn next(&mut self) -> Option<u32> {
-        let s = self.ring.rotate(&self.links)?;
-        self.ids.get(s as usize).copied()
+        self.queue.next()
     }
 
     fn contains(&self, id: u32) -> bool {

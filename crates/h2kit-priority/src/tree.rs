@@ -63,6 +63,10 @@ struct Node {
     pass: u64,
     /// Remainder of `256 + deficit` over the weight, carried between picks.
     deficit: u32,
+    /// `256 / weight`.
+    stride: u16,
+    /// `256 % weight`.
+    stride_rem: u16,
     /// The pass of the child most recently served from this node's heap.
     last_level: u64,
     heap: Vec<Entry>,
@@ -83,9 +87,21 @@ impl Node {
             sched_children: 0,
             pass: 0,
             deficit: 0,
+            stride: 256 / weight.max(1),
+            stride_rem: 256 % weight.max(1),
             last_level: 0,
             heap: Vec::new(),
         }
+    }
+
+    /// Sets the weight (`1..=256`) and its precomputed stride; the carried remainder is
+    /// kept below the new weight.
+    fn set_weight(&mut self, weight: u16) {
+        let weight = weight.clamp(1, 256);
+        self.weight = weight;
+        self.stride = 256 / weight;
+        self.stride_rem = 256 % weight;
+        self.deficit %= u32::from(weight);
     }
 
     #[inline]
@@ -255,7 +271,7 @@ impl PriorityTree {
             self.detach(p);
             self.attach(p, old_parent);
         }
-        self.nodes[s].weight = weight;
+        self.nodes[s].set_weight(weight);
         if p == old_parent && !exclusive {
             return Ok(());
         }
@@ -288,7 +304,7 @@ impl PriorityTree {
             self.detach(c);
             // sum > 0 here: every child has weight >= 1.
             let share = (weight * u64::from(self.nodes[c].weight) + sum / 2) / sum.max(1);
-            self.nodes[c].weight = share.clamp(1, 256) as u16;
+            self.nodes[c].set_weight(share.clamp(1, 256) as u16);
             self.attach(c, parent);
         }
         self.detach(s);
@@ -357,11 +373,18 @@ impl PriorityTree {
         let mut x = chosen;
         while x != ROOT {
             let node = &mut self.nodes[x];
-            let total = 256 + node.deficit;
+            // (256 + deficit) / weight and its remainder, without a division: 256 / weight
+            // and 256 % weight are precomputed and the two remainders add up to < 2 weight.
             let weight = u32::from(node.weight);
+            let mut step = u32::from(node.stride);
+            let mut deficit = node.deficit + u32::from(node.stride_rem);
+            if deficit >= weight {
+                deficit -= weight;
+                step += 1;
+            }
+            node.deficit = deficit;
             let old = node.pass;
-            node.pass = old + u64::from(total / weight);
-            node.deficit = total % weight;
+            node.pass = old + u64::from(step);
             let new = node.pass;
             let p = node.parent as usize;
             let parent = &mut self.nodes[p];
