@@ -138,6 +138,18 @@ impl Default for Limits {
     }
 }
 
+/// Which h2kit-priority scheduler chooses the stream whose DATA goes out next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SchedulerKind {
+    /// RFC 9218 urgency and incremental (`priority` header, PRIORITY_UPDATE). The default.
+    #[default]
+    Extensible,
+    /// The RFC 7540 dependency tree (HEADERS priority, PRIORITY frames).
+    Tree,
+    /// Plain round robin, ignoring every signal.
+    RoundRobin,
+}
+
 /// Everything a connection is configured with.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -156,6 +168,8 @@ pub struct Config {
     /// The connection receive window we aim for (announced with a WINDOW_UPDATE on stream 0
     /// at start when above 65,535). Default 1 MiB.
     pub connection_window_size: u32,
+    /// The scheduler ordering DATA frames of concurrent streams.
+    pub scheduler: SchedulerKind,
 }
 
 impl Default for Config {
@@ -168,6 +182,7 @@ impl Default for Config {
             stream_window: WindowStrategy::Threshold,
             connection_window: WindowStrategy::Threshold,
             connection_window_size: 1 << 20,
+            scheduler: SchedulerKind::Extensible,
         }
     }
 }

@@ -45,7 +45,9 @@ pub enum ProtocolViolation {
     /// §4.2: a frame exceeded our SETTINGS_MAX_FRAME_SIZE, or had a length its type forbids.
     FrameSize,
     /// §4.3: the field block could not be decoded (HPACK state lost).
-    Compression,
+    Compression(h2kit_hpack::DecodeError),
+    /// §4, §6: a frame-level rule, detected by the frame decoder (its doc names the section).
+    Frame(h2kit_frame::FrameError),
     /// §4.3 / §6.10: a frame other than CONTINUATION arrived inside a field block, or a
     /// CONTINUATION arrived outside one.
     ExpectedContinuation,
@@ -132,7 +134,8 @@ impl ProtocolViolation {
             | P::MalformedMessage
             | P::InvalidUpgrade => ErrorCode::PROTOCOL_ERROR,
             P::FrameSize | P::SettingsAckWithPayload => ErrorCode::FRAME_SIZE_ERROR,
-            P::Compression => ErrorCode::COMPRESSION_ERROR,
+            P::Compression(_) => ErrorCode::COMPRESSION_ERROR,
+            P::Frame(e) => e.code(),
             P::StreamHalfClosed | P::FrameOnClosedStream => ErrorCode::STREAM_CLOSED,
             P::ConcurrencyExceeded => ErrorCode::REFUSED_STREAM,
             P::InvalidInitialWindowSize | P::WindowOverflow | P::FlowControlExceeded => {
@@ -149,7 +152,8 @@ impl fmt::Display for ProtocolViolation {
             P::BadPreface => "invalid client connection preface (RFC 9113 §3.4)",
             P::ExpectedSettingsFirst => "the first frame was not SETTINGS (RFC 9113 §3.4)",
             P::FrameSize => "invalid frame size (RFC 9113 §4.2)",
-            P::Compression => "field block could not be decompressed (RFC 9113 §4.3)",
+            P::Compression(e) => return write!(f, "field block could not be decoded: {e}"),
+            P::Frame(e) => return write!(f, "{e}"),
             P::ExpectedContinuation => "field block interrupted or CONTINUATION out of place",
             P::FrameOnIdleStream => "frame other than HEADERS/PRIORITY on an idle stream",
             P::FrameOnReservedStream => "frame not allowed on a reserved stream",
@@ -543,7 +547,7 @@ mod tests {
             ErrorCode::FRAME_SIZE_ERROR
         );
         assert_eq!(
-            ProtocolViolation::Compression.code(),
+            ProtocolViolation::Compression(h2kit_hpack::DecodeError::ZeroIndex).code(),
             ErrorCode::COMPRESSION_ERROR
         );
         assert_eq!(

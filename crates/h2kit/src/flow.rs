@@ -87,6 +87,15 @@ impl Window {
         Ok(Window(size as i32))
     }
 
+    /// A window of `size` bytes, clamped to [`MAX_WINDOW`].
+    pub const fn saturating(size: u32) -> Self {
+        if size > MAX_WINDOW {
+            Window(MAX_WINDOW as i32)
+        } else {
+            Window(size as i32)
+        }
+    }
+
     /// The signed size.
     pub const fn get(self) -> i32 {
         self.0

@@ -7,56 +7,11 @@
 
 use core::fmt;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
-/// One header field: a name and a value, both raw bytes (zero-copy slices of a decoded block).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Field {
-    /// The field name; pseudo-header names start with `:`.
-    pub name: Bytes,
-    /// The field value.
-    pub value: Bytes,
-}
-
-impl Field {
-    /// A field from anything that converts into [`Bytes`] (`&'static str`, `Vec<u8>`, …).
-    pub fn new(name: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
-        Field {
-            name: name.into(),
-            value: value.into(),
-        }
-    }
-
-    /// A field from static strings, without allocating.
-    pub const fn from_static(name: &'static str, value: &'static str) -> Self {
-        Field {
-            name: Bytes::from_static(name.as_bytes()),
-            value: Bytes::from_static(value.as_bytes()),
-        }
-    }
-
-    /// Whether this is a pseudo-header field (its name starts with `:`).
-    pub fn is_pseudo(&self) -> bool {
-        self.name.first() == Some(&b':')
-    }
-
-    /// The size this field counts for SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2):
-    /// name length + value length + 32.
-    pub fn list_size(&self) -> usize {
-        self.name.len() + self.value.len() + 32
-    }
-}
-
-impl fmt::Debug for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            self.name.escape_ascii(),
-            self.value.escape_ascii()
-        )
-    }
-}
+/// One header field: name, value and HPACK representation (re-exported from `h2kit-hpack`, so
+/// decoded fields reach events without conversion and sensitive fields stay never-indexed).
+pub use h2kit_hpack::HeaderField as Field;
 
 /// Which kind of field section is being validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -931,24 +886,24 @@ mod tests {
     #[test]
     fn cookies_are_joined_in_place_of_the_first() {
         let mut fields = vec![
-            Field::from_static(":method", "GET"),
-            Field::from_static("cookie", "a=b"),
-            Field::from_static("accept", "*/*"),
-            Field::from_static("cookie", "c=d"),
-            Field::from_static("cookie", "e=f"),
+            Field::new(":method", "GET"),
+            Field::new("cookie", "a=b"),
+            Field::new("accept", "*/*"),
+            Field::new("cookie", "c=d"),
+            Field::new("cookie", "e=f"),
         ];
         join_cookies(&mut fields);
         assert_eq!(
             fields,
             vec![
-                Field::from_static(":method", "GET"),
-                Field::from_static("cookie", "a=b; c=d; e=f"),
-                Field::from_static("accept", "*/*"),
+                Field::new(":method", "GET"),
+                Field::new("cookie", "a=b; c=d; e=f"),
+                Field::new("accept", "*/*"),
             ]
         );
-        let mut single = vec![Field::from_static("cookie", "x")];
+        let mut single = vec![Field::new("cookie", "x")];
         join_cookies(&mut single);
-        assert_eq!(single, vec![Field::from_static("cookie", "x")]);
+        assert_eq!(single, vec![Field::new("cookie", "x")]);
     }
 
     #[test]

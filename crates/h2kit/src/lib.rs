@@ -32,10 +32,10 @@
 //! use h2kit::state::{Input, StreamState};
 //!
 //! let request = [
-//!     Field::from_static(":method", "GET"),
-//!     Field::from_static(":scheme", "https"),
-//!     Field::from_static(":path", "/"),
-//!     Field::from_static(":authority", "example.com"),
+//!     Field::new(":method", "GET"),
+//!     Field::new(":scheme", "https"),
+//!     Field::new(":path", "/"),
+//!     Field::new(":authority", "example.com"),
 //! ];
 //! validate_fields(MessageKind::Request, &request, &HeaderValidation::STRICT, false)?;
 //!
@@ -47,18 +47,22 @@
 //! ```
 
 pub mod config;
+mod connection;
 pub mod error;
+pub mod event;
 pub mod flow;
 pub mod headers;
 pub mod limits;
 pub mod manual;
 pub mod state;
 
-pub use config::{Config, Limits, LocalSettings};
+pub use config::{Config, Limits, LocalSettings, SchedulerKind};
+pub use connection::{Connection, PREFACE, PeerSettings, Role, StreamMut};
 pub use error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
     UsageError,
 };
+pub use event::{Event, SettingChange};
 pub use h2kit_frame::{ErrorCode, FrameType, SettingId, StreamId};
 pub use headers::{Field, HeaderError, HeaderValidation, MessageKind};
 pub use state::StreamState;

@@ -1,0 +1,776 @@
+//! The sans-IO HTTP/2 connection.
+
+mod recv;
+mod send;
+mod stream;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use h2kit_frame::{ErrorCode, FrameDecoder, PrioritySpec, Settings, StreamId};
+use h2kit_hpack::{Decoder, Encoder};
+use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
+
+use crate::config::{Config, LocalSettings, SchedulerKind};
+use crate::error::ConnectionError;
+use crate::event::Event;
+use crate::flow::{DEFAULT_WINDOW, RecvFlow, Window};
+use crate::headers::Field;
+use crate::limits::{Budget, RecentlyClosed};
+use crate::state::StreamState;
+
+use stream::Stream;
+pub use stream::StreamMut;
+
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The SETTINGS values in effect before any SETTINGS frame (RFC 9113 §6.5.2).
+const RFC_DEFAULTS: LocalSettings = LocalSettings {
+    header_table_size: 4_096,
+    enable_push: true,
+    max_concurrent_streams: u32::MAX,
+    initial_window_size: DEFAULT_WINDOW,
+    max_frame_size: 16_384,
+    max_header_list_size: u32::MAX,
+    enable_connect_protocol: false,
+    no_rfc7540_priorities: false,
+};
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We sent the preface and open odd-numbered streams.
+    Client,
+    /// We accept requests and may push on even-numbered streams.
+    Server,
+}
+
+/// The peer's SETTINGS as currently in effect (RFC defaults until it sends them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PeerSettings {
+    /// SETTINGS_HEADER_TABLE_SIZE: the table our encoder may use (before our cap).
+    pub header_table_size: u32,
+    /// SETTINGS_ENABLE_PUSH (meaningful from a client).
+    pub enable_push: bool,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS we may open (unlimited until sent).
+    pub max_concurrent_streams: u32,
+    /// SETTINGS_INITIAL_WINDOW_SIZE of the streams we send on.
+    pub initial_window_size: u32,
+    /// SETTINGS_MAX_FRAME_SIZE: the largest frame payload we may send.
+    pub max_frame_size: u32,
+    /// SETTINGS_MAX_HEADER_LIST_SIZE (advisory; unlimited until sent).
+    pub max_header_list_size: u32,
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): we may send extended CONNECT.
+    pub enable_connect_protocol: bool,
+    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218).
+    pub no_rfc7540_priorities: bool,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            header_table_size: 4_096,
+            enable_push: true,
+            max_concurrent_streams: u32::MAX,
+            initial_window_size: DEFAULT_WINDOW,
+            max_frame_size: 16_384,
+            max_header_list_size: u32::MAX,
+            enable_connect_protocol: false,
+            no_rfc7540_priorities: false,
+        }
+    }
+}
+
+/// A frame of ours that does not depend on stream order: replies and connection-level frames.
+#[derive(Debug)]
+enum Control {
+    Settings(Settings),
+    SettingsAck,
+    Ping {
+        ack: bool,
+        payload: [u8; 8],
+    },
+    WindowUpdate {
+        stream: StreamId,
+        increment: u32,
+    },
+    Reset {
+        stream: StreamId,
+        code: ErrorCode,
+    },
+    GoAway {
+        last: StreamId,
+        code: ErrorCode,
+        debug: Bytes,
+    },
+}
+
+/// A command's frame that must keep its order relative to the other field blocks (HPACK state)
+/// and to the stream's own HEADERS.
+#[derive(Debug)]
+enum Ordered {
+    Headers {
+        stream: StreamId,
+        fields: Vec<Field>,
+        end_stream: bool,
+        priority: Option<PrioritySpec>,
+    },
+    PushPromise {
+        stream: StreamId,
+        promised: StreamId,
+        fields: Vec<Field>,
+    },
+    Reset {
+        stream: StreamId,
+        code: ErrorCode,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PingPurpose {
+    User,
+    KeepAlive,
+    Shutdown,
+}
+
+#[derive(Debug)]
+struct PendingPing {
+    payload: [u8; 8],
+    sent_at: Option<Instant>,
+    purpose: PingPurpose,
+}
+
+#[derive(Debug)]
+struct PendingSettings {
+    settings: LocalSettings,
+    sent_at: Option<Instant>,
+}
+
+/// A field block being assembled from HEADERS / PUSH_PROMISE and CONTINUATION frames.
+#[derive(Debug)]
+struct Block {
+    stream: StreamId,
+    promised: Option<StreamId>,
+    end_stream: bool,
+    priority: Option<PrioritySpec>,
+    self_dependency: bool,
+    buf: BytesMut,
+    continuations: u32,
+}
+
+#[derive(Debug)]
+struct Budgets {
+    resets: Budget,
+    settings: Budget,
+    pings: Budget,
+    empty_data: Budget,
+    window_updates: Budget,
+    priority: Budget,
+    unknown: Budget,
+}
+
+/// Graceful shutdown progress (two-phase GOAWAY).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shutdown {
+    None,
+    /// GOAWAY(2^31-1) and a PING are out; waiting for the PING ack.
+    AwaitingPing,
+    /// The final GOAWAY is out.
+    Final,
+}
+
+/// A sans-IO HTTP/2 connection, client or server.
+///
+/// # Driving contract
+///
+/// The connection never does I/O and never reads the clock. A driver (blocking, async, or a
+/// test simulator) repeats, in this order:
+///
+/// 1. **Input.** Pass every byte read from the transport to [`recv`](Self::recv) (any split,
+///    down to one byte), and call [`handle_timeout`](Self::handle_timeout) when the deadline of
+///    [`poll_timeout`](Self::poll_timeout) has passed. Both take `now`.
+/// 2. **Events.** Drain [`poll_event`](Self::poll_event) until `None` and act on each (answer
+///    requests, consume data and give the capacity back with
+///    [`release_capacity`](Self::release_capacity)).
+/// 3. **Commands** at any time: [`send_request`](Self::send_request),
+///    [`send_response`](Self::send_response), [`send_data`](Self::send_data),
+///    [`send_trailers`](Self::send_trailers), [`reset`](Self::reset),
+///    [`push_promise`](Self::push_promise), [`ping`](Self::ping),
+///    [`update_settings`](Self::update_settings), [`go_away`](Self::go_away),
+///    [`graceful_shutdown`](Self::graceful_shutdown), or the same on a borrowed
+///    [`stream`](Self::stream) view. A refused command returns a [`UsageError`] and changes
+///    nothing; the connection stays usable.
+/// 4. **Output.** Call [`poll_transmit`](Self::poll_transmit) until it returns 0 and write what
+///    it appended to the transport; pass a `max` to take no more than the transport accepts.
+///    Frames are generated lazily from bounded queues at this point, so the connection never
+///    holds more than one frame of encoded output beyond what was asked for.
+/// 5. **Wait** for more input or until [`poll_timeout`](Self::poll_timeout).
+///
+/// When [`is_closed`](Self::is_closed) turns true, everything has been written (including
+/// our GOAWAY) and the transport can be closed. After a connection error, the events produced
+/// before it are still delivered, followed by [`Event::Terminated`].
+///
+/// [`UsageError`]: crate::UsageError
+///
+/// # Example
+///
+/// A client and a server in memory exchange a GET:
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::BytesMut;
+/// use h2kit::{Config, Connection, Event, Field};
+///
+/// let now = Instant::now();
+/// let mut client = Connection::client(Config::default());
+/// let mut server = Connection::server(Config::default());
+/// let id = client.send_request(vec![
+///     Field::new(":method", "GET"), Field::new(":scheme", "https"),
+///     Field::new(":path", "/"), Field::new(":authority", "example.com"),
+/// ], true)?;
+///
+/// let mut buf = BytesMut::new();
+/// let mut answered = false;
+/// for _ in 0..10 {
+///     buf.clear();
+///     while client.poll_transmit(now, &mut buf, None) > 0 {}
+///     server.recv(now, &buf)?;
+///     while let Some(event) = server.poll_event() {
+///         if let Event::Request { stream, .. } = event {
+///             server.send_response(stream, vec![Field::new(":status", "204")], true)?;
+///         }
+///     }
+///     buf.clear();
+///     while server.poll_transmit(now, &mut buf, None) > 0 {}
+///     client.recv(now, &buf)?;
+///     while let Some(event) = client.poll_event() {
+///         if let Event::Response { stream, status, .. } = event {
+///             assert_eq!((stream, status), (id, 204));
+///             answered = true;
+///         }
+///     }
+/// }
+/// assert!(answered);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Connection {
+    role: Role,
+    config: Config,
+    now: Option<Instant>,
+    last_recv: Option<Instant>,
+
+    // Input.
+    inbuf: BytesMut,
+    preface_left: usize,
+    got_settings: bool,
+    decoder: FrameDecoder,
+    hpack_dec: Decoder,
+    block: Option<Block>,
+
+    // Output.
+    hpack_enc: Encoder,
+    staging: BytesMut,
+    scratch: BytesMut,
+    preface_written: bool,
+    control: VecDeque<Control>,
+    ordered: VecDeque<Ordered>,
+    scheduler: Box<dyn Scheduler + Send>,
+
+    // Streams.
+    streams: HashMap<u32, Stream>,
+    closed: RecentlyClosed,
+    closed_unstamped: Vec<(StreamId, crate::state::CloseCause)>,
+    next_local: u32,
+    max_remote: u32,
+    last_processed: u32,
+    active_local: u32,
+    active_remote: u32,
+    pending_accept: usize,
+
+    // Settings.
+    local: LocalSettings,
+    pending_settings: VecDeque<PendingSettings>,
+    remote: PeerSettings,
+
+    // Connection-level flow control.
+    send_window: Window,
+    recv_flow: RecvFlow,
+
+    // PING.
+    pings: VecDeque<PendingPing>,
+    ping_counter: u64,
+    last_rtt: Option<Duration>,
+
+    // Lifecycle.
+    goaway_sent: Option<StreamId>,
+    goaway_recv: Option<StreamId>,
+    shutdown: Shutdown,
+    error: Option<ConnectionError>,
+
+    budgets: Budgets,
+    events: VecDeque<Event>,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("streams", &self.streams.len())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A client connection: it will send the preface and its SETTINGS first.
+    pub fn client(config: Config) -> Self {
+        Self::new(Role::Client, config)
+    }
+
+    /// A server connection: it expects the client preface first.
+    pub fn server(config: Config) -> Self {
+        Self::new(Role::Server, config)
+    }
+
+    fn new(role: Role, mut config: Config) -> Self {
+        if role == Role::Server {
+            config.settings.enable_push = false;
+        }
+        let limits = config.limits;
+        let budgets = Budgets {
+            resets: Budget::new(limits.resets),
+            settings: Budget::new(limits.settings),
+            pings: Budget::new(limits.pings),
+            empty_data: Budget::new(limits.empty_data),
+            window_updates: Budget::new(limits.window_updates),
+            priority: Budget::new(limits.priority),
+            unknown: Budget::new(limits.unknown_stream_frames),
+        };
+        let scheduler: Box<dyn Scheduler + Send> = match config.scheduler {
+            SchedulerKind::Extensible => Box::new(ExtensibleScheduler::with_max_streams(1 << 20)),
+            SchedulerKind::Tree => Box::new(PriorityTree::with_max_streams(1 << 16)),
+            SchedulerKind::RoundRobin => Box::new(RoundRobin::with_max_streams(1 << 20)),
+        };
+        let mut hpack_dec = Decoder::new();
+        hpack_dec.set_max_header_list_size(config.settings.max_header_list_size as usize);
+        let mut hpack_enc = Encoder::new();
+        hpack_enc.set_table_size_cap(limits.max_encoder_table_size as usize);
+        let conn_target = config.connection_window_size.max(DEFAULT_WINDOW);
+        let recv_flow = RecvFlow::new(DEFAULT_WINDOW, config.connection_window.build(conn_target));
+
+        // Until the peer acknowledges our SETTINGS, the RFC defaults apply to what depends on
+        // the peer having seen them (windows, table size, frame size); limits that protect
+        // only us apply at once.
+        let mut local = LocalSettings {
+            header_table_size: 4_096,
+            initial_window_size: DEFAULT_WINDOW,
+            max_frame_size: 16_384,
+            ..config.settings
+        };
+        local.enable_push = config.settings.enable_push;
+
+        let mut conn = Connection {
+            role,
+            now: None,
+            last_recv: None,
+            inbuf: BytesMut::new(),
+            preface_left: if role == Role::Server {
+                PREFACE.len()
+            } else {
+                0
+            },
+            got_settings: false,
+            decoder: FrameDecoder::new(),
+            hpack_dec,
+            block: None,
+            hpack_enc,
+            staging: BytesMut::new(),
+            scratch: BytesMut::new(),
+            preface_written: false,
+            control: VecDeque::new(),
+            ordered: VecDeque::new(),
+            scheduler,
+            streams: HashMap::new(),
+            closed: RecentlyClosed::new(limits.max_closed_streams, limits.closed_stream_retention),
+            closed_unstamped: Vec::new(),
+            next_local: if role == Role::Client { 1 } else { 2 },
+            max_remote: 0,
+            last_processed: 0,
+            active_local: 0,
+            active_remote: 0,
+            pending_accept: 0,
+            local,
+            pending_settings: VecDeque::new(),
+            remote: PeerSettings::default(),
+            send_window: Window::saturating(DEFAULT_WINDOW),
+            recv_flow,
+            pings: VecDeque::new(),
+            ping_counter: 0,
+            last_rtt: None,
+            goaway_sent: None,
+            goaway_recv: None,
+            shutdown: Shutdown::None,
+            error: None,
+            budgets,
+            events: VecDeque::new(),
+            config,
+        };
+        let initial = conn.config.settings;
+        let settings = conn.settings_frame(&RFC_DEFAULTS, &initial, true);
+        conn.control.push_back(Control::Settings(settings));
+        conn.pending_settings.push_back(PendingSettings {
+            settings: initial,
+            sent_at: None,
+        });
+        if conn_target > DEFAULT_WINDOW {
+            let _ = conn.recv_flow.increase(conn_target - DEFAULT_WINDOW);
+            conn.control.push_back(Control::WindowUpdate {
+                stream: StreamId::ZERO,
+                increment: conn_target - DEFAULT_WINDOW,
+            });
+        }
+        conn
+    }
+
+    /// Builds the SETTINGS frame announcing `new` (everything when `all`, else what differs
+    /// from `old`).
+    fn settings_frame(&self, old: &LocalSettings, new: &LocalSettings, all: bool) -> Settings {
+        use h2kit_frame::SettingId as S;
+        let mut s = Settings::new();
+        let mut put = |id: S, o: u32, n: u32, always: bool| {
+            if always || o != n {
+                s.push(id, n);
+            }
+        };
+        put(
+            S::HEADER_TABLE_SIZE,
+            old.header_table_size,
+            new.header_table_size,
+            false,
+        );
+        if self.role == Role::Client {
+            put(
+                S::ENABLE_PUSH,
+                u32::from(old.enable_push),
+                u32::from(new.enable_push),
+                false,
+            );
+        }
+        put(
+            S::MAX_CONCURRENT_STREAMS,
+            old.max_concurrent_streams,
+            new.max_concurrent_streams,
+            all,
+        );
+        put(
+            S::INITIAL_WINDOW_SIZE,
+            old.initial_window_size,
+            new.initial_window_size,
+            false,
+        );
+        put(
+            S::MAX_FRAME_SIZE,
+            old.max_frame_size,
+            new.max_frame_size,
+            false,
+        );
+        put(
+            S::MAX_HEADER_LIST_SIZE,
+            old.max_header_list_size,
+            new.max_header_list_size,
+            all,
+        );
+        if self.role == Role::Server {
+            put(
+                S::ENABLE_CONNECT_PROTOCOL,
+                u32::from(old.enable_connect_protocol),
+                u32::from(new.enable_connect_protocol),
+                false,
+            );
+        }
+        put(
+            S::NO_RFC7540_PRIORITIES,
+            u32::from(old.no_rfc7540_priorities),
+            u32::from(new.no_rfc7540_priorities),
+            false,
+        );
+        s
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.now = Some(now);
+        if self.last_recv.is_none() {
+            self.last_recv = Some(now);
+        }
+        for (id, cause) in core::mem::take(&mut self.closed_unstamped) {
+            self.closed.insert(id, cause, now);
+        }
+    }
+
+    fn now(&self) -> Option<Instant> {
+        self.now
+    }
+
+    // ---------------------------------------------------------------- outputs
+
+    /// The next event, in the order things happened.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front()?;
+        if matches!(event, Event::Request { .. }) {
+            self.pending_accept = self.pending_accept.saturating_sub(1);
+        }
+        Some(event)
+    }
+
+    /// The next time [`handle_timeout`](Self::handle_timeout) must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() {
+            return None;
+        }
+        let limits = &self.config.limits;
+        let mut deadline: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                deadline = Some(deadline.map_or(t, |d| d.min(t)));
+            }
+        };
+        consider(
+            self.pending_settings
+                .front()
+                .and_then(|p| p.sent_at)
+                .map(|t| t + limits.settings_ack_timeout),
+        );
+        if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
+            if self.active_local + self.active_remote == 0 {
+                consider(Some(last + idle));
+            }
+        }
+        match self
+            .pings
+            .iter()
+            .find(|p| p.purpose == PingPurpose::KeepAlive)
+        {
+            Some(p) => consider(p.sent_at.map(|t| t + limits.keep_alive_timeout)),
+            None => {
+                if let (Some(interval), Some(last)) = (limits.keep_alive_interval, self.last_recv) {
+                    consider(Some(last + interval));
+                }
+            }
+        }
+        deadline
+    }
+
+    /// Fires the timers due at `now`: SETTINGS acknowledgement, idle and keep-alive.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        if self.error.is_some() {
+            return;
+        }
+        let limits = self.config.limits;
+        if let Some(sent) = self.pending_settings.front().and_then(|p| p.sent_at) {
+            if now >= sent + limits.settings_ack_timeout {
+                self.fail(ConnectionError::SettingsTimeout);
+                return;
+            }
+        }
+        if let Some(p) = self
+            .pings
+            .iter()
+            .find(|p| p.purpose == PingPurpose::KeepAlive)
+        {
+            if p.sent_at
+                .is_some_and(|t| now >= t + limits.keep_alive_timeout)
+            {
+                self.fail(ConnectionError::IdleTimeout);
+                return;
+            }
+        } else if let (Some(interval), Some(last)) = (limits.keep_alive_interval, self.last_recv) {
+            if now >= last + interval {
+                let payload = self.next_ping_payload();
+                self.control.push_back(Control::Ping {
+                    ack: false,
+                    payload,
+                });
+                self.pings.push_back(PendingPing {
+                    payload,
+                    sent_at: None,
+                    purpose: PingPurpose::KeepAlive,
+                });
+            }
+        }
+        if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
+            if self.active_local + self.active_remote == 0 && now >= last + idle {
+                self.fail(ConnectionError::IdleTimeout);
+            }
+        }
+    }
+
+    /// Whether the connection is over and everything, including our GOAWAY, was written.
+    pub fn is_closed(&self) -> bool {
+        self.error.is_some() && self.control.is_empty() && self.staging.is_empty()
+    }
+
+    /// The error that ended the connection, if it ended.
+    pub fn error(&self) -> Option<&ConnectionError> {
+        self.error.as_ref()
+    }
+
+    /// Ends the connection with `error`: GOAWAY (unless the peer's GOAWAY ended it), drop all
+    /// queued stream output, report [`Event::Terminated`].
+    fn fail(&mut self, error: ConnectionError) {
+        if self.error.is_some() {
+            return;
+        }
+        let from_peer = matches!(
+            error,
+            ConnectionError::GoAway {
+                initiator: crate::Initiator::Remote,
+                ..
+            } | ConnectionError::TransportClosed
+        );
+        // Replies and stream output are pointless now; keep only what is half-written.
+        self.control.clear();
+        self.ordered.clear();
+        if !from_peer && !matches!(error, ConnectionError::GoAway { .. }) {
+            let debug = Bytes::from(error.to_string());
+            self.control.push_back(Control::GoAway {
+                last: StreamId::new(self.max_remote),
+                code: error.code(),
+                debug,
+            });
+        }
+        for (_, s) in self.streams.iter_mut() {
+            s.clear_output();
+        }
+        self.inbuf = BytesMut::new();
+        self.events.push_back(Event::Terminated {
+            error: error.clone(),
+        });
+        self.error = Some(error);
+    }
+
+    /// Tells the connection the transport was closed by the peer (EOF).
+    pub fn recv_eof(&mut self) {
+        if self.error.is_none() {
+            self.fail(ConnectionError::TransportClosed);
+        }
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /// The stream view for `id`, if the stream is known (open, reserved, or closed with output
+    /// still queued).
+    pub fn stream(&mut self, id: StreamId) -> Option<StreamMut<'_>> {
+        if self.streams.contains_key(&id.get()) {
+            Some(StreamMut { conn: self, id })
+        } else {
+            None
+        }
+    }
+
+    /// The state of stream `id` (closed when unknown and below the highest id used, idle
+    /// above).
+    pub fn stream_state(&self, id: StreamId) -> StreamState {
+        if let Some(s) = self.streams.get(&id.get()) {
+            return s.state;
+        }
+        let ours = self.is_local_id(id);
+        let used = if ours {
+            id.get() < self.next_local
+        } else {
+            id.get() <= self.max_remote
+        };
+        if used {
+            StreamState::Closed(crate::state::CloseCause::EndStream)
+        } else {
+            StreamState::Idle
+        }
+    }
+
+    fn is_local_id(&self, id: StreamId) -> bool {
+        match self.role {
+            Role::Client => id.is_client_initiated(),
+            Role::Server => id.is_server_initiated(),
+        }
+    }
+
+    /// The id the next [`send_request`](Self::send_request) (or push) will use.
+    pub fn next_stream_id(&self) -> StreamId {
+        StreamId::new(self.next_local)
+    }
+
+    /// Streams we opened that are open or half-closed.
+    pub fn open_outbound_streams(&self) -> u32 {
+        self.active_local
+    }
+
+    /// Streams the peer opened that are open or half-closed.
+    pub fn open_inbound_streams(&self) -> u32 {
+        self.active_remote
+    }
+
+    /// The connection send window (what we may still send on all streams together).
+    pub fn send_window(&self) -> i32 {
+        self.send_window.get()
+    }
+
+    /// The connection receive window (what the peer may still send on all streams together).
+    pub fn connection_recv_window(&self) -> i32 {
+        self.recv_flow.window().get()
+    }
+
+    /// What we may send on `id` right now: the smaller of its window and the connection's.
+    pub fn send_capacity(&self, id: StreamId) -> u32 {
+        self.streams.get(&id.get()).map_or(0, |s| {
+            s.send_window.available().min(self.send_window.available())
+        })
+    }
+
+    /// The receive window of stream `id`, if known.
+    pub fn recv_window(&self, id: StreamId) -> Option<i32> {
+        self.streams.get(&id.get()).map(|s| s.recv.window().get())
+    }
+
+    /// The largest DATA payload we may put in one frame (the peer's SETTINGS_MAX_FRAME_SIZE).
+    pub fn max_outbound_frame_size(&self) -> u32 {
+        self.remote.max_frame_size
+    }
+
+    /// The peer's SETTINGS in effect.
+    pub fn peer_settings(&self) -> &PeerSettings {
+        &self.remote
+    }
+
+    /// Our SETTINGS in effect (acknowledged by the peer).
+    pub fn local_settings(&self) -> &LocalSettings {
+        &self.local
+    }
+
+    /// The latest RTT measured by a PING round trip.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.last_rtt
+    }
+
+    fn next_ping_payload(&mut self) -> [u8; 8] {
+        self.ping_counter = self.ping_counter.wrapping_add(1);
+        (self.ping_counter | 0x6832_6b69_0000_0000).to_be_bytes()
+    }
+
+    fn stream_window_strategy_target(&self) -> u32 {
+        self.local.initial_window_size
+    }
+
+    fn new_stream(&self, local: bool) -> Stream {
+        let send = Window::saturating(self.remote.initial_window_size);
+        let target = self.stream_window_strategy_target();
+        let recv = RecvFlow::new(target, self.config.stream_window.build(target));
+        Stream::new(local, send, recv)
+    }
+}

@@ -1,0 +1,1028 @@
+//! Input: bytes in, frames out of the decoder, each frame applied to the connection.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use h2kit_frame::{
+    Continuation, Data, ErrorCode, ErrorScope, Frame, FrameError, GoAway, Headers, Ping, Priority,
+    PriorityUpdate, PushPromise, RstStream, SettingId, Settings, StreamId, WindowUpdate,
+};
+use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority};
+
+use super::stream::Phase;
+use super::{Block, Connection, Control, PREFACE, PingPurpose, Role, Shutdown};
+use crate::error::{ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation};
+use crate::event::{Event, SettingChange};
+use crate::headers::{self, Field, MessageKind};
+use crate::state::{CloseCause, Effects, Input, StreamState, TransitionError};
+
+type Result<T = ()> = core::result::Result<T, ConnectionError>;
+
+fn violation(v: ProtocolViolation) -> ConnectionError {
+    ConnectionError::Violation(v)
+}
+
+/// The priority signals carried by a request: the HEADERS priority fields and the `priority`
+/// header field (RFC 9218 §5; several lines are joined with ", ").
+fn request_priority(spec: Option<h2kit_frame::PrioritySpec>, fields: &[Field]) -> PrioritySignal {
+    let tree = spec.map(|p| TreePriority::from_wire(p.dependency.get(), p.weight, p.exclusive));
+    let mut lines = fields.iter().filter(|f| f.name.as_ref() == b"priority");
+    let extensible = match (lines.next(), lines.next()) {
+        (None, _) => None,
+        (Some(one), None) => Some(ExtensiblePriority::parse(&one.value)),
+        (Some(first), Some(second)) => {
+            let mut joined = Vec::with_capacity(first.value.len() + second.value.len() + 2);
+            joined.extend_from_slice(&first.value);
+            for f in [second].into_iter().chain(lines) {
+                joined.extend_from_slice(b", ");
+                joined.extend_from_slice(&f.value);
+            }
+            Some(ExtensiblePriority::parse(&joined))
+        }
+    };
+    PrioritySignal { tree, extensible }
+}
+
+impl Connection {
+    /// Feeds bytes received from the transport, in any split (down to one byte at a time).
+    ///
+    /// Complete frames are processed at once; events and replies queue up for
+    /// [`poll_event`](Self::poll_event) and [`poll_transmit`](Self::poll_transmit). A connection
+    /// error is returned (and reported as [`Event::Terminated`] after the events produced before
+    /// it); later calls return it again and ignore their input.
+    pub fn recv(&mut self, now: Instant, data: &[u8]) -> Result {
+        self.tick(now);
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.last_recv = Some(now);
+        let mut data = data;
+        if self.preface_left > 0 {
+            let offset = PREFACE.len() - self.preface_left;
+            let n = self.preface_left.min(data.len());
+            let expected = PREFACE.get(offset..offset + n);
+            if expected != data.get(..n) {
+                self.fail(violation(ProtocolViolation::BadPreface));
+                return Err(violation(ProtocolViolation::BadPreface));
+            }
+            self.preface_left -= n;
+            data = data.get(n..).unwrap_or_default();
+        }
+        self.inbuf.extend_from_slice(data);
+        while self.error.is_none() {
+            let outcome = match self.decoder.decode(&mut self.inbuf) {
+                Ok(None) => break,
+                Ok(Some(frame)) => self.on_frame(frame, now),
+                Err(e) => self.on_frame_error(e, now),
+            };
+            if let Err(e) = outcome {
+                self.fail(e);
+            }
+        }
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame, now: Instant) -> Result {
+        if !self.got_settings && !matches!(frame, Frame::Settings(_)) {
+            return Err(violation(match self.role {
+                Role::Server => ProtocolViolation::BadPreface,
+                Role::Client => ProtocolViolation::ExpectedSettingsFirst,
+            }));
+        }
+        match frame {
+            Frame::Data(d) => self.on_data(d, now),
+            Frame::Headers(h) => self.on_headers_frame(h, false, now),
+            Frame::Continuation(c) => self.on_continuation(c, now),
+            Frame::PushPromise(p) => self.on_push_promise_frame(p, now),
+            Frame::Priority(p) => self.on_priority(p, now),
+            Frame::RstStream(r) => self.on_rst(r, now),
+            Frame::Settings(s) => self.on_settings(s, now),
+            Frame::SettingsAck => self.on_settings_ack(),
+            Frame::Ping(p) => self.on_ping(p, now),
+            Frame::GoAway(g) => self.on_goaway(g),
+            Frame::WindowUpdate(w) => self.on_window_update(w, now),
+            Frame::PriorityUpdate(p) => self.on_priority_update(p, now),
+            Frame::AltSvc(a) => {
+                if self.role == Role::Client {
+                    self.events.push_back(Event::AltSvc {
+                        stream: a.stream_id,
+                        origin: a.origin,
+                        field_value: a.field_value,
+                    });
+                }
+                Ok(())
+            }
+            Frame::Origin(o) => {
+                if self.role == Role::Client {
+                    self.events.push_back(Event::Origin { origins: o.origins });
+                }
+                Ok(())
+            }
+            Frame::Unknown(u) => {
+                self.events.push_back(Event::UnknownFrame {
+                    frame_type: u.frame_type,
+                    flags: u.flags,
+                    stream: u.stream_id,
+                    payload: u.payload,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn on_frame_error(&mut self, e: FrameError, now: Instant) -> Result {
+        match e.scope() {
+            ErrorScope::Connection => Err(violation(ProtocolViolation::Frame(e))),
+            ErrorScope::Stream(id) => {
+                let flow = e.flow_controlled_len();
+                if flow > 0 {
+                    let inc = self
+                        .recv_flow
+                        .on_discarded(flow, now)
+                        .map_err(|_| violation(ProtocolViolation::FlowControlExceeded))?;
+                    self.queue_window_update(StreamId::ZERO, inc);
+                }
+                if let FrameError::HeadersSelfDependency { headers } = e {
+                    // The field block must still reach the HPACK decoder (RFC 9113 §4.3).
+                    return self.on_headers_frame(*headers, true, now);
+                }
+                self.stream_error(id, ProtocolViolation::Frame(e), now)
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    /// Queues a reply frame; a peer that does not read its replies ends the connection.
+    pub(super) fn reply(&mut self, c: Control) -> Result {
+        if self.control.len() >= self.config.limits.max_control_queue {
+            return Err(ConnectionError::Limit(LimitExceeded::ControlQueue));
+        }
+        self.control.push_back(c);
+        Ok(())
+    }
+
+    /// Queues a WINDOW_UPDATE, merged into one already queued for the same stream.
+    pub(super) fn queue_window_update(&mut self, stream: StreamId, increment: u32) {
+        if increment == 0 || self.error.is_some() {
+            return;
+        }
+        for c in self.control.iter_mut() {
+            if let Control::WindowUpdate {
+                stream: s,
+                increment: i,
+            } = c
+            {
+                if *s == stream {
+                    // Both were clamped by the window they open, so the sum stays ≤ 2^31-1.
+                    *i = i.saturating_add(increment).min(crate::flow::MAX_WINDOW);
+                    return;
+                }
+            }
+        }
+        self.control
+            .push_back(Control::WindowUpdate { stream, increment });
+    }
+
+    /// Gives connection-window bytes back for data the application will never see.
+    fn release_conn(&mut self, len: u32, now: Instant) {
+        let inc = self.recv_flow.release(len, now);
+        self.queue_window_update(StreamId::ZERO, inc);
+    }
+
+    /// The state of a stream that is not in the map, for received frames.
+    fn recv_state(&mut self, id: StreamId, now: Instant) -> StreamState {
+        match self.closed.get(id, now) {
+            Some(c) => StreamState::Closed(c.cause),
+            None => self.stream_state(id),
+        }
+    }
+
+    /// Applies `input` to a stream in the map, keeping the concurrency counts.
+    pub(super) fn apply(
+        &mut self,
+        id: StreamId,
+        input: Input,
+    ) -> core::result::Result<Effects, TransitionError> {
+        let Some(s) = self.streams.get_mut(&id.get()) else {
+            return Err(TransitionError::Usage(crate::UsageError::UnknownStream));
+        };
+        let (next, fx) = s.state.on(input)?;
+        s.state = next;
+        let local = s.local;
+        if fx.activated {
+            if local {
+                self.active_local += 1;
+            } else {
+                self.active_remote += 1;
+            }
+        }
+        if fx.deactivated {
+            if local {
+                self.active_local = self.active_local.saturating_sub(1);
+            } else {
+                self.active_remote = self.active_remote.saturating_sub(1);
+            }
+        }
+        Ok(fx)
+    }
+
+    /// Handles a frame on a stream that is not in the map (idle, closed, or forgotten).
+    fn on_frame_without_stream(
+        &mut self,
+        id: StreamId,
+        input: Input,
+        flow_len: u32,
+        now: Instant,
+    ) -> Result {
+        let state = self.recv_state(id, now);
+        match state.on(input) {
+            Ok((_, fx)) => {
+                if flow_len > 0 {
+                    self.release_conn(flow_len, now);
+                }
+                if fx.ignore && !self.budgets.unknown.record(now) {
+                    return Err(ConnectionError::Limit(LimitExceeded::UnknownStreamFrames));
+                }
+                Ok(())
+            }
+            Err(TransitionError::Peer(PeerError::Connection(v))) => Err(violation(v)),
+            Err(TransitionError::Peer(PeerError::Stream(v))) => {
+                if flow_len > 0 {
+                    self.release_conn(flow_len, now);
+                }
+                if !self.budgets.unknown.record(now) {
+                    return Err(ConnectionError::Limit(LimitExceeded::UnknownStreamFrames));
+                }
+                self.reply(Control::Reset {
+                    stream: id,
+                    code: v.code(),
+                })
+            }
+            Err(TransitionError::Usage(_)) => Ok(()),
+        }
+    }
+
+    /// A stream error (RFC 9113 §5.4.2) caused by the peer: RST_STREAM, close, report.
+    pub(super) fn stream_error(
+        &mut self,
+        id: StreamId,
+        v: ProtocolViolation,
+        now: Instant,
+    ) -> Result {
+        let code = v.code();
+        self.library_reset(id, code, now)
+    }
+
+    /// We reset `id` because of the peer (a violation or a limit); counts against the reset
+    /// budget, since a peer can make us reset streams as cheaply as it resets them itself.
+    fn library_reset(&mut self, id: StreamId, code: ErrorCode, now: Instant) -> Result {
+        if !self.streams.contains_key(&id.get()) && self.recv_state(id, now) == StreamState::Idle {
+            // A stream error on a stream that does not exist yet: RST_STREAM on an idle stream
+            // is itself forbidden, so this can only be a connection error.
+            return Err(violation(ProtocolViolation::FrameOnIdleStream));
+        }
+        if self.streams.contains_key(&id.get()) {
+            if self.apply(id, Input::SendReset).is_ok() {
+                if let Some(s) = self.streams.get_mut(&id.get()) {
+                    s.clear_output();
+                }
+                self.events.push_back(Event::StreamReset {
+                    stream: id,
+                    code,
+                    initiator: Initiator::Library,
+                });
+            }
+            self.maybe_remove(id);
+        } else {
+            self.remember_closed(id, CloseCause::ResetSent);
+        }
+        self.reply(Control::Reset { stream: id, code })?;
+        if !self.budgets.resets.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::Resets));
+        }
+        Ok(())
+    }
+
+    /// Refuses a new stream the application never saw.
+    fn refuse(&mut self, id: StreamId, code: ErrorCode, now: Instant) -> Result {
+        self.remember_closed(id, CloseCause::ResetSent);
+        self.reply(Control::Reset { stream: id, code })?;
+        if !self.budgets.resets.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::Resets));
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ DATA
+
+    fn on_data(&mut self, d: Data, now: Instant) -> Result {
+        let id = d.stream_id;
+        let len = d.flow_controlled_len();
+        let inc = self
+            .recv_flow
+            .on_data(len, now)
+            .map_err(|_| violation(ProtocolViolation::FlowControlExceeded))?;
+        self.queue_window_update(StreamId::ZERO, inc);
+        if d.data.is_empty() && !d.end_stream && !self.budgets.empty_data.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::EmptyDataFlood));
+        }
+        let input = Input::RecvData {
+            end_stream: d.end_stream,
+        };
+        if !self.streams.contains_key(&id.get()) {
+            return self.on_frame_without_stream(id, input, len, now);
+        }
+        let fx = match self.apply(id, input) {
+            Ok(fx) => fx,
+            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
+            Err(TransitionError::Peer(PeerError::Stream(v))) => {
+                self.release_conn(len, now);
+                return self.stream_error(id, v, now);
+            }
+            Err(TransitionError::Usage(_)) => return Ok(()),
+        };
+        if fx.ignore {
+            self.release_conn(len, now);
+            return Ok(());
+        }
+        let Some(s) = self.streams.get_mut(&id.get()) else {
+            return Ok(());
+        };
+        let inc = match s.recv.on_data(len, now) {
+            Ok(inc) => inc,
+            Err(_) => {
+                self.release_conn(len, now);
+                return self.stream_error(id, ProtocolViolation::FlowControlExceeded, now);
+            }
+        };
+        let malformed = if s.recv_phase != Phase::Body {
+            Some(ProtocolViolation::MalformedMessage)
+        } else {
+            s.received = s.received.saturating_add(d.data.len() as u64);
+            let over = match s.content_length {
+                Some(cl) if !s.no_body => s.received > cl || (d.end_stream && s.received != cl),
+                _ => s.no_body && !d.data.is_empty(),
+            };
+            over.then_some(ProtocolViolation::ContentLengthMismatch)
+        };
+        if let Some(v) = malformed {
+            self.release_conn(len, now);
+            return self.stream_error(id, v, now);
+        }
+        if d.end_stream {
+            s.recv_phase = Phase::Done;
+        }
+        self.queue_window_update(id, inc);
+        self.events.push_back(Event::Data {
+            stream: id,
+            data: d.data,
+            flow_controlled_len: len,
+            end_stream: d.end_stream,
+        });
+        if fx.closed {
+            self.maybe_remove(id);
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ field blocks
+
+    fn on_headers_frame(&mut self, h: Headers, self_dependency: bool, now: Instant) -> Result {
+        let block = Block {
+            stream: h.stream_id,
+            promised: None,
+            end_stream: h.end_stream,
+            priority: h.priority,
+            self_dependency,
+            buf: BytesMut::new(),
+            continuations: 0,
+        };
+        self.start_block(block, h.fragment, h.end_headers, now)
+    }
+
+    fn on_push_promise_frame(&mut self, p: PushPromise, now: Instant) -> Result {
+        if self.role == Role::Server || !self.local.enable_push {
+            return Err(violation(ProtocolViolation::PushNotAllowed));
+        }
+        let block = Block {
+            stream: p.stream_id,
+            promised: Some(p.promised_id),
+            end_stream: false,
+            priority: None,
+            self_dependency: false,
+            buf: BytesMut::new(),
+            continuations: 0,
+        };
+        self.start_block(block, p.fragment, p.end_headers, now)
+    }
+
+    fn start_block(
+        &mut self,
+        mut block: Block,
+        fragment: Bytes,
+        end_headers: bool,
+        now: Instant,
+    ) -> Result {
+        if fragment.len() > self.config.limits.max_header_block_bytes as usize {
+            return Err(ConnectionError::Limit(LimitExceeded::HeaderBlockSize));
+        }
+        if end_headers {
+            return self.on_block(block, fragment, now);
+        }
+        block.buf.extend_from_slice(&fragment);
+        self.block = Some(block);
+        Ok(())
+    }
+
+    fn on_continuation(&mut self, c: Continuation, now: Instant) -> Result {
+        let Some(mut block) = self.block.take() else {
+            return Err(violation(ProtocolViolation::ExpectedContinuation));
+        };
+        let limits = &self.config.limits;
+        block.continuations += 1;
+        if block.continuations > limits.max_continuation_frames {
+            return Err(ConnectionError::Limit(LimitExceeded::ContinuationFrames));
+        }
+        if block.buf.len() + c.fragment.len() > limits.max_header_block_bytes as usize {
+            return Err(ConnectionError::Limit(LimitExceeded::HeaderBlockSize));
+        }
+        block.buf.extend_from_slice(&c.fragment);
+        if c.end_headers {
+            let bytes = core::mem::take(&mut block.buf).freeze();
+            self.on_block(block, bytes, now)
+        } else {
+            self.block = Some(block);
+            Ok(())
+        }
+    }
+
+    /// A complete field block: always decoded (HPACK must stay in step), then applied.
+    fn on_block(&mut self, block: Block, bytes: Bytes, now: Instant) -> Result {
+        let mut fields = Vec::new();
+        let too_large = match self.hpack_dec.decode(&bytes, &mut fields) {
+            Ok(()) => false,
+            Err(e) if e.is_limit() => true,
+            Err(e) => return Err(violation(ProtocolViolation::Compression(e))),
+        };
+        match block.promised {
+            None => self.on_headers(block, fields, too_large, now),
+            Some(promised) => self.on_push_promise(block.stream, promised, fields, too_large, now),
+        }
+    }
+
+    fn validate_recv(
+        &self,
+        kind: MessageKind,
+        fields: &[Field],
+    ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
+        headers::validate_fields(
+            kind,
+            fields,
+            &self.config.validate_recv,
+            self.local.enable_connect_protocol,
+        )
+        .map_err(ProtocolViolation::MalformedHeaders)
+    }
+
+    fn on_headers(
+        &mut self,
+        block: Block,
+        mut fields: Vec<Field>,
+        too_large: bool,
+        now: Instant,
+    ) -> Result {
+        let id = block.stream;
+        let end_stream = block.end_stream;
+        if self.streams.contains_key(&id.get()) {
+            return self.on_headers_existing(block, fields, too_large, now);
+        }
+        if self.recv_state(id, now) != StreamState::Idle {
+            return self.on_frame_without_stream(id, Input::RecvHeaders { end_stream }, 0, now);
+        }
+        // A new stream. Only a client opens streams with HEADERS (RFC 9113 §5.1.1, §8.4).
+        if self.role == Role::Client || self.is_local_id(id) {
+            return Err(violation(ProtocolViolation::InvalidStreamId));
+        }
+        self.max_remote = id.get();
+        if self.goaway_sent.is_some_and(|last| id > last) || self.goaway_recv.is_some() {
+            // After GOAWAY: not processed; later frames on it are ignored.
+            self.remember_closed(id, CloseCause::ResetSent);
+            return Ok(());
+        }
+        let limits = self.config.limits;
+        let refuse = if too_large {
+            Some(LimitExceeded::HeaderListSize.code())
+        } else if block.self_dependency {
+            Some(ProtocolViolation::SelfDependency.code())
+        } else if self.active_remote >= self.local.max_concurrent_streams {
+            Some(ProtocolViolation::ConcurrencyExceeded.code())
+        } else if self.pending_accept >= limits.max_pending_accept {
+            Some(LimitExceeded::PendingAccept.code())
+        } else {
+            None
+        };
+        if let Some(code) = refuse {
+            return self.refuse(id, code, now);
+        }
+        let info = match self.validate_recv(MessageKind::Request, &fields) {
+            Ok(info) if end_stream && info.content_length.is_some_and(|n| n > 0) => {
+                return self.refuse(id, ErrorCode::PROTOCOL_ERROR, now);
+            }
+            Ok(info) => info,
+            Err(v) => return self.refuse(id, v.code(), now),
+        };
+        if self.config.validate_recv.join_cookies {
+            headers::join_cookies(&mut fields);
+        }
+        let priority = request_priority(block.priority, &fields);
+        let mut s = self.new_stream(false);
+        s.recv_phase = if end_stream { Phase::Done } else { Phase::Body };
+        s.content_length = info.content_length;
+        s.priority = priority;
+        self.streams.insert(id.get(), s);
+        if self.apply(id, Input::RecvHeaders { end_stream }).is_err() {
+            return Err(violation(ProtocolViolation::InvalidStreamId));
+        }
+        self.last_processed = id.get();
+        self.pending_accept += 1;
+        self.events.push_back(Event::Request {
+            stream: id,
+            headers: fields,
+            end_stream,
+            priority,
+        });
+        Ok(())
+    }
+
+    fn on_headers_existing(
+        &mut self,
+        block: Block,
+        mut fields: Vec<Field>,
+        too_large: bool,
+        now: Instant,
+    ) -> Result {
+        let id = block.stream;
+        let end_stream = block.end_stream;
+        let fx = match self.apply(id, Input::RecvHeaders { end_stream }) {
+            Ok(fx) => fx,
+            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
+            Err(TransitionError::Peer(PeerError::Stream(v))) => {
+                return self.stream_error(id, v, now);
+            }
+            Err(TransitionError::Usage(_)) => return Ok(()),
+        };
+        if fx.ignore {
+            return Ok(());
+        }
+        if too_large {
+            return self.library_reset(id, LimitExceeded::HeaderListSize.code(), now);
+        }
+        if block.self_dependency {
+            return self.stream_error(id, ProtocolViolation::SelfDependency, now);
+        }
+        let Some(phase) = self.streams.get(&id.get()).map(|s| s.recv_phase) else {
+            return Ok(());
+        };
+        let kind = match (self.role, phase) {
+            (_, Phase::Body) => MessageKind::Trailers,
+            (Role::Client, Phase::Headers | Phase::Informational) => MessageKind::Response,
+            _ => return self.stream_error(id, ProtocolViolation::MalformedMessage, now),
+        };
+        let info = match self.validate_recv(kind, &fields) {
+            Ok(info) => info,
+            Err(v) => return self.stream_error(id, v, now),
+        };
+        if self.config.validate_recv.join_cookies {
+            headers::join_cookies(&mut fields);
+        }
+        let Some(s) = self.streams.get_mut(&id.get()) else {
+            return Ok(());
+        };
+        let event = if kind == MessageKind::Trailers {
+            let mismatch = !s.no_body && s.content_length.is_some_and(|cl| cl != s.received);
+            if !end_stream {
+                return self.stream_error(id, ProtocolViolation::MalformedMessage, now);
+            }
+            if mismatch {
+                return self.stream_error(id, ProtocolViolation::ContentLengthMismatch, now);
+            }
+            s.recv_phase = Phase::Done;
+            Event::Trailers {
+                stream: id,
+                headers: fields,
+            }
+        } else if info.is_informational() {
+            if end_stream {
+                return self.stream_error(id, ProtocolViolation::MalformedMessage, now);
+            }
+            s.recv_phase = Phase::Informational;
+            Event::Informational {
+                stream: id,
+                status: info.status.unwrap_or(100),
+                headers: fields,
+            }
+        } else {
+            let status = info.status.unwrap_or(0);
+            s.no_body = s.head || status == 204 || status == 304;
+            s.content_length = info.content_length;
+            if end_stream && !s.no_body && s.content_length.is_some_and(|n| n > 0) {
+                return self.stream_error(id, ProtocolViolation::ContentLengthMismatch, now);
+            }
+            s.recv_phase = if end_stream { Phase::Done } else { Phase::Body };
+            Event::Response {
+                stream: id,
+                status,
+                headers: fields,
+                end_stream,
+            }
+        };
+        self.events.push_back(event);
+        if fx.closed {
+            self.maybe_remove(id);
+        }
+        Ok(())
+    }
+
+    fn on_push_promise(
+        &mut self,
+        assoc: StreamId,
+        promised: StreamId,
+        fields: Vec<Field>,
+        too_large: bool,
+        now: Instant,
+    ) -> Result {
+        if !promised.is_server_initiated() || promised.get() <= self.max_remote {
+            return Err(violation(ProtocolViolation::InvalidPushPromise));
+        }
+        self.max_remote = promised.get();
+        let input = Input::RecvPushPromise;
+        let assoc_ignored = if self.streams.contains_key(&assoc.get()) {
+            match self.apply(assoc, input) {
+                Ok(fx) => fx.ignore,
+                Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
+                Err(TransitionError::Peer(PeerError::Stream(v))) => {
+                    self.stream_error(assoc, v, now)?;
+                    true
+                }
+                Err(TransitionError::Usage(_)) => true,
+            }
+        } else {
+            match self.recv_state(assoc, now).on(input) {
+                Ok((_, fx)) => fx.ignore,
+                Err(TransitionError::Peer(e)) => {
+                    return Err(violation(e.violation().clone()));
+                }
+                Err(TransitionError::Usage(_)) => true,
+            }
+        };
+        let mut s = self.new_stream(false);
+        s.state = StreamState::ReservedRemote;
+        self.streams.insert(promised.get(), s);
+        if assoc_ignored {
+            return self.cancel_promised(promised);
+        }
+        if too_large {
+            return self.library_reset(promised, LimitExceeded::HeaderListSize.code(), now);
+        }
+        let info = match self.validate_recv(MessageKind::PromisedRequest, &fields) {
+            Ok(info) => info,
+            Err(v) => return self.stream_error(promised, v, now),
+        };
+        if let Some(s) = self.streams.get_mut(&promised.get()) {
+            s.head = info.is_head;
+        }
+        self.events.push_back(Event::PushPromise {
+            stream: assoc,
+            promised,
+            headers: fields,
+        });
+        Ok(())
+    }
+
+    /// A push promised on a stream we already reset: cancel it without counting it against
+    /// the peer.
+    fn cancel_promised(&mut self, promised: StreamId) -> Result {
+        let _ = self.apply(promised, Input::SendReset);
+        self.maybe_remove(promised);
+        self.reply(Control::Reset {
+            stream: promised,
+            code: ErrorCode::CANCEL,
+        })
+    }
+
+    // ------------------------------------------------------------ control frames
+
+    fn on_priority(&mut self, p: Priority, now: Instant) -> Result {
+        if !self.budgets.priority.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::PriorityFlood));
+        }
+        let id = p.stream_id;
+        let signal = PrioritySignal::tree(TreePriority::from_wire(
+            p.spec.dependency.get(),
+            p.spec.weight,
+            p.spec.exclusive,
+        ));
+        if let Some(s) = self.streams.get_mut(&id.get()) {
+            s.priority.tree = signal.tree;
+            if s.scheduled {
+                let _ = self.scheduler.update(id.get(), signal);
+            }
+        }
+        self.events.push_back(Event::PriorityUpdated {
+            stream: id,
+            priority: signal,
+        });
+        Ok(())
+    }
+
+    fn on_priority_update(&mut self, p: PriorityUpdate, now: Instant) -> Result {
+        if self.role == Role::Client {
+            // RFC 9218 §7.1: servers must not send PRIORITY_UPDATE.
+            return Err(violation(ProtocolViolation::WrongStreamZero));
+        }
+        if !self.budgets.priority.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::PriorityFlood));
+        }
+        let id = p.prioritized_stream_id;
+        let signal = PrioritySignal::extensible(ExtensiblePriority::parse(&p.field_value));
+        if let Some(s) = self.streams.get_mut(&id.get()) {
+            s.priority.extensible = signal.extensible;
+            if s.scheduled {
+                let _ = self.scheduler.update(id.get(), signal);
+            }
+        }
+        self.events.push_back(Event::PriorityUpdated {
+            stream: id,
+            priority: signal,
+        });
+        Ok(())
+    }
+
+    fn on_rst(&mut self, r: RstStream, now: Instant) -> Result {
+        let id = r.stream_id;
+        if !self.streams.contains_key(&id.get()) {
+            return self.on_frame_without_stream(id, Input::RecvReset, 0, now);
+        }
+        let fx = match self.apply(id, Input::RecvReset) {
+            Ok(fx) => fx,
+            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
+            Err(TransitionError::Peer(PeerError::Stream(v))) => {
+                return self.stream_error(id, v, now);
+            }
+            Err(TransitionError::Usage(_)) => return Ok(()),
+        };
+        if !fx.ignore {
+            if let Some(s) = self.streams.get_mut(&id.get()) {
+                s.clear_output();
+            }
+            self.events.push_back(Event::StreamReset {
+                stream: id,
+                code: r.error_code,
+                initiator: Initiator::Remote,
+            });
+        }
+        self.maybe_remove(id);
+        if !fx.ignore && !self.budgets.resets.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::Resets));
+        }
+        Ok(())
+    }
+
+    fn on_settings(&mut self, settings: Settings, now: Instant) -> Result {
+        if !self.budgets.settings.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::SettingsFlood));
+        }
+        self.got_settings = true;
+        let mut changes = Vec::with_capacity(settings.len());
+        for (id, value) in &settings {
+            let r = &mut self.remote;
+            let old = match id {
+                SettingId::HEADER_TABLE_SIZE => {
+                    self.hpack_enc.set_max_table_size(value as usize);
+                    core::mem::replace(&mut r.header_table_size, value)
+                }
+                SettingId::ENABLE_PUSH => {
+                    if self.role == Role::Client && value == 1 {
+                        return Err(violation(ProtocolViolation::InvalidEnablePush));
+                    }
+                    u32::from(core::mem::replace(&mut r.enable_push, value == 1))
+                }
+                SettingId::MAX_CONCURRENT_STREAMS => {
+                    core::mem::replace(&mut r.max_concurrent_streams, value)
+                }
+                SettingId::INITIAL_WINDOW_SIZE => {
+                    let old = r.initial_window_size;
+                    for s in self.streams.values_mut() {
+                        s.send_window
+                            .apply_initial_change(old, value)
+                            .map_err(|_| violation(ProtocolViolation::WindowOverflow))?;
+                    }
+                    self.remote.initial_window_size = value;
+                    old
+                }
+                SettingId::MAX_FRAME_SIZE => core::mem::replace(&mut r.max_frame_size, value),
+                SettingId::MAX_HEADER_LIST_SIZE => {
+                    core::mem::replace(&mut r.max_header_list_size, value)
+                }
+                SettingId::ENABLE_CONNECT_PROTOCOL => {
+                    if r.enable_connect_protocol && value == 0 {
+                        return Err(violation(ProtocolViolation::InvalidEnableConnectProtocol));
+                    }
+                    u32::from(core::mem::replace(
+                        &mut r.enable_connect_protocol,
+                        value == 1,
+                    ))
+                }
+                SettingId::NO_RFC7540_PRIORITIES => {
+                    u32::from(core::mem::replace(&mut r.no_rfc7540_priorities, value == 1))
+                }
+                _ => continue,
+            };
+            changes.push(SettingChange {
+                id,
+                old,
+                new: value,
+            });
+        }
+        self.reply(Control::SettingsAck)?;
+        self.reschedule_all();
+        self.events.push_back(Event::RemoteSettings { changes });
+        Ok(())
+    }
+
+    fn on_settings_ack(&mut self) -> Result {
+        let Some(p) = self.pending_settings.pop_front() else {
+            return Ok(());
+        };
+        let old = self.local;
+        let new = p.settings;
+        if new.initial_window_size != old.initial_window_size {
+            for s in self.streams.values_mut() {
+                s.recv
+                    .apply_initial_change(old.initial_window_size, new.initial_window_size)
+                    .map_err(|_| violation(ProtocolViolation::WindowOverflow))?;
+            }
+        }
+        self.hpack_dec
+            .set_max_table_size(new.header_table_size as usize);
+        self.hpack_dec
+            .set_max_header_list_size(new.max_header_list_size as usize);
+        self.decoder.set_max_frame_size(new.max_frame_size);
+        self.local = new;
+        self.events.push_back(Event::SettingsAcknowledged);
+        Ok(())
+    }
+
+    fn on_ping(&mut self, p: Ping, now: Instant) -> Result {
+        if !p.ack {
+            if !self.budgets.pings.record(now) {
+                return Err(ConnectionError::Limit(LimitExceeded::PingFlood));
+            }
+            self.reply(Control::Ping {
+                ack: true,
+                payload: p.payload,
+            })?;
+            self.events
+                .push_back(Event::PingReceived { payload: p.payload });
+            return Ok(());
+        }
+        let Some(pos) = self.pings.iter().position(|x| x.payload == p.payload) else {
+            self.events.push_back(Event::PingAcknowledged {
+                payload: p.payload,
+                rtt: None,
+            });
+            return Ok(());
+        };
+        let Some(ping) = self.pings.remove(pos) else {
+            return Ok(());
+        };
+        let rtt = ping.sent_at.map(|t| now.saturating_duration_since(t));
+        if let Some(rtt) = rtt {
+            self.last_rtt = Some(rtt);
+            self.recv_flow.on_rtt_sample(rtt);
+            for s in self.streams.values_mut() {
+                s.recv.on_rtt_sample(rtt);
+            }
+        }
+        match ping.purpose {
+            PingPurpose::User => self.events.push_back(Event::PingAcknowledged {
+                payload: p.payload,
+                rtt,
+            }),
+            PingPurpose::KeepAlive => {}
+            PingPurpose::Shutdown => self.final_goaway(),
+        }
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, g: GoAway) -> Result {
+        let last = match self.goaway_recv {
+            Some(prev) => prev.min(g.last_stream_id),
+            None => g.last_stream_id,
+        };
+        self.goaway_recv = Some(last);
+        let mut refused: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|(id, s)| s.local && **id > last.get())
+            .map(|(id, _)| *id)
+            .collect();
+        refused.sort_unstable();
+        for raw in refused {
+            let id = StreamId::new(raw);
+            if self.apply(id, Input::RecvReset).is_ok() {
+                if let Some(s) = self.streams.get_mut(&raw) {
+                    s.clear_output();
+                }
+                self.events.push_back(Event::StreamReset {
+                    stream: id,
+                    code: ErrorCode::REFUSED_STREAM,
+                    initiator: Initiator::Remote,
+                });
+            }
+            self.maybe_remove(id);
+        }
+        self.events.push_back(Event::GoAway {
+            code: g.error_code,
+            last_stream_id: last,
+            debug_data: g.debug_data.clone(),
+        });
+        if g.error_code != ErrorCode::NO_ERROR {
+            return Err(ConnectionError::GoAway {
+                code: g.error_code,
+                last_stream_id: last,
+                debug_data: g.debug_data,
+                initiator: Initiator::Remote,
+            });
+        }
+        self.check_drained();
+        Ok(())
+    }
+
+    fn on_window_update(&mut self, w: WindowUpdate, now: Instant) -> Result {
+        if !self.budgets.window_updates.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::WindowUpdateFlood));
+        }
+        let id = w.stream_id;
+        if id.is_zero() {
+            self.send_window
+                .increase(w.increment)
+                .map_err(|_| violation(ProtocolViolation::WindowOverflow))?;
+            self.events.push_back(Event::WindowUpdated {
+                stream: id,
+                increment: w.increment,
+            });
+            self.reschedule_all();
+            return Ok(());
+        }
+        if !self.streams.contains_key(&id.get()) {
+            return self.on_frame_without_stream(id, Input::RecvWindowUpdate, 0, now);
+        }
+        match self.apply(id, Input::RecvWindowUpdate) {
+            Ok(fx) if fx.ignore => return Ok(()),
+            Ok(_) => {}
+            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
+            Err(TransitionError::Peer(PeerError::Stream(v))) => {
+                return self.stream_error(id, v, now);
+            }
+            Err(TransitionError::Usage(_)) => return Ok(()),
+        }
+        let overflow = self
+            .streams
+            .get_mut(&id.get())
+            .is_some_and(|s| s.send_window.increase(w.increment).is_err());
+        if overflow {
+            return self.stream_error(id, ProtocolViolation::WindowOverflow, now);
+        }
+        self.events.push_back(Event::WindowUpdated {
+            stream: id,
+            increment: w.increment,
+        });
+        self.schedule(id);
+        Ok(())
+    }
+
+    /// Phase two of a graceful shutdown: the PING came back, so every stream the peer opened
+    /// before our first GOAWAY has arrived; announce the real last stream id.
+    pub(super) fn final_goaway(&mut self) {
+        if self.shutdown != Shutdown::AwaitingPing {
+            return;
+        }
+        self.shutdown = Shutdown::Final;
+        let last = StreamId::new(self.last_processed);
+        self.goaway_sent = Some(last);
+        self.control.push_back(Control::GoAway {
+            last,
+            code: ErrorCode::NO_ERROR,
+            debug: Bytes::new(),
+        });
+        self.check_drained();
+    }
+}

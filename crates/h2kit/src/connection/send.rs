@@ -1,0 +1,722 @@
+//! Commands (the application's side) and lazy frame generation (`poll_transmit`).
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use h2kit_frame::{ErrorCode, PrioritySpec, StreamId};
+
+use super::stream::Phase;
+use super::{
+    Connection, Control, Ordered, PREFACE, PendingPing, PendingSettings, PingPurpose, Role,
+    Shutdown,
+};
+use crate::config::LocalSettings;
+use crate::error::{ConnectionError, Initiator, UsageError};
+use crate::headers::{self, Field, MessageKind};
+use crate::state::{CloseCause, Input, StreamState, TransitionError};
+
+type Result<T = ()> = core::result::Result<T, UsageError>;
+
+/// The largest DATA payload we write, whatever the peer allows: it bounds the encoded output
+/// held back when the driver takes fewer bytes than a frame (`poll_transmit`'s `max`).
+const MAX_DATA_FRAME: usize = 64 * 1024;
+
+/// DATA frames are shortened to fit the driver's `max` only down to this payload size.
+const MIN_SPLIT_DATA: usize = 1024;
+
+fn usage(e: TransitionError) -> UsageError {
+    match e {
+        TransitionError::Usage(u) => u,
+        // A send input never yields a peer error; keep the type total anyway.
+        TransitionError::Peer(_) => UsageError::FrameInWrongState,
+    }
+}
+
+impl Connection {
+    fn check_open(&self) -> Result {
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
+        }
+        Ok(())
+    }
+
+    fn validate_send(&self, kind: MessageKind, fields: &[Field]) -> Result<headers::MessageInfo> {
+        let info = headers::validate_fields(
+            kind,
+            fields,
+            &self.config.validate_send,
+            self.remote.enable_connect_protocol,
+        )?;
+        Ok(info)
+    }
+
+    /// (Client) Opens a stream with a request. `fields` are sent in order (pseudo-headers
+    /// first); they are validated before anything touches the HPACK encoder. With
+    /// `end_stream` the request has no body.
+    ///
+    /// Errors: [`UsageError::WrongRole`], [`UsageError::ConnectionClosed`] (also after the
+    /// peer's GOAWAY), [`UsageError::ConcurrencyLimit`] (wait for a stream to close),
+    /// [`UsageError::StreamIdsExhausted`], [`UsageError::InvalidHeaders`].
+    pub fn send_request(&mut self, fields: Vec<Field>, end_stream: bool) -> Result<StreamId> {
+        if self.role != Role::Client {
+            return Err(UsageError::WrongRole);
+        }
+        self.check_open()?;
+        if self.goaway_recv.is_some() || self.shutdown != Shutdown::None {
+            return Err(UsageError::ConnectionClosed);
+        }
+        if self.active_local >= self.remote.max_concurrent_streams {
+            return Err(UsageError::ConcurrencyLimit);
+        }
+        if self.next_local > StreamId::MAX.get() {
+            return Err(UsageError::StreamIdsExhausted);
+        }
+        let info = self.validate_send(MessageKind::Request, &fields)?;
+        let id = StreamId::new(self.next_local);
+        self.next_local += 2;
+        let mut s = self.new_stream(true);
+        s.head = info.is_head;
+        s.send_phase = if end_stream { Phase::Done } else { Phase::Body };
+        self.streams.insert(id.get(), s);
+        self.apply(id, Input::SendHeaders { end_stream })
+            .map_err(usage)?;
+        self.ordered.push_back(Ordered::Headers {
+            stream: id,
+            fields,
+            end_stream,
+            priority: None,
+        });
+        Ok(id)
+    }
+
+    /// (Server) Sends response headers on a request stream (or a promised one). A 1xx status
+    /// is informational and may be repeated; the final status ends the header phase. With
+    /// `end_stream` the response has no body.
+    pub fn send_response(&mut self, id: StreamId, fields: Vec<Field>, end_stream: bool) -> Result {
+        if self.role != Role::Server {
+            return Err(UsageError::WrongRole);
+        }
+        self.check_open()?;
+        let phase = self.send_phase(id)?;
+        if !matches!(phase, Phase::Headers | Phase::Informational) {
+            return Err(UsageError::HeadersInWrongState);
+        }
+        let info = self.validate_send(MessageKind::Response, &fields)?;
+        let informational = info.is_informational();
+        if informational && end_stream {
+            return Err(UsageError::HeadersInWrongState);
+        }
+        self.check_transition(id, Input::SendHeaders { end_stream })?;
+        self.apply(id, Input::SendHeaders { end_stream })
+            .map_err(usage)?;
+        if let Some(s) = self.streams.get_mut(&id.get()) {
+            s.send_phase = if informational {
+                Phase::Informational
+            } else if end_stream {
+                Phase::Done
+            } else {
+                Phase::Body
+            };
+            if end_stream {
+                s.end_queued = true;
+                s.end_written = true;
+            }
+        }
+        self.ordered.push_back(Ordered::Headers {
+            stream: id,
+            fields,
+            end_stream,
+            priority: None,
+        });
+        self.maybe_remove(id);
+        Ok(())
+    }
+
+    fn send_phase(&self, id: StreamId) -> Result<Phase> {
+        self.streams
+            .get(&id.get())
+            .map(|s| s.send_phase)
+            .ok_or(UsageError::UnknownStream)
+    }
+
+    /// Checks a transition without applying it.
+    fn check_transition(&self, id: StreamId, input: Input) -> Result {
+        let s = self
+            .streams
+            .get(&id.get())
+            .ok_or(UsageError::UnknownStream)?;
+        s.state.on(input).map(|_| ()).map_err(usage)
+    }
+
+    /// Queues `data` on stream `id` (no copy); `end_stream` ends our side after it.
+    ///
+    /// Data is written as the flow-control windows allow, in the order the priority scheduler
+    /// chooses among streams. At most `limits.max_send_buffer_per_stream` bytes may wait per
+    /// stream: beyond that [`UsageError::SendBufferFull`] (wait for
+    /// [`Event::WindowUpdated`](crate::Event::WindowUpdated) and retry).
+    pub fn send_data(&mut self, id: StreamId, data: Bytes, end_stream: bool) -> Result {
+        self.check_open()?;
+        let limit = self.config.limits.max_send_buffer_per_stream;
+        let s = self
+            .streams
+            .get(&id.get())
+            .ok_or(UsageError::UnknownStream)?;
+        match s.send_phase {
+            Phase::Body => {}
+            Phase::Done => return Err(UsageError::SendAfterEndStream),
+            Phase::Headers | Phase::Informational => return Err(UsageError::DataInWrongState),
+        }
+        if s.queued.saturating_add(data.len()) > limit {
+            return Err(UsageError::SendBufferFull);
+        }
+        self.check_transition(id, Input::SendData { end_stream })?;
+        self.apply(id, Input::SendData { end_stream })
+            .map_err(usage)?;
+        if let Some(s) = self.streams.get_mut(&id.get()) {
+            if !data.is_empty() {
+                s.queued += data.len();
+                s.queue.push_back(data);
+            }
+            if end_stream {
+                s.end_queued = true;
+                s.send_phase = Phase::Done;
+            }
+        }
+        self.schedule(id);
+        Ok(())
+    }
+
+    /// Queues trailers on stream `id`; they follow the queued data and end the stream.
+    pub fn send_trailers(&mut self, id: StreamId, trailers: Vec<Field>) -> Result {
+        self.check_open()?;
+        match self.send_phase(id)? {
+            Phase::Body => {}
+            Phase::Done => return Err(UsageError::SendAfterEndStream),
+            Phase::Headers | Phase::Informational => return Err(UsageError::HeadersInWrongState),
+        }
+        self.validate_send(MessageKind::Trailers, &trailers)?;
+        self.check_transition(id, Input::SendHeaders { end_stream: true })?;
+        self.apply(id, Input::SendHeaders { end_stream: true })
+            .map_err(usage)?;
+        if let Some(s) = self.streams.get_mut(&id.get()) {
+            s.trailers = Some(trailers);
+            s.end_queued = true;
+            s.send_phase = Phase::Done;
+        }
+        self.schedule(id);
+        Ok(())
+    }
+
+    /// Resets stream `id` with `code` (RST_STREAM). Queued data is dropped. Frames the peer
+    /// already sent on it are ignored for a bounded time.
+    pub fn reset(&mut self, id: StreamId, code: ErrorCode) -> Result {
+        self.check_open()?;
+        if !self.streams.contains_key(&id.get()) {
+            return Err(match self.stream_state(id) {
+                StreamState::Idle => UsageError::UnknownStream,
+                _ => UsageError::StreamClosed,
+            });
+        }
+        self.apply(id, Input::SendReset).map_err(usage)?;
+        if let Some(s) = self.streams.get_mut(&id.get()) {
+            s.clear_output();
+        }
+        self.ordered.push_back(Ordered::Reset { stream: id, code });
+        self.maybe_remove(id);
+        Ok(())
+    }
+
+    /// (Server) Promises a pushed response on stream `assoc` for the request `fields`
+    /// (which must be safe and cacheable, RFC 9113 §8.4). Returns the promised stream, on
+    /// which to [`send_response`](Self::send_response).
+    pub fn push_promise(&mut self, assoc: StreamId, fields: Vec<Field>) -> Result<StreamId> {
+        if self.role != Role::Server {
+            return Err(UsageError::WrongRole);
+        }
+        self.check_open()?;
+        if !self.remote.enable_push || self.goaway_recv.is_some() {
+            return Err(UsageError::PushDisabled);
+        }
+        if self.next_local > StreamId::MAX.get() {
+            return Err(UsageError::StreamIdsExhausted);
+        }
+        self.check_transition(assoc, Input::SendPushPromise)?;
+        self.validate_send(MessageKind::PromisedRequest, &fields)?;
+        self.apply(assoc, Input::SendPushPromise).map_err(usage)?;
+        let promised = StreamId::new(self.next_local);
+        self.next_local += 2;
+        let mut s = self.new_stream(true);
+        s.state = StreamState::ReservedLocal;
+        self.streams.insert(promised.get(), s);
+        self.ordered.push_back(Ordered::PushPromise {
+            stream: assoc,
+            promised,
+            fields,
+        });
+        Ok(promised)
+    }
+
+    /// Gives back `len` bytes of receive capacity on stream `id` (and on the connection) once
+    /// the application has consumed data: pass [`Event::Data`](crate::Event::Data)'s
+    /// `flow_controlled_len`. The window policies decide when WINDOW_UPDATE frames go out.
+    pub fn release_capacity(&mut self, id: StreamId, len: u32) {
+        let Some(now) = self.now() else {
+            return;
+        };
+        let inc = self.recv_flow.release(len, now);
+        self.queue_window_update(StreamId::ZERO, inc);
+        let inc = match self.streams.get_mut(&id.get()) {
+            Some(s) if s.state.can_recv() => s.recv.release(len, now),
+            _ => 0,
+        };
+        self.queue_window_update(id, inc);
+    }
+
+    /// Sends a PING; [`Event::PingAcknowledged`](crate::Event::PingAcknowledged) reports the
+    /// round-trip time. At most `limits.max_pending_local` may be outstanding.
+    pub fn ping(&mut self, payload: [u8; 8]) -> Result {
+        self.check_open()?;
+        if self.pings.len() >= self.config.limits.max_pending_local {
+            return Err(UsageError::TooManyPending);
+        }
+        self.control.push_back(Control::Ping {
+            ack: false,
+            payload,
+        });
+        self.pings.push_back(PendingPing {
+            payload,
+            sent_at: None,
+            purpose: PingPurpose::User,
+        });
+        Ok(())
+    }
+
+    /// Changes our SETTINGS. Values that protect us (lower concurrency or header list limits)
+    /// apply at once; the rest when the peer acknowledges.
+    pub fn update_settings(&mut self, settings: LocalSettings) -> Result {
+        self.check_open()?;
+        if !settings.is_valid() {
+            return Err(UsageError::InvalidSetting);
+        }
+        if self.pending_settings.len() >= self.config.limits.max_pending_local {
+            return Err(UsageError::TooManyPending);
+        }
+        let mut settings = settings;
+        if self.role == Role::Server {
+            settings.enable_push = false;
+        }
+        let latest = self
+            .pending_settings
+            .back()
+            .map_or(self.local, |p| p.settings);
+        let frame = self.settings_frame(&latest, &settings, false);
+        self.local.max_concurrent_streams = self
+            .local
+            .max_concurrent_streams
+            .min(settings.max_concurrent_streams);
+        self.local.max_header_list_size = self
+            .local
+            .max_header_list_size
+            .min(settings.max_header_list_size);
+        self.hpack_dec
+            .set_max_header_list_size(self.local.max_header_list_size as usize);
+        self.control.push_back(Control::Settings(frame));
+        self.pending_settings.push_back(PendingSettings {
+            settings,
+            sent_at: None,
+        });
+        Ok(())
+    }
+
+    /// Closes the connection now: GOAWAY with `code` and the last stream we processed; all
+    /// queued stream output is dropped.
+    pub fn go_away(&mut self, code: ErrorCode, debug_data: Bytes) -> Result {
+        self.check_open()?;
+        let last = StreamId::new(self.last_processed);
+        self.goaway_sent = Some(last);
+        self.control.clear();
+        self.ordered.clear();
+        self.control.push_back(Control::GoAway {
+            last,
+            code,
+            debug: debug_data.clone(),
+        });
+        self.fail(ConnectionError::GoAway {
+            code,
+            last_stream_id: last,
+            debug_data,
+            initiator: Initiator::Local,
+        });
+        Ok(())
+    }
+
+    /// Starts a graceful shutdown (RFC 9113 §6.8): GOAWAY with last stream id 2^31-1 and a
+    /// PING; when the PING returns, GOAWAY with the real last stream id. Streams in flight
+    /// finish; the connection ends when none is left.
+    pub fn graceful_shutdown(&mut self) -> Result {
+        self.check_open()?;
+        if self.shutdown != Shutdown::None {
+            return Ok(());
+        }
+        self.shutdown = Shutdown::AwaitingPing;
+        self.control.push_back(Control::GoAway {
+            last: StreamId::MAX,
+            code: ErrorCode::NO_ERROR,
+            debug: Bytes::new(),
+        });
+        let payload = self.next_ping_payload();
+        self.control.push_back(Control::Ping {
+            ack: false,
+            payload,
+        });
+        self.pings.push_back(PendingPing {
+            payload,
+            sent_at: None,
+            purpose: PingPurpose::Shutdown,
+        });
+        if self.role == Role::Client {
+            // A client has nothing to wait for: the server cannot open streams.
+            self.final_goaway();
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ stream bookkeeping
+
+    pub(super) fn remember_closed(&mut self, id: StreamId, cause: CloseCause) {
+        match self.now {
+            Some(now) => self.closed.insert(id, cause, now),
+            None => self.closed_unstamped.push((id, cause)),
+        }
+    }
+
+    /// Removes a closed stream once nothing of it remains to be written.
+    pub(super) fn maybe_remove(&mut self, id: StreamId) {
+        let Some(s) = self.streams.get(&id.get()) else {
+            return;
+        };
+        let StreamState::Closed(cause) = s.state else {
+            return;
+        };
+        let done = match cause {
+            CloseCause::EndStream => !s.has_output(),
+            CloseCause::ResetSent | CloseCause::ResetReceived => true,
+        };
+        if !done {
+            return;
+        }
+        if let Some(s) = self.streams.remove(&id.get()) {
+            if s.scheduled {
+                let _ = self.scheduler.remove(id.get());
+            }
+        }
+        self.remember_closed(id, cause);
+        self.check_drained();
+    }
+
+    /// After GOAWAY (either way), the connection ends when no stream is left.
+    pub(super) fn check_drained(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        let draining = self.goaway_recv.is_some() || self.shutdown == Shutdown::Final;
+        if !draining || self.active_local + self.active_remote > 0 {
+            return;
+        }
+        if !self.ordered.is_empty() || self.streams.values().any(|s| s.has_output()) {
+            // Finish writing first; `poll_transmit` checks again when everything is out.
+            return;
+        }
+        let (code, last, initiator) = match (self.goaway_recv, self.goaway_sent) {
+            (Some(last), _) => (ErrorCode::NO_ERROR, last, Initiator::Remote),
+            (None, Some(last)) => (ErrorCode::NO_ERROR, last, Initiator::Local),
+            (None, None) => return,
+        };
+        if self.goaway_sent.is_none() {
+            // Answer the peer's GOAWAY with ours so it knows what we processed.
+            let last_processed = StreamId::new(self.last_processed);
+            self.goaway_sent = Some(last_processed);
+            self.control.push_back(Control::GoAway {
+                last: last_processed,
+                code: ErrorCode::NO_ERROR,
+                debug: Bytes::new(),
+            });
+        }
+        let pending = std::mem::take(&mut self.control);
+        self.fail(ConnectionError::GoAway {
+            code,
+            last_stream_id: last,
+            debug_data: Bytes::new(),
+            initiator,
+        });
+        // `fail` drops queued control frames; the last GOAWAY and replies must still go out.
+        self.control = pending;
+    }
+
+    /// Puts stream `id` into (or out of) the scheduler according to its output and windows.
+    pub(super) fn schedule(&mut self, id: StreamId) {
+        let conn_window = self.send_window.available();
+        let Some(s) = self.streams.get_mut(&id.get()) else {
+            return;
+        };
+        let want = s.has_output() && !s.state.is_closed() || s.has_output() && s.end_queued;
+        if !want {
+            if s.scheduled {
+                let _ = self.scheduler.remove(id.get());
+                s.scheduled = false;
+            }
+            return;
+        }
+        if !s.scheduled {
+            let r = if self.scheduler.contains(id.get()) {
+                self.scheduler.update(id.get(), s.priority)
+            } else {
+                self.scheduler.insert(id.get(), s.priority)
+            };
+            if r.is_err() {
+                return;
+            }
+            s.scheduled = true;
+        }
+        let _ = if s.can_write(conn_window) {
+            self.scheduler.unblock(id.get())
+        } else {
+            self.scheduler.block(id.get())
+        };
+    }
+
+    pub(super) fn reschedule_all(&mut self) {
+        let ids: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.scheduled || s.has_output())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.schedule(StreamId::new(id));
+        }
+    }
+
+    // ------------------------------------------------------------ output
+
+    /// Appends bytes to send to `buf` and returns how many; 0 means nothing is waiting.
+    ///
+    /// With `max`, at most that many bytes are appended (python h2's
+    /// `data_to_send(amount)`); the rest of a frame cut short is kept (at most one frame) and
+    /// comes first next time. Frames are generated here, lazily: control replies first, then
+    /// field blocks in command order, then DATA from the stream the priority scheduler picks.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut BytesMut, max: Option<usize>) -> usize {
+        self.tick(now);
+        let start = buf.len();
+        let limit = max.unwrap_or(usize::MAX);
+        loop {
+            let written = buf.len() - start;
+            if written >= limit {
+                break;
+            }
+            let room = limit - written;
+            if !self.staging.is_empty() {
+                let n = room.min(self.staging.len());
+                let part = self.staging.split_to(n);
+                buf.extend_from_slice(&part);
+                continue;
+            }
+            let before = buf.len();
+            if !self.write_next(buf, room, now) {
+                // Everything is out: a draining connection may now be done, which queues our
+                // last GOAWAY.
+                self.check_drained();
+                if self.control.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            let wrote = buf.len() - before;
+            if wrote > room {
+                self.staging = buf.split_off(before + room);
+            }
+        }
+        buf.len() - start
+    }
+
+    /// Writes the next frame (or field block) into `buf`. Returns false when nothing waits.
+    fn write_next(&mut self, buf: &mut BytesMut, room: usize, now: Instant) -> bool {
+        if !self.preface_written {
+            self.preface_written = true;
+            if self.role == Role::Client {
+                buf.extend_from_slice(PREFACE);
+                return true;
+            }
+        }
+        if let Some(c) = self.control.pop_front() {
+            self.write_control(c, buf, now);
+            return true;
+        }
+        if self.error.is_some() {
+            return false;
+        }
+        if let Some(o) = self.ordered.pop_front() {
+            self.write_ordered(o, buf);
+            return true;
+        }
+        self.write_data(buf, room)
+    }
+
+    fn write_control(&mut self, c: Control, buf: &mut BytesMut, now: Instant) {
+        // Encoding only fails for arguments we never produce (stream 0 where a stream is
+        // required, payloads above 2^24); such a frame is dropped rather than corrupt output.
+        match c {
+            Control::Settings(s) => {
+                let _ = h2kit_frame::encode_settings(&s, buf);
+                if let Some(p) = self
+                    .pending_settings
+                    .iter_mut()
+                    .find(|p| p.sent_at.is_none())
+                {
+                    p.sent_at = Some(now);
+                }
+            }
+            Control::SettingsAck => h2kit_frame::encode_settings_ack(buf),
+            Control::Ping { ack, payload } => {
+                h2kit_frame::encode_ping(ack, payload, buf);
+                if !ack {
+                    if let Some(p) = self
+                        .pings
+                        .iter_mut()
+                        .find(|p| p.payload == payload && p.sent_at.is_none())
+                    {
+                        p.sent_at = Some(now);
+                    }
+                }
+            }
+            Control::WindowUpdate { stream, increment } => {
+                let _ = h2kit_frame::encode_window_update(stream, increment, buf);
+            }
+            Control::Reset { stream, code } => {
+                let _ = h2kit_frame::encode_rst_stream(stream, code, buf);
+            }
+            Control::GoAway { last, code, debug } => {
+                let _ = h2kit_frame::encode_goaway(last, code, &debug, buf);
+            }
+        }
+    }
+
+    fn write_ordered(&mut self, o: Ordered, buf: &mut BytesMut) {
+        let max_frame = self.remote.max_frame_size;
+        match o {
+            Ordered::Headers {
+                stream,
+                fields,
+                end_stream,
+                priority,
+            } => self.write_field_block(stream, &fields, end_stream, priority, buf),
+            Ordered::PushPromise {
+                stream,
+                promised,
+                fields,
+            } => {
+                self.scratch.clear();
+                self.hpack_enc.encode(fields.iter(), &mut self.scratch);
+                let _ = h2kit_frame::encode_push_promise(
+                    stream,
+                    promised,
+                    &self.scratch,
+                    None,
+                    max_frame,
+                    buf,
+                );
+                self.scratch.clear();
+            }
+            Ordered::Reset { stream, code } => {
+                let _ = h2kit_frame::encode_rst_stream(stream, code, buf);
+            }
+        }
+    }
+
+    fn write_field_block(
+        &mut self,
+        stream: StreamId,
+        fields: &[Field],
+        end_stream: bool,
+        priority: Option<PrioritySpec>,
+        buf: &mut BytesMut,
+    ) {
+        self.scratch.clear();
+        self.hpack_enc.encode(fields.iter(), &mut self.scratch);
+        let _ = h2kit_frame::encode_headers(
+            stream,
+            &self.scratch,
+            end_stream,
+            priority,
+            None,
+            self.remote.max_frame_size,
+            buf,
+        );
+        self.scratch.clear();
+    }
+
+    /// Writes one DATA frame (or the trailers / final empty DATA) of the stream the
+    /// scheduler picks.
+    fn write_data(&mut self, buf: &mut BytesMut, room: usize) -> bool {
+        let mut attempts = self.scheduler.len() + 1;
+        while attempts > 0 {
+            attempts -= 1;
+            let Some(raw) = self.scheduler.next() else {
+                return false;
+            };
+            let id = StreamId::new(raw);
+            let conn_window = self.send_window.available();
+            let max_frame = (self.remote.max_frame_size as usize).min(MAX_DATA_FRAME);
+            let Some(s) = self.streams.get_mut(&raw) else {
+                let _ = self.scheduler.remove(raw);
+                continue;
+            };
+            if !s.can_write(conn_window) {
+                self.schedule(id);
+                continue;
+            }
+            // Drop empty chunks (an empty `send_data` without END_STREAM).
+            while s.queue.front().is_some_and(|b| b.is_empty()) {
+                s.queue.pop_front();
+            }
+            if let Some(front) = s.queue.front_mut() {
+                // Fit the frame into what the caller can take, unless that leaves a tiny
+                // frame: then write a whole one and keep the overflow (one frame at most).
+                let budget = match room.checked_sub(h2kit_frame::FRAME_HEADER_LEN) {
+                    Some(b) if b >= MIN_SPLIT_DATA => b,
+                    _ => usize::MAX,
+                };
+                let n = front
+                    .len()
+                    .min(s.send_window.available() as usize)
+                    .min(conn_window as usize)
+                    .min(max_frame)
+                    .min(budget);
+                let chunk = front.split_to(n);
+                if front.is_empty() {
+                    s.queue.pop_front();
+                }
+                s.queued -= n;
+                let last = s.queue.is_empty() && s.end_queued && s.trailers.is_none();
+                // n ≤ the windows, which are ≤ 2^31-1.
+                let _ = s.send_window.consume(n as u32);
+                let _ = self.send_window.consume(n as u32);
+                let _ = h2kit_frame::encode_data_header(id, n, last, buf);
+                buf.extend_from_slice(&chunk);
+                if last {
+                    s.end_written = true;
+                }
+            } else if let Some(trailers) = s.trailers.take() {
+                s.end_written = true;
+                self.write_field_block(id, &trailers, true, None, buf);
+            } else {
+                s.end_written = true;
+                let _ = h2kit_frame::encode_data_header(id, 0, true, buf);
+            }
+            self.schedule(id);
+            self.maybe_remove(id);
+            return true;
+        }
+        false
+    }
+}

@@ -1,0 +1,164 @@
+//! Per-stream state held by the connection, and the borrowed stream view.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use h2kit_frame::{ErrorCode, StreamId};
+use h2kit_priority::PrioritySignal;
+
+use crate::error::UsageError;
+use crate::flow::{RecvFlow, Window};
+use crate::headers::Field;
+use crate::state::StreamState;
+
+use super::Connection;
+
+/// Where a message is in its framing (RFC 9113 §8.1), for one direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// No field section yet.
+    Headers,
+    /// One or more 1xx responses, no final one yet.
+    Informational,
+    /// The final header section is done; DATA and trailers may follow.
+    Body,
+    /// The message ended.
+    Done,
+}
+
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) state: StreamState,
+    /// We opened (or promised) it.
+    pub(crate) local: bool,
+    pub(crate) send_window: Window,
+    pub(crate) recv: RecvFlow,
+    pub(crate) queue: VecDeque<Bytes>,
+    pub(crate) queued: usize,
+    /// END_STREAM is to follow the queued data (with the trailers if any).
+    pub(crate) end_queued: bool,
+    pub(crate) end_written: bool,
+    pub(crate) trailers: Option<Vec<Field>>,
+    pub(crate) scheduled: bool,
+    pub(crate) priority: PrioritySignal,
+    pub(crate) recv_phase: Phase,
+    pub(crate) send_phase: Phase,
+    pub(crate) content_length: Option<u64>,
+    pub(crate) received: u64,
+    /// The request was HEAD (client side): the response has no body.
+    pub(crate) head: bool,
+    /// The response must have no body whatever its content-length says (HEAD, 204, 304).
+    pub(crate) no_body: bool,
+}
+
+impl Stream {
+    pub(crate) fn new(local: bool, send_window: Window, recv: RecvFlow) -> Self {
+        Stream {
+            state: StreamState::Idle,
+            local,
+            send_window,
+            recv,
+            queue: VecDeque::new(),
+            queued: 0,
+            end_queued: false,
+            end_written: false,
+            trailers: None,
+            scheduled: false,
+            priority: PrioritySignal::NONE,
+            recv_phase: Phase::Headers,
+            send_phase: Phase::Headers,
+            content_length: None,
+            received: 0,
+            head: false,
+            no_body: false,
+        }
+    }
+
+    /// Whether output (data, trailers or END_STREAM) is waiting to be written.
+    pub(crate) fn has_output(&self) -> bool {
+        self.queued > 0 || !self.queue.is_empty() || (self.end_queued && !self.end_written)
+    }
+
+    /// Whether the stream can write its next frame given the connection window.
+    pub(crate) fn can_write(&self, conn_window: u32) -> bool {
+        if self.queue.iter().any(|b| !b.is_empty()) {
+            self.send_window.available() > 0 && conn_window > 0
+        } else {
+            self.end_queued && !self.end_written
+        }
+    }
+
+    /// Drops everything queued (after a reset).
+    pub(crate) fn clear_output(&mut self) {
+        self.queue.clear();
+        self.queued = 0;
+        self.trailers = None;
+        self.end_queued = false;
+    }
+}
+
+/// A borrowed view of one stream: its state and the commands that act on it.
+///
+/// Obtained from [`Connection::stream`]; it borrows the connection for as long as it lives, so
+/// there is no shared handle or lock (STYLE §2).
+#[derive(Debug)]
+pub struct StreamMut<'a> {
+    pub(crate) conn: &'a mut Connection,
+    pub(crate) id: StreamId,
+}
+
+impl StreamMut<'_> {
+    /// The stream id.
+    pub fn id(&self) -> StreamId {
+        self.id
+    }
+
+    /// The stream's state (RFC 9113 §5.1) as far as the commands issued so far are concerned.
+    pub fn state(&self) -> StreamState {
+        self.conn.stream_state(self.id)
+    }
+
+    /// What we may still send on the stream now: the smaller of its window and the
+    /// connection's (0 when negative).
+    pub fn send_capacity(&self) -> u32 {
+        self.conn.send_capacity(self.id)
+    }
+
+    /// The stream's receive window: what the peer may still send on it.
+    pub fn recv_window(&self) -> i32 {
+        self.conn.recv_window(self.id).unwrap_or(0)
+    }
+
+    /// Bytes queued on the stream and not yet written.
+    pub fn queued(&self) -> usize {
+        self.conn
+            .streams
+            .get(&self.id.get())
+            .map_or(0, |s| s.queued)
+    }
+
+    /// Queues `data`; `end_stream` ends our side after it. See [`Connection::send_data`].
+    pub fn send_data(&mut self, data: Bytes, end_stream: bool) -> Result<(), UsageError> {
+        self.conn.send_data(self.id, data, end_stream)
+    }
+
+    /// Ends our side of the stream (an empty DATA frame with END_STREAM after what is queued).
+    pub fn finish(&mut self) -> Result<(), UsageError> {
+        self.conn.send_data(self.id, Bytes::new(), true)
+    }
+
+    /// Queues trailers, which end the stream. See [`Connection::send_trailers`].
+    pub fn send_trailers(&mut self, trailers: Vec<Field>) -> Result<(), UsageError> {
+        self.conn.send_trailers(self.id, trailers)
+    }
+
+    /// Resets the stream. See [`Connection::reset`].
+    pub fn reset(&mut self, code: ErrorCode) -> Result<(), UsageError> {
+        self.conn.reset(self.id, code)
+    }
+
+    /// Gives back receive capacity. See [`Connection::release_capacity`].
+    pub fn release_capacity(&mut self, len: u32) {
+        self.conn.release_capacity(self.id, len)
+    }
+}

@@ -1,0 +1,520 @@
+//! Client and server `Connection`s in memory: every scenario runs with input split into 1-,
+//! 7- and 16384-byte pieces.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use h2kit::{Config, ErrorCode, Event, Field, Initiator, StreamId, UsageError};
+
+const SPLITS: [usize; 3] = [1, 7, 16_384];
+
+#[test]
+fn get_request_and_response() {
+    for chunk in SPLITS {
+        let mut p = Pair::with_chunk(chunk);
+        let id = p.client.send_request(get("/hello"), true).unwrap();
+        assert_eq!(id, StreamId::new(1));
+        p.drive();
+        let events = p.take_server_events();
+        let (stream, headers) = events
+            .iter()
+            .find_map(|e| match e {
+                Event::Request {
+                    stream,
+                    headers,
+                    end_stream: true,
+                    ..
+                } => Some((*stream, headers.clone())),
+                _ => None,
+            })
+            .expect("request event");
+        assert_eq!(stream, id);
+        assert!(has_header(&headers, ":path", "/hello"));
+        assert!(events.contains(&Event::RemoteSettings {
+            changes: vec![
+                h2kit::SettingChange {
+                    id: h2kit::SettingId::ENABLE_PUSH,
+                    old: 1,
+                    new: 0
+                },
+                h2kit::SettingChange {
+                    id: h2kit::SettingId::MAX_CONCURRENT_STREAMS,
+                    old: u32::MAX,
+                    new: 100
+                },
+                h2kit::SettingChange {
+                    id: h2kit::SettingId::MAX_HEADER_LIST_SIZE,
+                    old: u32::MAX,
+                    new: 65_536
+                },
+                h2kit::SettingChange {
+                    id: h2kit::SettingId::NO_RFC7540_PRIORITIES,
+                    old: 0,
+                    new: 1
+                },
+            ]
+        }));
+        p.server
+            .send_response(
+                id,
+                vec![
+                    Field::new(":status", "200"),
+                    Field::new("content-length", "5"),
+                ],
+                false,
+            )
+            .unwrap();
+        p.server
+            .send_data(id, Bytes::from_static(b"world"), true)
+            .unwrap();
+        p.drive();
+        let events = p.take_client_events();
+        assert!(events.contains(&Event::SettingsAcknowledged));
+        let status = events.iter().find_map(|e| match e {
+            Event::Response { status, .. } => Some(*status),
+            _ => None,
+        });
+        assert_eq!(status, Some(200), "chunk {chunk}");
+        let body: Vec<u8> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Data { data, .. } => Some(data.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(body, b"world");
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::Data {
+                end_stream: true,
+                ..
+            }
+        )));
+        // Both sides forget the closed stream.
+        assert_eq!(p.client.open_outbound_streams(), 0);
+        assert_eq!(p.server.open_inbound_streams(), 0);
+        assert!(p.client.stream(id).is_none());
+        assert!(p.server.stream(id).is_none());
+    }
+}
+
+/// Sends `body` from the client to the server through default 64 KiB windows; the server
+/// releases capacity as it reads.
+fn upload(chunk: usize, body: &[u8]) -> Vec<u8> {
+    let mut p = Pair::with_chunk(chunk);
+    let id = p.client.send_request(post("/upload"), false).unwrap();
+    let mut sent = 0;
+    let mut received = Vec::new();
+    let mut ended = false;
+    for _ in 0..10_000 {
+        // Queue what the buffer accepts.
+        while sent < body.len() {
+            let end = (sent + 100_000).min(body.len());
+            let piece = Bytes::copy_from_slice(&body[sent..end]);
+            match p.client.send_data(id, piece, end == body.len()) {
+                Ok(()) => sent = end,
+                Err(UsageError::SendBufferFull) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        p.drive();
+        for e in p.take_server_events() {
+            if let Event::Data {
+                stream,
+                data,
+                flow_controlled_len,
+                end_stream,
+            } = e
+            {
+                received.extend_from_slice(&data);
+                p.server.release_capacity(stream, flow_controlled_len);
+                ended |= end_stream;
+            }
+        }
+        if ended {
+            break;
+        }
+    }
+    assert!(ended, "body never finished");
+    received
+}
+
+#[test]
+fn large_body_through_small_windows() {
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    for chunk in SPLITS {
+        if chunk == 1 {
+            // 300 KB one byte at a time is slow in debug builds; 7 covers odd splits.
+            continue;
+        }
+        assert_eq!(upload(chunk, &body), body, "chunk {chunk}");
+    }
+    let small: Vec<u8> = (0..70_000u32).map(|i| (i % 13) as u8).collect();
+    assert_eq!(upload(1, &small), small);
+}
+
+#[test]
+fn data_over_the_buffer_is_a_usage_error_and_connection_stays_usable() {
+    let mut cfg = Config::default();
+    cfg.limits.max_send_buffer_per_stream = 10;
+    let mut p = Pair::new(cfg, Config::default(), 16_384);
+    let id = p.client.send_request(post("/"), false).unwrap();
+    assert_eq!(
+        p.client.send_data(id, Bytes::from_static(&[0; 11]), false),
+        Err(UsageError::SendBufferFull)
+    );
+    p.client
+        .send_data(id, Bytes::from_static(&[0; 10]), true)
+        .unwrap();
+    assert_eq!(
+        p.client.send_data(id, Bytes::from_static(b"x"), false),
+        Err(UsageError::SendAfterEndStream)
+    );
+    assert_eq!(
+        p.client.send_response(id, status("200"), true),
+        Err(UsageError::WrongRole)
+    );
+    p.drive();
+    let got: usize = p
+        .take_server_events()
+        .iter()
+        .map(|e| match e {
+            Event::Data { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(got, 10);
+    assert!(p.client.error().is_none());
+}
+
+#[test]
+fn trailers_and_informational_responses() {
+    for chunk in SPLITS {
+        let mut p = Pair::with_chunk(chunk);
+        let id = p.client.send_request(post("/grpc"), false).unwrap();
+        p.client
+            .send_data(id, Bytes::from_static(b"req"), false)
+            .unwrap();
+        p.client
+            .send_trailers(id, vec![Field::new("x-checksum", "abc")])
+            .unwrap();
+        p.drive();
+        let events = p.take_server_events();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Trailers { headers, .. }
+            if has_header(headers, "x-checksum", "abc")))
+        );
+        p.server.send_response(id, status("103"), false).unwrap();
+        assert_eq!(
+            p.server.send_data(id, Bytes::from_static(b"x"), false),
+            Err(UsageError::DataInWrongState)
+        );
+        p.server.send_response(id, status("200"), false).unwrap();
+        p.server
+            .send_data(id, Bytes::from_static(b"resp"), false)
+            .unwrap();
+        p.server
+            .send_trailers(id, vec![Field::new("grpc-status", "0")])
+            .unwrap();
+        p.drive();
+        let events = p.take_client_events();
+        let mut kinds: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Informational { status: 103, .. } => Some("1xx"),
+                Event::Response { status: 200, .. } => Some("200"),
+                Event::Data { .. } => Some("data"),
+                Event::Trailers { headers, .. } if has_header(headers, "grpc-status", "0") => {
+                    Some("trailers")
+                }
+                _ => None,
+            })
+            .collect();
+        kinds.dedup();
+        assert_eq!(kinds, ["1xx", "200", "data", "trailers"], "chunk {chunk}");
+    }
+}
+
+#[test]
+fn client_reset_reaches_server_and_late_frames_are_ignored() {
+    for chunk in SPLITS {
+        let mut p = Pair::with_chunk(chunk);
+        let id = p.client.send_request(post("/"), false).unwrap();
+        p.drive();
+        p.server.send_response(id, status("200"), false).unwrap();
+        p.server
+            .send_data(id, Bytes::from(vec![7u8; 1000]), false)
+            .unwrap();
+        // The client resets while the server's data is in flight.
+        p.client.reset(id, ErrorCode::CANCEL).unwrap();
+        p.drive();
+        let server_events = p.take_server_events();
+        assert!(server_events.contains(&Event::StreamReset {
+            stream: id,
+            code: ErrorCode::CANCEL,
+            initiator: Initiator::Remote,
+        }));
+        assert!(p.client.error().is_none(), "late frames must not be errors");
+        assert!(p.server.error().is_none());
+        assert_eq!(
+            p.client.reset(id, ErrorCode::CANCEL),
+            Err(UsageError::StreamClosed)
+        );
+        // The connection still works.
+        let id2 = p.client.send_request(get("/again"), true).unwrap();
+        p.drive();
+        assert!(
+            p.take_server_events()
+                .iter()
+                .any(|e| matches!(e, Event::Request { stream, .. } if *stream == id2))
+        );
+    }
+}
+
+#[test]
+fn ping_measures_rtt_on_the_virtual_clock() {
+    let mut p = Pair::with_chunk(16_384);
+    p.drive();
+    p.client.ping(*b"12345678").unwrap();
+    // Write the PING at t0, deliver it 30 ms later, answer, deliver the ACK.
+    let mut buf = bytes::BytesMut::new();
+    while p.client.poll_transmit(p.now, &mut buf, None) > 0 {}
+    p.now += std::time::Duration::from_millis(30);
+    p.server.recv(p.now, &buf).unwrap();
+    buf.clear();
+    while p.server.poll_transmit(p.now, &mut buf, None) > 0 {}
+    p.now += std::time::Duration::from_millis(20);
+    p.client.recv(p.now, &buf).unwrap();
+    let mut acked = None;
+    while let Some(e) = p.client.poll_event() {
+        if let Event::PingAcknowledged { payload, rtt } = e {
+            acked = Some((payload, rtt));
+        }
+    }
+    assert_eq!(
+        acked,
+        Some((*b"12345678", Some(std::time::Duration::from_millis(50))))
+    );
+    assert_eq!(p.client.rtt(), Some(std::time::Duration::from_millis(50)));
+    assert!(
+        p.take_server_events()
+            .iter()
+            .all(|e| !matches!(e, Event::PingAcknowledged { .. }))
+    );
+}
+
+#[test]
+fn graceful_shutdown_lets_in_flight_streams_finish() {
+    for chunk in SPLITS {
+        let mut p = Pair::with_chunk(chunk);
+        let id = p.client.send_request(get("/slow"), true).unwrap();
+        p.drive();
+        p.server.graceful_shutdown().unwrap();
+        p.drive();
+        // New requests are refused once the GOAWAY arrived; the open one continues.
+        assert_eq!(
+            p.client.send_request(get("/new"), true),
+            Err(UsageError::ConnectionClosed)
+        );
+        assert!(p.client.error().is_none());
+        p.server.send_response(id, status("200"), true).unwrap();
+        p.drive();
+        let client_events = p.take_client_events();
+        assert!(
+            client_events
+                .iter()
+                .any(|e| matches!(e, Event::Response { status: 200, .. }))
+        );
+        assert!(client_events.iter().any(|e| matches!(
+            e,
+            Event::GoAway {
+                code: ErrorCode::NO_ERROR,
+                ..
+            }
+        )));
+        assert!(p.server.is_closed(), "chunk {chunk}");
+        assert!(p.client.is_closed());
+        let goaways = client_events
+            .iter()
+            .filter(|e| matches!(e, Event::GoAway { .. }))
+            .count();
+        assert_eq!(goaways, 2, "two-phase GOAWAY");
+    }
+}
+
+#[test]
+fn initial_window_change_mid_stream_unblocks_data() {
+    let mut p = Pair::with_chunk(16_384);
+    let id = p.client.send_request(get("/big"), true).unwrap();
+    p.drive();
+    p.server.send_response(id, status("200"), false).unwrap();
+    p.server
+        .send_data(id, Bytes::from(vec![1u8; 100_000]), true)
+        .unwrap();
+    p.drive();
+    let got: usize = p
+        .take_client_events()
+        .iter()
+        .map(|e| match e {
+            Event::Data { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(got, 65_535, "stopped by the stream window");
+    // The client raises its initial window: the stream window grows by the difference.
+    let mut s = *p.client.local_settings();
+    s.initial_window_size = 200_000;
+    p.client.update_settings(s).unwrap();
+    p.drive();
+    let got: usize = p
+        .take_client_events()
+        .iter()
+        .map(|e| match e {
+            Event::Data { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(got, 100_000 - 65_535);
+    assert_eq!(p.client.local_settings().initial_window_size, 200_000);
+}
+
+#[test]
+fn urgent_stream_data_goes_first() {
+    let mut p = Pair::with_chunk(16_384);
+    let low = p.client.send_request(get("/low"), true).unwrap();
+    let mut high_req = get("/high");
+    high_req.push(Field::new("priority", "u=0"));
+    let high = p.client.send_request(high_req, true).unwrap();
+    p.drive();
+    // Queue the low-urgency body first; the high-urgency one must still go out first.
+    p.server.send_response(low, status("200"), false).unwrap();
+    p.server
+        .send_data(low, Bytes::from(vec![b'l'; 20_000]), true)
+        .unwrap();
+    p.server.send_response(high, status("200"), false).unwrap();
+    p.server
+        .send_data(high, Bytes::from(vec![b'h'; 20_000]), true)
+        .unwrap();
+    p.drive();
+    let order: Vec<StreamId> = p
+        .take_client_events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data { stream, .. } => Some(*stream),
+            _ => None,
+        })
+        .collect();
+    let first_low = order.iter().position(|s| *s == low).unwrap();
+    let last_high = order.iter().rposition(|s| *s == high).unwrap();
+    assert!(last_high < first_low, "order: {order:?}");
+}
+
+#[test]
+fn concurrent_requests_all_complete() {
+    for chunk in [7, 16_384] {
+        let mut p = Pair::with_chunk(chunk);
+        let ids: Vec<StreamId> = (0..20)
+            .map(|_| p.client.send_request(get("/"), true).unwrap())
+            .collect();
+        p.drive();
+        let reqs: Vec<StreamId> = p
+            .take_server_events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Request { stream, .. } => Some(*stream),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reqs, ids);
+        for id in &ids {
+            p.server.send_response(*id, status("200"), false).unwrap();
+            p.server
+                .send_data(*id, Bytes::from(id.get().to_string()), true)
+                .unwrap();
+        }
+        p.drive();
+        let mut bodies = std::collections::BTreeMap::<u32, Vec<u8>>::new();
+        let mut done = 0;
+        for e in p.take_client_events() {
+            if let Event::Data {
+                stream,
+                data,
+                end_stream,
+                ..
+            } = e
+            {
+                bodies
+                    .entry(stream.get())
+                    .or_default()
+                    .extend_from_slice(&data);
+                done += usize::from(end_stream);
+            }
+        }
+        assert_eq!(done, 20);
+        for (id, body) in bodies {
+            assert_eq!(body, id.to_string().into_bytes());
+        }
+    }
+}
+
+#[test]
+fn max_concurrent_streams_is_enforced_both_ways() {
+    let mut server_cfg = Config::default();
+    server_cfg.settings.max_concurrent_streams = 2;
+    let mut p = Pair::new(Config::default(), server_cfg, 16_384);
+    p.drive();
+    p.client.send_request(get("/1"), false).unwrap();
+    p.client.send_request(get("/2"), false).unwrap();
+    assert_eq!(
+        p.client.send_request(get("/3"), false),
+        Err(UsageError::ConcurrencyLimit)
+    );
+}
+
+#[test]
+fn push_promise_accepted() {
+    let mut client_cfg = Config::default();
+    client_cfg.settings.enable_push = true;
+    let mut p = Pair::new(client_cfg, Config::default(), 7);
+    let id = p.client.send_request(get("/index.html"), true).unwrap();
+    p.drive();
+    let promised = p.server.push_promise(id, get("/style.css")).unwrap();
+    assert_eq!(promised, StreamId::new(2));
+    p.server.send_response(id, status("200"), true).unwrap();
+    p.server
+        .send_response(promised, status("200"), false)
+        .unwrap();
+    p.server
+        .send_data(promised, Bytes::from_static(b"body{}"), true)
+        .unwrap();
+    p.drive();
+    let events = p.take_client_events();
+    assert!(events.iter().any(
+        |e| matches!(e, Event::PushPromise { stream, promised: pr, headers }
+        if *stream == id && *pr == promised && has_header(headers, ":path", "/style.css"))
+    ));
+    let pushed: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data { stream, data, .. } if *stream == promised => Some(data.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(pushed, b"body{}");
+}
+
+#[test]
+fn push_refused_when_disabled() {
+    let mut p = Pair::with_chunk(16_384);
+    let id = p.client.send_request(get("/"), true).unwrap();
+    p.drive();
+    assert_eq!(
+        p.server.push_promise(id, get("/x")),
+        Err(UsageError::PushDisabled)
+    );
+}
