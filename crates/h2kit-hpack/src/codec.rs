@@ -49,6 +49,44 @@ pub(crate) fn encode_int(value: usize, prefix: u8, flags: u8, dst: &mut BytesMut
     dst.put_u8(rest as u8);
 }
 
+/// The number of bytes [`encode_int`] writes for `value` with a `prefix`-bit prefix.
+pub(crate) fn int_len(value: usize, prefix: u8) -> usize {
+    let mask = (1usize << prefix) - 1;
+    if value < mask {
+        return 1;
+    }
+    let mut rest = value - mask;
+    let mut n = 2;
+    while rest >= 128 {
+        rest >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Writes what [`encode_int`] would into `out`, which is [`int_len`] bytes long (bytes that
+/// do not fit are dropped).
+pub(crate) fn encode_int_into(value: usize, prefix: u8, flags: u8, out: &mut [u8]) {
+    let mask = (1usize << prefix) - 1;
+    let mut bytes = out.iter_mut();
+    let mut put = |b: u8| {
+        if let Some(slot) = bytes.next() {
+            *slot = b;
+        }
+    };
+    if value < mask {
+        put(flags | value as u8);
+        return;
+    }
+    put(flags | mask as u8);
+    let mut rest = value - mask;
+    while rest >= 128 {
+        put((rest as u8 & 0x7f) | 0x80);
+        rest >>= 7;
+    }
+    put(rest as u8);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +126,14 @@ mod tests {
                 let mut pos = 0;
                 assert_eq!(decode_int(&b, &mut pos, prefix), Ok(v));
             }
+        }
+        for v in [0usize, 126, 127, 128, 254, 255, 16_510, 16_511, 1 << 20] {
+            let mut b = BytesMut::new();
+            encode_int(v, 7, 0x80, &mut b);
+            assert_eq!(int_len(v, 7), b.len(), "{v}");
+            let mut into = vec![0u8; b.len()];
+            encode_int_into(v, 7, 0x80, &mut into);
+            assert_eq!(into, &b[..], "{v}");
         }
         let mut b = BytesMut::new();
         encode_int(u32::MAX as usize + 1, 5, 0, &mut b);

@@ -255,8 +255,10 @@ impl Decoder {
         if len > remaining {
             return Err(DecodeError::StringTooLong { len, remaining });
         }
-        let raw = &block[*pos..*pos + len];
         let range = *pos..*pos + len;
+        // The string and the rest of the block: the Huffman decoder reads whole words.
+        let from_here = &block[*pos..];
+        let raw = &from_here[..len];
         *pos += len;
         if huffman {
             let buf = if for_table {
@@ -264,12 +266,12 @@ impl Decoder {
             } else {
                 &mut self.scratch
             };
-            // Decoded length is at most 8/5 of the input (the shortest code is 5 bits).
-            let max = len * 8 / 5 + 1;
+            // Room for the longest possible decoding (the shortest code is 5 bits).
+            let max = huffman::max_decoded_len(len);
             if buf.capacity() - buf.len() < max {
                 *buf = BytesMut::with_capacity(max.max(4096));
             }
-            huffman::decode(raw, buf)?;
+            huffman::decode_prefix(from_here, len, buf)?;
             Ok(buf.split().freeze())
         } else if for_table {
             Ok(arena_copy(&mut self.arena, raw))

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::encode_int;
+use crate::codec::{encode_int, encode_int_into, int_len};
 use crate::field::{HeaderField, Representation, entry_size};
 use crate::hash::{HashIndex, hash_bytes, random_seed};
 use crate::huffman;
@@ -418,23 +418,33 @@ impl Encoder {
         }
     }
 
+    /// Writes a string literal (RFC 7541 §5.2). Huffman coding is done in one pass, straight
+    /// into `dst` after room for the length prefix; with [`HuffmanPolicy::OnlyIfShorter`] it
+    /// stops as soon as the result would not be shorter and the raw bytes are written instead.
     fn encode_string(&self, s: &[u8], dst: &mut BytesMut) {
-        let huffman_len = match self.huffman {
+        let limit = match self.huffman {
             HuffmanPolicy::Never => None,
-            HuffmanPolicy::Always => Some(huffman::encoded_len(s)),
-            HuffmanPolicy::OnlyIfShorter => Some(huffman::encoded_len(s)).filter(|&l| l < s.len()),
+            HuffmanPolicy::Always => Some(huffman::max_encoded_len(s.len())),
+            HuffmanPolicy::OnlyIfShorter => s.len().checked_sub(1),
         };
-        match huffman_len {
-            Some(len) => {
-                encode_int(len, 7, 0x80, dst);
-                dst.reserve(len);
-                huffman::encode(s, dst);
+        if let Some(limit) = limit {
+            let start = dst.len();
+            // The prefix of a length up to `limit` takes at most this many bytes.
+            let room = int_len(limit, 7);
+            dst.resize(start + room + limit + huffman::ENCODE_SLACK, 0);
+            if let Some(len) = huffman::encode_into(s, &mut dst[start + room..], limit) {
+                let used = int_len(len, 7);
+                if used < room {
+                    dst.copy_within(start + room..start + room + len, start + used);
+                }
+                encode_int_into(len, 7, 0x80, &mut dst[start..start + used]);
+                dst.truncate(start + used + len);
+                return;
             }
-            None => {
-                encode_int(s.len(), 7, 0, dst);
-                dst.extend_from_slice(s);
-            }
+            dst.truncate(start);
         }
+        encode_int(s.len(), 7, 0, dst);
+        dst.extend_from_slice(s);
     }
 }
 

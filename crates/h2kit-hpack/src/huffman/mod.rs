@@ -1,26 +1,29 @@
 //! The HPACK Huffman code (RFC 7541 §5.2, Appendix B).
 //!
-//! Encoding packs codes into a 64-bit accumulator and writes 32 bits at a time. Decoding runs
-//! a 256-state machine over 4-bit nibbles, generated once from the code list by
-//! `generate.rs` and checked in as `table.rs`; nothing is built at run time.
+//! Encoding packs codes into a 64-bit accumulator and writes 32 bits at a time, straight into
+//! the destination, giving up as soon as the result would not be shorter than a limit.
+//! Decoding keeps up to 64 input bits in an accumulator and looks the next 12 at a time up in
+//! a table that yields one or two symbols (most codes are 5 to 8 bits); the rare longer codes
+//! are found through the code's canonical order. The tables are generated from the code list
+//! by `generate.rs` and checked in as `table.rs`; nothing is built at run time.
 
 #[cfg(test)]
 mod generate;
 #[rustfmt::skip]
 mod table;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use crate::DecodeError;
-use table::{CODES, DECODE, END, LENGTHS};
+use table::{CODES, FAST, FIRST, LENGTHS, LIMIT, OFFSET, SORTED};
 
-const SYM: u8 = 1;
-const FAIL: u8 = 2;
-const END_OK: u8 = 0;
-const END_TOO_LONG: u8 = 1;
-const END_NOT_ONES: u8 = 2;
+/// Bits of lookahead in [`FAST`] (`generate::FAST_BITS`).
+const FAST_BITS: u32 = 12;
+/// The EOS symbol.
+const EOS: u16 = 256;
 
 /// Length in bytes of the Huffman encoding of `src`.
+#[cfg(test)]
 pub(crate) fn encoded_len(src: &[u8]) -> usize {
     let bits: usize = src
         .iter()
@@ -29,55 +32,220 @@ pub(crate) fn encoded_len(src: &[u8]) -> usize {
     bits.div_ceil(8)
 }
 
-/// Appends the Huffman encoding of `src` to `dst`, padded with the EOS prefix.
-pub(crate) fn encode(src: &[u8], dst: &mut BytesMut) {
+/// Bytes `encode_into` may touch beyond `limit`.
+pub(crate) const ENCODE_SLACK: usize = 4;
+
+/// The longest Huffman encoding of `len` bytes (30 bits per byte at worst).
+pub(crate) fn max_encoded_len(len: usize) -> usize {
+    len.saturating_mul(30).div_ceil(8)
+}
+
+/// Writes the Huffman encoding of `src`, padded with the EOS prefix, at the start of `out`
+/// and returns its length, or `None` as soon as it is known to be longer than `limit` bytes.
+///
+/// `out` must hold at least `limit + ENCODE_SLACK` bytes; with `limit` at least
+/// [`max_encoded_len`] the encoding always fits.
+pub(crate) fn encode_into(src: &[u8], out: &mut [u8], limit: usize) -> Option<usize> {
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
+    let mut o = 0usize;
     for &b in src {
         let len = u32::from(LENGTHS[usize::from(b)]);
         acc = (acc << len) | u64::from(CODES[usize::from(b)]);
         bits += len;
         if bits >= 32 {
             bits -= 32;
-            dst.put_u32((acc >> bits) as u32);
+            // `o <= limit` here (checked below after every write), and `out` has
+            // `ENCODE_SLACK` bytes beyond `limit`.
+            out.get_mut(o..o + 4)?
+                .copy_from_slice(&((acc >> bits) as u32).to_be_bytes());
+            o += 4;
+            if o > limit {
+                return None;
+            }
         }
     }
-    while bits >= 8 {
-        bits -= 8;
-        dst.put_u8((acc >> bits) as u8);
-    }
     if bits > 0 {
-        let pad = 8 - bits;
-        dst.put_u8(((acc << pad) as u8) | ((1u8 << pad) - 1));
+        // Pad to a byte boundary with the most significant bits of EOS (all ones).
+        let pad = (8 - bits % 8) % 8;
+        let tail = (acc << pad) | ((1u64 << pad) - 1);
+        let n = ((bits + pad) / 8) as usize;
+        let bytes = tail.to_be_bytes();
+        out.get_mut(o..o + n)?.copy_from_slice(&bytes[8 - n..]);
+        o += n;
     }
+    (o <= limit).then_some(o)
+}
+
+/// Appends the Huffman encoding of `src` to `dst`, padded with the EOS prefix.
+#[cfg(test)]
+pub(crate) fn encode(src: &[u8], dst: &mut BytesMut) {
+    let start = dst.len();
+    let max = max_encoded_len(src.len());
+    dst.resize(start + max + ENCODE_SLACK, 0);
+    let n = encode_into(src, &mut dst[start..], max).unwrap_or(0);
+    dst.truncate(start + n);
+}
+
+/// The largest number of bytes `decode` can produce from `len` input bytes (the shortest
+/// code is 5 bits), plus the one byte of slack it writes beyond the output.
+pub(crate) fn max_decoded_len(len: usize) -> usize {
+    len.saturating_mul(8) / 5 + 2
 }
 
 /// Appends the decoding of the Huffman string `src` to `dst`.
+///
+/// On error, `dst` is left as it was.
+#[cfg(test)]
 pub(crate) fn decode(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> {
-    let mut buf = [0u8; 64];
-    let mut n = 0usize;
-    let mut state = 0u8;
-    for &byte in src {
-        for nibble in [byte >> 4, byte & 0x0f] {
-            let (next, flags, sym) = DECODE[usize::from(state)][usize::from(nibble)];
-            if flags & FAIL != 0 {
-                return Err(DecodeError::HuffmanEos);
-            }
-            // Branch-free: always store, advance only when a symbol was completed.
-            buf[n] = sym;
-            n += usize::from(flags & SYM);
-            state = next;
+    decode_prefix(src, src.len(), dst)
+}
+
+/// Appends the decoding of the Huffman string `data[..len]` to `dst`. The bytes after the
+/// string (the rest of the header block) let the decoder read whole words up to its end.
+///
+/// On error, `dst` is left as it was.
+pub(crate) fn decode_prefix(
+    data: &[u8],
+    len: usize,
+    dst: &mut BytesMut,
+) -> Result<(), DecodeError> {
+    let start = dst.len();
+    dst.resize(start + max_decoded_len(len), 0);
+    match decode_into(data, len, &mut dst[start..]) {
+        Ok(n) => {
+            dst.truncate(start + n);
+            Ok(())
         }
-        if n >= buf.len() - 2 {
-            dst.extend_from_slice(&buf[..n]);
-            n = 0;
+        Err(e) => {
+            dst.truncate(start);
+            Err(e)
         }
     }
-    dst.extend_from_slice(&buf[..n]);
-    match END[usize::from(state)] {
-        END_OK => Ok(()),
-        END_TOO_LONG => Err(DecodeError::HuffmanPaddingTooLong),
-        _ => Err(DecodeError::HuffmanPaddingNotOnes),
+}
+
+/// Decodes the Huffman string `data[..len]` into the start of `out`, which holds at least
+/// `max_decoded_len(len)` bytes; returns the decoded length.
+///
+/// `acc` holds input bits from its most significant bit down; `nbits` of them are known to
+/// be input (bits below them are more input or zeros), and `left` bits of the string remain
+/// to be decoded, counted from the top of `acc`. Bits past the string may be in `acc`: a code
+/// only counts when it ends within `left`.
+fn decode_into(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize, DecodeError> {
+    let mut acc: u64 = 0;
+    let mut nbits: u32 = 0;
+    let mut left: u64 = (len as u64).saturating_mul(8);
+    let mut pos = 0usize;
+    let mut n = 0usize;
+    // Symbols are written at `out[n]` and `out[n + 1]`: `n` is at most the bits decoded so
+    // far over 5, and at least 5 more bits of the string follow, so `n + 1 < max_decoded_len`.
+
+    // Fast loop: at least 36 bits of the string left and 8 bytes to read, so every refill
+    // brings `nbits` to 56..=63, enough for three lookups of 12 bits or, in their place, a
+    // canonical code of up to 30 bits; only a long code can end past the string.
+    'fast: while left >= 36 {
+        let Some(word) = data.get(pos..pos + 8) else {
+            break;
+        };
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        acc |= u64::from_be_bytes(w) >> nbits;
+        let take = (63 - nbits) >> 3;
+        pos += take as usize;
+        nbits += take * 8;
+        for _ in 0..3 {
+            let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
+            if e == 0 {
+                let (sym, len) = long_code(acc);
+                if u64::from(len) > left {
+                    // Past the end of the string: the tail sorts it out.
+                    break 'fast;
+                }
+                if sym == EOS {
+                    return Err(DecodeError::HuffmanEos);
+                }
+                out[n] = sym as u8;
+                n += 1;
+                acc <<= len;
+                nbits -= len;
+                left -= u64::from(len);
+                break;
+            }
+            out[n..n + 2].copy_from_slice(&[(e >> 8) as u8, (e >> 16) as u8]);
+            n += ((e >> 5) & 3) as usize;
+            acc <<= e & 31;
+            nbits -= e & 31;
+            left -= u64::from(e & 31);
+        }
+    }
+
+    // Tail: check every code against the bits that remain.
+    loop {
+        // Have at least `min(left, 57)` input bits: the bytes read here are in the string.
+        while u64::from(nbits) < left.min(57) {
+            let Some(&b) = data.get(pos) else { break };
+            acc |= u64::from(b) << (56 - nbits);
+            nbits += 8;
+            pos += 1;
+        }
+        if left == 0 {
+            return Ok(n);
+        }
+        let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
+        let (first_len, total) = (e >> 24 & 31, e & 31);
+        if e != 0 && u64::from(total) <= left {
+            out[n..n + 2].copy_from_slice(&[(e >> 8) as u8, (e >> 16) as u8]);
+            n += ((e >> 5) & 3) as usize;
+            acc <<= total;
+            nbits = nbits.saturating_sub(total);
+            left -= u64::from(total);
+        } else if e != 0 && u64::from(first_len) <= left {
+            out[n] = (e >> 8) as u8;
+            n += 1;
+            acc <<= first_len;
+            nbits = nbits.saturating_sub(first_len);
+            left -= u64::from(first_len);
+        } else if e != 0 {
+            return padding(acc, left).map(|()| n);
+        } else {
+            let (sym, len) = long_code(acc);
+            if u64::from(len) > left {
+                return padding(acc, left).map(|()| n);
+            }
+            if sym == EOS {
+                return Err(DecodeError::HuffmanEos);
+            }
+            out[n] = sym as u8;
+            n += 1;
+            acc <<= len;
+            nbits = nbits.saturating_sub(len);
+            left -= u64::from(len);
+        }
+    }
+}
+
+/// The symbol and length of the code longer than the lookahead at the top of `acc`.
+#[inline]
+fn long_code(acc: u64) -> (u16, u32) {
+    let w = acc >> 32;
+    let mut len = FAST_BITS as usize + 1;
+    while len < 30 && w >= LIMIT[len] {
+        len += 1;
+    }
+    // Canonical order: `w` is at least the first code of `len` (left-aligned), since it is
+    // not below the previous length's limit; the last length's limit is 2^32.
+    let index = usize::from(OFFSET[len]) + (w >> (32 - len)) as usize - FIRST[len] as usize;
+    (SORTED[index], len as u32)
+}
+
+/// Checks the `left` (1 to 29) bits at the end of a string, which are not a whole code: they
+/// must be at most 7 bits of the EOS prefix, that is all ones (RFC 7541 §5.2).
+fn padding(acc: u64, left: u64) -> Result<(), DecodeError> {
+    let ones = (acc >> (64 - left)) == (1u64 << left) - 1;
+    match (ones, left) {
+        (true, 0..=7) => Ok(()),
+        (true, _) => Err(DecodeError::HuffmanPaddingTooLong),
+        (false, _) => Err(DecodeError::HuffmanPaddingNotOnes),
     }
 }
 
@@ -118,6 +286,108 @@ mod tests {
             round_trip(&[b, b, b]);
         }
         round_trip(b"");
+    }
+
+    fn codes() -> &'static std::collections::HashMap<(u8, u32), usize> {
+        static CODE_MAP: std::sync::OnceLock<std::collections::HashMap<(u8, u32), usize>> =
+            std::sync::OnceLock::new();
+        CODE_MAP.get_or_init(|| (0..257).map(|s| ((LENGTHS[s], CODES[s]), s)).collect())
+    }
+
+    /// The decoder as RFC 7541 §5.2 states it, one bit at a time.
+    fn reference_decode(src: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::new();
+        let (mut code, mut len) = (0u32, 0u8);
+        for i in 0..src.len() * 8 {
+            code = code << 1 | u32::from(src[i / 8] >> (7 - i % 8) & 1);
+            len += 1;
+            if let Some(&sym) = codes().get(&(len, code)) {
+                if sym == 256 {
+                    return Err(DecodeError::HuffmanEos);
+                }
+                out.push(sym as u8);
+                (code, len) = (0, 0);
+            }
+        }
+        let ones = code == (1u32 << len) - 1;
+        match (ones, len) {
+            (true, 0..=7) => Ok(out),
+            (true, _) => Err(DecodeError::HuffmanPaddingTooLong),
+            (false, _) => Err(DecodeError::HuffmanPaddingNotOnes),
+        }
+    }
+
+    fn check_against_reference(src: &[u8]) {
+        let expected = reference_decode(src);
+        // Alone, and followed by more of the block (which must not change the result).
+        for after in [
+            &[][..],
+            &[0; 9][..],
+            &[0xff; 9][..],
+            &[0x5a, 0xa5, 0x0f, 0xf0][..],
+        ] {
+            let data = [src, after].concat();
+            let mut dst = BytesMut::from(&b"keep"[..]);
+            let got = decode_prefix(&data, src.len(), &mut dst).map(|()| dst[4..].to_vec());
+            assert_eq!(got, expected, "input {src:02x?} then {after:02x?}");
+            if got.is_err() {
+                assert_eq!(&dst[..], b"keep");
+            }
+        }
+    }
+
+    #[test]
+    fn decoder_matches_the_reference_on_short_inputs() {
+        for a in 0..=255u8 {
+            check_against_reference(&[a]);
+            for b in 0..=255u8 {
+                check_against_reference(&[a, b]);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn decoder_matches_the_reference(src in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            check_against_reference(&src);
+        }
+
+        /// Valid encodings of arbitrary bytes (long codes included), then cut short,
+        /// flipped to all ones at the end, or with a byte changed.
+        #[test]
+        fn decoder_matches_the_reference_near_valid_input(
+            plain in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            cut in 0usize..8,
+            flip in proptest::prelude::any::<(usize, u8)>(),
+        ) {
+            let mut enc = BytesMut::new();
+            encode(&plain, &mut enc);
+            check_against_reference(&enc);
+            let mut ones = enc.to_vec();
+            ones.extend_from_slice(&[0xff; 4][..cut % 5]);
+            check_against_reference(&ones);
+            check_against_reference(&enc[..enc.len().saturating_sub(cut)]);
+            let mut changed = enc.to_vec();
+            if !changed.is_empty() {
+                let i = flip.0 % changed.len();
+                changed[i] ^= flip.1;
+            }
+            check_against_reference(&changed);
+        }
+    }
+
+    #[test]
+    fn encoder_gives_up_when_not_shorter() {
+        let mut out = [0u8; 64];
+        // "aaaa" is 4 x 5 bits = 3 bytes.
+        assert_eq!(encode_into(b"aaaa", &mut out, 3), Some(3));
+        assert_eq!(encode_into(b"aaaa", &mut out, 2), None);
+        // Byte 0 takes 13 bits: 8 of them take 13 bytes.
+        assert_eq!(encode_into(&[0; 8], &mut out, 12), None);
+        assert_eq!(encode_into(&[0; 8], &mut out, 13), Some(13));
+        assert_eq!(encode_into(b"", &mut out, 0), Some(0));
     }
 
     #[test]
