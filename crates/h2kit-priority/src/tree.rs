@@ -38,9 +38,12 @@ struct Entry {
 }
 
 impl Entry {
+    /// `(pass, id)` as one integer, so that comparing two keys is a branch-free
+    /// subtract-with-borrow instead of a branch on the pass and another on the id (the
+    /// heap's child choice is a coin toss the branch predictor loses half the time).
     #[inline]
-    fn key(&self) -> (u64, u32) {
-        (self.pass, self.id)
+    fn key(&self) -> u128 {
+        (u128::from(self.pass) << 32) | u128::from(self.id)
     }
 }
 
@@ -764,9 +767,7 @@ fn sift_top_to_bottom(heap: &mut [Entry]) {
     let mut pos = 0;
     let mut child = 1;
     while child + 1 < len {
-        if heap[child + 1].key() < heap[child].key() {
-            child += 1;
-        }
+        child += usize::from(heap[child + 1].key() < heap[child].key());
         heap[pos] = heap[child];
         pos = child;
         child = 2 * pos + 1;
@@ -788,8 +789,8 @@ fn sift_down(heap: &mut [Entry], mut pos: usize) {
             break;
         }
         let right = left + 1;
-        let child = if right < len && heap[right].key() < heap[left].key() {
-            right
+        let child = if right < len {
+            left + usize::from(heap[right].key() < heap[left].key())
         } else {
             left
         };
