@@ -2,9 +2,10 @@
 //!
 //! # Design
 //!
-//! Nodes live in a slab (`Vec<Node>` plus a free list) and are found by stream id through a
-//! hash map. Each node keeps an intrusive doubly linked list of its children (all of them)
-//! and a binary min-heap of the children that may have something to send, keyed by
+//! Nodes live in a slab (two parallel vectors plus a free list: `Node`, the 32 bytes
+//! `next` reads and writes, and `Links`, the rest) and are found by stream id through a hash
+//! map. Each node keeps an intrusive doubly linked list of its children (all of them) and a
+//! binary min-heap of the children that may have something to send, keyed by
 //! `(pass, stream id)`.
 //!
 //! A node is *schedulable* when it is active or when at least one child is schedulable
@@ -47,32 +48,61 @@ impl Entry {
     }
 }
 
+/// The part of a node that [`PriorityTree::next`] reads and writes for every stream on the
+/// picked path, kept in 32 bytes so that a thousand of them fit in L1 next to the heaps.
 #[derive(Debug)]
 struct Node {
-    id: u32,
-    weight: u16,
-    /// Not blocked (the root is never active).
-    active: bool,
-    /// Has an entry (maybe stale) in the parent's heap.
-    in_heap: bool,
-    parent: u32,
-    first_child: u32,
-    last_child: u32,
-    prev: u32,
-    next: u32,
-    /// Children that are schedulable.
-    sched_children: u32,
     /// Position in the parent's queue (equal to the heap entry's pass while in the heap).
     pass: u64,
     /// Remainder of `256 + deficit` over the weight, carried between picks.
     deficit: u32,
+    parent: u32,
+    /// Children that are schedulable.
+    sched_children: u32,
+    id: u32,
+    weight: u16,
     /// `256 / weight`.
     stride: u16,
     /// `256 % weight`.
     stride_rem: u16,
+    /// Not blocked (the root is never active).
+    active: bool,
+    /// Has an entry (maybe stale) in the parent's heap.
+    in_heap: bool,
+}
+
+/// The rest of a node, in a parallel slab: the child list, and the node's own queue of
+/// children (read by `next` only for the nodes it passes through, not for each child).
+#[derive(Debug)]
+struct Links {
+    first_child: u32,
+    last_child: u32,
+    prev: u32,
+    next: u32,
     /// The pass of the child most recently served from this node's heap.
     last_level: u64,
     heap: Vec<Entry>,
+}
+
+impl Links {
+    const EMPTY: Self = Self {
+        first_child: NIL,
+        last_child: NIL,
+        prev: NIL,
+        next: NIL,
+        last_level: 0,
+        heap: Vec::new(),
+    };
+
+    /// Resets the links of a reused slot, keeping the heap's allocation.
+    fn reset(&mut self) {
+        let mut heap = std::mem::take(&mut self.heap);
+        heap.clear();
+        *self = Self {
+            heap,
+            ..Self::EMPTY
+        };
+    }
 }
 
 impl Node {
@@ -83,17 +113,11 @@ impl Node {
             active: true,
             in_heap: false,
             parent: NIL,
-            first_child: NIL,
-            last_child: NIL,
-            prev: NIL,
-            next: NIL,
             sched_children: 0,
             pass: 0,
             deficit: 0,
             stride: 256 / weight.max(1),
             stride_rem: 256 % weight.max(1),
-            last_level: 0,
-            heap: Vec::new(),
         }
     }
 
@@ -141,6 +165,8 @@ impl Node {
 #[derive(Debug)]
 pub struct PriorityTree {
     nodes: Vec<Node>,
+    /// Parallel to `nodes`.
+    links: Vec<Links>,
     free: Vec<u32>,
     ids: HashMap<u32, u32>,
     max_streams: usize,
@@ -165,6 +191,7 @@ impl PriorityTree {
         root.active = false;
         Self {
             nodes: vec![root],
+            links: vec![Links::EMPTY],
             free: Vec::new(),
             ids: HashMap::new(),
             max_streams,
@@ -213,10 +240,10 @@ impl PriorityTree {
     pub fn children(&self, id: u32) -> Option<Vec<u32>> {
         let s = if id == 0 { ROOT } else { self.slot(id).ok()? };
         let mut out = Vec::new();
-        let mut c = self.nodes[s].first_child;
+        let mut c = self.links[s].first_child;
         while c != NIL {
             out.push(self.nodes[c as usize].id);
-            c = self.nodes[c as usize].next;
+            c = self.links[c as usize].next;
         }
         Some(out)
     }
@@ -296,14 +323,14 @@ impl PriorityTree {
         let parent = self.nodes[s].parent as usize;
         let weight = u64::from(self.nodes[s].weight);
         let mut sum = 0u64;
-        let mut c = self.nodes[s].first_child;
+        let mut c = self.links[s].first_child;
         while c != NIL {
             sum += u64::from(self.nodes[c as usize].weight);
-            c = self.nodes[c as usize].next;
+            c = self.links[c as usize].next;
         }
         self.clear_heap(s);
-        while self.nodes[s].first_child != NIL {
-            let c = self.nodes[s].first_child as usize;
+        while self.links[s].first_child != NIL {
+            let c = self.links[s].first_child as usize;
             self.detach(c);
             // sum > 0 here: every child has weight >= 1.
             let share = (weight * u64::from(self.nodes[c].weight) + sum / 2) / sum.max(1);
@@ -315,7 +342,7 @@ impl PriorityTree {
         let node = &mut self.nodes[s];
         node.id = 0;
         node.active = false;
-        node.heap.clear();
+        self.links[s].heap.clear();
         self.free.push(s as u32);
         Ok(())
     }
@@ -353,26 +380,25 @@ impl PriorityTree {
     #[inline]
     pub fn next(&mut self) -> Result<u32, PriorityError> {
         let mut cur = ROOT;
-        let chosen = loop {
-            let child = loop {
-                let Some(top) = self.nodes[cur].heap.first().copied() else {
+        let (chosen, id) = loop {
+            let (child, id) = loop {
+                let Some(top) = self.links[cur].heap.first().copied() else {
                     // Only reachable at the root with nothing schedulable: the invariant
                     // keeps a schedulable child in every schedulable node's heap.
                     return Err(PriorityError::Deadlock);
                 };
                 let c = top.slot as usize;
                 if self.nodes[c].schedulable() {
-                    break c;
+                    break (c, top.id);
                 }
-                heap_pop(&mut self.nodes[cur].heap);
+                heap_pop(&mut self.links[cur].heap);
                 self.nodes[c].in_heap = false;
             };
             if self.nodes[child].active {
-                break child;
+                break (child, id);
             }
             cur = child;
         };
-        let id = self.nodes[chosen].id;
         let mut x = chosen;
         while x != ROOT {
             let node = &mut self.nodes[x];
@@ -390,7 +416,7 @@ impl PriorityTree {
             node.pass = old + u64::from(step);
             let new = node.pass;
             let p = node.parent as usize;
-            let parent = &mut self.nodes[p];
+            let parent = &mut self.links[p];
             parent.last_level = old;
             if let Some(top) = parent.heap.first_mut() {
                 top.pass = new;
@@ -443,14 +469,13 @@ impl PriorityTree {
     fn alloc(&mut self, id: u32, weight: u16) -> usize {
         let s = match self.free.pop() {
             Some(s) => {
-                let node = &mut self.nodes[s as usize];
-                let heap = std::mem::take(&mut node.heap);
-                *node = Node::new(id, weight);
-                node.heap = heap;
+                self.nodes[s as usize] = Node::new(id, weight);
+                self.links[s as usize].reset();
                 s as usize
             }
             None => {
                 self.nodes.push(Node::new(id, weight));
+                self.links.push(Links::EMPTY);
                 self.nodes.len() - 1
             }
         };
@@ -485,7 +510,7 @@ impl PriorityTree {
                 return;
             }
             if !self.nodes[s].in_heap {
-                let pass = self.nodes[s].pass.max(self.nodes[p].last_level);
+                let pass = self.nodes[s].pass.max(self.links[p].last_level);
                 let node = &mut self.nodes[s];
                 node.pass = pass;
                 node.in_heap = true;
@@ -494,7 +519,7 @@ impl PriorityTree {
                     id: node.id,
                     slot: s as u32,
                 };
-                heap_push(&mut self.nodes[p].heap, entry);
+                heap_push(&mut self.links[p].heap, entry);
             }
             let parent = &mut self.nodes[p];
             let was = parent.schedulable();
@@ -533,44 +558,45 @@ impl PriorityTree {
             self.became_unschedulable(s);
         }
         if self.nodes[s].in_heap {
-            let heap = &mut self.nodes[p].heap;
+            let heap = &mut self.links[p].heap;
             if let Some(pos) = heap.iter().position(|e| e.slot as usize == s) {
                 heap_remove(heap, pos);
             }
             self.nodes[s].in_heap = false;
         }
-        let (prev, next) = (self.nodes[s].prev, self.nodes[s].next);
+        let (prev, next) = (self.links[s].prev, self.links[s].next);
         if prev == NIL {
-            self.nodes[p].first_child = next;
+            self.links[p].first_child = next;
         } else {
-            self.nodes[prev as usize].next = next;
+            self.links[prev as usize].next = next;
         }
         if next == NIL {
-            self.nodes[p].last_child = prev;
+            self.links[p].last_child = prev;
         } else {
-            self.nodes[next as usize].prev = prev;
+            self.links[next as usize].prev = prev;
         }
-        let node = &mut self.nodes[s];
-        node.parent = NIL;
-        node.prev = NIL;
-        node.next = NIL;
+        self.nodes[s].parent = NIL;
+        let links = &mut self.links[s];
+        links.prev = NIL;
+        links.next = NIL;
     }
 
     /// Links a detached `s` as the last child of `p`, joining `p`'s queue at its last level.
     fn attach(&mut self, s: usize, p: usize) {
-        let last = self.nodes[p].last_child;
-        let level = self.nodes[p].last_level;
+        let last = self.links[p].last_child;
+        let level = self.links[p].last_level;
         let node = &mut self.nodes[s];
         node.parent = p as u32;
-        node.prev = last;
-        node.next = NIL;
         node.pass = level;
+        let links = &mut self.links[s];
+        links.prev = last;
+        links.next = NIL;
         if last == NIL {
-            self.nodes[p].first_child = s as u32;
+            self.links[p].first_child = s as u32;
         } else {
-            self.nodes[last as usize].next = s as u32;
+            self.links[last as usize].next = s as u32;
         }
-        self.nodes[p].last_child = s as u32;
+        self.links[p].last_child = s as u32;
         if self.nodes[s].schedulable() {
             self.became_schedulable(s);
         }
@@ -578,21 +604,21 @@ impl PriorityTree {
 
     /// Drops every entry of `s`'s heap (so detaching its children costs O(1) each).
     fn clear_heap(&mut self, s: usize) {
-        let mut heap = std::mem::take(&mut self.nodes[s].heap);
+        let mut heap = std::mem::take(&mut self.links[s].heap);
         for e in &heap {
             if let Some(n) = self.nodes.get_mut(e.slot as usize) {
                 n.in_heap = false;
             }
         }
         heap.clear();
-        self.nodes[s].heap = heap;
+        self.links[s].heap = heap;
     }
 
     /// Moves every child of `from` under `to` (exclusive insertion), in order.
     fn move_children(&mut self, from: usize, to: usize) {
         self.clear_heap(from);
-        while self.nodes[from].first_child != NIL {
-            let c = self.nodes[from].first_child as usize;
+        while self.links[from].first_child != NIL {
+            let c = self.links[from].first_child as usize;
             self.detach(c);
             self.attach(c, to);
         }
@@ -615,7 +641,10 @@ impl PriorityTree {
             live[s as usize] = true;
         }
         let mut seen_as_child = vec![0u32; self.nodes.len()];
-        for (s, node) in self.nodes.iter().enumerate() {
+        if self.links.len() != self.nodes.len() {
+            return Err("node and link slabs differ in length".into());
+        }
+        for (s, (node, links)) in self.nodes.iter().zip(&self.links).enumerate() {
             if !live[s] {
                 continue;
             }
@@ -635,12 +664,12 @@ impl PriorityTree {
                     return Err(format!("stream {} is not below the root", node.id));
                 }
             }
-            let mut c = node.first_child;
+            let mut c = links.first_child;
             let mut prev = NIL;
             let mut sched = 0;
             while c != NIL {
                 let child = &self.nodes[c as usize];
-                if child.parent as usize != s || child.prev != prev {
+                if child.parent as usize != s || self.links[c as usize].prev != prev {
                     return Err(format!("child list of {} disagrees with parent", node.id));
                 }
                 seen_as_child[c as usize] += 1;
@@ -654,19 +683,19 @@ impl PriorityTree {
                     }
                 }
                 prev = c;
-                c = child.next;
+                c = self.links[c as usize].next;
             }
-            if node.last_child != prev {
+            if links.last_child != prev {
                 return Err(format!("last_child of {} is wrong", node.id));
             }
             if sched != node.sched_children {
                 return Err(format!("sched_children of {} is wrong", node.id));
             }
-            let in_heap = node.heap.iter().filter(|e| live[e.slot as usize]).count();
-            if in_heap != node.heap.len() {
+            let in_heap = links.heap.iter().filter(|e| live[e.slot as usize]).count();
+            if in_heap != links.heap.len() {
                 return Err(format!("heap of {} holds a dead node", node.id));
             }
-            for (i, e) in node.heap.iter().enumerate() {
+            for (i, e) in links.heap.iter().enumerate() {
                 let child = &self.nodes[e.slot as usize];
                 if child.parent as usize != s || !child.in_heap || child.pass != e.pass {
                     return Err(format!(
@@ -674,7 +703,7 @@ impl PriorityTree {
                         child.id, node.id
                     ));
                 }
-                if i > 0 && node.heap[(i - 1) / 2].key() > e.key() {
+                if i > 0 && links.heap[(i - 1) / 2].key() > e.key() {
                     return Err(format!("heap of {} is out of order", node.id));
                 }
             }
@@ -683,10 +712,10 @@ impl PriorityTree {
                 .count();
             let listed = {
                 let mut n = 0;
-                let mut c = node.first_child;
+                let mut c = links.first_child;
                 while c != NIL {
                     n += 1;
-                    c = self.nodes[c as usize].next;
+                    c = self.links[c as usize].next;
                 }
                 n
             };
