@@ -31,20 +31,49 @@ pub const DEFAULT_MAX_STREAMS: usize = 1000;
 const ROOT: usize = 0;
 const NIL: u32 = u32::MAX;
 
+/// A heap entry: the key `(pass, id)` stored as the 96-bit number `pass << 32 | id`, split
+/// into its low 64 bits and high 32 bits, so that [`key`](Self::key) is two loads with no
+/// shifting, in 16 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    pass: u64,
-    id: u32,
+    /// `pass << 32 | id` (the pass truncated to its low 32 bits).
+    lo: u64,
+    /// `pass >> 32`.
+    hi: u32,
     slot: u32,
 }
 
 impl Entry {
+    #[inline]
+    fn new(pass: u64, id: u32, slot: u32) -> Self {
+        Self {
+            lo: (pass << 32) | u64::from(id),
+            hi: (pass >> 32) as u32,
+            slot,
+        }
+    }
+
+    #[inline]
+    fn pass(&self) -> u64 {
+        (u64::from(self.hi) << 32) | (self.lo >> 32)
+    }
+
+    #[inline]
+    fn id(&self) -> u32 {
+        self.lo as u32
+    }
+
+    #[inline]
+    fn set_pass(&mut self, pass: u64) {
+        *self = Self::new(pass, self.id(), self.slot);
+    }
+
     /// `(pass, id)` as one integer, so that comparing two keys is a branch-free
     /// subtract-with-borrow instead of a branch on the pass and another on the id (the
     /// heap's child choice is a coin toss the branch predictor loses half the time).
     #[inline]
     fn key(&self) -> u128 {
-        (u128::from(self.pass) << 32) | u128::from(self.id)
+        (u128::from(self.hi) << 64) | u128::from(self.lo)
     }
 }
 
@@ -389,7 +418,7 @@ impl PriorityTree {
                 };
                 let c = top.slot as usize;
                 if self.nodes[c].schedulable() {
-                    break (c, top.id);
+                    break (c, top.id());
                 }
                 heap_pop(&mut self.links[cur].heap);
                 self.nodes[c].in_heap = false;
@@ -419,7 +448,7 @@ impl PriorityTree {
             let parent = &mut self.links[p];
             parent.last_level = old;
             if let Some(top) = parent.heap.first_mut() {
-                top.pass = new;
+                top.set_pass(new);
                 // The served child usually belongs near the bottom now.
                 sift_top_to_bottom(&mut parent.heap);
             }
@@ -514,12 +543,7 @@ impl PriorityTree {
                 let node = &mut self.nodes[s];
                 node.pass = pass;
                 node.in_heap = true;
-                let entry = Entry {
-                    pass,
-                    id: node.id,
-                    slot: s as u32,
-                };
-                heap_push(&mut self.links[p].heap, entry);
+                heap_push(&mut self.links[p].heap, Entry::new(pass, node.id, s as u32));
             }
             let parent = &mut self.nodes[p];
             let was = parent.schedulable();
@@ -697,7 +721,7 @@ impl PriorityTree {
             }
             for (i, e) in links.heap.iter().enumerate() {
                 let child = &self.nodes[e.slot as usize];
-                if child.parent as usize != s || !child.in_heap || child.pass != e.pass {
+                if child.parent as usize != s || !child.in_heap || child.pass != e.pass() {
                     return Err(format!(
                         "heap entry of {} under {} is wrong",
                         child.id, node.id
