@@ -2,13 +2,13 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::codec::{encode_int, encode_int_into, int_len};
 use crate::field::{HeaderField, Representation, entry_size};
 use crate::hash::{HashIndex, hash_bytes, random_seed};
 use crate::huffman;
-use crate::table::{STATIC, STATIC_LEN, arena_copy};
+use crate::table::{STATIC, STATIC_LEN};
 
 /// When string literals are Huffman-coded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,13 +88,62 @@ impl<N: AsRef<[u8]>, V: AsRef<[u8]>> Field for (N, V, Representation) {
 /// typically session tokens that a compression oracle could guess (RFC 7541 §7.1.3).
 pub const SHORT_COOKIE: usize = 20;
 
-/// An entry of the encoder's dynamic table.
+/// An entry of the encoder's dynamic table: its name and value are in [`Store`].
 #[derive(Debug)]
 struct Entry {
-    name: Bytes,
-    value: Bytes,
+    /// Position of the name in the store's stream; the value follows it.
+    start: u64,
+    name_len: usize,
+    value_len: usize,
     name_hash: u64,
     field_hash: u64,
+}
+
+/// The bytes of the encoder's table entries, appended in insertion order.
+///
+/// Plain bytes rather than `Bytes`: the encoder only compares against its entries, so it
+/// needs no reference counting. Positions count every byte ever appended; evicted bytes at
+/// the front are dropped once they outweigh the table (at most `max(capacity, 4096)` dead
+/// bytes are kept), so each byte is moved a bounded number of times on average.
+#[derive(Debug, Default)]
+struct Store {
+    bytes: Vec<u8>,
+    /// Stream position of `bytes[0]`.
+    base: u64,
+}
+
+impl Store {
+    /// The next position to be appended.
+    fn end(&self) -> u64 {
+        self.base + self.bytes.len() as u64
+    }
+
+    fn push(&mut self, name: &[u8], value: &[u8]) -> u64 {
+        let start = self.end();
+        self.bytes.extend_from_slice(name);
+        self.bytes.extend_from_slice(value);
+        start
+    }
+
+    fn name(&self, e: &Entry) -> &[u8] {
+        let at = (e.start - self.base) as usize;
+        &self.bytes[at..at + e.name_len]
+    }
+
+    fn value(&self, e: &Entry) -> &[u8] {
+        let at = (e.start - self.base) as usize + e.name_len;
+        &self.bytes[at..at + e.value_len]
+    }
+
+    /// Forgets the bytes before `live` (the oldest entry's start, or `end()` when the table
+    /// is empty) once there are more of them than `keep`.
+    fn release(&mut self, live: u64, keep: usize) {
+        let dead = (live - self.base) as usize;
+        if dead > keep {
+            self.bytes.drain(..dead);
+            self.base = live;
+        }
+    }
 }
 
 /// A name's first few values are indexed before its statistics decide.
@@ -148,7 +197,7 @@ pub struct Encoder {
     static_by_name: HashIndex<u8>,
     seed: u64,
     huffman: HuffmanPolicy,
-    arena: BytesMut,
+    store: Store,
     names: HashIndex<NameStat>,
     /// Hashes of fields recently sent without indexing, oldest first in `ghost_order`.
     ghosts: HashIndex<()>,
@@ -186,7 +235,7 @@ impl Encoder {
             static_by_name,
             seed,
             huffman: HuffmanPolicy::default(),
-            arena: BytesMut::new(),
+            store: Store::default(),
             names: HashIndex::default(),
             ghosts: HashIndex::default(),
             ghost_order: VecDeque::new(),
@@ -364,7 +413,7 @@ impl Encoder {
         let &id = self.by_field.get(&field_hash)?;
         let pos = (self.inserted - 1 - id) as usize;
         let e = self.entries.get(pos)?;
-        (e.name_hash == name_hash && &e.name[..] == name && &e.value[..] == value)
+        (e.name_hash == name_hash && self.store.name(e) == name && self.store.value(e) == value)
             .then_some(STATIC_LEN + 1 + pos)
     }
 
@@ -377,7 +426,7 @@ impl Encoder {
         let &id = self.by_name.get(&name_hash)?;
         let pos = (self.inserted - 1 - id) as usize;
         let e = self.entries.get(pos)?;
-        (&e.name[..] == name).then_some(STATIC_LEN + 1 + pos)
+        (self.store.name(e) == name).then_some(STATIC_LEN + 1 + pos)
     }
 
     fn insert(&mut self, name: &[u8], value: &[u8], name_hash: u64, field_hash: u64) {
@@ -392,9 +441,11 @@ impl Encoder {
         self.by_field.insert(field_hash, id);
         self.by_name.insert(name_hash, id);
         self.size += size;
+        let start = self.store.push(name, value);
         self.entries.push_front(Entry {
-            name: arena_copy(&mut self.arena, name),
-            value: arena_copy(&mut self.arena, value),
+            start,
+            name_len: name.len(),
+            value_len: value.len(),
             name_hash,
             field_hash,
         });
@@ -408,7 +459,7 @@ impl Encoder {
                 self.size = 0;
                 break;
             };
-            self.size -= entry_size(e.name.len(), e.value.len());
+            self.size -= entry_size(e.name_len, e.value_len);
             if self.by_field.get(&e.field_hash) == Some(&id) {
                 self.by_field.remove(&e.field_hash);
             }
@@ -416,6 +467,8 @@ impl Encoder {
                 self.by_name.remove(&e.name_hash);
             }
         }
+        let live = self.entries.back().map_or(self.store.end(), |e| e.start);
+        self.store.release(live, self.capacity.max(4096));
     }
 
     /// Writes a string literal (RFC 7541 §5.2). Huffman coding is done in one pass, straight
@@ -454,5 +507,40 @@ fn default_sensitive(name: &[u8], value: &[u8]) -> bool {
         b"authorization" | b"proxy-authorization" => true,
         b"cookie" => value.len() < SHORT_COOKIE,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_store_stays_bounded_and_correct() {
+        let mut enc = Encoder::new();
+        let mut dec = crate::Decoder::new();
+        let mut block = BytesMut::new();
+        let mut out = Vec::new();
+        let mut indexed = 0;
+        for i in 0..5000u32 {
+            // Every field comes three times: the encoder indexes it and then finds it.
+            let field = (format!("x-name-{}", i / 3 % 7), format!("value-{}", i / 3));
+            block.clear();
+            enc.encode([&field], &mut block);
+            let block_len = block.len();
+            out.clear();
+            dec.decode(&block.split().freeze(), &mut out)
+                .expect("decodes");
+            assert_eq!(out[0].name, field.0.as_bytes());
+            assert_eq!(out[0].value, field.1.as_bytes());
+            indexed += usize::from(block_len == 1);
+            assert!(
+                enc.store.bytes.len() <= 2 * 4096 + 64,
+                "store grew to {}",
+                enc.store.bytes.len()
+            );
+        }
+        assert!(enc.table_len() > 0);
+        // The third of each was found in the table: one byte.
+        assert!(indexed >= 1600, "{indexed}");
     }
 }
