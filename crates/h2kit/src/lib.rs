@@ -51,6 +51,8 @@ mod connection;
 pub mod error;
 pub mod event;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 pub mod limits;
 pub mod manual;

@@ -38,6 +38,26 @@ const RFC_DEFAULTS: LocalSettings = LocalSettings {
     no_rfc7540_priorities: false,
 };
 
+/// Sizes of a connection's internal queues (see [`Connection::debug_counts`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DebugCounts {
+    /// Streams held.
+    pub streams: usize,
+    /// Closed stream ids remembered.
+    pub closed: usize,
+    /// Control frames queued.
+    pub control: usize,
+    /// Field blocks and resets queued.
+    pub ordered: usize,
+    /// Events not yet polled.
+    pub events: usize,
+    /// Encoded bytes held back by `poll_transmit`'s `max`.
+    pub staging: usize,
+    /// Received bytes not yet decoded (less than one frame).
+    pub inbuf: usize,
+}
+
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -274,6 +294,7 @@ pub struct Connection {
     staging: BytesMut,
     scratch: BytesMut,
     preface_written: bool,
+    sent_settings: bool,
     control: VecDeque<Control>,
     ordered: VecDeque<Ordered>,
     scheduler: Box<dyn Scheduler + Send>,
@@ -389,6 +410,7 @@ impl Connection {
             staging: BytesMut::new(),
             scratch: BytesMut::new(),
             preface_written: false,
+            sent_settings: false,
             control: VecDeque::new(),
             ordered: VecDeque::new(),
             scheduler,
@@ -635,8 +657,12 @@ impl Connection {
                 ..
             } | ConnectionError::TransportClosed
         );
-        // Replies and stream output are pointless now; keep only what is half-written.
-        self.control.clear();
+        // Replies and stream output are pointless now. Our SETTINGS stay if they are not out
+        // yet: they must be the first frame we send (RFC 9113 §3.4), even before a GOAWAY.
+        let sent_settings = self.sent_settings;
+        self.control
+            .retain(|c| !sent_settings && matches!(c, Control::Settings(_)));
+        self.control.truncate(1);
         self.ordered.clear();
         if !from_peer && !matches!(error, ConnectionError::GoAway { .. }) {
             let debug = Bytes::from(error.to_string());
@@ -664,6 +690,20 @@ impl Connection {
     }
 
     // ---------------------------------------------------------------- queries
+
+    /// Sizes of the internal queues and buffers, for tests of memory bounds.
+    #[doc(hidden)]
+    pub fn debug_counts(&self) -> DebugCounts {
+        DebugCounts {
+            streams: self.streams.len(),
+            closed: self.closed.len(),
+            control: self.control.len(),
+            ordered: self.ordered.len(),
+            events: self.events.len(),
+            staging: self.staging.len(),
+            inbuf: self.inbuf.len(),
+        }
+    }
 
     /// The stream view for `id`, if the stream is known (open, reserved, or closed with output
     /// still queued).

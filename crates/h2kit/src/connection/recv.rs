@@ -197,10 +197,17 @@ impl Connection {
     }
 
     /// The state of a stream that is not in the map, for received frames.
+    ///
+    /// A closed stream we no longer remember is treated as one we reset: its late frames are
+    /// ignored (and counted against the unknown-stream budget) rather than answered, since we
+    /// cannot tell whether the peer sent them before our RST_STREAM or END_STREAM reached it.
     fn recv_state(&mut self, id: StreamId, now: Instant) -> StreamState {
         match self.closed.get(id, now) {
             Some(c) => StreamState::Closed(c.cause),
-            None => self.stream_state(id),
+            None => match self.stream_state(id) {
+                StreamState::Idle => StreamState::Idle,
+                _ => StreamState::Closed(CloseCause::ResetSent),
+            },
         }
     }
 

@@ -334,18 +334,17 @@ impl Connection {
         self.check_open()?;
         let last = StreamId::new(self.last_processed);
         self.goaway_sent = Some(last);
-        self.control.clear();
-        self.ordered.clear();
-        self.control.push_back(Control::GoAway {
-            last,
-            code,
-            debug: debug_data.clone(),
-        });
         self.fail(ConnectionError::GoAway {
             code,
             last_stream_id: last,
-            debug_data,
+            debug_data: debug_data.clone(),
             initiator: Initiator::Local,
+        });
+        // `fail` dropped every queued frame; the GOAWAY is the last thing we write.
+        self.control.push_back(Control::GoAway {
+            last,
+            code,
+            debug: debug_data,
         });
         Ok(())
     }
@@ -567,6 +566,7 @@ impl Connection {
         // required, payloads above 2^24); such a frame is dropped rather than corrupt output.
         match c {
             Control::Settings(s) => {
+                self.sent_settings = true;
                 let _ = h2kit_frame::encode_settings(&s, buf);
                 if let Some(p) = self
                     .pending_settings
