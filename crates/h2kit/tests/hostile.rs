@@ -439,8 +439,10 @@ fn window_overflow_has_the_right_scope() {
 
 #[test]
 fn data_beyond_the_window_is_a_flow_control_error() {
-    let mut cfg = Config::default();
-    cfg.connection_window_size = 65_535;
+    let cfg = Config {
+        connection_window_size: 65_535,
+        ..Config::default()
+    };
     let mut raw = server(cfg);
     raw.headers(1, &GET, false).unwrap();
     let chunk = vec![0u8; 16_384];
