@@ -8,7 +8,7 @@ use crate::codec::{encode_int, encode_int_into, int_len};
 use crate::field::{HeaderField, Representation, entry_size};
 use crate::hash::{HashIndex, hash_bytes, random_seed};
 use crate::huffman;
-use crate::table::{STATIC, STATIC_LEN};
+use crate::table::{STATIC, STATIC_LEN, static_name};
 
 /// When string literals are Huffman-coded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,8 +175,9 @@ struct NameStat {
 /// shorter than [`SHORT_COOKIE`] bytes (those are sent never-indexed), or fields larger than
 /// the table.
 ///
-/// Table lookups go through hash indexes (seeded per encoder), not scans; entries are
-/// copied into shared 4 KiB chunks, so encoding allocates nothing per field.
+/// Static table lookups are a match on the name; dynamic table lookups go through hash
+/// indexes (seeded per encoder), not scans. Entries are copied into one reused byte store,
+/// so encoding allocates nothing per field once the table has filled.
 #[derive(Debug)]
 pub struct Encoder {
     entries: VecDeque<Entry>,
@@ -193,8 +194,6 @@ pub struct Encoder {
     inserted: u64,
     by_field: HashIndex<u64>,
     by_name: HashIndex<u64>,
-    static_by_field: HashIndex<u8>,
-    static_by_name: HashIndex<u8>,
     seed: u64,
     huffman: HuffmanPolicy,
     store: Store,
@@ -214,13 +213,6 @@ impl Encoder {
     /// An encoder with the RFC 7541 initial table size (4096) and Huffman only if shorter.
     pub fn new() -> Self {
         let seed = random_seed();
-        let mut static_by_field = HashIndex::default();
-        let mut static_by_name = HashIndex::default();
-        for (i, (name, value)) in STATIC.iter().enumerate().rev() {
-            let nh = hash_bytes(seed, name);
-            static_by_name.insert(nh, (i + 1) as u8);
-            static_by_field.insert(hash_bytes(nh, value), (i + 1) as u8);
-        }
         Encoder {
             entries: VecDeque::new(),
             size: 0,
@@ -231,8 +223,6 @@ impl Encoder {
             inserted: 0,
             by_field: HashIndex::default(),
             by_name: HashIndex::default(),
-            static_by_field,
-            static_by_name,
             seed,
             huffman: HuffmanPolicy::default(),
             store: Store::default(),
@@ -322,15 +312,16 @@ impl Encoder {
         let name_hash = hash_bytes(self.seed, name);
         let field_hash = hash_bytes(name_hash, value);
 
+        let in_static = static_name(name);
         let sensitive = repr == Representation::NeverIndexed || default_sensitive(name, value);
         if !sensitive {
-            if let Some(index) = self.find_field(name, value, name_hash, field_hash) {
+            if let Some(index) = self.find_field(name, value, in_static, name_hash, field_hash) {
                 encode_int(index, 7, 0x80, dst);
                 self.learn(name_hash, true);
                 return;
             }
         }
-        let name_index = self.find_name(name, name_hash);
+        let name_index = self.find_name(name, in_static, name_hash);
 
         let index = !sensitive
             && repr == Representation::IncrementalIndexing
@@ -401,13 +392,17 @@ impl Encoder {
         &self,
         name: &[u8],
         value: &[u8],
+        in_static: Option<(u8, u8)>,
         name_hash: u64,
         field_hash: u64,
     ) -> Option<usize> {
-        if let Some(&i) = self.static_by_field.get(&field_hash) {
-            let (n, v) = STATIC[usize::from(i) - 1];
-            if n == name && v == value {
-                return Some(usize::from(i));
+        if let Some((first, count)) = in_static {
+            let first = usize::from(first);
+            let found = STATIC
+                .get(first - 1..first - 1 + usize::from(count))
+                .and_then(|entries| entries.iter().position(|&(_, v)| v == value));
+            if let Some(i) = found {
+                return Some(first + i);
             }
         }
         let &id = self.by_field.get(&field_hash)?;
@@ -417,11 +412,9 @@ impl Encoder {
             .then_some(STATIC_LEN + 1 + pos)
     }
 
-    fn find_name(&self, name: &[u8], name_hash: u64) -> Option<usize> {
-        if let Some(&i) = self.static_by_name.get(&name_hash) {
-            if STATIC[usize::from(i) - 1].0 == name {
-                return Some(usize::from(i));
-            }
+    fn find_name(&self, name: &[u8], in_static: Option<(u8, u8)>, name_hash: u64) -> Option<usize> {
+        if let Some((first, _)) = in_static {
+            return Some(usize::from(first));
         }
         let &id = self.by_name.get(&name_hash)?;
         let pos = (self.inserted - 1 - id) as usize;
