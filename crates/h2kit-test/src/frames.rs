@@ -124,6 +124,12 @@ macro_rules! into_spec {
                 FrameSpec::$variant(b)
             }
         }
+
+        impl From<&$builder> for FrameSpec {
+            fn from(b: &$builder) -> Self {
+                FrameSpec::$variant(b.clone())
+            }
+        }
     )*};
 }
 
@@ -407,6 +413,9 @@ pub fn continuation(stream_id: u32, fragment: impl Into<Bytes>) -> ContinuationB
 impl ContinuationBuilder {
     /// Appends a field, HPACK-encoded by the sending peer after the raw fragment (so a
     /// header list can be spread over HEADERS and CONTINUATION frames field by field).
+    /// A dynamic table size update the peer's encoder owes (after a received
+    /// SETTINGS_HEADER_TABLE_SIZE) would land here, mid-block; send such updates at the
+    /// start of a HEADERS block instead.
     #[must_use]
     pub fn field(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
         self.fields.push(HeaderField::new(

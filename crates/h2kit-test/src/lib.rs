@@ -52,7 +52,7 @@
 //! client.expect(frames::settings());
 //! client.expect(frames::headers(1).response(200)); // other fields may follow
 //! let body = client.next_frame().ok_or("no DATA")?;
-//! assert!(body.matches(&frames::data(1, b"hello").end_stream().into()));
+//! assert!(body.matches(frames::data(1, b"hello").end_stream()));
 //! client.expect_goaway(ErrorCode::NO_ERROR);
 //! client.expect_nothing();
 //! # Ok(())

@@ -404,7 +404,9 @@ impl ScriptedPeer {
     // ----- assertions -----
 
     fn is_ignored(&self, frame: &ReceivedFrame) -> bool {
-        self.ignored.iter().any(|spec| frame.matches(spec))
+        self.ignored
+            .iter()
+            .any(|spec| crate::expect::mismatches(spec, frame).is_empty())
     }
 
     /// Drops ignored frames from the front of the queue.
@@ -452,7 +454,7 @@ impl ScriptedPeer {
                 self.partial_note()
             );
         };
-        let diff = frame.mismatches(&spec);
+        let diff = crate::expect::mismatches(&spec, &frame);
         if !diff.is_empty() {
             panic!(
                 "{}: frame #{} does not match\n  expected: {spec}\n  received: {frame}\n  \
@@ -475,7 +477,7 @@ impl ScriptedPeer {
         let spec = spec.into();
         let mut skipped = Vec::new();
         while let Some(frame) = self.next_frame() {
-            if frame.matches(&spec) {
+            if frame.mismatches(&spec).is_empty() {
                 return frame;
             }
             skipped.push(frame.to_string());

@@ -71,14 +71,14 @@ impl ReceivedFrame {
     }
 
     /// Whether `spec` matches this frame, as [`expect`](crate::ScriptedPeer::expect) decides.
-    pub fn matches(&self, spec: &FrameSpec) -> bool {
-        crate::expect::mismatches(spec, self).is_empty()
+    pub fn matches(&self, spec: impl Into<FrameSpec>) -> bool {
+        crate::expect::mismatches(&spec.into(), self).is_empty()
     }
 
     /// The ways this frame differs from `spec`, one readable line each; empty when it
     /// matches.
-    pub fn mismatches(&self, spec: &FrameSpec) -> Vec<String> {
-        crate::expect::mismatches(spec, self)
+    pub fn mismatches(&self, spec: impl Into<FrameSpec>) -> Vec<String> {
+        crate::expect::mismatches(&spec.into(), self)
     }
 }
 
