@@ -31,49 +31,40 @@ pub const DEFAULT_MAX_STREAMS: usize = 1000;
 const ROOT: usize = 0;
 const NIL: u32 = u32::MAX;
 
-/// A heap entry: the key `(pass, id)` stored as the 96-bit number `pass << 32 | id`, split
-/// into its low 64 bits and high 32 bits, so that [`key`](Self::key) is two loads with no
-/// shifting, in 16 bytes.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    /// `pass << 32 | id` (the pass truncated to its low 32 bits).
-    lo: u64,
-    /// `pass >> 32`.
-    hi: u32,
-    slot: u32,
-}
+/// A heap entry: `pass << 64 | id << 32 | slot` in one `u128`, ordered as an integer.
+///
+/// Ordering by the whole number is ordering by `(pass, id)`: ids are unique among siblings,
+/// so the slot bits never decide. Comparing two entries is a branch-free subtract with
+/// borrow (the heap's choice between two children is a coin toss that a branch predictor
+/// loses half the time), and an entry is read and written as two 8-byte halves, never as
+/// narrow fields that a wide copy would then have to reassemble (a store-forwarding stall).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry(u128);
 
 impl Entry {
     #[inline]
     fn new(pass: u64, id: u32, slot: u32) -> Self {
-        Self {
-            lo: (pass << 32) | u64::from(id),
-            hi: (pass >> 32) as u32,
-            slot,
-        }
+        Self((u128::from(pass) << 64) | (u128::from(id) << 32) | u128::from(slot))
     }
 
     #[inline]
-    fn pass(&self) -> u64 {
-        (u64::from(self.hi) << 32) | (self.lo >> 32)
+    fn pass(self) -> u64 {
+        (self.0 >> 64) as u64
     }
 
     #[inline]
-    fn id(&self) -> u32 {
-        self.lo as u32
+    fn id(self) -> u32 {
+        (self.0 >> 32) as u32
     }
 
     #[inline]
-    fn set_pass(&mut self, pass: u64) {
-        *self = Self::new(pass, self.id(), self.slot);
+    fn slot(self) -> usize {
+        self.0 as u32 as usize
     }
 
-    /// `(pass, id)` as one integer, so that comparing two keys is a branch-free
-    /// subtract-with-borrow instead of a branch on the pass and another on the id (the
-    /// heap's child choice is a coin toss the branch predictor loses half the time).
     #[inline]
-    fn key(&self) -> u128 {
-        (u128::from(self.hi) << 64) | u128::from(self.lo)
+    fn key(self) -> u128 {
+        self.0
     }
 }
 
@@ -416,7 +407,7 @@ impl PriorityTree {
                     // keeps a schedulable child in every schedulable node's heap.
                     return Err(PriorityError::Deadlock);
                 };
-                let c = top.slot as usize;
+                let c = top.slot();
                 if self.nodes[c].schedulable() {
                     break (c, top.id());
                 }
@@ -443,15 +434,13 @@ impl PriorityTree {
             node.deficit = deficit;
             let old = node.pass;
             node.pass = old + u64::from(step);
-            let new = node.pass;
+            // `x` is the top of its parent's heap (the descent came through it); its entry
+            // is rebuilt from the node rather than read back.
+            let entry = Entry::new(node.pass, node.id, x as u32);
             let p = node.parent as usize;
             let parent = &mut self.links[p];
             parent.last_level = old;
-            if let Some(top) = parent.heap.first_mut() {
-                top.set_pass(new);
-                // The served child usually belongs near the bottom now.
-                sift_top_to_bottom(&mut parent.heap);
-            }
+            replace_top(&mut parent.heap, entry);
             x = p;
         }
         Ok(id)
@@ -583,7 +572,7 @@ impl PriorityTree {
         }
         if self.nodes[s].in_heap {
             let heap = &mut self.links[p].heap;
-            if let Some(pos) = heap.iter().position(|e| e.slot as usize == s) {
+            if let Some(pos) = heap.iter().position(|e| e.slot() == s) {
                 heap_remove(heap, pos);
             }
             self.nodes[s].in_heap = false;
@@ -630,7 +619,7 @@ impl PriorityTree {
     fn clear_heap(&mut self, s: usize) {
         let mut heap = std::mem::take(&mut self.links[s].heap);
         for e in &heap {
-            if let Some(n) = self.nodes.get_mut(e.slot as usize) {
+            if let Some(n) = self.nodes.get_mut(e.slot()) {
                 n.in_heap = false;
             }
         }
@@ -715,12 +704,12 @@ impl PriorityTree {
             if sched != node.sched_children {
                 return Err(format!("sched_children of {} is wrong", node.id));
             }
-            let in_heap = links.heap.iter().filter(|e| live[e.slot as usize]).count();
+            let in_heap = links.heap.iter().filter(|e| live[e.slot()]).count();
             if in_heap != links.heap.len() {
                 return Err(format!("heap of {} holds a dead node", node.id));
             }
             for (i, e) in links.heap.iter().enumerate() {
-                let child = &self.nodes[e.slot as usize];
+                let child = &self.nodes[e.slot()];
                 if child.parent as usize != s || !child.in_heap || child.pass != e.pass() {
                     return Err(format!(
                         "heap entry of {} under {} is wrong",
@@ -770,7 +759,7 @@ fn validate(id: u32, depends_on: Option<u32>, weight: u16) -> Result<(), Priorit
 fn heap_push(heap: &mut Vec<Entry>, e: Entry) {
     heap.push(e);
     let last = heap.len() - 1;
-    sift_up(heap, last);
+    sift_hole_up(heap, last, e);
 }
 
 fn heap_pop(heap: &mut Vec<Entry>) {
@@ -797,11 +786,21 @@ fn heap_remove(heap: &mut Vec<Entry>, pos: usize) {
 }
 
 #[inline]
-fn sift_up(heap: &mut [Entry], mut pos: usize) {
-    let Some(&e) = heap.get(pos) else { return };
+fn sift_up(heap: &mut [Entry], pos: usize) {
+    if let Some(&e) = heap.get(pos) {
+        sift_hole_up(heap, pos, e);
+    }
+}
+
+/// Places `e` in the hole at `pos` or above it. `e` comes in a register rather than being
+/// read back from the heap: a fresh narrow store read back by a wide load stalls on store
+/// forwarding.
+#[inline]
+fn sift_hole_up(heap: &mut [Entry], mut pos: usize, e: Entry) {
+    let key = e.key();
     while pos > 0 {
         let parent = (pos - 1) / 2;
-        if heap[parent].key() <= e.key() {
+        if heap[parent].key() <= key {
             break;
         }
         heap[pos] = heap[parent];
@@ -810,27 +809,35 @@ fn sift_up(heap: &mut [Entry], mut pos: usize) {
     heap[pos] = e;
 }
 
-/// Re-places the top after its key grew: move the hole down to a leaf along the smaller
-/// children (one comparison per level), then sift up from there (std's `BinaryHeap::pop`
-/// strategy; cheaper than a plain sift-down when the element ends up deep).
+/// Replaces the top with `e`, whose key is not smaller: move the hole down to a leaf along
+/// the smaller children (one comparison per level), then sift `e` up from there (std's
+/// `BinaryHeap::pop` strategy; cheaper than a plain sift-down when the element ends up
+/// deep, as a stream just served usually does).
 #[inline]
-fn sift_top_to_bottom(heap: &mut [Entry]) {
+fn replace_top(heap: &mut [Entry], e: Entry) {
     let len = heap.len();
-    let Some(&e) = heap.first() else { return };
-    let mut pos = 0;
-    let mut child = 1;
-    while child + 1 < len {
-        child += usize::from(heap[child + 1].key() < heap[child].key());
-        heap[pos] = heap[child];
-        pos = child;
-        child = 2 * pos + 1;
+    if len == 0 {
+        return;
     }
-    if child + 1 == len {
+    let key = e.key();
+    let mut pos = 0;
+    loop {
+        let left = 2 * pos + 1;
+        if left >= len {
+            break;
+        }
+        let child = if left + 1 < len {
+            left + usize::from(heap[left + 1].key() < heap[left].key())
+        } else {
+            left
+        };
+        if heap[child].key() >= key {
+            break;
+        }
         heap[pos] = heap[child];
         pos = child;
     }
     heap[pos] = e;
-    sift_up(heap, pos);
 }
 
 fn sift_down(heap: &mut [Entry], mut pos: usize) {
