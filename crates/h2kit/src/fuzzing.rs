@@ -114,7 +114,7 @@ pub fn connection_ops(data: &[u8]) {
     while let Some(op) = bytes.next() {
         let arg = bytes.next().unwrap_or(0);
         let pick = |ids: &[StreamId]| ids.get(usize::from(arg) % ids.len().max(1)).copied();
-        match op % 14 {
+        match op % 15 {
             0 => {
                 if let Ok(id) = client.send_request(request("/"), arg % 2 == 0) {
                     ids.push(id);
@@ -189,7 +189,20 @@ pub fn connection_ops(data: &[u8]) {
             }
             12 => {
                 if let Some(id) = pick(&ids) {
-                    let _ = server.push_promise(id, request("/push"));
+                    let mut promised = request("/push");
+                    promised[0] = Field::new(":method", "GET");
+                    let _ = server.push_promise(id, promised);
+                }
+            }
+            13 => {
+                if let Some(id) = pick(&ids) {
+                    let conn = if arg % 2 == 0 {
+                        &mut client
+                    } else {
+                        &mut server
+                    };
+                    let body = Bytes::from(vec![arg; usize::from(arg % 64) * 300]);
+                    let _ = conn.send_data_padded(id, body, arg, arg % 3 == 0);
                 }
             }
             _ => {}

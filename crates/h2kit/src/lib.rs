@@ -59,12 +59,15 @@ pub mod manual;
 pub mod state;
 
 pub use config::{Config, Limits, LocalSettings, SchedulerKind};
-pub use connection::{Connection, PREFACE, PeerSettings, Role, StreamMut};
+pub use connection::{
+    Connection, PREFACE, PeerSettings, Role, StreamMut, request_from_fields, response_from_fields,
+};
 pub use error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
     UsageError,
 };
 pub use event::{Event, SettingChange};
 pub use h2kit_frame::{ErrorCode, FrameType, SettingId, StreamId};
+pub use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority, Urgency};
 pub use headers::{Field, HeaderError, HeaderValidation, MessageKind};
 pub use state::StreamState;

@@ -518,3 +518,207 @@ fn push_refused_when_disabled() {
         Err(UsageError::PushDisabled)
     );
 }
+
+#[test]
+fn padded_data_counts_against_flow_control() {
+    for chunk in SPLITS {
+        let mut p = Pair::with_chunk(chunk);
+        let id = p.client.send_request(post("/pad"), false).unwrap();
+        p.client
+            .send_data_padded(id, Bytes::from_static(b"hello"), 20, true)
+            .unwrap();
+        p.drive();
+        let data: Vec<(Bytes, u32)> = p
+            .take_server_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Data {
+                    data,
+                    flow_controlled_len,
+                    ..
+                } => Some((data, flow_controlled_len)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(data, vec![(Bytes::from_static(b"hello"), 5 + 20 + 1)]);
+        assert_eq!(p.client.send_window(), 1_048_576 - 26, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn h2c_upgrade_both_sides() {
+    let mut client = h2kit::Connection::client_h2c(Config::default(), false);
+    let settings = client.h2c_settings();
+    assert!(!settings.is_empty() && !settings.contains('='));
+    // The HTTP/1.1 request went out with Upgrade: h2c; the server answered 101.
+    let request = get("/upgraded");
+    let server =
+        h2kit::Connection::server_h2c(Config::default(), settings.as_bytes(), request).unwrap();
+    assert_eq!(client.next_stream_id(), StreamId::new(3));
+    assert_eq!(
+        client.stream_state(StreamId::new(1)),
+        h2kit::StreamState::HalfClosedLocal
+    );
+    let mut p = Pair::with_chunk(7);
+    p.client = std::mem::replace(&mut client, h2kit::Connection::client(Config::default()));
+    p.server = server;
+    p.drive();
+    let events = p.take_server_events();
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Request { stream, end_stream: true, headers, .. }
+        if *stream == StreamId::new(1) && has_header(headers, ":path", "/upgraded"))
+    ));
+    p.server
+        .send_response(StreamId::new(1), status("200"), false)
+        .unwrap();
+    p.server
+        .send_data(StreamId::new(1), Bytes::from_static(b"via h2c"), true)
+        .unwrap();
+    p.drive();
+    let events = p.take_client_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Response { stream, status: 200, .. }
+        if *stream == StreamId::new(1)))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Data { data, end_stream: true, .. }
+        if data.as_ref() == b"via h2c"))
+    );
+    assert!(h2kit::Connection::server_h2c(Config::default(), b"!!", get("/")).is_err());
+}
+
+#[test]
+fn http_crate_helpers_round_trip() {
+    let mut p = Pair::with_chunk(16_384);
+    let request = http::Request::builder()
+        .method("PUT")
+        .uri("https://example.com/items/7?x=1")
+        .header("content-type", "text/plain")
+        .body(())
+        .unwrap();
+    let id = p.client.send_http_request(&request, true).unwrap();
+    p.drive();
+    let fields = p
+        .take_server_events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Request { headers, .. } => Some(headers),
+            _ => None,
+        })
+        .unwrap();
+    let got = h2kit::request_from_fields(&fields).unwrap();
+    assert_eq!(got.method(), http::Method::PUT);
+    assert_eq!(got.uri(), "https://example.com/items/7?x=1");
+    assert_eq!(got.headers()["content-type"], "text/plain");
+    let response = http::Response::builder()
+        .status(404)
+        .header("x-reason", "gone")
+        .body(())
+        .unwrap();
+    p.server.send_http_response(id, &response, true).unwrap();
+    p.drive();
+    let fields = p
+        .take_client_events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Response { headers, .. } => Some(headers),
+            _ => None,
+        })
+        .unwrap();
+    let got = h2kit::response_from_fields(&fields).unwrap();
+    assert_eq!(got.status(), 404);
+    assert_eq!(got.headers()["x-reason"], "gone");
+}
+
+#[test]
+fn priority_update_reaches_the_server_and_reorders() {
+    let mut p = Pair::with_chunk(16_384);
+    let a = p.client.send_request(get("/a"), true).unwrap();
+    let b = p.client.send_request(get("/b"), true).unwrap();
+    p.client
+        .prioritize(
+            b,
+            h2kit::ExtensiblePriority {
+                urgency: h2kit::Urgency::HIGHEST,
+                incremental: false,
+            },
+        )
+        .unwrap();
+    p.drive();
+    assert!(p.take_server_events().iter().any(|e| matches!(e,
+        Event::PriorityUpdated { stream, priority } if *stream == b
+            && priority.extensible.map(|x| x.urgency) == Some(h2kit::Urgency::HIGHEST))));
+    for id in [a, b] {
+        p.server.send_response(id, status("200"), false).unwrap();
+        p.server
+            .send_data(id, Bytes::from(vec![0u8; 30_000]), true)
+            .unwrap();
+    }
+    p.drive();
+    let order: Vec<StreamId> = p
+        .take_client_events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data { stream, .. } => Some(*stream),
+            _ => None,
+        })
+        .collect();
+    let first_a = order.iter().position(|s| *s == a).unwrap();
+    let last_b = order.iter().rposition(|s| *s == b).unwrap();
+    assert!(last_b < first_a, "{order:?}");
+}
+
+#[test]
+fn altsvc_and_origin_reach_the_client() {
+    let mut p = Pair::with_chunk(16_384);
+    p.server
+        .send_altsvc(
+            StreamId::ZERO,
+            Bytes::from_static(b"https://example.com"),
+            Bytes::from_static(b"h3=\":443\""),
+        )
+        .unwrap();
+    p.server
+        .send_origin(vec![Bytes::from_static(b"https://a.example")])
+        .unwrap();
+    assert_eq!(p.client.send_origin(vec![]), Err(UsageError::WrongRole));
+    p.drive();
+    let events = p.take_client_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::AltSvc { field_value, .. }
+        if field_value.as_ref() == b"h3=\":443\""))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Origin { origins } if origins.len() == 1))
+    );
+}
+
+#[test]
+fn go_away_closes_at_once_with_our_code() {
+    let mut p = Pair::with_chunk(16_384);
+    let id = p.client.send_request(get("/"), false).unwrap();
+    p.drive();
+    p.server
+        .go_away(ErrorCode::ENHANCE_YOUR_CALM, Bytes::from_static(b"bye"))
+        .unwrap();
+    p.drive();
+    assert!(p.server.is_closed());
+    let events = p.take_client_events();
+    assert!(events.iter().any(
+        |e| matches!(e, Event::GoAway { code: ErrorCode::ENHANCE_YOUR_CALM, debug_data, .. }
+        if debug_data.as_ref() == b"bye")
+    ));
+    assert!(events.iter().any(|e| matches!(e, Event::Terminated { .. })));
+    assert_eq!(
+        p.client.send_data(id, Bytes::new(), true),
+        Err(UsageError::ConnectionClosed)
+    );
+}

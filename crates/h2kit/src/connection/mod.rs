@@ -1,5 +1,6 @@
 //! The sans-IO HTTP/2 connection.
 
+mod extra;
 mod recv;
 mod send;
 mod stream;
@@ -20,6 +21,7 @@ use crate::headers::Field;
 use crate::limits::{Budget, RecentlyClosed};
 use crate::state::StreamState;
 
+pub use extra::{request_from_fields, response_from_fields};
 use stream::Stream;
 pub use stream::StreamMut;
 
@@ -125,6 +127,12 @@ enum Control {
         code: ErrorCode,
         debug: Bytes,
     },
+    AltSvc {
+        stream: StreamId,
+        origin: Bytes,
+        value: Bytes,
+    },
+    Origin(Vec<Bytes>),
 }
 
 /// A command's frame that must keep its order relative to the other field blocks (HPACK state)
@@ -145,6 +153,14 @@ enum Ordered {
     Reset {
         stream: StreamId,
         code: ErrorCode,
+    },
+    Priority {
+        stream: StreamId,
+        spec: PrioritySpec,
+    },
+    PriorityUpdate {
+        stream: StreamId,
+        value: Bytes,
     },
 }
 

@@ -807,8 +807,20 @@ impl Connection {
             return Err(ConnectionError::Limit(LimitExceeded::SettingsFlood));
         }
         self.got_settings = true;
+        let changes = self.apply_remote_settings(&settings)?;
+        self.reply(Control::SettingsAck)?;
+        self.reschedule_all();
+        self.events.push_back(Event::RemoteSettings { changes });
+        Ok(())
+    }
+
+    /// Applies the peer's SETTINGS in order (RFC 9113 §6.5.3).
+    pub(super) fn apply_remote_settings(
+        &mut self,
+        settings: &Settings,
+    ) -> Result<Vec<SettingChange>> {
         let mut changes = Vec::with_capacity(settings.len());
-        for (id, value) in &settings {
+        for (id, value) in settings {
             let r = &mut self.remote;
             let old = match id {
                 SettingId::HEADER_TABLE_SIZE => {
@@ -858,10 +870,7 @@ impl Connection {
                 new: value,
             });
         }
-        self.reply(Control::SettingsAck)?;
-        self.reschedule_all();
-        self.events.push_back(Event::RemoteSettings { changes });
-        Ok(())
+        Ok(changes)
     }
 
     fn on_settings_ack(&mut self) -> Result {

@@ -155,7 +155,35 @@ impl Connection {
     /// stream: beyond that [`UsageError::SendBufferFull`] (wait for
     /// [`Event::WindowUpdated`](crate::Event::WindowUpdated) and retry).
     pub fn send_data(&mut self, id: StreamId, data: Bytes, end_stream: bool) -> Result {
+        self.queue_data(id, data, None, end_stream)
+    }
+
+    /// Like [`send_data`](Self::send_data), with `padding` octets of padding (plus the Pad
+    /// Length octet) in every DATA frame carrying this data (RFC 9113 §6.1). Padding counts
+    /// against flow control.
+    pub fn send_data_padded(
+        &mut self,
+        id: StreamId,
+        data: Bytes,
+        padding: u8,
+        end_stream: bool,
+    ) -> Result {
+        self.queue_data(id, data, Some(padding), end_stream)
+    }
+
+    fn queue_data(
+        &mut self,
+        id: StreamId,
+        data: Bytes,
+        pad: Option<u8>,
+        end_stream: bool,
+    ) -> Result {
         self.check_open()?;
+        if let Some(p) = pad {
+            if usize::from(p) + 2 > self.remote.max_frame_size as usize {
+                return Err(UsageError::InvalidPadding);
+            }
+        }
         let limit = self.config.limits.max_send_buffer_per_stream;
         let s = self
             .streams
@@ -175,7 +203,7 @@ impl Connection {
         if let Some(s) = self.streams.get_mut(&id.get()) {
             if !data.is_empty() {
                 s.queued += data.len();
-                s.queue.push_back(data);
+                s.queue.push_back(super::stream::Chunk { data, pad });
             }
             if end_stream {
                 s.end_queued = true;
@@ -598,6 +626,16 @@ impl Connection {
             Control::GoAway { last, code, debug } => {
                 let _ = h2kit_frame::encode_goaway(last, code, &debug, buf);
             }
+            Control::AltSvc {
+                stream,
+                origin,
+                value,
+            } => {
+                let _ = h2kit_frame::encode_altsvc(stream, &origin, &value, buf);
+            }
+            Control::Origin(origins) => {
+                let _ = h2kit_frame::encode_origin(&origins, buf);
+            }
         }
     }
 
@@ -629,6 +667,12 @@ impl Connection {
             }
             Ordered::Reset { stream, code } => {
                 let _ = h2kit_frame::encode_rst_stream(stream, code, buf);
+            }
+            Ordered::Priority { stream, spec } => {
+                let _ = h2kit_frame::encode_priority(stream, spec, buf);
+            }
+            Ordered::PriorityUpdate { stream, value } => {
+                let _ = h2kit_frame::encode_priority_update(stream, &value, buf);
             }
         }
     }
@@ -676,33 +720,45 @@ impl Connection {
                 continue;
             }
             // Drop empty chunks (an empty `send_data` without END_STREAM).
-            while s.queue.front().is_some_and(|b| b.is_empty()) {
+            while s.queue.front().is_some_and(|c| c.data.is_empty()) {
                 s.queue.pop_front();
             }
             if let Some(front) = s.queue.front_mut() {
+                let overhead = front.overhead() as usize;
+                let pad = front.pad;
+                let front = &mut front.data;
                 // Fit the frame into what the caller can take, unless that leaves a tiny
                 // frame: then write a whole one and keep the overflow (one frame at most).
                 let budget = match room.checked_sub(h2kit_frame::FRAME_HEADER_LEN) {
                     Some(b) if b >= MIN_SPLIT_DATA => b,
                     _ => usize::MAX,
                 };
+                // `can_write` checked that the windows exceed the padding overhead.
+                let window =
+                    (s.send_window.available().min(conn_window) as usize).saturating_sub(overhead);
                 let n = front
                     .len()
-                    .min(s.send_window.available() as usize)
-                    .min(conn_window as usize)
-                    .min(max_frame)
-                    .min(budget);
-                let chunk = front.split_to(n);
+                    .min(window)
+                    .min(max_frame.saturating_sub(overhead))
+                    .min(budget.saturating_sub(overhead))
+                    .max(1);
+                let chunk = front.split_to(n.min(front.len()));
+                let n = chunk.len();
                 if front.is_empty() {
                     s.queue.pop_front();
                 }
                 s.queued -= n;
                 let last = s.queue.is_empty() && s.end_queued && s.trailers.is_none();
-                // n ≤ the windows, which are ≤ 2^31-1.
-                let _ = s.send_window.consume(n as u32);
-                let _ = self.send_window.consume(n as u32);
-                let _ = h2kit_frame::encode_data_header(id, n, last, buf);
-                buf.extend_from_slice(&chunk);
+                // n + overhead ≤ the windows, which are ≤ 2^31-1.
+                let cost = (n + overhead) as u32;
+                let _ = s.send_window.consume(cost);
+                let _ = self.send_window.consume(cost);
+                if pad.is_some() {
+                    let _ = h2kit_frame::encode_data(id, &chunk, last, pad, buf);
+                } else {
+                    let _ = h2kit_frame::encode_data_header(id, n, last, buf);
+                    buf.extend_from_slice(&chunk);
+                }
                 if last {
                     s.end_written = true;
                 }

@@ -13,6 +13,20 @@ use crate::state::StreamState;
 
 use super::Connection;
 
+/// Queued DATA: a payload slice and the padding each of its frames carries.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) data: Bytes,
+    pub(crate) pad: Option<u8>,
+}
+
+impl Chunk {
+    /// Flow-controlled bytes a frame of this chunk costs beyond its payload.
+    pub(crate) fn overhead(&self) -> u32 {
+        self.pad.map_or(0, |p| u32::from(p) + 1)
+    }
+}
+
 /// Where a message is in its framing (RFC 9113 §8.1), for one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -33,7 +47,7 @@ pub(crate) struct Stream {
     pub(crate) local: bool,
     pub(crate) send_window: Window,
     pub(crate) recv: RecvFlow,
-    pub(crate) queue: VecDeque<Bytes>,
+    pub(crate) queue: VecDeque<Chunk>,
     pub(crate) queued: usize,
     /// END_STREAM is to follow the queued data (with the trailers if any).
     pub(crate) end_queued: bool,
@@ -81,10 +95,9 @@ impl Stream {
 
     /// Whether the stream can write its next frame given the connection window.
     pub(crate) fn can_write(&self, conn_window: u32) -> bool {
-        if self.queue.iter().any(|b| !b.is_empty()) {
-            self.send_window.available() > 0 && conn_window > 0
-        } else {
-            self.end_queued && !self.end_written
+        match self.queue.iter().find(|c| !c.data.is_empty()) {
+            Some(c) => self.send_window.available().min(conn_window) > c.overhead(),
+            None => self.end_queued && !self.end_written,
         }
     }
 
