@@ -62,6 +62,7 @@
 
 mod error;
 mod extensible;
+mod idmap;
 mod ring;
 mod round_robin;
 mod scheduler;

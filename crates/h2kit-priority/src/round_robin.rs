@@ -1,7 +1,6 @@
 //! A plain round-robin scheduler: the baseline, and the simplest [`Scheduler`].
 
-use std::collections::HashMap;
-
+use crate::idmap::{IdMap, id_map};
 use crate::ring::RoundQueue;
 use crate::{DEFAULT_MAX_STREAMS, PriorityError, PrioritySignal, Scheduler};
 
@@ -29,7 +28,7 @@ pub struct RoundRobin {
     active: Vec<bool>,
     pos: Vec<u32>,
     free: Vec<u32>,
-    map: HashMap<u32, u32>,
+    map: IdMap,
     queue: RoundQueue,
     max_streams: usize,
 }
@@ -53,7 +52,7 @@ impl RoundRobin {
             active: Vec::new(),
             pos: Vec::new(),
             free: Vec::new(),
-            map: HashMap::new(),
+            map: id_map(),
             queue: RoundQueue::EMPTY,
             max_streams,
         }

@@ -21,8 +21,7 @@
 //! H2O's stride) and sifting it down its parent's heap: O(depth · log siblings), no
 //! allocation.
 
-use std::collections::HashMap;
-
+use crate::idmap::{IdMap, id_map};
 use crate::{DEFAULT_WEIGHT, PriorityError, PrioritySignal, Scheduler, TreePriority};
 
 /// The default limit on real streams in a [`PriorityTree`].
@@ -188,7 +187,7 @@ pub struct PriorityTree {
     /// Parallel to `nodes`.
     links: Vec<Links>,
     free: Vec<u32>,
-    ids: HashMap<u32, u32>,
+    ids: IdMap,
     max_streams: usize,
 }
 
@@ -213,7 +212,7 @@ impl PriorityTree {
             nodes: vec![root],
             links: vec![Links::EMPTY],
             free: Vec::new(),
-            ids: HashMap::new(),
+            ids: id_map(),
             max_streams,
         }
     }
