@@ -172,6 +172,12 @@ impl RecentlyClosed {
         self.map.get(front).map(|c| c.at + self.retention)
     }
 
+    /// Releases spare capacity (all of it when nothing is remembered).
+    pub fn shrink_to_fit(&mut self) {
+        self.order.shrink_to_fit();
+        self.map.shrink_to_fit();
+    }
+
     /// The number of streams remembered.
     pub fn len(&self) -> usize {
         self.order.len()

@@ -722,3 +722,31 @@ fn go_away_closes_at_once_with_our_code() {
         Err(UsageError::ConnectionClosed)
     );
 }
+
+#[test]
+fn streams_with_unflushed_end_still_count_against_the_peer_limit() {
+    let mut server_cfg = Config::default();
+    server_cfg.settings.max_concurrent_streams = 1;
+    let mut p = Pair::new(Config::default(), server_cfg, 16_384);
+    p.drive();
+    let id = p.client.send_request(post("/"), false).unwrap();
+    p.drive();
+    p.server.send_response(id, status("200"), true).unwrap();
+    p.drive();
+    // Our side ends with queued data: logically closed, but the server still counts it.
+    p.client
+        .send_data(id, Bytes::from(vec![0u8; 10]), true)
+        .unwrap();
+    assert_eq!(
+        p.client.send_request(get("/next"), true),
+        Err(UsageError::ConcurrencyLimit)
+    );
+    p.drive();
+    p.client.send_request(get("/next"), true).unwrap();
+    p.drive();
+    assert!(
+        p.take_server_events()
+            .iter()
+            .all(|e| !matches!(e, Event::StreamReset { .. }))
+    );
+}

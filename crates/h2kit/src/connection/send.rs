@@ -65,7 +65,13 @@ impl Connection {
         if self.goaway_recv.is_some() || self.shutdown != Shutdown::None {
             return Err(UsageError::ConnectionClosed);
         }
-        if self.active_local >= self.remote.max_concurrent_streams {
+        // Streams whose END_STREAM is still queued count for the peer until it arrives.
+        let unflushed = self
+            .streams
+            .values()
+            .filter(|s| s.local && s.state.is_closed() && s.has_output())
+            .count() as u32;
+        if self.active_local.saturating_add(unflushed) >= self.remote.max_concurrent_streams {
             return Err(UsageError::ConcurrencyLimit);
         }
         if self.next_local > StreamId::MAX.get() {
@@ -554,6 +560,7 @@ impl Connection {
                 // last GOAWAY.
                 self.check_drained();
                 if self.control.is_empty() {
+                    self.shrink_if_idle();
                     break;
                 }
                 continue;
@@ -564,6 +571,29 @@ impl Connection {
             }
         }
         buf.len() - start
+    }
+
+    /// With no stream left and nothing queued, gives back the memory of queues and buffers
+    /// (an idle connection holds little more than its HPACK tables). Busy connections keep
+    /// their capacity, so this costs nothing per frame.
+    fn shrink_if_idle(&mut self) {
+        if !self.streams.is_empty() || !self.ordered.is_empty() || !self.staging.is_empty() {
+            return;
+        }
+        self.streams.shrink_to_fit();
+        self.control.shrink_to_fit();
+        self.ordered.shrink_to_fit();
+        self.pings.shrink_to_fit();
+        self.pending_settings.shrink_to_fit();
+        if self.events.is_empty() {
+            self.events.shrink_to_fit();
+        }
+        if self.inbuf.is_empty() {
+            self.inbuf = BytesMut::new();
+        }
+        self.staging = BytesMut::new();
+        self.scratch = BytesMut::new();
+        self.closed.shrink_to_fit();
     }
 
     /// Writes the next frame (or field block) into `buf`. Returns false when nothing waits.
