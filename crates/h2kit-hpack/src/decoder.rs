@@ -223,6 +223,7 @@ impl Decoder {
         STATIC_LEN + self.table.len()
     }
 
+    #[inline(always)]
     fn entry(&self, index: usize) -> Result<(Bytes, Bytes), DecodeError> {
         if index == 0 {
             return Err(DecodeError::ZeroIndex);
@@ -233,6 +234,7 @@ impl Decoder {
         })
     }
 
+    #[inline(always)]
     fn name(&self, index: usize) -> Result<Bytes, DecodeError> {
         self.table.name(index).ok_or(DecodeError::IndexOutOfRange {
             index,
@@ -243,6 +245,7 @@ impl Decoder {
     /// Reads a string literal (§5.2). Strings bound for the dynamic table are copied into
     /// the table's arena; others are slices of `block` or, when Huffman-coded, decoded
     /// into a shared scratch buffer.
+    #[inline(always)]
     fn string(
         &mut self,
         block: &Bytes,

@@ -183,6 +183,7 @@ impl DynamicTable {
     }
 
     /// The entry at HPACK index `index` (1-based, static entries first).
+    #[inline(always)]
     pub(crate) fn get(&self, index: usize) -> Option<(Bytes, Bytes)> {
         if index == 0 {
             None
@@ -195,6 +196,7 @@ impl DynamicTable {
     }
 
     /// The name at HPACK index `index`.
+    #[inline(always)]
     pub(crate) fn name(&self, index: usize) -> Option<Bytes> {
         if index == 0 {
             None

@@ -132,7 +132,7 @@ pub(crate) fn generate(text: &str) -> Result<String, String> {
         out,
         "/// Decoder lookahead: `FAST[next {FAST_BITS} bits]` describes the codes that start there.\n\
          /// 0 when the first code is longer than {FAST_BITS} bits; otherwise bits 0-4 are the bits\n\
-         /// consumed, bits 5-6 the number of symbols (1 or 2), bits 8-15 the first symbol, bits\n\
+         /// consumed (bit 5 is clear), bits 6-7 the number of symbols (1 or 2), bits 8-15 the first symbol, bits\n\
          /// 16-23 the second, bits 24-28 the length of the first code."
     );
     let _ = writeln!(out, "pub(crate) const FAST: [u32; 1 << {FAST_BITS}] = [");
@@ -190,12 +190,12 @@ fn fast_table(tree: &[[Child; 2]]) -> Result<Vec<u32>, String> {
         let entry = match syms[..] {
             [] => 0,
             [(256, _), ..] => return Err("EOS code shorter than the lookahead".into()),
-            [(s, l)] => l | 1 << 5 | u32::from(s) << 8 | l << 24,
+            [(s, l)] => l | 1 << 6 | u32::from(s) << 8 | l << 24,
             [(s1, l1), (s2, l2)] => {
                 if s2 == 256 {
-                    l1 | 1 << 5 | u32::from(s1) << 8 | l1 << 24
+                    l1 | 1 << 6 | u32::from(s1) << 8 | l1 << 24
                 } else {
-                    l2 | 2 << 5 | u32::from(s1) << 8 | u32::from(s2) << 16 | l1 << 24
+                    l2 | 2 << 6 | u32::from(s1) << 8 | u32::from(s2) << 16 | l1 << 24
                 }
             }
             _ => unreachable!("at most two symbols are collected"),

@@ -172,8 +172,9 @@ fn decode_into(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize, DecodeE
                 break;
             }
             out[n..n + 2].copy_from_slice(&[(e >> 8) as u8, (e >> 16) as u8]);
-            n += ((e >> 5) & 3) as usize;
-            acc <<= e & 31;
+            n += (e >> 6 & 3) as usize;
+            // Bits 0-5 of `e` are the length: a plain 64-bit shift by `e` (masked to 6 bits).
+            acc = acc.wrapping_shl(e);
             nbits -= e & 31;
             left -= u64::from(e & 31);
         }
@@ -181,46 +182,55 @@ fn decode_into(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize, DecodeE
 
     // Tail: check every code against the bits that remain.
     loop {
-        // Have at least `min(left, 57)` input bits: the bytes read here are in the string.
-        while u64::from(nbits) < left.min(57) {
-            let Some(&b) = data.get(pos) else { break };
-            acc |= u64::from(b) << (56 - nbits);
-            nbits += 8;
-            pos += 1;
+        // Have at least `min(left, 57)` input bits (so every code below that ends within
+        // `left` is also within `nbits`): a word at once when the block has 8 more bytes,
+        // else a byte at a time (those bytes are in the string).
+        if u64::from(nbits) < left.min(57) {
+            if let Some(word) = data.get(pos..pos + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(word);
+                acc |= u64::from_be_bytes(w) >> nbits;
+                let take = (63 - nbits) >> 3;
+                pos += take as usize;
+                nbits += take * 8;
+            } else {
+                while u64::from(nbits) < left.min(57) {
+                    let Some(&b) = data.get(pos) else { break };
+                    acc |= u64::from(b) << (56 - nbits);
+                    nbits += 8;
+                    pos += 1;
+                }
+            }
         }
         if left == 0 {
             return Ok(n);
         }
         let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
-        let (first_len, total) = (e >> 24 & 31, e & 31);
+        let total = e & 31;
         if e != 0 && u64::from(total) <= left {
             out[n..n + 2].copy_from_slice(&[(e >> 8) as u8, (e >> 16) as u8]);
-            n += ((e >> 5) & 3) as usize;
-            acc <<= total;
-            nbits = nbits.saturating_sub(total);
+            n += (e >> 6 & 3) as usize;
+            acc = acc.wrapping_shl(e);
+            nbits -= total;
             left -= u64::from(total);
-        } else if e != 0 && u64::from(first_len) <= left {
-            out[n] = (e >> 8) as u8;
-            n += 1;
-            acc <<= first_len;
-            nbits = nbits.saturating_sub(first_len);
-            left -= u64::from(first_len);
-        } else if e != 0 {
-            return padding(acc, left).map(|()| n);
-        } else {
-            let (sym, len) = long_code(acc);
-            if u64::from(len) > left {
-                return padding(acc, left).map(|()| n);
-            }
-            if sym == EOS {
-                return Err(DecodeError::HuffmanEos);
-            }
-            out[n] = sym as u8;
-            n += 1;
-            acc <<= len;
-            nbits = nbits.saturating_sub(len);
-            left -= u64::from(len);
+            continue;
         }
+        // The last code(s): one of two, a long code, or the padding.
+        let (sym, len) = match e {
+            0 => long_code(acc),
+            _ => (((e >> 8) & 0xff) as u16, e >> 24 & 31),
+        };
+        if u64::from(len) > left {
+            return padding(acc, left).map(|()| n);
+        }
+        if sym == EOS {
+            return Err(DecodeError::HuffmanEos);
+        }
+        out[n] = sym as u8;
+        n += 1;
+        acc <<= len;
+        nbits -= len;
+        left -= u64::from(len);
     }
 }
 
