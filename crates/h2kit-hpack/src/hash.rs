@@ -1,6 +1,6 @@
 //! A fast seeded hash for the encoder's table index.
 //!
-//! Word-at-a-time with a folded 64x64->128 multiply; the last partial word is read in
+//! Two words at a time with a folded 64x64->128 multiply; partial words are read in
 //! overlapping pieces rather than copied. The seed comes from std's
 //! `RandomState`, so peers cannot aim collisions at an encoder; collisions only cost
 //! compression anyway, since every hit is checked against the entry's bytes.
@@ -17,30 +17,51 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 }
 
 /// Hashes `bytes` starting from `seed`.
+///
+/// Sixteen bytes per multiply: each step multiplies two input words, each mixed with the
+/// running (secret) state, so no input can zero a product without knowing the seed.
+/// Inputs are read in overlapping pieces rather than copied into a buffer (a byte-wise copy
+/// followed by a word load stalls on store forwarding); the length is mixed in first, so
+/// the overlap loses nothing.
 #[inline]
 pub(crate) fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        h = fold_mul(h ^ word(c), K2);
-    }
-    let rem = chunks.remainder();
-    // The last partial word is read without copying it into a buffer (a byte-wise copy
-    // followed by a word load stalls on store forwarding): as the last 8 bytes of the
-    // input when there are 8, else as overlapping pieces. The length is already mixed in,
-    // so the overlap loses nothing.
-    let tail = match (rem.len(), bytes.len()) {
-        (0, _) => 0,
-        (_, 8..) => word(&bytes[bytes.len() - 8..]),
-        (4.., _) => {
-            let lo = u32::from_le_bytes([rem[0], rem[1], rem[2], rem[3]]);
-            let end = &rem[rem.len() - 4..];
-            let hi = u32::from_le_bytes([end[0], end[1], end[2], end[3]]);
-            u64::from(hi) << 32 | u64::from(lo)
+    let len = bytes.len();
+    let mut h = seed ^ (len as u64).wrapping_mul(K);
+    let (a, b) = match len {
+        0 => (0, 0),
+        1..=3 => {
+            let v = u64::from(bytes[0]) << 16
+                | u64::from(bytes[len / 2]) << 8
+                | u64::from(bytes[len - 1]);
+            (v, 0)
         }
-        (n, _) => u64::from(rem[0]) << 16 | u64::from(rem[n / 2]) << 8 | u64::from(rem[n - 1]),
+        4..=7 => (u64::from(half(bytes)), u64::from(half(&bytes[len - 4..]))),
+        8..=16 => (word(bytes), word(&bytes[len - 8..])),
+        _ => {
+            let mut rest = bytes;
+            while rest.len() > 16 {
+                h = step(h, word(rest), word(&rest[8..]));
+                rest = &rest[16..];
+            }
+            // The last 16 bytes: what is left, and some already hashed.
+            let end = &bytes[len - 16..];
+            (word(end), word(&end[8..]))
+        }
     };
-    fold_mul(h ^ tail, K)
+    step(h, a, b)
+}
+
+#[inline]
+fn step(h: u64, a: u64, b: u64) -> u64 {
+    fold_mul(a ^ h.rotate_left(32) ^ K2, b ^ h)
+}
+
+/// The little-endian 32-bit word in the first 4 bytes of `c` (which has at least 4).
+#[inline]
+fn half(c: &[u8]) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&c[..4]);
+    u32::from_le_bytes(w)
 }
 
 /// The little-endian word in the first 8 bytes of `c` (which has at least 8).
@@ -74,3 +95,27 @@ impl Hasher for IdHasher {
 
 /// Maps keyed by precomputed hashes.
 pub(crate) type HashIndex<V> = std::collections::HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_counts() {
+        let seed = random_seed();
+        for len in 0..80usize {
+            let base: Vec<u8> = (0..len as u8).collect();
+            let h = hash_bytes(seed, &base);
+            for i in 0..len {
+                for flip in [1u8, 0x80, 0xff] {
+                    let mut other = base.clone();
+                    other[i] ^= flip;
+                    assert_ne!(hash_bytes(seed, &other), h, "len {len}, byte {i}");
+                }
+            }
+            let mut longer = base.clone();
+            longer.push(0);
+            assert_ne!(hash_bytes(seed, &longer), h, "len {len}");
+        }
+    }
+}
