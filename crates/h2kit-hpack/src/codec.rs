@@ -34,6 +34,7 @@ pub(crate) fn decode_int(buf: &[u8], pos: &mut usize, prefix: u8) -> Result<usiz
 }
 
 /// Writes `value` with a `prefix`-bit prefix; `flags` are the bits above the prefix.
+#[inline]
 pub(crate) fn encode_int(value: usize, prefix: u8, flags: u8, dst: &mut BytesMut) {
     let mask = (1usize << prefix) - 1;
     if value < mask {

@@ -1,6 +1,7 @@
 //! The HPACK encoder (RFC 7541 §6) and its indexing strategy.
 
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry as Slot;
 
 use bytes::BytesMut;
 
@@ -348,6 +349,7 @@ impl Encoder {
     }
 
     /// Decides whether a field not in the table should be added to it, and learns from it.
+    #[inline(always)]
     fn should_index(&mut self, name: &[u8], value: &[u8], name_hash: u64, field_hash: u64) -> bool {
         let size = entry_size(name.len(), value.len());
         if size > self.capacity {
@@ -373,12 +375,18 @@ impl Encoder {
     }
 
     /// Counts a field under its name; returns the updated statistics.
+    #[inline(always)]
     fn learn(&mut self, name_hash: u64, repeat: bool) -> NameStat {
-        if self.names.len() >= MAX_NAMES && !self.names.contains_key(&name_hash) {
-            // Bounded memory: forget everything rather than grow.
-            self.names.clear();
-        }
-        let slot = self.names.entry(name_hash).or_default();
+        let slot = match self.names.get_mut(&name_hash) {
+            Some(slot) => slot,
+            None => {
+                if self.names.len() >= MAX_NAMES {
+                    // Bounded memory: forget everything rather than grow.
+                    self.names.clear();
+                }
+                self.names.entry(name_hash).or_default()
+            }
+        };
         slot.seen += 1;
         slot.repeats += u32::from(repeat);
         if slot.seen >= 256 {
@@ -388,6 +396,7 @@ impl Encoder {
         *slot
     }
 
+    #[inline(always)]
     fn find_field(
         &self,
         name: &[u8],
@@ -412,6 +421,7 @@ impl Encoder {
             .then_some(STATIC_LEN + 1 + pos)
     }
 
+    #[inline(always)]
     fn find_name(&self, name: &[u8], in_static: Option<(u8, u8)>, name_hash: u64) -> Option<usize> {
         if let Some((first, _)) = in_static {
             return Some(usize::from(first));
@@ -453,11 +463,16 @@ impl Encoder {
                 break;
             };
             self.size -= entry_size(e.name_len, e.value_len);
-            if self.by_field.get(&e.field_hash) == Some(&id) {
-                self.by_field.remove(&e.field_hash);
+            // Unless a newer entry with the same hash took the slot over.
+            if let Slot::Occupied(slot) = self.by_field.entry(e.field_hash) {
+                if *slot.get() == id {
+                    slot.remove();
+                }
             }
-            if self.by_name.get(&e.name_hash) == Some(&id) {
-                self.by_name.remove(&e.name_hash);
+            if let Slot::Occupied(slot) = self.by_name.entry(e.name_hash) {
+                if *slot.get() == id {
+                    slot.remove();
+                }
             }
         }
         let live = self.entries.back().map_or(self.store.end(), |e| e.start);
@@ -467,6 +482,7 @@ impl Encoder {
     /// Writes a string literal (RFC 7541 §5.2). Huffman coding is done in one pass, straight
     /// into `dst` after room for the length prefix; with [`HuffmanPolicy::OnlyIfShorter`] it
     /// stops as soon as the result would not be shorter and the raw bytes are written instead.
+    #[inline(always)]
     fn encode_string(&self, s: &[u8], dst: &mut BytesMut) {
         let limit = match self.huffman {
             HuffmanPolicy::Never => None,
