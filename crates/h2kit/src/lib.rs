@@ -13,6 +13,16 @@
 //!   timer  ──now────▶ handle_timeout(now);  poll_timeout() ──▶ next deadline
 //! ```
 //!
+//! # Main types
+//!
+//! * [`Connection`]: the connection, client or server ([`Connection::client`],
+//!   [`Connection::server`], h2c upgrades); its doc states the driving contract every driver
+//!   follows. [`StreamMut`] is a borrowed view of one stream.
+//! * [`Event`]: what happened, in order (requests, responses, data with its
+//!   `flow_controlled_len`, resets with their [`Initiator`], settings, pings with RTT, GOAWAY…).
+//! * [`Config`]: our SETTINGS, [`Limits`] against hostile peers, header validation switches,
+//!   flow-control strategies and the priority scheduler.
+//!
 //! # Building blocks
 //!
 //! * [`error`]: [`ConnectionError`], [`StreamError`], [`ProtocolViolation`] (one variant per

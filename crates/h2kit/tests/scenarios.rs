@@ -750,3 +750,111 @@ fn streams_with_unflushed_end_still_count_against_the_peer_limit() {
             .all(|e| !matches!(e, Event::StreamReset { .. }))
     );
 }
+
+#[test]
+fn push_cancelled_by_the_client() {
+    let mut client_cfg = Config::default();
+    client_cfg.settings.enable_push = true;
+    for chunk in SPLITS {
+        let mut p = Pair::new(client_cfg.clone(), Config::default(), chunk);
+        let id = p.client.send_request(get("/"), true).unwrap();
+        p.drive();
+        let promised = p.server.push_promise(id, get("/pushed.js")).unwrap();
+        p.server.send_response(id, status("200"), true).unwrap();
+        p.drive();
+        assert!(
+            p.take_client_events()
+                .iter()
+                .any(|e| matches!(e, Event::PushPromise { promised: pr, .. } if *pr == promised))
+        );
+        p.client.reset(promised, ErrorCode::CANCEL).unwrap();
+        // The server already queued the pushed response; it crosses the RST.
+        p.server
+            .send_response(promised, status("200"), false)
+            .unwrap();
+        p.server
+            .send_data(promised, Bytes::from(vec![1u8; 5_000]), true)
+            .unwrap();
+        p.drive();
+        assert!(p.take_server_events().contains(&Event::StreamReset {
+            stream: promised,
+            code: ErrorCode::CANCEL,
+            initiator: Initiator::Remote,
+        }));
+        assert!(
+            p.take_client_events()
+                .iter()
+                .all(|e| !matches!(e, Event::Data { stream, .. } if *stream == promised))
+        );
+        assert!(p.client.error().is_none() && p.server.error().is_none());
+    }
+}
+
+#[test]
+fn priority_update_before_the_request_is_kept() {
+    let mut p = Pair::with_chunk(16_384);
+    p.drive();
+    let low = p.client.send_request(get("/low"), true).unwrap();
+    // Announce stream 3's priority before opening it.
+    p.client
+        .prioritize(
+            StreamId::new(3),
+            h2kit::ExtensiblePriority {
+                urgency: h2kit::Urgency::HIGHEST,
+                incremental: false,
+            },
+        )
+        .unwrap();
+    let high = p.client.send_request(get("/high"), true).unwrap();
+    assert_eq!(high, StreamId::new(3));
+    p.drive();
+    let priority = p.take_server_events().into_iter().find_map(|e| match e {
+        Event::Request {
+            stream, priority, ..
+        } if stream == high => Some(priority),
+        _ => None,
+    });
+    assert_eq!(
+        priority.and_then(|p| p.extensible).map(|e| e.urgency),
+        Some(h2kit::Urgency::HIGHEST)
+    );
+    let _ = low;
+}
+
+#[test]
+fn large_response_after_the_request_ended_completes_with_window_updates() {
+    for chunk in [7, 16_384] {
+        let mut p = Pair::with_chunk(chunk);
+        let id = p.client.send_request(get("/big"), true).unwrap();
+        p.drive();
+        p.server.send_response(id, status("200"), false).unwrap();
+        // The request ended, so queuing the end makes the stream closed for the server's
+        // commands while 200 KB still wait for the client's WINDOW_UPDATEs.
+        p.server
+            .send_data(id, Bytes::from(vec![3u8; 200_000]), true)
+            .unwrap();
+        let mut got = 0;
+        let mut ended = false;
+        for _ in 0..100 {
+            p.drive();
+            for e in p.take_client_events() {
+                if let Event::Data {
+                    stream,
+                    data,
+                    flow_controlled_len,
+                    end_stream,
+                } = e
+                {
+                    got += data.len();
+                    ended |= end_stream;
+                    p.client.release_capacity(stream, flow_controlled_len);
+                }
+            }
+            if ended {
+                break;
+            }
+        }
+        assert_eq!((got, ended), (200_000, true), "chunk {chunk}");
+        assert!(p.server.stream(id).is_none());
+    }
+}

@@ -348,6 +348,9 @@ pub struct Connection {
 
     budgets: Budgets,
     events: VecDeque<Event>,
+    /// PRIORITY_UPDATE frames for streams not opened yet (RFC 9218 §7.1), oldest first,
+    /// bounded by our SETTINGS_MAX_CONCURRENT_STREAMS.
+    early_priority: VecDeque<(u32, h2kit_priority::ExtensiblePriority)>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -453,6 +456,7 @@ impl Connection {
             error: None,
             budgets,
             events: VecDeque::new(),
+            early_priority: VecDeque::new(),
             config,
         };
         let initial = conn.config.settings;

@@ -548,7 +548,13 @@ impl Connection {
         if self.config.validate_recv.join_cookies {
             headers::join_cookies(&mut fields);
         }
-        let priority = request_priority(block.priority, &fields);
+        let mut priority = request_priority(block.priority, &fields);
+        if let Some(pos) = self.early_priority.iter().position(|(s, _)| *s == id.get()) {
+            // A PRIORITY_UPDATE sent before the request overrides its header (RFC 9218 §7.1).
+            if let Some((_, early)) = self.early_priority.remove(pos) {
+                priority.extensible = Some(early);
+            }
+        }
         let mut s = self.new_stream(false);
         s.recv_phase = if end_stream { Phase::Done } else { Phase::Body };
         s.content_length = info.content_length;
@@ -758,12 +764,21 @@ impl Connection {
             return Err(ConnectionError::Limit(LimitExceeded::PriorityFlood));
         }
         let id = p.prioritized_stream_id;
-        let signal = PrioritySignal::extensible(ExtensiblePriority::parse(&p.field_value));
+        let priority = ExtensiblePriority::parse(&p.field_value);
+        let signal = PrioritySignal::extensible(priority);
         if let Some(s) = self.streams.get_mut(&id.get()) {
             s.priority.extensible = signal.extensible;
             if s.scheduled {
                 let _ = self.scheduler.update(id.get(), signal);
             }
+        } else if id.get() > self.max_remote && !self.is_local_id(id) {
+            // Not opened yet: keep it for when the request arrives (bounded).
+            self.early_priority.retain(|(s, _)| *s != id.get());
+            let cap = (self.local.max_concurrent_streams as usize).clamp(1, 1_024);
+            while self.early_priority.len() >= cap {
+                self.early_priority.pop_front();
+            }
+            self.early_priority.push_back((id.get(), priority));
         }
         self.events.push_back(Event::PriorityUpdated {
             stream: id,
@@ -777,6 +792,7 @@ impl Connection {
         if !self.streams.contains_key(&id.get()) {
             return self.on_frame_without_stream(id, Input::RecvReset, 0, now);
         }
+        let pending = self.streams.get(&id.get()).is_some_and(|s| s.has_output());
         let fx = match self.apply(id, Input::RecvReset) {
             Ok(fx) => fx,
             Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
@@ -784,6 +800,19 @@ impl Connection {
                 return self.stream_error(id, v, now);
             }
             Err(TransitionError::Usage(_)) => return Ok(()),
+        };
+        // A stream whose END_STREAM is still queued is closed only logically: the peer's
+        // reset still aborts what is queued and is reported.
+        let fx = if fx.ignore && pending {
+            if let Some(s) = self.streams.get_mut(&id.get()) {
+                s.state = crate::state::StreamState::Closed(CloseCause::ResetReceived);
+            }
+            Effects {
+                ignore: false,
+                ..fx
+            }
+        } else {
+            fx
         };
         if !fx.ignore {
             if let Some(s) = self.streams.get_mut(&id.get()) {
@@ -1001,8 +1030,10 @@ impl Connection {
         if !self.streams.contains_key(&id.get()) {
             return self.on_frame_without_stream(id, Input::RecvWindowUpdate, 0, now);
         }
+        let pending = self.streams.get(&id.get()).is_some_and(|s| s.has_output());
         match self.apply(id, Input::RecvWindowUpdate) {
-            Ok(fx) if fx.ignore => return Ok(()),
+            // Our END_STREAM may be queued behind data the window must still let out.
+            Ok(fx) if fx.ignore && !pending => return Ok(()),
             Ok(_) => {}
             Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
             Err(TransitionError::Peer(PeerError::Stream(v))) => {
