@@ -5,7 +5,7 @@
 //! Nodes live in a slab (two parallel vectors plus a free list: `Node`, the 32 bytes
 //! `next` reads and writes, and `Links`, the rest) and are found by stream id through a hash
 //! map. Each node keeps an intrusive doubly linked list of its children (all of them) and a
-//! binary min-heap of the children that may have something to send, keyed by
+//! 4-ary min-heap of the children that may have something to send, keyed by
 //! `(pass, stream id)`.
 //!
 //! A node is *schedulable* when it is active or when at least one child is schedulable
@@ -715,7 +715,7 @@ impl PriorityTree {
                         child.id, node.id
                     ));
                 }
-                if i > 0 && links.heap[(i - 1) / 2].key() > e.key() {
+                if i > 0 && links.heap[(i - 1) / ARITY].key() > e.key() {
                     return Err(format!("heap of {} is out of order", node.id));
                 }
             }
@@ -784,6 +784,12 @@ fn heap_remove(heap: &mut Vec<Entry>, pos: usize) {
     }
 }
 
+/// Children per heap node. A 4-ary heap is half as deep as a binary one (five levels for a
+/// thousand siblings), and the smallest of four children is found with two rounds of
+/// independent comparisons, so a sift costs fewer dependent loads. Keys are unique, so the
+/// arity does not change which stream is on top.
+const ARITY: usize = 4;
+
 #[inline]
 fn sift_up(heap: &mut [Entry], pos: usize) {
     if let Some(&e) = heap.get(pos) {
@@ -798,7 +804,7 @@ fn sift_up(heap: &mut [Entry], pos: usize) {
 fn sift_hole_up(heap: &mut [Entry], mut pos: usize, e: Entry) {
     let key = e.key();
     while pos > 0 {
-        let parent = (pos - 1) / 2;
+        let parent = (pos - 1) / ARITY;
         if heap[parent].key() <= key {
             break;
         }
@@ -808,29 +814,36 @@ fn sift_hole_up(heap: &mut [Entry], mut pos: usize, e: Entry) {
     heap[pos] = e;
 }
 
-/// Replaces the top with `e`, whose key is not smaller: move the hole down to a leaf along
-/// the smaller children (one comparison per level), then sift `e` up from there (std's
-/// `BinaryHeap::pop` strategy; cheaper than a plain sift-down when the element ends up
-/// deep, as a stream just served usually does).
+/// The position of the smallest of the children starting at `first` (`first < heap.len()`).
 #[inline]
-fn replace_top(heap: &mut [Entry], e: Entry) {
-    let len = heap.len();
-    if len == 0 {
-        return;
+fn smallest_child(heap: &[Entry], first: usize) -> usize {
+    if let Some(&[a, b, c, d]) = heap.get(first..first + ARITY) {
+        // A full set: two rounds of independent, branch-free comparisons.
+        let ab = usize::from(b < a);
+        let cd = 2 + usize::from(d < c);
+        return first + if c.min(d) < a.min(b) { cd } else { ab };
     }
-    let key = e.key();
-    let mut pos = 0;
+    // The last, partial set of the heap.
+    let mut best = first;
+    for i in first + 1..heap.len().min(first + ARITY) {
+        if heap[i] < heap[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Places `e` in the hole at `pos` or below it.
+#[inline]
+fn sift_hole_down(heap: &mut [Entry], mut pos: usize, e: Entry) {
+    let len = heap.len();
     loop {
-        let left = 2 * pos + 1;
-        if left >= len {
+        let first = ARITY * pos + 1;
+        if first >= len {
             break;
         }
-        let child = if left + 1 < len {
-            left + usize::from(heap[left + 1].key() < heap[left].key())
-        } else {
-            left
-        };
-        if heap[child].key() >= key {
+        let child = smallest_child(heap, first);
+        if heap[child] >= e {
             break;
         }
         heap[pos] = heap[child];
@@ -839,27 +852,18 @@ fn replace_top(heap: &mut [Entry], e: Entry) {
     heap[pos] = e;
 }
 
-fn sift_down(heap: &mut [Entry], mut pos: usize) {
-    let len = heap.len();
-    let Some(&e) = heap.get(pos) else { return };
-    loop {
-        let left = 2 * pos + 1;
-        if left >= len {
-            break;
-        }
-        let right = left + 1;
-        let child = if right < len {
-            left + usize::from(heap[right].key() < heap[left].key())
-        } else {
-            left
-        };
-        if heap[child].key() >= e.key() {
-            break;
-        }
-        heap[pos] = heap[child];
-        pos = child;
+/// Replaces the top with `e`, whose key is not smaller (the stream just served).
+#[inline]
+fn replace_top(heap: &mut [Entry], e: Entry) {
+    if !heap.is_empty() {
+        sift_hole_down(heap, 0, e);
     }
-    heap[pos] = e;
+}
+
+fn sift_down(heap: &mut [Entry], pos: usize) {
+    if let Some(&e) = heap.get(pos) {
+        sift_hole_down(heap, pos, e);
+    }
 }
 
 impl Scheduler for PriorityTree {
