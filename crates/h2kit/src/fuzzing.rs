@@ -111,6 +111,7 @@ pub fn connection_ops(data: &[u8]) {
             Field::new(":authority", "example.com"),
         ]
     };
+    let mut settings_changed = false;
     while let Some(op) = bytes.next() {
         let arg = bytes.next().unwrap_or(0);
         let pick = |ids: &[StreamId]| ids.get(usize::from(arg) % ids.len().max(1)).copied();
@@ -164,7 +165,7 @@ pub fn connection_ops(data: &[u8]) {
                 let mut s = *server.local_settings();
                 s.initial_window_size = u32::from(arg) * 1000;
                 s.max_concurrent_streams = u32::from(arg % 8) + 1;
-                let _ = server.update_settings(s);
+                settings_changed |= server.update_settings(s).is_ok();
             }
             8 => {
                 // Move up to `arg * 13 + 1` bytes each way.
@@ -226,6 +227,55 @@ pub fn connection_ops(data: &[u8]) {
                     conn.role()
                 );
             }
+        }
+    }
+
+    // Liveness: when both applications consume everything, queued output drains. (A server
+    // SETTINGS change may set INITIAL_WINDOW_SIZE to 0, which legitimately stalls uploads.)
+    for _ in 0..10_000 {
+        let mut moved = false;
+        for turn in 0..2 {
+            let (from, to) = if turn == 0 {
+                (&mut client, &mut server)
+            } else {
+                (&mut server, &mut client)
+            };
+            buf.clear();
+            while from.poll_transmit(now, &mut buf, None) > 0 {}
+            moved |= !buf.is_empty();
+            let _ = to.recv(now, &buf);
+        }
+        for conn in [&mut client, &mut server] {
+            while let Some(e) = conn.poll_event() {
+                if let Event::Data {
+                    stream,
+                    flow_controlled_len,
+                    ..
+                } = e
+                {
+                    conn.release_capacity(stream, flow_controlled_len);
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    if !settings_changed && client.error().is_none() && server.error().is_none() {
+        for conn in [&client, &server] {
+            let c = conn.debug_counts();
+            assert_eq!(
+                c.streams_with_output,
+                0,
+                "{:?} output stuck: {c:?}",
+                conn.role()
+            );
+            assert_eq!(
+                c.ordered + c.staging,
+                0,
+                "{:?} output stuck: {c:?}",
+                conn.role()
+            );
         }
     }
 }

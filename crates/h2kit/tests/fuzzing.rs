@@ -37,3 +37,36 @@ fn mutated_valid_exchanges_never_panic() {
         }
     }
 }
+
+/// Command sequences biased towards transfers and stream commands reach deep states (data,
+/// trailers, pushes, resets crossing data) that uniform bytes rarely do.
+#[test]
+fn biased_command_sequences() {
+    let mut x: u64 = 0x5eed_0f00_1234;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..3_000 {
+        let len = (next() % 60) as usize;
+        let mut data = Vec::with_capacity(2 * len);
+        for _ in 0..len {
+            let op = match next() % 13 {
+                0..=3 => 8,
+                4 => 0,
+                5 => 1,
+                6 => 2,
+                7 => 3,
+                8 => 4,
+                9 => 5,
+                10 => 13,
+                _ => (next() % 15) as u8,
+            };
+            data.push(op);
+            data.push(next() as u8);
+        }
+        h2kit::fuzzing::connection_ops(&data);
+    }
+}

@@ -58,6 +58,8 @@ pub struct DebugCounts {
     pub staging: usize,
     /// Received bytes not yet decoded (less than one frame).
     pub inbuf: usize,
+    /// Streams with data, trailers or END_STREAM still queued.
+    pub streams_with_output: usize,
 }
 
 /// Which end of the connection we are.
@@ -722,6 +724,7 @@ impl Connection {
             events: self.events.len(),
             staging: self.staging.len(),
             inbuf: self.inbuf.len(),
+            streams_with_output: self.streams.values().filter(|s| s.has_output()).count(),
         }
     }
 
