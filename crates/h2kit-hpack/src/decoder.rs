@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::codec::decode_int;
 use crate::field::{HeaderField, Representation};
-use crate::table::{DynamicTable, STATIC_LEN, arena_copy};
+use crate::table::{DynamicTable, STATIC_LEN, arena_copy, arena_room};
 use crate::{DecodeError, huffman};
 
 /// Default maximum dynamic table size: the RFC 7541 initial value of
@@ -37,7 +37,7 @@ pub struct Decoder {
     max_field_size: usize,
     /// Copies of the entries added to the dynamic table.
     arena: BytesMut,
-    /// Decoded Huffman strings that do not go into the table.
+    /// Decoded Huffman strings that do not go into the table (an arena like `arena`).
     scratch: BytesMut,
 }
 
@@ -139,15 +139,11 @@ impl Decoder {
         }
 
         while let Some(&b) = buf.get(pos) {
-            let field = if b & 0x80 != 0 {
+            let (name, value, repr) = if b & 0x80 != 0 {
                 // Indexed field (§6.1).
                 let index = decode_int(buf, &mut pos, 7)?;
                 let (name, value) = self.entry(index)?;
-                HeaderField {
-                    name,
-                    value,
-                    repr: Representation::IncrementalIndexing,
-                }
+                (name, value, Representation::IncrementalIndexing)
             } else if b & 0x40 != 0 {
                 // Literal with incremental indexing (§6.2.1).
                 let index = decode_int(buf, &mut pos, 6)?;
@@ -158,11 +154,7 @@ impl Decoder {
                 };
                 let value = self.string(block, &mut pos, true)?;
                 self.table.insert(name.clone(), value.clone());
-                HeaderField {
-                    name,
-                    value,
-                    repr: Representation::IncrementalIndexing,
-                }
+                (name, value, Representation::IncrementalIndexing)
             } else if b & 0x20 != 0 {
                 // Dynamic table size update (§6.3).
                 if seen_field {
@@ -192,11 +184,11 @@ impl Decoder {
                     self.name(index)?
                 };
                 let value = self.string(block, &mut pos, false)?;
-                HeaderField { name, value, repr }
+                (name, value, repr)
             };
             seen_field = true;
 
-            let size = field.name.len() + field.value.len();
+            let size = name.len() + value.len();
             if size > self.max_field_size && deferred.is_none() {
                 deferred = Some(DecodeError::FieldTooLarge {
                     size,
@@ -210,7 +202,7 @@ impl Decoder {
                 });
             }
             if deferred.is_none() {
-                sink(field);
+                sink(HeaderField { name, value, repr });
             }
         }
         match deferred {
@@ -270,12 +262,9 @@ impl Decoder {
                 &mut self.scratch
             };
             // Room for the longest possible decoding (the shortest code is 5 bits).
-            let max = huffman::max_decoded_len(len);
-            if buf.capacity() - buf.len() < max {
-                *buf = BytesMut::with_capacity(max.max(4096));
-            }
-            huffman::decode_prefix(from_here, len, buf)?;
-            Ok(buf.split().freeze())
+            let room = arena_room(buf, huffman::max_decoded_len(len));
+            let n = huffman::decode_to(from_here, len, room)?;
+            Ok(buf.split_to(n).freeze())
         } else if for_table {
             Ok(arena_copy(&mut self.arena, raw))
         } else {

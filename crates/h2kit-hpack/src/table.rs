@@ -137,20 +137,27 @@ pub(crate) fn static_name(name: &[u8]) -> Option<(u8, u8)> {
 /// Number of static entries; dynamic indices start after it.
 pub(crate) const STATIC_LEN: usize = STATIC.len();
 
-/// Size of the chunks that dynamic table entries are copied into.
+/// Size of the chunks that decoded strings are written into.
 const ARENA_CHUNK: usize = 4096;
 
-/// Copies `parts` into one shared chunk of `arena` and returns them as `Bytes`.
+/// Makes sure `arena` has `need` bytes of room at its front, starting a new chunk if not.
 ///
-/// Entries are copied rather than kept as slices of the header block they arrived in, so the
-/// table never pins whole blocks: what it retains is bounded by its size plus one chunk.
-/// A chunk serves many entries, so this allocates once per ~4 KiB of inserted text.
-pub(crate) fn arena_copy(arena: &mut BytesMut, data: &[u8]) -> Bytes {
-    if arena.capacity() - arena.len() < data.len() {
-        *arena = BytesMut::with_capacity(data.len().max(ARENA_CHUNK));
+/// An arena is a zero-filled chunk whose *length* is the room left: strings are written into
+/// its front and split off with [`BytesMut::split_to`], so nothing is resized, zeroed or
+/// truncated per string. Entries are copied rather than kept as slices of the header block
+/// they arrived in, so the table never pins whole blocks: what it retains is bounded by its
+/// size plus one chunk. A chunk serves many strings: one allocation per ~4 KiB.
+pub(crate) fn arena_room(arena: &mut BytesMut, need: usize) -> &mut [u8] {
+    if arena.len() < need {
+        *arena = BytesMut::zeroed(need.max(ARENA_CHUNK));
     }
-    arena.extend_from_slice(data);
-    arena.split().freeze()
+    &mut arena[..need]
+}
+
+/// Copies `data` into `arena` (see [`arena_room`]) and returns it as `Bytes`.
+pub(crate) fn arena_copy(arena: &mut BytesMut, data: &[u8]) -> Bytes {
+    arena_room(arena, data.len()).copy_from_slice(data);
+    arena.split_to(data.len()).freeze()
 }
 
 /// The decoder's dynamic table: newest entry first.

@@ -12,6 +12,7 @@ mod generate;
 #[rustfmt::skip]
 mod table;
 
+#[cfg(test)]
 use bytes::BytesMut;
 
 use crate::DecodeError;
@@ -101,10 +102,10 @@ pub(crate) fn decode(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> 
     decode_prefix(src, src.len(), dst)
 }
 
-/// Appends the decoding of the Huffman string `data[..len]` to `dst`. The bytes after the
-/// string (the rest of the header block) let the decoder read whole words up to its end.
+/// Appends the decoding of the Huffman string `data[..len]` to `dst` (see [`decode_to`]).
 ///
 /// On error, `dst` is left as it was.
+#[cfg(test)]
 pub(crate) fn decode_prefix(
     data: &[u8],
     len: usize,
@@ -112,7 +113,7 @@ pub(crate) fn decode_prefix(
 ) -> Result<(), DecodeError> {
     let start = dst.len();
     dst.resize(start + max_decoded_len(len), 0);
-    match decode_into(data, len, &mut dst[start..]) {
+    match decode_to(data, len, &mut dst[start..]) {
         Ok(n) => {
             dst.truncate(start + n);
             Ok(())
@@ -125,13 +126,14 @@ pub(crate) fn decode_prefix(
 }
 
 /// Decodes the Huffman string `data[..len]` into the start of `out`, which holds at least
-/// `max_decoded_len(len)` bytes; returns the decoded length.
+/// `max_decoded_len(len)` bytes; returns the decoded length. The bytes after the string (the
+/// rest of the header block) let the decoder read whole words up to its end.
 ///
 /// `acc` holds input bits from its most significant bit down; `nbits` of them are known to
 /// be input (bits below them are more input or zeros), and `left` bits of the string remain
 /// to be decoded, counted from the top of `acc`. Bits past the string may be in `acc`: a code
 /// only counts when it ends within `left`.
-fn decode_into(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize, DecodeError> {
+pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize, DecodeError> {
     let mut acc: u64 = 0;
     let mut nbits: u32 = 0;
     let mut left: u64 = (len as u64).saturating_mul(8);
