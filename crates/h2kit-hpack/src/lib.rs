@@ -17,9 +17,10 @@
 //! SETTINGS_HEADER_TABLE_SIZE and [`Encoder::set_max_table_size`] when we receive the peer's;
 //! the encoder emits the required size updates at the start of its next block.
 //!
-//! The Huffman code is generated from the RFC's code list (`data/huffman-codes.txt`) into a
-//! 4-bit state machine checked in as `src/huffman/table.rs`; a test regenerates it and
-//! compares.
+//! The Huffman code is generated from the RFC's code list (`data/huffman-codes.txt`) into
+//! tables checked in as `src/huffman/table.rs` (a 13-bit lookahead that decodes one or two
+//! symbols per step, and canonical-code tables for the rare longer codes); a test
+//! regenerates them and compares.
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};

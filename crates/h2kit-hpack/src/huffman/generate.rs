@@ -1,5 +1,5 @@
 //! The generator of `table.rs`: reads the RFC 7541 Appendix B code list in
-//! `data/huffman-codes.txt` and writes the encoder tables and the decoder's tables (a 12-bit
+//! `data/huffman-codes.txt` and writes the encoder tables and the decoder's tables (a 13-bit
 //! lookahead that yields up to two symbols, and canonical-code tables for longer codes).
 //!
 //! Regenerate with `H2KIT_BLESS=1 cargo test -p h2kit-hpack huffman_table_is_up_to_date`;
@@ -135,7 +135,7 @@ pub(crate) fn generate(text: &str) -> Result<String, String> {
          /// consumed (bit 5 is clear), bits 6-7 the number of symbols (1 or 2), bits 8-15 the first symbol, bits\n\
          /// 16-23 the second, bits 24-28 the length of the first code."
     );
-    let _ = writeln!(out, "pub(crate) const FAST: [u32; 1 << {FAST_BITS}] = [");
+    let _ = writeln!(out, "pub(crate) static FAST: [u32; 1 << {FAST_BITS}] = [");
     let fast = fast_table(&tree)?;
     for chunk in fast.chunks(8) {
         let row: Vec<String> = chunk.iter().map(|e| format!("0x{e:08x}")).collect();
@@ -165,7 +165,7 @@ pub(crate) fn generate(text: &str) -> Result<String, String> {
 }
 
 /// Bits the decoder's lookahead table indexes on.
-pub(crate) const FAST_BITS: u32 = 12;
+pub(crate) const FAST_BITS: u32 = 13;
 
 /// The lookahead table: for every `FAST_BITS`-bit string, the one or two complete codes at
 /// its start (see the doc comment written into `table.rs`).
