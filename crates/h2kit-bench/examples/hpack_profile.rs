@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 
 type Headers = Vec<(Vec<u8>, Vec<u8>)>;
+/// One story: each case's wire bytes (if any) and headers.
+type Story = Vec<(Option<Bytes>, Headers)>;
 
 fn corpus() -> PathBuf {
     Path::new(concat!(
@@ -34,7 +36,7 @@ fn unhex(s: &str) -> Bytes {
 }
 
 /// Every story of `folder`, in name order: each case's wire bytes (if any) and headers.
-fn load(folder: &str) -> Vec<Vec<(Option<Bytes>, Headers)>> {
+fn load(folder: &str) -> Vec<Story> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus().join(folder))
         .expect("corpus folder")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -69,7 +71,7 @@ fn load(folder: &str) -> Vec<Vec<(Option<Bytes>, Headers)>> {
 }
 
 #[inline(never)]
-fn run_encode(stories: &[Vec<(Option<Bytes>, Headers)>], n: usize) -> usize {
+fn run_encode(stories: &[Story], n: usize) -> usize {
     let mut total = 0;
     let mut dst = BytesMut::with_capacity(64 * 1024);
     for _ in 0..n {
@@ -87,7 +89,7 @@ fn run_encode(stories: &[Vec<(Option<Bytes>, Headers)>], n: usize) -> usize {
 }
 
 #[inline(never)]
-fn run_decode(stories: &[Vec<(Option<Bytes>, Headers)>], n: usize) -> usize {
+fn run_decode(stories: &[Story], n: usize) -> usize {
     let mut total = 0;
     let mut out = Vec::with_capacity(64);
     for _ in 0..n {
@@ -124,12 +126,11 @@ fn main() {
     let n: usize = args.next().map_or(5, |s| s.parse().expect("N"));
     if args.next().as_deref() == Some("min") {
         let plain = 1_162_372.0;
-        let (folder, run): (_, fn(&[Vec<(Option<Bytes>, Headers)>], usize) -> usize) =
-            if mode == "encode" {
-                ("raw-data", run_encode)
-            } else {
-                ("nghttp2", run_decode)
-            };
+        let (folder, run): (_, fn(&[Story], usize) -> usize) = if mode == "encode" {
+            ("raw-data", run_encode)
+        } else {
+            ("nghttp2", run_decode)
+        };
         let stories = load(folder);
         let best = fastest(n, || run(&stories, 1));
         println!(
