@@ -53,7 +53,44 @@ pub(crate) fn encode_into(src: &[u8], out: &mut [u8], limit: usize) -> Option<us
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
     let mut o = 0usize;
-    for &b in src {
+    // Four bytes at a time while their codes fit in 32 bits (text mostly takes 5 to 8 bits
+    // a byte): the four codes are joined apart from the accumulator, and one branch-free
+    // step stores 32 bits when there are that many (else the store is overwritten later).
+    let mut quads = src.chunks_exact(4);
+    for q in &mut quads {
+        let [l0, l1, l2, l3] = [q[0], q[1], q[2], q[3]].map(|b| u32::from(LENGTHS[usize::from(b)]));
+        let [c0, c1, c2, c3] = [q[0], q[1], q[2], q[3]].map(|b| u64::from(CODES[usize::from(b)]));
+        let total = l0 + l1 + l2 + l3;
+        if total > 32 {
+            for &b in q {
+                let len = u32::from(LENGTHS[usize::from(b)]);
+                acc = (acc << len) | u64::from(CODES[usize::from(b)]);
+                bits += len;
+                if bits >= 32 {
+                    bits -= 32;
+                    out.get_mut(o..o + 4)?
+                        .copy_from_slice(&((acc >> bits) as u32).to_be_bytes());
+                    o += 4;
+                    if o > limit {
+                        return None;
+                    }
+                }
+            }
+            continue;
+        }
+        // At most 31 bits were pending: now at most 63.
+        acc = (acc << total) | (((c0 << l1 | c1) << l2 | c2) << l3 | c3);
+        bits += total;
+        let full = u32::from(bits >= 32);
+        let word = (acc >> (bits.wrapping_sub(32) & 63)) as u32;
+        out.get_mut(o..o + 4)?.copy_from_slice(&word.to_be_bytes());
+        o += 4 * full as usize;
+        bits -= 32 * full;
+        if o > limit {
+            return None;
+        }
+    }
+    for &b in quads.remainder() {
         let len = u32::from(LENGTHS[usize::from(b)]);
         acc = (acc << len) | u64::from(CODES[usize::from(b)]);
         bits += len;
