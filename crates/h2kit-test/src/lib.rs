@@ -14,6 +14,10 @@
 //!   header blocks decoded with the peer's own HPACK decoder), and
 //!   [`expect`](ScriptedPeer::expect) / [`next_frame`](ScriptedPeer::next_frame) check it,
 //!   panicking with expected, received and the differences on mismatch.
+//! - [`Pair`]: a client and a server `h2kit::Connection` in memory on a virtual clock, with
+//!   one-way latency, a byte cap per step (partial reads), timers, [`Pair::drive`] /
+//!   [`Pair::drive_bounded`] (livelock and stall detection) and [`Pair::intercept`] to inspect,
+//!   drop or replace frames in either direction.
 //! - [`split_into`] and [`for_each_split`]: run a scenario with input in 1-, 7- and
 //!   16384-octet pieces (STYLE §13).
 //!
@@ -63,11 +67,13 @@ mod describe;
 mod encode;
 mod expect;
 pub mod frames;
+mod pair;
 mod peer;
 mod received;
 mod split;
 
 pub use frames::FrameSpec;
+pub use pair::{DRIVE_LIMIT, Direction, DriveError, Pair, Side, Verdict};
 pub use peer::{Role, ScriptedPeer};
 pub use received::ReceivedFrame;
 pub use split::{SPLIT_SIZES, for_each_split, split_into};

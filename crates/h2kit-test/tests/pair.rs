@@ -1,0 +1,273 @@
+//! Scenarios through `Pair`: two real connections in memory on a virtual clock.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2kit::{Config, ConnectionError, Event, Field, Initiator, StreamId};
+use h2kit_test::{
+    Direction, DriveError, ErrorCode, Flags, Frame, FrameType, Pair, SPLIT_SIZES, Side, Verdict,
+    frames,
+};
+
+fn get(path: &'static str) -> Vec<Field> {
+    vec![
+        Field::new(":method", "GET"),
+        Field::new(":scheme", "https"),
+        Field::new(":path", path),
+        Field::new(":authority", "example.com"),
+    ]
+}
+
+fn ok() -> Vec<Field> {
+    vec![Field::new(":status", "200")]
+}
+
+/// The body bytes the client received on `id`, and whether END_STREAM came.
+fn body(events: &[Event], id: StreamId) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut ended = false;
+    for e in events {
+        if let Event::Data {
+            stream,
+            data,
+            end_stream,
+            ..
+        } = e
+        {
+            if *stream == id {
+                out.extend_from_slice(data);
+                ended |= *end_stream;
+            }
+        }
+    }
+    (out, ended)
+}
+
+/// Answers every request collected so far with 200 and `body`.
+fn answer_all(pair: &mut Pair, body: &Bytes) -> Vec<StreamId> {
+    let mut ids = Vec::new();
+    for e in pair.take_events(Side::Server) {
+        if let Event::Request { stream, .. } = e {
+            pair.server.send_response(stream, ok(), false).unwrap();
+            pair.server.send_data(stream, body.clone(), true).unwrap();
+            ids.push(stream);
+        }
+    }
+    ids
+}
+
+#[test]
+fn get_in_pieces_of_every_split_size() {
+    for cap in SPLIT_SIZES.iter().copied().map(Some).chain([None]) {
+        let mut pair = Pair::new(Config::default(), Config::default());
+        pair.set_byte_cap(cap);
+        let id = pair.client.send_request(get("/hello"), true).unwrap();
+        pair.drive_bounded(10_000).unwrap();
+        let answered = answer_all(&mut pair, &Bytes::from_static(b"hello world!"));
+        assert_eq!(answered, [id], "cap {cap:?}");
+        pair.drive_bounded(10_000).unwrap();
+
+        let events = pair.take_events(Side::Client);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Response { stream, status: 200, .. } if *stream == id)),
+            "cap {cap:?}: {events:?}"
+        );
+        assert_eq!(body(&events, id), (b"hello world!".to_vec(), true));
+        assert_eq!(pair.client.open_outbound_streams(), 0);
+        assert_eq!(pair.server.open_inbound_streams(), 0);
+        // Every octet written was delivered.
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            assert_eq!(pair.in_flight(dir), 0);
+            assert_eq!(pair.bytes_written(dir), pair.bytes_delivered(dir));
+        }
+    }
+}
+
+#[test]
+fn latency_delays_the_exchange_on_the_virtual_clock() {
+    let latency = Duration::from_millis(10);
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.set_latency(latency);
+    let id = pair.client.send_request(get("/"), true).unwrap();
+    pair.drive();
+    // The request arrived one latency in; the server's SETTINGS ACK came back one later.
+    assert_eq!(pair.elapsed(), 2 * latency);
+    let asked = pair.now();
+    answer_all(&mut pair, &Bytes::from_static(b"hello world!"));
+    pair.drive();
+    let events = pair.take_events(Side::Client);
+    assert!(body(&events, id).1);
+    assert!(pair.now() - asked >= latency);
+}
+
+#[test]
+fn large_body_through_small_windows_with_latency_and_a_byte_cap() {
+    let mut client = Config::default();
+    client.settings.initial_window_size = 4_000;
+    let mut pair = Pair::new(client, Config::default());
+    let latency = Duration::from_millis(5);
+    pair.set_latency(latency).set_byte_cap(Some(1_000));
+
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let payload = Bytes::from(payload);
+    let id = pair.client.send_request(get("/big"), true).unwrap();
+    pair.drive_bounded(10_000).unwrap();
+    answer_all(&mut pair, &payload);
+    let steps = pair.drive_bounded(1_000_000).unwrap();
+
+    let events = pair.take_events(Side::Client);
+    let (got, ended) = body(&events, id);
+    assert!(ended);
+    assert_eq!(got.len(), payload.len());
+    assert!(got == payload[..], "body corrupted");
+    // No frame exceeded the 4,000-octet stream window the client announced.
+    assert!(events.iter().all(|e| match e {
+        Event::Data {
+            flow_controlled_len,
+            ..
+        } => *flow_controlled_len <= 4_000,
+        _ => true,
+    }));
+    // The window allows at most 4,000 octets per round trip: 75 round trips at least.
+    assert!(pair.elapsed() >= 75 * 2 * latency, "{:?}", pair.elapsed());
+    assert!(
+        steps > 300,
+        "1,000-octet cap should need many steps, took {steps}"
+    );
+}
+
+#[test]
+fn dropped_window_update_stalls_and_drive_bounded_reports_it() {
+    let mut client = Config::default();
+    client.settings.initial_window_size = 16_384;
+    // Keep-alive PINGs keep the stalled connection busy forever when timers are followed.
+    client.limits.keep_alive_interval = Some(Duration::from_secs(30));
+    let mut pair = Pair::new(client, Config::default());
+    let dropped = Rc::new(RefCell::new(0u32));
+    let seen = dropped.clone();
+    pair.intercept(move |dir, frame| match frame {
+        Frame::WindowUpdate(w)
+            if dir == Direction::ToServer
+                && w.stream_id != StreamId::ZERO
+                && *seen.borrow() == 0 =>
+        {
+            *seen.borrow_mut() += w.increment;
+            Verdict::Drop
+        }
+        _ => Verdict::Pass,
+    });
+
+    let id = pair.client.send_request(get("/"), true).unwrap();
+    pair.drive_bounded(1_000).unwrap();
+    answer_all(&mut pair, &Bytes::from(vec![7u8; 64 * 1024]));
+    let err = pair.drive_bounded(1_000).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DriveError::Stalled {
+                server_streams_with_output: 1,
+                client_streams_with_output: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(*dropped.borrow() > 0);
+    let (got, ended) = body(&pair.client_events, id);
+    assert!(!ended);
+    assert!(got.len() < 64 * 1024);
+    assert_eq!(pair.server.send_capacity(id), 0);
+
+    // Following timers, keep-alive PINGs are answered forever: a livelock, caught by the bound.
+    pair.follow_timers(true);
+    let err = pair.drive_bounded(200).unwrap_err();
+    assert!(
+        matches!(err, DriveError::Livelock { steps: 200, .. }),
+        "{err}"
+    );
+    assert!(pair.elapsed() >= Duration::from_secs(30 * 50));
+    assert!(!body(&pair.client_events, id).1);
+}
+
+#[test]
+fn idle_timeout_fires_when_timers_are_followed() {
+    let mut server = Config::default();
+    server.limits.idle_timeout = Some(Duration::from_secs(5));
+    let mut pair = Pair::new(Config::default(), server);
+    pair.drive();
+    assert!(pair.elapsed() < Duration::from_secs(1));
+    pair.follow_timers(true).drive();
+    assert!(pair.elapsed() >= Duration::from_secs(5));
+    assert!(pair.server.is_closed());
+    assert!(pair.server_events.iter().any(|e| matches!(
+        e,
+        Event::Terminated {
+            error: ConnectionError::IdleTimeout
+        }
+    )));
+    assert!(pair.client_events.iter().any(|e| matches!(
+        e,
+        Event::Terminated {
+            error: ConnectionError::GoAway {
+                initiator: Initiator::Remote,
+                ..
+            }
+        }
+    )));
+}
+
+#[test]
+fn bad_padding_injected_by_intercept_gets_protocol_error() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    let goaways = Rc::new(RefCell::new(Vec::new()));
+    let log = goaways.clone();
+    pair.intercept(move |dir, frame| match frame {
+        // Pad Length 200 in a 5-octet payload: RFC 9113 §6.1 makes that a connection error.
+        Frame::Data(d) if dir == Direction::ToClient => {
+            let mut payload = vec![200u8];
+            payload.extend_from_slice(&d.data[..4]);
+            Verdict::Replace(
+                frames::raw(
+                    FrameType::DATA,
+                    Flags::PADDED | Flags::END_STREAM,
+                    d.stream_id.get(),
+                    payload,
+                )
+                .into_spec_bytes(),
+            )
+        }
+        Frame::GoAway(g) => {
+            log.borrow_mut().push((dir, g.error_code));
+            Verdict::Pass
+        }
+        _ => Verdict::Pass,
+    });
+    pair.client.send_request(get("/"), true).unwrap();
+    pair.drive();
+    answer_all(&mut pair, &Bytes::from_static(b"hello world!"));
+    pair.drive();
+
+    assert_eq!(
+        goaways.borrow()[..],
+        [(Direction::ToServer, ErrorCode::PROTOCOL_ERROR)]
+    );
+    assert!(pair.client_events.iter().any(
+        |e| matches!(e, Event::Terminated { error } if error.code() == ErrorCode::PROTOCOL_ERROR)
+    ));
+    assert!(pair.client.is_closed());
+    assert!(!body(&pair.client_events, StreamId::new(1)).1);
+}
+
+trait SpecBytes {
+    fn into_spec_bytes(self) -> Bytes;
+}
+
+impl<T: Into<h2kit_test::FrameSpec>> SpecBytes for T {
+    fn into_spec_bytes(self) -> Bytes {
+        self.into().to_bytes()
+    }
+}
