@@ -72,66 +72,87 @@ pub(crate) static STATIC: [(&[u8], &[u8]); 61] = [
 ];
 
 /// The static entries named `name`: `(first index, count)` (entries of one name are
-/// adjacent). No hashing and nothing to build: length, first and last byte tell the static
-/// names apart, then one comparison with a constant confirms.
+/// adjacent). No hashing with a seed and nothing to build per encoder: a fixed hash of the
+/// length, first and last byte picks the only candidate, and one comparison confirms.
+/// (Lookups cost the same whatever the name, so there is nothing to attack.)
+#[inline]
 pub(crate) fn static_name(name: &[u8]) -> Option<(u8, u8)> {
     let (&first, &last) = (name.first()?, name.last()?);
-    let found = match (name.len(), first, last) {
-        (3, b'a', b'e') if name == b"age" => (21, 1),
-        (3, b'v', b'a') if name == b"via" => (60, 1),
-        (4, b'd', b'e') if name == b"date" => (33, 1),
-        (4, b'e', b'g') if name == b"etag" => (34, 1),
-        (4, b'f', b'm') if name == b"from" => (37, 1),
-        (4, b'h', b't') if name == b"host" => (38, 1),
-        (4, b'l', b'k') if name == b"link" => (45, 1),
-        (4, b'v', b'y') if name == b"vary" => (59, 1),
-        (5, b':', b'h') if name == b":path" => (4, 2),
-        (5, b'a', b'w') if name == b"allow" => (22, 1),
-        (5, b'r', b'e') if name == b"range" => (50, 1),
-        (6, b'a', b't') if name == b"accept" => (19, 1),
-        (6, b'c', b'e') if name == b"cookie" => (32, 1),
-        (6, b'e', b't') if name == b"expect" => (35, 1),
-        (6, b's', b'r') if name == b"server" => (54, 1),
-        (7, b':', b'd') if name == b":method" => (2, 2),
-        (7, b':', b'e') if name == b":scheme" => (6, 2),
-        (7, b':', b's') if name == b":status" => (8, 7),
-        (7, b'e', b's') if name == b"expires" => (36, 1),
-        (7, b'r', b'r') if name == b"referer" => (51, 1),
-        (7, b'r', b'h') if name == b"refresh" => (52, 1),
-        (8, b'i', b'h') if name == b"if-match" => (39, 1),
-        (8, b'i', b'e') if name == b"if-range" => (42, 1),
-        (8, b'l', b'n') if name == b"location" => (46, 1),
-        (10, b':', b'y') if name == b":authority" => (1, 1),
-        (10, b's', b'e') if name == b"set-cookie" => (55, 1),
-        (10, b'u', b't') if name == b"user-agent" => (58, 1),
-        (11, b'r', b'r') if name == b"retry-after" => (53, 1),
-        (12, b'c', b'e') if name == b"content-type" => (31, 1),
-        (12, b'm', b's') if name == b"max-forwards" => (47, 1),
-        (13, b'a', b's') if name == b"accept-ranges" => (18, 1),
-        (13, b'a', b'n') if name == b"authorization" => (23, 1),
-        (13, b'c', b'l') if name == b"cache-control" => (24, 1),
-        (13, b'c', b'e') if name == b"content-range" => (30, 1),
-        (13, b'i', b'h') if name == b"if-none-match" => (41, 1),
-        (13, b'l', b'd') if name == b"last-modified" => (44, 1),
-        (14, b'a', b't') if name == b"accept-charset" => (15, 1),
-        (14, b'c', b'h') if name == b"content-length" => (28, 1),
-        (15, b'a', b'g') if name == b"accept-encoding" => (16, 1),
-        (15, b'a', b'e') if name == b"accept-language" => (17, 1),
-        (16, b'c', b'g') if name == b"content-encoding" => (26, 1),
-        (16, b'c', b'e') if name == b"content-language" => (27, 1),
-        (16, b'c', b'n') if name == b"content-location" => (29, 1),
-        (16, b'w', b'e') if name == b"www-authenticate" => (61, 1),
-        (17, b'i', b'e') if name == b"if-modified-since" => (40, 1),
-        (17, b't', b'g') if name == b"transfer-encoding" => (57, 1),
-        (18, b'p', b'e') if name == b"proxy-authenticate" => (48, 1),
-        (19, b'c', b'n') if name == b"content-disposition" => (25, 1),
-        (19, b'i', b'e') if name == b"if-unmodified-since" => (43, 1),
-        (19, b'p', b'n') if name == b"proxy-authorization" => (49, 1),
-        (25, b's', b'y') if name == b"strict-transport-security" => (56, 1),
-        (27, b'a', b'n') if name == b"access-control-allow-origin" => (20, 1),
-        _ => return None,
+    let (index, count) = NAME_SLOTS[name_slot(name.len(), first, last)];
+    let candidate = STATIC.get(usize::from(index).checked_sub(1)?)?.0;
+    same_bytes(candidate, name).then_some((index, count))
+}
+
+/// The slot of a name in [`NAME_SLOTS`]. Collision-free over the static names; building
+/// `NAME_SLOTS` checks it at compile time.
+const fn name_slot(len: usize, first: u8, last: u8) -> usize {
+    ((len as u8).wrapping_mul(9) ^ first.wrapping_mul(163) ^ last) as usize
+}
+
+/// `(first index, count)` of each static name at its [`name_slot`]; `(0, 0)` elsewhere.
+static NAME_SLOTS: [(u8, u8); 256] = {
+    let mut slots = [(0u8, 0u8); 256];
+    let mut i = 0;
+    while i < STATIC.len() {
+        let name = STATIC[i].0;
+        let mut end = i + 1;
+        while end < STATIC.len() && const_eq(STATIC[end].0, name) {
+            end += 1;
+        }
+        let slot = name_slot(name.len(), name[0], name[name.len() - 1]);
+        assert!(slots[slot].0 == 0, "two static names share a slot");
+        slots[slot] = ((i + 1) as u8, (end - i) as u8);
+        i = end;
+    }
+    slots
+};
+
+const fn const_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Byte equality for short strings, inline: whole words and an overlapping last one (a
+/// `memcmp` call costs more than the comparison at these lengths).
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if len < 4 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    if len < 8 {
+        let half = |s: &[u8], at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&s[at..at + 4]);
+            u32::from_ne_bytes(w)
+        };
+        return half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4);
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
     };
-    Some(found)
+    let mut at = 0;
+    while at + 8 < len {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(a, len - 8) == word(b, len - 8)
 }
 
 /// Number of static entries; dynamic indices start after it.
@@ -265,5 +286,24 @@ mod tests {
         assert_eq!(static_name(b"x-custom"), None);
         assert_eq!(static_name(b":Method"), None);
         assert_eq!(static_name(b""), None);
+    }
+}
+
+#[cfg(test)]
+mod same_bytes_tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_sees_every_byte() {
+        for len in 0..40usize {
+            let a: Vec<u8> = (0..len as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for i in 0..len {
+                let mut b = a.clone();
+                b[i] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "len {len}, byte {i}");
+            }
+            assert!(!same_bytes(&a, &[a.as_slice(), &[0]].concat()));
+        }
     }
 }
