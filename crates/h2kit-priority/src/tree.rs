@@ -814,27 +814,30 @@ fn sift_hole_up(heap: &mut [Entry], mut pos: usize, e: Entry) {
     heap[pos] = e;
 }
 
-/// The position of the smallest of the children starting at `first` (`first < heap.len()`).
+/// The position and value of the smallest of the children starting at `first`
+/// (`first < heap.len()`).
 #[inline]
-fn smallest_child(heap: &[Entry], first: usize) -> usize {
+fn smallest_child(heap: &[Entry], first: usize) -> (usize, Entry) {
     if let Some(&[a, b, c, d]) = heap.get(first..first + ARITY) {
-        // A full set: two rounds of independent, branch-free comparisons.
-        let ab = usize::from(b < a);
-        let cd = 2 + usize::from(d < c);
-        return first + if c.min(d) < a.min(b) { cd } else { ab };
+        // A full set: two rounds of independent, branch-free comparisons, keeping the value
+        // so that it need not be loaded again.
+        let (i, x) = if b < a { (1, b) } else { (0, a) };
+        let (j, y) = if d < c { (3, d) } else { (2, c) };
+        let (k, z) = if y < x { (j, y) } else { (i, x) };
+        return (first + k, z);
     }
     // The last, partial set of the heap.
-    let mut best = first;
-    for i in first + 1..heap.len().min(first + ARITY) {
-        if heap[i] < heap[best] {
-            best = i;
+    let mut best = (first, heap[first]);
+    for (i, &v) in heap.iter().enumerate().take(first + ARITY).skip(first + 1) {
+        if v < best.1 {
+            best = (i, v);
         }
     }
     best
 }
 
 /// Places `e` in the hole at `pos` or below it.
-#[inline]
+#[inline(always)]
 fn sift_hole_down(heap: &mut [Entry], mut pos: usize, e: Entry) {
     let len = heap.len();
     loop {
@@ -842,11 +845,11 @@ fn sift_hole_down(heap: &mut [Entry], mut pos: usize, e: Entry) {
         if first >= len {
             break;
         }
-        let child = smallest_child(heap, first);
-        if heap[child] >= e {
+        let (child, v) = smallest_child(heap, first);
+        if v >= e {
             break;
         }
-        heap[pos] = heap[child];
+        heap[pos] = v;
         pos = child;
     }
     heap[pos] = e;
