@@ -108,6 +108,11 @@ pub struct Limits {
     pub max_send_buffer_per_stream: usize,
     /// SETTINGS / PING frames of ours that may await acknowledgement at once. Default 8.
     pub max_pending_local: usize,
+    /// After the peer's GOAWAY, once no stream is left, how long we keep answering PING and
+    /// SETTINGS while waiting for the peer to close the transport (the GOAWAY's sender
+    /// closes it, RFC 9113 §5.4.1, §6.8) before we end the connection ourselves.
+    /// Default 1 s.
+    pub goaway_linger: Duration,
 }
 
 impl Default for Limits {
@@ -134,6 +139,7 @@ impl Default for Limits {
             settings_ack_timeout: ten,
             max_send_buffer_per_stream: 1 << 20,
             max_pending_local: 8,
+            goaway_linger: Duration::from_secs(1),
         }
     }
 }

@@ -323,6 +323,9 @@ pub struct Connection {
     closed_unstamped: Vec<(StreamId, crate::state::CloseCause)>,
     next_local: u32,
     max_remote: u32,
+    /// Ranges of peer stream ids skipped when it opened a higher one (newest last, bounded):
+    /// HEADERS on them is an unexpected stream identifier (RFC 9113 §5.1.1).
+    skipped_remote: VecDeque<(u32, u32)>,
     last_processed: u32,
     active_local: u32,
     active_remote: u32,
@@ -345,6 +348,11 @@ pub struct Connection {
     // Lifecycle.
     goaway_sent: Option<StreamId>,
     goaway_recv: Option<StreamId>,
+    /// The code and debug data of the peer's latest GOAWAY.
+    goaway_recv_reason: (ErrorCode, Bytes),
+    /// When the connection became drained after the peer's GOAWAY (see
+    /// `Limits::goaway_linger`).
+    drained_at: Option<Instant>,
     shutdown: Shutdown,
     error: Option<ConnectionError>,
 
@@ -440,6 +448,7 @@ impl Connection {
             closed_unstamped: Vec::new(),
             next_local: if role == Role::Client { 1 } else { 2 },
             max_remote: 0,
+            skipped_remote: VecDeque::new(),
             last_processed: 0,
             active_local: 0,
             active_remote: 0,
@@ -454,6 +463,8 @@ impl Connection {
             last_rtt: None,
             goaway_sent: None,
             goaway_recv: None,
+            goaway_recv_reason: (ErrorCode::NO_ERROR, Bytes::new()),
+            drained_at: None,
             shutdown: Shutdown::None,
             error: None,
             budgets,
@@ -596,6 +607,7 @@ impl Connection {
                 consider(Some(last + idle));
             }
         }
+        consider(self.drained_at.map(|t| t + limits.goaway_linger));
         match self
             .pings
             .iter()
@@ -618,6 +630,13 @@ impl Connection {
             return;
         }
         let limits = self.config.limits;
+        if self
+            .drained_at
+            .is_some_and(|t| now >= t + limits.goaway_linger)
+        {
+            self.close_after_peer_goaway();
+            return;
+        }
         if let Some(sent) = self.pending_settings.front().and_then(|p| p.sent_at) {
             if now >= sent + limits.settings_ack_timeout {
                 self.fail(ConnectionError::SettingsTimeout);
@@ -706,9 +725,31 @@ impl Connection {
 
     /// Tells the connection the transport was closed by the peer (EOF).
     pub fn recv_eof(&mut self) {
-        if self.error.is_none() {
+        if self.error.is_some() {
+        } else if self.goaway_recv.is_some() {
+            // The peer closed after its GOAWAY, as it must (RFC 9113 §6.8).
+            self.close_after_peer_goaway();
+        } else {
             self.fail(ConnectionError::TransportClosed);
         }
+    }
+
+    /// Ends the connection the peer's GOAWAY announced, still writing our queued replies
+    /// (our own GOAWAY among them).
+    fn close_after_peer_goaway(&mut self) {
+        let Some(last) = self.goaway_recv else {
+            return;
+        };
+        let (code, debug_data) = self.goaway_recv_reason.clone();
+        let pending = core::mem::take(&mut self.control);
+        self.fail(ConnectionError::GoAway {
+            code,
+            last_stream_id: last,
+            debug_data,
+            initiator: crate::Initiator::Remote,
+        });
+        // `fail` drops queued control frames; the last GOAWAY and replies must still go out.
+        self.control = pending;
     }
 
     // ---------------------------------------------------------------- queries

@@ -317,6 +317,49 @@ impl Connection {
         Ok(())
     }
 
+    /// Streams the peer opened that count against our SETTINGS_MAX_CONCURRENT_STREAMS
+    /// (RFC 9113 §5.1.2): open and half-closed ones, including those we closed with an
+    /// END_STREAM that is still queued (the peer still sees them half-closed).
+    fn remote_streams_counted(&self) -> u32 {
+        let active = self.active_remote;
+        let max = self.local.max_concurrent_streams;
+        if active >= max || (self.streams.len() as u32) < max {
+            // The map holds every stream with queued output: no scan needed.
+            return active;
+        }
+        let unflushed = self
+            .streams
+            .values()
+            .filter(|s| !s.local && s.state.is_closed() && s.has_output())
+            .count() as u32;
+        active.saturating_add(unflushed)
+    }
+
+    /// Records the ids the peer skipped by opening `id` (RFC 9113 §5.1.1: they are closed
+    /// without ever being used). Memory is bounded: the oldest ranges are forgotten.
+    fn note_skipped(&mut self, id: StreamId) {
+        const MAX_RANGES: usize = 16;
+        let first = if self.max_remote == 0 {
+            if id.is_client_initiated() { 1 } else { 2 }
+        } else {
+            self.max_remote + 2
+        };
+        if id.get() > first {
+            if self.skipped_remote.len() >= MAX_RANGES {
+                self.skipped_remote.pop_front();
+            }
+            self.skipped_remote.push_back((first, id.get() - 2));
+        }
+    }
+
+    /// Whether the peer skipped `id` (see [`Self::note_skipped`]).
+    fn was_skipped(&self, id: StreamId) -> bool {
+        let id = id.get();
+        self.skipped_remote
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&id))
+    }
+
     /// Refuses a new stream the application never saw.
     fn refuse(&mut self, id: StreamId, code: ErrorCode, now: Instant) -> Result {
         self.remember_closed(id, CloseCause::ResetSent);
@@ -511,12 +554,17 @@ impl Connection {
             return self.on_headers_existing(block, fields, too_large, now);
         }
         if self.recv_state(id, now) != StreamState::Idle {
+            if self.closed.get(id, now).is_none() && self.was_skipped(id) {
+                // Never opened: a new stream with a lower id than one already opened.
+                return Err(violation(ProtocolViolation::InvalidStreamId));
+            }
             return self.on_frame_without_stream(id, Input::RecvHeaders { end_stream }, 0, now);
         }
         // A new stream. Only a client opens streams with HEADERS (RFC 9113 §5.1.1, §8.4).
         if self.role == Role::Client || self.is_local_id(id) {
             return Err(violation(ProtocolViolation::InvalidStreamId));
         }
+        self.note_skipped(id);
         self.max_remote = id.get();
         if self.goaway_sent.is_some_and(|last| id > last) || self.goaway_recv.is_some() {
             // After GOAWAY: not processed; later frames on it are ignored.
@@ -528,7 +576,7 @@ impl Connection {
             Some(LimitExceeded::HeaderListSize.code())
         } else if block.self_dependency {
             Some(ProtocolViolation::SelfDependency.code())
-        } else if self.active_remote >= self.local.max_concurrent_streams {
+        } else if self.remote_streams_counted() >= self.local.max_concurrent_streams {
             Some(ProtocolViolation::ConcurrencyExceeded.code())
         } else if self.pending_accept >= limits.max_pending_accept {
             Some(LimitExceeded::PendingAccept.code())
@@ -973,6 +1021,10 @@ impl Connection {
             None => g.last_stream_id,
         };
         self.goaway_recv = Some(last);
+        if self.goaway_recv_reason.0 == ErrorCode::NO_ERROR {
+            // A later GOAWAY narrows the last id but does not hide an earlier error code.
+            self.goaway_recv_reason = (g.error_code, g.debug_data.clone());
+        }
         let mut refused: Vec<u32> = self
             .streams
             .iter()
@@ -997,16 +1049,10 @@ impl Connection {
         self.events.push_back(Event::GoAway {
             code: g.error_code,
             last_stream_id: last,
-            debug_data: g.debug_data.clone(),
+            debug_data: g.debug_data,
         });
-        if g.error_code != ErrorCode::NO_ERROR {
-            return Err(ConnectionError::GoAway {
-                code: g.error_code,
-                last_stream_id: last,
-                debug_data: g.debug_data,
-                initiator: Initiator::Remote,
-            });
-        }
+        // Whatever the code, streams up to `last` may still complete (RFC 9113 §6.8) and an
+        // unknown code triggers nothing special (§7); the sender closes the connection.
         self.check_drained();
         Ok(())
     }

@@ -461,7 +461,7 @@ impl Connection {
             return;
         }
         let (code, last, initiator) = match (self.goaway_recv, self.goaway_sent) {
-            (Some(last), _) => (ErrorCode::NO_ERROR, last, Initiator::Remote),
+            (Some(last), _) => (self.goaway_recv_reason.0, last, Initiator::Remote),
             (None, Some(last)) => (ErrorCode::NO_ERROR, last, Initiator::Local),
             (None, None) => return,
         };
@@ -474,6 +474,17 @@ impl Connection {
                 code: ErrorCode::NO_ERROR,
                 debug: Bytes::new(),
             });
+        }
+        if initiator == Initiator::Remote && self.shutdown != Shutdown::Final {
+            // The GOAWAY's sender closes the transport (RFC 9113 §5.4.1, §6.8). Until it
+            // does, or `goaway_linger` passes, PING and SETTINGS are still answered (§7:
+            // no error code, known or not, triggers special behaviour).
+            if self.drained_at.is_none() {
+                self.drained_at = self.now;
+            }
+            if self.drained_at.is_some() {
+                return;
+            }
         }
         let pending = std::mem::take(&mut self.control);
         self.fail(ConnectionError::GoAway {

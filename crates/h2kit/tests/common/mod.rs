@@ -86,7 +86,20 @@ impl Pair {
                 self.server_events.push(e);
             }
             if !a && !b {
-                return step;
+                // A side that is closed has closed its transport: the other sees EOF.
+                let (c, s) = (&mut self.client, &mut self.server);
+                let eof = if c.is_closed() && s.error().is_none() {
+                    s.recv_eof();
+                    true
+                } else if s.is_closed() && c.error().is_none() {
+                    c.recv_eof();
+                    true
+                } else {
+                    false
+                };
+                if !eof {
+                    return step;
+                }
             }
         }
         panic!("livelock: still moving after {steps} steps");
