@@ -1,0 +1,626 @@
+//! [`Client`], its builder, and the futures and streams requests give back.
+
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use h2kit::flow::WindowStrategy;
+use h2kit::{Config, Connection, ExtensiblePriority, StreamId};
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Request, Response, Uri};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::body::Body;
+use crate::decode::ACCEPT_ENCODING;
+use crate::driver::{Cmd, Driver, PendingRequest, ResponseResult, Shared};
+use crate::error::Error;
+use crate::trace::{FrameTrace, Tracer};
+
+/// A handle to one HTTP/2 connection. Cheap to clone; `Send + Sync`; every clone sends on
+/// the same connection, so many tasks can have requests in flight at once.
+///
+/// The connection is driven by a task spawned on the current tokio runtime; it ends when
+/// the server closes it, on [`close`](Self::close), or when every handle, response body and
+/// pending request is gone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: mpsc::UnboundedSender<Cmd>,
+    shared: Arc<Shared>,
+    scheme: Scheme,
+    authority: Authority,
+    next_key: AtomicU64,
+    decompress: bool,
+    push: bool,
+    request_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("scheme", &self.inner.scheme)
+            .field("authority", &self.inner.authority)
+            .field("open", &self.is_open())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to `url` (`https://…` with TLS and ALPN `h2`, or `http://…` with h2c prior
+    /// knowledge) with the default settings.
+    pub async fn connect(url: &str) -> Result<Client, Error> {
+        ClientBuilder::new().connect(url).await
+    }
+
+    /// A builder for TLS, flow control, push, timeouts and tracing.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// Sends `request`. A URI without scheme and authority (e.g. `/index.html`) is completed
+    /// with the connection's. The priority from an [`ExtensiblePriority`] request extension
+    /// is sent as the `priority` header (RFC 9218 §5).
+    ///
+    /// The request is queued at once (the future need not be polled for it to go out) and
+    /// waits for a free stream when the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached.
+    /// Dropping the future before the response cancels the stream.
+    pub fn send(&self, request: Request<Body>) -> ResponseFuture {
+        let key = self.inner.next_key.fetch_add(1, Ordering::Relaxed);
+        let (reply, rx) = oneshot::channel();
+        let (push_tx, push_rx) = if self.inner.push {
+            let (t, r) = mpsc::unbounded_channel();
+            (Some(t), Some(r))
+        } else {
+            (None, None)
+        };
+        let mut fut = ResponseFuture {
+            rx,
+            key,
+            tx: self.inner.tx.clone(),
+            pushes: push_rx,
+            timeout: self
+                .inner
+                .request_timeout
+                .map(|d| Box::pin(tokio::time::sleep(d))),
+            done: false,
+        };
+        match self.prepare(request) {
+            Ok((head, body)) => {
+                let cmd = Cmd::Request(Box::new(PendingRequest {
+                    key,
+                    head,
+                    body,
+                    reply,
+                    pushes: push_tx,
+                    decompress: self.inner.decompress,
+                }));
+                if let Err(mpsc::error::SendError(Cmd::Request(req))) = self.inner.tx.send(cmd) {
+                    let _ = req.reply.send(Err(Error::ConnectionClosed));
+                }
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                fut.done = true;
+            }
+        }
+        fut
+    }
+
+    fn prepare(&self, request: Request<Body>) -> Result<(Request<()>, Body), Error> {
+        let (mut parts, body) = request.into_parts();
+        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
+            let mut p = parts.uri.into_parts();
+            p.scheme = Some(p.scheme.unwrap_or_else(|| self.inner.scheme.clone()));
+            p.authority = Some(p.authority.unwrap_or_else(|| self.inner.authority.clone()));
+            if p.path_and_query.is_none() {
+                p.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+            }
+            parts.uri = Uri::from_parts(p).map_err(|e| Error::InvalidUrl(e.to_string()))?;
+        }
+        if let Some(p) = parts.extensions.get::<ExtensiblePriority>() {
+            if !parts.headers.contains_key("priority") {
+                let v = HeaderValue::from_str(&p.to_field_value())
+                    .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+                parts.headers.insert("priority", v);
+            }
+        }
+        if self.inner.decompress && !parts.headers.contains_key(http::header::ACCEPT_ENCODING) {
+            parts.headers.insert(
+                http::header::ACCEPT_ENCODING,
+                HeaderValue::from_static(ACCEPT_ENCODING),
+            );
+        }
+        if let Some(n) = body.size_hint() {
+            if n > 0 && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+                parts
+                    .headers
+                    .insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
+        }
+        Ok((Request::from_parts(parts, ()), body))
+    }
+
+    /// A GET of `path` (or of a full URL on this connection's origin).
+    pub async fn get(&self, path: &str) -> Result<Response<Body>, Error> {
+        let uri: Uri = path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
+        let request = Request::get(uri)
+            .body(Body::empty())
+            .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        self.send(request).await
+    }
+
+    /// Sends a PING and returns the round-trip time.
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Cmd::Ping { reply })
+            .map_err(|_| Error::ConnectionClosed)?;
+        rx.await.map_err(|_| Error::ConnectionClosed)?
+    }
+
+    /// Whether the connection still accepts requests (no GOAWAY received, not closed).
+    pub fn is_open(&self) -> bool {
+        self.inner.shared.open.load(Ordering::Acquire) && !self.inner.tx.is_closed()
+    }
+
+    /// Starts a graceful close: GOAWAY; requests in flight finish, new ones fail.
+    pub fn close(&self) {
+        let _ = self.inner.tx.send(Cmd::Shutdown);
+    }
+
+    /// The origin's scheme (`http` or `https`).
+    pub fn scheme(&self) -> &Scheme {
+        &self.inner.scheme
+    }
+
+    /// The origin's authority (`host[:port]`).
+    pub fn authority(&self) -> &Authority {
+        &self.inner.authority
+    }
+}
+
+/// The response to a request, resolved when its final HEADERS arrive.
+///
+/// Dropping it before that cancels the stream (RST_STREAM CANCEL).
+pub struct ResponseFuture {
+    rx: oneshot::Receiver<ResponseResult>,
+    key: u64,
+    tx: mpsc::UnboundedSender<Cmd>,
+    pushes: Option<mpsc::UnboundedReceiver<PushedResponse>>,
+    timeout: Option<Pin<Box<tokio::time::Sleep>>>,
+    done: bool,
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseFuture {
+    /// The resources the server pushes with this request (RFC 9113 §8.4), when push was
+    /// enabled with [`ClientBuilder::enable_push`]; `None` otherwise or when already taken.
+    ///
+    /// Take it before awaiting the response. The stream yields each promise as it arrives and
+    /// ends when the request's stream closes. A promise dropped unread is cancelled.
+    pub fn pushes(&mut self) -> Option<PushStream> {
+        self.pushes.take().map(|rx| PushStream { rx })
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Body>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(r) = Pin::new(&mut self.rx).poll(cx) {
+            self.done = true;
+            return Poll::Ready(r.unwrap_or(Err(Error::ConnectionClosed)));
+        }
+        if let Some(t) = &mut self.timeout {
+            if t.as_mut().poll(cx).is_ready() {
+                self.done = true;
+                let _ = self.tx.send(Cmd::Cancel { key: self.key });
+                return Poll::Ready(Err(Error::Timeout));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for ResponseFuture {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.tx.send(Cmd::Cancel { key: self.key });
+        }
+    }
+}
+
+/// Pushed responses promised for one request; see [`ResponseFuture::pushes`].
+#[derive(Debug)]
+pub struct PushStream {
+    rx: mpsc::UnboundedReceiver<PushedResponse>,
+}
+
+impl PushStream {
+    /// The next promise, `None` once the request's stream has closed.
+    pub async fn next(&mut self) -> Option<PushedResponse> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for PushStream {
+    type Item = PushedResponse;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// One server push: the promised request and, when it arrives, its response.
+pub struct PushedResponse {
+    request: Request<()>,
+    stream: StreamId,
+    rx: Option<oneshot::Receiver<ResponseResult>>,
+    tx: mpsc::UnboundedSender<Cmd>,
+}
+
+impl fmt::Debug for PushedResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushedResponse")
+            .field("request", &self.request)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushedResponse {
+    pub(crate) fn new(
+        request: Request<()>,
+        stream: StreamId,
+        rx: oneshot::Receiver<ResponseResult>,
+        tx: mpsc::UnboundedSender<Cmd>,
+    ) -> Self {
+        PushedResponse {
+            request,
+            stream,
+            rx: Some(rx),
+            tx,
+        }
+    }
+
+    /// The request the server promised to answer (method, URI with path, headers).
+    pub fn request(&self) -> &Request<()> {
+        &self.request
+    }
+
+    /// The promised stream id.
+    pub fn stream_id(&self) -> StreamId {
+        self.stream
+    }
+
+    /// Waits for the pushed response.
+    pub async fn response(mut self) -> Result<Response<Body>, Error> {
+        match self.rx.take() {
+            Some(rx) => rx.await.unwrap_or(Err(Error::ConnectionClosed)),
+            None => Err(Error::ConnectionClosed),
+        }
+    }
+
+    /// Refuses the push (RST_STREAM CANCEL), e.g. because the resource is cached.
+    pub fn cancel(self) {
+        // Drop does it.
+    }
+}
+
+impl Drop for PushedResponse {
+    fn drop(&mut self) {
+        if self.rx.is_some() {
+            let _ = self.tx.send(Cmd::CancelStream { id: self.stream });
+        }
+    }
+}
+
+/// Configures and opens a [`Client`] connection.
+pub struct ClientBuilder {
+    config: Config,
+    roots: Vec<CertificateDer<'static>>,
+    builtin_roots: bool,
+    insecure: bool,
+    config_error: Option<Error>,
+    connect_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    decompress: bool,
+    trace: Option<Arc<dyn FrameTrace>>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .field("extra_roots", &self.roots.len())
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientBuilder {
+    /// Defaults: webpki roots, push refused (SETTINGS_ENABLE_PUSH 0), no content decoding,
+    /// connect timeout 30 s, no request timeout, the core's default [`Config`].
+    pub fn new() -> Self {
+        ClientBuilder {
+            config: Config::default(),
+            roots: Vec::new(),
+            builtin_roots: true,
+            insecure: false,
+            config_error: None,
+            connect_timeout: Some(Duration::from_secs(30)),
+            request_timeout: None,
+            decompress: false,
+            trace: None,
+        }
+    }
+
+    /// Replaces the core configuration (SETTINGS, limits, window strategies, scheduler).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The core configuration, to adjust one field.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// Accept server push (SETTINGS_ENABLE_PUSH 1) and expose pushes through
+    /// [`ResponseFuture::pushes`]. Off by default: most clients never read pushes, and a
+    /// refused push costs the server nothing.
+    pub fn enable_push(mut self, enable: bool) -> Self {
+        self.config.settings.enable_push = enable;
+        self
+    }
+
+    /// How each stream's receive window is reopened (the window manager): threshold
+    /// (default), manual, BDP-adaptive, or a custom [`h2kit::flow::WindowPolicy`].
+    pub fn stream_window(mut self, strategy: WindowStrategy) -> Self {
+        self.config.stream_window = strategy;
+        self
+    }
+
+    /// How the connection's receive window is reopened.
+    pub fn connection_window(mut self, strategy: WindowStrategy) -> Self {
+        self.config.connection_window = strategy;
+        self
+    }
+
+    /// SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window (default 65,535).
+    pub fn initial_window_size(mut self, size: u32) -> Self {
+        self.config.settings.initial_window_size = size.min(h2kit::flow::MAX_WINDOW);
+        self
+    }
+
+    /// The connection receive window (default 1 MiB).
+    pub fn connection_window_size(mut self, size: u32) -> Self {
+        self.config.connection_window_size = size.min(h2kit::flow::MAX_WINDOW);
+        self
+    }
+
+    /// Trusts the certificates in `path` (PEM, one or more; or one DER certificate) in
+    /// addition to the webpki roots.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(data) => self.add_root_certificate(&data),
+            Err(e) => {
+                self.config_error = Some(Error::Config(format!(
+                    "cannot read CA file {}: {e}",
+                    path.display()
+                )));
+                self
+            }
+        }
+    }
+
+    /// Trusts a certificate given as PEM or DER bytes.
+    pub fn add_root_certificate(mut self, pem_or_der: &[u8]) -> Self {
+        match crate::tls::parse_certificates(pem_or_der) {
+            Ok(certs) => self.roots.extend(certs),
+            Err(e) => self.config_error = Some(e),
+        }
+        self
+    }
+
+    /// Whether to trust the bundled webpki roots (default true).
+    pub fn builtin_roots(mut self, enable: bool) -> Self {
+        self.builtin_roots = enable;
+        self
+    }
+
+    /// Accept any server certificate. Dangerous: only for tests and self-signed servers you
+    /// control; the connection is then open to impersonation.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.insecure = accept;
+        self
+    }
+
+    /// Limit on TCP connect plus TLS handshake (default 30 s; `None` for no limit).
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Limit on the wait for each response's headers (default none).
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Send `accept-encoding: gzip, deflate, br` and decode such responses (the
+    /// `content-encoding` and `content-length` headers are then removed). Default off.
+    pub fn decompress(mut self, enable: bool) -> Self {
+        self.decompress = enable;
+        self
+    }
+
+    /// Sees every frame sent and received (see [`FrameTrace`]).
+    pub fn frame_trace(mut self, trace: Arc<dyn FrameTrace>) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// Connects to `url`: `https://host[:port]` (TLS, ALPN `h2`, certificate checked) or
+    /// `http://host[:port]` (h2c with prior knowledge). The path of `url` is ignored.
+    pub async fn connect(self, url: &str) -> Result<Client, Error> {
+        if let Some(e) = self.config_error {
+            return Err(e);
+        }
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(format!("{url}: {e}")))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| Error::InvalidUrl(format!("{url}: no scheme (http or https)")))?;
+        let tls = if scheme == Scheme::HTTPS {
+            true
+        } else if scheme == Scheme::HTTP {
+            false
+        } else {
+            return Err(Error::InvalidUrl(format!(
+                "{url}: unsupported scheme {scheme}"
+            )));
+        };
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| Error::InvalidUrl(format!("{url}: no host")))?;
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(Error::InvalidUrl(format!("{url}: no host")));
+        }
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let addr = format!("{host}:{port}");
+        let timeout = self.connect_timeout;
+        let work = async {
+            let tcp = TcpStream::connect(&addr)
+                .await
+                .map_err(|e| Error::Connect {
+                    addr: addr.clone(),
+                    source: Arc::new(e),
+                })?;
+            let _ = tcp.set_nodelay(true);
+            if !tls {
+                return Ok(Transport::Plain(tcp));
+            }
+            let config = crate::tls::client_config(&self.roots, self.builtin_roots, self.insecure)?;
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(bare.to_owned())
+                .map_err(|e| Error::InvalidUrl(format!("{host}: {e}")))?;
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| Error::Tls(Arc::new(e)))?;
+            let alpn = stream.get_ref().1.alpn_protocol();
+            if alpn != Some(b"h2".as_slice()) {
+                return Err(Error::Alpn {
+                    negotiated: alpn.map(<[u8]>::to_vec),
+                });
+            }
+            Ok(Transport::Tls(Box::new(stream)))
+        };
+        let transport = match timeout {
+            Some(t) => tokio::time::timeout(t, work)
+                .await
+                .map_err(|_| Error::Timeout)??,
+            None => work.await?,
+        };
+        let opts = Options {
+            config: self.config,
+            decompress: self.decompress,
+            request_timeout: self.request_timeout,
+            trace: self.trace,
+        };
+        Ok(match transport {
+            Transport::Plain(t) => start(t, scheme, authority, opts),
+            Transport::Tls(t) => start(*t, scheme, authority, opts),
+        })
+    }
+
+    /// Runs HTTP/2 over an already connected transport (for custom transports, Unix sockets,
+    /// or in-memory tests). `scheme` and `authority` complete relative request URIs.
+    pub fn handshake<T>(self, io: T, scheme: Scheme, authority: Authority) -> Result<Client, Error>
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        if let Some(e) = self.config_error {
+            return Err(e);
+        }
+        let opts = Options {
+            config: self.config,
+            decompress: self.decompress,
+            request_timeout: self.request_timeout,
+            trace: self.trace,
+        };
+        Ok(start(io, scheme, authority, opts))
+    }
+}
+
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+struct Options {
+    config: Config,
+    decompress: bool,
+    request_timeout: Option<Duration>,
+    trace: Option<Arc<dyn FrameTrace>>,
+}
+
+fn start<T>(io: T, scheme: Scheme, authority: Authority, opts: Options) -> Client
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let push = opts.config.settings.enable_push;
+    let conn = Connection::client(opts.config);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared::default());
+    let tracer = opts.trace.map(Tracer::new);
+    let driver = Driver::new(conn, &tx, shared.clone(), tracer, opts.decompress);
+    tokio::spawn(driver.run(io, rx));
+    Client {
+        inner: Arc::new(Inner {
+            tx,
+            shared,
+            scheme,
+            authority,
+            next_key: AtomicU64::new(1),
+            decompress: opts.decompress,
+            push,
+            request_timeout: opts.request_timeout,
+        }),
+    }
+}

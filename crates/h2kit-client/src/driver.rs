@@ -1,0 +1,864 @@
+//! The connection task: the only owner of the sans-IO [`Connection`], driving it by its
+//! contract (input, events, commands, output, wait) over any `AsyncRead + AsyncWrite`.
+//!
+//! Handles talk to it through one unbounded command channel; it answers through oneshot
+//! channels (responses, pings, upload acknowledgements) and per-response body channels.
+//! Nothing is shared behind a lock, so no lock can be held across an await.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use h2kit::{
+    Connection, ConnectionError, ErrorCode, Event, Field, Initiator, StreamId, UsageError,
+};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::body::{Body, Item, RecvBody};
+use crate::client::PushedResponse;
+use crate::decode::ContentDecoder;
+use crate::error::Error;
+use crate::trace::Tracer;
+
+/// Read buffer size (reused for every read).
+const READ_BUF: usize = 64 * 1024;
+/// Output gathered into one buffer before a write: many frames per syscall.
+const OUT_MAX: usize = 256 * 1024;
+/// Refill the output buffer only when it has drained below this.
+const OUT_LOW: usize = 64 * 1024;
+/// An upload's next chunk is asked for once its queued bytes fall below this.
+const UPLOAD_LOW_WATER: usize = 128 * 1024;
+/// Largest piece of upload data handed to the core at once.
+pub(crate) const UPLOAD_PIECE: usize = 64 * 1024;
+/// Request bodies up to this size are queued whole with the HEADERS.
+const INLINE_BODY: usize = 256 * 1024;
+/// Commands handled per wake-up before output is written (bounds latency under load).
+const CMD_BATCH: usize = 512;
+
+pub(crate) type ResponseResult = Result<http::Response<Body>, Error>;
+type PingReply = oneshot::Sender<Result<Duration, Error>>;
+
+/// What the handles ask of the connection task.
+pub(crate) enum Cmd {
+    Request(Box<PendingRequest>),
+    Data {
+        id: StreamId,
+        data: Bytes,
+        ack: oneshot::Sender<Result<(), Error>>,
+    },
+    Finish {
+        id: StreamId,
+        trailers: Option<HeaderMap>,
+    },
+    UploadFailed {
+        id: StreamId,
+        error: Error,
+    },
+    Release {
+        id: StreamId,
+        len: u32,
+    },
+    BodyDropped {
+        id: StreamId,
+        unreleased: u32,
+        ended: bool,
+    },
+    Cancel {
+        key: u64,
+    },
+    CancelStream {
+        id: StreamId,
+    },
+    Ping {
+        reply: oneshot::Sender<Result<Duration, Error>>,
+    },
+    Shutdown,
+}
+
+pub(crate) struct PendingRequest {
+    pub(crate) key: u64,
+    pub(crate) head: http::Request<()>,
+    pub(crate) body: Body,
+    pub(crate) reply: oneshot::Sender<ResponseResult>,
+    pub(crate) pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
+    pub(crate) decompress: bool,
+}
+
+/// State the handles can read without asking the task.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// The connection accepts new requests (no GOAWAY, not terminated).
+    pub(crate) open: AtomicBool,
+}
+
+struct Slot {
+    key: Option<u64>,
+    reply: Option<oneshot::Sender<ResponseResult>>,
+    body: Option<mpsc::UnboundedSender<Item>>,
+    pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
+    ack: Option<oneshot::Sender<Result<(), Error>>>,
+    decompress: bool,
+    recv_done: bool,
+    send_done: bool,
+}
+
+impl Slot {
+    fn fail(&mut self, error: &Error) {
+        if let Some(r) = self.reply.take() {
+            let _ = r.send(Err(error.clone()));
+        }
+        if let Some(b) = self.body.take() {
+            let _ = b.send(Item::Error(error.clone()));
+        }
+        if let Some(a) = self.ack.take() {
+            let _ = a.send(Err(error.clone()));
+        }
+        self.pushes = None;
+    }
+}
+
+pub(crate) struct Driver {
+    conn: Connection,
+    tx: mpsc::WeakUnboundedSender<Cmd>,
+    slots: HashMap<u32, Slot>,
+    keys: HashMap<u64, StreamId>,
+    pending: VecDeque<Box<PendingRequest>>,
+    acks: Vec<StreamId>,
+    pings: Vec<([u8; 8], Instant, PingReply)>,
+    ping_counter: u64,
+    goaway: Option<(ErrorCode, StreamId, Bytes)>,
+    terminated: Option<ConnectionError>,
+    io_error: Option<Arc<io::Error>>,
+    tracer: Option<Tracer>,
+    shared: Arc<Shared>,
+    decompress_pushes: bool,
+}
+
+enum Wake {
+    Wrote(io::Result<usize>),
+    Flushed(io::Result<()>),
+    Read(io::Result<usize>),
+    Cmd(Option<Cmd>),
+    Timer,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        conn: Connection,
+        tx: &mpsc::UnboundedSender<Cmd>,
+        shared: Arc<Shared>,
+        tracer: Option<Tracer>,
+        decompress_pushes: bool,
+    ) -> Self {
+        shared.open.store(true, Ordering::Release);
+        Driver {
+            conn,
+            tx: tx.downgrade(),
+            slots: HashMap::new(),
+            keys: HashMap::new(),
+            pending: VecDeque::new(),
+            acks: Vec::new(),
+            pings: Vec::new(),
+            ping_counter: 0,
+            goaway: None,
+            terminated: None,
+            io_error: None,
+            tracer,
+            shared,
+            decompress_pushes,
+        }
+    }
+
+    /// Drives the connection until it is closed and everything is written.
+    pub(crate) async fn run<T>(mut self, io: T, mut rx: mpsc::UnboundedReceiver<Cmd>)
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin,
+    {
+        let (mut rd, mut wr) = tokio::io::split(io);
+        let mut rbuf = BytesMut::with_capacity(READ_BUF);
+        let mut out = BytesMut::with_capacity(OUT_MAX);
+        let mut eof = false;
+        let mut write_dead = false;
+        let mut need_flush = false;
+        let mut cmds_open = true;
+        loop {
+            let now = Instant::now();
+            // Events, then queued requests that may start now, then output.
+            self.process_events();
+            self.start_pending();
+            if !write_dead && out.len() < OUT_LOW {
+                let start = out.len();
+                while out.len() < OUT_MAX {
+                    let room = OUT_MAX - out.len();
+                    if self.conn.poll_transmit(now, &mut out, Some(room)) == 0 {
+                        break;
+                    }
+                }
+                if let Some(t) = &mut self.tracer {
+                    t.sent(&out[start..]);
+                }
+                // Writing may finish a drain (our last GOAWAY) or close streams.
+                self.process_events();
+            }
+            self.check_acks();
+            if write_dead {
+                out.clear();
+            }
+            if self.conn.is_closed() && out.is_empty() && (!need_flush || write_dead) {
+                break;
+            }
+            if eof && (write_dead || self.conn.is_closed()) && out.is_empty() {
+                break;
+            }
+            if !cmds_open && self.terminated.is_none() {
+                // Every handle, body and upload is gone: nobody can use the connection.
+                let _ = self.conn.go_away(ErrorCode::NO_ERROR, Bytes::new());
+                continue;
+            }
+            let deadline = self.conn.poll_timeout();
+            let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
+            let sleep_to = deadline.map_or(far, tokio::time::Instant::from_std);
+            let wake = tokio::select! {
+                biased;
+                w = async {
+                    if out.is_empty() {
+                        Wake::Flushed(wr.flush().await)
+                    } else {
+                        Wake::Wrote(wr.write_buf(&mut out).await)
+                    }
+                }, if (!out.is_empty() || need_flush) && !write_dead => w,
+                r = rd.read_buf(&mut rbuf), if !eof => Wake::Read(r),
+                c = rx.recv(), if cmds_open => Wake::Cmd(c),
+                _ = tokio::time::sleep_until(sleep_to), if deadline.is_some() => Wake::Timer,
+            };
+            match wake {
+                Wake::Wrote(Ok(0)) => {
+                    self.on_io_error(io::Error::new(io::ErrorKind::WriteZero, "write returned 0"));
+                    write_dead = true;
+                }
+                Wake::Wrote(Ok(_)) => need_flush = true,
+                Wake::Flushed(Ok(())) => need_flush = false,
+                Wake::Wrote(Err(e)) | Wake::Flushed(Err(e)) => {
+                    self.on_io_error(e);
+                    write_dead = true;
+                    need_flush = false;
+                }
+                Wake::Read(Ok(0)) => {
+                    eof = true;
+                    self.conn.recv_eof();
+                }
+                Wake::Read(Ok(_)) => {
+                    if let Some(t) = &mut self.tracer {
+                        t.received(&rbuf);
+                    }
+                    // A connection error is also reported as Event::Terminated.
+                    let _ = self.conn.recv(Instant::now(), &rbuf);
+                    rbuf.clear();
+                    if rbuf.capacity() < READ_BUF {
+                        rbuf.reserve(READ_BUF);
+                    }
+                }
+                Wake::Read(Err(e)) => {
+                    eof = true;
+                    self.on_io_error(e);
+                }
+                Wake::Cmd(Some(cmd)) => {
+                    self.handle(cmd);
+                    for _ in 0..CMD_BATCH {
+                        match rx.try_recv() {
+                            Ok(cmd) => self.handle(cmd),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Wake::Cmd(None) => cmds_open = false,
+                Wake::Timer => self.conn.handle_timeout(Instant::now()),
+            }
+        }
+        self.shared.open.store(false, Ordering::Release);
+        self.process_events();
+        let fallback = self
+            .terminated
+            .clone()
+            .unwrap_or(ConnectionError::TransportClosed);
+        self.fail_all(&fallback);
+        if !write_dead {
+            let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
+        }
+    }
+
+    fn on_io_error(&mut self, e: io::Error) {
+        if self.io_error.is_none() {
+            self.io_error = Some(Arc::new(e));
+        }
+        self.conn.recv_eof();
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Request(req) => {
+                if let Some(error) = self.closed_error(None) {
+                    let _ = req.reply.send(Err(error));
+                    return;
+                }
+                self.pending.push_back(req);
+                self.start_pending();
+            }
+            Cmd::Data { id, data, ack } => match self.conn.send_data(id, data, false) {
+                Ok(()) => {
+                    let queued = self.conn.stream(id).map_or(0, |s| s.queued());
+                    match self.slots.get_mut(&id.get()) {
+                        Some(slot) if queued >= UPLOAD_LOW_WATER => {
+                            slot.ack = Some(ack);
+                            self.acks.push(id);
+                        }
+                        _ => {
+                            let _ = ack.send(Ok(()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = ack.send(Err(Error::Usage(e)));
+                }
+            },
+            Cmd::Finish { id, trailers } => {
+                let result = match trailers {
+                    Some(t) if !t.is_empty() => self.conn.send_trailers(id, fields_of(&t)),
+                    _ => self.conn.send_data(id, Bytes::new(), true),
+                };
+                if let Err(e) = result {
+                    if let Some(mut slot) = self.slots.remove(&id.get()) {
+                        let _ = self.conn.reset(id, ErrorCode::INTERNAL_ERROR);
+                        slot.fail(&Error::Usage(e));
+                        self.forget_key(&slot);
+                    }
+                    return;
+                }
+                if let Some(slot) = self.slots.get_mut(&id.get()) {
+                    slot.send_done = true;
+                }
+                self.maybe_remove(id);
+            }
+            Cmd::UploadFailed { id, error } => {
+                let _ = self.conn.reset(id, ErrorCode::CANCEL);
+                if let Some(mut slot) = self.slots.remove(&id.get()) {
+                    slot.fail(&error);
+                    self.forget_key(&slot);
+                }
+            }
+            Cmd::Release { id, len } => self.conn.release_capacity(id, len),
+            Cmd::BodyDropped {
+                id,
+                unreleased,
+                ended,
+            } => {
+                if unreleased > 0 {
+                    self.conn.release_capacity(id, unreleased);
+                }
+                if let Some(slot) = self.slots.get_mut(&id.get()) {
+                    slot.body = None;
+                    if !ended && !slot.recv_done {
+                        self.cancel_stream(id);
+                    }
+                }
+            }
+            Cmd::Cancel { key } => {
+                if let Some(pos) = self.pending.iter().position(|p| p.key == key) {
+                    self.pending.remove(pos);
+                } else if let Some(id) = self.keys.get(&key).copied() {
+                    self.cancel_stream(id);
+                }
+            }
+            Cmd::CancelStream { id } => {
+                if self.slots.contains_key(&id.get()) {
+                    self.cancel_stream(id);
+                }
+            }
+            Cmd::Ping { reply } => {
+                self.ping_counter += 1;
+                let payload = (self.ping_counter | 0x636c_6900_0000_0000).to_be_bytes();
+                match self.conn.ping(payload) {
+                    Ok(()) => self.pings.push((payload, Instant::now(), reply)),
+                    Err(UsageError::ConnectionClosed) => {
+                        let e = self.closed_error(None).unwrap_or(Error::ConnectionClosed);
+                        let _ = reply.send(Err(e));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Usage(e)));
+                    }
+                }
+            }
+            Cmd::Shutdown => {
+                let _ = self.conn.graceful_shutdown();
+                self.shared.open.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    fn cancel_stream(&mut self, id: StreamId) {
+        let _ = self.conn.reset(id, ErrorCode::CANCEL);
+        if let Some(mut slot) = self.slots.remove(&id.get()) {
+            slot.fail(&Error::Reset {
+                code: ErrorCode::CANCEL,
+                initiator: Initiator::Local,
+            });
+            self.forget_key(&slot);
+        }
+    }
+
+    fn forget_key(&mut self, slot: &Slot) {
+        if let Some(k) = slot.key {
+            self.keys.remove(&k);
+        }
+    }
+
+    fn maybe_remove(&mut self, id: StreamId) {
+        if let Some(slot) = self.slots.get(&id.get()) {
+            if slot.recv_done && slot.send_done {
+                if let Some(slot) = self.slots.remove(&id.get()) {
+                    self.forget_key(&slot);
+                }
+            }
+        }
+    }
+
+    fn start_pending(&mut self) {
+        while let Some(req) = self.pending.pop_front() {
+            if let Err(req) = self.start(req) {
+                self.pending.push_front(req);
+                break;
+            }
+        }
+    }
+
+    /// Opens the stream for `req`; gives it back when the peer's concurrency limit is reached.
+    fn start(&mut self, req: Box<PendingRequest>) -> Result<(), Box<PendingRequest>> {
+        if req.reply.is_closed() {
+            return Ok(());
+        }
+        let end = req.body.is_empty();
+        let id = match self.conn.send_http_request(&req.head, end) {
+            Ok(id) => id,
+            Err(UsageError::ConcurrencyLimit) => return Err(req),
+            Err(e) => {
+                let error = match e {
+                    UsageError::ConnectionClosed => {
+                        self.closed_error(None).unwrap_or(Error::ConnectionClosed)
+                    }
+                    UsageError::InvalidHeaders(h) => Error::InvalidRequest(h.to_string()),
+                    other => Error::Usage(other),
+                };
+                let _ = req.reply.send(Err(error));
+                return Ok(());
+            }
+        };
+        let PendingRequest {
+            key,
+            head: _,
+            mut body,
+            reply,
+            pushes,
+            decompress,
+        } = *req;
+        let mut slot = Slot {
+            key: Some(key),
+            reply: Some(reply),
+            body: None,
+            pushes,
+            ack: None,
+            decompress,
+            recv_done: false,
+            send_done: end,
+        };
+        if !end {
+            match body.as_full() {
+                Some(b) if b.len() <= INLINE_BODY => {
+                    let b = b.clone();
+                    match self.conn.send_data(id, b, true) {
+                        Ok(()) => slot.send_done = true,
+                        Err(e) => {
+                            let _ = self.conn.reset(id, ErrorCode::INTERNAL_ERROR);
+                            slot.fail(&Error::Usage(e));
+                            return Ok(());
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(tx) = self.tx.upgrade() {
+                        let trailers = body.take_trailers();
+                        tokio::spawn(upload(id, body, trailers, tx));
+                    }
+                }
+            }
+        }
+        self.keys.insert(key, id);
+        self.slots.insert(id.get(), slot);
+        Ok(())
+    }
+
+    /// The error a request gets when the connection no longer accepts it; `id` is the
+    /// request's stream, `None` when it was never sent.
+    fn closed_error(&self, id: Option<StreamId>) -> Option<Error> {
+        if let Some(e) = &self.terminated {
+            return Some(self.map_conn_error(e, id));
+        }
+        if let Some((code, last, debug)) = &self.goaway {
+            if id.is_none_or(|id| id > *last) {
+                return Some(Error::GoAway {
+                    code: *code,
+                    last_stream_id: *last,
+                    debug_data: debug.clone(),
+                    retryable: true,
+                });
+            }
+        }
+        if !self.shared.open.load(Ordering::Acquire) && id.is_none() {
+            return Some(Error::ConnectionClosed);
+        }
+        None
+    }
+
+    fn map_conn_error(&self, e: &ConnectionError, id: Option<StreamId>) -> Error {
+        let goaway = |code: ErrorCode, last: StreamId, debug: Bytes| Error::GoAway {
+            code,
+            last_stream_id: last,
+            debug_data: debug,
+            retryable: id.is_none_or(|id| id > last),
+        };
+        match e {
+            ConnectionError::GoAway {
+                code,
+                last_stream_id,
+                debug_data,
+                initiator: Initiator::Remote,
+            } => goaway(*code, *last_stream_id, debug_data.clone()),
+            ConnectionError::TransportClosed => {
+                if let Some(io) = &self.io_error {
+                    Error::Io(io.clone())
+                } else if let Some((code, last, debug)) = &self.goaway {
+                    goaway(*code, *last, debug.clone())
+                } else {
+                    Error::ConnectionClosed
+                }
+            }
+            ConnectionError::IdleTimeout => Error::Timeout,
+            ConnectionError::GoAway { .. } => Error::ConnectionClosed,
+            other => Error::Connection(other.clone()),
+        }
+    }
+
+    fn fail_all(&mut self, e: &ConnectionError) {
+        let slots: Vec<(u32, Slot)> = self.slots.drain().collect();
+        for (id, mut slot) in slots {
+            let error = self.map_conn_error(e, Some(StreamId::new(id)));
+            slot.fail(&error);
+        }
+        self.keys.clear();
+        for req in std::mem::take(&mut self.pending) {
+            let _ = req.reply.send(Err(self.map_conn_error(e, None)));
+        }
+        for (_, _, reply) in self.pings.drain(..) {
+            let _ = reply.send(Err(Error::ConnectionClosed));
+        }
+    }
+
+    fn check_acks(&mut self) {
+        let mut i = 0;
+        while i < self.acks.len() {
+            let id = self.acks[i];
+            let queued = self.conn.stream(id).map_or(0, |s| s.queued());
+            if queued < UPLOAD_LOW_WATER {
+                if let Some(ack) = self.slots.get_mut(&id.get()).and_then(|s| s.ack.take()) {
+                    let _ = ack.send(Ok(()));
+                }
+                self.acks.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ events
+
+    fn process_events(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            self.on_event(event);
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Response {
+                stream,
+                headers,
+                end_stream,
+                ..
+            } => self.on_response(stream, &headers, end_stream),
+            Event::Data {
+                stream,
+                data,
+                flow_controlled_len,
+                end_stream,
+            } => {
+                let delivered = match self.slots.get_mut(&stream.get()) {
+                    Some(slot) => match &slot.body {
+                        Some(tx) => tx
+                            .send(Item::Data {
+                                data,
+                                flow: flow_controlled_len,
+                            })
+                            .is_ok(),
+                        None => false,
+                    },
+                    None => false,
+                };
+                if !delivered && flow_controlled_len > 0 {
+                    self.conn.release_capacity(stream, flow_controlled_len);
+                }
+                if end_stream {
+                    self.end_recv(stream, None);
+                }
+            }
+            Event::Trailers { stream, headers } => {
+                let map = header_map(&headers);
+                self.end_recv(stream, Some(map));
+            }
+            Event::StreamReset {
+                stream,
+                code,
+                initiator,
+            } => {
+                let error = match &self.goaway {
+                    Some((gcode, last, debug))
+                        if stream > *last && code == ErrorCode::REFUSED_STREAM =>
+                    {
+                        Error::GoAway {
+                            code: *gcode,
+                            last_stream_id: *last,
+                            debug_data: debug.clone(),
+                            retryable: true,
+                        }
+                    }
+                    _ => Error::Reset { code, initiator },
+                };
+                if let Some(mut slot) = self.slots.remove(&stream.get()) {
+                    slot.fail(&error);
+                    self.forget_key(&slot);
+                }
+            }
+            Event::PushPromise {
+                stream,
+                promised,
+                headers,
+            } => self.on_push(stream, promised, &headers),
+            Event::PingAcknowledged { payload, rtt } => {
+                if let Some(pos) = self.pings.iter().position(|p| p.0 == payload) {
+                    let (_, sent, reply) = self.pings.swap_remove(pos);
+                    let _ = reply.send(Ok(rtt.unwrap_or_else(|| sent.elapsed())));
+                }
+            }
+            Event::GoAway {
+                code,
+                last_stream_id,
+                debug_data,
+            } => {
+                self.shared.open.store(false, Ordering::Release);
+                self.goaway = Some((code, last_stream_id, debug_data));
+                let error = self.closed_error(None).unwrap_or(Error::ConnectionClosed);
+                for req in std::mem::take(&mut self.pending) {
+                    let _ = req.reply.send(Err(error.clone()));
+                }
+            }
+            Event::Terminated { error } => {
+                self.shared.open.store(false, Ordering::Release);
+                self.terminated = Some(error.clone());
+                self.fail_all(&error);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_response(&mut self, stream: StreamId, headers: &[Field], end_stream: bool) {
+        let Some(tx) = self.tx.upgrade() else { return };
+        let Some(slot) = self.slots.get_mut(&stream.get()) else {
+            return;
+        };
+        let Some(reply) = slot.reply.take() else {
+            return;
+        };
+        let response = match h2kit::response_from_fields(headers) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = reply.send(Err(Error::InvalidResponse(e.to_string())));
+                let _ = self.conn.reset(stream, ErrorCode::PROTOCOL_ERROR);
+                if let Some(slot) = self.slots.remove(&stream.get()) {
+                    self.forget_key(&slot);
+                }
+                return;
+            }
+        };
+        let (mut parts, ()) = response.into_parts();
+        let decoder = if slot.decompress {
+            let d = parts
+                .headers
+                .get(http::header::CONTENT_ENCODING)
+                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes()));
+            if d.is_some() {
+                parts.headers.remove(http::header::CONTENT_ENCODING);
+                parts.headers.remove(http::header::CONTENT_LENGTH);
+            }
+            d
+        } else {
+            None
+        };
+        let (btx, brx) = mpsc::unbounded_channel();
+        if end_stream {
+            let _ = btx.send(Item::End);
+            slot.recv_done = true;
+        } else {
+            slot.body = Some(btx);
+        }
+        let body = Body::recv(RecvBody::new(brx, tx, stream, decoder));
+        // If the caller gave up, the body is dropped with the error and cancels the stream.
+        let _ = reply.send(Ok(http::Response::from_parts(parts, body)));
+        if end_stream {
+            self.maybe_remove(stream);
+        }
+    }
+
+    fn end_recv(&mut self, stream: StreamId, trailers: Option<HeaderMap>) {
+        if let Some(slot) = self.slots.get_mut(&stream.get()) {
+            slot.recv_done = true;
+            slot.pushes = None;
+            if let Some(b) = slot.body.take() {
+                let _ = b.send(match trailers {
+                    Some(t) => Item::Trailers(t),
+                    None => Item::End,
+                });
+            }
+            if let Some(r) = slot.reply.take() {
+                // Trailers without a final response cannot happen (the core checks framing).
+                let _ = r.send(Err(Error::InvalidResponse(
+                    "stream ended without a response".into(),
+                )));
+            }
+            if !slot.send_done {
+                // The server answered before our body ended: stop uploading (RFC 9113 §8.1).
+                if let Some(a) = slot.ack.take() {
+                    let _ = a.send(Err(Error::Reset {
+                        code: ErrorCode::NO_ERROR,
+                        initiator: Initiator::Local,
+                    }));
+                }
+                let _ = self.conn.reset(stream, ErrorCode::NO_ERROR);
+                slot.send_done = true;
+            }
+        }
+        self.maybe_remove(stream);
+    }
+
+    fn on_push(&mut self, stream: StreamId, promised: StreamId, headers: &[Field]) {
+        let sender = self.slots.get(&stream.get()).and_then(|s| s.pushes.clone());
+        let request = h2kit::request_from_fields(headers).ok();
+        let (Some(sender), Some(request), Some(tx)) = (sender, request, self.tx.upgrade()) else {
+            let _ = self.conn.reset(promised, ErrorCode::CANCEL);
+            return;
+        };
+        let (rtx, rrx) = oneshot::channel();
+        let push = PushedResponse::new(request, promised, rrx, tx);
+        if sender.send(push).is_err() {
+            let _ = self.conn.reset(promised, ErrorCode::CANCEL);
+            return;
+        }
+        self.slots.insert(
+            promised.get(),
+            Slot {
+                key: None,
+                reply: Some(rtx),
+                body: None,
+                pushes: None,
+                ack: None,
+                decompress: self.decompress_pushes,
+                recv_done: false,
+                send_done: true,
+            },
+        );
+    }
+}
+
+/// Streams a request body to the connection task, one piece at a time: the next piece is
+/// read only when the task says the stream's queue has room (its windows are moving).
+async fn upload(
+    id: StreamId,
+    mut body: Body,
+    trailers: Option<HeaderMap>,
+    tx: mpsc::UnboundedSender<Cmd>,
+) {
+    while let Some(chunk) = body.chunk().await {
+        let mut chunk = match chunk {
+            Ok(c) => c,
+            Err(error) => {
+                let _ = tx.send(Cmd::UploadFailed { id, error });
+                return;
+            }
+        };
+        while !chunk.is_empty() {
+            let piece = chunk.split_to(chunk.len().min(UPLOAD_PIECE));
+            let (ack, done) = oneshot::channel();
+            if tx
+                .send(Cmd::Data {
+                    id,
+                    data: piece,
+                    ack,
+                })
+                .is_err()
+            {
+                return;
+            }
+            match done.await {
+                Ok(Ok(())) => {}
+                _ => return,
+            }
+        }
+    }
+    let _ = tx.send(Cmd::Finish { id, trailers });
+}
+
+/// Header fields (no pseudo-headers) as an `http::HeaderMap`; invalid ones are skipped (the
+/// core has validated them already).
+fn header_map(fields: &[Field]) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(fields.len());
+    for f in fields {
+        if f.name.first() == Some(&b':') {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(&f.name),
+            HeaderValue::from_bytes(&f.value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
+fn fields_of(map: &HeaderMap) -> Vec<Field> {
+    map.iter()
+        .map(|(n, v)| {
+            let name = Bytes::copy_from_slice(n.as_str().as_bytes());
+            let value = Bytes::copy_from_slice(v.as_bytes());
+            if v.is_sensitive() {
+                Field::sensitive(name, value)
+            } else {
+                Field::new(name, value)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,229 @@
+//! The client's error type: what happened, who did it, and whether a retry may succeed.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use h2kit::{ConnectionError, ErrorCode, Initiator, StreamId, UsageError};
+
+/// Everything that can go wrong with a connection or a request.
+///
+/// Errors are `Clone` (a connection failure is reported to every request in flight), so
+/// underlying I/O errors are shared behind an [`Arc`].
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub enum Error {
+    /// The URL or request target cannot be used (no host, unknown scheme, bad header).
+    InvalidUrl(String),
+    /// The request cannot be sent as given (e.g. a header HTTP/2 forbids).
+    InvalidRequest(String),
+    /// A configuration input could not be used (e.g. a CA file that is not PEM or DER).
+    Config(String),
+    /// The TCP connection could not be made (refused, unreachable, DNS failure).
+    Connect {
+        /// The address tried (`host:port`).
+        addr: String,
+        /// The operating system's error.
+        source: Arc<io::Error>,
+    },
+    /// The TLS handshake failed (certificate not trusted, name mismatch, alert…).
+    Tls(Arc<io::Error>),
+    /// The TLS server did not choose `h2` by ALPN (it may only speak HTTP/1.1).
+    Alpn {
+        /// The protocol the server chose, if any.
+        negotiated: Option<Vec<u8>>,
+    },
+    /// The peer reset the stream (RST_STREAM), or we reset it because the peer broke a
+    /// stream rule. `REFUSED_STREAM` from the peer means the request was not processed and
+    /// is [retryable](Error::is_retryable).
+    Reset {
+        /// The RST_STREAM code.
+        code: ErrorCode,
+        /// Who reset it.
+        initiator: Initiator,
+    },
+    /// The peer sent GOAWAY. `retryable` is true when the request was above
+    /// `last_stream_id` (or never sent), so the peer did not process it.
+    GoAway {
+        /// The GOAWAY code.
+        code: ErrorCode,
+        /// The last stream the peer may have processed.
+        last_stream_id: StreamId,
+        /// The peer's debug data.
+        debug_data: Bytes,
+        /// Whether the request was not processed and may be sent again on a new connection.
+        retryable: bool,
+    },
+    /// The connection ended because of a protocol error, a limit, or a timer of the core;
+    /// the text names the RFC section for protocol violations.
+    Connection(ConnectionError),
+    /// The request, connect or ping took longer than its configured timeout.
+    Timeout,
+    /// Reading from or writing to the transport failed.
+    Io(Arc<io::Error>),
+    /// The connection closed before the response was complete.
+    ConnectionClosed,
+    /// The core refused a command (a bug in the caller's use, or a closed stream).
+    Usage(UsageError),
+    /// The response is not a valid HTTP message.
+    InvalidResponse(String),
+    /// The request body's source failed.
+    Body(Arc<dyn std::error::Error + Send + Sync>),
+    /// Decoding the response's content-encoding failed.
+    Decode(Arc<io::Error>),
+}
+
+impl Error {
+    /// Whether sending the same request again (on a new connection for GOAWAY) may succeed
+    /// because the server did not process it: `REFUSED_STREAM` from the peer, or GOAWAY with
+    /// the request above `last_stream_id`.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Reset { code, initiator } => {
+                *code == ErrorCode::REFUSED_STREAM && *initiator == Initiator::Remote
+            }
+            Error::GoAway { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// Whether the error happened while establishing the connection (TCP, TLS, ALPN).
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            Error::Connect { .. } | Error::Tls(_) | Error::Alpn { .. }
+        )
+    }
+
+    /// Whether the TLS handshake failed because the server certificate was not accepted.
+    pub fn is_certificate_error(&self) -> bool {
+        match self {
+            Error::Tls(e) => e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| {
+                    matches!(
+                        r,
+                        rustls::Error::InvalidCertificate(_)
+                            | rustls::Error::NoCertificatesPresented
+                    )
+                }),
+            _ => false,
+        }
+    }
+
+    /// The stream or connection error code, when the error carries one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Reset { code, .. } | Error::GoAway { code, .. } => Some(*code),
+            Error::Connection(e) => Some(e.code()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl(m) => write!(f, "invalid URL: {m}"),
+            Error::InvalidRequest(m) => write!(f, "invalid request: {m}"),
+            Error::Config(m) => write!(f, "configuration: {m}"),
+            Error::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            Error::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            Error::Alpn { negotiated: None } => {
+                f.write_str("the server did not negotiate HTTP/2 (no ALPN protocol chosen)")
+            }
+            Error::Alpn {
+                negotiated: Some(p),
+            } => write!(
+                f,
+                "the server chose {:?} instead of h2 by ALPN",
+                String::from_utf8_lossy(p)
+            ),
+            Error::Reset { code, initiator } => {
+                let who = match initiator {
+                    Initiator::Remote => "the server",
+                    Initiator::Local => "us",
+                    Initiator::Library => "the client (peer broke a rule)",
+                };
+                write!(f, "stream reset by {who} with {code}")?;
+                if self.is_retryable() {
+                    f.write_str(" (not processed; retryable)")?;
+                }
+                Ok(())
+            }
+            Error::GoAway {
+                code,
+                last_stream_id,
+                retryable,
+                ..
+            } => write!(
+                f,
+                "the server sent GOAWAY {code} (last stream {last_stream_id}){}",
+                if *retryable {
+                    "; this request was not processed (retryable)"
+                } else {
+                    ""
+                }
+            ),
+            Error::Connection(e) => write!(f, "{e}"),
+            Error::Timeout => f.write_str("timed out"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::ConnectionClosed => {
+                f.write_str("the connection closed before the response ended")
+            }
+            Error::Usage(e) => write!(f, "{e}"),
+            Error::InvalidResponse(m) => write!(f, "invalid response: {m}"),
+            Error::Body(e) => write!(f, "request body failed: {e}"),
+            Error::Decode(e) => write!(f, "content decoding failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Connect { source, .. } => Some(source.as_ref()),
+            Error::Tls(e) | Error::Io(e) | Error::Decode(e) => Some(e.as_ref()),
+            Error::Connection(e) => Some(e),
+            Error::Usage(e) => Some(e),
+            Error::Body(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        io::Error::other(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_streams_and_unprocessed_goaways_are_retryable() {
+        let refused = Error::Reset {
+            code: ErrorCode::REFUSED_STREAM,
+            initiator: Initiator::Remote,
+        };
+        assert!(refused.is_retryable());
+        assert!(refused.to_string().contains("retryable"));
+        let cancel = Error::Reset {
+            code: ErrorCode::CANCEL,
+            initiator: Initiator::Remote,
+        };
+        assert!(!cancel.is_retryable());
+        let away = Error::GoAway {
+            code: ErrorCode::NO_ERROR,
+            last_stream_id: StreamId::new(1),
+            debug_data: Bytes::new(),
+            retryable: true,
+        };
+        assert!(away.is_retryable());
+        assert_eq!(away.code(), Some(ErrorCode::NO_ERROR));
+    }
+}
