@@ -1,0 +1,427 @@
+//! h2kit-client against an in-process server built on the `h2` crate, over loopback TCP.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::Hasher;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream};
+use h2kit_client::{Body, Client, Error, ErrorCode, Initiator};
+use http::{HeaderMap, Request, Response};
+use tokio::net::TcpListener;
+
+fn digest(data: &[u8]) -> String {
+    let mut h = DefaultHasher::new();
+    h.write(data);
+    format!("{:016x}-{}", h.finish(), data.len())
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// Bytes the `/slow-source` handler has been allowed to send so far.
+static SENT_BY_SERVER: AtomicUsize = AtomicUsize::new(0);
+
+async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+    let path = request.uri().path().to_owned();
+    let (parts, mut body) = request.into_parts();
+    match path.as_str() {
+        "/hello" => {
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from_static(b"hello"), true).unwrap();
+        }
+        "/echo-digest" => {
+            // Read everything, releasing capacity as we go, answer with a digest.
+            let mut all = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                let _ = body.flow_control().release_capacity(chunk.len());
+                all.extend_from_slice(&chunk);
+            }
+            let trailer = body
+                .trailers()
+                .await
+                .ok()
+                .flatten()
+                .and_then(|t| t.get("x-checksum").cloned());
+            let mut resp = Response::builder().header("x-digest", digest(&all));
+            if let Some(t) = trailer {
+                resp = resp.header("x-got-trailer", t);
+            }
+            let _ = respond.send_response(resp.body(()).unwrap(), true);
+        }
+        "/lazy-reader" => {
+            // Does not read for a while: the client must not read its body source ahead.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut n = 0;
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                let _ = body.flow_control().release_capacity(chunk.len());
+                n += chunk.len();
+            }
+            let resp = Response::builder().header("x-len", n).body(()).unwrap();
+            let _ = respond.send_response(resp, true);
+        }
+        "/slow-source" => {
+            // Sends 8 MiB only as the client's windows allow, counting what it could send.
+            let total = 8 << 20;
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            let data = Bytes::from(pattern(total));
+            let mut off = 0;
+            while off < total {
+                s.reserve_capacity((total - off).min(64 * 1024));
+                let cap = match std::future::poll_fn(|cx| s.poll_capacity(cx)).await {
+                    Some(Ok(c)) => c,
+                    _ => return,
+                };
+                let end = (off + cap).min(total);
+                SENT_BY_SERVER.fetch_add(end - off, Ordering::SeqCst);
+                if s.send_data(data.slice(off..end), end == total).is_err() {
+                    return;
+                }
+                off = end;
+            }
+        }
+        "/reset-mid-body" => {
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from(vec![7u8; 100_000]), false).unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            s.send_reset(Reason::INTERNAL_ERROR);
+        }
+        "/refuse" => respond.send_reset(Reason::REFUSED_STREAM),
+        "/trailers" => {
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from_static(b"body"), false).unwrap();
+            let mut t = HeaderMap::new();
+            t.insert("grpc-status", "0".parse().unwrap());
+            s.send_trailers(t).unwrap();
+        }
+        "/priority" => {
+            let p = parts
+                .headers
+                .get("priority")
+                .map(|v| v.to_str().unwrap_or("").to_owned())
+                .unwrap_or_default();
+            let resp = Response::builder()
+                .header("x-priority", p)
+                .body(())
+                .unwrap();
+            let _ = respond.send_response(resp, true);
+        }
+        "/push" => {
+            let promised = Request::get("http://localhost/pushed.css")
+                .body(())
+                .unwrap();
+            // Fails when the client refused push (SETTINGS_ENABLE_PUSH 0).
+            if let Ok(mut pushed) = respond.push_request(promised) {
+                let mut ps = pushed.send_response(Response::new(()), false).unwrap();
+                ps.send_data(Bytes::from_static(b"body { }"), true).unwrap();
+            }
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from_static(b"<html>"), true).unwrap();
+        }
+        p if p.starts_with("/n/") => {
+            let body = format!("stream {}", &p[3..]);
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from(body), true).unwrap();
+        }
+        _ => {
+            let resp = Response::builder().status(404).body(()).unwrap();
+            let _ = respond.send_response(resp, true);
+        }
+    }
+}
+
+async fn h2_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut conn = match h2::server::handshake(tcp).await {
+                    Ok(c) => c,
+                    Err(_) => return,
+                };
+                while let Some(Ok((req, respond))) = conn.accept().await {
+                    tokio::spawn(handle(req, respond));
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn client(addr: SocketAddr) -> Client {
+    Client::connect(&format!("http://{addr}")).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_get_returns_the_body() {
+    let c = client(h2_server().await).await;
+    let resp = c.get("/hello").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(&resp.into_body().collect().await.unwrap()[..], b"hello");
+    let resp = c.get("/nothing-here").await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let rtt = c.ping().await.unwrap();
+    assert!(rtt < Duration::from_secs(2), "{rtt:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_10_mib_streamed_upload_arrives_intact() {
+    let c = client(h2_server().await).await;
+    let data = pattern(10 << 20);
+    let expected = digest(&data);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(100_000)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-checksum", "abc".parse().unwrap());
+    let body = Body::from_stream(futures_util::stream::iter(chunks)).with_trailers(trailers);
+    let req = Request::post("/echo-digest").body(body).unwrap();
+    let resp = c.send(req).await.unwrap();
+    assert_eq!(resp.headers()["x-digest"], expected.as_str());
+    assert_eq!(resp.headers()["x-got-trailer"], "abc");
+
+    // The same from an AsyncRead, and a whole-buffer body.
+    let reader = std::io::Cursor::new(data.clone());
+    let req = Request::post("/echo-digest")
+        .body(Body::from_reader(reader))
+        .unwrap();
+    let resp = c.send(req).await.unwrap();
+    assert_eq!(resp.headers()["x-digest"], expected.as_str());
+    let req = Request::post("/echo-digest")
+        .body(Body::from(data))
+        .unwrap();
+    let resp = c.send(req).await.unwrap();
+    assert_eq!(resp.headers()["x-digest"], expected.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_read_their_source_only_as_the_window_allows() {
+    let c = client(h2_server().await).await;
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let p = pulled.clone();
+    let total = 10usize << 20;
+    let source = futures_util::stream::iter((0..total / 16_384).map(move |_| {
+        p.fetch_add(16_384, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(Bytes::from(vec![1u8; 16_384]))
+    }));
+    let req = Request::post("/lazy-reader")
+        .body(Body::from_stream(source))
+        .unwrap();
+    let fut = tokio::spawn(c.send(req));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server has not read yet: its windows (64 KiB) plus our bounded queue (128 KiB
+    // low-water mark + one 64 KiB piece + one source chunk) are all that may be pulled.
+    let early = pulled.load(Ordering::SeqCst);
+    assert!(early < 512 * 1024, "read {early} bytes ahead of the window");
+    let resp = fut.await.unwrap().unwrap();
+    assert_eq!(resp.headers()["x-len"], total.to_string().as_str());
+    assert_eq!(pulled.load(Ordering::SeqCst), total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_throttles_the_server() {
+    let c = client(h2_server().await).await;
+    SENT_BY_SERVER.store(0, Ordering::SeqCst);
+    let resp = c.get("/slow-source").await.unwrap();
+    let mut body = resp.into_body();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before_reading = SENT_BY_SERVER.load(Ordering::SeqCst);
+    // The stream window is 65,535 bytes and nothing was released.
+    assert!(
+        before_reading <= 65_535,
+        "server could send {before_reading} bytes to a reader that read nothing"
+    );
+    let mut all = Vec::new();
+    while let Some(chunk) = body.chunk().await {
+        all.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(all, pattern(8 << 20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_mid_body_is_a_typed_error() {
+    let c = client(h2_server().await).await;
+    let resp = c.get("/reset-mid-body").await.unwrap();
+    let mut body = resp.into_body();
+    let mut got = 0;
+    let err = loop {
+        match body.chunk().await {
+            Some(Ok(b)) => got += b.len(),
+            Some(Err(e)) => break e,
+            None => panic!("a reset body must not end cleanly"),
+        }
+    };
+    assert!(got <= 100_000);
+    match err {
+        Error::Reset { code, initiator } => {
+            assert_eq!(code, ErrorCode::INTERNAL_ERROR);
+            assert_eq!(initiator, Initiator::Remote);
+        }
+        other => panic!("expected a reset, got {other:?}"),
+    }
+    // A refused stream is retryable; the connection is still usable.
+    let err = c.get("/refuse").await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert_eq!(err.code(), Some(ErrorCode::REFUSED_STREAM));
+    assert_eq!(c.get("/hello").await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailers_priority_and_push() {
+    let c = client(h2_server().await).await;
+    let mut body = c.get("/trailers").await.unwrap().into_body();
+    assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"body");
+    let t = body.trailers().await.unwrap().expect("trailers");
+    assert_eq!(t["grpc-status"], "0");
+
+    let mut req = Request::get("/priority").body(Body::empty()).unwrap();
+    req.extensions_mut()
+        .insert(h2kit_client::ExtensiblePriority {
+            urgency: h2kit_client::Urgency::new(1).unwrap(),
+            incremental: true,
+        });
+    let resp = c.send(req).await.unwrap();
+    assert_eq!(resp.headers()["x-priority"], "u=1, i");
+
+    // Push refused by default: the page still arrives.
+    let mut fut = c.send(Request::get("/push").body(Body::empty()).unwrap());
+    assert!(fut.pushes().is_none());
+    assert_eq!(
+        &fut.await.unwrap().into_body().collect().await.unwrap()[..],
+        b"<html>"
+    );
+
+    // With push enabled, the promise and its response are exposed.
+    let addr: SocketAddr = c.authority().as_str().parse().unwrap();
+    let c = Client::builder()
+        .enable_push(true)
+        .connect(&format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut fut = c.send(Request::get("/push").body(Body::empty()).unwrap());
+    let mut pushes = fut.pushes().expect("push enabled");
+    let page = fut.await.unwrap().into_body().collect().await.unwrap();
+    assert_eq!(&page[..], b"<html>");
+    let push = pushes.next().await.expect("one push");
+    assert_eq!(push.request().uri().path(), "/pushed.css");
+    let pushed = push.response().await.unwrap();
+    assert_eq!(
+        &pushed.into_body().collect().await.unwrap()[..],
+        b"body { }"
+    );
+    assert!(pushes.next().await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_streams_from_many_tasks() {
+    let c = client(h2_server().await).await;
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = c.get(&format!("/n/{i}")).await?;
+            let body = resp.into_body().collect().await?;
+            Ok::<_, Error>((i, body))
+        }));
+    }
+    for t in tasks {
+        let (i, body) = t.await.unwrap().unwrap();
+        assert_eq!(body, format!("stream {i}").as_bytes());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goaway_lets_inflight_finish_and_refuses_new_requests_as_retryable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut conn = h2::server::handshake(tcp).await.unwrap();
+        // First request: answer slowly, after starting a graceful shutdown.
+        let (_req, mut respond) = conn.accept().await.unwrap().unwrap();
+        conn.graceful_shutdown();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from_static(b"finished"), true).unwrap();
+        });
+        while let Some(r) = conn.accept().await {
+            if let Ok((_req, mut respond)) = r {
+                let _ = respond.send_response(Response::new(()), true);
+            }
+        }
+    });
+    let c = client(addr).await;
+    let first = tokio::spawn({
+        let c = c.clone();
+        async move { c.get("/first").await?.into_body().collect().await }
+    });
+    // Wait until the GOAWAY arrived.
+    for _ in 0..100 {
+        if !c.is_open() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!c.is_open(), "GOAWAY not seen");
+    let err = c.get("/second").await.unwrap_err();
+    assert!(matches!(err, Error::GoAway { .. }), "{err:?}");
+    assert!(err.is_retryable(), "{err:?}");
+    let body = first.await.unwrap().unwrap();
+    assert_eq!(&body[..], b"finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closing_mid_body_is_an_error_not_a_short_success() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut conn = h2::server::handshake(tcp).await.unwrap();
+        let (_req, mut respond) = conn.accept().await.unwrap().unwrap();
+        let mut s = respond.send_response(Response::new(()), false).unwrap();
+        s.send_data(Bytes::from(vec![0u8; 1000]), false).unwrap();
+        // Drive the connection briefly so the data goes out, then drop everything.
+        let _ = tokio::time::timeout(Duration::from_millis(100), conn.accept()).await;
+        drop(s);
+        drop(conn);
+    });
+    let c = client(addr).await;
+    let resp = c.get("/x").await.unwrap();
+    let result = resp.into_body().collect().await;
+    assert!(result.is_err(), "{result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_host_and_bad_urls_are_typed() {
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = Client::connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.is_connect());
+    assert!(matches!(
+        Client::connect("ftp://x").await.unwrap_err(),
+        Error::InvalidUrl(_)
+    ));
+    assert!(matches!(
+        Client::connect("/just/a/path").await.unwrap_err(),
+        Error::InvalidUrl(_)
+    ));
+}
