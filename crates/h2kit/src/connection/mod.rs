@@ -244,6 +244,8 @@ enum Shutdown {
 ///    it appended to the transport; pass a `max` to take no more than the transport accepts.
 ///    Frames are generated lazily from bounded queues at this point, so the connection never
 ///    holds more than one frame of encoded output beyond what was asked for.
+///    [`poll_transmit_vectored`](Self::poll_transmit_vectored) does the same into a list of
+///    `Bytes` for a vectored write, handing DATA payloads out without copying them.
 /// 5. **Wait** for more input or until [`poll_timeout`](Self::poll_timeout).
 ///
 /// When [`is_closed`](Self::is_closed) turns true, everything has been written (including
@@ -311,6 +313,8 @@ pub struct Connection {
     hpack_enc: Encoder,
     staging: BytesMut,
     scratch: BytesMut,
+    /// Encoded frames between payloads for `poll_transmit_vectored` (empty when idle).
+    out_buf: BytesMut,
     preface_written: bool,
     sent_settings: bool,
     control: VecDeque<Control>,
@@ -438,6 +442,7 @@ impl Connection {
             hpack_enc,
             staging: BytesMut::new(),
             scratch: BytesMut::new(),
+            out_buf: BytesMut::new(),
             preface_written: false,
             sent_settings: false,
             control: VecDeque::new(),

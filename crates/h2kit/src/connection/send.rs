@@ -24,6 +24,13 @@ const MAX_DATA_FRAME: usize = 64 * 1024;
 /// DATA frames are shortened to fit the driver's `max` only down to this payload size.
 const MIN_SPLIT_DATA: usize = 1024;
 
+/// `poll_transmit_vectored` encodes frame headers, control frames and field blocks into
+/// buffers of this size, split into `Bytes` as payloads are interleaved.
+const OUT_BUF_CHUNK: usize = 4096;
+
+/// Below this much room left in the current buffer, `poll_transmit_vectored` starts a new one.
+const OUT_BUF_MIN_ROOM: usize = 512;
+
 fn usage(e: TransitionError) -> UsageError {
     match e {
         TransitionError::Usage(u) => u,
@@ -566,7 +573,7 @@ impl Connection {
                 continue;
             }
             let before = buf.len();
-            if !self.write_next(buf, room, now) {
+            if !self.write_next(buf, room, now, None) {
                 // Everything is out: a draining connection may now be done, which queues our
                 // last GOAWAY.
                 self.check_drained();
@@ -582,6 +589,70 @@ impl Connection {
             }
         }
         buf.len() - start
+    }
+
+    /// Like [`poll_transmit`](Self::poll_transmit), but appends the output to `out` as a list
+    /// of `Bytes` for a vectored write (`writev`, `write_vectored`): DATA payloads are slices
+    /// of what the application queued with [`send_data`](Self::send_data), never copied;
+    /// frame headers, control frames and field blocks are encoded into shared buffers between
+    /// them. Returns how many octets were appended; 0 means nothing is waiting. `max` works
+    /// as for `poll_transmit` (a payload cut to fit it is copied). Both may be mixed freely.
+    pub fn poll_transmit_vectored(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Bytes>,
+        max: Option<usize>,
+    ) -> usize {
+        self.tick(now);
+        let limit = max.unwrap_or(usize::MAX);
+        let mut buf = core::mem::take(&mut self.out_buf);
+        if buf.capacity() - buf.len() < OUT_BUF_MIN_ROOM {
+            buf.reserve(OUT_BUF_CHUNK);
+        }
+        // Octets pushed to `out` by this call; `buf` holds the rest of what was written.
+        let mut pushed = 0;
+        loop {
+            let written = pushed + buf.len();
+            if written >= limit {
+                break;
+            }
+            let room = limit - written;
+            if !self.staging.is_empty() {
+                if !buf.is_empty() {
+                    pushed += buf.len();
+                    out.push(buf.split().freeze());
+                }
+                let n = room.min(self.staging.len());
+                pushed += n;
+                out.push(self.staging.split_to(n).freeze());
+                continue;
+            }
+            let first_new = out.len();
+            if !self.write_next(&mut buf, room, now, Some(out)) {
+                self.check_drained();
+                if self.control.is_empty() {
+                    self.shrink_if_idle();
+                    break;
+                }
+                continue;
+            }
+            pushed += out[first_new..].iter().map(Bytes::len).sum::<usize>();
+            let wrote = pushed + buf.len() - written;
+            if wrote > room {
+                // Only a frame written whole into `buf` can overflow (payloads are pushed
+                // only when they fit), so the excess is at its end.
+                self.staging = buf.split_off(buf.len() - (wrote - room));
+            }
+        }
+        if !buf.is_empty() {
+            pushed += buf.len();
+            out.push(buf.split().freeze());
+        }
+        // An idle connection (see `shrink_if_idle`) keeps no output buffer.
+        if !self.streams.is_empty() || !self.ordered.is_empty() {
+            self.out_buf = buf;
+        }
+        pushed
     }
 
     /// With no stream left and nothing queued, gives back the memory of queues and buffers
@@ -604,11 +675,18 @@ impl Connection {
         }
         self.staging = BytesMut::new();
         self.scratch = BytesMut::new();
+        self.out_buf = BytesMut::new();
         self.closed.shrink_to_fit();
     }
 
     /// Writes the next frame (or field block) into `buf`. Returns false when nothing waits.
-    fn write_next(&mut self, buf: &mut BytesMut, room: usize, now: Instant) -> bool {
+    fn write_next(
+        &mut self,
+        buf: &mut BytesMut,
+        room: usize,
+        now: Instant,
+        vectored: Option<&mut Vec<Bytes>>,
+    ) -> bool {
         if !self.preface_written {
             self.preface_written = true;
             if self.role == Role::Client {
@@ -627,7 +705,7 @@ impl Connection {
             self.write_ordered(o, buf);
             return true;
         }
-        self.write_data(buf, room)
+        self.write_data(buf, room, vectored)
     }
 
     fn write_control(&mut self, c: Control, buf: &mut BytesMut, now: Instant) {
@@ -742,7 +820,15 @@ impl Connection {
 
     /// Writes one DATA frame (or the trailers / final empty DATA) of the stream the
     /// scheduler picks.
-    fn write_data(&mut self, buf: &mut BytesMut, room: usize) -> bool {
+    ///
+    /// With `vectored`, an unpadded payload that fits in `room` is not copied: what `buf`
+    /// holds so far is split off and pushed, then the payload slice.
+    fn write_data(
+        &mut self,
+        buf: &mut BytesMut,
+        room: usize,
+        mut vectored: Option<&mut Vec<Bytes>>,
+    ) -> bool {
         let mut attempts = self.scheduler.len() + 1;
         while attempts > 0 {
             attempts -= 1;
@@ -798,7 +884,13 @@ impl Connection {
                     let _ = h2kit_frame::encode_data(id, &chunk, last, pad, buf);
                 } else {
                     let _ = h2kit_frame::encode_data_header(id, n, last, buf);
-                    buf.extend_from_slice(&chunk);
+                    match vectored.as_deref_mut() {
+                        Some(out) if h2kit_frame::FRAME_HEADER_LEN + n <= room => {
+                            out.push(buf.split().freeze());
+                            out.push(chunk);
+                        }
+                        _ => buf.extend_from_slice(&chunk),
+                    }
                 }
                 if last {
                     s.end_written = true;
