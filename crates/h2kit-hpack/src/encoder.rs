@@ -214,16 +214,19 @@ impl Encoder {
     /// An encoder with the RFC 7541 initial table size (4096) and Huffman only if shorter.
     pub fn new() -> Self {
         let seed = random_seed();
+        // The table holds at most one entry per 32 bytes (RFC 7541 §4.1): size the indexes
+        // for that once rather than grow them through the first requests.
+        let max_entries = crate::DEFAULT_TABLE_SIZE / 32 + 1;
         Encoder {
-            entries: VecDeque::new(),
+            entries: VecDeque::with_capacity(max_entries),
             size: 0,
             capacity: crate::DEFAULT_TABLE_SIZE,
             cap: crate::DEFAULT_TABLE_SIZE,
             peer_limit: crate::DEFAULT_TABLE_SIZE,
             pending_min: None,
             inserted: 0,
-            by_field: HashIndex::default(),
-            by_name: HashIndex::default(),
+            by_field: HashIndex::with_capacity_and_hasher(max_entries, Default::default()),
+            by_name: HashIndex::with_capacity_and_hasher(max_entries, Default::default()),
             seed,
             huffman: HuffmanPolicy::default(),
             store: Store::default(),
