@@ -567,11 +567,16 @@ pub struct Response {
     pub done: bool,
 }
 
+/// How many refused requests a [`ClientApp`] retries in total.
+const MAX_RETRIES: usize = 1_000;
+
 /// A client that sends a list of requests, as many at once as the server allows, and
 /// collects the responses; it closes the connection when all are done.
 pub struct ClientApp {
     waiting: VecDeque<(usize, Request)>,
-    streams: HashMap<StreamId, (usize, Option<ErrorCode>)>,
+    streams: HashMap<StreamId, (usize, Request)>,
+    /// Requests retried after REFUSED_STREAM (bounded).
+    pub retries: usize,
     /// The responses, in the order of the requests.
     pub responses: Vec<Response>,
     outbox: Outbox,
@@ -586,6 +591,7 @@ impl ClientApp {
             responses: vec![Response::default(); requests.len()],
             waiting: requests.into_iter().enumerate().collect(),
             streams: HashMap::new(),
+            retries: 0,
             outbox: Outbox::default(),
             terminated: None,
         }
@@ -596,13 +602,13 @@ impl ClientApp {
             let end = req.body.is_none() && req.trailers.is_none();
             match conn.send_request(req.fields.clone(), end) {
                 Ok(id) => {
-                    self.streams.insert(id, (i, req.reset_on_response));
-                    if let Some(body) = req.body {
+                    if let Some(body) = req.body.clone() {
                         self.outbox.push(id, body, 0);
                     }
                     if !end {
-                        self.outbox.end(id, req.trailers);
+                        self.outbox.end(id, req.trailers.clone());
                     }
+                    self.streams.insert(id, (i, req));
                 }
                 Err(h2kit::UsageError::ConcurrencyLimit) => {
                     self.waiting.push_front((i, req));
@@ -639,7 +645,11 @@ impl App for ClientApp {
                     r.headers = headers;
                     r.done = end_stream;
                 }
-                if let Some(&(_, Some(code))) = self.streams.get(&stream) {
+                if let Some(code) = self
+                    .streams
+                    .get(&stream)
+                    .and_then(|s| s.1.reset_on_response)
+                {
                     self.outbox.cancel(stream);
                     let _ = conn.reset(stream, code);
                     if let Some(r) = self.response(stream) {
@@ -672,6 +682,21 @@ impl App for ClientApp {
                 initiator,
             } => {
                 self.outbox.cancel(stream);
+                let unanswered = self.response(stream).is_some_and(|r| r.status == 0);
+                if code == ErrorCode::REFUSED_STREAM
+                    && initiator == Initiator::Remote
+                    && unanswered
+                    && self.retries < MAX_RETRIES
+                {
+                    // Not processed by the server: safe to retry (RFC 9113 §8.7). This
+                    // happens when we opened streams before the server's SETTINGS told us
+                    // its concurrency limit.
+                    if let Some(entry) = self.streams.remove(&stream) {
+                        self.retries += 1;
+                        self.waiting.push_back(entry);
+                        return;
+                    }
+                }
                 if let Some(r) = self.response(stream) {
                     if !r.done {
                         r.reset = Some((code, initiator));
