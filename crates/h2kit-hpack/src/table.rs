@@ -192,7 +192,9 @@ pub(crate) struct DynamicTable {
 impl DynamicTable {
     pub(crate) fn new(capacity: usize) -> Self {
         DynamicTable {
-            entries: VecDeque::new(),
+            // At most one entry per 32 bytes (§4.1): room for a full table of the default
+            // size, which a connection reaches within its first requests.
+            entries: VecDeque::with_capacity(capacity.min(crate::DEFAULT_TABLE_SIZE) / 32 + 1),
             size: 0,
             capacity,
         }
