@@ -539,10 +539,7 @@ impl ClientBuilder {
             let name = ServerName::try_from(bare.to_owned())
                 .map_err(|e| Error::InvalidUrl(format!("{host}: {e}")))?;
             let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-            let stream = connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| Error::Tls(Arc::new(e)))?;
+            let stream = connector.connect(name, tcp).await.map_err(tls_error)?;
             let alpn = stream.get_ref().1.alpn_protocol();
             if alpn != Some(b"h2".as_slice()) {
                 return Err(Error::Alpn {
@@ -585,6 +582,24 @@ impl ClientBuilder {
             trace: self.trace,
         };
         Ok(start(io, scheme, authority, opts))
+    }
+}
+
+/// A handshake error; the server refusing every protocol we offered is an ALPN failure.
+fn tls_error(e: std::io::Error) -> Error {
+    let no_alpn = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| {
+            matches!(
+                r,
+                rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+            )
+        });
+    if no_alpn {
+        Error::Alpn { negotiated: None }
+    } else {
+        Error::Tls(Arc::new(e))
     }
 }
 
