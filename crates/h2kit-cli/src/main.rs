@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Fetch a URL over HTTP/2 (curl/nghttp habits; see --help for exit codes).
+    Get(cmd::get::GetArgs),
     /// HPACK tools for hpack-test-case JSON stories.
     #[command(subcommand)]
     Hpack(HpackCommand),
@@ -45,6 +47,7 @@ enum HpackCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Get(args) => return cmd::get::run(args),
         Command::Hpack(HpackCommand::Inflate { file }) => cmd::hpack::inflate(file.as_ref()),
         Command::Hpack(HpackCommand::Deflate {
             file,

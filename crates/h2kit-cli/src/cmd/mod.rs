@@ -1,3 +1,4 @@
 //! One module per subcommand; `main.rs` only parses arguments and calls `run`.
 
+pub(crate) mod get;
 pub(crate) mod hpack;

@@ -1,0 +1,590 @@
+//! `h2kit get URL`: fetch a URL over HTTP/2, with curl and nghttp habits.
+//!
+//! Exit codes (curl's numbers where curl has one):
+//! 0 success; 1 other failure; 2 bad arguments; 7 cannot connect; 16 HTTP/2 error (reset,
+//! GOAWAY, protocol error, connection lost); 22 HTTP status >= 400 with `--fail`; 23 cannot
+//! write the output; 26 cannot read the upload file; 28 timeout; 35 TLS handshake or ALPN
+//! failure; 60 server certificate not trusted. A closed stdout (broken pipe) is not an error.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use h2kit_client::trace::{Direction, Frame, FrameTrace, HeaderField};
+use h2kit_client::{Body, Client, Error, ExtensiblePriority, Urgency};
+use http::{HeaderName, HeaderValue, Method, Request};
+
+/// Exit code: other failure.
+const EXIT_OTHER: u8 = 1;
+/// Exit code: bad arguments (as clap).
+pub(crate) const EXIT_USAGE: u8 = 2;
+/// Exit code: cannot connect.
+const EXIT_CONNECT: u8 = 7;
+/// Exit code: HTTP/2 error.
+const EXIT_HTTP2: u8 = 16;
+/// Exit code: HTTP status >= 400 with --fail.
+const EXIT_HTTP_STATUS: u8 = 22;
+/// Exit code: write error.
+const EXIT_WRITE: u8 = 23;
+/// Exit code: read error on the upload.
+const EXIT_READ: u8 = 26;
+/// Exit code: timeout.
+const EXIT_TIMEOUT: u8 = 28;
+/// Exit code: TLS or ALPN failure.
+const EXIT_TLS: u8 = 35;
+/// Exit code: certificate not trusted.
+const EXIT_CERT: u8 = 60;
+
+/// Arguments of `h2kit get`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 other, 2 usage, 7 connect, 16 HTTP/2 error, \
+22 HTTP >= 400 with --fail, 23 write, 26 read upload, 28 timeout, 35 TLS/ALPN, \
+60 certificate. http:// URLs use h2c with prior knowledge."
+)]
+pub(crate) struct GetArgs {
+    /// The URL (https:// with TLS and ALPN h2, http:// with h2c prior knowledge).
+    pub(crate) url: String,
+    /// Add a request header, `name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
+    pub(crate) headers: Vec<String>,
+    /// Send DATA as the request body (method POST unless -X).
+    #[arg(short = 'd', long = "data", conflicts_with = "data_file")]
+    pub(crate) data: Option<String>,
+    /// Stream the request body from a file (method POST unless -X).
+    #[arg(long = "data-file", value_name = "FILE")]
+    pub(crate) data_file: Option<PathBuf>,
+    /// The request method.
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub(crate) method: Option<String>,
+    /// Write the body to FILE instead of stdout (shows a progress bar on a terminal).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Trace every frame in and out (stream ids, flags, decoded headers) on stderr.
+    #[arg(short = 'v', long)]
+    pub(crate) verbose: bool,
+    /// Use h2c with prior knowledge (the only cleartext mode; requires an http:// URL).
+    #[arg(long)]
+    pub(crate) h2c: bool,
+    /// Accept any server certificate (testing only).
+    #[arg(short = 'k', long)]
+    pub(crate) insecure: bool,
+    /// Trust the CA certificate(s) in FILE (PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
+    /// Send the request N times concurrently on one connection and print statistics.
+    #[arg(short = 'n', long = "repeat", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) repeat: u32,
+    /// Exit 22 when the status is 400 or above.
+    #[arg(short = 'f', long)]
+    pub(crate) fail: bool,
+    /// Ask for and decode gzip, deflate and br responses.
+    #[arg(long)]
+    pub(crate) compressed: bool,
+    /// RFC 9218 urgency (0 = most urgent .. 7), sent as the priority header.
+    #[arg(long, value_name = "0-7", value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub(crate) urgency: Option<u8>,
+    /// Mark the request incremental (RFC 9218).
+    #[arg(long)]
+    pub(crate) incremental: bool,
+    /// Give up after this many seconds (connect and each response's headers).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) timeout: Option<f64>,
+    /// Accept server push and report the promises on stderr (with -v).
+    #[arg(long)]
+    pub(crate) push: bool,
+}
+
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn classify(e: &Error) -> u8 {
+    match e {
+        Error::InvalidUrl(_) | Error::InvalidRequest(_) => EXIT_USAGE,
+        Error::Config(_) => EXIT_USAGE,
+        Error::Connect { .. } => EXIT_CONNECT,
+        Error::Tls(_) if e.is_certificate_error() => EXIT_CERT,
+        Error::Tls(_) | Error::Alpn { .. } => EXIT_TLS,
+        Error::Timeout => EXIT_TIMEOUT,
+        Error::Body(_) => EXIT_READ,
+        Error::Reset { .. }
+        | Error::GoAway { .. }
+        | Error::Connection(_)
+        | Error::Io(_)
+        | Error::ConnectionClosed
+        | Error::InvalidResponse(_) => EXIT_HTTP2,
+        _ => EXIT_OTHER,
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::new(classify(&e), e.to_string())
+    }
+}
+
+/// Runs `h2kit get`.
+pub(crate) fn run(args: GetArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("h2kit get: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_OTHER);
+        }
+    };
+    match runtime.block_on(get(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("h2kit get: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+struct Prepared {
+    method: Method,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    priority: Option<ExtensiblePriority>,
+}
+
+fn prepare(args: &GetArgs) -> Result<Prepared, Failure> {
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                format!("bad header {h:?}: expected NAME:VALUE"),
+            ));
+        };
+        let name = HeaderName::from_bytes(name.trim().to_ascii_lowercase().as_bytes())
+            .map_err(|_| Failure::new(EXIT_USAGE, format!("bad header name in {h:?}")))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| Failure::new(EXIT_USAGE, format!("bad header value in {h:?}")))?;
+        headers.push((name, value));
+    }
+    let has_body = args.data.is_some() || args.data_file.is_some();
+    let method = match &args.method {
+        Some(m) => Method::from_bytes(m.as_bytes())
+            .map_err(|_| Failure::new(EXIT_USAGE, format!("bad method {m:?}")))?,
+        None if has_body => Method::POST,
+        None => Method::GET,
+    };
+    let priority = if args.urgency.is_some() || args.incremental {
+        Some(ExtensiblePriority {
+            urgency: args
+                .urgency
+                .and_then(Urgency::new)
+                .unwrap_or(Urgency::DEFAULT),
+            incremental: args.incremental,
+        })
+    } else {
+        None
+    };
+    let lower = args.url.to_ascii_lowercase();
+    if !lower.starts_with("http://") && !lower.starts_with("https://") {
+        return Err(Failure::new(
+            EXIT_USAGE,
+            format!("{}: the URL must start with http:// or https://", args.url),
+        ));
+    }
+    if args.h2c && !lower.starts_with("http://") {
+        return Err(Failure::new(EXIT_USAGE, "--h2c needs an http:// URL"));
+    }
+    Ok(Prepared {
+        method,
+        headers,
+        priority,
+    })
+}
+
+async fn body_for(args: &GetArgs) -> Result<Body, Failure> {
+    if let Some(d) = &args.data {
+        return Ok(Body::from(d.clone()));
+    }
+    if let Some(path) = &args.data_file {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Failure::new(EXIT_READ, format!("cannot read {}: {e}", path.display())))?;
+        return Ok(Body::from_reader(file));
+    }
+    Ok(Body::empty())
+}
+
+async fn build_request(args: &GetArgs, p: &Prepared) -> Result<Request<Body>, Failure> {
+    let mut builder = Request::builder().method(p.method.clone()).uri(&args.url);
+    for (n, v) in &p.headers {
+        builder = builder.header(n, v);
+    }
+    let mut request = builder
+        .body(body_for(args).await?)
+        .map_err(|e| Failure::new(EXIT_USAGE, format!("bad request: {e}")))?;
+    if let Some(prio) = p.priority {
+        request.extensions_mut().insert(prio);
+    }
+    Ok(request)
+}
+
+async fn get(args: GetArgs) -> Result<(), Failure> {
+    let prepared = prepare(&args)?;
+    if let Some(path) = &args.data_file {
+        // Fail before connecting when the upload cannot be read.
+        std::fs::File::open(path)
+            .map_err(|e| Failure::new(EXIT_READ, format!("cannot read {}: {e}", path.display())))?;
+    }
+    let start = Instant::now();
+    let timeout = match args.timeout {
+        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
+        Some(_) => return Err(Failure::new(EXIT_USAGE, "--timeout must be positive")),
+        None => None,
+    };
+    let mut builder = Client::builder()
+        .danger_accept_invalid_certs(args.insecure)
+        .decompress(args.compressed)
+        .enable_push(args.push)
+        .request_timeout(timeout);
+    if timeout.is_some() {
+        builder = builder.connect_timeout(timeout);
+    }
+    if let Some(ca) = &args.cacert {
+        builder = builder.ca_file(ca);
+    }
+    if args.verbose {
+        builder = builder.frame_trace(Arc::new(StderrTrace { start }));
+    }
+    let client = builder.connect(&args.url).await?;
+    if args.repeat > 1 {
+        return repeat(&args, &prepared, &client).await;
+    }
+
+    let request = build_request(&args, &prepared).await?;
+    let mut fut = client.send(request);
+    let pushes = fut.pushes();
+    let response = fut.await?;
+    if let Some(mut pushes) = pushes {
+        let verbose = args.verbose;
+        tokio::spawn(async move {
+            while let Some(p) = pushes.next().await {
+                if verbose {
+                    eprintln!("[push] promised {}", p.request().uri());
+                }
+                if let Ok(r) = p.response().await {
+                    let _ = r.into_body().collect().await;
+                }
+            }
+        });
+    }
+    let status = response.status();
+    if args.fail && status.as_u16() >= 400 {
+        // curl --fail: no body, exit 22.
+        return Err(Failure::new(
+            EXIT_HTTP_STATUS,
+            format!("the server answered {status}"),
+        ));
+    }
+    let length: Option<u64> = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let mut body = response.into_body();
+
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(io::BufWriter::new(std::fs::File::create(path).map_err(
+            |e| Failure::new(EXIT_WRITE, format!("cannot create {}: {e}", path.display())),
+        )?)),
+        None => Box::new(io::stdout().lock()),
+    };
+    let bar = args.output.as_ref().map(|_| progress_bar(length));
+    let mut stdout_closed = false;
+    while let Some(chunk) = body.chunk().await {
+        let chunk = chunk?;
+        if let Some(b) = &bar {
+            b.inc(chunk.len() as u64);
+        }
+        if stdout_closed {
+            continue;
+        }
+        if let Err(e) = out.write_all(&chunk) {
+            if e.kind() == io::ErrorKind::BrokenPipe && args.output.is_none() {
+                // `h2kit get URL | head`: the reader is done, so are we.
+                stdout_closed = true;
+                break;
+            }
+            return Err(Failure::new(
+                EXIT_WRITE,
+                format!("cannot write the body: {e}"),
+            ));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if !stdout_closed {
+        if let Err(e) = out.flush() {
+            if !(e.kind() == io::ErrorKind::BrokenPipe && args.output.is_none()) {
+                return Err(Failure::new(
+                    EXIT_WRITE,
+                    format!("cannot write the body: {e}"),
+                ));
+            }
+        }
+    }
+    if args.verbose {
+        if let Ok(Some(t)) = body.trailers().await {
+            for (n, v) in &t {
+                eprintln!("[trailer] {n}: {}", String::from_utf8_lossy(v.as_bytes()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(length: Option<u64>) -> indicatif::ProgressBar {
+    let bar = match length {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let template = if length.is_some() {
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+    } else {
+        "{spinner} {bytes} {bytes_per_sec}"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
+}
+
+/// `-n N`: N concurrent requests on the connection; bodies are counted, not written.
+async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<(), Failure> {
+    if args.data_file.is_some() {
+        return Err(Failure::new(
+            EXIT_USAGE,
+            "-n cannot be combined with --data-file (the file is read once)",
+        ));
+    }
+    let n = args.repeat as usize;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let request = build_request(args, prepared).await?;
+        let fut = client.send(request);
+        tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let response = fut.await?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let mut bytes = 0u64;
+            while let Some(chunk) = body.chunk().await {
+                bytes += chunk?.len() as u64;
+            }
+            Ok::<_, Error>((status, bytes, t0.elapsed()))
+        }));
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let mut total_bytes = 0u64;
+    let mut first_error: Option<Failure> = None;
+    let mut errors = 0usize;
+    let mut http_errors = 0usize;
+    for t in tasks {
+        match t.await {
+            Ok(Ok((status, bytes, latency))) => {
+                total_bytes += bytes;
+                latencies.push(latency);
+                if status >= 400 {
+                    http_errors += 1;
+                }
+            }
+            Ok(Err(e)) => {
+                errors += 1;
+                first_error.get_or_insert_with(|| Failure::from(e));
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert_with(|| Failure::new(EXIT_OTHER, e.to_string()));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let ok = latencies.len();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let (min, max, avg) = if ok > 0 {
+        let min = latencies.iter().min().copied().unwrap_or_default();
+        let max = latencies.iter().max().copied().unwrap_or_default();
+        let sum: Duration = latencies.iter().sum();
+        (min, max, sum / ok as u32)
+    } else {
+        Default::default()
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "{n} requests in {:.3} s: {ok} completed, {errors} failed, {http_errors} with status >= 400\n\
+         {:.0} req/s, {} bytes ({:.2} MB/s)\n\
+         latency min {:.3} ms, avg {:.3} ms, max {:.3} ms",
+        secs,
+        ok as f64 / secs,
+        total_bytes,
+        total_bytes as f64 / secs / 1e6,
+        min.as_secs_f64() * 1e3,
+        avg.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3,
+    );
+    if let Some(f) = first_error {
+        return Err(f);
+    }
+    if args.fail && http_errors > 0 {
+        return Err(Failure::new(
+            EXIT_HTTP_STATUS,
+            format!("{http_errors} responses had a status >= 400"),
+        ));
+    }
+    Ok(())
+}
+
+/// `-v`: one line per frame (time, direction, type, stream, flags, details), then the
+/// decoded header fields indented, like nghttp -v.
+struct StderrTrace {
+    start: Instant,
+}
+
+impl FrameTrace for StderrTrace {
+    fn on_frame(&self, direction: Direction, frame: &Frame, fields: Option<&[HeaderField]>) {
+        let mut line = String::with_capacity(128);
+        let t = self.start.elapsed().as_secs_f64();
+        let dir = match direction {
+            Direction::Sent => "send",
+            Direction::Received => "recv",
+        };
+        describe(frame, &mut line);
+        let mut err = io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "[{t:8.3}] {dir} {} stream={} {line}",
+            frame.frame_type(),
+            frame.stream_id()
+        );
+        for f in fields.unwrap_or_default() {
+            let _ = writeln!(
+                err,
+                "           {}: {}",
+                String::from_utf8_lossy(&f.name),
+                String::from_utf8_lossy(&f.value)
+            );
+        }
+    }
+
+    fn on_error(&self, direction: Direction, error: &str) {
+        eprintln!("[trace] {direction:?}: cannot decode: {error}");
+    }
+}
+
+fn flags(names: &[(bool, &str)]) -> String {
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+    if set.is_empty() {
+        "flags=-".to_owned()
+    } else {
+        format!("flags={}", set.join("|"))
+    }
+}
+
+fn describe(frame: &Frame, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = match frame {
+        Frame::Data(d) => write!(
+            out,
+            "length={} {}",
+            d.data.len(),
+            flags(&[
+                (d.end_stream, "END_STREAM"),
+                (d.pad_len.is_some(), "PADDED")
+            ])
+        ),
+        Frame::Headers(h) => write!(
+            out,
+            "{}",
+            flags(&[
+                (h.end_stream, "END_STREAM"),
+                (h.end_headers, "END_HEADERS"),
+                (h.pad_len.is_some(), "PADDED"),
+                (h.priority.is_some(), "PRIORITY"),
+            ])
+        ),
+        Frame::Priority(p) => write!(
+            out,
+            "depends_on={} weight={} exclusive={}",
+            p.spec.dependency,
+            u16::from(p.spec.weight) + 1,
+            p.spec.exclusive
+        ),
+        Frame::RstStream(r) => write!(out, "error_code={}", r.error_code),
+        Frame::Settings(s) => {
+            let _ = write!(out, "flags=-");
+            for (id, value) in s {
+                let _ = write!(out, " {}={value}", id.name().unwrap_or("UNKNOWN"));
+            }
+            Ok(())
+        }
+        Frame::SettingsAck => write!(out, "flags=ACK"),
+        Frame::PushPromise(p) => write!(
+            out,
+            "promised_stream={} {}",
+            p.promised_id,
+            flags(&[
+                (p.end_headers, "END_HEADERS"),
+                (p.pad_len.is_some(), "PADDED")
+            ])
+        ),
+        Frame::Ping(p) => write!(
+            out,
+            "{} payload={:016x}",
+            flags(&[(p.ack, "ACK")]),
+            u64::from_be_bytes(p.payload)
+        ),
+        Frame::GoAway(g) => write!(
+            out,
+            "last_stream={} error_code={} debug={:?}",
+            g.last_stream_id,
+            g.error_code,
+            String::from_utf8_lossy(&g.debug_data)
+        ),
+        Frame::WindowUpdate(w) => write!(out, "increment={}", w.increment),
+        Frame::Continuation(c) => write!(out, "{}", flags(&[(c.end_headers, "END_HEADERS")])),
+        Frame::AltSvc(a) => write!(
+            out,
+            "origin={:?} value={:?}",
+            String::from_utf8_lossy(&a.origin),
+            String::from_utf8_lossy(&a.field_value)
+        ),
+        Frame::Origin(o) => write!(out, "origins={}", o.origins.len()),
+        Frame::PriorityUpdate(p) => write!(
+            out,
+            "prioritized_stream={} value={:?}",
+            p.prioritized_stream_id,
+            String::from_utf8_lossy(&p.field_value)
+        ),
+        Frame::Unknown(u) => write!(out, "flags=0x{:02x} length={}", u.flags.0, u.payload.len()),
+    };
+}
