@@ -1,7 +1,7 @@
 //! Flood budgets and the bounded memory of recently closed streams, all driven by `now`
 //! arguments (this crate never reads the clock).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use h2kit_frame::StreamId;
@@ -109,7 +109,7 @@ pub struct RecentlyClosed {
     capacity: usize,
     retention: Duration,
     order: VecDeque<StreamId>,
-    map: HashMap<StreamId, ClosedStream>,
+    map: crate::idhash::StreamMap<StreamId, ClosedStream>,
 }
 
 impl RecentlyClosed {
@@ -119,7 +119,7 @@ impl RecentlyClosed {
             capacity,
             retention,
             order: VecDeque::new(),
-            map: HashMap::new(),
+            map: crate::idhash::stream_map(),
         }
     }
 

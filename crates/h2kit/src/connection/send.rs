@@ -72,13 +72,18 @@ impl Connection {
         if self.goaway_recv.is_some() || self.shutdown != Shutdown::None {
             return Err(UsageError::ConnectionClosed);
         }
-        // Streams whose END_STREAM is still queued count for the peer until it arrives.
-        let unflushed = self
-            .streams
-            .values()
-            .filter(|s| s.local && s.state.is_closed() && s.has_output())
-            .count() as u32;
-        if self.active_local.saturating_add(unflushed) >= self.remote.max_concurrent_streams {
+        // Streams whose END_STREAM is still queued count for the peer until it arrives. They
+        // are in the map beside the active ones, so when the map is small no scan is needed.
+        let max = self.remote.max_concurrent_streams;
+        let unflushed = if (self.streams.len() as u32).saturating_sub(self.active_remote) < max {
+            0
+        } else {
+            self.streams
+                .values()
+                .filter(|s| s.local && s.state.is_closed() && s.has_output())
+                .count() as u32
+        };
+        if self.active_local.saturating_add(unflushed) >= max {
             return Err(UsageError::ConcurrencyLimit);
         }
         if self.next_local > StreamId::MAX.get() {
