@@ -78,5 +78,5 @@ pub mod trace;
 pub use body::Body;
 pub use client::{Client, ClientBuilder, PushStream, PushedResponse, ResponseFuture};
 pub use error::Error;
-pub use h2kit::flow::{WindowPolicy, WindowStrategy};
+pub use h2kit::flow::{PolicyFactory, WindowPolicy, WindowStatus, WindowStrategy};
 pub use h2kit::{Config, ErrorCode, ExtensiblePriority, Initiator, StreamId, Urgency};

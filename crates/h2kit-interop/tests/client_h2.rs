@@ -70,6 +70,7 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) 
         "/slow-source" => {
             // Sends 8 MiB only as the client's windows allow, counting what it could send.
             let total = 8 << 20;
+            let counted = parts.uri.query() == Some("count");
             let mut s = respond.send_response(Response::new(()), false).unwrap();
             let data = Bytes::from(pattern(total));
             let mut off = 0;
@@ -80,7 +81,9 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) 
                     _ => return,
                 };
                 let end = (off + cap).min(total);
-                SENT_BY_SERVER.fetch_add(end - off, Ordering::SeqCst);
+                if counted {
+                    SENT_BY_SERVER.fetch_add(end - off, Ordering::SeqCst);
+                }
                 if s.send_data(data.slice(off..end), end == total).is_err() {
                     return;
                 }
@@ -94,6 +97,33 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) 
             s.send_reset(Reason::INTERNAL_ERROR);
         }
         "/refuse" => respond.send_reset(Reason::REFUSED_STREAM),
+        "/never" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(respond);
+        }
+        "/gzip" => {
+            use std::io::Write;
+            let accepted = parts
+                .headers
+                .get("accept-encoding")
+                .is_some_and(|v| v.to_str().unwrap_or("").contains("gzip"));
+            let plain = pattern(200_000);
+            let (body, resp) = if accepted {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(&plain).unwrap();
+                let gz = e.finish().unwrap();
+                let resp = Response::builder()
+                    .header("content-encoding", "gzip")
+                    .header("content-length", gz.len())
+                    .body(())
+                    .unwrap();
+                (gz, resp)
+            } else {
+                (plain, Response::new(()))
+            };
+            let mut s = respond.send_response(resp, false).unwrap();
+            s.send_data(Bytes::from(body), true).unwrap();
+        }
         "/trailers" => {
             let mut s = respond.send_response(Response::new(()), false).unwrap();
             s.send_data(Bytes::from_static(b"body"), false).unwrap();
@@ -234,7 +264,7 @@ async fn uploads_read_their_source_only_as_the_window_allows() {
 async fn a_slow_reader_throttles_the_server() {
     let c = client(h2_server().await).await;
     SENT_BY_SERVER.store(0, Ordering::SeqCst);
-    let resp = c.get("/slow-source").await.unwrap();
+    let resp = c.get("/slow-source?count").await.unwrap();
     let mut body = resp.into_body();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before_reading = SENT_BY_SERVER.load(Ordering::SeqCst);
@@ -424,4 +454,86 @@ async fn unreachable_host_and_bad_urls_are_typed() {
         Client::connect("/just/a/path").await.unwrap_err(),
         Error::InvalidUrl(_)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_responses_are_decoded_when_asked() {
+    let addr = h2_server().await;
+    let plain_client = client(addr).await;
+    let resp = plain_client.get("/gzip").await.unwrap();
+    assert!(resp.headers().get("content-encoding").is_none());
+    assert_eq!(resp.into_body().collect().await.unwrap(), pattern(200_000));
+
+    let c = Client::builder()
+        .decompress(true)
+        .connect(&format!("http://{addr}"))
+        .await
+        .unwrap();
+    let resp = c.get("/gzip").await.unwrap();
+    // Decoded: the encoding headers no longer describe the body, so they are removed.
+    assert!(resp.headers().get("content-encoding").is_none());
+    assert!(resp.headers().get("content-length").is_none());
+    assert_eq!(resp.into_body().collect().await.unwrap(), pattern(200_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_timeout_cancels_and_reports_timeout() {
+    let addr = h2_server().await;
+    let c = Client::builder()
+        .request_timeout(Some(Duration::from_millis(200)))
+        .connect(&format!("http://{addr}"))
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let err = c.get("/never").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // The connection is still fine.
+    assert_eq!(c.get("/hello").await.unwrap().status(), 200);
+}
+
+/// A window manager that counts what it is told and answers like python h2's automatic mode
+/// would for every release (immediate increments).
+#[derive(Debug)]
+struct Counting {
+    target: u32,
+    released: Arc<AtomicUsize>,
+}
+
+impl h2kit_client::WindowPolicy for Counting {
+    fn on_received(&mut self, _len: u32, _status: &h2kit_client::WindowStatus) -> u32 {
+        0
+    }
+    fn on_released(&mut self, len: u32, _status: &h2kit_client::WindowStatus) -> u32 {
+        self.released.fetch_add(len as usize, Ordering::SeqCst);
+        len
+    }
+    fn target(&self) -> u32 {
+        self.target
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_window_managers_are_used_per_stream() {
+    let addr = h2_server().await;
+    let released = Arc::new(AtomicUsize::new(0));
+    let r = released.clone();
+    let factory: h2kit_client::PolicyFactory = Arc::new(move |target| {
+        Box::new(Counting {
+            target,
+            released: r.clone(),
+        }) as Box<dyn h2kit_client::WindowPolicy>
+    });
+    let c = Client::builder()
+        .stream_window(h2kit_client::WindowStrategy::Custom(factory))
+        .connect(&format!("http://{addr}"))
+        .await
+        .unwrap();
+    let body = c.get("/slow-source").await.unwrap().into_body();
+    let all = body.collect().await.unwrap();
+    assert_eq!(all.len(), 8 << 20);
+    // Every byte read was released through the custom stream policy (except what arrived
+    // in the last window: releases after END_STREAM only reopen the connection window).
+    let n = released.load(Ordering::SeqCst);
+    assert!(n > (8 << 20) - 65_535 && n <= 8 << 20, "{n}");
 }
