@@ -27,6 +27,52 @@ impl Chunk {
     }
 }
 
+/// A stream's queued DATA, oldest first. Most responses queue one chunk, so the first is
+/// held inline and only a second one allocates.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkQueue {
+    first: Option<Chunk>,
+    rest: VecDeque<Chunk>,
+}
+
+impl ChunkQueue {
+    pub(crate) fn push_back(&mut self, chunk: Chunk) {
+        if self.first.is_none() {
+            // `rest` is empty whenever `first` is (pop_front refills `first`).
+            self.first = Some(chunk);
+        } else {
+            self.rest.push_back(chunk);
+        }
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<Chunk> {
+        let front = self.first.take();
+        self.first = self.rest.pop_front();
+        front
+    }
+
+    pub(crate) fn front(&self) -> Option<&Chunk> {
+        self.first.as_ref()
+    }
+
+    pub(crate) fn front_mut(&mut self) -> Option<&mut Chunk> {
+        self.first.as_mut()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Chunk> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.first = None;
+        self.rest = VecDeque::new();
+    }
+}
+
 /// Where a message is in its framing (RFC 9113 §8.1), for one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -47,7 +93,7 @@ pub(crate) struct Stream {
     pub(crate) local: bool,
     pub(crate) send_window: Window,
     pub(crate) recv: RecvFlow,
-    pub(crate) queue: VecDeque<Chunk>,
+    pub(crate) queue: ChunkQueue,
     pub(crate) queued: usize,
     /// END_STREAM is to follow the queued data (with the trailers if any).
     pub(crate) end_queued: bool,
@@ -72,7 +118,7 @@ impl Stream {
             local,
             send_window,
             recv,
-            queue: VecDeque::new(),
+            queue: ChunkQueue::default(),
             queued: 0,
             end_queued: false,
             end_written: false,
@@ -173,5 +219,42 @@ impl StreamMut<'_> {
     /// Gives back receive capacity. See [`Connection::release_capacity`].
     pub fn release_capacity(&mut self, len: u32) {
         self.conn.release_capacity(self.id, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(b: &'static [u8]) -> Chunk {
+        Chunk {
+            data: Bytes::from_static(b),
+            pad: None,
+        }
+    }
+
+    #[test]
+    fn chunk_queue_keeps_order_across_the_inline_slot() {
+        let mut q = ChunkQueue::default();
+        assert!(q.is_empty() && q.pop_front().is_none());
+        q.push_back(chunk(b"a"));
+        q.push_back(chunk(b"b"));
+        q.push_back(chunk(b"c"));
+        let seen: Vec<&[u8]> = q.iter().map(|c| &c.data[..]).collect();
+        assert_eq!(seen, [&b"a"[..], b"b", b"c"]);
+        assert_eq!(
+            q.pop_front().map(|c| c.data),
+            Some(Bytes::from_static(b"a"))
+        );
+        q.push_back(chunk(b"d"));
+        if let Some(front) = q.front_mut() {
+            front.data = Bytes::from_static(b"B");
+        }
+        let rest: Vec<Bytes> = std::iter::from_fn(|| q.pop_front().map(|c| c.data)).collect();
+        assert_eq!(rest, [&b"B"[..], b"c", b"d"]);
+        assert!(q.is_empty() && q.front().is_none());
+        q.push_back(chunk(b"e"));
+        q.clear();
+        assert!(q.is_empty());
     }
 }
