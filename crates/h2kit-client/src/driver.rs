@@ -37,6 +37,9 @@ const UPLOAD_LOW_WATER: usize = 128 * 1024;
 pub(crate) const UPLOAD_PIECE: usize = 64 * 1024;
 /// Request bodies up to this size are queued whole with the HEADERS.
 const INLINE_BODY: usize = 256 * 1024;
+/// Streams we open before the server's SETTINGS tell us its limit (RFC 9113 §6.5.2 asks
+/// servers for at least 100): opening thousands at once would have them refused.
+const STREAMS_BEFORE_SETTINGS: u32 = 100;
 /// Commands handled per wake-up before output is written (bounds latency under load).
 const CMD_BATCH: usize = 512;
 
@@ -137,6 +140,8 @@ pub(crate) struct Driver {
     tracer: Option<Tracer>,
     shared: Arc<Shared>,
     decompress_pushes: bool,
+    /// The server's first SETTINGS arrived.
+    got_settings: bool,
 }
 
 enum Wake {
@@ -171,6 +176,7 @@ impl Driver {
             tracer,
             shared,
             decompress_pushes,
+            got_settings: false,
         }
     }
 
@@ -443,6 +449,9 @@ impl Driver {
         if req.reply.is_closed() {
             return Ok(());
         }
+        if !self.got_settings && self.conn.open_outbound_streams() >= STREAMS_BEFORE_SETTINGS {
+            return Err(req);
+        }
         let end = req.body.is_empty();
         let id = match self.conn.send_http_request(&req.head, end) {
             Ok(id) => id,
@@ -676,6 +685,7 @@ impl Driver {
                     let _ = req.reply.send(Err(error.clone()));
                 }
             }
+            Event::RemoteSettings { .. } => self.got_settings = true,
             Event::Terminated { error } => {
                 self.shared.open.store(false, Ordering::Release);
                 self.terminated = Some(error.clone());

@@ -114,6 +114,29 @@ fn nghttpd(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// A TCP proxy to `port` that forwards the server's bytes only after `delay`.
+async fn delaying_proxy(port: u16, delay: Duration) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            });
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            });
+        }
+    });
+    local
+}
+
 async fn download_and_check(client: &Client, path: &str, expected: &[u8]) {
     let resp = client.get(path).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -166,6 +189,27 @@ async fn h2c_50_mib_download_concurrency_and_trailers() {
     for t in tasks {
         let (i, body) = t.await.unwrap().unwrap();
         assert_eq!(body, format!("file {i}\n").as_bytes());
+    }
+
+    // 1,000 requests fired before nghttpd's SETTINGS (MAX_CONCURRENT_STREAMS 100) arrive
+    // (a proxy holds the server's bytes back for 200 ms): none may be refused.
+    let proxy = delaying_proxy(server.port, Duration::from_millis(200)).await;
+    let fresh = Client::connect(&format!("http://127.0.0.1:{proxy}"))
+        .await
+        .unwrap();
+    let futs: Vec<_> = (0..1000)
+        .map(|i| {
+            fresh.send(
+                Request::get(format!("/f{}.txt", i % 10))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    for f in futs {
+        let resp = f.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.into_body().collect().await.unwrap();
     }
 
     let mut body = client.get("/f1.txt").await.unwrap().into_body();
