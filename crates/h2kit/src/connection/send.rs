@@ -28,6 +28,10 @@ const MIN_SPLIT_DATA: usize = 1024;
 /// buffers of this size, split into `Bytes` as payloads are interleaved.
 const OUT_BUF_CHUNK: usize = 4096;
 
+/// `poll_transmit_vectored` copies payloads shorter than this next to their frame header:
+/// an extra `Bytes` (and iovec) costs more than copying a few hundred octets.
+const MIN_VECTORED_PAYLOAD: usize = 512;
+
 /// Below this much room left in the current buffer, `poll_transmit_vectored` starts a new one.
 const OUT_BUF_MIN_ROOM: usize = 512;
 
@@ -597,11 +601,12 @@ impl Connection {
     }
 
     /// Like [`poll_transmit`](Self::poll_transmit), but appends the output to `out` as a list
-    /// of `Bytes` for a vectored write (`writev`, `write_vectored`): DATA payloads are slices
-    /// of what the application queued with [`send_data`](Self::send_data), never copied;
-    /// frame headers, control frames and field blocks are encoded into shared buffers between
-    /// them. Returns how many octets were appended; 0 means nothing is waiting. `max` works
-    /// as for `poll_transmit` (a payload cut to fit it is copied). Both may be mixed freely.
+    /// of `Bytes` for a vectored write (`writev`, `write_vectored`): DATA payloads of 512
+    /// octets or more are slices of what the application queued with
+    /// [`send_data`](Self::send_data), never copied; frame headers, control frames, field
+    /// blocks and small payloads are encoded into shared buffers between them. Returns how
+    /// many octets were appended; 0 means nothing is waiting. `max` works as for
+    /// `poll_transmit` (a payload cut to fit it is copied). Both may be mixed freely.
     pub fn poll_transmit_vectored(
         &mut self,
         now: Instant,
@@ -826,7 +831,8 @@ impl Connection {
     /// Writes one DATA frame (or the trailers / final empty DATA) of the stream the
     /// scheduler picks.
     ///
-    /// With `vectored`, an unpadded payload that fits in `room` is not copied: what `buf`
+    /// With `vectored`, an unpadded payload of at least `MIN_VECTORED_PAYLOAD` octets that
+    /// fits in `room` is not copied: what `buf`
     /// holds so far is split off and pushed, then the payload slice.
     fn write_data(
         &mut self,
@@ -890,7 +896,10 @@ impl Connection {
                 } else {
                     let _ = h2kit_frame::encode_data_header(id, n, last, buf);
                     match vectored.as_deref_mut() {
-                        Some(out) if h2kit_frame::FRAME_HEADER_LEN + n <= room => {
+                        Some(out)
+                            if n >= MIN_VECTORED_PAYLOAD
+                                && h2kit_frame::FRAME_HEADER_LEN + n <= room =>
+                        {
                             out.push(buf.split().freeze());
                             out.push(chunk);
                         }
