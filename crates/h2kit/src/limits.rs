@@ -108,7 +108,9 @@ pub struct ClosedStream {
 pub struct RecentlyClosed {
     capacity: usize,
     retention: Duration,
-    order: VecDeque<StreamId>,
+    /// Ids oldest first, with the time each was first remembered (a lower bound of the time
+    /// in `map`, which a second close of the same id moves on).
+    order: VecDeque<(StreamId, Instant)>,
     map: crate::idhash::StreamMap<StreamId, ClosedStream>,
 }
 
@@ -138,11 +140,11 @@ impl RecentlyClosed {
             return;
         }
         while self.order.len() >= self.capacity {
-            if let Some(old) = self.order.pop_front() {
+            if let Some((old, _)) = self.order.pop_front() {
                 self.map.remove(&old);
             }
         }
-        self.order.push_back(id);
+        self.order.push_back((id, now));
     }
 
     /// How `id` closed, if it is still remembered at `now`.
@@ -153,7 +155,11 @@ impl RecentlyClosed {
 
     /// Forgets streams older than the retention time.
     pub fn expire(&mut self, now: Instant) {
-        while let Some(&front) = self.order.front() {
+        while let Some(&(front, first)) = self.order.front() {
+            // Most checks end here, without a map lookup.
+            if now.saturating_duration_since(first) < self.retention {
+                break;
+            }
             let expired = match self.map.get(&front) {
                 Some(c) => now.saturating_duration_since(c.at) >= self.retention,
                 None => true,
@@ -168,7 +174,7 @@ impl RecentlyClosed {
 
     /// The time the oldest remembered stream will be forgotten (for `poll_timeout`).
     pub fn next_expiry(&self) -> Option<Instant> {
-        let front = self.order.front()?;
+        let (front, _) = self.order.front()?;
         self.map.get(front).map(|c| c.at + self.retention)
     }
 
