@@ -168,6 +168,8 @@ pub struct Pair {
     to_client: Link,
     interceptor: Option<Interceptor>,
     buf: BytesMut,
+    /// `Some` when output is taken with `poll_transmit_vectored`.
+    chunks: Option<Vec<Bytes>>,
 }
 
 impl fmt::Debug for Pair {
@@ -205,6 +207,7 @@ impl Pair {
             to_client: Link::default(),
             interceptor: None,
             buf: BytesMut::new(),
+            chunks: None,
         }
     }
 
@@ -232,6 +235,14 @@ impl Pair {
     /// idle timeout.
     pub fn follow_timers(&mut self, on: bool) -> &mut Self {
         self.follow_timers = on;
+        self
+    }
+
+    /// Takes output with [`Connection::poll_transmit_vectored`] instead of
+    /// [`Connection::poll_transmit`] (off by default); each `Bytes` it hands out travels as
+    /// its own piece (joined again for an interceptor).
+    pub fn set_vectored(&mut self, on: bool) -> &mut Self {
+        self.chunks = on.then(Vec::new);
         self
     }
 
@@ -430,16 +441,37 @@ impl Pair {
             Direction::ToClient => (&mut self.server, &mut self.to_client),
         };
         self.buf.clear();
-        match self.cap {
-            Some(cap) => {
-                from.poll_transmit(self.now, &mut self.buf, Some(cap));
+        let arrival = self.now + self.latency;
+        if let Some(chunks) = &mut self.chunks {
+            chunks.clear();
+            match self.cap {
+                Some(cap) => {
+                    from.poll_transmit_vectored(self.now, chunks, Some(cap));
+                }
+                None => while from.poll_transmit_vectored(self.now, chunks, None) > 0 {},
             }
-            None => while from.poll_transmit(self.now, &mut self.buf, None) > 0 {},
+            if chunks.is_empty() {
+                return false;
+            }
+            if self.interceptor.is_none() {
+                for c in chunks.drain(..) {
+                    link.written += c.len() as u64;
+                    link.in_flight.push_back((arrival, c));
+                }
+                return true;
+            }
+            chunks.iter().for_each(|c| self.buf.extend_from_slice(c));
+        } else {
+            match self.cap {
+                Some(cap) => {
+                    from.poll_transmit(self.now, &mut self.buf, Some(cap));
+                }
+                None => while from.poll_transmit(self.now, &mut self.buf, None) > 0 {},
+            }
         }
         if self.buf.is_empty() {
             return false;
         }
-        let arrival = self.now + self.latency;
         let out = match &mut self.interceptor {
             None => self.buf.split().freeze(),
             Some(f) => filter(dir, link, &mut self.buf, f),
