@@ -307,3 +307,65 @@ fn vectored_transfer_moves_large_payloads_as_their_own_pieces() {
         pair.bytes_delivered(Direction::ToClient)
     );
 }
+
+#[test]
+fn header_blocks_larger_than_a_frame_go_out_as_continuations() {
+    let mut server = Config::default();
+    server.limits.max_header_block_bytes = 64 * 1024;
+    let mut pair = Pair::new(Config::default(), server);
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    pair.intercept(move |dir, frame| {
+        if dir == Direction::ToServer {
+            match frame {
+                Frame::Headers(h) => log.borrow_mut().push(("HEADERS", h.end_headers)),
+                Frame::Continuation(c) => log.borrow_mut().push(("CONTINUATION", c.end_headers)),
+                _ => {}
+            }
+        }
+        Verdict::Pass
+    });
+    // About 19,000 octets once Huffman-coded: more than one 16,384-octet frame, less than
+    // the decoder's 32 KiB field limit.
+    let big: String = (0..30_000u32)
+        .map(|i| char::from(b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26))
+        .collect();
+    let mut request = get("/");
+    request.push(Field::new("x-big", big.clone()));
+    let small = pair.client.send_request(get("/small"), true).unwrap();
+    let id = pair.client.send_request(request, true).unwrap();
+    pair.drive();
+    {
+        let seen = seen.borrow();
+        assert_eq!(
+            seen[..2],
+            [("HEADERS", true), ("HEADERS", false)],
+            "{seen:?}"
+        );
+        assert_eq!(seen.last(), Some(&("CONTINUATION", true)), "{seen:?}");
+        assert!(
+            seen[2..seen.len() - 1]
+                .iter()
+                .all(|&f| f == ("CONTINUATION", false))
+        );
+    }
+    let requests: Vec<_> = pair
+        .take_events(Side::Server)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Request {
+                stream, headers, ..
+            } => Some((stream, headers)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(requests.len(), 2, "{:?}", pair.client_events);
+    assert_eq!(requests[0].0, small);
+    assert_eq!(requests[1].0, id);
+    assert!(
+        requests[1]
+            .1
+            .iter()
+            .any(|f| f.name.as_ref() == b"x-big" && f.value.as_ref() == big.as_bytes())
+    );
+}

@@ -814,8 +814,30 @@ impl Connection {
         priority: Option<PrioritySpec>,
         buf: &mut BytesMut,
     ) {
-        self.scratch.clear();
-        self.hpack_enc.encode(fields.iter(), &mut self.scratch);
+        use h2kit_frame::{FRAME_HEADER_LEN, Flags, FrameHeader, FrameType};
+        if priority.is_none() && !stream.is_zero() {
+            // Encode the block in place behind a header placeholder: no copy when it fits in
+            // one frame, which is almost always.
+            let start = buf.len();
+            buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+            self.hpack_enc.encode(fields.iter(), buf);
+            let len = buf.len() - start - FRAME_HEADER_LEN;
+            if len <= self.remote.max_frame_size as usize {
+                let flags = Flags::END_HEADERS.with_if(Flags::END_STREAM, end_stream);
+                // len ≤ max_frame_size < 2^24.
+                let header = FrameHeader::new(FrameType::HEADERS, flags, stream, len as u32);
+                buf[start..start + FRAME_HEADER_LEN].copy_from_slice(&header.to_bytes());
+                return;
+            }
+            // Too large for one frame: take the block back out and split it below.
+            self.scratch.clear();
+            self.scratch
+                .extend_from_slice(&buf[start + FRAME_HEADER_LEN..]);
+            buf.truncate(start);
+        } else {
+            self.scratch.clear();
+            self.hpack_enc.encode(fields.iter(), &mut self.scratch);
+        }
         let _ = h2kit_frame::encode_headers(
             stream,
             &self.scratch,
