@@ -1,6 +1,8 @@
 //! In-memory client and server `Connection`s on one core: small request/response pairs per
 //! second (100 concurrent streams, 12-byte responses) and bulk bytes per second (4 streams of
-//! 1 MiB). Run: `cargo bench -p h2kit --bench connection`.
+//! 1 MiB, output taken flat with `poll_transmit` and vectored with `poll_transmit_vectored`).
+//! Run: `cargo bench -p h2kit --bench connection`. The comparison with the `h2` crate is
+//! `cargo bench -p h2kit-bench --bench connection_compare`.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -17,6 +19,8 @@ struct Pair {
     server: Connection,
     buf: BytesMut,
     now: Instant,
+    /// Take output with `poll_transmit_vectored` (payloads not copied) instead.
+    vectored: Option<Vec<Bytes>>,
 }
 
 impl Pair {
@@ -26,11 +30,17 @@ impl Pair {
             server: Connection::server(server),
             buf: BytesMut::with_capacity(1 << 20),
             now: Instant::now(),
+            vectored: None,
         }
     }
 
     /// Moves everything both ways once; returns whether anything moved.
     fn step(&mut self) -> bool {
+        if let Some(chunks) = &mut self.vectored {
+            let a = transfer_vectored(&mut self.client, &mut self.server, chunks, self.now);
+            let b = transfer_vectored(&mut self.server, &mut self.client, chunks, self.now);
+            return a || b;
+        }
         self.buf.clear();
         while self.client.poll_transmit(self.now, &mut self.buf, None) > 0 {}
         let a = !self.buf.is_empty();
@@ -45,6 +55,21 @@ impl Pair {
         }
         a || b
     }
+}
+
+/// Moves everything `from` has to `to`, each `Bytes` of `poll_transmit_vectored` as one read.
+fn transfer_vectored(
+    from: &mut Connection,
+    to: &mut Connection,
+    chunks: &mut Vec<Bytes>,
+    now: Instant,
+) -> bool {
+    chunks.clear();
+    while from.poll_transmit_vectored(now, chunks, None) > 0 {}
+    for c in chunks.iter() {
+        to.recv(now, c).unwrap();
+    }
+    !chunks.is_empty()
 }
 
 fn request() -> Vec<Field> {
@@ -149,18 +174,26 @@ fn bench(c: &mut Criterion) {
     let size = 1 << 20;
     let streams = 4;
     group.throughput(Throughput::Bytes((size * streams) as u64));
-    group.bench_function("bulk_4x1MiB", |b| {
-        let mut client = Config::default();
-        client.settings.initial_window_size = 4 << 20;
-        client.connection_window_size = 16 << 20;
-        let mut server = Config::default();
-        server.limits.max_send_buffer_per_stream = 2 << 20;
-        let mut p = Pair::new(client, server);
-        p.step();
-        p.step();
-        let body = Bytes::from(vec![0x5a; 1 << 20]);
-        b.iter(|| run_bulk(&mut p, streams, size, &body));
-    });
+    for vectored in [false, true] {
+        let name = if vectored {
+            "bulk_4x1MiB_vectored"
+        } else {
+            "bulk_4x1MiB"
+        };
+        group.bench_function(name, |b| {
+            let mut client = Config::default();
+            client.settings.initial_window_size = 4 << 20;
+            client.connection_window_size = 16 << 20;
+            let mut server = Config::default();
+            server.limits.max_send_buffer_per_stream = 2 << 20;
+            let mut p = Pair::new(client, server);
+            p.vectored = vectored.then(Vec::new);
+            p.step();
+            p.step();
+            let body = Bytes::from(vec![0x5a; 1 << 20]);
+            b.iter(|| run_bulk(&mut p, streams, size, &body));
+        });
+    }
     group.finish();
 }
 
