@@ -1,0 +1,472 @@
+//! Streaming message bodies with trailers, for requests and responses.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use h2kit::{ErrorCode, StreamId};
+use http::HeaderMap;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::mpsc;
+
+use crate::conn::Cmd;
+
+/// A boxed error from a body source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Bytes a reader-backed body reads per frame.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// One part of a body: data, or the trailers that end it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Body bytes.
+    Data(Bytes),
+    /// Trailers (always last).
+    Trailers(HeaderMap),
+}
+
+/// Why a body could not be read to its end.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum BodyError {
+    /// The peer reset the stream with this code.
+    Reset(ErrorCode),
+    /// The connection ended before the body did.
+    ConnectionClosed,
+    /// The sending side of a [`Body::channel`] was dropped or aborted before the end.
+    Aborted,
+    /// Reading the body's source failed.
+    Io(std::io::Error),
+    /// A body stream failed.
+    Source(BoxError),
+    /// [`Body::collect`] met more than its limit.
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::Reset(code) => write!(f, "stream reset by the peer ({code:?})"),
+            BodyError::ConnectionClosed => f.write_str("connection closed before the body ended"),
+            BodyError::Aborted => f.write_str("body sender aborted"),
+            BodyError::Io(e) => write!(f, "body source: {e}"),
+            BodyError::Source(e) => write!(f, "body stream: {e}"),
+            BodyError::TooLarge { limit } => write!(f, "body larger than {limit} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BodyError::Io(e) => Some(e),
+            BodyError::Source(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// What the connection task passes to a request body.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// Payload and the flow-controlled length to give back once consumed.
+    Data(Bytes, u32),
+    Trailers(HeaderMap),
+    End,
+    Error(BodyError),
+}
+
+/// A request body fed by the connection; consuming data gives its window back.
+pub(crate) struct Inbound {
+    pub(crate) rx: mpsc::UnboundedReceiver<Incoming>,
+    pub(crate) id: StreamId,
+    pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
+    pub(crate) done: bool,
+}
+
+impl Drop for Inbound {
+    fn drop(&mut self) {
+        // Data the handler never read still holds connection window: give it back.
+        let mut unread = 0u32;
+        while let Ok(item) = self.rx.try_recv() {
+            if let Incoming::Data(_, len) = item {
+                unread = unread.saturating_add(len);
+            }
+        }
+        if unread > 0 {
+            let _ = self.cmd.send(Cmd::Release {
+                id: self.id,
+                len: unread,
+            });
+        }
+    }
+}
+
+enum Kind {
+    Empty,
+    Full {
+        data: Option<Bytes>,
+        trailers: Option<HeaderMap>,
+    },
+    Channel(mpsc::Receiver<Result<Frame, BodyError>>),
+    Stream(Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>),
+    Reader {
+        reader: Pin<Box<dyn AsyncRead + Send>>,
+        remaining: Option<u64>,
+        buf: BytesMut,
+    },
+    Inbound(Inbound),
+    Done,
+}
+
+/// An HTTP message body: a stream of data [`Frame`]s, optionally ended by trailers.
+///
+/// Request bodies arrive as the peer sends them; the stream's flow-control window is given
+/// back only as the handler takes data out, so a slow handler slows the peer instead of
+/// making the server buffer. Response bodies are pulled by the server only as the peer's
+/// window and the connection's queue have room.
+pub struct Body {
+    kind: Kind,
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Empty => "empty",
+            Kind::Full { .. } => "full",
+            Kind::Channel(_) => "channel",
+            Kind::Stream(_) => "stream",
+            Kind::Reader { .. } => "reader",
+            Kind::Inbound(_) => "incoming",
+            Kind::Done => "done",
+        };
+        f.debug_struct("Body").field("kind", &kind).finish()
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl Body {
+    /// A body with no bytes.
+    pub fn empty() -> Self {
+        Body { kind: Kind::Empty }
+    }
+
+    /// A body of these bytes.
+    pub fn full(data: impl Into<Bytes>) -> Self {
+        Body {
+            kind: Kind::Full {
+                data: Some(data.into()),
+                trailers: None,
+            },
+        }
+    }
+
+    /// A body of these bytes followed by trailers.
+    pub fn full_with_trailers(data: impl Into<Bytes>, trailers: HeaderMap) -> Self {
+        Body {
+            kind: Kind::Full {
+                data: Some(data.into()),
+                trailers: Some(trailers),
+            },
+        }
+    }
+
+    /// A body fed through a [`BodySender`]; the sender waits while the body is not read
+    /// (at most a few frames are buffered between them).
+    pub fn channel() -> (BodySender, Body) {
+        let (tx, rx) = mpsc::channel(4);
+        (
+            BodySender {
+                tx,
+                finished: false,
+            },
+            Body {
+                kind: Kind::Channel(rx),
+            },
+        )
+    }
+
+    /// A body read from a stream of byte chunks.
+    pub fn from_stream<S>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<Bytes, BoxError>> + Send + 'static,
+    {
+        Body {
+            kind: Kind::Stream(Box::pin(stream)),
+        }
+    }
+
+    /// A body read from `reader`, at most `len` bytes when given (a file's size, a range).
+    pub fn from_reader<R>(reader: R, len: Option<u64>) -> Self
+    where
+        R: AsyncRead + Send + 'static,
+    {
+        Body {
+            kind: Kind::Reader {
+                reader: Box::pin(reader),
+                remaining: len,
+                buf: BytesMut::new(),
+            },
+        }
+    }
+
+    pub(crate) fn inbound(inbound: Inbound) -> Self {
+        Body {
+            kind: Kind::Inbound(inbound),
+        }
+    }
+
+    /// Whether the body is known to have nothing more to give.
+    pub fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty | Kind::Done => true,
+            Kind::Full { data, trailers } => {
+                data.as_ref().is_none_or(|d| d.is_empty()) && trailers.is_none()
+            }
+            Kind::Reader { remaining, .. } => *remaining == Some(0),
+            Kind::Inbound(i) => i.done,
+            Kind::Channel(_) | Kind::Stream(_) => false,
+        }
+    }
+
+    /// The next frame: `None` at the end, an error if the body cannot be read to its end.
+    pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, BodyError>>> {
+        let (result, finished) = match &mut self.kind {
+            Kind::Empty | Kind::Done => (None, true),
+            Kind::Full { data, trailers } => match data.take().filter(|d| !d.is_empty()) {
+                Some(d) => {
+                    let last = trailers.is_none();
+                    (Some(Ok(Frame::Data(d))), last)
+                }
+                None => (trailers.take().map(|t| Ok(Frame::Trailers(t))), true),
+            },
+            Kind::Channel(rx) => match rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => (Some(Err(BodyError::Aborted)), true),
+                Poll::Ready(Some(Ok(Frame::Data(d)))) if d.is_empty() => {
+                    // An explicit end marker (see `BodySender::finish`).
+                    (None, true)
+                }
+                Poll::Ready(Some(Ok(f @ Frame::Data(_)))) => (Some(Ok(f)), false),
+                Poll::Ready(Some(other)) => (Some(other), true),
+            },
+            Kind::Stream(s) => match s.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => (None, true),
+                Poll::Ready(Some(Ok(d))) => (Some(Ok(Frame::Data(d))), false),
+                Poll::Ready(Some(Err(e))) => (Some(Err(BodyError::Source(e))), true),
+            },
+            Kind::Reader {
+                reader,
+                remaining,
+                buf,
+            } => {
+                let want = remaining.map_or(READ_CHUNK, |r| r.min(READ_CHUNK as u64) as usize);
+                if want == 0 {
+                    (None, true)
+                } else {
+                    if buf.capacity() < want {
+                        buf.reserve(READ_CHUNK);
+                    }
+                    buf.resize(want, 0);
+                    let mut rb = ReadBuf::new(&mut buf[..want]);
+                    match reader.as_mut().poll_read(cx, &mut rb) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => (Some(Err(BodyError::Io(e))), true),
+                        Poll::Ready(Ok(())) => {
+                            let n = rb.filled().len();
+                            if n == 0 {
+                                match remaining {
+                                    Some(_) => (
+                                        Some(Err(BodyError::Io(std::io::Error::from(
+                                            std::io::ErrorKind::UnexpectedEof,
+                                        )))),
+                                        true,
+                                    ),
+                                    None => (None, true),
+                                }
+                            } else {
+                                buf.truncate(n);
+                                let chunk = buf.split().freeze();
+                                if let Some(r) = remaining {
+                                    *r -= n as u64;
+                                }
+                                (Some(Ok(Frame::Data(chunk))), *remaining == Some(0))
+                            }
+                        }
+                    }
+                }
+            }
+            Kind::Inbound(inbound) => {
+                if inbound.done {
+                    (None, true)
+                } else {
+                    match inbound.rx.poll_recv(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(None) => (Some(Err(BodyError::ConnectionClosed)), true),
+                        Poll::Ready(Some(Incoming::Data(d, len))) => {
+                            let _ = inbound.cmd.send(Cmd::Release {
+                                id: inbound.id,
+                                len,
+                            });
+                            (Some(Ok(Frame::Data(d))), false)
+                        }
+                        Poll::Ready(Some(Incoming::Trailers(t))) => {
+                            inbound.done = true;
+                            (Some(Ok(Frame::Trailers(t))), false)
+                        }
+                        Poll::Ready(Some(Incoming::End)) => {
+                            inbound.done = true;
+                            (None, false)
+                        }
+                        Poll::Ready(Some(Incoming::Error(e))) => {
+                            inbound.done = true;
+                            (Some(Err(e)), false)
+                        }
+                    }
+                }
+            }
+        };
+        if finished {
+            self.kind = Kind::Done;
+        }
+        Poll::Ready(result)
+    }
+
+    /// The next frame (see [`poll_frame`](Self::poll_frame)).
+    pub async fn frame(&mut self) -> Option<Result<Frame, BodyError>> {
+        poll_fn(|cx| self.poll_frame(cx)).await
+    }
+
+    /// Reads the whole body (data and trailers), failing beyond `limit` data bytes.
+    pub async fn collect(mut self, limit: usize) -> Result<Collected, BodyError> {
+        let mut data = BytesMut::new();
+        let mut trailers = None;
+        while let Some(frame) = self.frame().await {
+            match frame? {
+                Frame::Data(d) => {
+                    if data.len() + d.len() > limit {
+                        return Err(BodyError::TooLarge { limit });
+                    }
+                    data.extend_from_slice(&d);
+                }
+                Frame::Trailers(t) => trailers = Some(t),
+            }
+        }
+        Ok(Collected {
+            data: data.freeze(),
+            trailers,
+        })
+    }
+}
+
+/// A whole body read by [`Body::collect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    /// The data.
+    pub data: Bytes,
+    /// The trailers, if any.
+    pub trailers: Option<HeaderMap>,
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Body::full(b)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Self {
+        Body::full(b)
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Body::full(s)
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Body::full(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Self {
+        Body::full(Bytes::from_static(s))
+    }
+}
+
+/// The sending half of [`Body::channel`].
+///
+/// Dropping it without [`finish`](Self::finish) or [`send_trailers`](Self::send_trailers)
+/// makes the body fail with [`BodyError::Aborted`] (a response is then reset, never reported
+/// complete with truncated data).
+#[derive(Debug)]
+pub struct BodySender {
+    tx: mpsc::Sender<Result<Frame, BodyError>>,
+    finished: bool,
+}
+
+/// The body was dropped: nobody reads what is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyClosed;
+
+impl fmt::Display for BodyClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("body receiver dropped")
+    }
+}
+
+impl std::error::Error for BodyClosed {}
+
+impl BodySender {
+    /// Sends data, waiting while the reader is behind. Empty data is skipped.
+    pub async fn send_data(&mut self, data: Bytes) -> Result<(), BodyClosed> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send(Ok(Frame::Data(data)))
+            .await
+            .map_err(|_| BodyClosed)
+    }
+
+    /// Sends trailers, which end the body.
+    pub async fn send_trailers(mut self, trailers: HeaderMap) -> Result<(), BodyClosed> {
+        self.finished = true;
+        self.tx
+            .send(Ok(Frame::Trailers(trailers)))
+            .await
+            .map_err(|_| BodyClosed)
+    }
+
+    /// Ends the body without trailers.
+    pub async fn finish(mut self) -> Result<(), BodyClosed> {
+        self.finished = true;
+        self.tx
+            .send(Ok(Frame::Data(Bytes::new())))
+            .await
+            .map_err(|_| BodyClosed)
+    }
+
+    /// Ends the body with an error: the response stream is reset.
+    pub fn abort(mut self) {
+        self.finished = true;
+        let _ = self.tx.try_send(Err(BodyError::Aborted));
+    }
+}

@@ -1,0 +1,180 @@
+//! The handler API: requests in, responses out; push and per-stream information.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use h2kit::{Field, PrioritySignal, StreamId};
+use http::{Method, Request, Response, StatusCode};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::body::Body;
+use crate::conn::{Cmd, Credit, ResponseCtx, send_response_task};
+
+/// A boxed response future.
+pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>>;
+
+/// Answers requests. Each request runs in its own task; the connection task talks to it
+/// through channels.
+///
+/// Any `Fn(Request<Body>) -> impl Future<Output = Response<Body>>` that is `Send + Sync` is a
+/// handler.
+pub trait Handler: Send + Sync + 'static {
+    /// Produces the response to `request`. Errors are responses too (e.g. a 500).
+    fn call(&self, request: Request<Body>) -> BoxFuture;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Request<Body>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    fn call(&self, request: Request<Body>) -> BoxFuture {
+        Box::pin(self(request))
+    }
+}
+
+/// Facts about the stream a request came on, in the request's extensions.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy)]
+pub struct StreamInfo {
+    /// The HTTP/2 stream id.
+    pub stream_id: StreamId,
+    /// The priority the request came with (HEADERS priority and the `priority` field).
+    pub priority: PrioritySignal,
+    /// The client's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+/// One line of access log: called once per response when it is complete or failed.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    /// The request method.
+    pub method: Method,
+    /// The request path (with query).
+    pub path: String,
+    /// The response status.
+    pub status: StatusCode,
+    /// Body bytes handed to the connection.
+    pub bytes: u64,
+    /// From the request's arrival to the response's last byte queued (or its failure).
+    pub duration: Duration,
+    /// The stream id.
+    pub stream_id: StreamId,
+    /// The client's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// Whether the whole response was produced (false: reset or body error).
+    pub complete: bool,
+    /// Whether this was a pushed response.
+    pub pushed: bool,
+}
+
+/// A callback receiving [`AccessLog`] lines.
+pub type AccessLogger = Arc<dyn Fn(&AccessLog) + Send + Sync>;
+
+/// Why a push failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushError {
+    /// The client disabled push (SETTINGS_ENABLE_PUSH = 0) or is going away.
+    Disabled,
+    /// The promised request is not pushable (it must be a safe, cacheable request with no
+    /// body, RFC 9113 §8.4) or the core refused it.
+    Refused(h2kit::UsageError),
+    /// The request URI lacks a path.
+    InvalidRequest,
+    /// The connection is closed.
+    ConnectionClosed,
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Disabled => f.write_str("the client disabled server push"),
+            PushError::Refused(e) => write!(f, "push refused: {e}"),
+            PushError::InvalidRequest => f.write_str("promised request has no path"),
+            PushError::ConnectionClosed => f.write_str("connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for PushError {}
+
+/// Server push from a handler: found in the request's extensions
+/// (`request.extensions().get::<Pusher>()`).
+#[derive(Clone)]
+pub struct Pusher {
+    pub(crate) assoc: StreamId,
+    pub(crate) scheme: &'static str,
+    pub(crate) authority: Option<http::uri::Authority>,
+    pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
+    pub(crate) ctx: ResponseCtx,
+}
+
+impl fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pusher")
+            .field("assoc", &self.assoc)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pusher {
+    /// Promises `request` (PUSH_PROMISE on the request's stream) and sends `response` on the
+    /// promised stream from a new task. Call it before the handler returns its own
+    /// response. The scheme and authority default to the original request's.
+    pub async fn push(
+        &self,
+        request: Request<()>,
+        response: Response<Body>,
+    ) -> Result<StreamId, PushError> {
+        let uri = request.uri();
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .filter(|p| !p.is_empty())
+            .ok_or(PushError::InvalidRequest)?;
+        let mut fields = vec![
+            Field::new(
+                ":method",
+                bytes::Bytes::copy_from_slice(request.method().as_str().as_bytes()),
+            ),
+            Field::new(
+                ":scheme",
+                bytes::Bytes::copy_from_slice(uri.scheme_str().unwrap_or(self.scheme).as_bytes()),
+            ),
+            Field::new(":path", bytes::Bytes::copy_from_slice(path.as_bytes())),
+        ];
+        if let Some(a) = uri.authority().or(self.authority.as_ref()) {
+            fields.push(Field::new(
+                ":authority",
+                bytes::Bytes::copy_from_slice(a.as_str().as_bytes()),
+            ));
+        }
+        crate::conn::push_header_map(&mut fields, request.headers());
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Cmd::Push {
+                assoc: self.assoc,
+                fields,
+                reply: tx,
+            })
+            .map_err(|_| PushError::ConnectionClosed)?;
+        let (promised, credit): (StreamId, Credit) =
+            rx.await.map_err(|_| PushError::ConnectionClosed)??;
+        let method = request.method().clone();
+        let path = path.to_owned();
+        let ctx = self.ctx.clone();
+        let cmd = self.cmd.clone();
+        tokio::spawn(send_response_task(
+            ctx, cmd, promised, credit, method, path, response, true,
+        ));
+        Ok(promised)
+    }
+}

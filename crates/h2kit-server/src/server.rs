@@ -1,0 +1,563 @@
+//! The listener: TLS or h2c (prior knowledge or HTTP/1.1 Upgrade), one task per connection,
+//! graceful shutdown.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use h2kit::{Config, Connection, Field, PREFACE};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::conn::{self, ConnParams};
+use crate::handler::{AccessLog, AccessLogger, Handler};
+
+/// The largest HTTP/1.1 request head accepted on an h2c connection (for `Upgrade: h2c`).
+const MAX_HTTP1_HEAD: usize = 16 * 1024;
+/// How long a client has to finish the TLS handshake or send its first bytes.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a server could not start or run.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// Binding the listening socket failed.
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A certificate or key file could not be read or holds no usable PEM item.
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Generating the self-signed certificate failed.
+    SelfSigned(rcgen::Error),
+    /// rustls refused the certificate or key.
+    Tls(rustls::Error),
+    /// Accepting connections failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Error::Pem { path, reason } => write!(f, "{}: {reason}", path.display()),
+            Error::SelfSigned(e) => write!(f, "cannot generate a self-signed certificate: {e}"),
+            Error::Tls(e) => write!(f, "TLS configuration: {e}"),
+            Error::Io(e) => write!(f, "accepting connections: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Bind { source, .. } => Some(source),
+            Error::SelfSigned(e) => Some(e),
+            Error::Tls(e) => Some(e),
+            Error::Io(e) => Some(e),
+            Error::Pem { .. } => None,
+        }
+    }
+}
+
+/// The server's certificate (for a client to trust a self-signed one).
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    der: CertificateDer<'static>,
+    pem: String,
+}
+
+impl Certificate {
+    /// The certificate in DER.
+    pub fn der(&self) -> &[u8] {
+        self.der.as_ref()
+    }
+
+    /// The certificate in PEM.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Transport {
+    H2c,
+    SelfSigned,
+    Pem { cert: PathBuf, key: PathBuf },
+}
+
+/// Configures and starts a [`Server`].
+pub struct Builder {
+    addr: SocketAddr,
+    transport: Transport,
+    config: Config,
+    shutdown_timeout: Duration,
+    h2c_upgrade: bool,
+    logger: Option<AccessLogger>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("addr", &self.addr)
+            .field("transport", &self.transport)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            transport: Transport::H2c,
+            config: Config::default(),
+            shutdown_timeout: Duration::from_secs(10),
+            h2c_upgrade: true,
+            logger: None,
+        }
+    }
+}
+
+impl Builder {
+    /// The address to listen on (default `127.0.0.1:0`: loopback, any free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Cleartext HTTP/2 (h2c) with prior knowledge, and `Upgrade: h2c` from HTTP/1.1 unless
+    /// turned off with [`h2c_upgrade`](Self::h2c_upgrade). The default.
+    pub fn h2c(mut self) -> Self {
+        self.transport = Transport::H2c;
+        self
+    }
+
+    /// Whether an h2c server accepts the HTTP/1.1 `Upgrade: h2c` path (default true).
+    pub fn h2c_upgrade(mut self, enabled: bool) -> Self {
+        self.h2c_upgrade = enabled;
+        self
+    }
+
+    /// TLS with ALPN `h2` and a certificate chain and private key read from PEM files.
+    pub fn tls_pem_files(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
+        self.transport = Transport::Pem {
+            cert: cert.as_ref().to_owned(),
+            key: key.as_ref().to_owned(),
+        };
+        self
+    }
+
+    /// TLS with ALPN `h2` and a self-signed certificate for `localhost` and `127.0.0.1`
+    /// generated at start ([`Server::certificate`] gives it to clients).
+    pub fn tls_self_signed(mut self) -> Self {
+        self.transport = Transport::SelfSigned;
+        self
+    }
+
+    /// The core configuration of each connection: SETTINGS, limits, validation, windows.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// How long a graceful shutdown waits for in-flight streams before closing connections
+    /// anyway (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Calls `logger` once per response (see [`AccessLog`]). Without one, each response is
+    /// logged with `tracing` at debug level.
+    pub fn on_access(mut self, logger: impl Fn(&AccessLog) + Send + Sync + 'static) -> Self {
+        self.logger = Some(Arc::new(logger));
+        self
+    }
+
+    /// Loads the certificate and binds the socket.
+    pub async fn build(self) -> Result<Server, Error> {
+        let (acceptor, certificate) = match &self.transport {
+            Transport::H2c => (None, None),
+            Transport::SelfSigned => {
+                let ck = rcgen::generate_simple_self_signed(vec![
+                    "localhost".to_owned(),
+                    "127.0.0.1".to_owned(),
+                    "::1".to_owned(),
+                ])
+                .map_err(Error::SelfSigned)?;
+                let der = ck.cert.der().clone();
+                let pem = ck.cert.pem();
+                let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der()).map_err(|e| {
+                    Error::Pem {
+                        path: PathBuf::from("<generated>"),
+                        reason: e.to_owned(),
+                    }
+                })?;
+                let acceptor = tls_acceptor(vec![der.clone()], key)?;
+                (Some(acceptor), Some(Certificate { der, pem }))
+            }
+            Transport::Pem { cert, key } => {
+                let pem_err = |path: &Path, e: &dyn fmt::Display| Error::Pem {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                };
+                let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                    .map_err(|e| pem_err(cert, &e))?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| pem_err(cert, &e))?;
+                let first = chain.first().cloned().ok_or_else(|| Error::Pem {
+                    path: cert.clone(),
+                    reason: "no CERTIFICATE in the file".to_owned(),
+                })?;
+                let pem = std::fs::read_to_string(cert).map_err(|e| pem_err(cert, &e))?;
+                let private = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, &e))?;
+                let acceptor = tls_acceptor(chain, private)?;
+                (Some(acceptor), Some(Certificate { der: first, pem }))
+            }
+        };
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(Error::Io)?;
+        Ok(Server {
+            listener,
+            local_addr,
+            acceptor,
+            certificate,
+            config: self.config,
+            shutdown_timeout: self.shutdown_timeout,
+            h2c_upgrade: self.h2c_upgrade,
+            logger: self.logger,
+        })
+    }
+}
+
+fn tls_acceptor(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<TlsAcceptor, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(Error::Tls)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(Error::Tls)?;
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(tls)))
+}
+
+/// An HTTP/2 server bound to a socket, ready to [`serve`](Self::serve).
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    acceptor: Option<TlsAcceptor>,
+    certificate: Option<Certificate>,
+    config: Config,
+    shutdown_timeout: Duration,
+    h2c_upgrade: bool,
+    logger: Option<AccessLogger>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.acceptor.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A builder with the defaults: h2c on `127.0.0.1:0`.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether connections use TLS.
+    pub fn is_tls(&self) -> bool {
+        self.acceptor.is_some()
+    }
+
+    /// The certificate served over TLS (the generated one for a self-signed server).
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.as_ref()
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:8080/`.
+    pub fn url(&self) -> String {
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        format!("{scheme}://{}/", self.local_addr)
+    }
+
+    /// Serves `handler` until an accept error.
+    pub async fn serve<H: Handler>(self, handler: H) -> Result<(), Error> {
+        self.serve_with_shutdown(handler, std::future::pending())
+            .await
+    }
+
+    /// Serves `handler` until `signal` completes, then shuts down gracefully: stops
+    /// accepting, sends GOAWAY on every connection, lets in-flight streams finish and
+    /// returns when all connections closed or the shutdown timeout passed (the remaining
+    /// connections are then dropped).
+    pub async fn serve_with_shutdown<H, F>(self, handler: H, signal: F) -> Result<(), Error>
+    where
+        H: Handler,
+        F: Future<Output = ()>,
+    {
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        let logger = self.logger.clone().or_else(|| {
+            let log: AccessLogger = Arc::new(|l: &AccessLog| {
+                tracing::debug!(
+                    method = %l.method, path = %l.path, status = l.status.as_u16(),
+                    bytes = l.bytes, duration = ?l.duration, "response"
+                );
+            });
+            Some(log)
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut conns = JoinSet::new();
+        tokio::pin!(signal);
+        let result = loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((sock, peer)) => {
+                        let _ = sock.set_nodelay(true);
+                        let params = ConnParams {
+                            handler: handler.clone(),
+                            logger: logger.clone(),
+                            remote_addr: Some(peer),
+                            tls: self.acceptor.is_some(),
+                            shutdown: shutdown_rx.clone(),
+                            max_send_buffer: self.config.limits.max_send_buffer_per_stream,
+                        };
+                        conns.spawn(serve_connection(
+                            sock,
+                            self.acceptor.clone(),
+                            self.config.clone(),
+                            self.h2c_upgrade,
+                            params,
+                        ));
+                    }
+                    Err(e) if is_transient(&e) => {
+                        tracing::warn!(error = %e, "accept failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => break Err(Error::Io(e)),
+                },
+                () = &mut signal => break Ok(()),
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        };
+        drop(self.listener);
+        let _ = shutdown_tx.send(true);
+        let drained = tokio::time::timeout(self.shutdown_timeout, async {
+            while conns.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::debug!(left = conns.len(), "shutdown timeout: closing connections");
+            conns.abort_all();
+            while conns.join_next().await.is_some() {}
+        }
+        result
+    }
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::ConnectionAborted | K::ConnectionReset | K::Interrupted | K::WouldBlock
+    ) || e
+        .raw_os_error()
+        .is_some_and(|code| code == 23 || code == 24) // ENFILE, EMFILE
+}
+
+async fn serve_connection(
+    sock: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    config: Config,
+    h2c_upgrade: bool,
+    params: ConnParams,
+) {
+    match acceptor {
+        Some(acceptor) => {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            if tls.get_ref().1.alpn_protocol().is_some_and(|p| p != b"h2") {
+                return;
+            }
+            conn::run(tls, Connection::server(config), Bytes::new(), params).await;
+        }
+        None => {
+            let mut sock = sock;
+            let start = h2c_start(&mut sock, config, h2c_upgrade);
+            if let Ok(Some((core, initial))) = tokio::time::timeout(HANDSHAKE_TIMEOUT, start).await
+            {
+                conn::run(sock, core, initial, params).await;
+            }
+        }
+    }
+}
+
+/// Reads the start of an h2c connection: the client preface (prior knowledge) or an
+/// HTTP/1.1 request with `Upgrade: h2c`, which is answered with 101 and becomes stream 1.
+async fn h2c_start(
+    sock: &mut TcpStream,
+    config: Config,
+    upgrade: bool,
+) -> Option<(Connection, Bytes)> {
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        let n = buf.len().min(PREFACE.len());
+        if buf[..n] != PREFACE[..n] {
+            break;
+        }
+        if n == PREFACE.len() {
+            return Some((Connection::server(config), buf.freeze()));
+        }
+        if sock.read_buf(&mut buf).await.ok()? == 0 {
+            return None;
+        }
+    }
+    // HTTP/1.1.
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let outcome = upgrade_request(&req, &config, upgrade);
+                let rest = buf.split_off(len).freeze();
+                return match outcome {
+                    Ok(core) => {
+                        sock.write_all(
+                            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+                        )
+                        .await
+                        .ok()?;
+                        Some((core, rest))
+                    }
+                    Err(status) => {
+                        let body = "This server speaks HTTP/2 only: h2c with prior knowledge or \
+                                    an Upgrade: h2c request without a body.\n";
+                        let response = format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = sock.write_all(response.as_bytes()).await;
+                        let _ = sock.shutdown().await;
+                        None
+                    }
+                };
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HTTP1_HEAD => {
+                if sock.read_buf(&mut buf).await.ok()? == 0 {
+                    return None;
+                }
+            }
+            _ => {
+                let _ = sock
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                return None;
+            }
+        }
+    }
+}
+
+/// Checks an HTTP/1.1 request for `Upgrade: h2c` and builds the upgraded connection, or
+/// says which status to refuse it with.
+fn upgrade_request(
+    req: &httparse::Request<'_, '_>,
+    config: &Config,
+    enabled: bool,
+) -> Result<Connection, &'static str> {
+    const REFUSE: &str = "505 HTTP Version Not Supported";
+    if !enabled {
+        return Err(REFUSE);
+    }
+    let (Some(method), Some(path)) = (req.method, req.path) else {
+        return Err("400 Bad Request");
+    };
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    let has_token = |name: &str, token: &str| {
+        req.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .flat_map(|h| h.value.split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    };
+    let settings = header("http2-settings").ok_or(REFUSE)?;
+    if !has_token("upgrade", "h2c") || !has_token("connection", "http2-settings") {
+        return Err(REFUSE);
+    }
+    let has_body = header("transfer-encoding").is_some()
+        || header("content-length").is_some_and(|v| v.trim_ascii() != b"0");
+    if has_body {
+        return Err(REFUSE);
+    }
+    let mut fields = vec![
+        Field::new(":method", Bytes::copy_from_slice(method.as_bytes())),
+        Field::new(":scheme", Bytes::from_static(b"http")),
+        Field::new(":path", Bytes::copy_from_slice(path.as_bytes())),
+    ];
+    if let Some(host) = header("host") {
+        fields.push(Field::new(":authority", Bytes::copy_from_slice(host)));
+    }
+    for h in req.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        if matches!(
+            name.as_str(),
+            "host"
+                | "connection"
+                | "upgrade"
+                | "http2-settings"
+                | "keep-alive"
+                | "proxy-connection"
+                | "transfer-encoding"
+                | "te"
+                | "content-length"
+        ) {
+            continue;
+        }
+        fields.push(Field::new(name, Bytes::copy_from_slice(h.value)));
+    }
+    Connection::server_h2c(config.clone(), settings, fields).map_err(|_| "400 Bad Request")
+}

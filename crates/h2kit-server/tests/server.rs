@@ -1,0 +1,474 @@
+//! h2kit-server on loopback against a client built on the `h2` crate.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2kit_server::{Body, BodyError, Frame, Pusher, Server, StreamInfo};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, oneshot};
+
+type Client = h2::client::SendRequest<Bytes>;
+
+async fn connect(addr: SocketAddr) -> Client {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client.ready().await.unwrap()
+}
+
+/// Starts a server with `handler`; returns its address and a stop switch.
+async fn start<H: h2kit_server::Handler>(
+    handler: H,
+) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let server = Server::builder().build().await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve_with_shutdown(handler, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (addr, stop, task)
+}
+
+fn get(path: &str) -> Request<()> {
+    Request::get(format!("http://localhost{path}"))
+        .body(())
+        .unwrap()
+}
+
+async fn read_body(mut body: h2::RecvStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        out.extend_from_slice(&chunk);
+    }
+    out
+}
+
+fn pattern(len: usize) -> Bytes {
+    let mut x: u32 = 0x1234_5678;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_over_h2c_returns_the_body_and_stream_info() {
+    let (addr, stop, task) = start(|req: Request<Body>| async move {
+        let info = req.extensions().get::<StreamInfo>().copied().unwrap();
+        Response::builder()
+            .header("x-stream", info.stream_id.get().to_string())
+            .body(Body::from(format!("hello {}", req.uri().path())))
+            .unwrap()
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let (resp, _) = client.send_request(get("/a/b"), true).unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-stream"], "1");
+    assert_eq!(read_body(resp.into_body()).await, b"hello /a/b");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_echo_of_ten_mib_keeps_every_byte() {
+    let (addr, stop, task) = start(|req: Request<Body>| async move {
+        let (mut tx, body) = Body::channel();
+        let mut incoming = req.into_body();
+        tokio::spawn(async move {
+            while let Some(frame) = incoming.frame().await {
+                match frame {
+                    Ok(Frame::Data(d)) => {
+                        if tx.send_data(d).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Frame::Trailers(_)) => {}
+                    Err(_) => return tx.abort(),
+                }
+            }
+            let _ = tx.finish().await;
+        });
+        Response::new(body)
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let data = pattern(10 << 20);
+    let (resp, mut send) = client
+        .send_request(
+            Request::post("http://localhost/echo").body(()).unwrap(),
+            false,
+        )
+        .unwrap();
+    let upload = data.clone();
+    let sender = tokio::spawn(async move {
+        for chunk in upload.chunks(16 * 1024) {
+            send.reserve_capacity(chunk.len());
+            loop {
+                let cap = std::future::poll_fn(|cx| send.poll_capacity(cx))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if cap >= chunk.len() {
+                    break;
+                }
+            }
+            send.send_data(Bytes::copy_from_slice(chunk), false)
+                .unwrap();
+        }
+        send.send_data(Bytes::new(), true).unwrap();
+    });
+    let resp = resp.await.unwrap();
+    let got = read_body(resp.into_body()).await;
+    sender.await.unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "echoed bytes differ");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailers_travel_both_ways() {
+    let (addr, stop, task) = start(|req: Request<Body>| async move {
+        let collected = req.into_body().collect(1 << 20).await.unwrap();
+        let checksum = collected
+            .trailers
+            .as_ref()
+            .and_then(|t| t.get("x-checksum"))
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("none"));
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-got", checksum);
+        trailers.insert(
+            "x-len",
+            HeaderValue::from_str(&collected.data.len().to_string()).unwrap(),
+        );
+        Response::new(Body::full_with_trailers("ok", trailers))
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let (resp, mut send) = client
+        .send_request(Request::post("http://localhost/t").body(()).unwrap(), false)
+        .unwrap();
+    send.send_data(Bytes::from_static(b"abcdef"), false)
+        .unwrap();
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-checksum", HeaderValue::from_static("c0ffee"));
+    send.send_trailers(trailers).unwrap();
+    let mut body = resp.await.unwrap().into_body();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.data().await {
+        data.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(data, b"ok");
+    let trailers = body.trailers().await.unwrap().unwrap();
+    assert_eq!(trailers["x-got"], "c0ffee");
+    assert_eq!(trailers["x-len"], "6");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_streams_on_one_connection() {
+    let (addr, stop, task) = start(|req: Request<Body>| async move {
+        // Answer out of order: later requests sleep less.
+        let n: u64 = req.uri().path()[1..].parse().unwrap();
+        tokio::time::sleep(Duration::from_millis(100 - n)).await;
+        Response::new(Body::from(format!("stream {n}")))
+    })
+    .await;
+    let client = connect(addr).await;
+    let mut tasks = Vec::new();
+    for n in 0..100u64 {
+        let mut c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let c2 = c.clone();
+            c = c2.ready().await.unwrap();
+            let (resp, _) = c.send_request(get(&format!("/{n}")), true).unwrap();
+            let body = read_body(resp.await.unwrap().into_body()).await;
+            assert_eq!(body, format!("stream {n}").as_bytes());
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reset_mid_upload_reaches_the_handler_and_mid_download_stops_the_body() {
+    let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (addr, stop, task) = start(move |req: Request<Body>| {
+        let seen = seen_tx.clone();
+        async move {
+            if req.uri().path() == "/upload" {
+                let mut body = req.into_body();
+                loop {
+                    match body.frame().await {
+                        Some(Ok(_)) => {}
+                        Some(Err(BodyError::Reset(code))) => {
+                            let _ = seen.send(format!("upload reset {code:?}"));
+                            break;
+                        }
+                        other => {
+                            let _ = seen.send(format!("upload other {other:?}"));
+                            break;
+                        }
+                    }
+                }
+                Response::new(Body::empty())
+            } else {
+                let (mut tx, body) = Body::channel();
+                tokio::spawn(async move {
+                    let chunk = Bytes::from(vec![7u8; 16 * 1024]);
+                    loop {
+                        if tx.send_data(chunk.clone()).await.is_err() {
+                            let _ = seen.send("download closed".to_owned());
+                            return;
+                        }
+                    }
+                });
+                Response::new(body)
+            }
+        }
+    })
+    .await;
+    let mut seen = seen_rx;
+    let mut client = connect(addr).await;
+
+    let (_resp, mut send) = client
+        .send_request(
+            Request::post("http://localhost/upload").body(()).unwrap(),
+            false,
+        )
+        .unwrap();
+    send.send_data(Bytes::from_static(b"partial"), false)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    send.send_reset(h2::Reason::CANCEL);
+    let line = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(line.starts_with("upload reset"), "{line}");
+    assert!(line.contains("CANCEL"), "{line}");
+
+    let (resp, _) = client.send_request(get("/download"), true).unwrap();
+    let mut body = resp.await.unwrap().into_body();
+    let first = body.data().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    drop(body); // h2 resets the stream with CANCEL.
+    let line = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(line, "download closed");
+
+    // The connection still works.
+    let (resp, _) = client.send_request(get("/upload"), true).unwrap();
+    assert_eq!(resp.await.unwrap().status(), StatusCode::OK);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_promise_reaches_the_client_with_its_response() {
+    let (addr, stop, task) = start(|req: Request<Body>| async move {
+        if req.uri().path() == "/" {
+            let pusher = req.extensions().get::<Pusher>().cloned().unwrap();
+            let promised = pusher
+                .push(
+                    Request::get("/style.css").body(()).unwrap(),
+                    Response::builder()
+                        .header("content-type", "text/css")
+                        .body(Body::from("body{}"))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(promised.get() % 2, 0);
+        }
+        Response::new(Body::from("<html>"))
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let (mut resp, _) = client.send_request(get("/"), true).unwrap();
+    let mut pushes = resp.push_promises();
+    let resp = resp.await.unwrap();
+    assert_eq!(read_body(resp.into_body()).await, b"<html>");
+    let promise = pushes.push_promise().await.unwrap().unwrap();
+    let (request, pushed) = promise.into_parts();
+    assert_eq!(request.uri().path(), "/style.css");
+    let pushed = pushed.await.unwrap();
+    assert_eq!(pushed.headers()["content-type"], "text/css");
+    assert_eq!(read_body(pushed.into_body()).await, b"body{}");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_and_refuses_new_streams() {
+    let release = Arc::new(Notify::new());
+    let arrived = Arc::new(Notify::new());
+    let (r, a) = (release.clone(), arrived.clone());
+    let (addr, stop, task) = start(move |_req: Request<Body>| {
+        let (r, a) = (r.clone(), a.clone());
+        async move {
+            a.notify_one();
+            r.notified().await;
+            Response::new(Body::full(pattern(300_000)))
+        }
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let (slow, _) = client.send_request(get("/slow"), true).unwrap();
+    let slow = tokio::spawn(slow);
+    arrived.notified().await;
+    stop.send(()).unwrap();
+    // Give the GOAWAY time to arrive.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A new request is refused in a retryable way (GOAWAY seen, or REFUSED_STREAM).
+    let refused = match client.send_request(get("/new"), true) {
+        Err(e) => e,
+        Ok((resp, _)) => resp.await.expect_err("new stream after GOAWAY must fail"),
+    };
+    assert!(
+        refused.is_go_away() || refused.reason() == Some(h2::Reason::REFUSED_STREAM),
+        "{refused:?}"
+    );
+    assert!(!task.is_finished(), "server waits for the in-flight stream");
+    release.notify_one();
+    let resp = slow.await.unwrap().unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(read_body(resp.into_body()).await == pattern(300_000));
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("server stops once drained")
+        .unwrap();
+}
+
+/// An endless body counting what the server pulled from it.
+struct Counting {
+    pulled: Arc<AtomicU64>,
+    left: u64,
+}
+
+impl futures_core::Stream for Counting {
+    type Item = Result<Bytes, h2kit_server::BoxError>;
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let n = self.left.min(16 * 1024);
+        self.left -= n;
+        self.pulled.fetch_add(n, Ordering::SeqCst);
+        Poll::Ready(Some(Ok(Bytes::from(vec![1u8; n as usize]))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_reader_bounds_what_the_server_pulls_from_the_body() {
+    const TOTAL: u64 = 8 << 20;
+    let pulled = Arc::new(AtomicU64::new(0));
+    let p = pulled.clone();
+    let (addr, stop, task) = start(move |_req: Request<Body>| {
+        let pulled = p.clone();
+        async move {
+            Response::new(Body::from_stream(Counting {
+                pulled,
+                left: TOTAL,
+            }))
+        }
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let (resp, _) = client.send_request(get("/big"), true).unwrap();
+    let resp = resp.await.unwrap();
+    // The client reads nothing: the windows (64 KiB stream and connection) fill up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = pulled.load(Ordering::SeqCst);
+    assert!(held > 0);
+    assert!(
+        held <= 65_535 + 65_535 + 16 * 1024,
+        "server pulled {held} bytes for a reader that read nothing"
+    );
+    // Once the client reads, everything arrives.
+    let body = read_body(resp.into_body()).await;
+    assert_eq!(body.len() as u64, TOTAL);
+    assert_eq!(pulled.load(Ordering::SeqCst), TOTAL);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_signed_tls_with_alpn_h2() {
+    let server = Server::builder().tls_self_signed().build().await.unwrap();
+    let addr = server.local_addr();
+    assert!(server.url().starts_with("https://127.0.0.1:"));
+    let cert = server.certificate().unwrap().der().to_vec();
+    assert!(
+        server
+            .certificate()
+            .unwrap()
+            .pem()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve_with_shutdown(
+        |req: Request<Body>| async move {
+            let tls = req.extensions().get::<StreamInfo>().unwrap().tls;
+            Response::new(Body::from(format!("tls={tls}")))
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.into()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (client, conn) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let (resp, _) = client
+        .send_request(Request::get("https://localhost/").body(()).unwrap(), true)
+        .unwrap();
+    assert_eq!(
+        read_body(resp.await.unwrap().into_body()).await,
+        b"tls=true"
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
