@@ -22,6 +22,8 @@ enum Command {
     /// HPACK tools for hpack-test-case JSON stories.
     #[command(subcommand)]
     Hpack(HpackCommand),
+    /// Serve a directory over HTTP/2 (TLS with a self-signed certificate by default).
+    Serve(cmd::serve::ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Get(args) => return cmd::get::run(args),
+        Command::Serve(args) => return cmd::serve::run(args),
         Command::Hpack(HpackCommand::Inflate { file }) => cmd::hpack::inflate(file.as_ref()),
         Command::Hpack(HpackCommand::Deflate {
             file,

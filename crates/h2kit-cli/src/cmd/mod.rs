@@ -2,3 +2,4 @@
 
 pub(crate) mod get;
 pub(crate) mod hpack;
+pub(crate) mod serve;

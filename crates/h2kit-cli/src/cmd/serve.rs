@@ -1,0 +1,130 @@
+//! `h2kit serve [DIR]`: a static file server over HTTP/2 (TLS or h2c), one log line per
+//! request.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use h2kit_server::{AccessLog, Server, StaticFiles};
+
+/// Arguments of `h2kit serve`.
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The directory to serve (default: the current directory).
+    #[arg(default_value = ".")]
+    pub(crate) dir: PathBuf,
+    /// The port (0: any free port; the URL printed says which).
+    #[arg(long, short = 'p', default_value_t = 8443)]
+    pub(crate) port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) bind: IpAddr,
+    /// Cleartext HTTP/2 (prior knowledge or Upgrade: h2c) instead of TLS.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub(crate) h2c: bool,
+    /// The certificate chain (PEM); without it a self-signed certificate is generated.
+    #[arg(long, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Do not log requests.
+    #[arg(long, short = 'q')]
+    pub(crate) quiet: bool,
+}
+
+fn log_line(l: &AccessLog) {
+    let mark = if l.complete { "" } else { " (incomplete)" };
+    let push = if l.pushed { " [push]" } else { "" };
+    let peer = l
+        .remote_addr
+        .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
+    let line = format!(
+        "{peer} {} {} {} {} bytes {:.1} ms{push}{mark}\n",
+        l.method,
+        l.path,
+        l.status.as_u16(),
+        l.bytes,
+        l.duration.as_secs_f64() * 1000.0
+    );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Runs the server until Ctrl-C (or SIGTERM), then shuts down gracefully.
+pub(crate) fn run(args: ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("h2kit serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("h2kit serve: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let files = StaticFiles::new(&args.dir)
+        .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?;
+    if !files.root().is_dir() {
+        return Err(format!("{} is not a directory", args.dir.display()));
+    }
+    let mut builder = Server::builder().bind(SocketAddr::new(args.bind, args.port));
+    builder = match (&args.tls_cert, &args.tls_key, args.h2c) {
+        (_, _, true) => builder.h2c(),
+        (Some(cert), Some(key), false) => builder.tls_pem_files(cert, key),
+        _ => builder.tls_self_signed(),
+    };
+    if !args.quiet {
+        builder = builder.on_access(log_line);
+    }
+    let server = builder.build().await.map_err(|e| e.to_string())?;
+    let note = match (server.is_tls(), args.tls_cert.is_some()) {
+        (false, _) => " (h2c: prior knowledge or Upgrade)",
+        (true, false) => " (self-signed certificate: use curl -k / --insecure)",
+        (true, true) => "",
+    };
+    println!(
+        "serving {} on {}{note}",
+        files.root().display(),
+        server.url()
+    );
+    let _ = std::io::stdout().flush();
+    server
+        .serve_with_shutdown(files, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("shutting down (in-flight requests finish)");
+}

@@ -1,0 +1,170 @@
+//! `h2kit serve` run as a process, fetched with curl over h2c prior knowledge.
+//!
+//! Like the interop tests, a missing `curl` skips with a printed reason unless
+//! `H2KIT_REQUIRE_PEERS=1`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn curl() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("curl"))
+        .find(|c| c.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("H2KIT_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "curl is not installed but H2KIT_REQUIRE_PEERS=1"
+        );
+        eprintln!("SKIPPED: peer `curl` is not installed");
+    }
+    found
+}
+
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_h2kit"))
+        .arg("serve")
+        .arg(dir)
+        .args(["--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    Served { child, url }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("h2kit-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("root/sub")).unwrap();
+    dir
+}
+
+/// Runs curl and returns (status, body).
+fn fetch(curl: &Path, args: &[&str], url: &str) -> (u16, Vec<u8>) {
+    let out = Command::new(curl)
+        .args(["-s", "--http2-prior-knowledge", "--path-as-is", "-o", "-"])
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    let mut body = out.stdout;
+    let tail_at = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let tail = String::from_utf8(body.split_off(tail_at)).unwrap();
+    let mut parts = tail.split_whitespace();
+    let status: u16 = parts.next().unwrap().parse().unwrap();
+    if status != 0 {
+        assert_eq!(parts.next(), Some("2"), "not HTTP/2: {tail}");
+    }
+    (status, body)
+}
+
+#[test]
+fn serves_a_file_byte_for_byte_with_etag_and_range() {
+    let Some(curl) = curl() else { return };
+    let dir = temp_dir("file");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 255) as u8).collect();
+    std::fs::write(dir.join("root/sub/data.bin"), &data).unwrap();
+    std::fs::write(dir.join("root/index.html"), b"<h1>hi</h1>").unwrap();
+    let served = serve(&dir.join("root"), &["--h2c"]);
+    let base = served.url.trim_end_matches('/');
+
+    let (status, body) = fetch(&curl, &[], &format!("{base}/sub/data.bin"));
+    assert_eq!(status, 200);
+    assert!(body == data, "body differs ({} bytes)", body.len());
+
+    let (status, body) = fetch(&curl, &[], &format!("{base}/"));
+    assert_eq!((status, body.as_slice()), (200, &b"<h1>hi</h1>"[..]));
+
+    let (status, body) = fetch(
+        &curl,
+        &["-H", "Range: bytes=100-199"],
+        &format!("{base}/sub/data.bin"),
+    );
+    assert_eq!(status, 206);
+    assert_eq!(body, &data[100..200]);
+
+    // ETag: fetch the headers, then a conditional request gives 304.
+    let (_, head) = fetch(&curl, &["-D", "-", "-I"], &format!("{base}/sub/data.bin"));
+    let head = String::from_utf8(head).unwrap();
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap_or_else(|| panic!("no etag in {head}"))
+        .trim()
+        .to_owned();
+    assert!(head.contains("content-length: 300000"), "{head}");
+    let (status, body) = fetch(
+        &curl,
+        &["-H", &format!("If-None-Match: {etag}")],
+        &format!("{base}/sub/data.bin"),
+    );
+    assert_eq!((status, body.len()), (304, 0));
+    let (status, _) = fetch(&curl, &[], &format!("{base}/missing.txt"));
+    assert_eq!(status, 404);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn traversal_attempts_are_not_found() {
+    let Some(curl) = curl() else { return };
+    let dir = temp_dir("traversal");
+    std::fs::write(dir.join("secret.txt"), b"secret").unwrap();
+    std::fs::write(dir.join("root/ok.txt"), b"ok").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/link.txt")).unwrap();
+    let served = serve(&dir.join("root"), &["--h2c"]);
+    let base = served.url.trim_end_matches('/');
+    let (status, body) = fetch(&curl, &[], &format!("{base}/ok.txt"));
+    assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+    for path in [
+        "/../secret.txt",
+        "/sub/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/link.txt",
+    ] {
+        let (status, body) = fetch(&curl, &[], &format!("{base}{path}"));
+        assert!(
+            status == 404 || status == 400,
+            "{path}: status {status}, body {:?}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(!body.windows(6).any(|w| w == b"secret"), "{path} leaked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_directory_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_h2kit"))
+        .args(["serve", "/no/such/dir/h2kit", "--port", "0", "--h2c"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/no/such/dir/h2kit"), "{err}");
+}
