@@ -26,6 +26,10 @@ pub const DEFAULT_MAX_FIELD_SIZE: usize = 32 * 1024;
 ///   [`set_max_field_size`](Self::set_max_field_size) (default 32 KiB): on excess, the block
 ///   is still decoded to the end so the dynamic table stays in step, and the error comes
 ///   after ([`DecodeError::is_limit`]).
+///
+/// Memory follows use: a new decoder allocates nothing; the table and the chunks its strings
+/// are copied into grow with the entries added (up to 4 KiB chunks), and shrink when the
+/// peer makes the table smaller.
 #[derive(Debug)]
 pub struct Decoder {
     table: DynamicTable,
@@ -35,7 +39,8 @@ pub struct Decoder {
     update_required: bool,
     max_header_list_size: usize,
     max_field_size: usize,
-    /// Copies of the entries added to the dynamic table.
+    /// Copies of the entries added to the dynamic table (chunks sized to what the table
+    /// holds, see [`arena_room`]: nothing until the first entry).
     arena: BytesMut,
     /// Decoded Huffman strings that do not go into the table (an arena like `arena`).
     scratch: BytesMut,
@@ -168,6 +173,10 @@ impl Decoder {
                     });
                 }
                 self.table.set_capacity(size);
+                if size == 0 {
+                    // Nothing more goes into the table until it grows again.
+                    self.arena = BytesMut::new();
+                }
                 self.update_required = false;
                 continue;
             } else {
@@ -253,6 +262,12 @@ impl Decoder {
         let range = *pos..*pos + len;
         // The string and the rest of the block: the Huffman decoder reads whole words.
         let from_here = &block[*pos..];
+        // A new arena chunk is sized for what may still come: the rest of this block, and
+        // for the table, also as much as it already holds (so chunks grow with the table).
+        let mut chunk = huffman::max_decoded_len(remaining);
+        if for_table {
+            chunk = chunk.max(self.table.data_len());
+        }
         let raw = &from_here[..len];
         *pos += len;
         if huffman {
@@ -262,11 +277,11 @@ impl Decoder {
                 &mut self.scratch
             };
             // Room for the longest possible decoding (the shortest code is 5 bits).
-            let room = arena_room(buf, huffman::max_decoded_len(len));
+            let room = arena_room(buf, huffman::max_decoded_len(len), chunk);
             let n = huffman::decode_to(from_here, len, room)?;
             Ok(buf.split_to(n).freeze())
         } else if for_table {
-            Ok(arena_copy(&mut self.arena, raw))
+            Ok(arena_copy(&mut self.arena, raw, chunk))
         } else {
             Ok(block.slice(range))
         }

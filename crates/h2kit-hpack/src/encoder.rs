@@ -179,6 +179,9 @@ struct NameStat {
 /// Static table lookups are a match on the name; dynamic table lookups go through hash
 /// indexes (seeded per encoder), not scans. Entries are copied into one reused byte store,
 /// so encoding allocates nothing per field once the table has filled.
+///
+/// Memory follows use: a new encoder allocates nothing, its table storage and indexes grow
+/// with the entries added and shrink when the table is made smaller.
 #[derive(Debug)]
 pub struct Encoder {
     entries: VecDeque<Entry>,
@@ -213,21 +216,19 @@ impl Default for Encoder {
 impl Encoder {
     /// An encoder with the RFC 7541 initial table size (4096) and Huffman only if shorter.
     pub fn new() -> Self {
-        let seed = random_seed();
-        // The table holds at most one entry per 32 bytes (RFC 7541 §4.1): size the indexes
-        // for that once rather than grow them through the first requests.
-        let max_entries = crate::DEFAULT_TABLE_SIZE / 32 + 1;
+        // Nothing is allocated here: the table, its indexes and the statistics grow with
+        // what is actually added (an idle connection holds one encoder).
         Encoder {
-            entries: VecDeque::with_capacity(max_entries),
+            entries: VecDeque::new(),
             size: 0,
             capacity: crate::DEFAULT_TABLE_SIZE,
             cap: crate::DEFAULT_TABLE_SIZE,
             peer_limit: crate::DEFAULT_TABLE_SIZE,
             pending_min: None,
             inserted: 0,
-            by_field: HashIndex::with_capacity_and_hasher(max_entries, Default::default()),
-            by_name: HashIndex::with_capacity_and_hasher(max_entries, Default::default()),
-            seed,
+            by_field: HashIndex::default(),
+            by_name: HashIndex::default(),
+            seed: random_seed(),
             huffman: HuffmanPolicy::default(),
             store: Store::default(),
             names: HashIndex::default(),
@@ -287,6 +288,13 @@ impl Encoder {
         );
         self.capacity = new;
         self.evict_to(new);
+        // Give back what a smaller table no longer needs.
+        if self.entries.capacity() > 2 * self.entries.len() + 4 {
+            self.entries.shrink_to(self.entries.len());
+            self.by_field.shrink_to(self.entries.len());
+            self.by_name.shrink_to(self.entries.len());
+            self.store.bytes.shrink_to(self.size);
+        }
     }
 
     /// Encodes one header list as a complete header block, appended to `dst`.

@@ -158,26 +158,27 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// Number of static entries; dynamic indices start after it.
 pub(crate) const STATIC_LEN: usize = STATIC.len();
 
-/// Size of the chunks that decoded strings are written into.
-const ARENA_CHUNK: usize = 4096;
+/// Largest chunk that decoded strings are written into.
+pub(crate) const ARENA_CHUNK: usize = 4096;
 
-/// Makes sure `arena` has `need` bytes of room at its front, starting a new chunk if not.
+/// Makes sure `arena` has `need` bytes of room at its front, starting a new chunk of
+/// `max(need, min(chunk, ARENA_CHUNK))` bytes if not.
 ///
 /// An arena is a zero-filled chunk whose *length* is the room left: strings are written into
 /// its front and split off with [`BytesMut::split_to`], so nothing is resized, zeroed or
-/// truncated per string. Entries are copied rather than kept as slices of the header block
-/// they arrived in, so the table never pins whole blocks: what it retains is bounded by its
-/// size plus one chunk. A chunk serves many strings: one allocation per ~4 KiB.
-pub(crate) fn arena_room(arena: &mut BytesMut, need: usize) -> &mut [u8] {
+/// truncated per string. The caller picks `chunk` from what it expects to write (the rest
+/// of the block, the table's contents), so a chunk serves many strings once a connection
+/// is busy (one allocation per ~4 KiB) while an idle or lightly used decoder holds little.
+pub(crate) fn arena_room(arena: &mut BytesMut, need: usize, chunk: usize) -> &mut [u8] {
     if arena.len() < need {
-        *arena = BytesMut::zeroed(need.max(ARENA_CHUNK));
+        *arena = BytesMut::zeroed(need.max(chunk.min(ARENA_CHUNK)));
     }
     &mut arena[..need]
 }
 
 /// Copies `data` into `arena` (see [`arena_room`]) and returns it as `Bytes`.
-pub(crate) fn arena_copy(arena: &mut BytesMut, data: &[u8]) -> Bytes {
-    arena_room(arena, data.len()).copy_from_slice(data);
+pub(crate) fn arena_copy(arena: &mut BytesMut, data: &[u8], chunk: usize) -> Bytes {
+    arena_room(arena, data.len(), chunk).copy_from_slice(data);
     arena.split_to(data.len()).freeze()
 }
 
@@ -192,9 +193,8 @@ pub(crate) struct DynamicTable {
 impl DynamicTable {
     pub(crate) fn new(capacity: usize) -> Self {
         DynamicTable {
-            // At most one entry per 32 bytes (§4.1): room for a full table of the default
-            // size, which a connection reaches within its first requests.
-            entries: VecDeque::with_capacity(capacity.min(crate::DEFAULT_TABLE_SIZE) / 32 + 1),
+            // Grows with the entries added: an idle connection holds one decoder.
+            entries: VecDeque::new(),
             size: 0,
             capacity,
         }
@@ -210,6 +210,11 @@ impl DynamicTable {
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Bytes of names and values in the table (its size without the 32 per entry).
+    pub(crate) fn data_len(&self) -> usize {
+        self.size - 32 * self.entries.len()
     }
 
     /// The entry at HPACK index `index` (1-based, static entries first).
@@ -260,6 +265,10 @@ impl DynamicTable {
         self.capacity = capacity;
         while self.size > capacity {
             self.evict();
+        }
+        // Give back what a smaller table no longer needs.
+        if self.entries.capacity() > 2 * self.entries.len() + 4 {
+            self.entries.shrink_to(self.entries.len());
         }
     }
 
