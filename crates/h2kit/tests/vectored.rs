@@ -1,10 +1,23 @@
 //! `poll_transmit_vectored` writes exactly the octets `poll_transmit` writes, hands DATA
 //! payloads out without copying them, and honours `max`.
 
+use std::alloc::System;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use h2kit::{Config, Connection, Event, Field};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// The allocator counts every thread: tests here run one at a time so a measurement sees
+/// only its own allocations.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn get(path: &'static str) -> Vec<Field> {
     vec![
@@ -100,6 +113,7 @@ fn vectored(server: &mut Connection, now: Instant, max: Option<usize>, body: &By
 
 #[test]
 fn vectored_output_equals_flat_output_at_every_max() {
+    let _serial = serial();
     let now = Instant::now();
     let body: Bytes = (0..100_000u32)
         .map(|i| (i % 253) as u8)
@@ -125,6 +139,7 @@ fn vectored_output_equals_flat_output_at_every_max() {
 
 #[test]
 fn vectored_and_flat_calls_mix() {
+    let _serial = serial();
     let now = Instant::now();
     let body: Bytes = vec![9u8; 40_000].into();
     let mut a = loaded_server(now, 3, &body);
@@ -162,4 +177,75 @@ fn vectored_and_flat_calls_mix() {
     assert!(expected.len() > 3 * body.len());
     assert!(expected == got);
     assert_eq!(b.debug_counts(), a.debug_counts());
+}
+
+/// Runs one GET with a 4 KiB response between a fresh client and server, moving output
+/// vectored or flat, and returns the heap change the region saw with only the idle server
+/// left (the test harness adds some noise: compare the two modes, not absolute figures;
+/// `memory.rs` measures those).
+fn idle_server_heap(vectored: bool) -> isize {
+    let now = Instant::now();
+    let region = Region::new(GLOBAL);
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    client.send_request(get("/"), true).unwrap();
+    let body = Bytes::from(vec![1u8; 4096]);
+    let mut buf = BytesMut::new();
+    let mut chunks = Vec::new();
+    for _ in 0..8 {
+        for to_server in [true, false] {
+            let (from, to) = if to_server {
+                (&mut client, &mut server)
+            } else {
+                (&mut server, &mut client)
+            };
+            buf.clear();
+            chunks.clear();
+            if vectored {
+                while from.poll_transmit_vectored(now, &mut chunks, None) > 0 {}
+                chunks.iter().for_each(|c| buf.extend_from_slice(c));
+            } else {
+                while from.poll_transmit(now, &mut buf, None) > 0 {}
+            }
+            to.recv(now, &buf).unwrap();
+        }
+        while let Some(e) = server.poll_event() {
+            if let Event::Request { stream, .. } = e {
+                server
+                    .send_response(stream, vec![Field::new(":status", "200")], false)
+                    .unwrap();
+                server.send_data(stream, body.clone(), true).unwrap();
+            }
+        }
+        while let Some(e) = client.poll_event() {
+            if let Event::Data {
+                stream,
+                flow_controlled_len,
+                ..
+            } = e
+            {
+                client.release_capacity(stream, flow_controlled_len);
+            }
+        }
+    }
+    assert_eq!(server.debug_counts().streams, 0);
+    drop((client, buf, chunks, body));
+    let s = region.change();
+    let held = s.bytes_allocated as isize - s.bytes_deallocated as isize + s.bytes_reallocated;
+    drop(server);
+    held
+}
+
+#[test]
+fn idle_connection_keeps_no_vectored_output_buffer() {
+    let _serial = serial();
+    // Warm up lazily initialised state outside the measurement.
+    idle_server_heap(false);
+    idle_server_heap(true);
+    let flat = idle_server_heap(false);
+    let vectored = idle_server_heap(true);
+    assert!(
+        vectored <= flat + 64,
+        "an idle server holds {vectored} bytes after vectored output, {flat} after flat"
+    );
 }
