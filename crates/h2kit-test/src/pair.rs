@@ -54,7 +54,7 @@ pub enum DriveError {
     Livelock {
         /// The steps taken.
         steps: usize,
-        /// Octets moved in each direction during those steps (to server, to client).
+        /// Octets delivered in each direction during those steps (to server, to client).
         moved: (u64, u64),
     },
     /// Nothing moves any more, yet a side still holds stream output it cannot write
@@ -380,13 +380,14 @@ impl Pair {
     /// while a side still has stream output it cannot write.
     pub fn drive_bounded(&mut self, max_steps: usize) -> Result<usize, DriveError> {
         let mut steps = 0;
+        let start = (self.to_server.delivered, self.to_client.delivered);
         loop {
             if steps == max_steps {
                 return Err(DriveError::Livelock {
                     steps,
                     moved: (
-                        self.to_server.delivered + self.to_server.written,
-                        self.to_client.delivered + self.to_client.written,
+                        self.to_server.delivered - start.0,
+                        self.to_client.delivered - start.1,
                     ),
                 });
             }
