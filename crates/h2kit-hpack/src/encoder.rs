@@ -9,7 +9,7 @@ use crate::codec::{encode_int, encode_int_into, int_len};
 use crate::field::{HeaderField, Representation, entry_size};
 use crate::hash::{HashIndex, hash_bytes, random_seed};
 use crate::huffman;
-use crate::table::{STATIC, STATIC_LEN, static_name};
+use crate::table::{STATIC, STATIC_LEN, same_bytes, static_name};
 
 /// When string literals are Huffman-coded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -420,7 +420,7 @@ impl Encoder {
             let first = usize::from(first);
             let found = STATIC
                 .get(first - 1..first - 1 + usize::from(count))
-                .and_then(|entries| entries.iter().position(|&(_, v)| v == value));
+                .and_then(|entries| entries.iter().position(|&(_, v)| same_bytes(v, value)));
             if let Some(i) = found {
                 return Some(first + i);
             }
@@ -428,8 +428,10 @@ impl Encoder {
         let &id = self.by_field.get(&field_hash)?;
         let pos = (self.inserted - 1 - id) as usize;
         let e = self.entries.get(pos)?;
-        (e.name_hash == name_hash && self.store.name(e) == name && self.store.value(e) == value)
-            .then_some(STATIC_LEN + 1 + pos)
+        (e.name_hash == name_hash
+            && same_bytes(self.store.name(e), name)
+            && same_bytes(self.store.value(e), value))
+        .then_some(STATIC_LEN + 1 + pos)
     }
 
     #[inline(always)]
@@ -440,7 +442,7 @@ impl Encoder {
         let &id = self.by_name.get(&name_hash)?;
         let pos = (self.inserted - 1 - id) as usize;
         let e = self.entries.get(pos)?;
-        (self.store.name(e) == name).then_some(STATIC_LEN + 1 + pos)
+        same_bytes(self.store.name(e), name).then_some(STATIC_LEN + 1 + pos)
     }
 
     fn insert(&mut self, name: &[u8], value: &[u8], name_hash: u64, field_hash: u64) {
