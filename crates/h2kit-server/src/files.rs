@@ -5,6 +5,7 @@ use std::io::SeekFrom;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
 use http::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RANGE,
 };
@@ -48,10 +49,20 @@ impl StaticFiles {
         let Some(relative) = safe_relative_path(request.uri().path()) else {
             return status(StatusCode::NOT_FOUND);
         };
-        let Some((path, meta)) = self.resolve(&relative).await else {
+        let root = self.root.clone();
+        let opened = tokio::task::spawn_blocking(move || Self::open(&root, &relative)).await;
+        let Ok(Some(Opened {
+            path,
+            meta,
+            content,
+        })) = opened
+        else {
             return status(StatusCode::NOT_FOUND);
         };
-        let len = meta.len();
+        let len = match &content {
+            Content::Bytes(b) => b.len() as u64,
+            Content::File(_) => meta.len(),
+        };
         let mtime = meta
             .modified()
             .ok()
@@ -95,38 +106,65 @@ impl StaticFiles {
                 .body(Body::empty())
                 .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR));
         }
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(_) => return status(StatusCode::NOT_FOUND),
+        let body = match content {
+            // `start + count <= len` (parse_range), so the slice is in bounds.
+            Content::Bytes(b) => Body::full(b.slice(start as usize..(start + count) as usize)),
+            Content::File(f) => {
+                let mut file = tokio::fs::File::from_std(f);
+                if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
+                    return status(StatusCode::INTERNAL_SERVER_ERROR);
+                }
+                Body::from_reader(file.take(count), Some(count))
+            }
         };
-        if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
-            return status(StatusCode::INTERNAL_SERVER_ERROR);
-        }
         builder
-            .body(Body::from_reader(file.take(count), Some(count)))
+            .body(body)
             .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR))
     }
 
-    /// The file to serve for `relative`, only if its real path is inside the root.
-    async fn resolve(&self, relative: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
-        let mut path = tokio::fs::canonicalize(self.root.join(relative))
-            .await
-            .ok()?;
-        if !path.starts_with(&self.root) {
+    /// The file to serve for `relative`, only if its real path is inside the root (blocking
+    /// calls: run on the blocking pool, once per request). Small files are read whole.
+    fn open(root: &Path, relative: &Path) -> Option<Opened> {
+        let mut path = std::fs::canonicalize(root.join(relative)).ok()?;
+        if !path.starts_with(root) {
             return None;
         }
-        let mut meta = tokio::fs::metadata(&path).await.ok()?;
+        let mut meta = std::fs::metadata(&path).ok()?;
         if meta.is_dir() {
-            path = tokio::fs::canonicalize(path.join("index.html"))
-                .await
-                .ok()?;
-            if !path.starts_with(&self.root) {
+            path = std::fs::canonicalize(path.join("index.html")).ok()?;
+            if !path.starts_with(root) {
                 return None;
             }
-            meta = tokio::fs::metadata(&path).await.ok()?;
+            meta = std::fs::metadata(&path).ok()?;
         }
-        meta.is_file().then_some((path, meta))
+        if !meta.is_file() {
+            return None;
+        }
+        let content = if meta.len() <= SMALL_FILE {
+            Content::Bytes(Bytes::from(std::fs::read(&path).ok()?))
+        } else {
+            Content::File(std::fs::File::open(&path).ok()?)
+        };
+        Some(Opened {
+            path,
+            meta,
+            content,
+        })
     }
+}
+
+/// Files up to this size are read in one go.
+const SMALL_FILE: u64 = 64 * 1024;
+
+enum Content {
+    Bytes(Bytes),
+    File(std::fs::File),
+}
+
+struct Opened {
+    path: PathBuf,
+    meta: std::fs::Metadata,
+    content: Content,
 }
 
 impl Handler for StaticFiles {
