@@ -73,6 +73,36 @@ fn rapid_reset_is_answered_with_enhance_your_calm() {
 }
 
 #[test]
+fn resets_of_our_own_streams_do_not_count_as_rapid_reset() {
+    // A server refusing many of a client's requests (REFUSED_STREAM before its SETTINGS
+    // arrived, say) is not an attack on the client.
+    let mut cfg = Config::default();
+    cfg.limits.resets = h2kit::limits::RateLimit::new(10, Duration::from_secs(10));
+    let mut raw = Raw::new(h2kit::Connection::client(cfg));
+    raw.frames();
+    raw.handshake_as_server();
+    raw.frames();
+    for _ in 0..50 {
+        let id = raw.conn.send_request(get("/"), true).unwrap();
+        raw.frames();
+        raw.send_with(|b, _| {
+            h2kit_frame::encode_rst_stream(id, ErrorCode::REFUSED_STREAM, b).unwrap()
+        })
+        .unwrap();
+    }
+    assert!(!raw.conn.is_closed());
+    assert_eq!(goaway_code(&raw.frames()), None);
+    let refused = raw
+        .events
+        .iter()
+        .filter(
+            |e| matches!(e, Event::StreamReset { code, .. } if *code == ErrorCode::REFUSED_STREAM),
+        )
+        .count();
+    assert_eq!(refused, 50);
+}
+
+#[test]
 fn streams_we_reset_because_of_the_peer_count_too() {
     // "MadeYouReset": each stream is reset by us (a WINDOW_UPDATE of 0 is a stream error).
     let mut cfg = Config::default();

@@ -873,7 +873,10 @@ impl Connection {
             });
         }
         self.maybe_remove(id);
-        if !fx.ignore && !self.budgets.resets.record(now) {
+        // Rapid Reset (CVE-2023-44487) is the peer opening streams and cancelling them: only
+        // resets of streams the peer opened count. A peer resetting streams we opened (a
+        // server refusing our requests, say) costs us nothing we did not ask for.
+        if !fx.ignore && !self.is_local_id(id) && !self.budgets.resets.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::Resets));
         }
         Ok(())
