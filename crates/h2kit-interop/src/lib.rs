@@ -21,11 +21,18 @@ pub fn peers_required() -> bool {
     std::env::var("H2KIT_REQUIRE_PEERS").is_ok_and(|v| v == "1")
 }
 
-/// Looks `program` up on `PATH` (and in `/usr/sbin`, where Debian puts `nghttpd`).
+/// Looks `program` up on `PATH`, then in `/usr/sbin` (where Debian puts `nghttpd`) and in
+/// cargo's install directory (`$CARGO_HOME/bin`, else `~/.cargo/bin`, where
+/// `cargo install --locked httpwg-cli` puts `httpwg`).
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|cargo_home| cargo_home.join("bin"));
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .chain(cargo_bin)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
