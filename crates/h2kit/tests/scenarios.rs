@@ -413,6 +413,65 @@ fn urgent_stream_data_goes_first() {
     assert!(last_high < first_low, "order: {order:?}");
 }
 
+/// The client's uploads follow its own priority signals: the `priority` header it sends and
+/// later `prioritize` calls both order its DATA, not only the server's.
+#[test]
+fn client_uploads_follow_their_own_priority() {
+    let server_data_order = |p: &mut Pair| -> Vec<StreamId> {
+        p.take_server_events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Data { stream, .. } => Some(*stream),
+                _ => None,
+            })
+            .collect()
+    };
+    // By header: the urgent upload is opened second but its bytes go first.
+    let mut p = Pair::with_chunk(16_384);
+    let mut low_req = post("/low");
+    low_req.push(Field::new("priority", "u=7"));
+    let low = p.client.send_request(low_req, false).unwrap();
+    let mut high_req = post("/high");
+    high_req.push(Field::new("priority", "u=0"));
+    let high = p.client.send_request(high_req, false).unwrap();
+    p.client
+        .send_data(low, Bytes::from(vec![b'l'; 40_000]), true)
+        .unwrap();
+    p.client
+        .send_data(high, Bytes::from(vec![b'h'; 40_000]), true)
+        .unwrap();
+    p.drive();
+    let order = server_data_order(&mut p);
+    let first_low = order.iter().position(|s| *s == low).unwrap();
+    let last_high = order.iter().rposition(|s| *s == high).unwrap();
+    assert!(last_high < first_low, "order: {order:?}");
+
+    // By prioritize(): raising the second stream makes it overtake the first.
+    let mut p = Pair::with_chunk(16_384);
+    let a = p.client.send_request(post("/a"), false).unwrap();
+    let b = p.client.send_request(post("/b"), false).unwrap();
+    p.client
+        .prioritize(
+            b,
+            h2kit::ExtensiblePriority {
+                urgency: h2kit::Urgency::HIGHEST,
+                incremental: false,
+            },
+        )
+        .unwrap();
+    p.client
+        .send_data(a, Bytes::from(vec![b'a'; 40_000]), true)
+        .unwrap();
+    p.client
+        .send_data(b, Bytes::from(vec![b'b'; 40_000]), true)
+        .unwrap();
+    p.drive();
+    let order = server_data_order(&mut p);
+    let first_a = order.iter().position(|s| *s == a).unwrap();
+    let last_b = order.iter().rposition(|s| *s == b).unwrap();
+    assert!(last_b < first_a, "order: {order:?}");
+}
+
 #[test]
 fn concurrent_requests_all_complete() {
     for chunk in [7, 16_384] {

@@ -207,6 +207,13 @@ impl Connection {
         let value = Bytes::from(priority.to_field_value());
         self.ordered
             .push_back(Ordered::PriorityUpdate { stream: id, value });
+        // The new priority also orders what we send on the stream.
+        if let Some(s) = self.streams.get_mut(&id.get()) {
+            s.priority.extensible = Some(priority);
+            if s.scheduled {
+                let _ = self.scheduler.update(id.get(), s.priority);
+            }
+        }
         Ok(())
     }
 

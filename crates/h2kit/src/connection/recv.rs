@@ -24,7 +24,10 @@ fn violation(v: ProtocolViolation) -> ConnectionError {
 
 /// The priority signals carried by a request: the HEADERS priority fields and the `priority`
 /// header field (RFC 9218 §5; several lines are joined with ", ").
-fn request_priority(spec: Option<h2kit_frame::PrioritySpec>, fields: &[Field]) -> PrioritySignal {
+pub(super) fn request_priority(
+    spec: Option<h2kit_frame::PrioritySpec>,
+    fields: &[Field],
+) -> PrioritySignal {
     let tree = spec.map(|p| TreePriority::from_wire(p.dependency.get(), p.weight, p.exclusive));
     let mut lines = fields.iter().filter(|f| f.name.as_ref() == b"priority");
     let extensible = match (lines.next(), lines.next()) {

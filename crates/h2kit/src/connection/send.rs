@@ -99,6 +99,8 @@ impl Connection {
         let mut s = self.new_stream(true);
         s.head = info.is_head;
         s.send_phase = if end_stream { Phase::Done } else { Phase::Body };
+        // Our own `priority` header (RFC 9218 §4) also orders our uploads.
+        s.priority = super::recv::request_priority(None, &fields);
         self.streams.insert(id.get(), s);
         self.apply(id, Input::SendHeaders { end_stream })
             .map_err(usage)?;
