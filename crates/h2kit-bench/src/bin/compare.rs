@@ -1,0 +1,743 @@
+//! Comparison benchmarks of the h2kit server and client against the `h2` crate and nghttp2,
+//! on this machine, over h2c on loopback.
+//!
+//! ```text
+//! cargo run --release -p h2kit-bench --bin compare -- [server|client|all] [--quick]
+//! ```
+//!
+//! * `server`: `h2load -c10 -m100 -n400000` on a 12-byte body, then `h2load -c4 -m4 -n2000`
+//!   on a 1 MiB body, against the h2kit server, a minimal server on the `h2` crate (both on a
+//!   tokio current-thread runtime) and `nghttpd` (one thread) serving the same bodies as files.
+//! * `client`: the h2kit client and a minimal `h2`-crate client (current-thread runtimes) each
+//!   fetching 200,000 small responses over one connection with 100 concurrent streams from
+//!   `nghttpd`, with `h2load -c1 -m100 -n200000` as the reference.
+//!
+//! Servers run on core 0 and load generators on core 1 (`taskset`) when the machine has two
+//! cores or more. The h2kit and `h2` servers and clients are this same binary started again
+//! with a hidden `__serve-*` / `__client-*` mode, so each runs in its own pinned process.
+//! `--quick` divides every request count by 10 for a smoke run. A missing `h2load` or
+//! `nghttpd` is an error with a message saying what to install.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The small response body (12 bytes), served at every path but `/big`.
+const HELLO: &[u8] = b"hello world\n";
+/// The size of the large response body, served at `/big`.
+const BIG_LEN: usize = 1 << 20;
+/// How long one measurement may take before it is abandoned.
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+fn big_body() -> Bytes {
+    Bytes::from(vec![b'x'; BIG_LEN])
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("__serve-h2kit") => child_runtime().and_then(|rt| rt.block_on(serve_h2kit())),
+        Some("__serve-h2") => child_runtime().and_then(|rt| rt.block_on(serve_h2())),
+        Some(mode @ ("__client-h2kit" | "__client-h2")) => client_child(mode, &args[1..]),
+        _ => return driver(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare child {}: {e}", args[0]);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One worker thread for every Rust server and client measured: a current-thread runtime.
+fn child_runtime() -> Result<tokio::runtime::Runtime, BoxError> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+// ---------------------------------------------------------------- child processes
+
+/// Prints the port (the parent waits for this line), then serves until killed.
+fn announce(addr: SocketAddr) -> Result<(), BoxError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", addr.port())?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn serve_h2kit() -> Result<(), BoxError> {
+    use h2kit_server::{Body, Server};
+    let server = Server::builder().h2c().build().await?;
+    announce(server.local_addr())?;
+    let big = big_body();
+    server
+        .serve(move |req: Request<Body>| {
+            let body = if req.uri().path() == "/big" {
+                big.clone()
+            } else {
+                Bytes::from_static(HELLO)
+            };
+            async move { Response::new(Body::full(body)) }
+        })
+        .await?;
+    Ok(())
+}
+
+/// A minimal server on the `h2` crate, shaped like the h2kit one: one task per connection,
+/// one per request, a `200` with the body and nothing else.
+async fn serve_h2() -> Result<(), BoxError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    announce(listener.local_addr()?)?;
+    let big = big_body();
+    loop {
+        let (sock, _) = listener.accept().await?;
+        sock.set_nodelay(true)?;
+        let big = big.clone();
+        tokio::spawn(async move {
+            let Ok(mut conn) = h2::server::handshake(sock).await else {
+                return;
+            };
+            while let Some(Ok((req, mut respond))) = conn.accept().await {
+                let body = if req.uri().path() == "/big" {
+                    big.clone()
+                } else {
+                    Bytes::from_static(HELLO)
+                };
+                tokio::spawn(async move {
+                    if let Ok(mut send) = respond.send_response(Response::new(()), false) {
+                        let _ = send.send_data(body, true);
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// `__client-* URL N M`: N GETs of URL over one connection from M tasks; prints
+/// `<responses> <body bytes> <seconds>`.
+fn client_child(mode: &str, args: &[String]) -> Result<(), BoxError> {
+    let [url, n, m] = args else {
+        return Err("usage: __client-h2kit|__client-h2 URL N M".into());
+    };
+    let (n, m): (u64, u64) = (n.parse()?, m.parse()?);
+    let rt = child_runtime()?;
+    let (count, bytes, secs) = if mode == "__client-h2kit" {
+        rt.block_on(client_h2kit(url, n, m))?
+    } else {
+        rt.block_on(client_h2(url, n, m))?
+    };
+    if count != n {
+        return Err(format!("{count} of {n} requests completed").into());
+    }
+    println!("{count} {bytes} {secs}");
+    Ok(())
+}
+
+/// Splits `n` requests over `m` tasks.
+fn shares(n: u64, m: u64) -> impl Iterator<Item = u64> {
+    (0..m).map(move |i| n / m + u64::from(i < n % m))
+}
+
+async fn join_all(
+    tasks: Vec<tokio::task::JoinHandle<Result<(u64, u64), BoxError>>>,
+) -> Result<(u64, u64), BoxError> {
+    let (mut count, mut bytes) = (0, 0);
+    for t in tasks {
+        let (c, b) = t.await??;
+        count += c;
+        bytes += b;
+    }
+    Ok((count, bytes))
+}
+
+async fn client_h2kit(url: &str, n: u64, m: u64) -> Result<(u64, u64, f64), BoxError> {
+    let client = h2kit_client::Client::connect(url).await?;
+    let path = url.parse::<http::Uri>()?.path().to_owned();
+    // One request first so the handshake is not timed.
+    client.get(&path).await?.into_body().collect().await?;
+    let start = Instant::now();
+    let tasks = shares(n, m)
+        .map(|share| {
+            let client = client.clone();
+            let path = path.clone();
+            tokio::spawn(async move {
+                let mut bytes = 0;
+                for _ in 0..share {
+                    let resp = client.get(&path).await?;
+                    if resp.status() != 200 {
+                        return Err(format!("status {}", resp.status()).into());
+                    }
+                    bytes += resp.into_body().collect().await?.len() as u64;
+                }
+                Ok((share, bytes))
+            })
+        })
+        .collect();
+    let (count, bytes) = join_all(tasks).await?;
+    Ok((count, bytes, start.elapsed().as_secs_f64()))
+}
+
+/// A minimal client on the `h2` crate: one connection, `m` tasks sharing its `SendRequest`.
+async fn client_h2(url: &str, n: u64, m: u64) -> Result<(u64, u64, f64), BoxError> {
+    let uri: http::Uri = url.parse()?;
+    let authority = uri.authority().ok_or("URL without host")?.as_str();
+    let sock = tokio::net::TcpStream::connect(authority).await?;
+    sock.set_nodelay(true)?;
+    let (send, conn) = h2::client::handshake(sock).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    async fn fetch(
+        send: h2::client::SendRequest<Bytes>,
+        uri: &http::Uri,
+    ) -> Result<(h2::client::SendRequest<Bytes>, u64), BoxError> {
+        let mut send = send.ready().await?;
+        let (resp, _) = send.send_request(Request::get(uri.clone()).body(())?, true)?;
+        let resp = resp.await?;
+        if resp.status() != 200 {
+            return Err(format!("status {}", resp.status()).into());
+        }
+        let mut body = resp.into_body();
+        let mut bytes = 0;
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk?;
+            bytes += chunk.len() as u64;
+            body.flow_control().release_capacity(chunk.len())?;
+        }
+        Ok((send, bytes))
+    }
+    let (send, _) = fetch(send, &uri).await?;
+    let start = Instant::now();
+    let tasks = shares(n, m)
+        .map(|share| {
+            let mut send = send.clone();
+            let uri = uri.clone();
+            tokio::spawn(async move {
+                let mut bytes = 0;
+                for _ in 0..share {
+                    let (s, b) = fetch(send, &uri).await?;
+                    send = s;
+                    bytes += b;
+                }
+                Ok((share, bytes))
+            })
+        })
+        .collect();
+    let (count, bytes) = join_all(tasks).await?;
+    Ok((count, bytes, start.elapsed().as_secs_f64()))
+}
+
+// ---------------------------------------------------------------- the driver
+
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Server,
+    Client,
+    All,
+}
+
+/// External programs and how processes are placed.
+struct Env {
+    h2load: PathBuf,
+    nghttpd: PathBuf,
+    /// `taskset` when there are two cores or more to pin to.
+    taskset: Option<PathBuf>,
+    quick: bool,
+    files: TempDir,
+}
+
+impl Env {
+    /// A command for a server process (core 0 when pinning).
+    fn on_server_core(&self, program: &Path) -> Command {
+        self.pinned(program, "0")
+    }
+
+    /// A command for a load generator or client (core 1 when pinning).
+    fn on_load_core(&self, program: &Path) -> Command {
+        self.pinned(program, "1")
+    }
+
+    fn pinned(&self, program: &Path, core: &str) -> Command {
+        match &self.taskset {
+            Some(taskset) => {
+                let mut c = Command::new(taskset);
+                c.arg("-c").arg(core).arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+
+    fn scaled(&self, n: u64) -> u64 {
+        if self.quick { n / 10 } else { n }
+    }
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: compare [server|client|all] [--quick]");
+    ExitCode::from(2)
+}
+
+fn driver(args: &[String]) -> ExitCode {
+    let mut part = Part::All;
+    let mut quick = false;
+    for a in args {
+        match a.as_str() {
+            "server" => part = Part::Server,
+            "client" => part = Part::Client,
+            "all" => part = Part::All,
+            "--quick" => quick = true,
+            "-h" | "--help" => {
+                println!("usage: compare [server|client|all] [--quick]");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("compare: unknown argument `{other}`");
+                return usage();
+            }
+        }
+    }
+    match run(part, quick) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn need(program: &str, package: &str) -> Result<PathBuf, String> {
+    h2kit_interop::which(program).ok_or_else(|| {
+        format!("`{program}` is not installed (Debian/Ubuntu: apt-get install {package})")
+    })
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn run(part: Part, quick: bool) -> Result<(), String> {
+    let env = Env {
+        h2load: need("h2load", "nghttp2-client")?,
+        nghttpd: need("nghttpd", "nghttp2-server")?,
+        taskset: h2kit_interop::which("taskset")
+            .filter(|_| std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2),
+        quick,
+        files: TempDir::with_bodies().map_err(|e| format!("cannot write the bodies: {e}"))?,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "h2kit compare: h2c on loopback, {cores} cores, load average {}",
+        loadavg()
+    );
+    match &env.taskset {
+        Some(_) => println!(
+            "setup: servers pinned to core 0, load generators/clients to core 1 (taskset); \
+             Rust servers and clients on a tokio current-thread runtime, nghttpd and h2load \
+             with 1 thread"
+        ),
+        None => println!(
+            "setup: NOT pinned (taskset missing or 1 core): figures are less comparable; \
+             Rust servers and clients on a tokio current-thread runtime, nghttpd and h2load \
+             with 1 thread"
+        ),
+    }
+    if quick {
+        println!("--quick: request counts / 10 (smoke run, not for the record)");
+    }
+    let mut ok = true;
+    if matches!(part, Part::Server | Part::All) {
+        ok &= server_part(&env)?;
+    }
+    if matches!(part, Part::Client | Part::All) {
+        ok &= client_part(&env)?;
+    }
+    println!(
+        "load average at the end: {}; targets {}",
+        loadavg(),
+        if ok { "all met" } else { "NOT all met" }
+    );
+    Ok(())
+}
+
+/// One row of a table.
+struct Row {
+    name: &'static str,
+    reqs_per_sec: f64,
+    body_len: usize,
+}
+
+impl Row {
+    fn gb_per_sec(&self) -> f64 {
+        self.reqs_per_sec * self.body_len as f64 / 1e9
+    }
+}
+
+fn print_table(title: &str, rows: &[Row]) {
+    println!("\n{title}");
+    println!(
+        "  {:<22} {:>12} {:>10} {:>9}",
+        "", "req/s", "GB/s", "h2kit is"
+    );
+    let ours = rows.first().map_or(0.0, |r| r.reqs_per_sec);
+    for r in rows {
+        println!(
+            "  {:<22} {:>12.0} {:>10.3} {:>8.2}x",
+            r.name,
+            r.reqs_per_sec,
+            r.gb_per_sec(),
+            ours / r.reqs_per_sec
+        );
+    }
+}
+
+fn target(label: &str, value: f64, goal: f64, unit: &str) -> bool {
+    let met = value >= goal;
+    println!(
+        "  target {label}: {value:.2}{unit} (goal >= {goal}{unit}) {}",
+        if met { "met" } else { "MISSED" }
+    );
+    met
+}
+
+/// Which server a measurement runs against.
+#[derive(Clone, Copy)]
+enum Subject {
+    H2kit,
+    H2,
+    Nghttpd,
+}
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Subject::H2kit => "h2kit-server",
+            Subject::H2 => "h2 crate (minimal)",
+            Subject::Nghttpd => "nghttpd",
+        }
+    }
+}
+
+fn server_part(env: &Env) -> Result<bool, String> {
+    let subjects = [Subject::H2kit, Subject::H2, Subject::Nghttpd];
+    let n = env.scaled(400_000);
+    let mut small = Vec::new();
+    for s in subjects {
+        let server = start_server(env, s)?;
+        let rate = h2load(env, server.addr, "/hello", 10, 100, n)?;
+        small.push(Row {
+            name: s.name(),
+            reqs_per_sec: rate,
+            body_len: HELLO.len(),
+        });
+    }
+    print_table(
+        &format!("server, small responses: h2load -c10 -m100 -n{n}, 12-byte body"),
+        &small,
+    );
+    let mut met = target(
+        "h2kit / h2 crate",
+        small[0].reqs_per_sec / small[1].reqs_per_sec,
+        2.0,
+        "x",
+    );
+    met &= target(
+        "h2kit / nghttpd",
+        100.0 * small[0].reqs_per_sec / small[2].reqs_per_sec,
+        60.0,
+        "%",
+    );
+
+    let n = env.scaled(2_000);
+    let mut large = Vec::new();
+    for s in subjects {
+        let server = start_server(env, s)?;
+        let rate = h2load(env, server.addr, "/big", 4, 4, n)?;
+        large.push(Row {
+            name: s.name(),
+            reqs_per_sec: rate,
+            body_len: BIG_LEN,
+        });
+    }
+    print_table(
+        &format!("server, 1 MiB responses: h2load -c4 -m4 -n{n}"),
+        &large,
+    );
+    met &= target(
+        "h2kit 1 MiB throughput",
+        large[0].gb_per_sec(),
+        2.5,
+        " GB/s",
+    );
+    Ok(met)
+}
+
+fn client_part(env: &Env) -> Result<bool, String> {
+    let n = env.scaled(200_000);
+    let server = start_server(env, Subject::Nghttpd)?;
+    let url = format!("http://{}/hello", server.addr);
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut rows = Vec::new();
+    for (name, mode) in [
+        ("h2kit-client", "__client-h2kit"),
+        ("h2 crate (minimal)", "__client-h2"),
+    ] {
+        let mut cmd = env.on_load_core(&exe);
+        cmd.args([mode, &url, &n.to_string(), "100"]);
+        let out = run_bounded(cmd, name)?;
+        let fields: Vec<f64> = out
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let [count, _bytes, secs] = fields[..] else {
+            return Err(format!("{name}: unexpected output {out:?}"));
+        };
+        rows.push(Row {
+            name,
+            reqs_per_sec: count / secs,
+            body_len: HELLO.len(),
+        });
+    }
+    let rate = h2load(env, server.addr, "/hello", 1, 100, n)?;
+    rows.push(Row {
+        name: "h2load (reference)",
+        reqs_per_sec: rate,
+        body_len: HELLO.len(),
+    });
+    print_table(
+        &format!(
+            "client: {n} GETs of a 12-byte file from nghttpd, 1 connection, 100 concurrent streams"
+        ),
+        &rows,
+    );
+    let met = target(
+        "h2kit client / h2load",
+        100.0 * rows[0].reqs_per_sec / rows[2].reqs_per_sec,
+        100.0,
+        "%",
+    );
+    Ok(met)
+}
+
+// ---------------------------------------------------------------- processes
+
+/// A server process; killed (it serves until then) and reaped on drop.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
+    let name = subject.name();
+    let mode = match subject {
+        Subject::H2kit => "__serve-h2kit",
+        Subject::H2 => "__serve-h2",
+        Subject::Nghttpd => {
+            let port = free_port()?;
+            let mut cmd = env.on_server_core(&env.nghttpd);
+            cmd.arg("--no-tls")
+                .arg("-d")
+                .arg(&env.files.0)
+                .arg(port.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null());
+            let child = cmd
+                .spawn()
+                .map_err(|e| format!("cannot start {name}: {e}"))?;
+            let running = Running {
+                child,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            };
+            wait_listening(running.addr, name)?;
+            return Ok(running);
+        }
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut cmd = env.on_server_core(&exe);
+    cmd.arg(mode).stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let Ok(port) = line.trim().parse::<u16>() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{name} did not start (printed {line:?})"));
+    };
+    Ok(Running {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    })
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+fn wait_listening(addr: SocketAddr, name: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("{name} is not listening on {addr} after 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Runs `cmd` to the end within [`RUN_LIMIT`]; its stdout, or an error with its output.
+fn run_bounded(mut cmd: Command, name: &str) -> Result<String, String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    let mut readers = [
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .map(|r| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    });
+    let (stdout, stderr) = (readers.next(), readers.next());
+    let deadline = Instant::now() + RUN_LIMIT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let text = |h: Option<std::thread::JoinHandle<String>>| {
+        h.and_then(|h| h.join().ok()).unwrap_or_default()
+    };
+    let (stdout, stderr) = (text(stdout), text(stderr));
+    match status {
+        Some(s) if s.success() => Ok(stdout),
+        Some(s) => Err(format!("{name} failed ({s}):\n{stdout}{stderr}")),
+        None => Err(format!("{name} did not finish within {RUN_LIMIT:?}")),
+    }
+}
+
+/// Runs h2load against `addr` and returns its request rate, after checking that every
+/// request succeeded with a 2xx.
+fn h2load(env: &Env, addr: SocketAddr, path: &str, c: u32, m: u32, n: u64) -> Result<f64, String> {
+    let mut cmd = env.on_load_core(&env.h2load);
+    cmd.args([
+        format!("-c{c}"),
+        format!("-m{m}"),
+        format!("-n{n}"),
+        format!("http://{addr}{path}"),
+    ]);
+    let out = run_bounded(cmd, "h2load")?;
+    parse_h2load(&out, n).ok_or_else(|| format!("h2load did not complete all {n} requests:\n{out}"))
+}
+
+/// The req/s of "finished in 2.31s, 173160.17 req/s, 6.85MB/s", when the "requests:" and
+/// "status codes:" lines show `n` succeeded and `n` 2xx.
+fn parse_h2load(out: &str, n: u64) -> Option<f64> {
+    let field = |prefix: &str, suffix: &str| -> Option<u64> {
+        let line = out.lines().find(|l| l.starts_with(prefix))?;
+        line.split(',')
+            .find_map(|part| part.trim().strip_suffix(suffix))
+            .and_then(|v| v.trim().rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let succeeded = field("requests:", " succeeded")?;
+    let ok = field("status codes:", " 2xx")?;
+    if succeeded != n || ok != n {
+        return None;
+    }
+    let line = out.lines().find(|l| l.starts_with("finished in"))?;
+    line.split(',')
+        .find_map(|part| part.trim().strip_suffix(" req/s"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+// ---------------------------------------------------------------- files
+
+/// A temp directory with `hello` (12 bytes) and `big` (1 MiB) for nghttpd; removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn with_bodies() -> std::io::Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!("h2kit-compare-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let d = TempDir(dir);
+        std::fs::write(d.0.join("hello"), HELLO)?;
+        std::fs::write(d.0.join("big"), big_body())?;
+        Ok(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h2load_output_is_parsed() {
+        let out = "finished in 2.31s, 173160.17 req/s, 6.85MB/s\n\
+                   requests: 400000 total, 400000 started, 400000 done, 400000 succeeded, 0 failed, 0 errored, 0 timeout\n\
+                   status codes: 400000 2xx, 0 3xx, 0 4xx, 0 5xx\n";
+        assert_eq!(parse_h2load(out, 400_000), Some(173_160.17));
+        assert_eq!(parse_h2load(out, 400_001), None);
+        let failed = out.replace("400000 2xx", "399999 2xx");
+        assert_eq!(parse_h2load(&failed, 400_000), None);
+    }
+
+    #[test]
+    fn shares_add_up() {
+        assert_eq!(shares(10, 3).collect::<Vec<_>>(), vec![4, 3, 3]);
+        assert_eq!(shares(200_000, 100).sum::<u64>(), 200_000);
+    }
+}
