@@ -2,7 +2,7 @@
 //! on this machine, over h2c on loopback.
 //!
 //! ```text
-//! cargo run --release -p h2kit-bench --bin compare -- [server|client|all] [--quick]
+//! cargo run --release -p h2kit-bench --bin compare -- [server|client|all] [--quick] [--runs N]
 //! ```
 //!
 //! * `server`: `h2load -c10 -m100 -n400000` on a 12-byte body, then `h2load -c4 -m4 -n2000`
@@ -15,7 +15,8 @@
 //! Servers run on core 0 and load generators on core 1 (`taskset`) when the machine has two
 //! cores or more. The h2kit and `h2` servers and clients are this same binary started again
 //! with a hidden `__serve-*` / `__client-*` mode, so each runs in its own pinned process.
-//! `--quick` divides every request count by 10 for a smoke run. A missing `h2load` or
+//! Each figure is the best of `--runs N` (default 3) runs, since the machine may be shared.
+//! `--quick` divides every request count by 10 and runs once, for a smoke run. A missing `h2load` or
 //! `nghttpd` is an error with a message saying what to install.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -252,6 +253,8 @@ struct Env {
     /// `taskset` when there are two cores or more to pin to.
     taskset: Option<PathBuf>,
     quick: bool,
+    /// Each measurement is repeated this many times and the best kept.
+    runs: u32,
     files: TempDir,
 }
 
@@ -280,24 +283,46 @@ impl Env {
     fn scaled(&self, n: u64) -> u64 {
         if self.quick { n / 10 } else { n }
     }
+
+    /// The best (highest) of [`Env::runs`] results of `measure`.
+    fn best(&self, mut measure: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
+        let mut best = 0.0f64;
+        for _ in 0..self.runs.max(1) {
+            best = best.max(measure()?);
+        }
+        Ok(best)
+    }
 }
 
+const USAGE: &str = "usage: compare [server|client|all] [--quick] [--runs N]\n\
+    \x20 --quick   request counts / 10 and one run (a smoke test)\n\
+    \x20 --runs N  repeat each measurement N times and keep the best (default 3)";
+
 fn usage() -> ExitCode {
-    eprintln!("usage: compare [server|client|all] [--quick]");
+    eprintln!("{USAGE}");
     ExitCode::from(2)
 }
 
 fn driver(args: &[String]) -> ExitCode {
     let mut part = Part::All;
     let mut quick = false;
-    for a in args {
+    let mut runs = None;
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
         match a.as_str() {
             "server" => part = Part::Server,
             "client" => part = Part::Client,
             "all" => part = Part::All,
             "--quick" => quick = true,
+            "--runs" => match args.next().and_then(|n| n.parse::<u32>().ok()) {
+                Some(n) if n >= 1 => runs = Some(n),
+                _ => {
+                    eprintln!("compare: --runs needs a number >= 1");
+                    return usage();
+                }
+            },
             "-h" | "--help" => {
-                println!("usage: compare [server|client|all] [--quick]");
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -306,7 +331,8 @@ fn driver(args: &[String]) -> ExitCode {
             }
         }
     }
-    match run(part, quick) {
+    let runs = runs.unwrap_or(if quick { 1 } else { 3 });
+    match run(part, quick, runs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("compare: {e}");
@@ -327,13 +353,14 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-fn run(part: Part, quick: bool) -> Result<(), String> {
+fn run(part: Part, quick: bool, runs: u32) -> Result<(), String> {
     let env = Env {
         h2load: need("h2load", "nghttp2-client")?,
         nghttpd: need("nghttpd", "nghttp2-server")?,
         taskset: h2kit_interop::which("taskset")
             .filter(|_| std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2),
         quick,
+        runs,
         files: TempDir::with_bodies().map_err(|e| format!("cannot write the bodies: {e}"))?,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -353,6 +380,7 @@ fn run(part: Part, quick: bool) -> Result<(), String> {
              with 1 thread"
         ),
     }
+    println!("each figure is the best of {runs} run(s)");
     if quick {
         println!("--quick: request counts / 10 (smoke run, not for the record)");
     }
@@ -435,7 +463,7 @@ fn server_part(env: &Env) -> Result<bool, String> {
     let mut small = Vec::new();
     for s in subjects {
         let server = start_server(env, s)?;
-        let rate = h2load(env, server.addr, "/hello", 10, 100, n)?;
+        let rate = env.best(|| h2load(env, server.addr, "/hello", 10, 100, n))?;
         small.push(Row {
             name: s.name(),
             reqs_per_sec: rate,
@@ -463,7 +491,7 @@ fn server_part(env: &Env) -> Result<bool, String> {
     let mut large = Vec::new();
     for s in subjects {
         let server = start_server(env, s)?;
-        let rate = h2load(env, server.addr, "/big", 4, 4, n)?;
+        let rate = env.best(|| h2load(env, server.addr, "/big", 4, 4, n))?;
         large.push(Row {
             name: s.name(),
             reqs_per_sec: rate,
@@ -493,23 +521,26 @@ fn client_part(env: &Env) -> Result<bool, String> {
         ("h2kit-client", "__client-h2kit"),
         ("h2 crate (minimal)", "__client-h2"),
     ] {
-        let mut cmd = env.on_load_core(&exe);
-        cmd.args([mode, &url, &n.to_string(), "100"]);
-        let out = run_bounded(cmd, name)?;
-        let fields: Vec<f64> = out
-            .split_whitespace()
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        let [count, _bytes, secs] = fields[..] else {
-            return Err(format!("{name}: unexpected output {out:?}"));
-        };
+        let rate = env.best(|| {
+            let mut cmd = env.on_load_core(&exe);
+            cmd.args([mode, &url, &n.to_string(), "100"]);
+            let out = run_bounded(cmd, name)?;
+            let fields: Vec<f64> = out
+                .split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            match fields[..] {
+                [count, _bytes, secs] if secs > 0.0 => Ok(count / secs),
+                _ => Err(format!("{name}: unexpected output {out:?}")),
+            }
+        })?;
         rows.push(Row {
             name,
-            reqs_per_sec: count / secs,
+            reqs_per_sec: rate,
             body_len: HELLO.len(),
         });
     }
-    let rate = h2load(env, server.addr, "/hello", 1, 100, n)?;
+    let rate = env.best(|| h2load(env, server.addr, "/hello", 1, 100, n))?;
     rows.push(Row {
         name: "h2load (reference)",
         reqs_per_sec: rate,
