@@ -5,8 +5,8 @@
 //! Nodes live in a slab (two parallel vectors plus a free list: `Node`, the 32 bytes
 //! `next` reads and writes, and `Links`, the rest) and are found by stream id through a hash
 //! map. Each node keeps an intrusive doubly linked list of its children (all of them) and a
-//! 4-ary min-heap of the children that may have something to send, keyed by
-//! `(pass, stream id)`.
+//! queue of the children that may have something to send, keyed by `(pass, stream id)`: a
+//! sorted array while it holds at most 16 entries, a 4-ary min-heap beyond.
 //!
 //! A node is *schedulable* when it is active or when at least one child is schedulable
 //! (`sched_children > 0`). Every schedulable child has an entry in its parent's heap. Entries
@@ -18,8 +18,10 @@
 //! [`next`](PriorityTree::next) descends from the root through heap tops (only schedulable
 //! subtrees are ever visited), stops at the first active node, then walks back up advancing
 //! each node on the path by `256 / weight` with the remainder carried (python `priority`'s and
-//! H2O's stride) and sifting it down its parent's heap: O(depth · log siblings), no
-//! allocation.
+//! H2O's stride) and moving it back into order in its parent's queue (a shift along a short
+//! sorted array, a sift down a heap): O(depth · log siblings), no allocation. A queue
+//! crossing the 16-entry bound is re-sorted when it shrinks (a heap is already in order when
+//! it grows), so churn around the bound costs a bounded 16-entry sort per removal.
 
 use crate::idmap::{IdMap, id_map};
 use crate::{DEFAULT_WEIGHT, PriorityError, PrioritySignal, Scheduler, TreePriority};
@@ -410,7 +412,7 @@ impl PriorityTree {
                 if self.nodes[c].schedulable() {
                     break (c, top.id());
                 }
-                heap_pop(&mut self.links[cur].heap);
+                queue_remove(&mut self.links[cur].heap, 0);
                 self.nodes[c].in_heap = false;
             };
             if self.nodes[child].active {
@@ -439,7 +441,7 @@ impl PriorityTree {
             let p = node.parent as usize;
             let parent = &mut self.links[p];
             parent.last_level = old;
-            replace_top(&mut parent.heap, entry);
+            replace_min(&mut parent.heap, entry);
             x = p;
         }
         Ok(id)
@@ -531,7 +533,7 @@ impl PriorityTree {
                 let node = &mut self.nodes[s];
                 node.pass = pass;
                 node.in_heap = true;
-                heap_push(&mut self.links[p].heap, Entry::new(pass, node.id, s as u32));
+                queue_push(&mut self.links[p].heap, Entry::new(pass, node.id, s as u32));
             }
             let parent = &mut self.nodes[p];
             let was = parent.schedulable();
@@ -572,7 +574,7 @@ impl PriorityTree {
         if self.nodes[s].in_heap {
             let heap = &mut self.links[p].heap;
             if let Some(pos) = heap.iter().position(|e| e.slot() == s) {
-                heap_remove(heap, pos);
+                queue_remove(heap, pos);
             }
             self.nodes[s].in_heap = false;
         }
@@ -715,7 +717,12 @@ impl PriorityTree {
                         child.id, node.id
                     ));
                 }
-                if i > 0 && links.heap[(i - 1) / ARITY].key() > e.key() {
+                let above = if links.heap.len() > SMALL {
+                    (i.max(1) - 1) / ARITY
+                } else {
+                    i.max(1) - 1
+                };
+                if i > 0 && links.heap[above].key() > e.key() {
                     return Err(format!("heap of {} is out of order", node.id));
                 }
             }
@@ -755,20 +762,61 @@ fn validate(id: u32, depends_on: Option<u32>, weight: u16) -> Result<(), Priorit
     Ok(())
 }
 
-fn heap_push(heap: &mut Vec<Entry>, e: Entry) {
-    heap.push(e);
-    let last = heap.len() - 1;
-    sift_hole_up(heap, last, e);
-}
+/// Queues of at most this many entries are kept sorted rather than as heaps. Serving the
+/// smallest entry then shifts the few entries below its new key down by one, a run of
+/// independent moves, where a heap pays a chain of dependent loads and comparisons per
+/// level. The bound keeps every operation O(log n): at most `SMALL` moves, or one sort of
+/// `SMALL` entries. A sorted queue is also a valid heap, so a queue that outgrows the bound
+/// needs no reordering.
+const SMALL: usize = 16;
 
-fn heap_pop(heap: &mut Vec<Entry>) {
-    if heap.is_empty() {
+/// Replaces the smallest entry (the first) with `e`, whose key is larger (the stream just
+/// served).
+#[inline(always)]
+fn replace_min(q: &mut [Entry], e: Entry) {
+    if q.len() > SMALL {
+        replace_top(q, e);
         return;
     }
-    let last = heap.len() - 1;
-    heap.swap(0, last);
-    heap.pop();
-    sift_down(heap, 0);
+    let mut i = 0;
+    while let Some(&next) = q.get(i + 1) {
+        if next >= e {
+            break;
+        }
+        q[i] = next;
+        i += 1;
+    }
+    if let Some(slot) = q.get_mut(i) {
+        *slot = e;
+    }
+}
+
+/// Adds `e` to a queue: in order while the queue is short, as a heap push after.
+fn queue_push(q: &mut Vec<Entry>, e: Entry) {
+    if q.len() < SMALL {
+        let at = q.partition_point(|&x| x < e);
+        q.insert(at, e);
+    } else {
+        q.push(e);
+        let last = q.len() - 1;
+        sift_hole_up(q, last, e);
+    }
+}
+
+/// Removes the entry at `pos` from a queue, sorting a heap that shrinks to [`SMALL`]
+/// entries.
+fn queue_remove(q: &mut Vec<Entry>, pos: usize) {
+    if pos >= q.len() {
+        return;
+    }
+    if q.len() > SMALL {
+        heap_remove(q, pos);
+        if q.len() == SMALL {
+            q.sort_unstable();
+        }
+    } else {
+        q.remove(pos);
+    }
 }
 
 fn heap_remove(heap: &mut Vec<Entry>, pos: usize) {

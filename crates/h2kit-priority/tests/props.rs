@@ -19,9 +19,10 @@ enum TreeOp {
     Next,
 }
 
-fn tree_op() -> impl Strategy<Value = TreeOp> {
-    let id = 0u32..24;
-    let dep = proptest::option::of(0u32..24);
+/// Operations on stream ids below `ids`.
+fn tree_op(ids: u32) -> impl Strategy<Value = TreeOp> {
+    let id = 0u32..ids;
+    let dep = proptest::option::of(0u32..ids);
     let weight = prop_oneof![1u16..=256, 0u16..300];
     prop_oneof![
         3 => (id.clone(), dep.clone(), weight.clone(), any::<bool>())
@@ -35,45 +36,33 @@ fn tree_op() -> impl Strategy<Value = TreeOp> {
     ]
 }
 
+/// Operations that mostly keep streams under the root, so that the root's queue of
+/// children grows past 16 entries (a heap) and shrinks back (a sorted array).
+fn long_queue_op() -> impl Strategy<Value = TreeOp> {
+    let id = 1u32..40;
+    let dep = prop_oneof![4 => Just(None), 1 => proptest::option::of(0u32..40)];
+    let exclusive = proptest::bool::weighted(0.03);
+    prop_oneof![
+        4 => (id.clone(), dep.clone(), 1u16..=256, exclusive)
+            .prop_map(|(a, b, c, d)| TreeOp::Insert(a, b, c, d)),
+        1 => (id.clone(), dep, 1u16..=256, exclusive)
+            .prop_map(|(a, b, c, d)| TreeOp::Reprioritize(a, b, c, d)),
+        2 => id.clone().prop_map(TreeOp::Remove),
+        3 => id.clone().prop_map(TreeOp::Block),
+        3 => id.prop_map(TreeOp::Unblock),
+        4 => Just(TreeOp::Next),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// Random operations never panic; after each, the tree's invariants hold (one parent
-    /// each, no cycles, child lists and parent pointers agree, heaps consistent), and a
+    /// each, no cycles, child lists and parent pointers agree, queues consistent), and a
     /// stream returned by `next` is active with every ancestor blocked.
     #[test]
-    fn tree_random_ops_keep_invariants(ops in proptest::collection::vec(tree_op(), 1..120)) {
-        let mut t = PriorityTree::with_max_streams(16);
-        for op in ops {
-            match op {
-                TreeOp::Insert(id, dep, w, e) => { let _ = t.insert_stream(id, dep, w, e); }
-                TreeOp::Reprioritize(id, dep, w, e) => { let _ = t.reprioritize(id, dep, w, e); }
-                TreeOp::Remove(id) => { let _ = t.remove_stream(id); }
-                TreeOp::Block(id) => { let _ = t.block(id); }
-                TreeOp::Unblock(id) => { let _ = t.unblock(id); }
-                TreeOp::Next => {
-                    let any_active = (1..24).any(|id| t.is_blocked(id) == Some(false));
-                    match t.next() {
-                        Ok(id) => {
-                            prop_assert_eq!(t.is_blocked(id), Some(false));
-                            let mut p = t.parent(id).unwrap();
-                            while p != 0 {
-                                prop_assert_eq!(t.is_blocked(p), Some(true), "ancestor {} of {}", p, id);
-                                p = t.parent(p).unwrap();
-                            }
-                        }
-                        Err(e) => {
-                            prop_assert_eq!(e, PriorityError::Deadlock);
-                            prop_assert!(!any_active);
-                        }
-                    }
-                }
-            }
-            if let Err(e) = t.check_invariants() {
-                prop_assert!(false, "{}", e);
-            }
-            prop_assert!(t.len() <= 16);
-        }
+    fn tree_random_ops_keep_invariants(ops in proptest::collection::vec(tree_op(24), 1..120)) {
+        run_tree_ops(&ops, 16, 24)?;
     }
 
     /// Top-level siblings (leaves, or blocked groups whose children are active) each get
@@ -128,6 +117,115 @@ proptest! {
             }
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// As `tree_random_ops_keep_invariants` with up to 40 streams, so that sibling queues
+    /// grow past the 16 entries kept as a sorted array, turn into heaps and shrink back.
+    #[test]
+    fn tree_random_ops_keep_invariants_in_long_queues(
+        ops in proptest::collection::vec(long_queue_op(), 1..300),
+    ) {
+        run_tree_ops(&ops, 40, 40)?;
+    }
+
+    /// Weighted fairness among more siblings than a sorted-array queue holds, with some
+    /// blocked and unblocked at random on the way (crossing between array and heap).
+    #[test]
+    fn tree_weighted_fairness_many_siblings(
+        weights in proptest::collection::vec(1u16..=256, 17..28),
+        churn in proptest::collection::vec(any::<bool>(), 28),
+    ) {
+        let mut t = PriorityTree::new();
+        let ids: Vec<u32> = (0..weights.len() as u32).map(|i| 2 * i + 1).collect();
+        for (&id, &w) in ids.iter().zip(&weights) {
+            t.insert_stream(id, None, w, false).unwrap();
+        }
+        for (&id, &c) in ids.iter().zip(&churn) {
+            if c {
+                t.block(id).unwrap();
+            }
+        }
+        for _ in 0..40 {
+            t.next().unwrap();
+        }
+        for (&id, &c) in ids.iter().zip(&churn) {
+            if c {
+                t.unblock(id).unwrap();
+            }
+        }
+        if let Err(e) = t.check_invariants() {
+            prop_assert!(false, "{}", e);
+        }
+        let period: usize = weights.iter().map(|&w| usize::from(w)).sum();
+        let mut count = vec![0usize; weights.len()];
+        for k in 1..=2 {
+            for _ in 0..period {
+                let id = t.next().unwrap();
+                count[(id as usize - 1) / 2] += 1;
+            }
+            for (i, &w) in weights.iter().enumerate() {
+                let want = k * usize::from(w);
+                prop_assert!(count[i].abs_diff(want) <= 1,
+                    "sibling {} (weight {}): {} picks after {} periods, want {}", i, w, count[i], k, want);
+            }
+        }
+    }
+}
+
+/// Runs `ops` on a tree of at most `limit` streams with ids below `ids`, checking the
+/// invariants after each and that each pick is active with every ancestor blocked.
+fn run_tree_ops(ops: &[TreeOp], limit: usize, ids: u32) -> Result<(), TestCaseError> {
+    let mut t = PriorityTree::with_max_streams(limit);
+    for op in ops.iter().cloned() {
+        match op {
+            TreeOp::Insert(id, dep, w, e) => {
+                let _ = t.insert_stream(id, dep, w, e);
+            }
+            TreeOp::Reprioritize(id, dep, w, e) => {
+                let _ = t.reprioritize(id, dep, w, e);
+            }
+            TreeOp::Remove(id) => {
+                let _ = t.remove_stream(id);
+            }
+            TreeOp::Block(id) => {
+                let _ = t.block(id);
+            }
+            TreeOp::Unblock(id) => {
+                let _ = t.unblock(id);
+            }
+            TreeOp::Next => {
+                let any_active = (1..ids).any(|id| t.is_blocked(id) == Some(false));
+                match t.next() {
+                    Ok(id) => {
+                        prop_assert_eq!(t.is_blocked(id), Some(false));
+                        let mut p = t.parent(id).unwrap();
+                        while p != 0 {
+                            prop_assert_eq!(
+                                t.is_blocked(p),
+                                Some(true),
+                                "ancestor {} of {}",
+                                p,
+                                id
+                            );
+                            p = t.parent(p).unwrap();
+                        }
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e, PriorityError::Deadlock);
+                        prop_assert!(!any_active);
+                    }
+                }
+            }
+        }
+        if let Err(e) = t.check_invariants() {
+            prop_assert!(false, "{}", e);
+        }
+        prop_assert!(t.len() <= limit);
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
