@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run an HTTP/2 server and client on this machine and show what HTTP/2 does.
+    Demo(cmd::demo::DemoArgs),
     /// Fetch a URL over HTTP/2 (curl/nghttp habits; see --help for exit codes).
     Get(cmd::get::GetArgs),
     /// HPACK tools for hpack-test-case JSON stories.
@@ -49,6 +51,7 @@ enum HpackCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => return cmd::demo::run(args),
         Command::Get(args) => return cmd::get::run(args),
         Command::Serve(args) => return cmd::serve::run(args),
         Command::Hpack(HpackCommand::Inflate { file }) => cmd::hpack::inflate(file.as_ref()),
