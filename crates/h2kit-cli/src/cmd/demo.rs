@@ -662,7 +662,7 @@ async fn download(ctx: &Ctx) -> Result<(), Failed> {
         }
     }
     if let Some(bar) = bar {
-        bar.finish_and_clear();
+        bar.finish();
     }
     let elapsed = start.elapsed();
     if sum.len != len as u64 {
