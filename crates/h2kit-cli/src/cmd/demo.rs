@@ -495,7 +495,7 @@ fn describe(frame: &Frame, out: &mut String) {
 
 fn mib(bytes: u64) -> String {
     let b = bytes as f64;
-    if bytes >= MIB as u64 {
+    if b >= 1000.0 * 1024.0 {
         format!("{:.1} MiB", b / MIB as f64)
     } else if bytes >= 1024 {
         format!("{:.0} KiB", b / 1024.0)
