@@ -88,7 +88,9 @@ pub struct Limits {
     /// How long a closed stream id is remembered. Default 10 s.
     pub closed_stream_retention: Duration,
     /// Streams opened by the peer whose first event the application has not taken yet.
-    /// New streams beyond it are refused with REFUSED_STREAM. Default 100.
+    /// New streams beyond it are refused with REFUSED_STREAM. The limit in force is never
+    /// below our SETTINGS_MAX_CONCURRENT_STREAMS, so raising that setting alone is enough to
+    /// accept that many streams arriving in one read. Default 100.
     pub max_pending_accept: usize,
     /// The largest HPACK table our encoder keeps, whatever SETTINGS_HEADER_TABLE_SIZE the
     /// peer advertises. Default 4,096.

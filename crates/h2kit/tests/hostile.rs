@@ -307,18 +307,22 @@ fn concurrency_overflow_is_refused_stream_not_connection_error() {
 
 #[test]
 fn pending_accept_is_bounded() {
+    // Streams the peer opens and cancels at once never count against the concurrency limit,
+    // but each leaves events for the application: those are what this limit bounds.
     let mut cfg = Config::default();
     cfg.limits.max_pending_accept = 3;
+    cfg.settings.max_concurrent_streams = 2;
     let mut raw = Raw::new(h2kit::Connection::server(cfg));
     let mut buf = BytesMut::new();
     buf.extend_from_slice(h2kit::PREFACE);
     h2kit_frame::encode_settings(&h2kit_frame::Settings::new(), &mut buf).unwrap();
     raw.conn.recv(raw.now, &buf).unwrap();
-    // Requests arrive but the application takes no events.
+    // Requests arrive and are cancelled, but the application takes no events.
     for id in [1u32, 3, 5, 7, 9] {
         let block = raw.block(&GET);
         let mut b = BytesMut::new();
         h2kit_frame::encode_headers(sid(id), &block, true, None, None, 16_384, &mut b).unwrap();
+        h2kit_frame::encode_rst_stream(sid(id), ErrorCode::CANCEL, &mut b).unwrap();
         raw.conn.recv(raw.now, &b).unwrap();
     }
     let frames = raw.frames();
@@ -329,6 +333,27 @@ fn pending_accept_is_bounded() {
             (sid(9), ErrorCode::REFUSED_STREAM)
         ]
     );
+}
+
+#[test]
+fn raising_max_concurrent_streams_alone_accepts_that_many_at_once() {
+    // 200 requests in one read, before the application takes any event: with our
+    // SETTINGS_MAX_CONCURRENT_STREAMS at 256, none may be refused by the pending-accept cap.
+    let mut cfg = Config::default();
+    cfg.settings.max_concurrent_streams = 256;
+    let mut raw = server(cfg);
+    let mut b = BytesMut::new();
+    for i in 0..200u32 {
+        let block = raw.block(&GET);
+        h2kit_frame::encode_headers(sid(2 * i + 1), &block, true, None, None, 16_384, &mut b)
+            .unwrap();
+    }
+    raw.conn.recv(raw.now, &b).unwrap();
+    assert_eq!(rst_codes(&raw.frames()), vec![]);
+    let requests = std::iter::from_fn(|| raw.conn.poll_event())
+        .filter(|e| matches!(e, Event::Request { .. }))
+        .count();
+    assert_eq!(requests, 200);
 }
 
 #[test]

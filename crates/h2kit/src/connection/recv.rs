@@ -581,7 +581,11 @@ impl Connection {
             Some(ProtocolViolation::SelfDependency.code())
         } else if self.remote_streams_counted() >= self.local.max_concurrent_streams {
             Some(ProtocolViolation::ConcurrencyExceeded.code())
-        } else if self.pending_accept >= limits.max_pending_accept {
+        } else if self.pending_accept
+            >= limits
+                .max_pending_accept
+                .max(self.local.max_concurrent_streams as usize)
+        {
             Some(LimitExceeded::PendingAccept.code())
         } else {
             None
