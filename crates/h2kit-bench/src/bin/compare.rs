@@ -353,6 +353,26 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+/// (idle, total) jiffies over all CPUs from the first line of /proc/stat.
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    Some((idle, v.iter().take(8).sum()))
+}
+
+/// The share of CPU time left idle over one second, in percent (Linux only).
+fn idle_percent() -> Option<u64> {
+    let (i1, t1) = cpu_times()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let (i2, t2) = cpu_times()?;
+    (t2 > t1).then(|| 100 * (i2 - i1) / (t2 - t1))
+}
+
 fn run(part: Part, quick: bool, runs: u32) -> Result<(), String> {
     let env = Env {
         h2load: need("h2load", "nghttp2-client")?,
@@ -379,6 +399,14 @@ fn run(part: Part, quick: bool, runs: u32) -> Result<(), String> {
              Rust servers and clients on a tokio current-thread runtime, nghttpd and h2load \
              with 1 thread"
         ),
+    }
+    match idle_percent() {
+        Some(idle) if idle < 90 => println!(
+            "WARNING: only {idle}% of the CPU was idle just before the run: other processes \
+             compete with the measured ones, figures are low and ratios noisy"
+        ),
+        Some(idle) => println!("CPU idle just before the run: {idle}%"),
+        None => {}
     }
     println!("each figure is the best of {runs} run(s)");
     if quick {
