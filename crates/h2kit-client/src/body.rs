@@ -58,7 +58,9 @@ pub(crate) struct RecvBody {
     cmd: mpsc::UnboundedSender<Cmd>,
     stream: StreamId,
     decoder: Option<ContentDecoder>,
-    /// END_STREAM (or trailers) arrived and everything was handed out.
+    /// END_STREAM (or trailers) arrived; with a decoder, its output may still be pending.
+    input_done: bool,
+    /// Everything was handed out (or an error was).
     ended: bool,
     /// Bytes handed out so far (after decoding).
     received: u64,
@@ -76,6 +78,7 @@ impl RecvBody {
             cmd,
             stream,
             decoder,
+            input_done: false,
             ended: false,
             received: 0,
         }
@@ -87,7 +90,7 @@ impl Drop for RecvBody {
         // Give back the capacity of chunks nobody will read, and cancel the stream if the
         // response did not end.
         let mut unreleased = 0u32;
-        let mut ended = self.ended;
+        let mut ended = self.ended || self.input_done;
         self.rx.close();
         while let Ok(item) = self.rx.try_recv() {
             match item {
@@ -356,6 +359,25 @@ fn poll_recv(
         if r.ended {
             return Poll::Ready(None);
         }
+        // A decoding body first drains what the payload it holds decodes to, one bounded
+        // chunk per call; only then is the next payload taken from the connection.
+        if let Some(d) = &mut r.decoder {
+            match d.pull(r.input_done) {
+                Ok(Some(b)) => {
+                    r.received += b.len() as u64;
+                    return Poll::Ready(Some(Ok(b)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    r.ended = true;
+                    return Poll::Ready(Some(Err(Error::Decode(e))));
+                }
+            }
+        }
+        if r.input_done {
+            r.ended = true;
+            return Poll::Ready(None);
+        }
         let item = match r.rx.poll_recv(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => Item::Error(Error::ConnectionClosed),
@@ -369,33 +391,20 @@ fn poll_recv(
                         len: flow,
                     });
                 }
-                let out = match &mut r.decoder {
-                    Some(d) => match d.push(&data) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            r.ended = true;
-                            return Poll::Ready(Some(Err(Error::Decode(Arc::new(e)))));
-                        }
-                    },
-                    None => data,
-                };
-                if out.is_empty() {
-                    continue;
+                match &mut r.decoder {
+                    Some(d) => d.push(data),
+                    None if data.is_empty() => {}
+                    None => {
+                        r.received += data.len() as u64;
+                        return Poll::Ready(Some(Ok(data)));
+                    }
                 }
-                r.received += out.len() as u64;
-                return Poll::Ready(Some(Ok(out)));
             }
             Item::Trailers(t) => {
                 *trailers = Some(t);
-                if let Some(ready) = finish(r) {
-                    return ready;
-                }
+                r.input_done = true;
             }
-            Item::End => {
-                if let Some(ready) = finish(r) {
-                    return ready;
-                }
-            }
+            Item::End => r.input_done = true,
             Item::Error(e) => {
                 r.ended = true;
                 return Poll::Ready(Some(Err(e)));
@@ -404,24 +413,98 @@ fn poll_recv(
     }
 }
 
-/// The data ended: flush the decoder. Returns what to yield, or `None` for a clean end.
-fn finish(r: &mut RecvBody) -> Option<Poll<Option<Result<Bytes, Error>>>> {
-    r.ended = true;
-    let d = r.decoder.as_mut()?;
-    match d.finish() {
-        Ok(b) if b.is_empty() => None,
-        Ok(b) => {
-            r.received += b.len() as u64;
-            Some(Poll::Ready(Some(Ok(b))))
-        }
-        Err(e) => Some(Poll::Ready(Some(Err(Error::Decode(Arc::new(e)))))),
-    }
-}
-
 impl Stream for Body {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_chunk(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tests::{FRAME, bomb};
+    use crate::decode::{ContentCoding, DecodeError, OUT_CHUNK};
+
+    /// A response body fed a gzip bomb of `total` zeros in 16 KiB DATA frames (all queued at
+    /// once, as a server with a huge window could), decoding with `limit`.
+    fn bomb_body(total: usize, limit: Option<u64>) -> (Body, mpsc::UnboundedReceiver<Cmd>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ctx, crx) = mpsc::unbounded_channel();
+        for frame in bomb(ContentCoding::Gzip, total).chunks(FRAME) {
+            let data = Bytes::copy_from_slice(frame);
+            let flow = data.len() as u32;
+            tx.send(Item::Data { data, flow }).unwrap();
+        }
+        tx.send(Item::End).unwrap();
+        let decoder = ContentDecoder::for_encoding(b"gzip", limit);
+        let body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
+        (body, crx)
+    }
+
+    fn held(body: &Body) -> usize {
+        match &body.kind {
+            Kind::Recv(r) => r.decoder.as_ref().map_or(0, ContentDecoder::buffered),
+            _ => 0,
+        }
+    }
+
+    fn released(cmds: &mut mpsc::UnboundedReceiver<Cmd>) -> usize {
+        let mut frames = 0;
+        while let Ok(cmd) = cmds.try_recv() {
+            if matches!(cmd, Cmd::Release { .. }) {
+                frames += 1;
+            }
+        }
+        frames
+    }
+
+    #[tokio::test]
+    async fn a_decoding_body_takes_frames_only_as_it_is_read() {
+        const TOTAL: usize = 256 << 20;
+        let (mut body, mut cmds) = bomb_body(TOTAL, None);
+        // The first chunk needs one frame; the rest stay queued (and unreleased).
+        let first = body.chunk().await.unwrap().unwrap();
+        assert_eq!(first.len(), OUT_CHUNK);
+        assert_eq!(released(&mut cmds), 1);
+        let (mut total, mut peak) = (first.len(), 0);
+        let mut frames = 1;
+        while let Some(chunk) = body.chunk().await {
+            let chunk = chunk.unwrap();
+            assert!(!chunk.is_empty() && chunk.len() <= OUT_CHUNK);
+            // Held while reading: one chunk out, at most one compressed frame in.
+            peak = peak.max(chunk.len() + held(&body));
+            total += chunk.len();
+            frames += released(&mut cmds);
+            // Decoding a frame's worth never runs ahead of the reader by more than a frame.
+            assert!(
+                frames <= total / (OUT_CHUNK * 8) + 2,
+                "{frames} frames for {total}"
+            );
+        }
+        assert_eq!(total, TOTAL);
+        assert_eq!(body.received(), TOTAL as u64);
+        assert!(peak <= OUT_CHUNK + FRAME, "peak {peak}");
+    }
+
+    #[tokio::test]
+    async fn a_decoding_body_stops_at_its_cap() {
+        const LIMIT: u64 = 3 << 20;
+        let (mut body, _cmds) = bomb_body(1 << 30, Some(LIMIT));
+        let mut total = 0u64;
+        let error = loop {
+            match body.chunk().await {
+                Some(Ok(chunk)) => total += chunk.len() as u64,
+                Some(Err(e)) => break e,
+                None => panic!("the body ended under its cap"),
+            }
+        };
+        assert!(
+            matches!(error, Error::Decode(DecodeError::TooLarge { limit: LIMIT })),
+            "{error:?}"
+        );
+        assert_eq!(total, LIMIT);
+        assert!(body.chunk().await.is_none());
     }
 }

@@ -347,6 +347,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     decompress: bool,
+    max_decoded: Option<u64>,
     trace: Option<Arc<dyn FrameTrace>>,
 }
 
@@ -379,6 +380,7 @@ impl ClientBuilder {
             connect_timeout: Some(Duration::from_secs(30)),
             request_timeout: None,
             decompress: false,
+            max_decoded: None,
             trace: None,
         }
     }
@@ -484,6 +486,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Caps the decoded size of each response body when [`decompress`](Self::decompress) is
+    /// on: past `limit` octets the body yields [`Error::Decode`] with
+    /// [`DecodeError::TooLarge`](crate::DecodeError::TooLarge) (and the stream is cancelled
+    /// when the body is dropped). Default `None`, no cap.
+    ///
+    /// Decoding never needs memory in proportion to the decoded size: a decoding body holds
+    /// one received DATA payload, one decoded chunk of at most 64 KiB and the decoder state
+    /// (at most a 16 MiB brotli window), and decodes only as fast as it is read, so a
+    /// compression bomb costs the client CPU per octet read, not memory. Without a cap the
+    /// decoded size is, like an uncompressed body's size, the reader's business; set one
+    /// when the body is gathered whole ([`Body::collect`](crate::Body::collect)) from servers
+    /// you do not trust, since a few kilobytes on the wire can decode to gigabytes.
+    pub fn max_decoded_body_size(mut self, limit: Option<u64>) -> Self {
+        self.max_decoded = limit;
+        self
+    }
+
     /// Sees every frame sent and received (see [`FrameTrace`]).
     pub fn frame_trace(mut self, trace: Arc<dyn FrameTrace>) -> Self {
         self.trace = Some(trace);
@@ -557,6 +576,7 @@ impl ClientBuilder {
         let opts = Options {
             config: self.config,
             decompress: self.decompress,
+            max_decoded: self.max_decoded,
             request_timeout: self.request_timeout,
             trace: self.trace,
         };
@@ -578,6 +598,7 @@ impl ClientBuilder {
         let opts = Options {
             config: self.config,
             decompress: self.decompress,
+            max_decoded: self.max_decoded,
             request_timeout: self.request_timeout,
             trace: self.trace,
         };
@@ -611,6 +632,7 @@ enum Transport {
 struct Options {
     config: Config,
     decompress: bool,
+    max_decoded: Option<u64>,
     request_timeout: Option<Duration>,
     trace: Option<Arc<dyn FrameTrace>>,
 }
@@ -624,7 +646,14 @@ where
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared::default());
     let tracer = opts.trace.map(Tracer::new);
-    let driver = Driver::new(conn, &tx, shared.clone(), tracer, opts.decompress);
+    let driver = Driver::new(
+        conn,
+        &tx,
+        shared.clone(),
+        tracer,
+        opts.decompress,
+        opts.max_decoded,
+    );
     tokio::spawn(driver.run(io, rx));
     Client {
         inner: Arc::new(Inner {

@@ -140,6 +140,8 @@ pub(crate) struct Driver {
     tracer: Option<Tracer>,
     shared: Arc<Shared>,
     decompress_pushes: bool,
+    /// The cap on each body's decoded size.
+    max_decoded: Option<u64>,
     /// The server's first SETTINGS arrived.
     got_settings: bool,
 }
@@ -159,6 +161,7 @@ impl Driver {
         shared: Arc<Shared>,
         tracer: Option<Tracer>,
         decompress_pushes: bool,
+        max_decoded: Option<u64>,
     ) -> Self {
         shared.open.store(true, Ordering::Release);
         Driver {
@@ -176,6 +179,7 @@ impl Driver {
             tracer,
             shared,
             decompress_pushes,
+            max_decoded,
             got_settings: false,
         }
     }
@@ -719,7 +723,7 @@ impl Driver {
             let d = parts
                 .headers
                 .get(http::header::CONTENT_ENCODING)
-                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes()));
+                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes(), self.max_decoded));
             if d.is_some() {
                 parts.headers.remove(http::header::CONTENT_ENCODING);
                 parts.headers.remove(http::header::CONTENT_LENGTH);

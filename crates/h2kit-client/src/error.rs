@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+use crate::decode::DecodeError;
 use bytes::Bytes;
 use h2kit::{ConnectionError, ErrorCode, Initiator, StreamId, UsageError};
 
@@ -70,8 +71,9 @@ pub enum Error {
     InvalidResponse(String),
     /// The request body's source failed.
     Body(Arc<dyn std::error::Error + Send + Sync>),
-    /// Decoding the response's content-encoding failed.
-    Decode(Arc<io::Error>),
+    /// Decoding the response's content-encoding failed, or the decoded body passed
+    /// [`ClientBuilder::max_decoded_body_size`](crate::ClientBuilder::max_decoded_body_size).
+    Decode(DecodeError),
 }
 
 impl Error {
@@ -185,7 +187,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Connect { source, .. } => Some(source.as_ref()),
-            Error::Tls(e) | Error::Io(e) | Error::Decode(e) => Some(e.as_ref()),
+            Error::Tls(e) | Error::Io(e) => Some(e.as_ref()),
+            Error::Decode(e) => Some(e),
             Error::Connection(e) => Some(e),
             Error::Usage(e) => Some(e),
             Error::Body(e) => Some(e.as_ref()),

@@ -77,6 +77,7 @@ pub mod trace;
 
 pub use body::Body;
 pub use client::{Client, ClientBuilder, PushStream, PushedResponse, ResponseFuture};
+pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
 pub use h2kit::flow::{PolicyFactory, WindowPolicy, WindowStatus, WindowStrategy};
 pub use h2kit::{Config, ErrorCode, ExtensiblePriority, Initiator, StreamId, Urgency};
