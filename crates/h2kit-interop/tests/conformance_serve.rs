@@ -4,7 +4,7 @@
 //! * the h2kit-server h2c driver with a handler answering 200 to anything: every case passes;
 //! * what `h2kit serve --h2c DIR` runs (an h2c listener on a loopback port with the
 //!   [`StaticFiles`] handler over a temporary directory): every case passes except those in
-//!   [`SERVE_GAPS`], each listed with its reason.
+//!   [`SERVE_GAPS`] (none today), each listed with its reason.
 //!
 //! Skipped with a message when `httpwg` is missing (looked up on `PATH` and in
 //! `~/.cargo/bin`), failing instead under `H2KIT_REQUIRE_PEERS=1`.
@@ -245,15 +245,9 @@ async fn httpwg_suite_passes_against_the_tokio_server() {
 
 /// Cases `h2kit serve` does not pass, each with its reason. Keep this list empty when the
 /// server allows it; the test fails when a listed case starts passing, so the list cannot
-/// go stale.
-///
-/// * `te trailers`: httpwg sends `POST /` with `te: trailers` and requires status 200. The
-///   static file handler answers 405 (Method Not Allowed) to every POST, which is correct
-///   HTTP semantics but not what this case checks; the protocol part (a `te: trailers`
-///   field is accepted, not treated as malformed) passes — the request reaches the handler.
-///   nghttpd passes it by serving the file for any method.
-const SERVE_GAPS: &[&str] =
-    &["RFC 9113 :: 8. expressing http semantics in http2 :: sends headers frame with te trailers"];
+/// go stale. (It is empty: the `te trailers` case, a `POST /`, passes since the static file
+/// handler answers POST like GET, as nghttpd does.)
+const SERVE_GAPS: &[&str] = &[];
 
 /// What `h2kit serve --h2c DIR` runs: the [`StaticFiles`] handler over a temp directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,8 @@ use crate::handler::{BoxFuture, Handler};
 
 /// A [`Handler`] serving the files under a root directory.
 ///
-/// `GET` and `HEAD` only (others get 405). A path is percent-decoded and split into
+/// `GET` and `HEAD`; `POST` is answered like `GET` with its body discarded (as nghttpd
+/// does, so a form posted to a static page gets the page); other methods get 405. A path is percent-decoded and split into
 /// segments; `..`, segments with `/`, `\` or NUL after decoding, and anything whose real
 /// path (symlinks resolved) lies outside the root get 404. A directory serves its
 /// `index.html` or 404.
@@ -40,10 +41,12 @@ impl StaticFiles {
 
     async fn respond(self, request: Request<Body>) -> Response<Body> {
         let method = request.method().clone();
-        if method != Method::GET && method != Method::HEAD {
+        if method != Method::GET && method != Method::HEAD && method != Method::POST {
             let mut r = status(StatusCode::METHOD_NOT_ALLOWED);
-            r.headers_mut()
-                .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            r.headers_mut().insert(
+                http::header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST"),
+            );
             return r;
         }
         let Some(relative) = safe_relative_path(request.uri().path()) else {
