@@ -121,6 +121,36 @@ pub(crate) fn push_header_map(fields: &mut Vec<Field>, headers: &HeaderMap) {
     }
 }
 
+/// Builds a request head from received fields, sharing the decoded field bytes (no copies of
+/// path, authority or values) and sizing the header map once. `None` when a field does not
+/// make a valid `http` request (the stream is then reset).
+fn request_parts(fields: &[Field]) -> Option<http::request::Parts> {
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.headers.reserve(fields.len());
+    let mut uri = http::uri::Parts::default();
+    for f in fields {
+        match f.name.as_ref() {
+            b":method" => parts.method = Method::from_bytes(&f.value).ok()?,
+            b":scheme" => uri.scheme = Some(http::uri::Scheme::try_from(f.value.as_ref()).ok()?),
+            b":authority" => {
+                uri.authority = Some(http::uri::Authority::from_maybe_shared(f.value.clone()).ok()?)
+            }
+            b":path" => {
+                uri.path_and_query =
+                    Some(http::uri::PathAndQuery::from_maybe_shared(f.value.clone()).ok()?)
+            }
+            b":protocol" => {}
+            name => {
+                let name = http::HeaderName::from_bytes(name).ok()?;
+                let value = http::HeaderValue::from_maybe_shared(f.value.clone()).ok()?;
+                parts.headers.append(name, value);
+            }
+        }
+    }
+    parts.uri = http::Uri::from_parts(uri).ok()?;
+    Some(parts)
+}
+
 fn header_map(fields: &[Field]) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(fields.len());
     for f in fields {
@@ -624,12 +654,9 @@ impl Driver {
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) {
-        let head = match h2kit::request_from_fields(&headers) {
-            Ok(r) => r,
-            Err(_) => {
-                let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
-                return;
-            }
+        let Some(mut parts) = request_parts(&headers) else {
+            let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
+            return;
         };
         let (body, body_tx) = if end_stream {
             (Body::empty(), None)
@@ -644,7 +671,6 @@ impl Driver {
             (Body::inbound(inbound), Some(tx))
         };
         let credit = self.new_entry(stream, body_tx);
-        let (mut parts, ()) = head.into_parts();
         let scheme = if self.tls { "https" } else { "http" };
         parts.extensions.insert(StreamInfo {
             stream_id: stream,
@@ -660,10 +686,15 @@ impl Driver {
             ctx: self.ctx.clone(),
         });
         let method = parts.method.clone();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        // Only the access log reads the path: skip the copy when there is none.
+        let path = if self.ctx.logger.is_some() {
+            parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+        } else {
+            String::new()
+        };
         let request = Request::from_parts(parts, body);
         let handler = self.handler.clone();
         let ctx = self.ctx.clone();
