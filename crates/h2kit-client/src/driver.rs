@@ -86,6 +86,9 @@ pub(crate) enum Cmd {
 pub(crate) struct PendingRequest {
     pub(crate) key: u64,
     pub(crate) head: http::Request<()>,
+    /// `head` as HEADERS fields; empty after a start that hit the concurrency limit (they
+    /// are rebuilt from `head` on the next try).
+    pub(crate) fields: Vec<Field>,
     pub(crate) body: Body,
     pub(crate) reply: oneshot::Sender<ResponseResult>,
     pub(crate) pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
@@ -449,15 +452,25 @@ impl Driver {
     }
 
     /// Opens the stream for `req`; gives it back when the peer's concurrency limit is reached.
-    fn start(&mut self, req: Box<PendingRequest>) -> Result<(), Box<PendingRequest>> {
+    fn start(&mut self, mut req: Box<PendingRequest>) -> Result<(), Box<PendingRequest>> {
         if req.reply.is_closed() {
             return Ok(());
         }
-        if !self.got_settings && self.conn.open_outbound_streams() >= STREAMS_BEFORE_SETTINGS {
+        let open = self.conn.open_outbound_streams();
+        if !self.got_settings && open >= STREAMS_BEFORE_SETTINGS {
+            return Err(req);
+        }
+        if open >= self.conn.peer_settings().max_concurrent_streams {
+            // Certainly refused: keep the fields for the next try.
             return Err(req);
         }
         let end = req.body.is_empty();
-        let id = match self.conn.send_http_request(&req.head, end) {
+        let fields = if req.fields.is_empty() {
+            crate::client::head_fields(&req.head, None)
+        } else {
+            std::mem::take(&mut req.fields)
+        };
+        let id = match self.conn.send_request(fields, end) {
             Ok(id) => id,
             Err(UsageError::ConcurrencyLimit) => return Err(req),
             Err(e) => {
@@ -475,6 +488,7 @@ impl Driver {
         let PendingRequest {
             key,
             head: _,
+            fields: _,
             mut body,
             reply,
             pushes,
