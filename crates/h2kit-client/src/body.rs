@@ -1,10 +1,11 @@
 //! Request and response bodies: streams of [`Bytes`] chunks, then optional trailers.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -53,8 +54,106 @@ pub(crate) enum Item {
     Error(Error),
 }
 
+/// The queue between the connection task and one response body: one sender (the task), one
+/// receiver (the body). Lighter than a tokio channel (one plain allocation, plus the queue's
+/// once items wait), which matters because every response has one.
+struct ItemQueue {
+    items: VecDeque<Item>,
+    waker: Option<Waker>,
+    sender_gone: bool,
+    receiver_gone: bool,
+}
+
+type SharedQueue = Arc<Mutex<ItemQueue>>;
+
+fn lock(q: &SharedQueue) -> MutexGuard<'_, ItemQueue> {
+    // Nothing panics while the lock is held; a poisoned queue is still consistent.
+    q.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The connection task's end of a response body's queue.
+pub(crate) struct ItemSender {
+    queue: SharedQueue,
+}
+
+/// The response body's end of its queue.
+pub(crate) struct ItemReceiver {
+    queue: SharedQueue,
+}
+
+/// A queue for one response body.
+pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
+    let queue = Arc::new(Mutex::new(ItemQueue {
+        items: VecDeque::new(),
+        waker: None,
+        sender_gone: false,
+        receiver_gone: false,
+    }));
+    (
+        ItemSender {
+            queue: queue.clone(),
+        },
+        ItemReceiver { queue },
+    )
+}
+
+impl ItemSender {
+    /// Queues `item`; gives it back when the body is gone.
+    pub(crate) fn send(&self, item: Item) -> Result<(), Item> {
+        let mut q = lock(&self.queue);
+        if q.receiver_gone {
+            return Err(item);
+        }
+        q.items.push_back(item);
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ItemSender {
+    fn drop(&mut self) {
+        let mut q = lock(&self.queue);
+        q.sender_gone = true;
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl ItemReceiver {
+    /// The next item; `None` once the sender is gone and the queue is empty.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let mut q = lock(&self.queue);
+        if let Some(item) = q.items.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if q.sender_gone {
+            return Poll::Ready(None);
+        }
+        match &q.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => q.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Refuses further items and hands back those still queued.
+    fn close(&mut self) -> VecDeque<Item> {
+        let mut q = lock(&self.queue);
+        q.receiver_gone = true;
+        q.waker = None;
+        std::mem::take(&mut q.items)
+    }
+}
+
 pub(crate) struct RecvBody {
-    rx: mpsc::UnboundedReceiver<Item>,
+    rx: ItemReceiver,
     cmd: mpsc::UnboundedSender<Cmd>,
     stream: StreamId,
     decoder: Option<ContentDecoder>,
@@ -68,7 +167,7 @@ pub(crate) struct RecvBody {
 
 impl RecvBody {
     pub(crate) fn new(
-        rx: mpsc::UnboundedReceiver<Item>,
+        rx: ItemReceiver,
         cmd: mpsc::UnboundedSender<Cmd>,
         stream: StreamId,
         decoder: Option<ContentDecoder>,
@@ -91,8 +190,7 @@ impl Drop for RecvBody {
         // response did not end.
         let mut unreleased = 0u32;
         let mut ended = self.ended || self.input_done;
-        self.rx.close();
-        while let Ok(item) = self.rx.try_recv() {
+        for item in self.rx.close() {
             match item {
                 Item::Data { flow, .. } => unreleased = unreleased.saturating_add(flow),
                 Item::End | Item::Trailers(_) | Item::Error(_) => ended = true,
@@ -430,17 +528,51 @@ mod tests {
     /// A response body fed a gzip bomb of `total` zeros in 16 KiB DATA frames (all queued at
     /// once, as a server with a huge window could), decoding with `limit`.
     fn bomb_body(total: usize, limit: Option<u64>) -> (Body, mpsc::UnboundedReceiver<Cmd>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = item_channel();
         let (ctx, crx) = mpsc::unbounded_channel();
         for frame in bomb(ContentCoding::Gzip, total).chunks(FRAME) {
             let data = Bytes::copy_from_slice(frame);
             let flow = data.len() as u32;
-            tx.send(Item::Data { data, flow }).unwrap();
+            assert!(tx.send(Item::Data { data, flow }).is_ok());
         }
-        tx.send(Item::End).unwrap();
+        assert!(tx.send(Item::End).is_ok());
         let decoder = ContentDecoder::for_encoding(b"gzip", limit);
         let body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
         (body, crx)
+    }
+
+    #[tokio::test]
+    async fn the_item_queue_delivers_in_order_ends_and_refuses_after_close() {
+        let (tx, mut rx) = item_channel();
+        let waiter = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(item) = poll_fn(|cx| rx.poll_recv(cx)).await {
+                got.push(match item {
+                    Item::Data { data, flow } => (data, flow),
+                    _ => (Bytes::from_static(b"other"), 0),
+                });
+            }
+            got
+        });
+        tokio::task::yield_now().await;
+        let data = Bytes::from_static(b"ab");
+        assert!(tx.send(Item::Data { data, flow: 2 }).is_ok());
+        assert!(tx.send(Item::End).is_ok());
+        drop(tx);
+        let got = waiter.await.unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (Bytes::from_static(b"ab"), 2),
+                (Bytes::from_static(b"other"), 0)
+            ]
+        );
+
+        let (tx, mut rx) = item_channel();
+        assert!(tx.send(Item::End).is_ok());
+        let left = rx.close();
+        assert_eq!(left.len(), 1);
+        assert!(tx.send(Item::End).is_err());
     }
 
     fn held(body: &Body) -> usize {

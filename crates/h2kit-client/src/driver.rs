@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{Body, Item, RecvBody};
+use crate::body::{Body, Item, ItemSender, RecvBody, item_channel};
 use crate::client::PushedResponse;
 use crate::decode::ContentDecoder;
 use crate::error::Error;
@@ -105,7 +105,7 @@ pub(crate) struct Shared {
 struct Slot {
     key: Option<u64>,
     reply: Option<oneshot::Sender<ResponseResult>>,
-    body: Option<mpsc::UnboundedSender<Item>>,
+    body: Option<ItemSender>,
     pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
     ack: Option<oneshot::Sender<Result<(), Error>>>,
     decompress: bool,
@@ -746,7 +746,7 @@ impl Driver {
         } else {
             None
         };
-        let (btx, brx) = mpsc::unbounded_channel();
+        let (btx, brx) = item_channel();
         if end_stream {
             let _ = btx.send(Item::End);
             slot.recv_done = true;
