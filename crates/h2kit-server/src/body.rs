@@ -241,6 +241,21 @@ impl Body {
         }
     }
 
+    /// Takes the whole body when it is already in memory and has no trailers (empty or full
+    /// bodies), leaving the body finished; `None` (body unchanged) otherwise.
+    pub(crate) fn take_complete(&mut self) -> Option<Bytes> {
+        let data = match &mut self.kind {
+            Kind::Empty | Kind::Done => return Some(Bytes::new()),
+            Kind::Full {
+                data,
+                trailers: None,
+            } => data.take().unwrap_or_default(),
+            _ => return None,
+        };
+        self.kind = Kind::Done;
+        Some(data)
+    }
+
     /// The next frame: `None` at the end, an error if the body cannot be read to its end.
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, BodyError>>> {
         let (result, finished) = match &mut self.kind {

@@ -1,5 +1,7 @@
 //! One task per connection drives the sans-IO core by its documented contract; one task per
-//! request runs the handler and pulls the response body as credit allows.
+//! request runs the handler and pulls the response body as credit allows. A request without a
+//! body whose handler answers on its first poll with a body already in memory is answered by
+//! the connection task itself, without a task.
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -572,8 +574,7 @@ impl Driver {
                     end_stream,
                     priority,
                 } => {
-                    self.on_request(stream, headers, end_stream, priority);
-                    spawned = true;
+                    spawned |= self.on_request(stream, headers, end_stream, priority);
                 }
                 Event::Data {
                     stream,
@@ -647,16 +648,18 @@ impl Driver {
         credit
     }
 
+    /// Starts a request's handler; true when a task was spawned for it (false: it was
+    /// answered at once, or refused).
     fn on_request(
         &mut self,
         stream: StreamId,
         headers: Vec<Field>,
         end_stream: bool,
         priority: h2kit::PrioritySignal,
-    ) {
+    ) -> bool {
         let Some(mut parts) = request_parts(&headers) else {
             let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
-            return;
+            return false;
         };
         let (body, body_tx) = if end_stream {
             (Body::empty(), None)
@@ -670,7 +673,6 @@ impl Driver {
             };
             (Body::inbound(inbound), Some(tx))
         };
-        let credit = self.new_entry(stream, body_tx);
         let scheme = if self.tls { "https" } else { "http" };
         parts.extensions.insert(StreamInfo {
             stream_id: stream,
@@ -696,17 +698,44 @@ impl Driver {
             String::new()
         };
         let request = Request::from_parts(parts, body);
-        let handler = self.handler.clone();
+        let start = Instant::now();
+        let mut future = self.handler.call(request);
+        // A request without a body whose handler answers on its first poll, with a body
+        // already in memory, is answered here: no task, no commands, no credit. Any other
+        // handler goes on in its own task, which polls it again with a real waker.
+        let mut response = None;
+        if body_tx.is_none() {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                future.as_mut().poll(&mut cx)
+            }));
+            match polled {
+                Ok(Poll::Ready(r)) => match self.answer_now(stream, &method, &path, r, start) {
+                    None => return false,
+                    Some(r) => response = Some(r),
+                },
+                Ok(Poll::Pending) => {}
+                Err(_) => {
+                    tracing::debug!(stream = stream.get(), "handler panicked");
+                    let _ = self.core.reset(stream, ErrorCode::INTERNAL_ERROR);
+                    return false;
+                }
+            }
+        }
+        let credit = self.new_entry(stream, body_tx);
         let ctx = self.ctx.clone();
         let cmd = self.cmd_tx.clone();
-        let start = Instant::now();
         let task = tokio::spawn(async move {
             let guard = StreamGuard {
                 id: stream,
                 cmd: cmd.clone(),
                 armed: true,
             };
-            let response = handler.call(request).await;
+            let response = match response {
+                Some(r) => r,
+                None => future.await,
+            };
             let mut guard = guard;
             guard.armed = false;
             send_response(
@@ -717,6 +746,67 @@ impl Driver {
         if let Some(e) = self.streams.get_mut(&stream.get()) {
             e.abort = Some(task.abort_handle());
         }
+        true
+    }
+
+    /// Sends a response whose body is already in memory (no trailers, within the stream's
+    /// budget) straight to the core and returns `None`; any other response comes back, to
+    /// go out from a task.
+    fn answer_now(
+        &mut self,
+        id: StreamId,
+        method: &Method,
+        path: &str,
+        response: Response<Body>,
+        start: Instant,
+    ) -> Option<Response<Body>> {
+        let (parts, mut body) = response.into_parts();
+        let status = parts.status;
+        let no_body = *method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let data = if no_body {
+            Bytes::new()
+        } else {
+            match body.take_complete() {
+                Some(d) if d.len() <= self.budget(id) => d,
+                Some(d) => return Some(Response::from_parts(parts, Body::full(d))),
+                None => return Some(Response::from_parts(parts, body)),
+            }
+        };
+        let mut fields = Vec::with_capacity(parts.headers.len() + 1);
+        fields.push(status_field(status));
+        push_header_map(&mut fields, &parts.headers);
+        let bytes = data.len() as u64;
+        let complete = if data.is_empty() {
+            self.core.send_response(id, fields, true)
+        } else {
+            self.core
+                .send_response(id, fields, false)
+                .and_then(|()| self.core.send_data(id, data, true))
+        };
+        let complete = match complete {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(stream = id.get(), %error, "response refused by the core");
+                let _ = self.core.reset(id, ErrorCode::INTERNAL_ERROR);
+                false
+            }
+        };
+        if let Some(logger) = &self.ctx.logger {
+            logger(&AccessLog {
+                method: method.clone(),
+                path: path.to_owned(),
+                status,
+                bytes,
+                duration: start.elapsed(),
+                stream_id: id,
+                remote_addr: self.ctx.remote_addr,
+                complete,
+                pushed: false,
+            });
+        }
+        None
     }
 
     fn on_data(&mut self, stream: StreamId, data: Bytes, len: u32, end: bool) {
@@ -888,5 +978,127 @@ impl Driver {
         for (_, e) in self.streams.drain() {
             Self::kill(e, crate::body::BodyError::ConnectionClosed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode};
+    use tokio::net::TcpStream;
+    use tokio::sync::oneshot;
+
+    use crate::{Body, Server};
+
+    fn pattern(len: usize) -> Bytes {
+        (0..len)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into()
+    }
+
+    fn get(path: &str) -> Request<()> {
+        Request::get(format!("http://localhost{path}"))
+            .body(())
+            .unwrap()
+    }
+
+    async fn read_body(mut body: h2::RecvStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            out.extend_from_slice(&chunk);
+        }
+        out
+    }
+
+    /// Handlers that answer on their first poll are answered on the connection task: the
+    /// response, HEAD, a body larger than the stream's budget, a panic, and the access log must
+    /// all behave as they do for handlers that run in their own task.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handlers_ready_at_once_answer_like_spawned_ones() {
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let log = logged.clone();
+        let server = Server::builder()
+            .on_access(move |l| {
+                log.lock()
+                    .unwrap()
+                    .push((l.path.clone(), l.status, l.bytes, l.complete));
+            })
+            .build()
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve_with_shutdown(
+                    |req: Request<Body>| async move {
+                        match req.uri().path() {
+                            "/panic" => panic!("handler panics on purpose"),
+                            "/big" => Response::new(Body::full(pattern(3 << 20))),
+                            "/none" => Response::builder()
+                                .status(StatusCode::NO_CONTENT)
+                                .body(Body::full("ignored"))
+                                .unwrap(),
+                            _ => Response::builder()
+                                .header("x-kind", "small")
+                                .body(Body::full("twelve bytes"))
+                                .unwrap(),
+                        }
+                    },
+                    async move {
+                        let _ = stopped.await;
+                    },
+                )
+                .await
+                .unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut client = client.ready().await.unwrap();
+
+        let (resp, _) = client.send_request(get("/panic"), true).unwrap();
+        let err = resp.await.unwrap_err();
+        assert_eq!(err.reason(), Some(h2::Reason::INTERNAL_ERROR));
+
+        let (resp, _) = client.send_request(get("/small"), true).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["x-kind"], "small");
+        assert_eq!(read_body(resp.into_body()).await, b"twelve bytes");
+
+        let head = Request::head("http://localhost/small").body(()).unwrap();
+        let (resp, _) = client.send_request(head, true).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(read_body(resp.into_body()).await.is_empty());
+
+        let (resp, _) = client.send_request(get("/none"), true).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        assert!(read_body(resp.into_body()).await.is_empty());
+
+        let (resp, _) = client.send_request(get("/big"), true).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(read_body(resp.into_body()).await, pattern(3 << 20));
+
+        drop(client);
+        stop.send(()).unwrap();
+        task.await.unwrap();
+        let logged = logged.lock().unwrap().clone();
+        let want = [
+            ("/small".to_owned(), StatusCode::OK, 12, true),
+            ("/small".to_owned(), StatusCode::OK, 0, true),
+            ("/none".to_owned(), StatusCode::NO_CONTENT, 0, true),
+            ("/big".to_owned(), StatusCode::OK, 3 << 20, true),
+        ];
+        assert_eq!(logged, want);
     }
 }

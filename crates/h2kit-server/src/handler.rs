@@ -18,7 +18,9 @@ use crate::conn::{Cmd, Credit, ResponseCtx, send_response_task};
 pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>>;
 
 /// Answers requests. Each request runs in its own task; the connection task talks to it
-/// through channels.
+/// through channels. The returned future is first polled on the connection task: one that
+/// is ready at once with an in-memory body (a request without a body) is answered there with
+/// no task, so that first poll must not block.
 ///
 /// Any `Fn(Request<Body>) -> impl Future<Output = Response<Body>>` that is `Send + Sync` is a
 /// handler.
