@@ -48,7 +48,12 @@ enum Kind {
 
 /// What the connection task hands a response body.
 pub(crate) enum Item {
-    Data { data: Bytes, flow: u32 },
+    /// DATA; `end` when it carried END_STREAM (no `End` follows then).
+    Data {
+        data: Bytes,
+        flow: u32,
+        end: bool,
+    },
     Trailers(HeaderMap),
     End,
     Error(Error),
@@ -58,6 +63,9 @@ pub(crate) enum Item {
 /// receiver (the body). Lighter than a tokio channel (one plain allocation, plus the queue's
 /// once items wait), which matters because every response has one.
 struct ItemQueue {
+    /// The oldest item while `items` is empty: most bodies are one DATA with END_STREAM,
+    /// which then needs no queue allocation.
+    first: Option<Item>,
     items: VecDeque<Item>,
     waker: Option<Waker>,
     sender_gone: bool,
@@ -84,6 +92,7 @@ pub(crate) struct ItemReceiver {
 /// A queue for one response body.
 pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
     let queue = Arc::new(Mutex::new(ItemQueue {
+        first: None,
         items: VecDeque::new(),
         waker: None,
         sender_gone: false,
@@ -104,7 +113,11 @@ impl ItemSender {
         if q.receiver_gone {
             return Err(item);
         }
-        q.items.push_back(item);
+        if q.first.is_none() && q.items.is_empty() {
+            q.first = Some(item);
+        } else {
+            q.items.push_back(item);
+        }
         let waker = q.waker.take();
         drop(q);
         if let Some(w) = waker {
@@ -130,7 +143,7 @@ impl ItemReceiver {
     /// The next item; `None` once the sender is gone and the queue is empty.
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         let mut q = lock(&self.queue);
-        if let Some(item) = q.items.pop_front() {
+        if let Some(item) = q.first.take().or_else(|| q.items.pop_front()) {
             return Poll::Ready(Some(item));
         }
         if q.sender_gone {
@@ -148,7 +161,11 @@ impl ItemReceiver {
         let mut q = lock(&self.queue);
         q.receiver_gone = true;
         q.waker = None;
-        std::mem::take(&mut q.items)
+        let mut items = std::mem::take(&mut q.items);
+        if let Some(first) = q.first.take() {
+            items.push_front(first);
+        }
+        items
     }
 }
 
@@ -192,7 +209,10 @@ impl Drop for RecvBody {
         let mut ended = self.ended || self.input_done;
         for item in self.rx.close() {
             match item {
-                Item::Data { flow, .. } => unreleased = unreleased.saturating_add(flow),
+                Item::Data { flow, end, .. } => {
+                    unreleased = unreleased.saturating_add(flow);
+                    ended |= end;
+                }
                 Item::End | Item::Trailers(_) | Item::Error(_) => ended = true,
             }
         }
@@ -482,12 +502,15 @@ fn poll_recv(
             Poll::Ready(Some(item)) => item,
         };
         match item {
-            Item::Data { data, flow } => {
+            Item::Data { data, flow, end } => {
                 if flow > 0 {
                     let _ = r.cmd.send(Cmd::Release {
                         id: r.stream,
                         len: flow,
                     });
+                }
+                if end {
+                    r.input_done = true;
                 }
                 match &mut r.decoder {
                     Some(d) => d.push(data),
@@ -533,7 +556,8 @@ mod tests {
         for frame in bomb(ContentCoding::Gzip, total).chunks(FRAME) {
             let data = Bytes::copy_from_slice(frame);
             let flow = data.len() as u32;
-            assert!(tx.send(Item::Data { data, flow }).is_ok());
+            let end = false;
+            assert!(tx.send(Item::Data { data, flow, end }).is_ok());
         }
         assert!(tx.send(Item::End).is_ok());
         let decoder = ContentDecoder::for_encoding(b"gzip", limit);
@@ -548,7 +572,7 @@ mod tests {
             let mut got = Vec::new();
             while let Some(item) = poll_fn(|cx| rx.poll_recv(cx)).await {
                 got.push(match item {
-                    Item::Data { data, flow } => (data, flow),
+                    Item::Data { data, flow, .. } => (data, flow),
                     _ => (Bytes::from_static(b"other"), 0),
                 });
             }
@@ -556,7 +580,14 @@ mod tests {
         });
         tokio::task::yield_now().await;
         let data = Bytes::from_static(b"ab");
-        assert!(tx.send(Item::Data { data, flow: 2 }).is_ok());
+        assert!(
+            tx.send(Item::Data {
+                data,
+                flow: 2,
+                end: false
+            })
+            .is_ok()
+        );
         assert!(tx.send(Item::End).is_ok());
         drop(tx);
         let got = waiter.await.unwrap();
@@ -567,6 +598,44 @@ mod tests {
                 (Bytes::from_static(b"other"), 0)
             ]
         );
+
+        // Order holds across the inline slot and the queue behind it.
+        let (tx, mut rx) = item_channel();
+        let data = |b: &'static [u8]| Item::Data {
+            data: Bytes::from_static(b),
+            flow: 0,
+            end: false,
+        };
+        assert!(tx.send(data(b"1")).is_ok());
+        assert!(tx.send(data(b"2")).is_ok());
+        let mut order = Vec::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut next = || match rx.poll_recv(&mut cx) {
+            Poll::Ready(Some(Item::Data { data, .. })) => data,
+            Poll::Ready(Some(_)) => Bytes::from_static(b"other"),
+            _ => Bytes::from_static(b"none"),
+        };
+        order.push(next());
+        assert!(tx.send(data(b"3")).is_ok());
+        order.push(next());
+        order.push(next());
+        assert_eq!(order, [&b"1"[..], b"2", b"3"]);
+
+        // A body whose last DATA carried END_STREAM ends after it.
+        let (tx, rx) = item_channel();
+        let (ctx, _crx) = mpsc::unbounded_channel();
+        let data = Bytes::from_static(b"all");
+        assert!(
+            tx.send(Item::Data {
+                data,
+                flow: 3,
+                end: true
+            })
+            .is_ok()
+        );
+        let body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), None));
+        assert_eq!(body.collect().await.unwrap(), Bytes::from_static(b"all"));
+        drop(tx);
 
         let (tx, mut rx) = item_channel();
         assert!(tx.send(Item::End).is_ok());

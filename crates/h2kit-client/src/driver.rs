@@ -635,15 +635,21 @@ impl Driver {
                 end_stream,
             } => {
                 let delivered = match self.slots.get_mut(&stream.get()) {
-                    Some(slot) => match &slot.body {
-                        Some(tx) => tx
-                            .send(Item::Data {
+                    Some(slot) => {
+                        let sent = slot.body.as_ref().is_some_and(|tx| {
+                            tx.send(Item::Data {
                                 data,
                                 flow: flow_controlled_len,
+                                end: end_stream,
                             })
-                            .is_ok(),
-                        None => false,
-                    },
+                            .is_ok()
+                        });
+                        if sent && end_stream {
+                            // The DATA carried the end: `end_recv` has nothing to send.
+                            slot.body = None;
+                        }
+                        sent
+                    }
                     None => false,
                 };
                 if !delivered && flow_controlled_len > 0 {
