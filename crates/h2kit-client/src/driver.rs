@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use h2kit::{
-    Connection, ConnectionError, ErrorCode, Event, Field, Initiator, StreamId, UsageError,
+    Connection, ConnectionError, ErrorCode, Event, Field, HeaderError, Initiator, StreamId,
+    UsageError,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -727,7 +728,7 @@ impl Driver {
         let Some(reply) = slot.reply.take() else {
             return;
         };
-        let response = match h2kit::response_from_fields(headers) {
+        let response = match response_head(headers) {
             Ok(r) => r,
             Err(e) => {
                 let _ = reply.send(Err(Error::InvalidResponse(e.to_string())));
@@ -865,6 +866,36 @@ async fn upload(
     let _ = tx.send(Cmd::Finish { id, trailers });
 }
 
+/// A response head from its fields, as [`h2kit::response_from_fields`] builds it, but into a
+/// header map sized once (the `http` builder moves the whole head for every header).
+fn response_head(fields: &[Field]) -> Result<http::Response<()>, HeaderError> {
+    let mut status = None;
+    let mut headers = HeaderMap::with_capacity(fields.len().saturating_sub(1));
+    for f in fields {
+        match f.name.as_ref() {
+            b":status" => {
+                let s = http::StatusCode::from_bytes(&f.value)
+                    .map_err(|_| HeaderError::InvalidStatus)?;
+                status = Some(s);
+            }
+            name if name.first() == Some(&b':') => return Err(HeaderError::UnknownPseudo),
+            name => {
+                let name =
+                    HeaderName::from_bytes(name).map_err(|_| HeaderError::InvalidNameChar)?;
+                let value = HeaderValue::from_maybe_shared(f.value.clone())
+                    .map_err(|_| HeaderError::InvalidValueChar)?;
+                headers.append(name, value);
+            }
+        }
+    }
+    let mut response = http::Response::new(());
+    if let Some(s) = status {
+        *response.status_mut() = s;
+    }
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
 /// Header fields (no pseudo-headers) as an `http::HeaderMap`; invalid ones are skipped (the
 /// core has validated them already).
 fn header_map(fields: &[Field]) -> HeaderMap {
@@ -895,4 +926,41 @@ fn fields_of(map: &HeaderMap) -> Vec<Field> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_head_matches_the_core_helper() {
+        let f = |n: &'static str, v: &'static str| Field::new(n, v);
+        let cases: Vec<Vec<Field>> = vec![
+            vec![
+                f(":status", "200"),
+                f("server", "x"),
+                f("set-cookie", "a=1"),
+                f("set-cookie", "b=2"),
+                f("content-length", "12"),
+            ],
+            vec![f(":status", "404")],
+            vec![f(":status", "2000")],
+            vec![f(":status", "200"), f(":path", "/")],
+            vec![f(":status", "200"), f("bad name", "v")],
+            vec![f(":status", "200"), f("x", "a\nb")],
+        ];
+        for fields in cases {
+            let ours = response_head(&fields);
+            let core = h2kit::response_from_fields(&fields);
+            match (ours, core) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.status(), b.status());
+                    assert_eq!(a.headers(), b.headers());
+                    assert_eq!(a.version(), b.version());
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                (a, b) => panic!("differ: {a:?} vs {b:?}"),
+            }
+        }
+    }
 }
