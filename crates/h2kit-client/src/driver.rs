@@ -5,7 +5,7 @@
 //! channels (responses, pings, upload acknowledgements) and per-response body channels.
 //! Nothing is shared behind a lock, so no lock can be held across an await.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +24,7 @@ use crate::body::{Body, Item, ItemSender, RecvBody, item_channel};
 use crate::client::PushedResponse;
 use crate::decode::ContentDecoder;
 use crate::error::Error;
+use crate::idhash::{IdMap, id_map};
 use crate::trace::Tracer;
 
 /// Read buffer size (reused for every read).
@@ -132,8 +133,8 @@ impl Slot {
 pub(crate) struct Driver {
     conn: Connection,
     tx: mpsc::WeakUnboundedSender<Cmd>,
-    slots: HashMap<u32, Slot>,
-    keys: HashMap<u64, StreamId>,
+    slots: IdMap<u32, Slot>,
+    keys: IdMap<u64, StreamId>,
     pending: VecDeque<Box<PendingRequest>>,
     acks: Vec<StreamId>,
     pings: Vec<([u8; 8], Instant, PingReply)>,
@@ -171,8 +172,8 @@ impl Driver {
         Driver {
             conn,
             tx: tx.downgrade(),
-            slots: HashMap::new(),
-            keys: HashMap::new(),
+            slots: id_map(),
+            keys: id_map(),
             pending: VecDeque::new(),
             acks: Vec::new(),
             pings: Vec::new(),

@@ -72,6 +72,7 @@ mod client;
 mod decode;
 mod driver;
 mod error;
+mod idhash;
 mod tls;
 pub mod trace;
 
