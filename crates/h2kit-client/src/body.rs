@@ -216,6 +216,11 @@ impl Drop for RecvBody {
                 Item::End | Item::Trailers(_) | Item::Error(_) => ended = true,
             }
         }
+        if self.input_done && unreleased == 0 {
+            // The stream's end was read and every chunk's capacity given back: the
+            // connection task has already let go of this body, so there is nothing to say.
+            return;
+        }
         let _ = self.cmd.send(Cmd::BodyDropped {
             id: self.stream,
             unreleased,
