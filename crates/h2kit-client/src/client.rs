@@ -165,9 +165,8 @@ impl Client {
         let uri: Uri = path
             .parse()
             .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
-        let request = Request::get(uri)
-            .body(Body::empty())
-            .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = uri;
         self.send(request).await
     }
 
