@@ -91,7 +91,7 @@ impl Client {
         let mut fut = ResponseFuture {
             rx,
             key,
-            tx: self.inner.tx.clone(),
+            client: self.inner.clone(),
             pushes: push_rx,
             timeout: self
                 .inner
@@ -207,7 +207,8 @@ impl Client {
 pub struct ResponseFuture {
     rx: oneshot::Receiver<ResponseResult>,
     key: u64,
-    tx: mpsc::UnboundedSender<Cmd>,
+    /// For cancelling; the connection's handle (cheaper to clone than the command sender).
+    client: Arc<Inner>,
     pushes: Option<mpsc::UnboundedReceiver<PushedResponse>>,
     timeout: Option<Pin<Box<tokio::time::Sleep>>>,
     done: bool,
@@ -243,7 +244,7 @@ impl Future for ResponseFuture {
         if let Some(t) = &mut self.timeout {
             if t.as_mut().poll(cx).is_ready() {
                 self.done = true;
-                let _ = self.tx.send(Cmd::Cancel { key: self.key });
+                let _ = self.client.tx.send(Cmd::Cancel { key: self.key });
                 return Poll::Ready(Err(Error::Timeout));
             }
         }
@@ -254,7 +255,7 @@ impl Future for ResponseFuture {
 impl Drop for ResponseFuture {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.tx.send(Cmd::Cancel { key: self.key });
+            let _ = self.client.tx.send(Cmd::Cancel { key: self.key });
         }
     }
 }
