@@ -2,10 +2,9 @@
 //!
 //! Stream ids come from the peer, so the map must not let a peer choose ids that collide
 //! (HashDoS). std's default, SipHash-1-3 with random keys, is safe but was most of the
-//! cost of `block` and `unblock`. [`IdHashBuilder`] hashes a `u32` with one folded 64×64→128
-//! multiply, `fold((id ^ k0) * k1)`, where `k0` and `k1` are drawn per map from std's
-//! `RandomState` (the OS-seeded keys SipHash would have used), the same construction
-//! `foldhash` uses for integers. Without the keys a peer cannot compute which ids collide,
+//! cost of `block` and `unblock`. [`IdHashBuilder`] hashes a `u32` with a folded 64×64→128
+//! multiply, `fold((id ^ k0) * k1)`, and finishes with a second one, where `k0` and `k1` are
+//! drawn per map from std's `RandomState` (the OS-seeded keys SipHash would have used). Without the keys a peer cannot compute which ids collide,
 //! and the stream limit (`max_streams`) bounds the table in any case.
 
 use std::collections::HashMap;
@@ -62,7 +61,7 @@ impl BuildHasher for IdHashBuilder {
     }
 }
 
-/// The hasher of [`IdHashBuilder`]: one folded multiply per 8 bytes written.
+/// The hasher of [`IdHashBuilder`]: one folded multiply per 8 bytes written, one to finish.
 pub(crate) struct IdHasher {
     k0: u64,
     k1: u64,
@@ -95,7 +94,10 @@ impl Hasher for IdHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.h
+        // A second folded multiply: after one round the top bits (hashbrown's control tag)
+        // cluster for some keys when ids differ only in their high bits.
+        let p = u128::from(self.h) * u128::from(self.k0 | 1);
+        (p as u64) ^ ((p >> 64) as u64)
     }
 }
 
