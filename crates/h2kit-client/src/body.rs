@@ -178,6 +178,10 @@ pub(crate) struct RecvBody {
     input_done: bool,
     /// Everything was handed out (or an error was).
     ended: bool,
+    /// The connection reported an error on this stream (a reset, the connection gone):
+    /// the stream is over on the wire, so dropping the body has nothing to cancel. A
+    /// decoding error is ours, not the wire's, and leaves this false.
+    peer_done: bool,
     /// Bytes handed out so far (after decoding).
     received: u64,
 }
@@ -196,6 +200,7 @@ impl RecvBody {
             decoder,
             input_done: false,
             ended: false,
+            peer_done: false,
             received: 0,
         }
     }
@@ -206,7 +211,7 @@ impl Drop for RecvBody {
         // Give back the capacity of chunks nobody will read, and cancel the stream if the
         // response did not end.
         let mut unreleased = 0u32;
-        let mut ended = self.ended || self.input_done;
+        let mut ended = self.input_done || self.peer_done;
         for item in self.rx.close() {
             match item {
                 Item::Data { flow, end, .. } => {
@@ -533,6 +538,7 @@ fn poll_recv(
             Item::End => r.input_done = true,
             Item::Error(e) => {
                 r.ended = true;
+                r.peer_done = true;
                 return Poll::Ready(Some(Err(e)));
             }
         }
@@ -568,6 +574,38 @@ mod tests {
         let decoder = ContentDecoder::for_encoding(b"gzip", limit);
         let body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
         (body, crx)
+    }
+
+    /// A body that stops on a decoding error while the response is still arriving cancels
+    /// its stream when dropped (the server would otherwise go on sending into a body nobody
+    /// reads).
+    #[tokio::test]
+    async fn a_decoding_error_then_drop_cancels_the_stream() {
+        let (tx, rx) = item_channel();
+        let (ctx, mut crx) = mpsc::unbounded_channel();
+        let data = Bytes::from_static(b"this is not gzip at all");
+        let flow = data.len() as u32;
+        assert!(
+            tx.send(Item::Data {
+                data,
+                flow,
+                end: false
+            })
+            .is_ok()
+        );
+        let decoder = ContentDecoder::for_encoding(b"gzip", None);
+        let mut body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
+        assert!(matches!(body.chunk().await, Some(Err(Error::Decode(_)))));
+        assert!(body.chunk().await.is_none());
+        drop(body);
+        let mut dropped = None;
+        while let Ok(cmd) = crx.try_recv() {
+            if let Cmd::BodyDropped { ended, .. } = cmd {
+                dropped = Some(ended);
+            }
+        }
+        assert_eq!(dropped, Some(false), "the stream must be cancelled");
+        drop(tx);
     }
 
     #[tokio::test]
