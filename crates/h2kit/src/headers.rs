@@ -218,35 +218,101 @@ impl MessageInfo {
     }
 }
 
-const CONNECTION_SPECIFIC: [&[u8]; 5] = [
-    b"connection",
-    b"keep-alive",
-    b"proxy-connection",
-    b"transfer-encoding",
-    b"upgrade",
-];
-
 fn eq_name(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-/// §8.2.1 on a regular field name (without the uppercase rule, which is its own switch).
-fn check_name_chars(name: &[u8]) -> Result<(), HeaderError> {
-    if name.iter().any(|&b| b <= 0x20 || b >= 0x7f || b == b':') {
-        return Err(HeaderError::InvalidNameChar);
+/// Name byte class bit: forbidden in a regular field name (§8.2.1): 0x00-0x20, 0x7f-0xff, `:`.
+const NAME_INVALID: u8 = 1;
+/// Name byte class bit: an ASCII uppercase letter (§8.2.1, its own switch).
+const NAME_UPPER: u8 = 2;
+
+/// Class bits of every byte in a regular field name.
+const NAME_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b <= 0x20 || b >= 0x7f || b == b':' {
+            NAME_INVALID
+        } else if b.is_ascii_uppercase() {
+            NAME_UPPER
+        } else {
+            0
+        };
+        i += 1;
     }
-    Ok(())
+    t
+};
+
+/// Bytes forbidden anywhere in a field value (§8.2.1): NUL, CR, LF.
+const VALUE_INVALID: [bool; 256] = {
+    let mut t = [false; 256];
+    t[0] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
+/// The union of [`NAME_CLASS`] bits over a name, in one pass without early exit.
+#[inline]
+fn name_class(name: &[u8]) -> u8 {
+    name.iter().fold(0, |acc, &b| acc | NAME_CLASS[b as usize])
 }
 
 /// §8.2.1 on a field value.
+#[inline]
 fn check_value_chars(value: &[u8]) -> Result<(), HeaderError> {
-    if value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+    if value
+        .iter()
+        .fold(false, |bad, &b| bad | VALUE_INVALID[b as usize])
+    {
         return Err(HeaderError::InvalidValueChar);
     }
     if matches!(value.first(), Some(b' ' | b'\t')) || matches!(value.last(), Some(b' ' | b'\t')) {
         return Err(HeaderError::ValueWhitespace);
     }
     Ok(())
+}
+
+/// Regular field names that validation treats specially.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Special {
+    /// Any other name.
+    None,
+    /// `connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade` (§8.2.2).
+    ConnectionSpecific,
+    /// `te`.
+    Te,
+    /// `host`.
+    Host,
+    /// `content-length`.
+    ContentLength,
+}
+
+/// Classifies a regular field name, matching ASCII case-insensitively. `lowercase` must be true
+/// only when `name` has no uppercase letter; exact comparison is then equivalent and cheaper.
+/// Dispatches on the length so at most two comparisons run.
+#[inline]
+fn special_name(name: &[u8], lowercase: bool) -> Special {
+    let is = |lit: &[u8]| {
+        if lowercase {
+            name == lit
+        } else {
+            name.eq_ignore_ascii_case(lit)
+        }
+    };
+    let hit = match name.len() {
+        2 => is(b"te").then_some(Special::Te),
+        4 => is(b"host").then_some(Special::Host),
+        7 => is(b"upgrade").then_some(Special::ConnectionSpecific),
+        10 => (is(b"connection") || is(b"keep-alive")).then_some(Special::ConnectionSpecific),
+        14 => is(b"content-length").then_some(Special::ContentLength),
+        16 => is(b"proxy-connection").then_some(Special::ConnectionSpecific),
+        17 => is(b"transfer-encoding").then_some(Special::ConnectionSpecific),
+        _ => None,
+    };
+    hit.unwrap_or(Special::None)
 }
 
 /// Parses a `content-length` value: one number or a comma-separated list of equal numbers.
@@ -375,29 +441,41 @@ where
         }
 
         seen_regular = true;
-        if cfg.lowercase_names && name.iter().any(u8::is_ascii_uppercase) {
+        let class = name_class(name);
+        if cfg.lowercase_names && class & NAME_UPPER != 0 {
             return Err(HeaderError::UppercaseName);
         }
-        if cfg.field_characters {
-            check_name_chars(name)?;
+        if cfg.field_characters && class & NAME_INVALID != 0 {
+            return Err(HeaderError::InvalidNameChar);
         }
-        if cfg.connection_specific && CONNECTION_SPECIFIC.iter().any(|c| eq_name(name, c)) {
-            return Err(HeaderError::ConnectionSpecific);
-        }
-        if eq_name(name, b"te") {
-            if cfg.te_trailers_only && !value.eq_ignore_ascii_case(b"trailers") {
-                return Err(HeaderError::TeNotTrailers);
+        match special_name(name, class & NAME_UPPER == 0) {
+            Special::None => {}
+            Special::ConnectionSpecific => {
+                if cfg.connection_specific {
+                    return Err(HeaderError::ConnectionSpecific);
+                }
             }
-        } else if eq_name(name, b"host") {
-            if host.is_some() && cfg.authority_host {
-                return Err(HeaderError::DuplicateHost);
+            Special::Te => {
+                if cfg.te_trailers_only && !value.eq_ignore_ascii_case(b"trailers") {
+                    return Err(HeaderError::TeNotTrailers);
+                }
             }
-            host = Some(value);
-        } else if cfg.content_length && eq_name(name, b"content-length") {
-            let n = parse_content_length(value)?;
-            match info.content_length {
-                Some(prev) if prev != n => return Err(HeaderError::ConflictingContentLength),
-                _ => info.content_length = Some(n),
+            Special::Host => {
+                if host.is_some() && cfg.authority_host {
+                    return Err(HeaderError::DuplicateHost);
+                }
+                host = Some(value);
+            }
+            Special::ContentLength => {
+                if cfg.content_length {
+                    let n = parse_content_length(value)?;
+                    match info.content_length {
+                        Some(prev) if prev != n => {
+                            return Err(HeaderError::ConflictingContentLength);
+                        }
+                        _ => info.content_length = Some(n),
+                    }
+                }
             }
         }
     }
@@ -679,6 +757,35 @@ mod tests {
     }
 
     #[test]
+    fn special_names_match_any_case_when_uppercase_is_allowed() {
+        let mut cfg = HeaderValidation::STRICT;
+        cfg.lowercase_names = false;
+        for name in ["Connection", "KEEP-ALIVE", "Upgrade", "Transfer-Encoding"] {
+            assert_eq!(
+                v_with(Request, &with(&[(name, "x")]), cfg, false),
+                Err(E::ConnectionSpecific),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            v_with(Request, &with(&[("TE", "gzip")]), cfg, false),
+            Err(E::TeNotTrailers)
+        );
+        assert_eq!(
+            v_with(Request, &with(&[("Host", "evil.com")]), cfg, false),
+            Err(E::AuthorityHostMismatch)
+        );
+        let info = v_with(
+            Response,
+            &[(":status", "200"), ("Content-Length", "12")],
+            cfg,
+            false,
+        )
+        .unwrap();
+        assert_eq!(info.content_length, Some(12));
+    }
+
+    #[test]
     fn pseudo_order_duplicates_and_roles() {
         let mut fields = vec![("accept", "x")];
         fields.extend_from_slice(&GET);
@@ -911,6 +1018,181 @@ mod tests {
         let junk = [("", ""), (":", "\0"), ("X", " "), (":status", "abc")];
         let info = v_with(Response, &junk, HeaderValidation::NONE, false).unwrap();
         assert_eq!(info.status, None);
+    }
+
+    /// The straightforward §8.2.1 / §8.2.2 checks the tables and length dispatch replaced.
+    mod reference {
+        use super::super::{HeaderError, Special};
+
+        pub(super) fn has_upper(name: &[u8]) -> bool {
+            name.iter().any(u8::is_ascii_uppercase)
+        }
+
+        pub(super) fn name_invalid(name: &[u8]) -> bool {
+            name.iter().any(|&b| b <= 0x20 || b >= 0x7f || b == b':')
+        }
+
+        pub(super) fn value_check(value: &[u8]) -> Result<(), HeaderError> {
+            if value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+                return Err(HeaderError::InvalidValueChar);
+            }
+            if matches!(value.first(), Some(b' ' | b'\t'))
+                || matches!(value.last(), Some(b' ' | b'\t'))
+            {
+                return Err(HeaderError::ValueWhitespace);
+            }
+            Ok(())
+        }
+
+        pub(super) fn special(name: &[u8]) -> Special {
+            let conn: [&[u8]; 5] = [
+                b"connection",
+                b"keep-alive",
+                b"proxy-connection",
+                b"transfer-encoding",
+                b"upgrade",
+            ];
+            if conn.iter().any(|c| name.eq_ignore_ascii_case(c)) {
+                Special::ConnectionSpecific
+            } else if name.eq_ignore_ascii_case(b"te") {
+                Special::Te
+            } else if name.eq_ignore_ascii_case(b"host") {
+                Special::Host
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                Special::ContentLength
+            } else {
+                Special::None
+            }
+        }
+    }
+
+    fn assert_name_matches_reference(name: &[u8]) {
+        let class = name_class(name);
+        assert_eq!(
+            class & NAME_UPPER != 0,
+            reference::has_upper(name),
+            "{name:?}"
+        );
+        assert_eq!(
+            class & NAME_INVALID != 0,
+            reference::name_invalid(name),
+            "{name:?}"
+        );
+        let lowercase = class & NAME_UPPER == 0;
+        assert_eq!(
+            special_name(name, lowercase),
+            reference::special(name),
+            "{name:?}"
+        );
+        // The case-insensitive path is right for every name, lowercase or not.
+        assert_eq!(
+            special_name(name, false),
+            reference::special(name),
+            "{name:?}"
+        );
+    }
+
+    #[test]
+    fn character_tables_match_reference_for_every_byte() {
+        for b in 0..=255u8 {
+            for name in [&[b][..], &[b'a', b], &[b, b'a']] {
+                assert_name_matches_reference(name);
+            }
+            for value in [&[b][..], &[b'x', b, b'x'], &[b'x', b], &[b, b'x']] {
+                assert_eq!(
+                    check_value_chars(value),
+                    reference::value_check(value),
+                    "{value:?}"
+                );
+            }
+        }
+        assert_name_matches_reference(b"");
+        assert_eq!(check_value_chars(b""), reference::value_check(b""));
+    }
+
+    #[test]
+    fn special_names_match_reference_in_any_case() {
+        let names: [&[u8]; 13] = [
+            b"connection",
+            b"keep-alive",
+            b"proxy-connection",
+            b"transfer-encoding",
+            b"upgrade",
+            b"te",
+            b"host",
+            b"content-length",
+            b"content-type",
+            b"tf",
+            b"hosts",
+            b"connectioN",
+            b"Keep-Alive",
+        ];
+        for name in names {
+            // Every case mix of every byte, plus one-byte edits at each position.
+            for mask in 0..(1usize << name.len().min(17)) {
+                let mixed: Vec<u8> = name
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| {
+                        if mask >> i & 1 == 1 {
+                            b.to_ascii_uppercase()
+                        } else {
+                            b.to_ascii_lowercase()
+                        }
+                    })
+                    .collect();
+                if mask % 64 == 0 {
+                    for i in 0..mixed.len() {
+                        let mut edited = mixed.clone();
+                        edited[i] ^= 0x01;
+                        assert_name_matches_reference(&edited);
+                        edited[i] ^= 0x21;
+                        assert_name_matches_reference(&edited);
+                    }
+                }
+                assert_name_matches_reference(&mixed);
+            }
+        }
+    }
+
+    fn name_strategy() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+            // Near-misses of the special names: right length, mostly right letters.
+            (0usize..8, proptest::collection::vec(0u8..4, 0..20)).prop_map(|(pick, noise)| {
+                let base: &[u8] = [
+                    &b"connection"[..],
+                    b"keep-alive",
+                    b"proxy-connection",
+                    b"transfer-encoding",
+                    b"upgrade",
+                    b"te",
+                    b"host",
+                    b"content-length",
+                ][pick];
+                base.iter()
+                    .zip(noise.iter().chain(core::iter::repeat(&0)))
+                    .map(|(&b, &n)| match n {
+                        1 => b.to_ascii_uppercase(),
+                        2 => b ^ 0x20,
+                        _ => b,
+                    })
+                    .collect()
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn name_and_value_checks_match_reference(
+            name in name_strategy(),
+            value in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            assert_name_matches_reference(&name);
+            proptest::prop_assert_eq!(check_value_chars(&value), reference::value_check(&value));
+        }
     }
 
     proptest::proptest! {
