@@ -24,8 +24,8 @@ use crate::body::{Body, Item, ItemSender, RecvBody, item_channel};
 use crate::client::PushedResponse;
 use crate::decode::ContentDecoder;
 use crate::error::Error;
-use crate::idhash::{IdMap, id_map};
 use crate::trace::Tracer;
+use h2kit_priority::idhash::{StreamMap as IdMap, stream_map as id_map};
 
 /// Read buffer size (reused for every read).
 const READ_BUF: usize = 64 * 1024;

@@ -72,7 +72,6 @@ mod client;
 mod decode;
 mod driver;
 mod error;
-mod idhash;
 mod tls;
 pub mod trace;
 

@@ -1,6 +1,6 @@
 //! The RFC 9218 scheduler: urgency first, then sequential or round-robin by `incremental`.
 
-use crate::idmap::{IdMap, id_map};
+use crate::idhash::{StreamMap, stream_map};
 use crate::ring::RoundQueue;
 use crate::{DEFAULT_MAX_STREAMS, ExtensiblePriority, PriorityError, PrioritySignal, Scheduler};
 
@@ -71,7 +71,7 @@ pub struct ExtensibleScheduler {
     /// Position of each active slot in its level's heap or round queue.
     heap_pos: Vec<u32>,
     free: Vec<u32>,
-    map: IdMap,
+    map: StreamMap<u32, u32>,
     levels: [Level; 8],
     /// Bit `u` set when urgency `u` has an active stream.
     mask: u8,
@@ -96,7 +96,7 @@ impl ExtensibleScheduler {
             nodes: Vec::new(),
             heap_pos: Vec::new(),
             free: Vec::new(),
-            map: id_map(),
+            map: stream_map(),
             levels: [const { Level::EMPTY }; 8],
             mask: 0,
             max_streams,

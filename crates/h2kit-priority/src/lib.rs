@@ -62,7 +62,7 @@
 
 mod error;
 mod extensible;
-mod idmap;
+pub mod idhash;
 mod ring;
 mod round_robin;
 mod scheduler;

@@ -1,6 +1,6 @@
 //! A plain round-robin scheduler: the baseline, and the simplest [`Scheduler`].
 
-use crate::idmap::{IdMap, id_map};
+use crate::idhash::{StreamMap, stream_map};
 use crate::ring::RoundQueue;
 use crate::{DEFAULT_MAX_STREAMS, PriorityError, PrioritySignal, Scheduler};
 
@@ -28,7 +28,7 @@ pub struct RoundRobin {
     active: Vec<bool>,
     pos: Vec<u32>,
     free: Vec<u32>,
-    map: IdMap,
+    map: StreamMap<u32, u32>,
     queue: RoundQueue,
     max_streams: usize,
 }
@@ -52,7 +52,7 @@ impl RoundRobin {
             active: Vec::new(),
             pos: Vec::new(),
             free: Vec::new(),
-            map: id_map(),
+            map: stream_map(),
             queue: RoundQueue::EMPTY,
             max_streams,
         }

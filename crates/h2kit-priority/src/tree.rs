@@ -23,7 +23,7 @@
 //! crossing the 16-entry bound is re-sorted when it shrinks (a heap is already in order when
 //! it grows), so churn around the bound costs a bounded 16-entry sort per removal.
 
-use crate::idmap::{IdMap, id_map};
+use crate::idhash::{StreamMap, stream_map};
 use crate::{DEFAULT_WEIGHT, PriorityError, PrioritySignal, Scheduler, TreePriority};
 
 /// The default limit on real streams in a [`PriorityTree`].
@@ -189,7 +189,7 @@ pub struct PriorityTree {
     /// Parallel to `nodes`.
     links: Vec<Links>,
     free: Vec<u32>,
-    ids: IdMap,
+    ids: StreamMap<u32, u32>,
     max_streams: usize,
 }
 
@@ -214,7 +214,7 @@ impl PriorityTree {
             nodes: vec![root],
             links: vec![Links::EMPTY],
             free: Vec::new(),
-            ids: id_map(),
+            ids: stream_map(),
             max_streams,
         }
     }

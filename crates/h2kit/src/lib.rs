@@ -64,7 +64,6 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod headers;
-mod idhash;
 pub mod limits;
 pub mod manual;
 pub mod state;

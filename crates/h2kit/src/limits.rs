@@ -111,7 +111,7 @@ pub struct RecentlyClosed {
     /// Ids oldest first, with the time each was first remembered (a lower bound of the time
     /// in `map`, which a second close of the same id moves on).
     order: VecDeque<(StreamId, Instant)>,
-    map: crate::idhash::StreamMap<StreamId, ClosedStream>,
+    map: h2kit_priority::idhash::StreamMap<StreamId, ClosedStream>,
 }
 
 impl RecentlyClosed {
@@ -121,7 +121,7 @@ impl RecentlyClosed {
             capacity,
             retention,
             order: VecDeque::new(),
-            map: crate::idhash::stream_map(),
+            map: h2kit_priority::idhash::stream_map(),
         }
     }
 

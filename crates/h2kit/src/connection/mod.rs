@@ -322,7 +322,7 @@ pub struct Connection {
     scheduler: Box<dyn Scheduler + Send>,
 
     // Streams.
-    streams: crate::idhash::StreamMap<u32, Stream>,
+    streams: h2kit_priority::idhash::StreamMap<u32, Stream>,
     closed: RecentlyClosed,
     closed_unstamped: Vec<(StreamId, crate::state::CloseCause)>,
     next_local: u32,
@@ -448,7 +448,7 @@ impl Connection {
             control: VecDeque::new(),
             ordered: VecDeque::new(),
             scheduler,
-            streams: crate::idhash::stream_map(),
+            streams: h2kit_priority::idhash::stream_map(),
             closed: RecentlyClosed::new(limits.max_closed_streams, limits.closed_stream_retention),
             closed_unstamped: Vec::new(),
             next_local: if role == Role::Client { 1 } else { 2 },

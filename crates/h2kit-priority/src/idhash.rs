@@ -1,34 +1,45 @@
 //! A fast hasher for maps keyed by stream id, keyed per map so a peer cannot pick colliding
-//! ids.
+//! ids. Every h2kit crate that maps peer-chosen stream ids uses this one (the schedulers
+//! here, the connection core, the client driver).
 //!
 //! Stream ids come from the peer. std's default SipHash-1-3 is safe against chosen
 //! collisions but cost about a hundred instructions per lookup on the request path, where a
 //! stream is looked up a dozen times. [`StreamHash`] mixes a key with a folded 64×64→128
 //! multiply, `fold((h ^ x ^ k0) * k1)`, and finishes with a second one, with `k0` and `k1`
-//! drawn per map from std's OS-seeded `RandomState`. Without the keys a peer cannot tell which ids share a bucket, and the
-//! concurrency and closed-stream limits bound every map in any case.
+//! drawn per map from std's OS-seeded `RandomState`. Without the keys a peer cannot tell
+//! which ids share a bucket, and the concurrency and stream limits bound every map in any
+//! case.
+//!
+//! ```
+//! use h2kit_priority::idhash::{StreamMap, stream_map};
+//!
+//! let mut open: StreamMap<u32, &str> = stream_map();
+//! open.insert(1, "GET /");
+//! assert_eq!(open.get(&1), Some(&"GET /"));
+//! ```
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
 /// A map from stream id (or anything hashed as a few integers) to `V`.
-pub(crate) type StreamMap<K, V> = HashMap<K, V, StreamHash>;
+pub type StreamMap<K, V> = HashMap<K, V, StreamHash>;
 
 /// An empty [`StreamMap`] with fresh keys.
-pub(crate) fn stream_map<K, V>() -> StreamMap<K, V> {
+pub fn stream_map<K, V>() -> StreamMap<K, V> {
     HashMap::with_hasher(StreamHash::new())
 }
 
 /// Builds [`StreamHasher`]s with one map's secret keys.
 #[derive(Clone)]
-pub(crate) struct StreamHash {
+pub struct StreamHash {
     k0: u64,
     k1: u64,
 }
 
 impl StreamHash {
-    pub(crate) fn new() -> Self {
+    /// A builder with fresh secret keys.
+    pub fn new() -> Self {
         // Each `RandomState::new()` has its own keys (OS-seeded per thread, stepped per call);
         // hashing two constants through it gives two secret 64-bit keys.
         let seed = RandomState::new();
@@ -37,6 +48,12 @@ impl StreamHash {
             // Odd, so the multiply is a bijection on the low word.
             k1: seed.hash_one(0xbb67_ae85_84ca_a73b_u64) | 1,
         }
+    }
+}
+
+impl Default for StreamHash {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -61,7 +78,7 @@ impl BuildHasher for StreamHash {
 }
 
 /// The hasher [`StreamHash`] builds.
-pub(crate) struct StreamHasher {
+pub struct StreamHasher {
     k0: u64,
     k1: u64,
     h: u64,
@@ -139,6 +156,29 @@ mod tests {
             assert!(low.len() > 110, "{}", low.len());
             assert!(top.len() > 110, "{}", top.len());
         }
+    }
+
+    #[test]
+    fn ids_apart_by_powers_of_two_spread_over_buckets() {
+        // Ids differing only in high bits (what a peer would try against an unkeyed or
+        // identity hash) must still vary the low 10 bits and the top 7 bits.
+        for _ in 0..200 {
+            let h = StreamHash::new();
+            let mut low = std::collections::HashSet::new();
+            let mut top = std::collections::HashSet::new();
+            for i in 0..512u32 {
+                let x = h.hash_one(1 + (i << 10));
+                low.insert(x & 1023);
+                top.insert(x >> 57);
+            }
+            assert!(low.len() > 256, "low bits collide: {} distinct", low.len());
+            assert!(top.len() > 64, "top bits collide: {} distinct", top.len());
+        }
+    }
+
+    #[test]
+    fn keys_stay_secret_in_debug_output() {
+        assert_eq!(format!("{:?}", StreamHash::new()), "StreamHash");
     }
 
     #[test]
