@@ -5,6 +5,8 @@
 //! binary is missing prints that it skipped and passes, unless `H2KIT_REQUIRE_PEERS=1` is
 //! set (as CI does), in which case it fails.
 
+pub mod httpwg;
+
 use std::path::PathBuf;
 
 /// Where a peer program was found, or why the test cannot run.

@@ -164,123 +164,16 @@ fn error_goaway_lets_processed_streams_finish() {
 
 // ------------------------------------------------------------------ httpwg
 
-fn on_path(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ parameters final-byte
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// "Passed N/M tests" from httpwg's summary line.
-fn passed(output: &str) -> Option<(u32, u32)> {
-    let line = output.lines().find(|l| l.contains("Passed "))?;
-    let counts = line.split("Passed ").nth(1)?.split_whitespace().next()?;
-    let (n, m) = counts.split_once('/')?;
-    Some((n.parse().ok()?, m.parse().ok()?))
-}
-
 /// The independent RFC 9113 suite (`cargo install --locked httpwg-cli`) against the std-socket
-/// server in h2c mode: every case must pass. Skipped when `httpwg` is not on the PATH,
-/// unless `H2KIT_REQUIRE_PEERS=1`.
+/// server in h2c mode: every case must pass. Skipped when `httpwg` is not installed, unless
+/// `H2KIT_REQUIRE_PEERS=1`.
 #[test]
 fn httpwg_suite_passes_against_the_std_server() {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    let Some(bin) = on_path("httpwg") else {
-        assert!(
-            std::env::var("H2KIT_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "H2KIT_REQUIRE_PEERS=1 but httpwg is not on the PATH (cargo install --locked httpwg-cli)"
-        );
-        println!("SKIPPED httpwg_suite_passes_against_the_std_server: httpwg not on the PATH");
+    let test = "httpwg_suite_passes_against_the_std_server";
+    let h2kit_interop::Peer::Found(bin) = h2kit_interop::require_peer("httpwg", test) else {
         return;
     };
     let server = driver::Server::start("127.0.0.1:0", Config::default).unwrap();
-    let mut child = Command::new(bin)
-        .arg("-a")
-        .arg(server.addr().to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut r| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
-        })
-    })
-    .collect();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut output = String::new();
-    for r in readers {
-        output.push_str(&String::from_utf8_lossy(&r.join().unwrap_or_default()));
-    }
-    let output = strip_ansi(&output);
-    let failed: Vec<&str> = output
-        .lines()
-        .filter(|l| l.contains("Test failed") || l.contains("panicked"))
-        .collect();
-    let summary = passed(&output);
-    println!("httpwg: {summary:?}, exit {status:?}");
-    assert!(status.is_some(), "httpwg did not finish within 120 s");
-    assert!(
-        failed.is_empty(),
-        "httpwg failures: {failed:#?}\n{}",
-        output.lines().rev().take(60).collect::<Vec<_>>().join("\n")
-    );
-    let (n, m) = summary.expect("httpwg printed no summary line");
-    assert!(m >= 107, "httpwg ran only {m} cases");
-    assert_eq!(n, m, "httpwg passed {n}/{m}");
-    assert!(status.is_some_and(|s| s.success()));
-}
-
-#[test]
-fn httpwg_summary_is_parsed() {
-    let line = "\u{1b}[1m🚄 Passed \u{1b}[1;32m104/107\u{1b}[0m tests in 0.35 seconds";
-    assert_eq!(passed(&strip_ansi(line)), Some((104, 107)));
-    assert_eq!(passed("nothing"), None);
+    let report = h2kit_interop::httpwg::run(&bin, &server.addr().to_string()).unwrap();
+    report.check(&[]);
 }
