@@ -13,84 +13,11 @@
 
 use std::borrow::Cow;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-
-type Headers = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// One story: each case's wire bytes (if any) and headers.
-struct Story {
-    cases: Vec<(Option<Bytes>, Headers)>,
-}
-
-fn corpus() -> PathBuf {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/hpack-test-case"
-    ));
-    assert!(
-        dir.join("raw-data").is_dir(),
-        "the HPACK corpus is missing at {}: clone the repository with shared/ beside it",
-        dir.display()
-    );
-    dir.to_path_buf()
-}
-
-fn unhex(s: &str) -> Bytes {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect::<Vec<u8>>()
-        .into()
-}
-
-fn load(folder: &str) -> Vec<Story> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus().join(folder))
-        .expect("folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let json: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json");
-            let cases = json["cases"]
-                .as_array()
-                .expect("cases")
-                .iter()
-                .map(|c| {
-                    let headers = c["headers"]
-                        .as_array()
-                        .expect("headers")
-                        .iter()
-                        .flat_map(|h| h.as_object().expect("object").iter())
-                        .map(|(k, v)| {
-                            (
-                                k.as_bytes().to_vec(),
-                                v.as_str().expect("str").as_bytes().to_vec(),
-                            )
-                        })
-                        .collect();
-                    (c["wire"].as_str().map(unhex), headers)
-                })
-                .collect();
-            Story { cases }
-        })
-        .collect()
-}
-
-fn plain_size(stories: &[Story]) -> u64 {
-    stories
-        .iter()
-        .flat_map(|s| &s.cases)
-        .flat_map(|(_, h)| h)
-        .map(|(n, v)| (n.len() + v.len()) as u64)
-        .sum()
-}
+use h2kit_bench::corpus::{Story, load, plain_size};
 
 fn encode_ours(stories: &[Story]) -> usize {
     let mut total = 0;

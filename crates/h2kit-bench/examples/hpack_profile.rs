@@ -12,63 +12,8 @@
 //!   --toggle-collect='hpack_profile::run_*' target/release/examples/hpack_profile both 5
 //! ```
 
-use std::path::{Path, PathBuf};
-
-use bytes::{Bytes, BytesMut};
-
-type Headers = Vec<(Vec<u8>, Vec<u8>)>;
-/// One story: each case's wire bytes (if any) and headers.
-type Story = Vec<(Option<Bytes>, Headers)>;
-
-fn corpus() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/hpack-test-case"
-    ))
-    .to_path_buf()
-}
-
-fn unhex(s: &str) -> Bytes {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect::<Vec<u8>>()
-        .into()
-}
-
-/// Every story of `folder`, in name order: each case's wire bytes (if any) and headers.
-fn load(folder: &str) -> Vec<Story> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus().join(folder))
-        .expect("corpus folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let json: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json");
-            json["cases"]
-                .as_array()
-                .expect("cases")
-                .iter()
-                .map(|c| {
-                    let headers = c["headers"]
-                        .as_array()
-                        .expect("headers")
-                        .iter()
-                        .flat_map(|h| h.as_object().expect("object").iter())
-                        .map(|(k, v)| {
-                            let v = v.as_str().expect("str");
-                            (k.as_bytes().to_vec(), v.as_bytes().to_vec())
-                        })
-                        .collect();
-                    (c["wire"].as_str().map(unhex), headers)
-                })
-                .collect()
-        })
-        .collect()
-}
+use bytes::BytesMut;
+use h2kit_bench::corpus::{Story, load, plain_size};
 
 #[inline(never)]
 fn run_encode(stories: &[Story], n: usize) -> usize {
@@ -76,7 +21,7 @@ fn run_encode(stories: &[Story], n: usize) -> usize {
     let mut dst = BytesMut::with_capacity(64 * 1024);
     for _ in 0..n {
         total = 0;
-        for story in stories {
+        for story in stories.iter().map(|s| &s.cases) {
             let mut enc = h2kit_hpack::Encoder::new();
             for (_, headers) in story {
                 dst.clear();
@@ -94,7 +39,7 @@ fn run_decode(stories: &[Story], n: usize) -> usize {
     let mut out = Vec::with_capacity(64);
     for _ in 0..n {
         total = 0;
-        for story in stories {
+        for story in stories.iter().map(|s| &s.cases) {
             let mut dec = h2kit_hpack::Decoder::new();
             for wire in story.iter().filter_map(|(w, _)| w.as_ref()) {
                 out.clear();
@@ -125,13 +70,13 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "both".into());
     let n: usize = args.next().map_or(5, |s| s.parse().expect("N"));
     if args.next().as_deref() == Some("min") {
-        let plain = 1_162_372.0;
         let (folder, run): (_, fn(&[Story], usize) -> usize) = if mode == "encode" {
             ("raw-data", run_encode)
         } else {
             ("nghttp2", run_decode)
         };
         let stories = load(folder);
+        let plain = plain_size(&stories) as f64;
         let best = fastest(n, || run(&stories, 1));
         println!(
             "{mode}: fastest of {n} passes {:.3} ms, {:.0} MB/s, {:.0} MiB/s",
