@@ -373,6 +373,40 @@ fn idle_percent() -> Option<u64> {
     (t2 > t1).then(|| 100 * (i2 - i1) / (t2 - t1))
 }
 
+/// The fields after the command name of a /proc/<pid>/stat line (the name, in parentheses,
+/// may hold spaces): index 0 is field 3 (`state`) of proc(5).
+fn stat_fields(pid: &str) -> Option<Vec<u64>> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_stat(stat: &str) -> Option<Vec<u64>> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(
+        rest.split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// /proc CPU times count in USER_HZ ticks, which Linux fixes at 100 per second.
+fn ticks(n: u64) -> Duration {
+    Duration::from_millis(n * 10)
+}
+
+/// User + system CPU time a live process has used so far (Linux only): proc(5) fields 14
+/// and 15.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let f = stat_fields(&pid.to_string())?;
+    Some(ticks(f.get(11)? + f.get(12)?))
+}
+
+/// User + system CPU time of this process's children that have been waited for (Linux
+/// only): proc(5) fields 16 and 17 of this process.
+fn reaped_children_cpu() -> Option<Duration> {
+    let f = stat_fields("self")?;
+    Some(ticks(f.get(13)? + f.get(14)?))
+}
+
 fn run(part: Part, quick: bool, runs: u32) -> Result<(), String> {
     let env = Env {
         h2load: need("h2load", "nghttp2-client")?,
@@ -542,14 +576,16 @@ fn server_part(env: &Env) -> Result<bool, String> {
 fn client_part(env: &Env) -> Result<bool, String> {
     let n = env.scaled(200_000);
     let server = start_server(env, Subject::Nghttpd)?;
+    let server_pid = server.child.id();
     let url = format!("http://{}/hello", server.addr);
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let mut rows = Vec::new();
+    let mut cpu = Vec::new();
     for (name, mode) in [
         ("h2kit-client", "__client-h2kit"),
         ("h2 crate (minimal)", "__client-h2"),
     ] {
-        let rate = env.best(|| {
+        let (rate, usage) = best_with_cpu(env, server_pid, n, || {
             let mut cmd = env.on_load_core(&exe);
             cmd.args([mode, &url, &n.to_string(), "100"]);
             let out = run_bounded(cmd, name)?;
@@ -567,19 +603,24 @@ fn client_part(env: &Env) -> Result<bool, String> {
             reqs_per_sec: rate,
             body_len: HELLO.len(),
         });
+        cpu.push((name, usage));
     }
-    let rate = env.best(|| h2load(env, server.addr, "/hello", 1, 100, n))?;
+    let (rate, usage) = best_with_cpu(env, server_pid, n, || {
+        h2load(env, server.addr, "/hello", 1, 100, n)
+    })?;
     rows.push(Row {
         name: "h2load (reference)",
         reqs_per_sec: rate,
         body_len: HELLO.len(),
     });
+    cpu.push(("h2load (reference)", usage));
     print_table(
         &format!(
             "client: {n} GETs of a 12-byte file from nghttpd, 1 connection, 100 concurrent streams"
         ),
         &rows,
     );
+    print_client_cpu(&cpu);
     let met = target(
         "h2kit client / h2load",
         100.0 * rows[0].reqs_per_sec / rows[2].reqs_per_sec,
@@ -587,6 +628,74 @@ fn client_part(env: &Env) -> Result<bool, String> {
         "%",
     );
     Ok(met)
+}
+
+/// CPU use during one client measurement (Linux only; `None` where /proc is unreadable).
+#[derive(Clone, Copy, Default)]
+struct ClientCpu {
+    /// The client process's user + system time per request, in microseconds.
+    client_us_per_req: Option<f64>,
+    /// The client process's CPU time over the measured interval, in percent of one core.
+    client_busy: Option<f64>,
+    /// nghttpd's CPU time over the measured interval, in percent of one core: near 100 means
+    /// the server, not the client, bounds the rate.
+    server_busy: Option<f64>,
+}
+
+/// The best (highest) of [`Env::runs`] request rates of `measure`, a client process run to
+/// its end against the server process `server_pid`, with the CPU both used during that run.
+///
+/// The client's CPU time is read from this process's reaped-children total (every client
+/// is a child run to its end while no other child is reaped), so it includes the client's
+/// start-up and handshake; busy shares divide by the measured interval (`n / rate`), during
+/// which the server is the only other work.
+fn best_with_cpu(
+    env: &Env,
+    server_pid: u32,
+    n: u64,
+    mut measure: impl FnMut() -> Result<f64, String>,
+) -> Result<(f64, ClientCpu), String> {
+    let mut best = (0.0f64, ClientCpu::default());
+    for _ in 0..env.runs.max(1) {
+        let (server0, children0) = (process_cpu(server_pid), reaped_children_cpu());
+        let rate = measure()?;
+        let (server1, children1) = (process_cpu(server_pid), reaped_children_cpu());
+        if rate <= best.0 {
+            continue;
+        }
+        let secs = n as f64 / rate;
+        let spent = |a: Option<Duration>, b: Option<Duration>| {
+            a.zip(b).map(|(a, b)| b.saturating_sub(a).as_secs_f64())
+        };
+        let client = spent(children0, children1);
+        let server = spent(server0, server1);
+        best = (
+            rate,
+            ClientCpu {
+                client_us_per_req: client.map(|c| 1e6 * c / n as f64),
+                client_busy: client.map(|c| 100.0 * c / secs),
+                server_busy: server.map(|s| 100.0 * s / secs),
+            },
+        );
+    }
+    Ok(best)
+}
+
+fn print_client_cpu(rows: &[(&str, ClientCpu)]) {
+    let show = |v: Option<f64>, unit: &str| v.map_or("?".to_owned(), |v| format!("{v:.2}{unit}"));
+    println!(
+        "  {:<22} {:>12} {:>10} {:>9}   (CPU of each row's best run; 100% = one core)",
+        "", "client CPU", "client", "nghttpd"
+    );
+    for (name, c) in rows {
+        println!(
+            "  {:<22} {:>12} {:>10} {:>9}",
+            name,
+            show(c.client_us_per_req, " us/req"),
+            show(c.client_busy.map(f64::round), "%"),
+            show(c.server_busy.map(f64::round), "%")
+        );
+    }
 }
 
 // ---------------------------------------------------------------- processes
@@ -792,6 +901,15 @@ mod tests {
         assert_eq!(parse_h2load(out, 400_001), None);
         let failed = out.replace("400000 2xx", "399999 2xx");
         assert_eq!(parse_h2load(&failed, 400_000), None);
+    }
+
+    #[test]
+    fn proc_stat_times_are_found_after_a_name_with_spaces() {
+        let line = "42 (a b) c) S 1 2 3 4 5 6 7 8 9 10 110 120 130 140 20 0\n";
+        let f = parse_stat(line).unwrap();
+        assert_eq!((f[11], f[12], f[13], f[14]), (110, 120, 130, 140));
+        assert!(process_cpu(std::process::id()).is_some());
+        assert!(reaped_children_cpu().is_some());
     }
 
     #[test]
