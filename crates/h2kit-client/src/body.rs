@@ -59,10 +59,16 @@ pub(crate) enum Item {
     Error(Error),
 }
 
-/// The queue between the connection task and one response body: one sender (the task), one
-/// receiver (the body). Lighter than a tokio channel (one plain allocation, plus the queue's
-/// once items wait), which matters because every response has one.
-struct ItemQueue {
+/// What one request shares between the connection task (the [`ItemSender`]) and its
+/// receiving side (the [`ItemReceiver`], held first by the `ResponseFuture`, then by the
+/// response body): the response head, then the body's items. One plain allocation per
+/// request replaces a oneshot channel for the head and a queue for the body, and the
+/// receiving side's drop is the whole cancellation protocol (see [`ItemReceiver::close`]).
+struct Exchange {
+    /// The request's stream, once it is open.
+    stream: Option<StreamId>,
+    /// The response head, or why there is none, until the receiver takes it.
+    head: Option<Result<Head, Error>>,
     /// The oldest item while `items` is empty: most bodies are one DATA with END_STREAM,
     /// which then needs no queue allocation.
     first: Option<Item>,
@@ -72,26 +78,36 @@ struct ItemQueue {
     receiver_gone: bool,
 }
 
-type SharedQueue = Arc<Mutex<ItemQueue>>;
+/// A response head as the connection task hands it over.
+pub(crate) struct Head {
+    pub(crate) parts: http::response::Parts,
+    pub(crate) stream: StreamId,
+    pub(crate) decoder: Option<ContentDecoder>,
+}
 
-fn lock(q: &SharedQueue) -> MutexGuard<'_, ItemQueue> {
-    // Nothing panics while the lock is held; a poisoned queue is still consistent.
+type SharedExchange = Arc<Mutex<Exchange>>;
+
+fn lock(q: &SharedExchange) -> MutexGuard<'_, Exchange> {
+    // Nothing panics while the lock is held; a poisoned exchange is still consistent.
     q.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The connection task's end of a response body's queue.
+/// The connection task's end of an exchange.
 pub(crate) struct ItemSender {
-    queue: SharedQueue,
+    queue: SharedExchange,
 }
 
-/// The response body's end of its queue.
+/// The receiving end of an exchange: a `ResponseFuture` or `PushedResponse` until the head
+/// arrives, then the response body.
 pub(crate) struct ItemReceiver {
-    queue: SharedQueue,
+    queue: SharedExchange,
 }
 
-/// A queue for one response body.
+/// The exchange of one request (or promised push).
 pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
-    let queue = Arc::new(Mutex::new(ItemQueue {
+    let queue = Arc::new(Mutex::new(Exchange {
+        stream: None,
+        head: None,
         first: None,
         items: VecDeque::new(),
         waker: None,
@@ -107,6 +123,35 @@ pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
 }
 
 impl ItemSender {
+    /// Whether the receiving side is gone (the request was abandoned).
+    pub(crate) fn is_abandoned(&self) -> bool {
+        lock(&self.queue).receiver_gone
+    }
+
+    /// Records the stream the request went out on; `false` when the receiving side is
+    /// already gone (then nobody will cancel the stream but the caller).
+    pub(crate) fn opened(&self, id: StreamId) -> bool {
+        let mut q = lock(&self.queue);
+        q.stream = Some(id);
+        !q.receiver_gone
+    }
+
+    /// Hands over the response head (or the error in its place); `false` when the receiving
+    /// side is gone.
+    pub(crate) fn send_head(&self, head: Result<Head, Error>) -> bool {
+        let mut q = lock(&self.queue);
+        if q.receiver_gone {
+            return false;
+        }
+        q.head = Some(head);
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
     /// Queues `item`; gives it back when the body is gone.
     pub(crate) fn send(&self, item: Item) -> Result<(), Item> {
         let mut q = lock(&self.queue);
@@ -140,6 +185,23 @@ impl Drop for ItemSender {
 }
 
 impl ItemReceiver {
+    /// The response head; a [`Error::ConnectionClosed`] when the connection task let go of
+    /// the request without one.
+    pub(crate) fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
+        let mut q = lock(&self.queue);
+        if let Some(head) = q.head.take() {
+            return Poll::Ready(head);
+        }
+        if q.sender_gone {
+            return Poll::Ready(Err(Error::ConnectionClosed));
+        }
+        match &q.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => q.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     /// The next item; `None` once the sender is gone and the queue is empty.
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         let mut q = lock(&self.queue);
@@ -156,16 +218,49 @@ impl ItemReceiver {
         Poll::Pending
     }
 
-    /// Refuses further items and hands back those still queued.
-    fn close(&mut self) -> VecDeque<Item> {
+    /// Refuses further items and hands back the stream (when open) and the items still
+    /// queued.
+    fn close(&mut self) -> (Option<StreamId>, VecDeque<Item>) {
         let mut q = lock(&self.queue);
         q.receiver_gone = true;
         q.waker = None;
+        q.head = None;
         let mut items = std::mem::take(&mut q.items);
         if let Some(first) = q.first.take() {
             items.push_front(first);
         }
-        items
+        (q.stream, items)
+    }
+
+    /// Gives the request up before its body was read to the end: closes the exchange and
+    /// tells the connection task what the unread items held, so it releases their capacity
+    /// and cancels the stream when the response had not ended. `input_done` says the end was
+    /// already read. Nothing is sent for a request that never opened a stream (the task
+    /// skips it) or whose end was read with every chunk's capacity given back.
+    pub(crate) fn abandon(&mut self, cmd: &mpsc::UnboundedSender<Cmd>, input_done: bool) {
+        let (stream, items) = self.close();
+        let mut unreleased = 0u32;
+        let mut ended = input_done;
+        for item in items {
+            match item {
+                Item::Data { flow, end, .. } => {
+                    unreleased = unreleased.saturating_add(flow);
+                    ended |= end;
+                }
+                Item::End | Item::Trailers(_) | Item::Error(_) => ended = true,
+            }
+        }
+        let Some(id) = stream else { return };
+        if input_done && unreleased == 0 {
+            // The stream's end was read and every chunk's capacity given back: the
+            // connection task has already let go of this exchange.
+            return;
+        }
+        let _ = cmd.send(Cmd::BodyDropped {
+            id,
+            unreleased,
+            ended,
+        });
     }
 }
 
@@ -209,28 +304,9 @@ impl RecvBody {
 impl Drop for RecvBody {
     fn drop(&mut self) {
         // Give back the capacity of chunks nobody will read, and cancel the stream if the
-        // response did not end.
-        let mut unreleased = 0u32;
-        let mut ended = self.input_done || self.peer_done;
-        for item in self.rx.close() {
-            match item {
-                Item::Data { flow, end, .. } => {
-                    unreleased = unreleased.saturating_add(flow);
-                    ended |= end;
-                }
-                Item::End | Item::Trailers(_) | Item::Error(_) => ended = true,
-            }
-        }
-        if self.input_done && unreleased == 0 {
-            // The stream's end was read and every chunk's capacity given back: the
-            // connection task has already let go of this body, so there is nothing to say.
-            return;
-        }
-        let _ = self.cmd.send(Cmd::BodyDropped {
-            id: self.stream,
-            unreleased,
-            ended,
-        });
+        // response did not end. An error from the connection ended the stream on the wire.
+        self.rx
+            .abandon(&self.cmd, self.input_done || self.peer_done);
     }
 }
 
@@ -563,6 +639,7 @@ mod tests {
     /// once, as a server with a huge window could), decoding with `limit`.
     fn bomb_body(total: usize, limit: Option<u64>) -> (Body, mpsc::UnboundedReceiver<Cmd>) {
         let (tx, rx) = item_channel();
+        assert!(tx.opened(StreamId::new(1)));
         let (ctx, crx) = mpsc::unbounded_channel();
         for frame in bomb(ContentCoding::Gzip, total).chunks(FRAME) {
             let data = Bytes::copy_from_slice(frame);
@@ -582,6 +659,7 @@ mod tests {
     #[tokio::test]
     async fn a_decoding_error_then_drop_cancels_the_stream() {
         let (tx, rx) = item_channel();
+        assert!(tx.opened(StreamId::new(1)));
         let (ctx, mut crx) = mpsc::unbounded_channel();
         let data = Bytes::from_static(b"this is not gzip at all");
         let flow = data.len() as u32;
@@ -682,9 +760,61 @@ mod tests {
 
         let (tx, mut rx) = item_channel();
         assert!(tx.send(Item::End).is_ok());
-        let left = rx.close();
+        let (stream, left) = rx.close();
+        assert_eq!(stream, None);
         assert_eq!(left.len(), 1);
         assert!(tx.send(Item::End).is_err());
+    }
+
+    /// What giving up a request tells the connection task, at each point of its life.
+    #[test]
+    fn abandoning_an_exchange_cancels_only_what_is_open() {
+        let dropped = |crx: &mut mpsc::UnboundedReceiver<Cmd>| {
+            let mut out = Vec::new();
+            while let Ok(cmd) = crx.try_recv() {
+                if let Cmd::BodyDropped {
+                    id,
+                    unreleased,
+                    ended,
+                } = cmd
+                {
+                    out.push((id.get(), unreleased, ended));
+                }
+            }
+            out
+        };
+        let (ctx, mut crx) = mpsc::unbounded_channel();
+        // Before its stream opened: nothing to say, and the task sees it abandoned.
+        let (tx, mut rx) = item_channel();
+        rx.abandon(&ctx, false);
+        assert!(tx.is_abandoned());
+        assert!(!tx.opened(StreamId::new(1)));
+        assert!(dropped(&mut crx).is_empty());
+        // Open, no response yet: cancel.
+        let (tx, mut rx) = item_channel();
+        assert!(tx.opened(StreamId::new(3)));
+        rx.abandon(&ctx, false);
+        assert!(!tx.send_head(Err(Error::ConnectionClosed)));
+        assert_eq!(dropped(&mut crx), [(3, 0, false)]);
+        // Unread data that carried the end: give its capacity back, nothing to cancel.
+        let (tx, mut rx) = item_channel();
+        assert!(tx.opened(StreamId::new(5)));
+        let data = Bytes::from_static(b"abc");
+        assert!(
+            tx.send(Item::Data {
+                data,
+                flow: 3,
+                end: true
+            })
+            .is_ok()
+        );
+        rx.abandon(&ctx, false);
+        assert_eq!(dropped(&mut crx), [(5, 3, true)]);
+        // The end read with everything released: the task has let go already.
+        let (tx, mut rx) = item_channel();
+        assert!(tx.opened(StreamId::new(7)));
+        rx.abandon(&ctx, true);
+        assert!(dropped(&mut crx).is_empty());
     }
 
     fn held(body: &Body) -> usize {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,9 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::Body;
+use crate::body::{Body, Head, ItemReceiver, RecvBody, item_channel};
 use crate::decode::ACCEPT_ENCODING;
-use crate::driver::{Cmd, Driver, PendingRequest, ResponseResult, Shared};
+use crate::driver::{Cmd, Driver, PendingRequest, Shared};
 use crate::error::Error;
 use crate::trace::{FrameTrace, Tracer};
 
@@ -44,7 +44,6 @@ struct Inner {
     authority: Authority,
     /// `authority` as the `:authority` value, built once and shared by every request.
     authority_field: Bytes,
-    next_key: AtomicU64,
     decompress: bool,
     push: bool,
     request_timeout: Option<Duration>,
@@ -80,50 +79,42 @@ impl Client {
     /// waits for a free stream when the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached.
     /// Dropping the future before the response cancels the stream.
     pub fn send(&self, request: Request<Body>) -> ResponseFuture {
-        let key = self.inner.next_key.fetch_add(1, Ordering::Relaxed);
-        let (reply, rx) = oneshot::channel();
         let (push_tx, push_rx) = if self.inner.push {
             let (t, r) = mpsc::unbounded_channel();
             (Some(t), Some(r))
         } else {
             (None, None)
         };
-        let mut fut = ResponseFuture {
-            rx,
-            key,
+        let state = match self.prepare(request) {
+            Ok((head, body)) => {
+                let fields = head_fields(
+                    &head,
+                    Some((&self.inner.authority, &self.inner.authority_field)),
+                );
+                let (tx, rx) = item_channel();
+                // When the connection task is gone the request is dropped with its sender,
+                // and the future sees the connection closed.
+                let _ = self.inner.tx.send(Cmd::Request(Box::new(PendingRequest {
+                    head,
+                    fields,
+                    body,
+                    tx,
+                    pushes: push_tx,
+                    decompress: self.inner.decompress,
+                })));
+                Waiting::Head(rx)
+            }
+            Err(e) => Waiting::Failed(e),
+        };
+        ResponseFuture {
+            state,
             client: self.inner.clone(),
             pushes: push_rx,
             timeout: self
                 .inner
                 .request_timeout
                 .map(|d| Box::pin(tokio::time::sleep(d))),
-            done: false,
-        };
-        match self.prepare(request) {
-            Ok((head, body)) => {
-                let fields = head_fields(
-                    &head,
-                    Some((&self.inner.authority, &self.inner.authority_field)),
-                );
-                let cmd = Cmd::Request(Box::new(PendingRequest {
-                    key,
-                    head,
-                    fields,
-                    body,
-                    reply,
-                    pushes: push_tx,
-                    decompress: self.inner.decompress,
-                }));
-                if let Err(mpsc::error::SendError(Cmd::Request(req))) = self.inner.tx.send(cmd) {
-                    let _ = req.reply.send(Err(Error::ConnectionClosed));
-                }
-            }
-            Err(e) => {
-                let _ = reply.send(Err(e));
-                fut.done = true;
-            }
         }
-        fut
     }
 
     fn prepare(&self, request: Request<Body>) -> Result<(Request<()>, Body), Error> {
@@ -205,21 +196,35 @@ impl Client {
 ///
 /// Dropping it before that cancels the stream (RST_STREAM CANCEL).
 pub struct ResponseFuture {
-    rx: oneshot::Receiver<ResponseResult>,
-    key: u64,
-    /// For cancelling; the connection's handle (cheaper to clone than the command sender).
+    state: Waiting,
+    /// The connection's handle, for the body's commands and for cancelling.
     client: Arc<Inner>,
     pushes: Option<mpsc::UnboundedReceiver<PushedResponse>>,
     timeout: Option<Pin<Box<tokio::time::Sleep>>>,
-    done: bool,
+}
+
+/// Where a [`ResponseFuture`] stands.
+enum Waiting {
+    /// For the head, on the request's exchange.
+    Head(ItemReceiver),
+    /// The request could not be sent.
+    Failed(Error),
+    /// The result was handed out.
+    Done,
 }
 
 impl fmt::Debug for ResponseFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("done", &self.done)
+            .field("done", &matches!(self.state, Waiting::Done))
             .finish_non_exhaustive()
     }
+}
+
+/// A response from its head, its body reading from the exchange `rx` the head came on.
+fn response(head: Head, rx: ItemReceiver, cmd: mpsc::UnboundedSender<Cmd>) -> Response<Body> {
+    let body = Body::recv(RecvBody::new(rx, cmd, head.stream, head.decoder));
+    Response::from_parts(head.parts, body)
 }
 
 impl ResponseFuture {
@@ -237,14 +242,26 @@ impl Future for ResponseFuture {
     type Output = Result<Response<Body>, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(r) = Pin::new(&mut self.rx).poll(cx) {
-            self.done = true;
-            return Poll::Ready(r.unwrap_or(Err(Error::ConnectionClosed)));
+        let this = &mut *self;
+        let head = match &mut this.state {
+            Waiting::Head(rx) => rx.poll_head(cx),
+            Waiting::Failed(_) => Poll::Ready(Err(Error::ConnectionClosed)),
+            Waiting::Done => return Poll::Ready(Err(Error::ConnectionClosed)),
+        };
+        if let Poll::Ready(head) = head {
+            let result = match (std::mem::replace(&mut this.state, Waiting::Done), head) {
+                (Waiting::Failed(e), _) => Err(e),
+                (Waiting::Head(rx), Ok(head)) => Ok(response(head, rx, this.client.tx.clone())),
+                (_, Err(e)) => Err(e),
+                (Waiting::Done, Ok(_)) => Err(Error::ConnectionClosed),
+            };
+            return Poll::Ready(result);
         }
-        if let Some(t) = &mut self.timeout {
+        if let Some(t) = &mut this.timeout {
             if t.as_mut().poll(cx).is_ready() {
-                self.done = true;
-                let _ = self.client.tx.send(Cmd::Cancel { key: self.key });
+                if let Waiting::Head(mut rx) = std::mem::replace(&mut this.state, Waiting::Done) {
+                    rx.abandon(&this.client.tx, false);
+                }
                 return Poll::Ready(Err(Error::Timeout));
             }
         }
@@ -254,8 +271,8 @@ impl Future for ResponseFuture {
 
 impl Drop for ResponseFuture {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = self.client.tx.send(Cmd::Cancel { key: self.key });
+        if let Waiting::Head(rx) = &mut self.state {
+            rx.abandon(&self.client.tx, false);
         }
     }
 }
@@ -285,7 +302,7 @@ impl Stream for PushStream {
 pub struct PushedResponse {
     request: Request<()>,
     stream: StreamId,
-    rx: Option<oneshot::Receiver<ResponseResult>>,
+    rx: Option<ItemReceiver>,
     tx: mpsc::UnboundedSender<Cmd>,
 }
 
@@ -302,7 +319,7 @@ impl PushedResponse {
     pub(crate) fn new(
         request: Request<()>,
         stream: StreamId,
-        rx: oneshot::Receiver<ResponseResult>,
+        rx: ItemReceiver,
         tx: mpsc::UnboundedSender<Cmd>,
     ) -> Self {
         PushedResponse {
@@ -325,10 +342,12 @@ impl PushedResponse {
 
     /// Waits for the pushed response.
     pub async fn response(mut self) -> Result<Response<Body>, Error> {
-        match self.rx.take() {
-            Some(rx) => rx.await.unwrap_or(Err(Error::ConnectionClosed)),
-            None => Err(Error::ConnectionClosed),
-        }
+        let Some(rx) = self.rx.as_mut() else {
+            return Err(Error::ConnectionClosed);
+        };
+        let head = std::future::poll_fn(|cx| rx.poll_head(cx)).await?;
+        let rx = self.rx.take().ok_or(Error::ConnectionClosed)?;
+        Ok(response(head, rx, self.tx.clone()))
     }
 
     /// Refuses the push (RST_STREAM CANCEL), e.g. because the resource is cached.
@@ -339,8 +358,8 @@ impl PushedResponse {
 
 impl Drop for PushedResponse {
     fn drop(&mut self) {
-        if self.rx.is_some() {
-            let _ = self.tx.send(Cmd::CancelStream { id: self.stream });
+        if let Some(rx) = &mut self.rx {
+            rx.abandon(&self.tx, false);
         }
     }
 }
@@ -741,7 +760,6 @@ where
             scheme,
             authority,
             authority_field,
-            next_key: AtomicU64::new(1),
             decompress: opts.decompress,
             push,
             request_timeout: opts.request_timeout,

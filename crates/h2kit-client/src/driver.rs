@@ -1,9 +1,10 @@
 //! The connection task: the only owner of the sans-IO [`Connection`], driving it by its
 //! contract (input, events, commands, output, wait) over any `AsyncRead + AsyncWrite`.
 //!
-//! Handles talk to it through one unbounded command channel; it answers through oneshot
-//! channels (responses, pings, upload acknowledgements) and per-response body channels.
-//! Nothing is shared behind a lock, so no lock can be held across an await.
+//! Handles talk to it through one unbounded command channel; it answers each request
+//! through the request's exchange (its response head, then its body's items; a short lock
+//! held for one push or take, never across an await) and pings and upload acknowledgements
+//! through oneshot channels.
 
 use std::collections::VecDeque;
 use std::io;
@@ -20,7 +21,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{Body, Item, ItemSender, RecvBody, item_channel};
+use crate::body::{Body, Head, Item, ItemSender, item_channel};
 use crate::client::PushedResponse;
 use crate::decode::ContentDecoder;
 use crate::error::Error;
@@ -45,7 +46,6 @@ const STREAMS_BEFORE_SETTINGS: u32 = 100;
 /// Commands handled per wake-up before output is written (bounds latency under load).
 const CMD_BATCH: usize = 512;
 
-pub(crate) type ResponseResult = Result<http::Response<Body>, Error>;
 type PingReply = oneshot::Sender<Result<Duration, Error>>;
 
 /// What the handles ask of the connection task.
@@ -73,12 +73,6 @@ pub(crate) enum Cmd {
         unreleased: u32,
         ended: bool,
     },
-    Cancel {
-        key: u64,
-    },
-    CancelStream {
-        id: StreamId,
-    },
     Ping {
         reply: oneshot::Sender<Result<Duration, Error>>,
     },
@@ -86,13 +80,13 @@ pub(crate) enum Cmd {
 }
 
 pub(crate) struct PendingRequest {
-    pub(crate) key: u64,
     pub(crate) head: http::Request<()>,
     /// `head` as HEADERS fields; empty after a start that hit the concurrency limit (they
     /// are rebuilt from `head` on the next try).
     pub(crate) fields: Vec<Field>,
     pub(crate) body: Body,
-    pub(crate) reply: oneshot::Sender<ResponseResult>,
+    /// Where the response goes; its receiver's drop abandons the request.
+    pub(crate) tx: ItemSender,
     pub(crate) pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
     pub(crate) decompress: bool,
 }
@@ -105,9 +99,10 @@ pub(crate) struct Shared {
 }
 
 struct Slot {
-    key: Option<u64>,
-    reply: Option<oneshot::Sender<ResponseResult>>,
-    body: Option<ItemSender>,
+    /// The request's exchange, until the response ended or its receiver let go.
+    tx: Option<ItemSender>,
+    /// The head (or an error in its place) went out: later news goes to the body.
+    head_sent: bool,
     pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
     ack: Option<oneshot::Sender<Result<(), Error>>>,
     decompress: bool,
@@ -117,11 +112,13 @@ struct Slot {
 
 impl Slot {
     fn fail(&mut self, error: &Error) {
-        if let Some(r) = self.reply.take() {
-            let _ = r.send(Err(error.clone()));
-        }
-        if let Some(b) = self.body.take() {
-            let _ = b.send(Item::Error(error.clone()));
+        if let Some(tx) = self.tx.take() {
+            if self.head_sent {
+                let _ = tx.send(Item::Error(error.clone()));
+            } else {
+                tx.send_head(Err(error.clone()));
+                self.head_sent = true;
+            }
         }
         if let Some(a) = self.ack.take() {
             let _ = a.send(Err(error.clone()));
@@ -134,7 +131,6 @@ pub(crate) struct Driver {
     conn: Connection,
     tx: mpsc::WeakUnboundedSender<Cmd>,
     slots: IdMap<u32, Slot>,
-    keys: IdMap<u64, StreamId>,
     pending: VecDeque<Box<PendingRequest>>,
     acks: Vec<StreamId>,
     pings: Vec<([u8; 8], Instant, PingReply)>,
@@ -173,7 +169,6 @@ impl Driver {
             conn,
             tx: tx.downgrade(),
             slots: id_map(),
-            keys: id_map(),
             pending: VecDeque::new(),
             acks: Vec::new(),
             pings: Vec::new(),
@@ -320,7 +315,7 @@ impl Driver {
         match cmd {
             Cmd::Request(req) => {
                 if let Some(error) = self.closed_error(None) {
-                    let _ = req.reply.send(Err(error));
+                    req.tx.send_head(Err(error));
                     return;
                 }
                 self.pending.push_back(req);
@@ -352,7 +347,6 @@ impl Driver {
                     if let Some(mut slot) = self.slots.remove(&id.get()) {
                         let _ = self.conn.reset(id, ErrorCode::INTERNAL_ERROR);
                         slot.fail(&Error::Usage(e));
-                        self.forget_key(&slot);
                     }
                     return;
                 }
@@ -365,7 +359,6 @@ impl Driver {
                 let _ = self.conn.reset(id, ErrorCode::CANCEL);
                 if let Some(mut slot) = self.slots.remove(&id.get()) {
                     slot.fail(&error);
-                    self.forget_key(&slot);
                 }
             }
             Cmd::Release { id, len } => self.conn.release_capacity(id, len),
@@ -378,22 +371,10 @@ impl Driver {
                     self.conn.release_capacity(id, unreleased);
                 }
                 if let Some(slot) = self.slots.get_mut(&id.get()) {
-                    slot.body = None;
+                    slot.tx = None;
                     if !ended && !slot.recv_done {
                         self.cancel_stream(id);
                     }
-                }
-            }
-            Cmd::Cancel { key } => {
-                if let Some(pos) = self.pending.iter().position(|p| p.key == key) {
-                    self.pending.remove(pos);
-                } else if let Some(id) = self.keys.get(&key).copied() {
-                    self.cancel_stream(id);
-                }
-            }
-            Cmd::CancelStream { id } => {
-                if self.slots.contains_key(&id.get()) {
-                    self.cancel_stream(id);
                 }
             }
             Cmd::Ping { reply } => {
@@ -424,22 +405,13 @@ impl Driver {
                 code: ErrorCode::CANCEL,
                 initiator: Initiator::Local,
             });
-            self.forget_key(&slot);
-        }
-    }
-
-    fn forget_key(&mut self, slot: &Slot) {
-        if let Some(k) = slot.key {
-            self.keys.remove(&k);
         }
     }
 
     fn maybe_remove(&mut self, id: StreamId) {
         if let Some(slot) = self.slots.get(&id.get()) {
             if slot.recv_done && slot.send_done {
-                if let Some(slot) = self.slots.remove(&id.get()) {
-                    self.forget_key(&slot);
-                }
+                self.slots.remove(&id.get());
             }
         }
     }
@@ -455,7 +427,7 @@ impl Driver {
 
     /// Opens the stream for `req`; gives it back when the peer's concurrency limit is reached.
     fn start(&mut self, mut req: Box<PendingRequest>) -> Result<(), Box<PendingRequest>> {
-        if req.reply.is_closed() {
+        if req.tx.is_abandoned() {
             return Ok(());
         }
         let open = self.conn.open_outbound_streams();
@@ -483,23 +455,26 @@ impl Driver {
                     UsageError::InvalidHeaders(h) => Error::InvalidRequest(h.to_string()),
                     other => Error::Usage(other),
                 };
-                let _ = req.reply.send(Err(error));
+                req.tx.send_head(Err(error));
                 return Ok(());
             }
         };
         let PendingRequest {
-            key,
             head: _,
             fields: _,
             mut body,
-            reply,
+            tx,
             pushes,
             decompress,
         } = *req;
+        if !tx.opened(id) {
+            // Abandoned while we were opening the stream.
+            let _ = self.conn.reset(id, ErrorCode::CANCEL);
+            return Ok(());
+        }
         let mut slot = Slot {
-            key: Some(key),
-            reply: Some(reply),
-            body: None,
+            tx: Some(tx),
+            head_sent: false,
             pushes,
             ack: None,
             decompress,
@@ -527,7 +502,6 @@ impl Driver {
                 }
             }
         }
-        self.keys.insert(key, id);
         self.slots.insert(id.get(), slot);
         Ok(())
     }
@@ -589,9 +563,8 @@ impl Driver {
             let error = self.map_conn_error(e, Some(StreamId::new(id)));
             slot.fail(&error);
         }
-        self.keys.clear();
         for req in std::mem::take(&mut self.pending) {
-            let _ = req.reply.send(Err(self.map_conn_error(e, None)));
+            req.tx.send_head(Err(self.map_conn_error(e, None)));
         }
         for (_, _, reply) in self.pings.drain(..) {
             let _ = reply.send(Err(Error::ConnectionClosed));
@@ -638,7 +611,7 @@ impl Driver {
             } => {
                 let delivered = match self.slots.get_mut(&stream.get()) {
                     Some(slot) => {
-                        let sent = slot.body.as_ref().is_some_and(|tx| {
+                        let sent = slot.tx.as_ref().is_some_and(|tx| {
                             tx.send(Item::Data {
                                 data,
                                 flow: flow_controlled_len,
@@ -648,7 +621,7 @@ impl Driver {
                         });
                         if sent && end_stream {
                             // The DATA carried the end: `end_recv` has nothing to send.
-                            slot.body = None;
+                            slot.tx = None;
                         }
                         sent
                     }
@@ -685,7 +658,6 @@ impl Driver {
                 };
                 if let Some(mut slot) = self.slots.remove(&stream.get()) {
                     slot.fail(&error);
-                    self.forget_key(&slot);
                 }
             }
             Event::PushPromise {
@@ -708,7 +680,7 @@ impl Driver {
                 self.goaway = Some((code, last_stream_id, debug_data));
                 let error = self.closed_error(None).unwrap_or(Error::ConnectionClosed);
                 for req in std::mem::take(&mut self.pending) {
-                    let _ = req.reply.send(Err(error.clone()));
+                    req.tx.send_head(Err(error.clone()));
                 }
             }
             Event::RemoteSettings { .. } => self.got_settings = true,
@@ -722,21 +694,22 @@ impl Driver {
     }
 
     fn on_response(&mut self, stream: StreamId, headers: &[Field], end_stream: bool) {
-        let Some(tx) = self.tx.upgrade() else { return };
         let Some(slot) = self.slots.get_mut(&stream.get()) else {
             return;
         };
-        let Some(reply) = slot.reply.take() else {
+        if slot.head_sent {
+            return;
+        }
+        let Some(tx) = slot.tx.as_ref() else {
             return;
         };
+        slot.head_sent = true;
         let response = match response_head(headers) {
             Ok(r) => r,
             Err(e) => {
-                let _ = reply.send(Err(Error::InvalidResponse(e.to_string())));
+                tx.send_head(Err(Error::InvalidResponse(e.to_string())));
                 let _ = self.conn.reset(stream, ErrorCode::PROTOCOL_ERROR);
-                if let Some(slot) = self.slots.remove(&stream.get()) {
-                    self.forget_key(&slot);
-                }
+                self.slots.remove(&stream.get());
                 return;
             }
         };
@@ -754,17 +727,21 @@ impl Driver {
         } else {
             None
         };
-        let (btx, brx) = item_channel();
-        if end_stream {
-            let _ = btx.send(Item::End);
-            slot.recv_done = true;
-        } else {
-            slot.body = Some(btx);
+        let head = Head {
+            parts,
+            stream,
+            decoder,
+        };
+        if !tx.send_head(Ok(head)) {
+            // The caller gave up on the response.
+            self.cancel_stream(stream);
+            return;
         }
-        let body = Body::recv(RecvBody::new(brx, tx, stream, decoder));
-        // If the caller gave up, the body is dropped with the error and cancels the stream.
-        let _ = reply.send(Ok(http::Response::from_parts(parts, body)));
         if end_stream {
+            if let Some(tx) = slot.tx.take() {
+                let _ = tx.send(Item::End);
+            }
+            slot.recv_done = true;
             self.maybe_remove(stream);
         }
     }
@@ -773,17 +750,20 @@ impl Driver {
         if let Some(slot) = self.slots.get_mut(&stream.get()) {
             slot.recv_done = true;
             slot.pushes = None;
-            if let Some(b) = slot.body.take() {
-                let _ = b.send(match trailers {
-                    Some(t) => Item::Trailers(t),
-                    None => Item::End,
-                });
-            }
-            if let Some(r) = slot.reply.take() {
-                // Trailers without a final response cannot happen (the core checks framing).
-                let _ = r.send(Err(Error::InvalidResponse(
-                    "stream ended without a response".into(),
-                )));
+            if let Some(tx) = slot.tx.take() {
+                if slot.head_sent {
+                    let _ = tx.send(match trailers {
+                        Some(t) => Item::Trailers(t),
+                        None => Item::End,
+                    });
+                } else {
+                    // Trailers without a final response cannot happen (the core checks
+                    // framing).
+                    tx.send_head(Err(Error::InvalidResponse(
+                        "stream ended without a response".into(),
+                    )));
+                    slot.head_sent = true;
+                }
             }
             if !slot.send_done {
                 // The server answered before our body ended: stop uploading (RFC 9113 §8.1).
@@ -807,7 +787,8 @@ impl Driver {
             let _ = self.conn.reset(promised, ErrorCode::CANCEL);
             return;
         };
-        let (rtx, rrx) = oneshot::channel();
+        let (rtx, rrx) = item_channel();
+        rtx.opened(promised);
         let push = PushedResponse::new(request, promised, rrx, tx);
         if sender.send(push).is_err() {
             let _ = self.conn.reset(promised, ErrorCode::CANCEL);
@@ -816,9 +797,8 @@ impl Driver {
         self.slots.insert(
             promised.get(),
             Slot {
-                key: None,
-                reply: Some(rtx),
-                body: None,
+                tx: Some(rtx),
+                head_sent: false,
                 pushes: None,
                 ack: None,
                 decompress: self.decompress_pushes,
