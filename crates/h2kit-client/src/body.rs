@@ -43,7 +43,7 @@ enum Kind {
         reader: Pin<Box<dyn AsyncRead + Send>>,
         buf: BytesMut,
     },
-    Recv(Box<RecvBody>),
+    Recv(RecvBody),
 }
 
 /// What the connection task hands a response body.
@@ -82,7 +82,8 @@ struct Exchange {
 pub(crate) struct Head {
     pub(crate) parts: http::response::Parts,
     pub(crate) stream: StreamId,
-    pub(crate) decoder: Option<ContentDecoder>,
+    /// Boxed: the state is large and only compressed responses have one.
+    pub(crate) decoder: Option<Box<ContentDecoder>>,
 }
 
 type SharedExchange = Arc<Mutex<Exchange>>;
@@ -268,7 +269,7 @@ pub(crate) struct RecvBody {
     rx: ItemReceiver,
     cmd: mpsc::UnboundedSender<Cmd>,
     stream: StreamId,
-    decoder: Option<ContentDecoder>,
+    decoder: Option<Box<ContentDecoder>>,
     /// END_STREAM (or trailers) arrived; with a decoder, its output may still be pending.
     input_done: bool,
     /// Everything was handed out (or an error was).
@@ -286,7 +287,7 @@ impl RecvBody {
         rx: ItemReceiver,
         cmd: mpsc::UnboundedSender<Cmd>,
         stream: StreamId,
-        decoder: Option<ContentDecoder>,
+        decoder: Option<Box<ContentDecoder>>,
     ) -> Self {
         RecvBody {
             rx,
@@ -433,7 +434,7 @@ impl Body {
 
     pub(crate) fn recv(recv: RecvBody) -> Self {
         Body {
-            kind: Kind::Recv(Box::new(recv)),
+            kind: Kind::Recv(recv),
             trailers: None,
         }
     }
@@ -648,7 +649,7 @@ mod tests {
             assert!(tx.send(Item::Data { data, flow, end }).is_ok());
         }
         assert!(tx.send(Item::End).is_ok());
-        let decoder = ContentDecoder::for_encoding(b"gzip", limit);
+        let decoder = ContentDecoder::for_encoding(b"gzip", limit).map(Box::new);
         let body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
         (body, crx)
     }
@@ -671,7 +672,7 @@ mod tests {
             })
             .is_ok()
         );
-        let decoder = ContentDecoder::for_encoding(b"gzip", None);
+        let decoder = ContentDecoder::for_encoding(b"gzip", None).map(Box::new);
         let mut body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
         assert!(matches!(body.chunk().await, Some(Err(Error::Decode(_)))));
         assert!(body.chunk().await.is_none());
@@ -819,7 +820,7 @@ mod tests {
 
     fn held(body: &Body) -> usize {
         match &body.kind {
-            Kind::Recv(r) => r.decoder.as_ref().map_or(0, ContentDecoder::buffered),
+            Kind::Recv(r) => r.decoder.as_ref().map_or(0, |d| d.buffered()),
             _ => 0,
         }
     }

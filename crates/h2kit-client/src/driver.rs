@@ -718,7 +718,8 @@ impl Driver {
             let d = parts
                 .headers
                 .get(http::header::CONTENT_ENCODING)
-                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes(), self.max_decoded));
+                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes(), self.max_decoded))
+                .map(Box::new);
             if d.is_some() {
                 parts.headers.remove(http::header::CONTENT_ENCODING);
                 parts.headers.remove(http::header::CONTENT_LENGTH);
