@@ -283,15 +283,6 @@ impl Env {
     fn scaled(&self, n: u64) -> u64 {
         if self.quick { n / 10 } else { n }
     }
-
-    /// The best (highest) of [`Env::runs`] results of `measure`.
-    fn best(&self, mut measure: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
-        let mut best = 0.0f64;
-        for _ in 0..self.runs.max(1) {
-            best = best.max(measure()?);
-        }
-        Ok(best)
-    }
 }
 
 const USAGE: &str = "usage: compare [server|client|all] [--quick] [--runs N]\n\
@@ -393,9 +384,26 @@ fn ticks(n: u64) -> Duration {
     Duration::from_millis(n * 10)
 }
 
-/// User + system CPU time a live process has used so far (Linux only): proc(5) fields 14
-/// and 15.
+/// User + system CPU time a live process has used so far (Linux only): its threads' run
+/// time from schedstat, else proc(5) fields 14 and 15.
 fn process_cpu(pid: u32) -> Option<Duration> {
+    // Nanoseconds on a CPU, summed over the threads, when the kernel keeps schedstat
+    // (proc(5) /proc/<pid>/task/<tid>/schedstat, field 1); ticks are 10 ms coarse.
+    let run_ns = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .map(|task| {
+            let path = task.ok()?.path().join("schedstat");
+            std::fs::read_to_string(path)
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum::<Option<u64>>();
+    if let Some(ns) = run_ns {
+        return Some(Duration::from_nanos(ns));
+    }
     let f = stat_fields(&pid.to_string())?;
     Some(ticks(f.get(11)? + f.get(12)?))
 }
@@ -523,19 +531,24 @@ fn server_part(env: &Env) -> Result<bool, String> {
     let subjects = [Subject::H2kit, Subject::H2, Subject::Nghttpd];
     let n = env.scaled(400_000);
     let mut small = Vec::new();
+    let mut small_cpu = Vec::new();
     for s in subjects {
         let server = start_server(env, s)?;
-        let rate = env.best(|| h2load(env, server.addr, "/hello", 10, 100, n))?;
+        let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
+            h2load(env, server.addr, "/hello", 10, 100, n)
+        })?;
         small.push(Row {
             name: s.name(),
             reqs_per_sec: rate,
             body_len: HELLO.len(),
         });
+        small_cpu.push((s.name(), ServerCpu::from_run(usage, rate)));
     }
     print_table(
         &format!("server, small responses: h2load -c10 -m100 -n{n}, 12-byte body"),
         &small,
     );
+    print_server_cpu(&small_cpu);
     let mut met = target(
         "h2kit / h2 crate",
         small[0].reqs_per_sec / small[1].reqs_per_sec,
@@ -551,19 +564,24 @@ fn server_part(env: &Env) -> Result<bool, String> {
 
     let n = env.scaled(2_000);
     let mut large = Vec::new();
+    let mut large_cpu = Vec::new();
     for s in subjects {
         let server = start_server(env, s)?;
-        let rate = env.best(|| h2load(env, server.addr, "/big", 4, 4, n))?;
+        let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
+            h2load(env, server.addr, "/big", 4, 4, n)
+        })?;
         large.push(Row {
             name: s.name(),
             reqs_per_sec: rate,
             body_len: BIG_LEN,
         });
+        large_cpu.push((s.name(), ServerCpu::from_run(usage, rate)));
     }
     print_table(
         &format!("server, 1 MiB responses: h2load -c4 -m4 -n{n}"),
         &large,
     );
+    print_server_cpu(&large_cpu);
     met &= target(
         "h2kit 1 MiB throughput",
         large[0].gb_per_sec(),
@@ -571,6 +589,67 @@ fn server_part(env: &Env) -> Result<bool, String> {
         " GB/s",
     );
     Ok(met)
+}
+
+/// CPU use during one server measurement (Linux only; `None` where /proc is unreadable),
+/// from [`best_with_cpu`]: there the "client" is h2load.
+#[derive(Clone, Copy)]
+struct ServerCpu {
+    /// The server process's user + system time per request, in microseconds.
+    server_us_per_req: Option<f64>,
+    /// The server's CPU time over the measured interval, in percent of one core.
+    server_busy: Option<f64>,
+    /// h2load's CPU time (start-up included) over the measured interval, in percent of one
+    /// core: near 100 means h2load, not the server, bounds the rate.
+    load_busy: Option<f64>,
+}
+
+impl ServerCpu {
+    fn from_run(c: ClientCpu, rate: f64) -> ServerCpu {
+        ServerCpu {
+            // busy% of one core over n / rate seconds, per request: busy / 100 / rate.
+            server_us_per_req: c
+                .server_busy
+                .filter(|_| rate > 0.0)
+                .map(|b| 1e6 * b / 100.0 / rate),
+            server_busy: c.server_busy,
+            load_busy: c.client_busy,
+        }
+    }
+}
+
+/// The CPU lines under a server table, then what they say: which side was the bottleneck,
+/// and the servers' CPU per request against the first row's (h2kit's).
+fn print_server_cpu(rows: &[(&str, ServerCpu)]) {
+    let show = |v: Option<f64>, unit: &str| v.map_or("?".to_owned(), |v| format!("{v:.2}{unit}"));
+    println!(
+        "  {:<22} {:>12} {:>10} {:>9} {:>9}   (CPU of each row's best run; 100% = one core; \
+         last column: that server's CPU per request / h2kit's)",
+        "", "server CPU", "server", "h2load", "h2kit is"
+    );
+    let ours = rows.first().and_then(|(_, c)| c.server_us_per_req);
+    for (name, c) in rows {
+        // How many times h2kit's CPU per request this server spends (> 1: h2kit is cheaper).
+        let ratio = c.server_us_per_req.zip(ours).map(|(t, o)| t / o);
+        println!(
+            "  {:<22} {:>12} {:>10} {:>9} {:>9}",
+            name,
+            show(c.server_us_per_req, " us/req"),
+            c.server_busy.map_or("?".to_owned(), |v| format!("{v:.0}%")),
+            c.load_busy.map_or("?".to_owned(), |v| format!("{v:.0}%")),
+            show(ratio, "x")
+        );
+    }
+    for (name, c) in rows {
+        if let (Some(load), Some(server)) = (c.load_busy, c.server_busy) {
+            if load >= 90.0 && server < 90.0 {
+                println!(
+                    "  {name}: h2load used {load:.0}% of its core and the server {server:.0}%: \
+                     the load generator bounds this rate; compare CPU per request instead"
+                );
+            }
+        }
+    }
 }
 
 fn client_part(env: &Env) -> Result<bool, String> {
