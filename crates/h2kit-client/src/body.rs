@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
 use crate::decode::ContentDecoder;
-use crate::driver::Cmd;
+use crate::driver::{Cmd, Link};
 use crate::error::Error;
 
 /// The chunk size read from an [`AsyncRead`] request body.
@@ -267,7 +267,7 @@ impl ItemReceiver {
 
 pub(crate) struct RecvBody {
     rx: ItemReceiver,
-    cmd: mpsc::UnboundedSender<Cmd>,
+    link: Arc<Link>,
     stream: StreamId,
     decoder: Option<Box<ContentDecoder>>,
     /// END_STREAM (or trailers) arrived; with a decoder, its output may still be pending.
@@ -285,13 +285,13 @@ pub(crate) struct RecvBody {
 impl RecvBody {
     pub(crate) fn new(
         rx: ItemReceiver,
-        cmd: mpsc::UnboundedSender<Cmd>,
+        link: Arc<Link>,
         stream: StreamId,
         decoder: Option<Box<ContentDecoder>>,
     ) -> Self {
         RecvBody {
             rx,
-            cmd,
+            link,
             stream,
             decoder,
             input_done: false,
@@ -307,7 +307,7 @@ impl Drop for RecvBody {
         // Give back the capacity of chunks nobody will read, and cancel the stream if the
         // response did not end. An error from the connection ended the stream on the wire.
         self.rx
-            .abandon(&self.cmd, self.input_done || self.peer_done);
+            .abandon(&self.link.tx, self.input_done || self.peer_done);
     }
 }
 
@@ -590,8 +590,12 @@ fn poll_recv(
         };
         match item {
             Item::Data { data, flow, end } => {
-                if flow > 0 {
-                    let _ = r.cmd.send(Cmd::Release {
+                if flow > 0 && end {
+                    // The stream is closed for receiving: only the connection's window is
+                    // left to reopen, which the task takes from the shared pool.
+                    r.link.release_ended(flow);
+                } else if flow > 0 {
+                    let _ = r.link.tx.send(Cmd::Release {
                         id: r.stream,
                         len: flow,
                     });
@@ -650,7 +654,7 @@ mod tests {
         }
         assert!(tx.send(Item::End).is_ok());
         let decoder = ContentDecoder::for_encoding(b"gzip", limit).map(Box::new);
-        let body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
+        let body = Body::recv(RecvBody::new(rx, link(ctx), StreamId::new(1), decoder));
         (body, crx)
     }
 
@@ -673,7 +677,7 @@ mod tests {
             .is_ok()
         );
         let decoder = ContentDecoder::for_encoding(b"gzip", None).map(Box::new);
-        let mut body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), decoder));
+        let mut body = Body::recv(RecvBody::new(rx, link(ctx), StreamId::new(1), decoder));
         assert!(matches!(body.chunk().await, Some(Err(Error::Decode(_)))));
         assert!(body.chunk().await.is_none());
         drop(body);
@@ -755,7 +759,7 @@ mod tests {
             })
             .is_ok()
         );
-        let body = Body::recv(RecvBody::new(rx, ctx, StreamId::new(1), None));
+        let body = Body::recv(RecvBody::new(rx, link(ctx), StreamId::new(1), None));
         assert_eq!(body.collect().await.unwrap(), Bytes::from_static(b"all"));
         drop(tx);
 
@@ -816,6 +820,13 @@ mod tests {
         assert!(tx.opened(StreamId::new(7)));
         rx.abandon(&ctx, true);
         assert!(dropped(&mut crx).is_empty());
+    }
+
+    fn link(tx: mpsc::UnboundedSender<Cmd>) -> Arc<Link> {
+        Arc::new(Link {
+            tx,
+            shared: Arc::default(),
+        })
     }
 
     fn held(body: &Body) -> usize {

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::body::{Body, Head, ItemReceiver, RecvBody, item_channel};
 use crate::decode::ACCEPT_ENCODING;
-use crate::driver::{Cmd, Driver, PendingRequest, Shared};
+use crate::driver::{Cmd, Driver, Link, PendingRequest, Shared};
 use crate::error::Error;
 use crate::trace::{FrameTrace, Tracer};
 
@@ -38,8 +38,8 @@ pub struct Client {
 }
 
 struct Inner {
-    tx: mpsc::UnboundedSender<Cmd>,
-    shared: Arc<Shared>,
+    /// The command channel and shared state, also held by response bodies.
+    link: Arc<Link>,
     scheme: Scheme,
     authority: Authority,
     /// `authority` as the `:authority` value, built once and shared by every request.
@@ -94,14 +94,18 @@ impl Client {
                 let (tx, rx) = item_channel();
                 // When the connection task is gone the request is dropped with its sender,
                 // and the future sees the connection closed.
-                let _ = self.inner.tx.send(Cmd::Request(Box::new(PendingRequest {
-                    head,
-                    fields,
-                    body,
-                    tx,
-                    pushes: push_tx,
-                    decompress: self.inner.decompress,
-                })));
+                let _ = self
+                    .inner
+                    .link
+                    .tx
+                    .send(Cmd::Request(Box::new(PendingRequest {
+                        head,
+                        fields,
+                        body,
+                        tx,
+                        pushes: push_tx,
+                        decompress: self.inner.decompress,
+                    })));
                 Waiting::Head(rx)
             }
             Err(e) => Waiting::Failed(e),
@@ -165,6 +169,7 @@ impl Client {
     pub async fn ping(&self) -> Result<Duration, Error> {
         let (reply, rx) = oneshot::channel();
         self.inner
+            .link
             .tx
             .send(Cmd::Ping { reply })
             .map_err(|_| Error::ConnectionClosed)?;
@@ -173,12 +178,12 @@ impl Client {
 
     /// Whether the connection still accepts requests (no GOAWAY received, not closed).
     pub fn is_open(&self) -> bool {
-        self.inner.shared.open.load(Ordering::Acquire) && !self.inner.tx.is_closed()
+        self.inner.link.shared.open.load(Ordering::Acquire) && !self.inner.link.tx.is_closed()
     }
 
     /// Starts a graceful close: GOAWAY; requests in flight finish, new ones fail.
     pub fn close(&self) {
-        let _ = self.inner.tx.send(Cmd::Shutdown);
+        let _ = self.inner.link.tx.send(Cmd::Shutdown);
     }
 
     /// The origin's scheme (`http` or `https`).
@@ -222,8 +227,8 @@ impl fmt::Debug for ResponseFuture {
 }
 
 /// A response from its head, its body reading from the exchange `rx` the head came on.
-fn response(head: Head, rx: ItemReceiver, cmd: mpsc::UnboundedSender<Cmd>) -> Response<Body> {
-    let body = Body::recv(RecvBody::new(rx, cmd, head.stream, head.decoder));
+fn response(head: Head, rx: ItemReceiver, link: Arc<Link>) -> Response<Body> {
+    let body = Body::recv(RecvBody::new(rx, link, head.stream, head.decoder));
     Response::from_parts(head.parts, body)
 }
 
@@ -251,7 +256,7 @@ impl Future for ResponseFuture {
         if let Poll::Ready(head) = head {
             let result = match (std::mem::replace(&mut this.state, Waiting::Done), head) {
                 (Waiting::Failed(e), _) => Err(e),
-                (Waiting::Head(rx), Ok(head)) => Ok(response(head, rx, this.client.tx.clone())),
+                (Waiting::Head(rx), Ok(head)) => Ok(response(head, rx, this.client.link.clone())),
                 (_, Err(e)) => Err(e),
                 (Waiting::Done, Ok(_)) => Err(Error::ConnectionClosed),
             };
@@ -260,7 +265,7 @@ impl Future for ResponseFuture {
         if let Some(t) = &mut this.timeout {
             if t.as_mut().poll(cx).is_ready() {
                 if let Waiting::Head(mut rx) = std::mem::replace(&mut this.state, Waiting::Done) {
-                    rx.abandon(&this.client.tx, false);
+                    rx.abandon(&this.client.link.tx, false);
                 }
                 return Poll::Ready(Err(Error::Timeout));
             }
@@ -272,7 +277,7 @@ impl Future for ResponseFuture {
 impl Drop for ResponseFuture {
     fn drop(&mut self) {
         if let Waiting::Head(rx) = &mut self.state {
-            rx.abandon(&self.client.tx, false);
+            rx.abandon(&self.client.link.tx, false);
         }
     }
 }
@@ -303,7 +308,7 @@ pub struct PushedResponse {
     request: Request<()>,
     stream: StreamId,
     rx: Option<ItemReceiver>,
-    tx: mpsc::UnboundedSender<Cmd>,
+    link: Arc<Link>,
 }
 
 impl fmt::Debug for PushedResponse {
@@ -320,13 +325,13 @@ impl PushedResponse {
         request: Request<()>,
         stream: StreamId,
         rx: ItemReceiver,
-        tx: mpsc::UnboundedSender<Cmd>,
+        link: Arc<Link>,
     ) -> Self {
         PushedResponse {
             request,
             stream,
             rx: Some(rx),
-            tx,
+            link,
         }
     }
 
@@ -347,7 +352,7 @@ impl PushedResponse {
         };
         let head = std::future::poll_fn(|cx| rx.poll_head(cx)).await?;
         let rx = self.rx.take().ok_or(Error::ConnectionClosed)?;
-        Ok(response(head, rx, self.tx.clone()))
+        Ok(response(head, rx, self.link.clone()))
     }
 
     /// Refuses the push (RST_STREAM CANCEL), e.g. because the resource is cached.
@@ -359,7 +364,7 @@ impl PushedResponse {
 impl Drop for PushedResponse {
     fn drop(&mut self) {
         if let Some(rx) = &mut self.rx {
-            rx.abandon(&self.tx, false);
+            rx.abandon(&self.link.tx, false);
         }
     }
 }
@@ -742,11 +747,15 @@ where
     let conn = Connection::client(opts.config);
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared::default());
+    let link = Arc::new(Link {
+        tx,
+        shared: shared.clone(),
+    });
     let tracer = opts.trace.map(Tracer::new);
     let driver = Driver::new(
         conn,
-        &tx,
-        shared.clone(),
+        Arc::downgrade(&link),
+        shared,
         tracer,
         opts.decompress,
         opts.max_decoded,
@@ -755,8 +764,7 @@ where
     let authority_field = Bytes::copy_from_slice(authority.as_str().as_bytes());
     Client {
         inner: Arc::new(Inner {
-            tx,
-            shared,
+            link,
             scheme,
             authority,
             authority_field,

@@ -8,8 +8,8 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -68,6 +68,8 @@ pub(crate) enum Cmd {
         id: StreamId,
         len: u32,
     },
+    /// The capacity pooled in [`Shared::released`] passed [`RELEASE_POOL_WAKE`].
+    Released,
     BodyDropped {
         id: StreamId,
         unreleased: u32,
@@ -96,6 +98,34 @@ pub(crate) struct PendingRequest {
 pub(crate) struct Shared {
     /// The connection accepts new requests (no GOAWAY, not terminated).
     pub(crate) open: AtomicBool,
+    /// Connection-level receive capacity given back by bodies whose streams had already
+    /// ended (no stream window left to reopen), gathered here instead of one command each;
+    /// the task returns it to the core at every wake-up.
+    pub(crate) released: AtomicU64,
+}
+
+/// Pooled released capacity above which a body wakes the task with [`Cmd::Released`]
+/// (below it, the next wake-up of any kind picks the pool up). Well under the smallest
+/// connection window (65,535), so pooling never stalls a sender.
+pub(crate) const RELEASE_POOL_WAKE: u64 = 16 * 1024;
+
+/// What response bodies and pushed responses hold of their connection: the command channel
+/// and the shared state. One per connection; the connection's handles hold it too.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) tx: mpsc::UnboundedSender<Cmd>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Link {
+    /// Gives back `len` octets of capacity of a stream whose END_STREAM was received.
+    pub(crate) fn release_ended(&self, len: u32) {
+        let len = u64::from(len);
+        let before = self.shared.released.fetch_add(len, Ordering::AcqRel);
+        if before < RELEASE_POOL_WAKE && before + len >= RELEASE_POOL_WAKE {
+            let _ = self.tx.send(Cmd::Released);
+        }
+    }
 }
 
 struct Slot {
@@ -129,7 +159,7 @@ impl Slot {
 
 pub(crate) struct Driver {
     conn: Connection,
-    tx: mpsc::WeakUnboundedSender<Cmd>,
+    link: Weak<Link>,
     slots: IdMap<u32, Slot>,
     pending: VecDeque<Box<PendingRequest>>,
     acks: Vec<StreamId>,
@@ -158,7 +188,7 @@ enum Wake {
 impl Driver {
     pub(crate) fn new(
         conn: Connection,
-        tx: &mpsc::UnboundedSender<Cmd>,
+        link: Weak<Link>,
         shared: Arc<Shared>,
         tracer: Option<Tracer>,
         decompress_pushes: bool,
@@ -167,7 +197,7 @@ impl Driver {
         shared.open.store(true, Ordering::Release);
         Driver {
             conn,
-            tx: tx.downgrade(),
+            link,
             slots: id_map(),
             pending: VecDeque::new(),
             acks: Vec::new(),
@@ -201,6 +231,7 @@ impl Driver {
             // Events, then queued requests that may start now, then output.
             self.process_events();
             self.start_pending();
+            self.drain_released();
             if !write_dead && out.len() < OUT_LOW {
                 let start = out.len();
                 while out.len() < OUT_MAX {
@@ -302,6 +333,20 @@ impl Driver {
         }
     }
 
+    /// Returns the capacity bodies pooled in [`Shared::released`] to the connection window.
+    fn drain_released(&mut self) {
+        if self.shared.released.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut n = self.shared.released.swap(0, Ordering::AcqRel);
+        while n > 0 {
+            let part = u32::try_from(n).unwrap_or(u32::MAX);
+            // Stream 0 is no stream: only the connection window is reopened.
+            self.conn.release_capacity(StreamId::ZERO, part);
+            n -= u64::from(part);
+        }
+    }
+
     fn on_io_error(&mut self, e: io::Error) {
         if self.io_error.is_none() {
             self.io_error = Some(Arc::new(e));
@@ -362,6 +407,8 @@ impl Driver {
                 }
             }
             Cmd::Release { id, len } => self.conn.release_capacity(id, len),
+            // `drain_released` runs before every write.
+            Cmd::Released => {}
             Cmd::BodyDropped {
                 id,
                 unreleased,
@@ -495,9 +542,9 @@ impl Driver {
                     }
                 }
                 _ => {
-                    if let Some(tx) = self.tx.upgrade() {
+                    if let Some(link) = self.link.upgrade() {
                         let trailers = body.take_trailers();
-                        tokio::spawn(upload(id, body, trailers, tx));
+                        tokio::spawn(upload(id, body, trailers, link.tx.clone()));
                     }
                 }
             }
@@ -784,13 +831,14 @@ impl Driver {
     fn on_push(&mut self, stream: StreamId, promised: StreamId, headers: &[Field]) {
         let sender = self.slots.get(&stream.get()).and_then(|s| s.pushes.clone());
         let request = h2kit::request_from_fields(headers).ok();
-        let (Some(sender), Some(request), Some(tx)) = (sender, request, self.tx.upgrade()) else {
+        let (Some(sender), Some(request), Some(link)) = (sender, request, self.link.upgrade())
+        else {
             let _ = self.conn.reset(promised, ErrorCode::CANCEL);
             return;
         };
         let (rtx, rrx) = item_channel();
         rtx.opened(promised);
-        let push = PushedResponse::new(request, promised, rrx, tx);
+        let push = PushedResponse::new(request, promised, rrx, link);
         if sender.send(push).is_err() {
             let _ = self.conn.reset(promised, ErrorCode::CANCEL);
             return;
@@ -913,6 +961,41 @@ fn fields_of(map: &HeaderMap) -> Vec<Field> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Forty 16 KiB responses, each one DATA frame with END_STREAM, through the smallest
+    /// connection window (65,535): they only all arrive if the capacity their bodies pool
+    /// in [`Shared::released`] goes back to the connection.
+    #[tokio::test]
+    async fn pooled_capacity_of_ended_bodies_reopens_the_connection_window() {
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            let mut conn = h2::server::handshake(theirs).await?;
+            while let Some(request) = conn.accept().await {
+                let (_, mut respond) = request?;
+                let mut send = respond.send_response(http::Response::new(()), false)?;
+                send.send_data(Bytes::from(vec![b'x'; 16 * 1024]), true)?;
+            }
+            Ok::<_, h2::Error>(())
+        });
+        let client = crate::Client::builder()
+            .connection_window_size(65_535)
+            .handshake(
+                ours,
+                "http".parse().unwrap(),
+                "example.com".parse().unwrap(),
+            )
+            .unwrap();
+        let all = async {
+            for _ in 0..40 {
+                let response = client.get("/").await.unwrap();
+                let body = response.into_body().collect().await.unwrap();
+                assert_eq!(body.len(), 16 * 1024);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), all)
+            .await
+            .expect("the connection window stayed closed");
+    }
 
     #[test]
     fn response_head_matches_the_core_helper() {
