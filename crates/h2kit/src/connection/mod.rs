@@ -307,6 +307,9 @@ pub struct Connection {
     got_settings: bool,
     decoder: FrameDecoder,
     hpack_dec: Decoder,
+    /// The number of fields the last field block decoded to: the next block's list is
+    /// sized for it, so a typical request's list is allocated once, not grown.
+    fields_hint: usize,
     block: Option<Block>,
 
     // Output.
@@ -438,6 +441,7 @@ impl Connection {
             got_settings: false,
             decoder: FrameDecoder::new(),
             hpack_dec,
+            fields_hint: 8,
             block: None,
             hpack_enc,
             staging: BytesMut::new(),

@@ -46,6 +46,9 @@ pub(super) fn request_priority(
     PrioritySignal { tree, extensible }
 }
 
+/// The most fields a decoded list is sized for up front (it grows past this as needed).
+const MAX_FIELDS_HINT: usize = 32;
+
 impl Connection {
     /// Feeds bytes received from the transport, in any split (down to one byte at a time).
     ///
@@ -518,12 +521,15 @@ impl Connection {
 
     /// A complete field block: always decoded (HPACK must stay in step), then applied.
     fn on_block(&mut self, block: Block, bytes: Bytes, now: Instant) -> Result {
-        let mut fields = Vec::new();
+        let mut fields = Vec::with_capacity(self.fields_hint);
         let too_large = match self.hpack_dec.decode(&bytes, &mut fields) {
             Ok(()) => false,
             Err(e) if e.is_limit() => true,
             Err(e) => return Err(violation(ProtocolViolation::Compression(e))),
         };
+        // At least one field (every valid block has some), at most a typical large request's
+        // worth: a single huge block does not make every later list huge.
+        self.fields_hint = fields.len().clamp(1, MAX_FIELDS_HINT);
         match block.promised {
             None => self.on_headers(block, fields, too_large, now),
             Some(promised) => self.on_push_promise(block.stream, promised, fields, too_large, now),
