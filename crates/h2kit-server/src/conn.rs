@@ -76,8 +76,33 @@ pub(crate) enum Cmd {
 /// Per-connection facts the response tasks need.
 #[derive(Clone)]
 pub(crate) struct ResponseCtx {
+    /// The user's access logger; without one, responses are logged with `tracing` at debug
+    /// level when that is enabled.
     pub(crate) logger: Option<AccessLogger>,
     pub(crate) remote_addr: Option<SocketAddr>,
+}
+
+impl ResponseCtx {
+    /// Whether responses are logged at all: when not, nothing is gathered for the log (no
+    /// path copy, no clock read).
+    pub(crate) fn logs(&self) -> bool {
+        self.logger.is_some() || tracing::enabled!(tracing::Level::DEBUG)
+    }
+
+    /// The time a request's log line measures from, when responses are logged.
+    pub(crate) fn log_start(&self) -> Option<Instant> {
+        self.logs().then(Instant::now)
+    }
+
+    pub(crate) fn log(&self, line: &AccessLog) {
+        match &self.logger {
+            Some(logger) => logger(line),
+            None => tracing::debug!(
+                method = %line.method, path = %line.path, status = line.status.as_u16(),
+                bytes = line.bytes, duration = ?line.duration, "response"
+            ),
+        }
+    }
 }
 
 /// Everything the connection task is started with.
@@ -223,7 +248,7 @@ pub(crate) async fn send_response_task(
     response: Response<Body>,
     pushed: bool,
 ) {
-    let start = Instant::now();
+    let start = ctx.log_start();
     send_response(ctx, cmd, id, credit, method, path, response, pushed, start).await;
 }
 
@@ -237,7 +262,7 @@ async fn send_response(
     path: String,
     response: Response<Body>,
     pushed: bool,
-    start: Instant,
+    start: Option<Instant>,
 ) {
     let mut guard = StreamGuard {
         id,
@@ -352,13 +377,13 @@ async fn send_response(
     }
     guard.armed = !complete;
     drop(guard);
-    if let Some(logger) = &ctx.logger {
-        logger(&AccessLog {
+    if ctx.logs() {
+        ctx.log(&AccessLog {
             method,
             path,
             status,
             bytes,
-            duration: start.elapsed(),
+            duration: start.map_or(Duration::ZERO, |s| s.elapsed()),
             stream_id: id,
             remote_addr: ctx.remote_addr,
             complete,
@@ -689,7 +714,7 @@ impl Driver {
         });
         let method = parts.method.clone();
         // Only the access log reads the path: skip the copy when there is none.
-        let path = if self.ctx.logger.is_some() {
+        let mut path = if self.ctx.logs() {
             parts
                 .uri
                 .path_and_query()
@@ -698,7 +723,7 @@ impl Driver {
             String::new()
         };
         let request = Request::from_parts(parts, body);
-        let start = Instant::now();
+        let start = self.ctx.log_start();
         let mut future = self.handler.call(request);
         // A request without a body whose handler answers on its first poll, with a body
         // already in memory, is answered here: no task, no commands, no credit. Any other
@@ -711,7 +736,7 @@ impl Driver {
                 future.as_mut().poll(&mut cx)
             }));
             match polled {
-                Ok(Poll::Ready(r)) => match self.answer_now(stream, &method, &path, r, start) {
+                Ok(Poll::Ready(r)) => match self.answer_now(stream, &method, &mut path, r, start) {
                     None => return false,
                     Some(r) => response = Some(r),
                 },
@@ -756,9 +781,9 @@ impl Driver {
         &mut self,
         id: StreamId,
         method: &Method,
-        path: &str,
+        path: &mut String,
         response: Response<Body>,
-        start: Instant,
+        start: Option<Instant>,
     ) -> Option<Response<Body>> {
         let (parts, mut body) = response.into_parts();
         let status = parts.status;
@@ -793,13 +818,13 @@ impl Driver {
                 false
             }
         };
-        if let Some(logger) = &self.ctx.logger {
-            logger(&AccessLog {
+        if self.ctx.logs() {
+            self.ctx.log(&AccessLog {
                 method: method.clone(),
-                path: path.to_owned(),
+                path: std::mem::take(path),
                 status,
                 bytes,
-                duration: start.elapsed(),
+                duration: start.map_or(Duration::ZERO, |s| s.elapsed()),
                 stream_id: id,
                 remote_addr: self.ctx.remote_addr,
                 complete,

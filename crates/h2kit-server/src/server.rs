@@ -331,15 +331,7 @@ impl Server {
         F: Future<Output = ()>,
     {
         let handler: Arc<dyn Handler> = Arc::new(handler);
-        let logger = self.logger.clone().or_else(|| {
-            let log: AccessLogger = Arc::new(|l: &AccessLog| {
-                tracing::debug!(
-                    method = %l.method, path = %l.path, status = l.status.as_u16(),
-                    bytes = l.bytes, duration = ?l.duration, "response"
-                );
-            });
-            Some(log)
-        });
+        let logger = self.logger.clone();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut conns = JoinSet::new();
         tokio::pin!(signal);
