@@ -132,8 +132,8 @@ pub(crate) fn generate(text: &str) -> Result<String, String> {
         out,
         "/// Decoder lookahead: `FAST[next {FAST_BITS} bits]` describes the codes that start there.\n\
          /// 0 when the first code is longer than {FAST_BITS} bits; otherwise bits 0-4 are the bits\n\
-         /// consumed (bit 5 is clear), bits 6-7 the number of symbols (1 or 2), bits 8-15 the first symbol, bits\n\
-         /// 16-23 the second, bits 24-28 the length of the first code."
+         /// consumed (bit 5 is clear), bits 8-15 the first symbol, bits 16-23 the second, bits\n\
+         /// 24-28 the length of the first code, bits 30-31 the number of symbols (1 or 2)."
     );
     let _ = writeln!(out, "pub(crate) static FAST: [u32; 1 << {FAST_BITS}] = [");
     let fast = fast_table(&tree)?;
@@ -190,12 +190,12 @@ fn fast_table(tree: &[[Child; 2]]) -> Result<Vec<u32>, String> {
         let entry = match syms[..] {
             [] => 0,
             [(256, _), ..] => return Err("EOS code shorter than the lookahead".into()),
-            [(s, l)] => l | 1 << 6 | u32::from(s) << 8 | l << 24,
+            [(s, l)] => l | 1 << 30 | u32::from(s) << 8 | l << 24,
             [(s1, l1), (s2, l2)] => {
                 if s2 == 256 {
-                    l1 | 1 << 6 | u32::from(s1) << 8 | l1 << 24
+                    l1 | 1 << 30 | u32::from(s1) << 8 | l1 << 24
                 } else {
-                    l2 | 2 << 6 | u32::from(s1) << 8 | u32::from(s2) << 16 | l1 << 24
+                    l2 | 2 << 30 | u32::from(s1) << 8 | u32::from(s2) << 16 | l1 << 24
                 }
             }
             _ => unreachable!("at most two symbols are collected"),

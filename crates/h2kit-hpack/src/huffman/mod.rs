@@ -37,85 +37,99 @@ pub(crate) fn encoded_len(src: &[u8]) -> usize {
 }
 
 /// Bytes `encode_into` may touch beyond `limit`.
-pub(crate) const ENCODE_SLACK: usize = 4;
+pub(crate) const ENCODE_SLACK: usize = 8;
 
 /// The longest Huffman encoding of `len` bytes (30 bits per byte at worst).
 pub(crate) fn max_encoded_len(len: usize) -> usize {
     len.saturating_mul(30).div_ceil(8)
 }
 
+/// Each byte's code aligned to the most significant bit, so that appending it to `bits`
+/// pending bits (also at the top) is `acc |= LEFT_CODES[b] >> bits`.
+static LEFT_CODES: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (CODES[i] as u64) << (64 - LENGTHS[i] as u32);
+        i += 1;
+    }
+    t
+};
+
 /// Writes the Huffman encoding of `src`, padded with the EOS prefix, at the start of `out`
 /// and returns its length, or `None` as soon as it is known to be longer than `limit` bytes.
 ///
 /// `out` must hold at least `limit + ENCODE_SLACK` bytes; with `limit` at least
 /// [`max_encoded_len`] the encoding always fits.
+///
+/// Pending bits sit at the top of a 64-bit accumulator. Four bytes at a time while their
+/// codes fit beside what is pending (text mostly takes 5 to 8 bits a byte): their codes are
+/// or-ed in, then the whole accumulator is stored and the output advances by the complete
+/// bytes in it (the rest is written again by the next store).
 pub(crate) fn encode_into(src: &[u8], out: &mut [u8], limit: usize) -> Option<usize> {
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
     let mut o = 0usize;
-    // Four bytes at a time while their codes fit in 32 bits (text mostly takes 5 to 8 bits
-    // a byte): the four codes are joined apart from the accumulator, and one branch-free
-    // step stores 32 bits when there are that many (else the store is overwritten later).
+    let code = |b: u8| LEFT_CODES[usize::from(b)];
+    let len = |b: u8| u32::from(LENGTHS[usize::from(b)]);
     let mut quads = src.chunks_exact(4);
     for q in &mut quads {
-        let [l0, l1, l2, l3] = [q[0], q[1], q[2], q[3]].map(|b| u32::from(LENGTHS[usize::from(b)]));
-        let [c0, c1, c2, c3] = [q[0], q[1], q[2], q[3]].map(|b| u64::from(CODES[usize::from(b)]));
-        let total = l0 + l1 + l2 + l3;
-        if total > 32 {
-            for &b in q {
-                let len = u32::from(LENGTHS[usize::from(b)]);
-                acc = (acc << len) | u64::from(CODES[usize::from(b)]);
-                bits += len;
-                if bits >= 32 {
-                    bits -= 32;
-                    out.get_mut(o..o + 4)?
-                        .copy_from_slice(&((acc >> bits) as u32).to_be_bytes());
-                    o += 4;
-                    if o > limit {
-                        return None;
-                    }
+        let [b0, b1, b2, b3] = [q[0], q[1], q[2], q[3]];
+        let [l0, l1, l2, l3] = [len(b0), len(b1), len(b2), len(b3)];
+        if bits + l0 + l1 + l2 + l3 <= 63 {
+            acc |= code(b0) >> bits;
+            bits += l0;
+            acc |= code(b1) >> bits;
+            bits += l1;
+            acc |= code(b2) >> bits;
+            bits += l2;
+            acc |= code(b3) >> bits;
+            bits += l3;
+        } else {
+            // Long codes: a byte at a time, storing whenever the next code does not fit.
+            for b in [b0, b1, b2, b3] {
+                let l = len(b);
+                if bits + l > 63 {
+                    (acc, bits) = store(acc, bits, out, &mut o)?;
                 }
+                acc |= code(b) >> bits;
+                bits += l;
             }
-            continue;
         }
-        // At most 31 bits were pending: now at most 63.
-        acc = (acc << total) | (((c0 << l1 | c1) << l2 | c2) << l3 | c3);
-        bits += total;
-        let full = u32::from(bits >= 32);
-        let word = (acc >> (bits.wrapping_sub(32) & 63)) as u32;
-        out.get_mut(o..o + 4)?.copy_from_slice(&word.to_be_bytes());
-        o += 4 * full as usize;
-        bits -= 32 * full;
+        (acc, bits) = store(acc, bits, out, &mut o)?;
         if o > limit {
             return None;
         }
     }
     for &b in quads.remainder() {
-        let len = u32::from(LENGTHS[usize::from(b)]);
-        acc = (acc << len) | u64::from(CODES[usize::from(b)]);
-        bits += len;
-        if bits >= 32 {
-            bits -= 32;
-            // `o <= limit` here (checked below after every write), and `out` has
-            // `ENCODE_SLACK` bytes beyond `limit`.
-            out.get_mut(o..o + 4)?
-                .copy_from_slice(&((acc >> bits) as u32).to_be_bytes());
-            o += 4;
-            if o > limit {
-                return None;
-            }
+        let l = len(b);
+        if bits + l > 63 {
+            (acc, bits) = store(acc, bits, out, &mut o)?;
         }
+        acc |= code(b) >> bits;
+        bits += l;
     }
     if bits > 0 {
-        // Pad to a byte boundary with the most significant bits of EOS (all ones).
-        let pad = (8 - bits % 8) % 8;
-        let tail = (acc << pad) | ((1u64 << pad) - 1);
-        let n = ((bits + pad) / 8) as usize;
-        let bytes = tail.to_be_bytes();
-        out.get_mut(o..o + n)?.copy_from_slice(&bytes[8 - n..]);
+        // Pad to a byte boundary with the most significant bits of EOS (all ones); bits
+        // below the last byte are not written.
+        acc |= u64::MAX >> bits;
+        let n = bits.div_ceil(8) as usize;
+        out.get_mut(o..o + n)?
+            .copy_from_slice(acc.to_be_bytes().get(..n)?);
         o += n;
     }
     (o <= limit).then_some(o)
+}
+
+/// Stores the accumulator's 8 bytes at `out[*o..]` and moves past its complete bytes;
+/// returns what is left pending (fewer than 8 bits). `None` if `out` is too short.
+#[inline(always)]
+fn store(acc: u64, bits: u32, out: &mut [u8], o: &mut usize) -> Option<(u64, u32)> {
+    out.get_mut(*o..*o + 8)?.copy_from_slice(&acc.to_be_bytes());
+    let whole = bits & !7;
+    *o += (whole / 8) as usize;
+    // `whole` is at most 56 (`bits` is at most 63).
+    Some((acc << whole, bits - whole))
 }
 
 /// Appends the Huffman encoding of `src` to `dst`, padded with the EOS prefix.
@@ -184,9 +198,15 @@ pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize
 
     // Fast loop: at least three lookaheads' worth of the string left and 8 bytes to read, so
     // every refill brings `nbits` to 56..=63, enough for three lookups or, in place of one,
-    // a canonical code of up to 30 bits; only a long code can end past the string.
-    'fast: while left >= u64::from(3 * FAST_BITS) {
+    // a canonical code of up to 30 bits; only a long code can end past the string. `left`
+    // is only brought up to date once per refill.
+    while left >= u64::from(3 * FAST_BITS) {
         let Some(word) = data.get(pos..pos + 8) else {
+            break;
+        };
+        // Three lookups write at most 6 bytes: `n + 8 <= max_decoded_len` while 39 bits of
+        // the string are left, so this window is always there.
+        let Some(win) = out.get_mut(n..).and_then(|o| o.first_chunk_mut::<8>()) else {
             break;
         };
         let mut w = [0u8; 8];
@@ -195,30 +215,38 @@ pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize
         let take = (63 - nbits) >> 3;
         pos += take as usize;
         nbits += take * 8;
+        let before = nbits;
+        let mut k = 0usize;
+        let mut long = false;
         for _ in 0..3 {
             let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
             if e == 0 {
-                let (sym, len) = long_code(acc);
-                if u64::from(len) > left {
-                    // Past the end of the string: the tail sorts it out.
-                    break 'fast;
-                }
-                if sym == EOS {
-                    return Err(DecodeError::HuffmanEos);
-                }
-                out[n] = sym as u8;
-                n += 1;
-                acc <<= len;
-                nbits -= len;
-                left -= u64::from(len);
+                long = true;
                 break;
             }
-            out[n..n + 2].copy_from_slice(&[(e >> 8) as u8, (e >> 16) as u8]);
-            n += (e >> 6 & 3) as usize;
+            // `k` is at most 4 here (two lookups of at most 2 symbols).
+            win[k..k + 2].copy_from_slice(&((e >> 8) as u16).to_le_bytes());
+            k += (e >> 30) as usize;
             // Bits 0-5 of `e` are the length: a plain 64-bit shift by `e` (masked to 6 bits).
             acc = acc.wrapping_shl(e);
             nbits -= e & 31;
-            left -= u64::from(e & 31);
+        }
+        n += k;
+        left -= u64::from(before - nbits);
+        if long {
+            let (sym, len) = long_code(acc);
+            if u64::from(len) > left {
+                // Past the end of the string: the tail sorts it out.
+                break;
+            }
+            if sym == EOS {
+                return Err(DecodeError::HuffmanEos);
+            }
+            out[n] = sym as u8;
+            n += 1;
+            acc <<= len;
+            nbits -= len;
+            left -= u64::from(len);
         }
     }
 
@@ -250,8 +278,8 @@ pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize
         let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
         let total = e & 31;
         if e != 0 && u64::from(total) <= left {
-            out[n..n + 2].copy_from_slice(&[(e >> 8) as u8, (e >> 16) as u8]);
-            n += (e >> 6 & 3) as usize;
+            out[n..n + 2].copy_from_slice(&((e >> 8) as u16).to_le_bytes());
+            n += (e >> 30) as usize;
             acc = acc.wrapping_shl(e);
             nbits -= total;
             left -= u64::from(total);
