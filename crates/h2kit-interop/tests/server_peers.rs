@@ -7,14 +7,18 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use h2kit_interop::{Peer, require_peer};
-use h2kit_server::{Body, Pusher, Server};
+use h2kit_server::{Body, Server, StreamInfo};
 use http::{Request, Response};
 use tokio::sync::oneshot;
 
 async fn handler(req: Request<Body>) -> Response<Body> {
     match req.uri().path() {
         "/push" => {
-            if let Some(pusher) = req.extensions().get::<Pusher>().cloned() {
+            if let Some(pusher) = req
+                .extensions()
+                .get::<StreamInfo>()
+                .map(|info| info.pusher().clone())
+            {
                 let _ = pusher
                     .push(
                         Request::get("/pushed.css").body(()).unwrap(),

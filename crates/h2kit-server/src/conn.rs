@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
 use crate::body::{Body, Frame, Inbound, Incoming};
-use crate::handler::{AccessLog, AccessLogger, Handler, PushError, Pusher, StreamInfo};
+use crate::handler::{AccessLog, AccessLogger, Handler, PushConn, PushError, Pusher, StreamInfo};
 
 /// Bytes gathered from `poll_transmit` before one write to the transport.
 const WRITE_TARGET: usize = 64 * 1024;
@@ -411,6 +411,8 @@ struct Driver {
     tls: bool,
     shutdown: watch::Receiver<bool>,
     cmd_tx: mpsc::UnboundedSender<Cmd>,
+    /// Shared by the pushers of every request (one reference count per request).
+    push_conn: Arc<PushConn>,
     cmd_rx: mpsc::UnboundedReceiver<Cmd>,
     streams: HashMap<u32, Entry>,
     max_budget: usize,
@@ -429,16 +431,23 @@ enum Wake {
 impl Driver {
     fn new(core: Connection, params: ConnParams) -> Self {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let ctx = ResponseCtx {
+            logger: params.logger,
+            remote_addr: params.remote_addr,
+        };
+        let push_conn = Arc::new(PushConn {
+            scheme: if params.tls { "https" } else { "http" },
+            cmd: cmd_tx.clone(),
+            ctx: ctx.clone(),
+        });
         Driver {
             core,
             handler: params.handler,
-            ctx: ResponseCtx {
-                logger: params.logger,
-                remote_addr: params.remote_addr,
-            },
+            ctx,
             tls: params.tls,
             shutdown: params.shutdown,
             cmd_tx,
+            push_conn,
             cmd_rx,
             streams: HashMap::new(),
             max_budget: params.max_send_buffer.clamp(1, 1 << 20),
@@ -698,19 +707,18 @@ impl Driver {
             };
             (Body::inbound(inbound), Some(tx))
         };
-        let scheme = if self.tls { "https" } else { "http" };
+        let pusher = Pusher {
+            assoc: stream,
+            authority: parts.uri.authority().cloned(),
+            conn: self.push_conn.clone(),
+        };
+        // One extension (each costs an allocation and a map entry).
         parts.extensions.insert(StreamInfo {
             stream_id: stream,
             priority,
             remote_addr: self.ctx.remote_addr,
             tls: self.tls,
-        });
-        parts.extensions.insert(Pusher {
-            assoc: stream,
-            scheme,
-            authority: parts.uri.authority().cloned(),
-            cmd: self.cmd_tx.clone(),
-            ctx: self.ctx.clone(),
+            pusher,
         });
         let method = parts.method.clone();
         // Only the access log reads the path: skip the copy when there is none.

@@ -39,9 +39,11 @@ where
     }
 }
 
-/// Facts about the stream a request came on, in the request's extensions.
+/// Facts about the stream a request came on, and server push from it: the one value the
+/// server puts in every request's extensions
+/// (`request.extensions().get::<StreamInfo>()`).
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StreamInfo {
     /// The HTTP/2 stream id.
     pub stream_id: StreamId,
@@ -51,6 +53,14 @@ pub struct StreamInfo {
     pub remote_addr: Option<SocketAddr>,
     /// Whether the connection is TLS.
     pub tls: bool,
+    pub(crate) pusher: Pusher,
+}
+
+impl StreamInfo {
+    /// Server push on this request's stream.
+    pub fn pusher(&self) -> &Pusher {
+        &self.pusher
+    }
 }
 
 /// One line of access log: called once per response when it is complete or failed.
@@ -108,13 +118,18 @@ impl fmt::Display for PushError {
 
 impl std::error::Error for PushError {}
 
-/// Server push from a handler: found in the request's extensions
-/// (`request.extensions().get::<Pusher>()`).
+/// Server push from a handler: [`StreamInfo::pusher`] of the request's
+/// [`StreamInfo`] extension.
 #[derive(Clone)]
 pub struct Pusher {
     pub(crate) assoc: StreamId,
-    pub(crate) scheme: &'static str,
     pub(crate) authority: Option<http::uri::Authority>,
+    pub(crate) conn: Arc<PushConn>,
+}
+
+/// What every pusher of one connection shares.
+pub(crate) struct PushConn {
+    pub(crate) scheme: &'static str,
     pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
     pub(crate) ctx: ResponseCtx,
 }
@@ -149,7 +164,9 @@ impl Pusher {
             ),
             Field::new(
                 ":scheme",
-                bytes::Bytes::copy_from_slice(uri.scheme_str().unwrap_or(self.scheme).as_bytes()),
+                bytes::Bytes::copy_from_slice(
+                    uri.scheme_str().unwrap_or(self.conn.scheme).as_bytes(),
+                ),
             ),
             Field::new(":path", bytes::Bytes::copy_from_slice(path.as_bytes())),
         ];
@@ -161,7 +178,8 @@ impl Pusher {
         }
         crate::conn::push_header_map(&mut fields, request.headers());
         let (tx, rx) = oneshot::channel();
-        self.cmd
+        self.conn
+            .cmd
             .send(Cmd::Push {
                 assoc: self.assoc,
                 fields,
@@ -172,8 +190,8 @@ impl Pusher {
             rx.await.map_err(|_| PushError::ConnectionClosed)??;
         let method = request.method().clone();
         let path = path.to_owned();
-        let ctx = self.ctx.clone();
-        let cmd = self.cmd.clone();
+        let ctx = self.conn.ctx.clone();
+        let cmd = self.conn.cmd.clone();
         tokio::spawn(send_response_task(
             ctx, cmd, promised, credit, method, path, response, true,
         ));

@@ -17,8 +17,8 @@
 //! * [`Handler`]: any `Fn(Request<Body>) -> impl Future<Output = Response<Body>>`.
 //! * [`Body`]: streaming bodies with trailers both ways; backpressure is the HTTP/2
 //!   flow-control window. [`BodySender`] feeds a response body from another task.
-//! * Request extensions: [`StreamInfo`] (stream id, priority, peer address) and [`Pusher`]
-//!   (server push).
+//! * The request extension [`StreamInfo`]: stream id, priority, peer address, and its
+//!   [`Pusher`] for server push.
 //! * [`StaticFiles`]: the file handler behind `h2kit serve`.
 //!
 //! # Example

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use h2kit_server::{Body, BodyError, Frame, Pusher, Server, StreamInfo};
+use h2kit_server::{Body, BodyError, Frame, Server, StreamInfo};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, oneshot};
@@ -74,7 +74,7 @@ fn pattern(len: usize) -> Bytes {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_over_h2c_returns_the_body_and_stream_info() {
     let (addr, stop, task) = start(|req: Request<Body>| async move {
-        let info = req.extensions().get::<StreamInfo>().copied().unwrap();
+        let info = req.extensions().get::<StreamInfo>().cloned().unwrap();
         Response::builder()
             .header("x-stream", info.stream_id.get().to_string())
             .body(Body::from(format!("hello {}", req.uri().path())))
@@ -297,7 +297,12 @@ async fn client_reset_mid_upload_reaches_the_handler_and_mid_download_stops_the_
 async fn push_promise_reaches_the_client_with_its_response() {
     let (addr, stop, task) = start(|req: Request<Body>| async move {
         if req.uri().path() == "/" {
-            let pusher = req.extensions().get::<Pusher>().cloned().unwrap();
+            let pusher = req
+                .extensions()
+                .get::<StreamInfo>()
+                .unwrap()
+                .pusher()
+                .clone();
             let promised = pusher
                 .push(
                     Request::get("/style.css").body(()).unwrap(),

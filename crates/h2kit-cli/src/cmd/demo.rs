@@ -20,7 +20,7 @@ use bytes::Bytes;
 use clap::Args;
 use h2kit_client::trace::{Direction, Frame, FrameTrace, HeaderField};
 use h2kit_client::{Body, Client, Config, ExtensiblePriority, Urgency};
-use h2kit_server::{AccessLog, Pusher, Server};
+use h2kit_server::{AccessLog, Server, StreamInfo};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
 /// Arguments of `h2kit demo`.
@@ -323,7 +323,7 @@ async fn handle(
         }
         // Step 5: the page pushes its stylesheet before answering.
         (Method::GET, "/page") => {
-            if let Some(pusher) = req.extensions().get::<Pusher>() {
+            if let Some(pusher) = req.extensions().get::<StreamInfo>().map(StreamInfo::pusher) {
                 let promised = Request::get("/style.css").body(());
                 let mut css = Response::new(h2kit_server::Body::from(STYLE_CSS));
                 css.headers_mut().insert(
