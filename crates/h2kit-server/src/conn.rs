@@ -148,20 +148,43 @@ pub(crate) fn push_header_map(fields: &mut Vec<Field>, headers: &HeaderMap) {
     }
 }
 
+/// The last `:authority` parsed on a connection: requests on one connection nearly always
+/// name the same one, so its parse is reused when the bytes are equal.
+#[derive(Default)]
+struct AuthorityCache(Option<(Bytes, http::uri::Authority)>);
+
+impl AuthorityCache {
+    fn parse(&mut self, value: &Bytes) -> Option<http::uri::Authority> {
+        if let Some((bytes, authority)) = &self.0 {
+            if bytes == value {
+                return Some(authority.clone());
+            }
+        }
+        let authority = http::uri::Authority::from_maybe_shared(value.clone()).ok()?;
+        self.0 = Some((value.clone(), authority.clone()));
+        Some(authority)
+    }
+}
+
 /// Builds a request head from received fields, sharing the decoded field bytes (no copies of
-/// path, authority or values) and sizing the header map once. `None` when a field does not
-/// make a valid `http` request (the stream is then reset).
-fn request_parts(fields: &[Field]) -> Option<http::request::Parts> {
+/// path, authority or values) and sizing the header map once for the regular fields (not
+/// at all when there are none). `None` when a field does not make a valid `http` request
+/// (the stream is then reset).
+fn request_parts(
+    fields: &[Field],
+    authorities: &mut AuthorityCache,
+) -> Option<http::request::Parts> {
     let (mut parts, ()) = Request::new(()).into_parts();
-    parts.headers.reserve(fields.len());
+    let regular = fields.iter().filter(|f| !f.name.starts_with(b":")).count();
+    if regular > 0 {
+        parts.headers.reserve(regular);
+    }
     let mut uri = http::uri::Parts::default();
     for f in fields {
         match f.name.as_ref() {
             b":method" => parts.method = Method::from_bytes(&f.value).ok()?,
             b":scheme" => uri.scheme = Some(http::uri::Scheme::try_from(f.value.as_ref()).ok()?),
-            b":authority" => {
-                uri.authority = Some(http::uri::Authority::from_maybe_shared(f.value.clone()).ok()?)
-            }
+            b":authority" => uri.authority = Some(authorities.parse(&f.value)?),
             b":path" => {
                 uri.path_and_query =
                     Some(http::uri::PathAndQuery::from_maybe_shared(f.value.clone()).ok()?)
@@ -413,6 +436,7 @@ struct Driver {
     cmd_tx: mpsc::UnboundedSender<Cmd>,
     /// Shared by the pushers of every request (one reference count per request).
     push_conn: Arc<PushConn>,
+    authorities: AuthorityCache,
     cmd_rx: mpsc::UnboundedReceiver<Cmd>,
     streams: HashMap<u32, Entry>,
     max_budget: usize,
@@ -448,6 +472,7 @@ impl Driver {
             shutdown: params.shutdown,
             cmd_tx,
             push_conn,
+            authorities: AuthorityCache::default(),
             cmd_rx,
             streams: HashMap::new(),
             max_budget: params.max_send_buffer.clamp(1, 1 << 20),
@@ -691,7 +716,7 @@ impl Driver {
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
-        let Some(mut parts) = request_parts(&headers) else {
+        let Some(mut parts) = request_parts(&headers, &mut self.authorities) else {
             let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
             return false;
         };
@@ -1024,6 +1049,42 @@ mod tests {
     use tokio::sync::oneshot;
 
     use crate::{Body, Server};
+
+    #[test]
+    fn request_parts_reuse_an_equal_authority_and_parse_a_new_one() {
+        use h2kit::Field;
+        let req = |authority: &'static str, extra: &[(&'static str, &'static str)]| {
+            let mut f = vec![
+                Field::new(":method", Bytes::from_static(b"GET")),
+                Field::new(":scheme", Bytes::from_static(b"http")),
+                Field::new(":authority", Bytes::from_static(authority.as_bytes())),
+                Field::new(":path", Bytes::from_static(b"/a?b")),
+            ];
+            for (n, v) in extra {
+                f.push(Field::new(*n, Bytes::from_static(v.as_bytes())));
+            }
+            f
+        };
+        let mut cache = super::AuthorityCache::default();
+        let a = super::request_parts(&req("example.com:8080", &[]), &mut cache).unwrap();
+        assert_eq!(a.uri.to_string(), "http://example.com:8080/a?b");
+        assert!(a.headers.is_empty());
+        // Equal bytes from another buffer: the cached parse.
+        let owned = Bytes::from(b"example.com:8080".to_vec());
+        let mut fields = req("x", &[("accept", "*/*"), ("accept", "text/html")]);
+        fields[2].value = owned;
+        let b = super::request_parts(&fields, &mut cache).unwrap();
+        assert_eq!(b.uri.authority().unwrap().as_str(), "example.com:8080");
+        assert_eq!(b.uri.port_u16(), Some(8080));
+        assert_eq!(b.headers.get_all("accept").iter().count(), 2);
+        // A different authority is parsed, not taken from the cache.
+        let c = super::request_parts(&req("other.example", &[]), &mut cache).unwrap();
+        assert_eq!(c.uri.host(), Some("other.example"));
+        // An invalid one fails and leaves the cache as it was.
+        assert!(super::request_parts(&req("bad authority", &[]), &mut cache).is_none());
+        let d = super::request_parts(&req("other.example", &[]), &mut cache).unwrap();
+        assert_eq!(d.uri.host(), Some("other.example"));
+    }
 
     fn pattern(len: usize) -> Bytes {
         (0..len)
