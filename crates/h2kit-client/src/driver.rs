@@ -45,6 +45,10 @@ const INLINE_BODY: usize = 256 * 1024;
 const STREAMS_BEFORE_SETTINGS: u32 = 100;
 /// Commands handled per wake-up before output is written (bounds latency under load).
 const CMD_BATCH: usize = 512;
+/// Events delivered per turn when more are waiting: the turn then writes, lets the tasks it
+/// woke run, and sends the requests they made before delivering the rest. The server then
+/// works on those while we deliver, instead of both sides taking turns on whole batches.
+const TURN_EVENTS: usize = 32;
 
 type PingReply = oneshot::Sender<Result<Duration, Error>>;
 
@@ -227,26 +231,57 @@ impl Driver {
         let mut need_flush = false;
         let mut cmds_open = true;
         loop {
-            let now = Instant::now();
-            // Events, then queued requests that may start now, then output.
-            self.process_events();
+            // Events (a turn's worth), then queued requests that may start now, then output.
+            let mut backlog = self.process_events_bounded(TURN_EVENTS);
+            if backlog && (write_dead || !cmds_open) {
+                // Nothing to interleave with: deliver everything now.
+                self.process_events();
+                backlog = false;
+            }
             self.start_pending();
-            self.drain_released();
-            if !write_dead && out.len() < OUT_LOW {
-                let start = out.len();
-                while out.len() < OUT_MAX {
-                    let room = OUT_MAX - out.len();
-                    if self.conn.poll_transmit(now, &mut out, Some(room)) == 0 {
-                        break;
-                    }
-                }
-                if let Some(t) = &mut self.tracer {
-                    t.sent(&out[start..]);
-                }
+            self.fill(&mut out, write_dead);
+            if !backlog {
                 // Writing may finish a drain (our last GOAWAY) or close streams.
                 self.process_events();
             }
             self.check_acks();
+            if backlog {
+                // Send what we have, let the tasks we woke make their next requests, and
+                // send those before delivering the rest.
+                for step in 0..2 {
+                    if !out.is_empty() {
+                        match wr.write_buf(&mut out).await {
+                            Ok(0) => {
+                                let e =
+                                    io::Error::new(io::ErrorKind::WriteZero, "write returned 0");
+                                self.on_io_error(e);
+                                write_dead = true;
+                                break;
+                            }
+                            Ok(_) => need_flush = true,
+                            Err(e) => {
+                                self.on_io_error(e);
+                                write_dead = true;
+                                need_flush = false;
+                                break;
+                            }
+                        }
+                    }
+                    if step == 1 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                    for _ in 0..CMD_BATCH {
+                        match rx.try_recv() {
+                            Ok(cmd) => self.handle(cmd),
+                            Err(_) => break,
+                        }
+                    }
+                    self.start_pending();
+                    self.fill(&mut out, write_dead);
+                }
+                continue;
+            }
             if write_dead {
                 out.clear();
             }
@@ -639,6 +674,36 @@ impl Driver {
     fn process_events(&mut self) {
         while let Some(event) = self.conn.poll_event() {
             self.on_event(event);
+        }
+    }
+
+    /// Handles at most `max` events; `true` when it stopped at the limit (more may wait).
+    fn process_events_bounded(&mut self, max: usize) -> bool {
+        for _ in 0..max {
+            match self.conn.poll_event() {
+                Some(event) => self.on_event(event),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Gathers output into `out` (up to [`OUT_MAX`], when it has drained below [`OUT_LOW`]).
+    fn fill(&mut self, out: &mut BytesMut, write_dead: bool) {
+        self.drain_released();
+        if write_dead || out.len() >= OUT_LOW {
+            return;
+        }
+        let now = Instant::now();
+        let start = out.len();
+        while out.len() < OUT_MAX {
+            let room = OUT_MAX - out.len();
+            if self.conn.poll_transmit(now, out, Some(room)) == 0 {
+                break;
+            }
+        }
+        if let Some(t) = &mut self.tracer {
+            t.sent(&out[start..]);
         }
     }
 
