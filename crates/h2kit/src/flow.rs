@@ -116,9 +116,11 @@ impl Window {
         Ok(())
     }
 
-    /// Uses `len` bytes of the window (a DATA frame, payload and padding).
+    /// Uses `len` bytes of the window (a DATA frame, payload and padding). A frame with no
+    /// flow-controlled bytes always fits, even in a negative window: RFC 9113 §6.9.1 lets an
+    /// empty DATA frame with END_STREAM go out when no window is available.
     pub fn consume(&mut self, len: u32) -> Result<(), FlowError> {
-        if i64::from(len) > i64::from(self.0) {
+        if len > 0 && i64::from(len) > i64::from(self.0) {
             return Err(FlowError::Exceeded {
                 requested: u64::from(len),
                 available: u64::from(self.available()),
@@ -558,6 +560,9 @@ mod tests {
         assert_eq!(w.get(), 5_535 - 65_535);
         assert_eq!(w.available(), 0);
         assert!(w.consume(1).is_err());
+        // An empty DATA frame (END_STREAM) still fits in a negative window.
+        assert_eq!(w.consume(0), Ok(()));
+        assert_eq!(w.get(), 5_535 - 65_535);
         w.increase(70_000).unwrap();
         assert_eq!(w.get(), 5_535 - 65_535 + 70_000);
         let mut w = Window::new(MAX_WINDOW).unwrap();
