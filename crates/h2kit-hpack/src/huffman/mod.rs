@@ -62,32 +62,42 @@ static LEFT_CODES: [u64; 256] = {
 /// `out` must hold at least `limit + ENCODE_SLACK` bytes; with `limit` at least
 /// [`max_encoded_len`] the encoding always fits.
 ///
-/// Pending bits sit at the top of a 64-bit accumulator. Four bytes at a time while their
-/// codes fit beside what is pending (text mostly takes 5 to 8 bits a byte): their codes are
+/// Pending bits sit at the top of a 64-bit accumulator. Eight bytes at a time while their
+/// codes fit beside what is pending (text mostly takes 5 to 7 bits a byte): their codes are
 /// or-ed in, then the whole accumulator is stored and the output advances by the complete
 /// bytes in it (the rest is written again by the next store).
+#[inline]
 pub(crate) fn encode_into(src: &[u8], out: &mut [u8], limit: usize) -> Option<usize> {
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
     let mut o = 0usize;
     let code = |b: u8| LEFT_CODES[usize::from(b)];
     let len = |b: u8| u32::from(LENGTHS[usize::from(b)]);
-    let mut quads = src.chunks_exact(4);
-    for q in &mut quads {
-        let [b0, b1, b2, b3] = [q[0], q[1], q[2], q[3]];
-        let [l0, l1, l2, l3] = [len(b0), len(b1), len(b2), len(b3)];
-        if bits + l0 + l1 + l2 + l3 <= 63 {
-            acc |= code(b0) >> bits;
-            bits += l0;
-            acc |= code(b1) >> bits;
-            bits += l1;
-            acc |= code(b2) >> bits;
-            bits += l2;
-            acc |= code(b3) >> bits;
-            bits += l3;
+    let mut octets = src.chunks_exact(8);
+    for q in &mut octets {
+        let Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) = q.first_chunk::<8>() else {
+            break;
+        };
+        let (l0, l1, l2, l3) = (len(b0), len(b1), len(b2), len(b3));
+        let (l4, l5, l6, l7) = (len(b4), len(b5), len(b6), len(b7));
+        // Where each code starts: all eight end by bit 63.
+        let s1 = bits + l0;
+        let s2 = s1 + l1;
+        let s3 = s2 + l2;
+        let s4 = s3 + l3;
+        let s5 = s4 + l4;
+        let s6 = s5 + l5;
+        let s7 = s6 + l6;
+        let end = s7 + l7;
+        if end <= 63 {
+            acc |= (code(b0) >> bits | code(b1) >> s1)
+                | (code(b2) >> s2 | code(b3) >> s3)
+                | (code(b4) >> s4 | code(b5) >> s5)
+                | (code(b6) >> s6 | code(b7) >> s7);
+            bits = end;
         } else {
             // Long codes: a byte at a time, storing whenever the next code does not fit.
-            for b in [b0, b1, b2, b3] {
+            for b in [b0, b1, b2, b3, b4, b5, b6, b7] {
                 let l = len(b);
                 if bits + l > 63 {
                     (acc, bits) = store(acc, bits, out, &mut o)?;
@@ -101,7 +111,8 @@ pub(crate) fn encode_into(src: &[u8], out: &mut [u8], limit: usize) -> Option<us
             return None;
         }
     }
-    for &b in quads.remainder() {
+    let quads = octets.remainder();
+    for &b in quads {
         let l = len(b);
         if bits + l > 63 {
             (acc, bits) = store(acc, bits, out, &mut o)?;
