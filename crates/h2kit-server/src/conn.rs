@@ -712,7 +712,7 @@ impl Driver {
     fn on_request(
         &mut self,
         stream: StreamId,
-        headers: Vec<Field>,
+        mut headers: Vec<Field>,
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
@@ -720,6 +720,9 @@ impl Driver {
             let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
             return false;
         };
+        // The request's field list, emptied, carries the response's fields if it is
+        // answered at once: the core then reuses it for a later request (no list allocated).
+        headers.clear();
         let (body, body_tx) = if end_stream {
             (Body::empty(), None)
         } else {
@@ -769,10 +772,12 @@ impl Driver {
                 future.as_mut().poll(&mut cx)
             }));
             match polled {
-                Ok(Poll::Ready(r)) => match self.answer_now(stream, &method, &mut path, r, start) {
-                    None => return false,
-                    Some(r) => response = Some(r),
-                },
+                Ok(Poll::Ready(r)) => {
+                    match self.answer_now(stream, &method, &mut path, r, start, headers) {
+                        None => return false,
+                        Some(r) => response = Some(r),
+                    }
+                }
                 Ok(Poll::Pending) => {}
                 Err(_) => {
                     tracing::debug!(stream = stream.get(), "handler panicked");
@@ -817,6 +822,7 @@ impl Driver {
         path: &mut String,
         response: Response<Body>,
         start: Option<Instant>,
+        mut fields: Vec<Field>,
     ) -> Option<Response<Body>> {
         let (parts, mut body) = response.into_parts();
         let status = parts.status;
@@ -832,7 +838,8 @@ impl Driver {
                 None => return Some(Response::from_parts(parts, body)),
             }
         };
-        let mut fields = Vec::with_capacity(parts.headers.len() + 1);
+        fields.clear();
+        fields.reserve(parts.headers.len() + 1);
         fields.push(status_field(status));
         push_header_map(&mut fields, &parts.headers);
         let bytes = data.len() as u64;

@@ -34,7 +34,10 @@ pub enum Event {
     Request {
         /// The stream.
         stream: StreamId,
-        /// The validated fields, pseudo-headers first, cookies joined.
+        /// The validated fields, pseudo-headers first, cookies joined. Once read, the list
+        /// may be cleared and passed back as the response's fields
+        /// ([`Connection::send_response`](crate::Connection::send_response)): after it is
+        /// written, the core decodes a later request into the same allocation.
         headers: Vec<Field>,
         /// The request has no body (END_STREAM was on the HEADERS frame).
         end_stream: bool,

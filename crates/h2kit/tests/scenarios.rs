@@ -521,6 +521,48 @@ fn concurrent_requests_all_complete() {
 }
 
 #[test]
+fn a_request_field_list_reused_for_the_response_leaks_nothing_into_later_requests() {
+    let mut p = Pair::with_chunk(16_384);
+    for (i, path) in ["/first", "/second", "/third"].into_iter().enumerate() {
+        let mut fields = get(path);
+        fields.push(Field::new("x-nth", i.to_string()));
+        let id = p.client.send_request(fields, true).unwrap();
+        p.drive();
+        let mut headers = p
+            .take_server_events()
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Request { headers, .. } => Some(headers),
+                _ => None,
+            })
+            .expect("request event");
+        // Exactly this request's fields, nothing left from the list's earlier use.
+        assert!(has_header(&headers, ":path", path));
+        assert_eq!(
+            headers.iter().filter(|f| &f.name[..] == b"x-nth").count(),
+            1
+        );
+        assert!(has_header(&headers, "x-nth", &i.to_string()));
+        assert_eq!(headers.len(), get(path).len() + 1);
+        headers.clear();
+        headers.push(Field::new(":status", "200"));
+        headers.push(Field::new("x-answer", path.to_owned()));
+        p.server.send_response(id, headers, true).unwrap();
+        p.drive();
+        let response = p
+            .take_client_events()
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Response { headers, .. } => Some(headers),
+                _ => None,
+            })
+            .expect("response event");
+        assert_eq!(response.len(), 2);
+        assert!(has_header(&response, "x-answer", path));
+    }
+}
+
+#[test]
 fn max_concurrent_streams_is_enforced_both_ways() {
     let mut server_cfg = Config::default();
     server_cfg.settings.max_concurrent_streams = 2;

@@ -310,6 +310,9 @@ pub struct Connection {
     /// The number of fields the last field block decoded to: the next block's list is
     /// sized for it, so a typical request's list is allocated once, not grown.
     fields_hint: usize,
+    /// An emptied field list kept from a written field block, to decode the next one into
+    /// (see [`Connection::recycle_fields`]).
+    spare_fields: Vec<Field>,
     block: Option<Block>,
 
     // Output.
@@ -442,6 +445,7 @@ impl Connection {
             decoder: FrameDecoder::new(),
             hpack_dec,
             fields_hint: 8,
+            spare_fields: Vec::new(),
             block: None,
             hpack_enc,
             staging: BytesMut::new(),

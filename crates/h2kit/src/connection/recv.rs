@@ -521,7 +521,8 @@ impl Connection {
 
     /// A complete field block: always decoded (HPACK must stay in step), then applied.
     fn on_block(&mut self, block: Block, bytes: Bytes, now: Instant) -> Result {
-        let mut fields = Vec::with_capacity(self.fields_hint);
+        let mut fields = core::mem::take(&mut self.spare_fields);
+        fields.reserve(self.fields_hint);
         let too_large = match self.hpack_dec.decode(&bytes, &mut fields) {
             Ok(()) => false,
             Err(e) if e.is_limit() => true,

@@ -34,6 +34,8 @@ const MIN_VECTORED_PAYLOAD: usize = 512;
 
 /// Below this much room left in the current buffer, `poll_transmit_vectored` starts a new one.
 const OUT_BUF_MIN_ROOM: usize = 512;
+/// The largest field list kept for reuse (see `Connection::recycle_fields`).
+const MAX_SPARE_FIELDS: usize = 64;
 
 fn usage(e: TransitionError) -> UsageError {
     match e {
@@ -688,7 +690,19 @@ impl Connection {
         self.staging = BytesMut::new();
         self.scratch = BytesMut::new();
         self.out_buf = BytesMut::new();
+        self.spare_fields = Vec::new();
         self.closed.shrink_to_fit();
+    }
+
+    /// Keeps the allocation of a field list whose block is written, emptied, for the next
+    /// received block to decode into: a server that answers with the request's own list
+    /// (see [`Event::Request`](crate::Event::Request)) then allocates no field list per
+    /// request. One list is kept, and only a small one.
+    fn recycle_fields(&mut self, mut fields: Vec<Field>) {
+        if self.spare_fields.capacity() == 0 && fields.capacity() <= MAX_SPARE_FIELDS {
+            fields.clear();
+            self.spare_fields = fields;
+        }
     }
 
     /// Writes the next frame (or field block) into `buf`. Returns false when nothing waits.
@@ -778,7 +792,10 @@ impl Connection {
                 fields,
                 end_stream,
                 priority,
-            } => self.write_field_block(stream, &fields, end_stream, priority, buf),
+            } => {
+                self.write_field_block(stream, &fields, end_stream, priority, buf);
+                self.recycle_fields(fields);
+            }
             Ordered::PushPromise {
                 stream,
                 promised,
