@@ -599,8 +599,10 @@ struct ServerCpu {
     server_us_per_req: Option<f64>,
     /// The server's CPU time over the measured interval, in percent of one core.
     server_busy: Option<f64>,
-    /// h2load's CPU time (start-up included) over the measured interval, in percent of one
-    /// core: near 100 means h2load, not the server, bounds the rate.
+    /// h2load's user + system time per request (start-up included), in microseconds.
+    load_us_per_req: Option<f64>,
+    /// h2load's CPU time over the measured interval, in percent of one core: near 100
+    /// means h2load, not the server, bounds the rate.
     load_busy: Option<f64>,
 }
 
@@ -613,34 +615,48 @@ impl ServerCpu {
                 .filter(|_| rate > 0.0)
                 .map(|b| 1e6 * b / 100.0 / rate),
             server_busy: c.server_busy,
+            load_us_per_req: c.client_us_per_req,
             load_busy: c.client_busy,
         }
     }
 }
 
 /// The CPU lines under a server table, then what they say: which side was the bottleneck,
-/// and the servers' CPU per request against the first row's (h2kit's).
+/// the most each side could do on a core of its own (1 / its CPU per request, a figure
+/// that other load on the machine disturbs far less than req/s), and the servers' CPU per
+/// request against the first row's (h2kit's).
 fn print_server_cpu(rows: &[(&str, ServerCpu)]) {
     let show = |v: Option<f64>, unit: &str| v.map_or("?".to_owned(), |v| format!("{v:.2}{unit}"));
+    let busy = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0}%"));
     println!(
-        "  {:<22} {:>12} {:>10} {:>9} {:>9}   (CPU of each row's best run; 100% = one core; \
+        "  {:<22} {:>12} {:>7} {:>12} {:>7} {:>9}   (each row's best run; 100% = one core; \
          last column: that server's CPU per request / h2kit's)",
-        "", "server CPU", "server", "h2load", "h2kit is"
+        "", "server CPU", "server", "h2load CPU", "h2load", "h2kit is"
     );
     let ours = rows.first().and_then(|(_, c)| c.server_us_per_req);
     for (name, c) in rows {
         // How many times h2kit's CPU per request this server spends (> 1: h2kit is cheaper).
         let ratio = c.server_us_per_req.zip(ours).map(|(t, o)| t / o);
         println!(
-            "  {:<22} {:>12} {:>10} {:>9} {:>9}",
+            "  {:<22} {:>12} {:>7} {:>12} {:>7} {:>9}",
             name,
             show(c.server_us_per_req, " us/req"),
-            c.server_busy.map_or("?".to_owned(), |v| format!("{v:.0}%")),
-            c.load_busy.map_or("?".to_owned(), |v| format!("{v:.0}%")),
+            busy(c.server_busy),
+            show(c.load_us_per_req, " us/req"),
+            busy(c.load_busy),
             show(ratio, "x")
         );
     }
+    let per_core = |us: Option<f64>| {
+        us.filter(|&u| u > 0.0)
+            .map_or("?".to_owned(), |u| format!("{:.0}k", 1e3 / u))
+    };
     for (name, c) in rows {
+        println!(
+            "  {name}: on a core of its own, at most {} req/s for the server, {} for h2load",
+            per_core(c.server_us_per_req),
+            per_core(c.load_us_per_req)
+        );
         if let (Some(load), Some(server)) = (c.load_busy, c.server_busy) {
             if load >= 90.0 && server < 90.0 {
                 println!(
