@@ -32,7 +32,8 @@ type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 /// slow reader slows the server down instead of making the client buffer.
 pub struct Body {
     kind: Kind,
-    trailers: Option<HeaderMap>,
+    /// Boxed: few bodies have trailers, and a body (inside every response) moves often.
+    trailers: Option<Box<HeaderMap>>,
 }
 
 enum Kind {
@@ -54,7 +55,7 @@ pub(crate) enum Item {
         flow: u32,
         end: bool,
     },
-    Trailers(HeaderMap),
+    Trailers(Box<HeaderMap>),
     End,
     Error(Error),
 }
@@ -428,7 +429,7 @@ impl Body {
 
     /// Sends `trailers` after the data (request bodies).
     pub fn with_trailers(mut self, trailers: HeaderMap) -> Self {
-        self.trailers = Some(trailers);
+        self.trailers = Some(Box::new(trailers));
         self
     }
 
@@ -523,7 +524,7 @@ impl Body {
         while let Some(chunk) = self.chunk().await {
             chunk?;
         }
-        Ok(self.trailers.take())
+        Ok(self.trailers.take().map(|t| *t))
     }
 
     /// Reads the whole body into one buffer.
@@ -551,13 +552,13 @@ impl Body {
 
     /// Takes the request trailers to send after the data.
     pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
-        self.trailers.take()
+        self.trailers.take().map(|t| *t)
     }
 }
 
 fn poll_recv(
     r: &mut RecvBody,
-    trailers: &mut Option<HeaderMap>,
+    trailers: &mut Option<Box<HeaderMap>>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<Result<Bytes, Error>>> {
     loop {

@@ -866,7 +866,7 @@ impl Driver {
             if let Some(tx) = slot.tx.take() {
                 if slot.head_sent {
                     let _ = tx.send(match trailers {
-                        Some(t) => Item::Trailers(t),
+                        Some(t) => Item::Trailers(Box::new(t)),
                         None => Item::End,
                     });
                 } else {
