@@ -44,7 +44,13 @@ pub struct Decoder {
     arena: BytesMut,
     /// Decoded Huffman strings that do not go into the table (an arena like `arena`).
     scratch: BytesMut,
+    /// Size of the next `scratch` chunk: it doubles with each chunk used up, to
+    /// [`SCRATCH_CHUNK`], so that a decoder that sees few such strings holds little.
+    scratch_chunk: usize,
 }
+
+/// Largest `scratch` chunk (unless one string needs more).
+const SCRATCH_CHUNK: usize = 1024;
 
 impl Default for Decoder {
     fn default() -> Self {
@@ -63,6 +69,7 @@ impl Decoder {
             max_field_size: DEFAULT_MAX_FIELD_SIZE,
             arena: BytesMut::new(),
             scratch: BytesMut::new(),
+            scratch_chunk: 0,
         }
     }
 
@@ -265,15 +272,17 @@ impl Decoder {
         // A new arena chunk is sized for what may still come: the rest of this block, and
         // for the table, also as much as it already holds (so chunks grow with the table).
         let mut chunk = huffman::max_decoded_len(remaining);
-        if for_table {
-            chunk = chunk.max(self.table.data_len());
-        }
         let raw = &from_here[..len];
         *pos += len;
         if huffman {
             let buf = if for_table {
+                chunk = chunk.max(self.table.data_len());
                 &mut self.arena
             } else {
+                chunk = chunk.max(self.scratch_chunk);
+                if self.scratch.len() < huffman::max_decoded_len(len) {
+                    self.scratch_chunk = (2 * self.scratch_chunk).clamp(128, SCRATCH_CHUNK);
+                }
                 &mut self.scratch
             };
             // Room for the longest possible decoding (the shortest code is 5 bits).
@@ -281,6 +290,7 @@ impl Decoder {
             let n = huffman::decode_to(from_here, len, room)?;
             Ok(buf.split_to(n).freeze())
         } else if for_table {
+            let chunk = chunk.max(self.table.data_len());
             Ok(arena_copy(&mut self.arena, raw, chunk))
         } else {
             Ok(block.slice(range))
