@@ -207,13 +207,16 @@ impl Connection {
     /// A closed stream we no longer remember is treated as one we reset: its late frames are
     /// ignored (and counted against the unknown-stream budget) rather than answered, since we
     /// cannot tell whether the peer sent them before our RST_STREAM or END_STREAM reached it.
+    ///
+    /// Only used ids are ever remembered as closed (every `remember_closed` follows the
+    /// id's use), so an idle id, such as each new request's, needs no lookup.
     fn recv_state(&mut self, id: StreamId, now: Instant) -> StreamState {
+        if self.stream_state(id) == StreamState::Idle {
+            return StreamState::Idle;
+        }
         match self.closed.get(id, now) {
             Some(c) => StreamState::Closed(c.cause),
-            None => match self.stream_state(id) {
-                StreamState::Idle => StreamState::Idle,
-                _ => StreamState::Closed(CloseCause::ResetSent),
-            },
+            None => StreamState::Closed(CloseCause::ResetSent),
         }
     }
 
