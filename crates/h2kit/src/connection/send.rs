@@ -132,7 +132,7 @@ impl Connection {
         if informational && end_stream {
             return Err(UsageError::HeadersInWrongState);
         }
-        self.check_transition(id, Input::SendHeaders { end_stream })?;
+        // A refused transition leaves the state as it was: no separate check first.
         self.apply(id, Input::SendHeaders { end_stream })
             .map_err(usage)?;
         if let Some(s) = self.streams.get_mut(&id.get()) {
@@ -223,7 +223,7 @@ impl Connection {
         if s.queued.saturating_add(data.len()) > limit {
             return Err(UsageError::SendBufferFull);
         }
-        self.check_transition(id, Input::SendData { end_stream })?;
+        // A refused transition leaves the state as it was: no separate check first.
         self.apply(id, Input::SendData { end_stream })
             .map_err(usage)?;
         if let Some(s) = self.streams.get_mut(&id.get()) {
@@ -249,7 +249,7 @@ impl Connection {
             Phase::Headers | Phase::Informational => return Err(UsageError::HeadersInWrongState),
         }
         self.validate_send(MessageKind::Trailers, &trailers)?;
-        self.check_transition(id, Input::SendHeaders { end_stream: true })?;
+        // A refused transition leaves the state as it was: no separate check first.
         self.apply(id, Input::SendHeaders { end_stream: true })
             .map_err(usage)?;
         if let Some(s) = self.streams.get_mut(&id.get()) {
