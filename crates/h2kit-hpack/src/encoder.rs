@@ -1,7 +1,6 @@
 //! The HPACK encoder (RFC 7541 §6) and its indexing strategy.
 
 use std::collections::VecDeque;
-use std::collections::hash_map::Entry as Slot;
 
 use bytes::BytesMut;
 
@@ -97,7 +96,6 @@ struct Entry {
     name_len: usize,
     value_len: usize,
     name_hash: u64,
-    field_hash: u64,
 }
 
 /// The bytes of the encoder's table entries, appended in insertion order.
@@ -152,7 +150,7 @@ impl Store {
 /// Tuned on hpack-test-case `raw-data` (one encoder per story, table 4096): warm-up 3 and
 /// "index when at least half of the values repeated" give about 344,000 bytes; indexing
 /// everything gives 361,000 and a 25% threshold 350,000.
-const WARMUP: u32 = 3;
+const WARMUP: u16 = 3;
 /// Names the encoder keeps statistics for.
 const MAX_NAMES: usize = 512;
 /// Size of the "seen recently, not indexed" set of field hashes.
@@ -161,10 +159,10 @@ const GHOSTS: usize = 1024;
 /// What the encoder has learned about one name.
 #[derive(Clone, Copy, Debug, Default)]
 struct NameStat {
-    /// Fields with this name that needed a decision or matched.
-    seen: u32,
+    /// Fields with this name that needed a decision or matched (below 256).
+    seen: u16,
     /// Of those, how many had a value that had been seen before.
-    repeats: u32,
+    repeats: u16,
 }
 
 /// Encodes header lists for one connection direction.
@@ -202,6 +200,9 @@ pub struct Encoder {
     huffman: HuffmanPolicy,
     store: Store,
     names: HashIndex<NameStat>,
+    /// Statistics of the static table's names, by the index of their first entry: no
+    /// hashing for the most common names.
+    static_stats: [NameStat; STATIC_LEN + 1],
     /// Hashes of fields recently sent without indexing, oldest first in `ghost_order`.
     ghosts: HashIndex<()>,
     ghost_order: VecDeque<u64>,
@@ -232,6 +233,7 @@ impl Encoder {
             huffman: HuffmanPolicy::default(),
             store: Store::default(),
             names: HashIndex::default(),
+            static_stats: [NameStat::default(); STATIC_LEN + 1],
             ghosts: HashIndex::default(),
             ghost_order: VecDeque::new(),
         }
@@ -291,6 +293,7 @@ impl Encoder {
         // Give back what a smaller table no longer needs.
         if self.entries.capacity() > 2 * self.entries.len() + 4 {
             self.entries.shrink_to(self.entries.len());
+            self.purge_indexes();
             self.by_field.shrink_to(self.entries.len());
             self.by_name.shrink_to(self.entries.len());
             self.store.bytes.shrink_to(self.size);
@@ -329,7 +332,7 @@ impl Encoder {
         if !sensitive {
             if let Some(index) = self.find_field(name, value, in_static, name_hash, field_hash) {
                 encode_int(index, 7, 0x80, dst);
-                self.learn(name_hash, true);
+                self.learn(in_static, name_hash, true);
                 return;
             }
         }
@@ -337,7 +340,7 @@ impl Encoder {
 
         let index = !sensitive
             && repr == Representation::IncrementalIndexing
-            && self.should_index(name, value, name_hash, field_hash);
+            && self.should_index(name, value, in_static, name_hash, field_hash);
 
         let (prefix, flags) = if index {
             (6, 0x40)
@@ -361,13 +364,20 @@ impl Encoder {
 
     /// Decides whether a field not in the table should be added to it, and learns from it.
     #[inline(always)]
-    fn should_index(&mut self, name: &[u8], value: &[u8], name_hash: u64, field_hash: u64) -> bool {
+    fn should_index(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        in_static: Option<(u8, u8)>,
+        name_hash: u64,
+        field_hash: u64,
+    ) -> bool {
         let size = entry_size(name.len(), value.len());
         if size > self.capacity {
             return false;
         }
         let seen_before = self.ghosts.remove(&field_hash).is_some();
-        let stat = self.learn(name_hash, seen_before);
+        let stat = self.learn(in_static, name_hash, seen_before);
         if seen_before {
             // It came back: index it now.
             return true;
@@ -385,21 +395,27 @@ impl Encoder {
         index
     }
 
-    /// Counts a field under its name; returns the updated statistics.
+    /// Counts a field under its name (a static name by its index, others by their hash);
+    /// returns the updated statistics.
     #[inline(always)]
-    fn learn(&mut self, name_hash: u64, repeat: bool) -> NameStat {
-        let slot = match self.names.get_mut(&name_hash) {
+    fn learn(&mut self, in_static: Option<(u8, u8)>, name_hash: u64, repeat: bool) -> NameStat {
+        let by_index =
+            in_static.and_then(|(first, _)| self.static_stats.get_mut(usize::from(first)));
+        let slot = match by_index {
             Some(slot) => slot,
-            None => {
-                if self.names.len() >= MAX_NAMES {
-                    // Bounded memory: forget everything rather than grow.
-                    self.names.clear();
+            None => match self.names.get_mut(&name_hash) {
+                Some(slot) => slot,
+                None => {
+                    if self.names.len() >= MAX_NAMES {
+                        // Bounded memory: forget everything rather than grow.
+                        self.names.clear();
+                    }
+                    self.names.entry(name_hash).or_default()
                 }
-                self.names.entry(name_hash).or_default()
-            }
+            },
         };
         slot.seen += 1;
-        slot.repeats += u32::from(repeat);
+        slot.repeats += u16::from(repeat);
         if slot.seen >= 256 {
             slot.seen /= 2;
             slot.repeats /= 2;
@@ -456,6 +472,9 @@ impl Encoder {
         self.inserted += 1;
         self.by_field.insert(field_hash, id);
         self.by_name.insert(name_hash, id);
+        if self.by_field.len().max(self.by_name.len()) > 2 * self.entries.len() + 16 {
+            self.purge_indexes();
+        }
         self.size += size;
         let start = self.store.push(name, value);
         self.entries.push_front(Entry {
@@ -463,30 +482,27 @@ impl Encoder {
             name_len: name.len(),
             value_len: value.len(),
             name_hash,
-            field_hash,
         });
+    }
+
+    /// Drops the index keys of evicted entries.
+    fn purge_indexes(&mut self) {
+        let oldest = self.inserted - self.entries.len() as u64;
+        self.by_field.retain(|_, id| *id >= oldest);
+        self.by_name.retain(|_, id| *id >= oldest);
     }
 
     /// Evicts the oldest entries until the table holds at most `target` bytes.
     fn evict_to(&mut self, target: usize) {
         while self.size > target {
-            let id = self.inserted - self.entries.len() as u64;
             let Some(e) = self.entries.pop_back() else {
                 self.size = 0;
                 break;
             };
             self.size -= entry_size(e.name_len, e.value_len);
-            // Unless a newer entry with the same hash took the slot over.
-            if let Slot::Occupied(slot) = self.by_field.entry(e.field_hash) {
-                if *slot.get() == id {
-                    slot.remove();
-                }
-            }
-            if let Slot::Occupied(slot) = self.by_name.entry(e.name_hash) {
-                if *slot.get() == id {
-                    slot.remove();
-                }
-            }
+            // The indexes still map its hashes to its id (unless a newer entry took them
+            // over): lookups see that the id is gone, and `purge_indexes` drops such keys
+            // once they outnumber the live ones.
         }
         let live = self.entries.back().map_or(self.store.end(), |e| e.start);
         self.store.release(live, self.capacity.max(4096));
@@ -560,6 +576,9 @@ mod tests {
                 "store grew to {}",
                 enc.store.bytes.len()
             );
+            // Evicted entries' index keys are dropped once they outnumber the live ones.
+            let bound = 2 * enc.table_len() + 17;
+            assert!(enc.by_field.len() <= bound && enc.by_name.len() <= bound);
         }
         assert!(enc.table_len() > 0);
         // The third of each was found in the table: one byte.
