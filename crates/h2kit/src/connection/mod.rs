@@ -166,6 +166,19 @@ enum Ordered {
     },
 }
 
+impl Ordered {
+    /// The stream the frame is about.
+    fn stream(&self) -> StreamId {
+        match self {
+            Ordered::Headers { stream, .. }
+            | Ordered::PushPromise { stream, .. }
+            | Ordered::Reset { stream, .. }
+            | Ordered::Priority { stream, .. }
+            | Ordered::PriorityUpdate { stream, .. } => *stream,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PingPurpose {
     User,

@@ -10,7 +10,7 @@ use h2kit_frame::{
 use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority};
 
 use super::stream::Phase;
-use super::{Block, Connection, Control, PREFACE, PingPurpose, Role, Shutdown};
+use super::{Block, Connection, Control, Ordered, PREFACE, PingPurpose, Role, Shutdown};
 use crate::error::{ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation};
 use crate::event::{Event, SettingChange};
 use crate::headers::{self, Field, MessageKind};
@@ -319,7 +319,15 @@ impl Connection {
         } else {
             self.remember_closed(id, CloseCause::ResetSent);
         }
-        self.reply(Control::Reset { stream: id, code })?;
+        if self.ordered.iter().any(|o| o.stream() == id) {
+            // The application queued frames on this stream (response HEADERS, a PUSH_PROMISE)
+            // while it was open; the reset follows them, since nothing but PRIORITY may follow
+            // RST_STREAM (RFC 9113 §5.1). Jumping ahead made a client see a promise on a
+            // closed stream (found by `cargo fuzz run connection_ops`).
+            self.ordered.push_back(Ordered::Reset { stream: id, code });
+        } else {
+            self.reply(Control::Reset { stream: id, code })?;
+        }
         if !self.budgets.resets.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::Resets));
         }
