@@ -166,14 +166,53 @@ impl AuthorityCache {
     }
 }
 
+/// Regular header names parsed on a connection, in a small direct-mapped table: requests on
+/// one connection repeat the same names, and a hit costs one comparison instead of a parse
+/// (and, for a name `http` does not know, an allocation).
+struct NameCache([Option<http::HeaderName>; NAME_SLOTS]);
+
+/// Slots of [`NameCache`]; names longer than [`NAME_MAX`] are not kept.
+const NAME_SLOTS: usize = 32;
+const NAME_MAX: usize = 64;
+
+impl Default for NameCache {
+    fn default() -> Self {
+        NameCache(std::array::from_fn(|_| None))
+    }
+}
+
+impl NameCache {
+    fn parse(&mut self, name: &[u8]) -> Option<http::HeaderName> {
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+            return http::HeaderName::from_bytes(name).ok();
+        };
+        let slot = (name.len() * 7 + usize::from(first) * 3 + usize::from(last)) % NAME_SLOTS;
+        let entry = self.0.get_mut(slot)?;
+        if let Some(cached) = entry {
+            if cached.as_str().as_bytes() == name {
+                return Some(cached.clone());
+            }
+        }
+        let parsed = http::HeaderName::from_bytes(name).ok()?;
+        if name.len() <= NAME_MAX {
+            *entry = Some(parsed.clone());
+        }
+        Some(parsed)
+    }
+}
+
+/// What a connection remembers to build request heads faster.
+#[derive(Default)]
+struct HeadCache {
+    authority: AuthorityCache,
+    names: NameCache,
+}
+
 /// Builds a request head from received fields, sharing the decoded field bytes (no copies of
 /// path, authority or values) and sizing the header map once for the regular fields (not
 /// at all when there are none). `None` when a field does not make a valid `http` request
 /// (the stream is then reset).
-fn request_parts(
-    fields: &[Field],
-    authorities: &mut AuthorityCache,
-) -> Option<http::request::Parts> {
+fn request_parts(fields: &[Field], cache: &mut HeadCache) -> Option<http::request::Parts> {
     let (mut parts, ()) = Request::new(()).into_parts();
     let regular = fields.iter().filter(|f| !f.name.starts_with(b":")).count();
     if regular > 0 {
@@ -184,14 +223,14 @@ fn request_parts(
         match f.name.as_ref() {
             b":method" => parts.method = Method::from_bytes(&f.value).ok()?,
             b":scheme" => uri.scheme = Some(http::uri::Scheme::try_from(f.value.as_ref()).ok()?),
-            b":authority" => uri.authority = Some(authorities.parse(&f.value)?),
+            b":authority" => uri.authority = Some(cache.authority.parse(&f.value)?),
             b":path" => {
                 uri.path_and_query =
                     Some(http::uri::PathAndQuery::from_maybe_shared(f.value.clone()).ok()?)
             }
             b":protocol" => {}
             name => {
-                let name = http::HeaderName::from_bytes(name).ok()?;
+                let name = cache.names.parse(name)?;
                 let value = http::HeaderValue::from_maybe_shared(f.value.clone()).ok()?;
                 parts.headers.append(name, value);
             }
@@ -436,7 +475,7 @@ struct Driver {
     cmd_tx: mpsc::UnboundedSender<Cmd>,
     /// Shared by the pushers of every request (one reference count per request).
     push_conn: Arc<PushConn>,
-    authorities: AuthorityCache,
+    head_cache: HeadCache,
     cmd_rx: mpsc::UnboundedReceiver<Cmd>,
     streams: HashMap<u32, Entry>,
     max_budget: usize,
@@ -472,7 +511,7 @@ impl Driver {
             shutdown: params.shutdown,
             cmd_tx,
             push_conn,
-            authorities: AuthorityCache::default(),
+            head_cache: HeadCache::default(),
             cmd_rx,
             streams: HashMap::new(),
             max_budget: params.max_send_buffer.clamp(1, 1 << 20),
@@ -716,7 +755,7 @@ impl Driver {
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
-        let Some(mut parts) = request_parts(&headers, &mut self.authorities) else {
+        let Some(mut parts) = request_parts(&headers, &mut self.head_cache) else {
             let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
             return false;
         };
@@ -1072,7 +1111,7 @@ mod tests {
             }
             f
         };
-        let mut cache = super::AuthorityCache::default();
+        let mut cache = super::HeadCache::default();
         let a = super::request_parts(&req("example.com:8080", &[]), &mut cache).unwrap();
         assert_eq!(a.uri.to_string(), "http://example.com:8080/a?b");
         assert!(a.headers.is_empty());
@@ -1091,6 +1130,38 @@ mod tests {
         assert!(super::request_parts(&req("bad authority", &[]), &mut cache).is_none());
         let d = super::request_parts(&req("other.example", &[]), &mut cache).unwrap();
         assert_eq!(d.uri.host(), Some("other.example"));
+    }
+
+    #[test]
+    fn cached_header_names_equal_parsed_ones() {
+        let mut cache = super::NameCache::default();
+        let mut names: Vec<String> = [
+            "accept",
+            "user-agent",
+            "x-custom",
+            "te",
+            "a",
+            "content-type",
+            "X-Upper",
+            "sec-ch-ua-platform",
+            "accept-encoding",
+            "accept-language",
+            "cookie",
+        ]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+        names.extend((0..200).map(|i| format!("x-h{i}")));
+        names.push("x-".repeat(40));
+        // Several rounds, so hits, misses and slot replacements all happen.
+        for _ in 0..3 {
+            for n in &names {
+                let want = http::HeaderName::from_bytes(n.as_bytes()).unwrap();
+                assert_eq!(cache.parse(n.as_bytes()), Some(want), "{n}");
+            }
+        }
+        assert_eq!(cache.parse(b""), None);
+        assert_eq!(cache.parse(b"bad name"), None);
     }
 
     fn pattern(len: usize) -> Bytes {
