@@ -975,8 +975,7 @@ fn response_head(fields: &[Field]) -> Result<http::Response<()>, HeaderError> {
             }
             name if name.first() == Some(&b':') => return Err(HeaderError::UnknownPseudo),
             name => {
-                let name =
-                    HeaderName::from_bytes(name).map_err(|_| HeaderError::InvalidNameChar)?;
+                let name = header_name(name).map_err(|_| HeaderError::InvalidNameChar)?;
                 let value = HeaderValue::from_maybe_shared(f.value.clone())
                     .map_err(|_| HeaderError::InvalidValueChar)?;
                 headers.append(name, value);
@@ -991,6 +990,34 @@ fn response_head(fields: &[Field]) -> Result<http::Response<()>, HeaderError> {
     Ok(response)
 }
 
+/// The common response header names by exact match (a length dispatch and one comparison);
+/// others through [`HeaderName::from_bytes`], which checks and maps every octet first.
+fn header_name(name: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+    use http::header;
+    Ok(match name {
+        b"date" => header::DATE,
+        b"server" => header::SERVER,
+        b"content-length" => header::CONTENT_LENGTH,
+        b"content-type" => header::CONTENT_TYPE,
+        b"last-modified" => header::LAST_MODIFIED,
+        b"etag" => header::ETAG,
+        b"cache-control" => header::CACHE_CONTROL,
+        b"expires" => header::EXPIRES,
+        b"age" => header::AGE,
+        b"vary" => header::VARY,
+        b"accept-ranges" => header::ACCEPT_RANGES,
+        b"content-encoding" => header::CONTENT_ENCODING,
+        b"set-cookie" => header::SET_COOKIE,
+        b"location" => header::LOCATION,
+        b"alt-svc" => header::ALT_SVC,
+        b"via" => header::VIA,
+        b"strict-transport-security" => header::STRICT_TRANSPORT_SECURITY,
+        b"x-content-type-options" => header::X_CONTENT_TYPE_OPTIONS,
+        b"access-control-allow-origin" => header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        other => HeaderName::from_bytes(other)?,
+    })
+}
+
 /// Header fields (no pseudo-headers) as an `http::HeaderMap`; invalid ones are skipped (the
 /// core has validated them already).
 fn header_map(fields: &[Field]) -> HeaderMap {
@@ -999,10 +1026,7 @@ fn header_map(fields: &[Field]) -> HeaderMap {
         if f.name.first() == Some(&b':') {
             continue;
         }
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(&f.name),
-            HeaderValue::from_bytes(&f.value),
-        ) {
+        if let (Ok(n), Ok(v)) = (header_name(&f.name), HeaderValue::from_bytes(&f.value)) {
             map.append(n, v);
         }
     }
@@ -1060,6 +1084,37 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), all)
             .await
             .expect("the connection window stayed closed");
+    }
+
+    #[test]
+    fn common_header_names_match_the_http_parser() {
+        for name in [
+            "date",
+            "server",
+            "content-length",
+            "content-type",
+            "last-modified",
+            "etag",
+            "cache-control",
+            "expires",
+            "age",
+            "vary",
+            "accept-ranges",
+            "content-encoding",
+            "set-cookie",
+            "location",
+            "alt-svc",
+            "via",
+            "strict-transport-security",
+            "x-content-type-options",
+            "access-control-allow-origin",
+            "x-custom",
+        ] {
+            let ours = header_name(name.as_bytes()).unwrap();
+            assert_eq!(ours, HeaderName::from_bytes(name.as_bytes()).unwrap());
+            assert_eq!(ours.as_str(), name);
+        }
+        assert!(header_name(b"Bad Name").is_err());
     }
 
     #[test]
