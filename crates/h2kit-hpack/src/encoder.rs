@@ -8,7 +8,7 @@ use crate::codec::{encode_int, encode_int_into, int_len};
 use crate::field::{HeaderField, Representation, entry_size};
 use crate::hash::{HashIndex, hash_bytes, random_seed};
 use crate::huffman;
-use crate::table::{STATIC, STATIC_LEN, same_bytes, static_name};
+use crate::table::{STATIC, STATIC_LEN, const_eq, same_bytes, static_name};
 
 /// When string literals are Huffman-coded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -153,8 +153,67 @@ impl Store {
 const WARMUP: u16 = 3;
 /// Names the encoder keeps statistics for.
 const MAX_NAMES: usize = 512;
-/// Size of the "seen recently, not indexed" set of field hashes.
+/// Slots of the "seen recently, not indexed" set of field hashes (at most).
 const GHOSTS: usize = 1024;
+/// The fixed seed of the ghosts' slot hash (see [`Ghosts::take`]).
+const GHOST_SEED: u64 = 0x6768_6f73_7473_0001;
+
+/// Fields seen recently and not indexed, as [`ghost_key`]s: a direct-mapped array (a key
+/// goes in the slot its low bits name, replacing what was there), so a ghost lasts for about
+/// as many newer ones as there are slots. It starts small and doubles, up to [`GHOSTS`]
+/// slots, as ghosts are added.
+#[derive(Debug, Default)]
+struct Ghosts {
+    slots: Vec<u64>,
+    /// Ghosts added since the array last grew.
+    added: usize,
+}
+
+impl Ghosts {
+    /// Whether `key` is a ghost; it is one no more.
+    #[inline(always)]
+    fn take(&mut self, key: u64) -> bool {
+        let mask = self.slots.len().wrapping_sub(1);
+        match self.slots.get_mut(key as usize & mask) {
+            Some(slot) if *slot == key && key != 0 => {
+                *slot = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn add(&mut self, key: u64) {
+        if self.added >= self.slots.len() / 2 && self.slots.len() < GHOSTS {
+            let len = (2 * self.slots.len()).clamp(64, GHOSTS);
+            let old = std::mem::replace(&mut self.slots, vec![0; len]);
+            for k in old {
+                if let Some(slot) = self.slots.get_mut(k as usize & (len - 1)) {
+                    *slot = k;
+                }
+            }
+            self.added = 0;
+        }
+        let mask = self.slots.len().wrapping_sub(1);
+        if let Some(slot) = self.slots.get_mut(key as usize & mask) {
+            *slot = key;
+        }
+        self.added += 1;
+    }
+}
+
+/// A field's key in [`Ghosts`]: a hash of the value and the name's length and end bytes,
+/// with a fixed seed, so that which ghosts collide (and so what the encoder writes) does
+/// not depend on the encoder's random seed. Two fields that share a key only make the
+/// encoder index one of them a little early.
+#[inline(always)]
+fn ghost_key(name: &[u8], value: &[u8]) -> u64 {
+    let ends = match (name.first(), name.last()) {
+        (Some(&f), Some(&l)) => u64::from(f) << 8 | u64::from(l),
+        _ => 0,
+    };
+    hash_bytes(GHOST_SEED ^ ((name.len() as u64) << 16) ^ ends, value)
+}
 
 /// What the encoder has learned about one name.
 #[derive(Clone, Copy, Debug, Default)]
@@ -203,9 +262,8 @@ pub struct Encoder {
     /// Statistics of the static table's names, by the index of their first entry: no
     /// hashing for the most common names.
     static_stats: [NameStat; STATIC_LEN + 1],
-    /// Hashes of fields recently sent without indexing, oldest first in `ghost_order`.
-    ghosts: HashIndex<()>,
-    ghost_order: VecDeque<u64>,
+    /// Hashes of fields recently sent without indexing.
+    ghosts: Ghosts,
 }
 
 impl Default for Encoder {
@@ -234,8 +292,7 @@ impl Encoder {
             store: Store::default(),
             names: HashIndex::default(),
             static_stats: [NameStat::default(); STATIC_LEN + 1],
-            ghosts: HashIndex::default(),
-            ghost_order: VecDeque::new(),
+            ghosts: Ghosts::default(),
         }
     }
 
@@ -290,6 +347,10 @@ impl Encoder {
         );
         self.capacity = new;
         self.evict_to(new);
+        if new == 0 {
+            // Nothing will be indexed: the ghosts are of no use.
+            self.ghosts = Ghosts::default();
+        }
         // Give back what a smaller table no longer needs.
         if self.entries.capacity() > 2 * self.entries.len() + 4 {
             self.entries.shrink_to(self.entries.len());
@@ -328,7 +389,7 @@ impl Encoder {
         let field_hash = hash_bytes(name_hash, value);
 
         let in_static = static_name(name);
-        let sensitive = repr == Representation::NeverIndexed || default_sensitive(name, value);
+        let sensitive = repr == Representation::NeverIndexed || default_sensitive(in_static, value);
         if !sensitive {
             if let Some(index) = self.find_field(name, value, in_static, name_hash, field_hash) {
                 encode_int(index, 7, 0x80, dst);
@@ -340,7 +401,7 @@ impl Encoder {
 
         let index = !sensitive
             && repr == Representation::IncrementalIndexing
-            && self.should_index(name, value, in_static, name_hash, field_hash);
+            && self.should_index(name, value, in_static, name_hash);
 
         let (prefix, flags) = if index {
             (6, 0x40)
@@ -370,13 +431,13 @@ impl Encoder {
         value: &[u8],
         in_static: Option<(u8, u8)>,
         name_hash: u64,
-        field_hash: u64,
     ) -> bool {
         let size = entry_size(name.len(), value.len());
         if size > self.capacity {
             return false;
         }
-        let seen_before = self.ghosts.remove(&field_hash).is_some();
+        let ghost = ghost_key(name, value);
+        let seen_before = self.ghosts.take(ghost);
         let stat = self.learn(in_static, name_hash, seen_before);
         if seen_before {
             // It came back: index it now.
@@ -384,13 +445,8 @@ impl Encoder {
         }
         // Index values of names whose values tend to repeat (and names we know little of).
         let index = stat.seen <= WARMUP || stat.repeats * 2 >= stat.seen;
-        if !index && self.ghosts.insert(field_hash, ()).is_none() {
-            self.ghost_order.push_back(field_hash);
-            if self.ghost_order.len() > GHOSTS {
-                if let Some(old) = self.ghost_order.pop_front() {
-                    self.ghosts.remove(&old);
-                }
-            }
+        if !index {
+            self.ghosts.add(ghost);
         }
         index
     }
@@ -539,14 +595,33 @@ impl Encoder {
     }
 }
 
-/// Fields the encoder keeps out of every table unless told otherwise (RFC 7541 §7.1.3).
-fn default_sensitive(name: &[u8], value: &[u8]) -> bool {
-    match name {
-        b"authorization" | b"proxy-authorization" => true,
-        b"cookie" => value.len() < SHORT_COOKIE,
+/// Fields the encoder keeps out of every table unless told otherwise (RFC 7541 §7.1.3):
+/// `authorization`, `proxy-authorization` and short `cookie` values. All three names are in
+/// the static table, so the name's static index (`static_name`) tells.
+#[inline(always)]
+fn default_sensitive(in_static: Option<(u8, u8)>, value: &[u8]) -> bool {
+    match in_static {
+        Some((AUTHORIZATION | PROXY_AUTHORIZATION, _)) => true,
+        Some((COOKIE, _)) => value.len() < SHORT_COOKIE,
         _ => false,
     }
 }
+
+/// Static table indices of the names [`default_sensitive`] looks for.
+const AUTHORIZATION: u8 = 23;
+const COOKIE: u8 = 32;
+const PROXY_AUTHORIZATION: u8 = 49;
+const _: () = {
+    assert!(const_eq(
+        STATIC[AUTHORIZATION as usize - 1].0,
+        b"authorization"
+    ));
+    assert!(const_eq(STATIC[COOKIE as usize - 1].0, b"cookie"));
+    assert!(const_eq(
+        STATIC[PROXY_AUTHORIZATION as usize - 1].0,
+        b"proxy-authorization"
+    ));
+};
 
 #[cfg(test)]
 mod tests {

@@ -107,7 +107,7 @@ static NAME_SLOTS: [(u8, u8); 256] = {
     slots
 };
 
-const fn const_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) const fn const_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
