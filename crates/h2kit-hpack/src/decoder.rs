@@ -205,17 +205,12 @@ impl Decoder {
             seen_field = true;
 
             let size = name.len() + value.len();
-            if size > self.max_field_size && deferred.is_none() {
-                deferred = Some(DecodeError::FieldTooLarge {
-                    size,
-                    limit: self.max_field_size,
-                });
-            }
-            list_size = list_size.saturating_add(size + 32);
-            if list_size > self.max_header_list_size && deferred.is_none() {
-                deferred = Some(DecodeError::HeaderListTooLarge {
-                    limit: self.max_header_list_size,
-                });
+            list_size = list_size.saturating_add(size).saturating_add(32);
+            if size > self.max_field_size || list_size > self.max_header_list_size {
+                // The first limit crossed is the one reported; nothing is given after it.
+                if deferred.is_none() {
+                    deferred = Some(self.limit_error(size));
+                }
             }
             if deferred.is_none() {
                 sink(HeaderField { name, value, repr });
@@ -224,6 +219,22 @@ impl Decoder {
         match deferred {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+
+    /// The limit error for a field of `size` bytes that crossed a limit: the field's own,
+    /// else the list's.
+    #[cold]
+    fn limit_error(&self, size: usize) -> DecodeError {
+        if size > self.max_field_size {
+            DecodeError::FieldTooLarge {
+                size,
+                limit: self.max_field_size,
+            }
+        } else {
+            DecodeError::HeaderListTooLarge {
+                limit: self.max_header_list_size,
+            }
         }
     }
 
