@@ -563,6 +563,37 @@ fn a_request_field_list_reused_for_the_response_leaks_nothing_into_later_request
 }
 
 #[test]
+fn a_connection_serving_bursts_releases_its_capacity_on_a_timer() {
+    let mut p = Pair::with_chunk(16_384);
+    let idle = |p: &Pair| p.server.poll_timeout();
+    let burst = |p: &mut Pair| {
+        let ids: Vec<StreamId> = (0..40)
+            .map(|_| p.client.send_request(get("/"), true).unwrap())
+            .collect();
+        p.drive();
+        p.take_server_events();
+        for id in ids {
+            p.server.send_response(id, status("204"), true).unwrap();
+        }
+        p.drive();
+        p.take_client_events();
+    };
+    // The first idle moment releases at once: only the idle timeout is pending.
+    burst(&mut p);
+    let start = p.now;
+    let idle_timeout = Config::default().limits.idle_timeout.unwrap();
+    assert_eq!(idle(&p), Some(start + idle_timeout));
+    // A second burst at the same time puts its release off by one second, as a timer.
+    burst(&mut p);
+    let due = start + std::time::Duration::from_secs(1);
+    assert_eq!(idle(&p), Some(due));
+    p.server.handle_timeout(due);
+    assert_eq!(idle(&p), Some(start + idle_timeout));
+    // Still working afterwards.
+    burst(&mut p);
+}
+
+#[test]
 fn max_concurrent_streams_is_enforced_both_ways() {
     let mut server_cfg = Config::default();
     server_cfg.settings.max_concurrent_streams = 2;

@@ -326,6 +326,10 @@ pub struct Connection {
     /// An emptied field list kept from a written field block, to decode the next one into
     /// (see [`Connection::recycle_fields`]).
     spare_fields: Vec<Field>,
+    /// When an idle connection last released its spare capacity.
+    last_shrink: Option<Instant>,
+    /// A release of spare capacity put off by `shrink_if_idle`, due then.
+    shrink_due: Option<Instant>,
     block: Option<Block>,
 
     // Output.
@@ -459,6 +463,8 @@ impl Connection {
             hpack_dec,
             fields_hint: 8,
             spare_fields: Vec::new(),
+            last_shrink: None,
+            shrink_due: None,
             block: None,
             hpack_enc,
             staging: BytesMut::new(),
@@ -634,6 +640,7 @@ impl Connection {
             }
         }
         consider(self.drained_at.map(|t| t + limits.goaway_linger));
+        consider(self.shrink_due);
         match self
             .pings
             .iter()
@@ -656,6 +663,10 @@ impl Connection {
             return;
         }
         let limits = self.config.limits;
+        if self.shrink_due.is_some_and(|t| now >= t) {
+            self.shrink_due = None;
+            self.shrink_if_idle(now);
+        }
         if self
             .drained_at
             .is_some_and(|t| now >= t + limits.goaway_linger)
