@@ -323,9 +323,9 @@ pub struct Connection {
     /// The number of fields the last field block decoded to: the next block's list is
     /// sized for it, so a typical request's list is allocated once, not grown.
     fields_hint: usize,
-    /// An emptied field list kept from a written field block, to decode the next one into
+    /// Emptied field lists kept from written field blocks, to decode the next ones into
     /// (see [`Connection::recycle_fields`]).
-    spare_fields: Vec<Field>,
+    spare_fields: Vec<Vec<Field>>,
     /// When an idle connection last released its spare capacity.
     last_shrink: Option<Instant>,
     /// A release of spare capacity put off by `shrink_if_idle`, due then.

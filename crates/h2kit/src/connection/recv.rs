@@ -532,7 +532,7 @@ impl Connection {
 
     /// A complete field block: always decoded (HPACK must stay in step), then applied.
     fn on_block(&mut self, block: Block, bytes: Bytes, now: Instant) -> Result {
-        let mut fields = core::mem::take(&mut self.spare_fields);
+        let mut fields = self.spare_fields.pop().unwrap_or_default();
         fields.reserve(self.fields_hint);
         let too_large = match self.hpack_dec.decode(&bytes, &mut fields) {
             Ok(()) => false,
