@@ -85,8 +85,10 @@ impl Client {
         } else {
             (None, None)
         };
-        let state = match self.prepare(request) {
-            Ok((head, body)) => {
+        let (mut parts, body) = request.into_parts();
+        let state = match self.prepare(&mut parts, &body) {
+            Ok(()) => {
+                let head = Request::from_parts(parts, ());
                 let fields = head_fields(
                     &head,
                     Some((&self.inner.authority, &self.inner.authority_field)),
@@ -121,10 +123,11 @@ impl Client {
         }
     }
 
-    fn prepare(&self, request: Request<Body>) -> Result<(Request<()>, Body), Error> {
-        let (mut parts, body) = request.into_parts();
+    /// Completes a request head in place: scheme and authority, `priority`,
+    /// `accept-encoding`, `content-length`.
+    fn prepare(&self, parts: &mut http::request::Parts, body: &Body) -> Result<(), Error> {
         if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
-            let mut p = parts.uri.into_parts();
+            let mut p = std::mem::take(&mut parts.uri).into_parts();
             p.scheme = Some(p.scheme.unwrap_or_else(|| self.inner.scheme.clone()));
             p.authority = Some(p.authority.unwrap_or_else(|| self.inner.authority.clone()));
             if p.path_and_query.is_none() {
@@ -152,7 +155,7 @@ impl Client {
                     .insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
             }
         }
-        Ok((Request::from_parts(parts, ()), body))
+        Ok(())
     }
 
     /// A GET of `path` (or of a full URL on this connection's origin).
