@@ -721,29 +721,31 @@ impl Driver {
                 flow_controlled_len,
                 end_stream,
             } => {
-                let delivered = match self.slots.get_mut(&stream.get()) {
-                    Some(slot) => {
-                        let sent = slot.tx.as_ref().is_some_and(|tx| {
-                            tx.send(Item::Data {
-                                data,
-                                flow: flow_controlled_len,
-                                end: end_stream,
-                            })
-                            .is_ok()
-                        });
-                        if sent && end_stream {
-                            // The DATA carried the end: `end_recv` has nothing to send.
-                            slot.tx = None;
-                        }
-                        sent
+                let Some(slot) = self.slots.get_mut(&stream.get()) else {
+                    if flow_controlled_len > 0 {
+                        self.conn.release_capacity(stream, flow_controlled_len);
                     }
-                    None => false,
+                    return;
                 };
-                if !delivered && flow_controlled_len > 0 {
+                let sent = slot.tx.as_ref().is_some_and(|tx| {
+                    tx.send(Item::Data {
+                        data,
+                        flow: flow_controlled_len,
+                        end: end_stream,
+                    })
+                    .is_ok()
+                });
+                if sent && end_stream {
+                    // The DATA carried the end: `end_slot` has nothing to send.
+                    slot.tx = None;
+                }
+                if !sent && flow_controlled_len > 0 {
                     self.conn.release_capacity(stream, flow_controlled_len);
                 }
+                // One map lookup for the DATA, its end and the slot's removal.
                 if end_stream {
-                    self.end_recv(stream, None);
+                    end_slot(&mut self.conn, stream, slot, None);
+                    self.slots.remove(&stream.get());
                 }
             }
             Event::Trailers { stream, headers } => {
@@ -860,37 +862,11 @@ impl Driver {
     }
 
     fn end_recv(&mut self, stream: StreamId, trailers: Option<HeaderMap>) {
-        if let Some(slot) = self.slots.get_mut(&stream.get()) {
-            slot.recv_done = true;
-            slot.pushes = None;
-            if let Some(tx) = slot.tx.take() {
-                if slot.head_sent {
-                    let _ = tx.send(match trailers {
-                        Some(t) => Item::Trailers(Box::new(t)),
-                        None => Item::End,
-                    });
-                } else {
-                    // Trailers without a final response cannot happen (the core checks
-                    // framing).
-                    tx.send_head(Err(Error::InvalidResponse(
-                        "stream ended without a response".into(),
-                    )));
-                    slot.head_sent = true;
-                }
-            }
-            if !slot.send_done {
-                // The server answered before our body ended: stop uploading (RFC 9113 §8.1).
-                if let Some(a) = slot.ack.take() {
-                    let _ = a.send(Err(Error::Reset {
-                        code: ErrorCode::NO_ERROR,
-                        initiator: Initiator::Local,
-                    }));
-                }
-                let _ = self.conn.reset(stream, ErrorCode::NO_ERROR);
-                slot.send_done = true;
-            }
-        }
-        self.maybe_remove(stream);
+        let Some(slot) = self.slots.get_mut(&stream.get()) else {
+            return;
+        };
+        end_slot(&mut self.conn, stream, slot, trailers);
+        self.slots.remove(&stream.get());
     }
 
     fn on_push(&mut self, stream: StreamId, promised: StreamId, headers: &[Field]) {
@@ -920,6 +896,39 @@ impl Driver {
                 send_done: true,
             },
         );
+    }
+}
+
+/// Records the end of the response on `stream` in its slot (handing the body its end or
+/// trailers, and stopping an upload the server no longer reads). The slot is then done
+/// with in both directions: the caller removes it.
+fn end_slot(conn: &mut Connection, stream: StreamId, slot: &mut Slot, trailers: Option<HeaderMap>) {
+    slot.recv_done = true;
+    slot.pushes = None;
+    if let Some(tx) = slot.tx.take() {
+        if slot.head_sent {
+            let _ = tx.send(match trailers {
+                Some(t) => Item::Trailers(Box::new(t)),
+                None => Item::End,
+            });
+        } else {
+            // Trailers without a final response cannot happen (the core checks framing).
+            tx.send_head(Err(Error::InvalidResponse(
+                "stream ended without a response".into(),
+            )));
+            slot.head_sent = true;
+        }
+    }
+    if !slot.send_done {
+        // The server answered before our body ended: stop uploading (RFC 9113 §8.1).
+        if let Some(a) = slot.ack.take() {
+            let _ = a.send(Err(Error::Reset {
+                code: ErrorCode::NO_ERROR,
+                initiator: Initiator::Local,
+            }));
+        }
+        let _ = conn.reset(stream, ErrorCode::NO_ERROR);
+        slot.send_done = true;
     }
 }
 
