@@ -999,32 +999,51 @@ fn response_head(fields: &[Field]) -> Result<http::Response<()>, HeaderError> {
     Ok(response)
 }
 
-/// The common response header names by exact match (a length dispatch and one comparison);
-/// others through [`HeaderName::from_bytes`], which checks and maps every octet first.
+/// The common response header names by exact match (dispatched on the length, then one
+/// comparison or two); others through [`HeaderName::from_bytes`], which checks and maps
+/// every octet first.
 fn header_name(name: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
     use http::header;
-    Ok(match name {
-        b"date" => header::DATE,
-        b"server" => header::SERVER,
-        b"content-length" => header::CONTENT_LENGTH,
-        b"content-type" => header::CONTENT_TYPE,
-        b"last-modified" => header::LAST_MODIFIED,
-        b"etag" => header::ETAG,
-        b"cache-control" => header::CACHE_CONTROL,
-        b"expires" => header::EXPIRES,
-        b"age" => header::AGE,
-        b"vary" => header::VARY,
-        b"accept-ranges" => header::ACCEPT_RANGES,
-        b"content-encoding" => header::CONTENT_ENCODING,
-        b"set-cookie" => header::SET_COOKIE,
-        b"location" => header::LOCATION,
-        b"alt-svc" => header::ALT_SVC,
-        b"via" => header::VIA,
-        b"strict-transport-security" => header::STRICT_TRANSPORT_SECURITY,
-        b"x-content-type-options" => header::X_CONTENT_TYPE_OPTIONS,
-        b"access-control-allow-origin" => header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        other => HeaderName::from_bytes(other)?,
-    })
+    let known = match name.len() {
+        3 => match name {
+            b"age" => Some(header::AGE),
+            b"via" => Some(header::VIA),
+            _ => None,
+        },
+        4 => match name {
+            b"date" => Some(header::DATE),
+            b"etag" => Some(header::ETAG),
+            b"vary" => Some(header::VARY),
+            _ => None,
+        },
+        6 => (name == b"server").then_some(header::SERVER),
+        7 => match name {
+            b"expires" => Some(header::EXPIRES),
+            b"alt-svc" => Some(header::ALT_SVC),
+            _ => None,
+        },
+        8 => (name == b"location").then_some(header::LOCATION),
+        10 => (name == b"set-cookie").then_some(header::SET_COOKIE),
+        12 => (name == b"content-type").then_some(header::CONTENT_TYPE),
+        13 => match name {
+            b"last-modified" => Some(header::LAST_MODIFIED),
+            b"cache-control" => Some(header::CACHE_CONTROL),
+            b"accept-ranges" => Some(header::ACCEPT_RANGES),
+            _ => None,
+        },
+        14 => (name == b"content-length").then_some(header::CONTENT_LENGTH),
+        16 => (name == b"content-encoding").then_some(header::CONTENT_ENCODING),
+        22 => (name == b"x-content-type-options").then_some(header::X_CONTENT_TYPE_OPTIONS),
+        25 => (name == b"strict-transport-security").then_some(header::STRICT_TRANSPORT_SECURITY),
+        27 => {
+            (name == b"access-control-allow-origin").then_some(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        }
+        _ => None,
+    };
+    match known {
+        Some(n) => Ok(n),
+        None => HeaderName::from_bytes(name),
+    }
 }
 
 /// Header fields (no pseudo-headers) as an `http::HeaderMap`; invalid ones are skipped (the
