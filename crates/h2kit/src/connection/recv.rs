@@ -232,6 +232,12 @@ impl Connection {
         let (next, fx) = s.state.on(input)?;
         s.state = next;
         let local = s.local;
+        self.count_activity(local, &fx);
+        Ok(fx)
+    }
+
+    /// Keeps the concurrency counts after a transition of a stream (`local`: we opened it).
+    pub(super) fn count_activity(&mut self, local: bool, fx: &Effects) {
         if fx.activated {
             if local {
                 self.active_local += 1;
@@ -246,7 +252,6 @@ impl Connection {
                 self.active_remote = self.active_remote.saturating_sub(1);
             }
         }
-        Ok(fx)
     }
 
     /// Handles a frame on a stream that is not in the map (idle, closed, or forgotten).

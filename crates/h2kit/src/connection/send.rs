@@ -139,29 +139,40 @@ impl Connection {
         if informational && end_stream {
             return Err(UsageError::HeadersInWrongState);
         }
-        // A refused transition leaves the state as it was: no separate check first.
-        self.apply(id, Input::SendHeaders { end_stream })
+        // One lookup for the transition and the phase; a refused transition leaves the
+        // state as it was.
+        let s = self
+            .streams
+            .get_mut(&id.get())
+            .ok_or(UsageError::UnknownStream)?;
+        let (next, fx) = s
+            .state
+            .on(Input::SendHeaders { end_stream })
             .map_err(usage)?;
-        if let Some(s) = self.streams.get_mut(&id.get()) {
-            s.send_phase = if informational {
-                Phase::Informational
-            } else if end_stream {
-                Phase::Done
-            } else {
-                Phase::Body
-            };
-            if end_stream {
-                s.end_queued = true;
-                s.end_written = true;
-            }
+        s.state = next;
+        s.send_phase = if informational {
+            Phase::Informational
+        } else if end_stream {
+            Phase::Done
+        } else {
+            Phase::Body
+        };
+        if end_stream {
+            s.end_queued = true;
+            s.end_written = true;
         }
+        let local = s.local;
+        self.count_activity(local, &fx);
         self.ordered.push_back(Ordered::Headers {
             stream: id,
             fields,
             end_stream,
             priority: None,
         });
-        self.maybe_remove(id);
+        if end_stream {
+            // Without END_STREAM, sending headers never closes a stream.
+            self.maybe_remove(id);
+        }
         Ok(())
     }
 
@@ -218,9 +229,10 @@ impl Connection {
             }
         }
         let limit = self.config.limits.max_send_buffer_per_stream;
+        // One lookup for the checks, the transition and the queueing.
         let s = self
             .streams
-            .get(&id.get())
+            .get_mut(&id.get())
             .ok_or(UsageError::UnknownStream)?;
         match s.send_phase {
             Phase::Body => {}
@@ -230,19 +242,19 @@ impl Connection {
         if s.queued.saturating_add(data.len()) > limit {
             return Err(UsageError::SendBufferFull);
         }
-        // A refused transition leaves the state as it was: no separate check first.
-        self.apply(id, Input::SendData { end_stream })
-            .map_err(usage)?;
-        if let Some(s) = self.streams.get_mut(&id.get()) {
-            if !data.is_empty() {
-                s.queued += data.len();
-                s.queue.push_back(super::stream::Chunk { data, pad });
-            }
-            if end_stream {
-                s.end_queued = true;
-                s.send_phase = Phase::Done;
-            }
+        // A refused transition leaves the state as it was.
+        let (next, fx) = s.state.on(Input::SendData { end_stream }).map_err(usage)?;
+        s.state = next;
+        if !data.is_empty() {
+            s.queued += data.len();
+            s.queue.push_back(super::stream::Chunk { data, pad });
         }
+        if end_stream {
+            s.end_queued = true;
+            s.send_phase = Phase::Done;
+        }
+        let local = s.local;
+        self.count_activity(local, &fx);
         self.schedule(id);
         Ok(())
     }
