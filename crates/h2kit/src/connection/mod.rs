@@ -822,16 +822,19 @@ impl Connection {
         if let Some(s) = self.streams.get(&id.get()) {
             return s.state;
         }
-        let ours = self.is_local_id(id);
-        let used = if ours {
-            id.get() < self.next_local
-        } else {
-            id.get() <= self.max_remote
-        };
-        if used {
+        if self.id_used(id) {
             StreamState::Closed(crate::state::CloseCause::EndStream)
         } else {
             StreamState::Idle
+        }
+    }
+
+    /// Whether `id` was ever used (opened, reserved or skipped), by its side's counter.
+    pub(super) fn id_used(&self, id: StreamId) -> bool {
+        if self.is_local_id(id) {
+            id.get() < self.next_local
+        } else {
+            id.get() <= self.max_remote
         }
     }
 

@@ -210,8 +210,10 @@ impl Connection {
     ///
     /// Only used ids are ever remembered as closed (every `remember_closed` follows the
     /// id's use), so an idle id, such as each new request's, needs no lookup.
+    ///
+    /// Every caller has found `id` absent from the map, so only the id counters are read.
     fn recv_state(&mut self, id: StreamId, now: Instant) -> StreamState {
-        if self.stream_state(id) == StreamState::Idle {
+        if !self.id_used(id) {
             return StreamState::Idle;
         }
         match self.closed.get(id, now) {
@@ -637,10 +639,13 @@ impl Connection {
         s.recv_phase = if end_stream { Phase::Done } else { Phase::Body };
         s.content_length = info.content_length;
         s.priority = priority;
-        self.streams.insert(id.get(), s);
-        if self.apply(id, Input::RecvHeaders { end_stream }).is_err() {
+        // The transition on the new value, then one insert (no lookup after it).
+        let Ok((next, fx)) = s.state.on(Input::RecvHeaders { end_stream }) else {
             return Err(violation(ProtocolViolation::InvalidStreamId));
-        }
+        };
+        s.state = next;
+        self.streams.insert(id.get(), s);
+        self.count_activity(false, &fx);
         self.last_processed = id.get();
         self.pending_accept += 1;
         self.events.push_back(Event::Request {
