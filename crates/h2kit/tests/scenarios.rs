@@ -990,3 +990,47 @@ fn large_response_after_the_request_ended_completes_with_window_updates() {
         assert!(p.server.stream(id).is_none());
     }
 }
+
+/// `release_capacity(StreamId::ZERO, n)` reopens the connection window only: the WINDOW_UPDATE
+/// frames it causes are all on stream 0.
+#[test]
+fn releasing_on_stream_zero_reopens_only_the_connection() {
+    let mut p = Pair::with_chunk(16_384);
+    // Ten streams of 60,000 bytes: more than half of the server's 1 MiB connection window,
+    // so its policy reopens it once they are released, and within every stream's window.
+    for _ in 0..10 {
+        let id = p.client.send_request(post("/upload"), false).unwrap();
+        p.client
+            .send_data(id, Bytes::from(vec![1u8; 60_000]), false)
+            .unwrap();
+    }
+    p.drive();
+    let received: u32 = p
+        .take_server_events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data {
+                flow_controlled_len,
+                ..
+            } => Some(*flow_controlled_len),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(received, 600_000);
+    let before = p.to_client.len();
+    p.server.release_capacity(StreamId::ZERO, received);
+    p.drive();
+    let mut wire = bytes::BytesMut::from(&p.to_client[before..]);
+    let mut dec = h2kit_frame::FrameDecoder::new();
+    let mut updates = Vec::new();
+    while let Some(f) = dec.decode(&mut wire).unwrap() {
+        if let h2kit_frame::Frame::WindowUpdate(w) = f {
+            updates.push((w.stream_id, w.increment));
+        }
+    }
+    assert!(!updates.is_empty(), "the connection window reopens");
+    assert!(
+        updates.iter().all(|(s, _)| *s == StreamId::ZERO),
+        "{updates:?}"
+    );
+}

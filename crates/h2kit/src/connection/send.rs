@@ -332,6 +332,10 @@ impl Connection {
     /// Gives back `len` bytes of receive capacity on stream `id` (and on the connection) once
     /// the application has consumed data: pass [`Event::Data`](crate::Event::Data)'s
     /// `flow_controlled_len`. The window policies decide when WINDOW_UPDATE frames go out.
+    ///
+    /// With `id` = [`StreamId::ZERO`] only the connection's capacity is given back: for data
+    /// of a stream that has already ended (its own window no longer matters), a driver may
+    /// pool such releases and pass their sum once.
     pub fn release_capacity(&mut self, id: StreamId, len: u32) {
         let Some(now) = self.now() else {
             return;
