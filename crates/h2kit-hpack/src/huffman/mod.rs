@@ -111,8 +111,18 @@ pub(crate) fn encode_into(src: &[u8], out: &mut [u8], limit: usize) -> Option<us
             return None;
         }
     }
-    let quads = octets.remainder();
-    for &b in quads {
+    let mut rest = octets.remainder();
+    // Four of the last seven bytes in one step when they fit.
+    if let Some((&[b0, b1, b2, b3], tail)) = rest.split_first_chunk::<4>() {
+        let (l0, l1, l2, l3) = (len(b0), len(b1), len(b2), len(b3));
+        let (s1, s2, s3) = (bits + l0, bits + l0 + l1, bits + l0 + l1 + l2);
+        if s3 + l3 <= 63 {
+            acc |= (code(b0) >> bits | code(b1) >> s1) | (code(b2) >> s2 | code(b3) >> s3);
+            bits = s3 + l3;
+            rest = tail;
+        }
+    }
+    for &b in rest {
         let l = len(b);
         if bits + l > 63 {
             (acc, bits) = store(acc, bits, out, &mut o)?;
