@@ -357,6 +357,9 @@ impl Encoder {
             self.purge_indexes();
             self.by_field.shrink_to(self.entries.len());
             self.by_name.shrink_to(self.entries.len());
+            // The evicted entries' bytes too (`evict_to` keeps up to 4 KiB of them).
+            let live = self.entries.back().map_or(self.store.end(), |e| e.start);
+            self.store.release(live, 0);
             self.store.bytes.shrink_to(self.size);
         }
     }
