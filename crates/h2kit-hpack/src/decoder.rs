@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::codec::decode_int;
 use crate::field::{HeaderField, Representation};
-use crate::table::{DynamicTable, STATIC_LEN, arena_copy, arena_room};
+use crate::table::{DynamicTable, EntryName, STATIC_LEN, arena_copy, arena_room};
 use crate::{DecodeError, huffman};
 
 /// Default maximum dynamic table size: the RFC 7541 initial value of
@@ -47,6 +47,13 @@ pub struct Decoder {
     /// Size of the next `scratch` chunk: it doubles with each chunk used up, to
     /// [`SCRATCH_CHUNK`], so that a decoder that sees few such strings holds little.
     scratch_chunk: usize,
+}
+
+/// `out.push(field)` when `out` is full, out of line (see [`Decoder::decode`]).
+#[cold]
+#[inline(never)]
+fn push_growing(out: &mut Vec<HeaderField>, field: HeaderField) {
+    out.push(field);
 }
 
 /// Largest `scratch` chunk (unless one string needs more).
@@ -124,7 +131,14 @@ impl Decoder {
     /// connection must be closed with `COMPRESSION_ERROR`.
     pub fn decode(&mut self, block: &Bytes, out: &mut Vec<HeaderField>) -> Result<(), DecodeError> {
         let start = out.len();
-        let result = self.decode_with(block, |f| out.push(f));
+        let result = self.decode_parts(block, |name, value, repr| {
+            let field = HeaderField { name, value, repr };
+            if out.len() < out.capacity() {
+                out.push(field)
+            } else {
+                push_growing(out, field)
+            }
+        });
         if result.is_err() {
             out.truncate(start);
         }
@@ -136,6 +150,20 @@ impl Decoder {
     /// After a limit error, `sink` has seen the fields before the limit was crossed and
     /// none after.
     pub fn decode_with<F: FnMut(HeaderField)>(
+        &mut self,
+        block: &Bytes,
+        mut sink: F,
+    ) -> Result<(), DecodeError> {
+        self.decode_parts(block, |name, value, repr| {
+            sink(HeaderField { name, value, repr })
+        })
+    }
+
+    /// [`decode_with`](Self::decode_with) with the field given in parts: the field is then
+    /// built where the sink puts it. (Built here and moved, it went through a stack copy
+    /// whose 16-byte reloads of 8-byte stores stalled on store forwarding.)
+    #[inline(always)]
+    fn decode_parts<F: FnMut(Bytes, Bytes, Representation)>(
         &mut self,
         block: &Bytes,
         mut sink: F,
@@ -159,13 +187,14 @@ impl Decoder {
             } else if b & 0x40 != 0 {
                 // Literal with incremental indexing (§6.2.1).
                 let index = decode_int(buf, &mut pos, 6)?;
-                let name = if index == 0 {
-                    self.string(block, &mut pos, true)?
+                let entry_name = if index == 0 {
+                    EntryName::Shared(self.string(block, &mut pos, true)?)
                 } else {
                     self.name(index)?
                 };
+                let name = entry_name.to_bytes();
                 let value = self.string(block, &mut pos, true)?;
-                self.table.insert(name.clone(), value.clone());
+                self.table.insert(entry_name, value.clone());
                 (name, value, Representation::IncrementalIndexing)
             } else if b & 0x20 != 0 {
                 // Dynamic table size update (§6.3).
@@ -197,7 +226,7 @@ impl Decoder {
                 let name = if index == 0 {
                     self.string(block, &mut pos, false)?
                 } else {
-                    self.name(index)?
+                    self.name(index)?.to_bytes()
                 };
                 let value = self.string(block, &mut pos, false)?;
                 (name, value, repr)
@@ -213,7 +242,7 @@ impl Decoder {
                 }
             }
             if deferred.is_none() {
-                sink(HeaderField { name, value, repr });
+                sink(name, value, repr);
             }
         }
         match deferred {
@@ -254,7 +283,7 @@ impl Decoder {
     }
 
     #[inline(always)]
-    fn name(&self, index: usize) -> Result<Bytes, DecodeError> {
+    fn name(&self, index: usize) -> Result<EntryName, DecodeError> {
         self.table.name(index).ok_or(DecodeError::IndexOutOfRange {
             index,
             max: self.max_index(),

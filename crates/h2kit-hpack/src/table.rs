@@ -182,10 +182,40 @@ pub(crate) fn arena_copy(arena: &mut BytesMut, data: &[u8], chunk: usize) -> Byt
     arena.split_to(data.len()).freeze()
 }
 
+/// A dynamic table entry's name. A name taken from the static table stays a static slice, so
+/// that handing it out makes a static `Bytes` directly, without a call through the vtable of
+/// `Bytes::clone` (whose target would alternate between static and shared names).
+#[derive(Clone, Debug)]
+pub(crate) enum EntryName {
+    /// A name of the static table.
+    Static(&'static [u8]),
+    /// A name decoded from a literal (it lives in the decoder's arena).
+    Shared(Bytes),
+}
+
+impl EntryName {
+    /// The name as `Bytes` (static, or sharing the entry's storage).
+    #[inline(always)]
+    pub(crate) fn to_bytes(&self) -> Bytes {
+        match self {
+            EntryName::Static(s) => Bytes::from_static(s),
+            EntryName::Shared(b) => b.clone(),
+        }
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        match self {
+            EntryName::Static(s) => s.len(),
+            EntryName::Shared(b) => b.len(),
+        }
+    }
+}
+
 /// The decoder's dynamic table: newest entry first.
 #[derive(Debug)]
 pub(crate) struct DynamicTable {
-    entries: VecDeque<(Bytes, Bytes)>,
+    entries: VecDeque<(EntryName, Bytes)>,
     size: usize,
     capacity: usize,
 }
@@ -226,17 +256,19 @@ impl DynamicTable {
             let (n, v) = STATIC[index - 1];
             Some((Bytes::from_static(n), Bytes::from_static(v)))
         } else {
-            self.entries.get(index - STATIC_LEN - 1).cloned()
+            self.entries
+                .get(index - STATIC_LEN - 1)
+                .map(|(n, v)| (n.to_bytes(), v.clone()))
         }
     }
 
     /// The name at HPACK index `index`.
     #[inline(always)]
-    pub(crate) fn name(&self, index: usize) -> Option<Bytes> {
+    pub(crate) fn name(&self, index: usize) -> Option<EntryName> {
         if index == 0 {
             None
         } else if index <= STATIC_LEN {
-            Some(Bytes::from_static(STATIC[index - 1].0))
+            Some(EntryName::Static(STATIC[index - 1].0))
         } else {
             self.entries
                 .get(index - STATIC_LEN - 1)
@@ -246,17 +278,40 @@ impl DynamicTable {
 
     /// Adds an entry, evicting old ones (RFC 7541 §4.4). An entry larger than the table
     /// empties it and is not added.
-    pub(crate) fn insert(&mut self, name: Bytes, value: Bytes) {
+    ///
+    /// Inlined, with the entry stored only where the deque has room (else out of line): an
+    /// entry passed or built in memory is reloaded in 16-byte halves of its 8-byte stores,
+    /// which stalls on store forwarding.
+    #[inline(always)]
+    pub(crate) fn insert(&mut self, name: EntryName, value: Bytes) {
         let size = entry_size(name.len(), value.len());
         if size > self.capacity {
             self.entries.clear();
             self.size = 0;
             return;
         }
+        if self.size + size > self.capacity {
+            self.evict_for(size);
+        }
+        self.size += size;
+        if self.entries.len() < self.entries.capacity() {
+            self.entries.push_front((name, value));
+        } else {
+            self.push_growing(name, value);
+        }
+    }
+
+    /// Evicts until an entry of `size` fits.
+    #[inline(never)]
+    fn evict_for(&mut self, size: usize) {
         while self.size + size > self.capacity {
             self.evict();
         }
-        self.size += size;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_growing(&mut self, name: EntryName, value: Bytes) {
         self.entries.push_front((name, value));
     }
 
