@@ -217,17 +217,13 @@ pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize
     // Symbols are written at `out[n]` and `out[n + 1]`: `n` is at most the bits decoded so
     // far over 5, and at least 5 more bits of the string follow, so `n + 1 < max_decoded_len`.
 
-    // Fast loop: at least three lookaheads' worth of the string left and 8 bytes to read, so
-    // every refill brings `nbits` to 56..=63, enough for three lookups or, in place of one,
-    // a canonical code of up to 30 bits; only a long code can end past the string. `left`
-    // is only brought up to date once per refill.
-    while left >= u64::from(3 * FAST_BITS) {
+    // Fast loop: while 8 bytes can be read, refill (`nbits` becomes 56..=63) and make up to
+    // three lookups, each with at least one lookahead's worth of the string left, so that
+    // every entry (at most 13 bits) is within the string; a long code (up to 30 bits, after
+    // at most 26 bits) is checked against `left`. What remains is under 13 bits: one lookup
+    // and the padding (`last`).
+    'fast: while left >= u64::from(FAST_BITS) {
         let Some(word) = data.get(pos..pos + 8) else {
-            break;
-        };
-        // Three lookups write at most 6 bytes: `n + 8 <= max_decoded_len` while 39 bits of
-        // the string are left, so this window is always there.
-        let Some(win) = out.get_mut(n..).and_then(|o| o.first_chunk_mut::<8>()) else {
             break;
         };
         let mut w = [0u8; 8];
@@ -236,38 +232,41 @@ pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize
         let take = (63 - nbits) >> 3;
         pos += take as usize;
         nbits += take * 8;
-        let before = nbits;
-        let mut k = 0usize;
-        let mut long = false;
         for _ in 0..3 {
+            if left < u64::from(FAST_BITS) {
+                break 'fast;
+            }
             let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
             if e == 0 {
-                long = true;
-                break;
+                let (sym, len) = long_code(acc);
+                if u64::from(len) > left {
+                    // Past the end of the string: the tail sorts it out.
+                    break 'fast;
+                }
+                if sym == EOS {
+                    return Err(DecodeError::HuffmanEos);
+                }
+                // `n < max_decoded_len` (see above).
+                let Some(slot) = out.get_mut(n) else {
+                    break 'fast;
+                };
+                *slot = sym as u8;
+                n += 1;
+                acc <<= len;
+                nbits -= len;
+                left -= u64::from(len);
+                continue 'fast;
             }
-            // `k` is at most 4 here (two lookups of at most 2 symbols).
-            win[k..k + 2].copy_from_slice(&((e >> 8) as u16).to_le_bytes());
-            k += (e >> 30) as usize;
+            // `n + 2 <= max_decoded_len`: at least 13 bits of the string follow.
+            let Some(pair) = out.get_mut(n..n + 2) else {
+                break 'fast;
+            };
+            pair.copy_from_slice(&((e >> 8) as u16).to_le_bytes());
+            n += (e >> 30) as usize;
             // Bits 0-5 of `e` are the length: a plain 64-bit shift by `e` (masked to 6 bits).
             acc = acc.wrapping_shl(e);
             nbits -= e & 31;
-        }
-        n += k;
-        left -= u64::from(before - nbits);
-        if long {
-            let (sym, len) = long_code(acc);
-            if u64::from(len) > left {
-                // Past the end of the string: the tail sorts it out.
-                break;
-            }
-            if sym == EOS {
-                return Err(DecodeError::HuffmanEos);
-            }
-            out[n] = sym as u8;
-            n += 1;
-            acc <<= len;
-            nbits -= len;
-            left -= u64::from(len);
+            left -= u64::from(e & 31);
         }
     }
 
@@ -293,8 +292,8 @@ pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize
                 }
             }
         }
-        if left == 0 {
-            return Ok(n);
+        if left < u64::from(FAST_BITS) {
+            return last(acc, left, n, out);
         }
         let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
         let total = e & 31;
@@ -325,6 +324,27 @@ pub(crate) fn decode_to(data: &[u8], len: usize, out: &mut [u8]) -> Result<usize
     }
 }
 
+/// Decodes the last `left` (under 13) bits of a string, all of them in `acc`: at most two
+/// codes, which one lookup finds (a code that ends within them also ends within the
+/// lookahead), then the padding. No branch on how many: both symbols are written and the
+/// ones in the string counted.
+#[inline(always)]
+fn last(acc: u64, left: u64, n: usize, out: &mut [u8]) -> Result<usize, DecodeError> {
+    let e = FAST[(acc >> (64 - FAST_BITS)) as usize];
+    let (total, first) = (e & 31, e >> 24 & 31);
+    // A long code (`e == 0`) does not fit in `left`.
+    let (take, count) = if e != 0 && u64::from(total) <= left {
+        (total, (e >> 30) as usize)
+    } else if e != 0 && u64::from(first) <= left {
+        (first, 1)
+    } else {
+        (0, 0)
+    };
+    // `n + 2 <= max_decoded_len`: `n` is at most the bits decoded so far over 5.
+    out[n..n + 2].copy_from_slice(&((e >> 8) as u16).to_le_bytes());
+    padding(acc << take, left - u64::from(take)).map(|()| n + count)
+}
+
 /// The symbol and length of the code longer than the lookahead at the top of `acc`.
 #[inline]
 fn long_code(acc: u64) -> (u16, u32) {
@@ -339,10 +359,12 @@ fn long_code(acc: u64) -> (u16, u32) {
     (SORTED[index], len as u32)
 }
 
-/// Checks the `left` (1 to 29) bits at the end of a string, which are not a whole code: they
+/// Checks the `left` (0 to 29) bits at the end of a string, which are not a whole code: they
 /// must be at most 7 bits of the EOS prefix, that is all ones (RFC 7541 §5.2).
+#[inline(always)]
 fn padding(acc: u64, left: u64) -> Result<(), DecodeError> {
-    let ones = (acc >> (64 - left)) == (1u64 << left) - 1;
+    let top = acc.checked_shr(64 - left as u32).unwrap_or(0);
+    let ones = top == (1u64 << left) - 1;
     match (ones, left) {
         (true, 0..=7) => Ok(()),
         (true, _) => Err(DecodeError::HuffmanPaddingTooLong),
