@@ -5,7 +5,6 @@
 //! grow with what its tables actually hold.
 
 use std::alloc::System;
-use std::sync::Mutex;
 
 use bytes::BytesMut;
 use h2kit_hpack::{Decoder, Encoder, HeaderField};
@@ -13,9 +12,6 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// The allocator's counts are global: one measurement at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Bytes allocated and not freed since `region` began.
 fn live(region: &Region<'_, System>) -> isize {
@@ -96,9 +92,17 @@ fn held_after(rounds: usize) -> (isize, isize, isize) {
     (encoder + decoder, encoder, decoder)
 }
 
+/// The allocator's counts are global, and the test harness frees memory on its own threads
+/// when a test ends (2 runs in 5 once saw "-24 bytes" here): so this binary has one test,
+/// which makes the measurements one after another.
 #[test]
+fn heap_held_by_encoder_and_decoder() {
+    fresh_pair_allocates_nothing();
+    pair_after_small_requests_stays_small();
+    smaller_table_gives_memory_back();
+}
+
 fn fresh_pair_allocates_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Warm up anything lazy (the hash seed's thread-local) outside the region.
     drop(Encoder::new());
     let region = Region::new(GLOBAL);
@@ -114,9 +118,7 @@ fn fresh_pair_allocates_nothing() {
     assert_eq!(held, 0, "a fresh pair holds {held} heap bytes");
 }
 
-#[test]
 fn pair_after_small_requests_stays_small() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     drop(Encoder::new());
     for rounds in [1, 10] {
         let (held, enc, dec) = held_after(rounds);
@@ -165,9 +167,7 @@ fn held_by_busy_pair(shrink: bool) -> isize {
     -live(&region)
 }
 
-#[test]
 fn smaller_table_gives_memory_back() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let full = held_by_busy_pair(false);
     let empty = held_by_busy_pair(true);
     println!("full tables: {full} bytes, after a size update to 0: {empty} bytes");
