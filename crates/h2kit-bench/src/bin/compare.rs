@@ -364,7 +364,7 @@ fn idle_percent() -> Option<u64> {
     (t2 > t1).then(|| 100 * (i2 - i1) / (t2 - t1))
 }
 
-/// The fields after the command name of a /proc/<pid>/stat line (the name, in parentheses,
+/// The fields after the command name of a `/proc/<pid>/stat` line (the name, in parentheses,
 /// may hold spaces): index 0 is field 3 (`state`) of proc(5).
 fn stat_fields(pid: &str) -> Option<Vec<u64>> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
