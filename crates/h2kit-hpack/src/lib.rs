@@ -18,7 +18,7 @@
 //! the encoder emits the required size updates at the start of its next block.
 //!
 //! The Huffman code is generated from the RFC's code list (`data/huffman-codes.txt`) into
-//! tables checked in as `src/huffman/table.rs` (a 13-bit lookahead that decodes one or two
+//! tables checked in as `src/huffman/table.rs` (a 14-bit lookahead that decodes one or two
 //! symbols per step, and canonical-code tables for the rare longer codes); a test
 //! regenerates them and compares.
 //!

@@ -1,5 +1,5 @@
 //! The generator of `table.rs`: reads the RFC 7541 Appendix B code list in
-//! `data/huffman-codes.txt` and writes the encoder tables and the decoder's tables (a 13-bit
+//! `data/huffman-codes.txt` and writes the encoder tables and the decoder's tables (a 14-bit
 //! lookahead that yields up to two symbols, and canonical-code tables for longer codes).
 //!
 //! Regenerate with `H2KIT_BLESS=1 cargo test -p h2kit-hpack huffman_table_is_up_to_date`;
@@ -165,7 +165,7 @@ pub(crate) fn generate(text: &str) -> Result<String, String> {
 }
 
 /// Bits the decoder's lookahead table indexes on.
-pub(crate) const FAST_BITS: u32 = 13;
+pub(crate) const FAST_BITS: u32 = 14;
 
 /// The lookahead table: for every `FAST_BITS`-bit string, the one or two complete codes at
 /// its start (see the doc comment written into `table.rs`).
