@@ -166,6 +166,21 @@ impl Connection {
     // ------------------------------------------------------------ helpers
 
     /// Queues a reply frame; a peer that does not read its replies ends the connection.
+    /// Queues a RST_STREAM the library sends on its own (a stream error, a refusal). It
+    /// goes ahead of the application's frames, except after frames already queued on the
+    /// same stream (response HEADERS, a PUSH_PROMISE, queued while the stream was open):
+    /// nothing but PRIORITY may follow RST_STREAM (RFC 9113 §5.1). Jumping ahead of a
+    /// promise made a client see it on a closed stream (found by `cargo fuzz run
+    /// connection_ops`).
+    fn queue_reset(&mut self, stream: StreamId, code: ErrorCode) -> Result {
+        if self.ordered.iter().any(|o| o.stream() == stream) {
+            self.ordered.push_back(Ordered::Reset { stream, code });
+            Ok(())
+        } else {
+            self.reply(Control::Reset { stream, code })
+        }
+    }
+
     pub(super) fn reply(&mut self, c: Control) -> Result {
         if self.control.len() >= self.config.limits.max_control_queue {
             return Err(ConnectionError::Limit(LimitExceeded::ControlQueue));
@@ -208,10 +223,9 @@ impl Connection {
     /// ignored (and counted against the unknown-stream budget) rather than answered, since we
     /// cannot tell whether the peer sent them before our RST_STREAM or END_STREAM reached it.
     ///
-    /// Only used ids are ever remembered as closed (every `remember_closed` follows the
-    /// id's use), so an idle id, such as each new request's, needs no lookup.
-    ///
-    /// Every caller has found `id` absent from the map, so only the id counters are read.
+    /// Every caller has found `id` absent from the map. Only used ids are ever remembered as
+    /// closed (every `remember_closed` follows the id's use), so an idle id, such as each new
+    /// request's, needs no lookup.
     fn recv_state(&mut self, id: StreamId, now: Instant) -> StreamState {
         if !self.id_used(id) {
             return StreamState::Idle;
@@ -283,10 +297,7 @@ impl Connection {
                 if !self.budgets.unknown.record(now) {
                     return Err(ConnectionError::Limit(LimitExceeded::UnknownStreamFrames));
                 }
-                self.reply(Control::Reset {
-                    stream: id,
-                    code: v.code(),
-                })
+                self.queue_reset(id, v.code())
             }
             Err(TransitionError::Usage(_)) => Ok(()),
         }
@@ -326,15 +337,7 @@ impl Connection {
         } else {
             self.remember_closed(id, CloseCause::ResetSent);
         }
-        if self.ordered.iter().any(|o| o.stream() == id) {
-            // The application queued frames on this stream (response HEADERS, a PUSH_PROMISE)
-            // while it was open; the reset follows them, since nothing but PRIORITY may follow
-            // RST_STREAM (RFC 9113 §5.1). Jumping ahead made a client see a promise on a
-            // closed stream (found by `cargo fuzz run connection_ops`).
-            self.ordered.push_back(Ordered::Reset { stream: id, code });
-        } else {
-            self.reply(Control::Reset { stream: id, code })?;
-        }
+        self.queue_reset(id, code)?;
         if !self.budgets.resets.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::Resets));
         }
@@ -387,7 +390,7 @@ impl Connection {
     /// Refuses a new stream the application never saw.
     fn refuse(&mut self, id: StreamId, code: ErrorCode, now: Instant) -> Result {
         self.remember_closed(id, CloseCause::ResetSent);
-        self.reply(Control::Reset { stream: id, code })?;
+        self.queue_reset(id, code)?;
         if !self.budgets.resets.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::Resets));
         }
@@ -807,10 +810,7 @@ impl Connection {
     fn cancel_promised(&mut self, promised: StreamId) -> Result {
         let _ = self.apply(promised, Input::SendReset);
         self.maybe_remove(promised);
-        self.reply(Control::Reset {
-            stream: promised,
-            code: ErrorCode::CANCEL,
-        })
+        self.queue_reset(promised, ErrorCode::CANCEL)
     }
 
     // ------------------------------------------------------------ control frames

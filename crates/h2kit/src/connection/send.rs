@@ -696,7 +696,6 @@ impl Connection {
     /// (an idle connection holds little more than its HPACK tables). Busy connections keep
     /// their capacity, so this costs nothing per frame.
     ///
-    ///
     /// A connection that has served bursts of many streams releases at most once per
     /// [`SHRINK_INTERVAL`]: it goes idle after each burst, and releasing then regrowing its
     /// buffers and maps every time cost about 280 instructions per request (h2load -m100).
