@@ -248,37 +248,19 @@ impl Driver {
             if backlog {
                 // Send what we have, let the tasks we woke make their next requests, and
                 // send those before delivering the rest.
-                for step in 0..2 {
-                    if !out.is_empty() {
-                        match wr.write_buf(&mut out).await {
-                            Ok(0) => {
-                                let e =
-                                    io::Error::new(io::ErrorKind::WriteZero, "write returned 0");
-                                self.on_io_error(e);
-                                write_dead = true;
-                                break;
-                            }
-                            Ok(_) => need_flush = true,
-                            Err(e) => {
-                                self.on_io_error(e);
-                                write_dead = true;
-                                need_flush = false;
-                                break;
-                            }
-                        }
-                    }
-                    if step == 1 {
-                        break;
-                    }
+                if !out.is_empty() {
+                    let r = wr.write_buf(&mut out).await;
+                    self.wrote(r, &mut write_dead, &mut need_flush);
+                }
+                if !write_dead {
                     tokio::task::yield_now().await;
-                    for _ in 0..CMD_BATCH {
-                        match rx.try_recv() {
-                            Ok(cmd) => self.handle(cmd),
-                            Err(_) => break,
-                        }
-                    }
+                    self.handle_ready(&mut rx);
                     self.start_pending();
                     self.fill(&mut out, write_dead);
+                    if !out.is_empty() {
+                        let r = wr.write_buf(&mut out).await;
+                        self.wrote(r, &mut write_dead, &mut need_flush);
+                    }
                 }
                 continue;
             }
@@ -313,13 +295,9 @@ impl Driver {
                 _ = tokio::time::sleep_until(sleep_to), if deadline.is_some() => Wake::Timer,
             };
             match wake {
-                Wake::Wrote(Ok(0)) => {
-                    self.on_io_error(io::Error::new(io::ErrorKind::WriteZero, "write returned 0"));
-                    write_dead = true;
-                }
-                Wake::Wrote(Ok(_)) => need_flush = true,
+                Wake::Wrote(r) => self.wrote(r, &mut write_dead, &mut need_flush),
                 Wake::Flushed(Ok(())) => need_flush = false,
-                Wake::Wrote(Err(e)) | Wake::Flushed(Err(e)) => {
+                Wake::Flushed(Err(e)) => {
                     self.on_io_error(e);
                     write_dead = true;
                     need_flush = false;
@@ -345,12 +323,7 @@ impl Driver {
                 }
                 Wake::Cmd(Some(cmd)) => {
                     self.handle(cmd);
-                    for _ in 0..CMD_BATCH {
-                        match rx.try_recv() {
-                            Ok(cmd) => self.handle(cmd),
-                            Err(_) => break,
-                        }
-                    }
+                    self.handle_ready(&mut rx);
                 }
                 Wake::Cmd(None) => cmds_open = false,
                 Wake::Timer => self.conn.handle_timeout(Instant::now()),
@@ -365,6 +338,33 @@ impl Driver {
         self.fail_all(&fallback);
         if !write_dead {
             let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
+        }
+    }
+
+    /// Records the outcome of a write of the output buffer.
+    fn wrote(&mut self, r: io::Result<usize>, write_dead: &mut bool, need_flush: &mut bool) {
+        match r {
+            Ok(0) => {
+                self.on_io_error(io::Error::new(io::ErrorKind::WriteZero, "write returned 0"));
+                *write_dead = true;
+            }
+            Ok(_) => *need_flush = true,
+            Err(e) => {
+                self.on_io_error(e);
+                *write_dead = true;
+                *need_flush = false;
+            }
+        }
+    }
+
+    /// Handles the commands already waiting, at most [`CMD_BATCH`] (bounds latency under
+    /// load).
+    fn handle_ready(&mut self, rx: &mut mpsc::UnboundedReceiver<Cmd>) {
+        for _ in 0..CMD_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => self.handle(cmd),
+                Err(_) => break,
+            }
         }
     }
 
