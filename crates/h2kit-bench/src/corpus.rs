@@ -1,9 +1,11 @@
-//! The HPACK test-case corpus (`shared/data/hpack-test-case`, beside the repository), loaded
-//! for the HPACK bench and the `hpack_profile` example.
+//! The HPACK test-case corpus kept in the repository (`crates/h2kit-hpack/tests/data/hpack-test-case`,
+//! one gzip-compressed JSON story per file), loaded for the HPACK bench and the `hpack_profile`
+//! example.
 //!
 //! Loading panics with a clear message when the corpus is missing or malformed: these are
 //! benchmark inputs, not peer data.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -22,15 +24,15 @@ pub struct Story {
 ///
 /// # Panics
 ///
-/// When it is missing (the repository must be cloned with `shared/` beside it).
+/// When it is missing from the checkout.
 pub fn dir() -> PathBuf {
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/hpack-test-case"
+        "/../h2kit-hpack/tests/data/hpack-test-case"
     ));
     assert!(
         dir.join("raw-data").is_dir(),
-        "the HPACK corpus is missing at {}: clone the repository with shared/ beside it",
+        "the HPACK corpus is missing at {}: it is part of the repository",
         dir.display()
     );
     dir.to_path_buf()
@@ -52,14 +54,17 @@ pub fn load(folder: &str) -> Vec<Story> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir().join(folder))
         .expect("corpus folder")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
         .collect();
     paths.sort();
     paths
         .iter()
         .map(|p| {
-            let json: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json");
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(p).expect("open story"))
+                .read_to_string(&mut text)
+                .expect("gzip-compressed story");
+            let json: serde_json::Value = serde_json::from_str(&text).expect("json");
             let cases = json["cases"]
                 .as_array()
                 .expect("cases")

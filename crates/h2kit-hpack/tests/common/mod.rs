@@ -1,7 +1,9 @@
-//! Loading the hpack-test-case corpus (shared/data/hpack-test-case, see its README.md).
+//! Loading the hpack-test-case corpus kept in this crate (`tests/data/hpack-test-case`, see its
+//! README.md): one gzip-compressed JSON story per file.
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -25,11 +27,11 @@ pub struct Story {
 pub fn corpus_dir() -> PathBuf {
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/hpack-test-case"
+        "/tests/data/hpack-test-case"
     ));
     assert!(
         dir.join("raw-data").is_dir(),
-        "the HPACK corpus is missing at {}: clone the repository with shared/ beside it",
+        "the HPACK corpus is missing at {}: it is part of the repository",
         dir.display()
     );
     dir.to_path_buf()
@@ -45,6 +47,16 @@ pub fn folders() -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// A story file's JSON text, decompressed.
+pub fn read_gz(path: &Path) -> String {
+    let file = std::fs::File::open(path).expect("open story");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("story is gzip-compressed UTF-8");
+    text
 }
 
 fn unhex(s: &str) -> Bytes {
@@ -63,14 +75,14 @@ pub fn stories(folder: &str) -> Vec<Story> {
         .expect("read folder")
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
         .collect();
     paths.sort();
     assert!(!paths.is_empty(), "no stories in {}", dir.display());
     paths
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p).expect("read story");
+            let text = read_gz(p);
             let json: serde_json::Value = serde_json::from_str(&text).expect("story is JSON");
             let cases = json["cases"]
                 .as_array()
@@ -98,7 +110,7 @@ pub fn stories(folder: &str) -> Vec<Story> {
             Story {
                 name: format!(
                     "{folder}/{}",
-                    p.file_name().unwrap_or_default().to_string_lossy()
+                    p.file_stem().unwrap_or_default().to_string_lossy()
                 ),
                 cases,
             }
