@@ -64,20 +64,29 @@ pub struct Limits {
     /// frame arrives so an oversized block is never buffered. Default 96 KiB.
     pub max_header_block_bytes: u32,
     /// Streams reset by the peer, or by us because of the peer, per period (Rapid Reset).
-    /// Default 200 per 10 s.
+    /// Default 1,000 per 10 s: a browser leaving a page cancels up to
+    /// SETTINGS_MAX_CONCURRENT_STREAMS streams at once, several pages in a row stay well
+    /// within it, and an attack needs tens of thousands per second.
     pub resets: RateLimit,
     /// SETTINGS frames (not ACKs) per period. Default 30 per 10 s.
     pub settings: RateLimit,
-    /// PING frames (not ACKs) per period. Default 50 per 10 s.
+    /// PING frames (not ACKs) per period. Default [`RateLimit::UNLIMITED`]: a PING flood is
+    /// judged by the ACKs the peer leaves unread ([`Limits::max_control_queue`]), as
+    /// nghttp2 does, since bandwidth estimators (gRPC's BDP pings, our own client's) send one
+    /// PING per round trip while data flows, thousands a second on a fast link.
     pub pings: RateLimit,
     /// DATA frames with no payload and no END_STREAM per period. Default 100 per 10 s.
     pub empty_data: RateLimit,
-    /// WINDOW_UPDATE frames per period. Default 10,000 per 10 s.
+    /// Small WINDOW_UPDATE frames per period: those crediting less than 1 KiB (or an eighth
+    /// of the peer's own SETTINGS_INITIAL_WINDOW_SIZE, if that is smaller). Larger updates pay
+    /// for the data they let us send and are never counted: a fast receiver sends one per
+    /// 16–32 KiB read, tens of thousands a second. Default 10,000 per 10 s.
     pub window_updates: RateLimit,
     /// PRIORITY and PRIORITY_UPDATE frames per period. Default 1,000 per 10 s.
     pub priority: RateLimit,
-    /// Frames on closed, forgotten or otherwise unknown streams per period. Default 1,000
-    /// per 10 s.
+    /// Frames on closed, forgotten or otherwise unknown streams per period, except
+    /// WINDOW_UPDATE, RST_STREAM and PRIORITY, which RFC 9113 §5.1 lets a peer send after a
+    /// stream closed and which we answer with nothing. Default 1,000 per 10 s.
     pub unknown_stream_frames: RateLimit,
     /// Control replies (PING and SETTINGS ACKs, RST_STREAM, WINDOW_UPDATE) waiting to be
     /// written; when the peer does not read them and this fills, the connection closes.
@@ -123,9 +132,9 @@ impl Default for Limits {
         Limits {
             max_continuation_frames: 32,
             max_header_block_bytes: 96 * 1024,
-            resets: RateLimit::new(200, ten),
+            resets: RateLimit::new(1_000, ten),
             settings: RateLimit::new(30, ten),
-            pings: RateLimit::new(50, ten),
+            pings: RateLimit::UNLIMITED,
             empty_data: RateLimit::new(100, ten),
             window_updates: RateLimit::new(10_000, ten),
             priority: RateLimit::new(1_000, ten),
@@ -214,7 +223,8 @@ mod tests {
         assert_eq!(c.settings.initial_window_size, 65_535);
         assert!(c.settings.is_valid());
         assert!(!c.settings.enable_push);
-        assert_eq!(c.limits.resets.max, 200);
+        assert_eq!(c.limits.resets.max, 1_000);
+        assert_eq!(c.limits.pings, RateLimit::UNLIMITED);
         assert_eq!(c.limits.max_control_queue, 128);
         assert_eq!(c.limits.idle_timeout, Some(Duration::from_secs(300)));
         assert_eq!(c.connection_window_size, 1 << 20);

@@ -18,6 +18,12 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// No limit: every event is within the budget.
+    pub const UNLIMITED: RateLimit = RateLimit {
+        max: u32::MAX,
+        per: Duration::from_secs(1),
+    };
+
     /// `max` events per `per`.
     pub const fn new(max: u32, per: Duration) -> Self {
         RateLimit { max, per }
@@ -84,6 +90,9 @@ impl Budget {
     /// Records one event at `now`. Returns `false` when the budget is exceeded (the event is
     /// still counted, so a flood stays detected).
     pub fn record(&mut self, now: Instant) -> bool {
+        if self.limit.max == u32::MAX {
+            return true;
+        }
         let within = self.estimate(now) < u64::from(self.limit.max);
         self.current = self.current.saturating_add(1);
         within

@@ -22,11 +22,12 @@
 //! something invalid on them.
 //!
 //! Defence: `limits.resets` counts streams reset by the peer *and* streams we reset because of
-//! the peer; beyond 200 per 10 s the connection ends with GOAWAY ENHANCE_YOUR_CALM. Browsers
-//! cancel streams when users navigate, which is tens per page at most; an attack needs tens of
-//! thousands per second to matter. `limits.max_pending_accept` (100) additionally caps streams
-//! waiting for the application, refusing extra ones with REFUSED_STREAM (which a client may
-//! safely retry).
+//! the peer; beyond 1,000 per 10 s the connection ends with GOAWAY ENHANCE_YOUR_CALM. Browsers
+//! cancel every stream of a page when users navigate away, up to SETTINGS_MAX_CONCURRENT_STREAMS
+//! (100) at once, so a user clicking through several pages in a few seconds must stay within
+//! the budget (200 did not); an attack needs tens of thousands per second to matter.
+//! `limits.max_pending_accept` (100) additionally caps streams waiting for the application,
+//! refusing extra ones with REFUSED_STREAM (which a client may safely retry).
 //!
 //! # CONTINUATION flood (2024, VU#421644)
 //!
@@ -57,13 +58,32 @@
 //!
 //! Each of these frames is cheap to send and makes us do work or queue a reply: a SETTINGS or
 //! PING needs an ACK, PRIORITY reshapes a dependency tree, an empty DATA frame does nothing at
-//! all but costs a wakeup. Defaults per 10 s: 30 SETTINGS (peers send one or two per
-//! connection), 50 PINGs (keep-alive and BDP probes send one every few seconds), 100 empty DATA
-//! frames (some implementations end streams with an empty DATA frame, but those carry
-//! END_STREAM and are not counted), 10,000 WINDOW_UPDATEs (an eager receiver may send one per
-//! DATA frame: at 16 KiB frames that is 160 MiB/s worth), 1,000 PRIORITY/PRIORITY_UPDATE
-//! frames (Firefox sends a handful per connection). Frames on unknown or forgotten streams are
-//! budgeted too (1,000 per 10 s), since each may cost us an RST_STREAM reply.
+//! all but costs a wakeup, a WINDOW_UPDATE of a few bytes makes us cut DATA frames of a few
+//! bytes. A flood is work a conforming peer would not cause, not a count of legal frames, so
+//! each budget counts only what a conforming peer does rarely:
+//!
+//! - PING: not counted by default. A PING costs one 17-byte ACK, and bandwidth estimators
+//!   (gRPC's BDP pings, our own client's window tuning) send one per round trip while data
+//!   flows, thousands a second on a fast link. What a flood costs us is the ACKs the peer
+//!   leaves unread, bounded by the reply queue below (nghttp2 judges it the same way).
+//!   `limits.pings` can still set a rate.
+//! - SETTINGS: 30 per 10 s (peers send one or two per connection, a BDP estimator a few
+//!   more); each may change every stream's window, so it is counted.
+//! - empty DATA without END_STREAM: 100 per 10 s (streams ended by an empty DATA frame carry
+//!   END_STREAM and are not counted).
+//! - WINDOW_UPDATE: only *small* ones, crediting under 1 KiB (or an eighth of the peer's
+//!   initial window, if smaller): 10,000 per 10 s. An update of a useful size pays for the data
+//!   it lets us send; Go's client sends one per 32 KiB read on every stream and connection,
+//!   tens of thousands a second on loopback, which a fixed count of all updates cut off.
+//! - PRIORITY and PRIORITY_UPDATE: 1,000 per 10 s (Firefox sends a handful per connection,
+//!   browsers re-prioritise a few times per page).
+//! - Frames on unknown or forgotten streams: 1,000 per 10 s, since each may cost us an
+//!   RST_STREAM reply. WINDOW_UPDATE, RST_STREAM and PRIORITY on a closed stream are not
+//!   counted: RFC 9113 §5.1 and §6.9 let a peer send them after a stream closed (a client
+//!   returns window for data it reads after our END_STREAM), and we answer them with nothing.
+//!
+//! Every limit that ends the connection sends GOAWAY ENHANCE_YOUR_CALM first, with the limit
+//! named in the debug data.
 //!
 //! # Peers that do not read (reply queue)
 //!

@@ -49,6 +49,10 @@ pub(super) fn request_priority(
 /// The most fields a decoded list is sized for up front (it grows past this as needed).
 const MAX_FIELDS_HINT: usize = 32;
 
+/// WINDOW_UPDATE increments at or above this (or an eighth of the peer's initial stream
+/// window, if smaller) are never counted as a flood.
+const SMALL_WINDOW_UPDATE: u32 = 1024;
+
 impl Connection {
     /// Feeds bytes received from the transport, in any split (down to one byte at a time).
     ///
@@ -284,7 +288,15 @@ impl Connection {
                 if flow_len > 0 {
                     self.release_conn(flow_len, now);
                 }
-                if fx.ignore && !self.budgets.unknown.record(now) {
+                // WINDOW_UPDATE, RST_STREAM and PRIORITY may follow a stream's close
+                // (RFC 9113 §5.1, §6.9): a conforming peer sends them, we answer nothing, so
+                // they are no flood. Other frames we ignore here (DATA or trailers after our
+                // RST_STREAM) are counted.
+                let late_allowed = matches!(
+                    input,
+                    Input::RecvWindowUpdate | Input::RecvReset | Input::RecvPriority
+                );
+                if fx.ignore && !late_allowed && !self.budgets.unknown.record(now) {
                     return Err(ConnectionError::Limit(LimitExceeded::UnknownStreamFrames));
                 }
                 Ok(())
@@ -1096,7 +1108,12 @@ impl Connection {
     }
 
     fn on_window_update(&mut self, w: WindowUpdate, now: Instant) -> Result {
-        if !self.budgets.window_updates.record(now) {
+        // Only small increments are budgeted: an update crediting at least an eighth of the
+        // peer's initial stream window (up to 1 KiB) pays for the data it lets us send,
+        // however often a fast receiver sends them; dribbling a few bytes at a time is what
+        // makes us cut tiny DATA frames.
+        let small = (self.remote.initial_window_size / 8).clamp(1, SMALL_WINDOW_UPDATE);
+        if w.increment < small && !self.budgets.window_updates.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::WindowUpdateFlood));
         }
         let id = w.stream_id;

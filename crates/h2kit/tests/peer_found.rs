@@ -1,0 +1,142 @@
+//! Behaviour of real peers that an earlier limit mistook for an attack, each kept as a test
+//! with the peer that showed it (issue 11). Every test here failed before its fix.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use h2kit::{
+    Config, Connection, ConnectionError, ErrorCode, Event, Field, LimitExceeded, StreamId,
+};
+use h2kit_frame::Frame;
+
+fn server() -> Raw {
+    let mut raw = Raw::new(Connection::server(Config::default()));
+    raw.handshake_as_client();
+    raw.frames();
+    raw
+}
+
+/// Serves `n` GET requests (streams 1, 3, ...) with a small body each and reads everything
+/// written, so every stream is closed on both sides.
+fn serve_requests(raw: &mut Raw, n: u32) {
+    for i in 0..n {
+        raw.headers(2 * i + 1, &GET, true).unwrap();
+    }
+    for i in 0..n {
+        let id = StreamId::new(2 * i + 1);
+        raw.conn
+            .send_response(id, vec![Field::new(":status", "200")], false)
+            .unwrap();
+        raw.conn
+            .send_data(id, bytes::Bytes::from_static(b"body"), true)
+            .unwrap();
+    }
+    let frames = raw.frames();
+    let ends = frames
+        .iter()
+        .filter(|f| matches!(f, Frame::Data(d) if d.end_stream))
+        .count();
+    assert_eq!(ends, n as usize);
+}
+
+/// Go's `net/http` client returns window for every 32 KiB its application reads, on the
+/// stream and the connection, also after it has read the stream's END_STREAM: downloading
+/// 100 files of 1 MiB at once it sent 784 WINDOW_UPDATEs on streams we had closed, and the
+/// unknown-stream budget (1,000 per 10 s) ended the connection with 40 of them half read.
+/// RFC 9113 §6.9: WINDOW_UPDATE on a closed stream must not be treated as an error.
+#[test]
+fn window_updates_after_our_end_stream_are_not_a_flood() {
+    let mut raw = server();
+    serve_requests(&mut raw, 100);
+    for round in 0..30 {
+        for i in 0..100u32 {
+            let id = StreamId::new(2 * i + 1);
+            raw.send_with(|b, _| h2kit_frame::encode_window_update(id, 32_768, b).unwrap())
+                .unwrap_or_else(|e| panic!("round {round}, stream {id:?}: {e}"));
+        }
+        raw.now += Duration::from_millis(10);
+    }
+    // RST_STREAM and PRIORITY may follow a close too (RFC 9113 §5.1).
+    for i in 0..100u32 {
+        let id = StreamId::new(2 * i + 1);
+        raw.send_with(|b, _| {
+            h2kit_frame::encode_rst_stream(id, ErrorCode::CANCEL, b).unwrap();
+            h2kit_frame::encode_priority(id, h2kit_frame::PrioritySpec::DEFAULT, b).unwrap();
+        })
+        .unwrap();
+    }
+    let frames = raw.frames();
+    assert_eq!(goaway_code(&frames), None, "{frames:?}");
+    assert!(rst_codes(&frames).is_empty(), "{frames:?}");
+    assert!(!raw.conn.is_closed());
+}
+
+/// The same client at loopback speed credits 32 KiB per read on every stream: over 30,000
+/// WINDOW_UPDATEs a second. A fixed count of updates (10,000 per 10 s) cut it off; updates of
+/// a useful size pay for the data they let us send and are not counted.
+#[test]
+fn a_fast_reader_may_send_large_window_updates_without_limit() {
+    // Small updates are still budgeted (10,000 per 10 s); the large ones sent alongside them
+    // do not count toward it.
+    let mut raw = server();
+    raw.headers(1, &GET, false).unwrap();
+    let mut pairs = 0u32;
+    let err = loop {
+        let r = raw.send_with(|b, _| {
+            h2kit_frame::encode_window_update(StreamId::ZERO, 32_768, b).unwrap();
+            h2kit_frame::encode_window_update(StreamId::new(1), 16, b).unwrap();
+        });
+        match r {
+            Ok(()) => pairs += 1,
+            Err(e) => break e,
+        }
+        assert!(pairs < 30_000, "small updates are no longer budgeted");
+    };
+    assert_eq!(
+        err,
+        ConnectionError::Limit(LimitExceeded::WindowUpdateFlood)
+    );
+    assert_eq!(pairs, 10_000);
+
+    let mut raw = server();
+    raw.headers(1, &GET, false).unwrap();
+    let mut sent = 0u32;
+    for _ in 0..30_000 {
+        raw.send_with(|b, _| {
+            h2kit_frame::encode_window_update(StreamId::ZERO, 32_768, b).unwrap();
+            h2kit_frame::encode_window_update(StreamId::new(1), 32_768, b).unwrap();
+        })
+        .unwrap_or_else(|e| panic!("after {sent} pairs of updates: {e}"));
+        sent += 1;
+        if sent % 1_000 == 0 {
+            raw.now += Duration::from_millis(30);
+        }
+    }
+    assert!(!raw.conn.is_closed());
+}
+
+/// Bandwidth estimators (gRPC's BDP pings; our own client once its windows tune themselves)
+/// send a PING per round trip while data flows. A fixed count (50 per 10 s) ended such
+/// connections; a PING flood is judged by the ACKs the peer leaves unread.
+#[test]
+fn pings_whose_acks_are_read_are_not_a_flood() {
+    let mut raw = server();
+    for i in 0..5_000u32 {
+        raw.send_with(|b, _| h2kit_frame::encode_ping(false, u64::from(i).to_be_bytes(), b))
+            .unwrap_or_else(|e| panic!("PING {i}: {e}"));
+        let frames = raw.frames();
+        assert!(
+            matches!(frames.as_slice(), [Frame::Ping(p)] if p.ack),
+            "{frames:?}"
+        );
+        raw.now += Duration::from_micros(100);
+    }
+    let pings = raw
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::PingReceived { .. }))
+        .count();
+    assert_eq!(pings, 5_000);
+}
