@@ -1,13 +1,15 @@
 //! Interop tests of h2kit against real peers (unpublished).
 //!
 //! The tests in `tests/` run h2kit's client and server against external programs
-//! (`nghttp`, `nghttpd`, `h2load`, `curl`) and against the `h2` crate. A test whose peer
+//! (`nghttp`, `nghttpd`, `h2load`, `curl`, Go's `net/http` through [`go_peer`]) and against
+//! the `h2` crate. A test whose peer
 //! binary is missing prints that it skipped and passes, unless `H2KIT_REQUIRE_PEERS=1` is
 //! set (as CI does), in which case it fails.
 
 pub mod httpwg;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Where a peer program was found, or why the test cannot run.
 #[derive(Debug)]
@@ -55,6 +57,71 @@ pub fn require_peer(program: &str, test: &str) -> Peer {
             Peer::Skip
         }
     }
+}
+
+/// Where Debian's `golang-golang-x-net-dev` puts `golang.org/x/net` (a GOPATH tree).
+const DEBIAN_GOPATH: &str = "/usr/share/gocode";
+
+/// Builds `go/h2peer` (Go's `net/http` client and server, with `golang.org/x/net/http2` for
+/// h2c; see its doc comment) once per test binary and returns the program, or
+/// [`Peer::Skip`] after printing why when Go or `golang.org/x/net` is missing.
+///
+/// It builds in GOPATH mode against `$H2KIT_GOPATH` (default `/usr/share/gocode`, Debian's
+/// `golang-golang-x-net-dev`), so no module download is needed.
+///
+/// # Panics
+///
+/// When a prerequisite is missing and [`peers_required`] is true, or when the build fails.
+pub fn go_peer(test: &str) -> Peer {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(build_go_peer);
+    match built {
+        Ok(path) => Peer::Found(path.clone()),
+        Err(why) if peers_required() => panic!("{test}: {why} but H2KIT_REQUIRE_PEERS=1"),
+        Err(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            Peer::Skip
+        }
+    }
+}
+
+fn build_go_peer() -> Result<PathBuf, String> {
+    let go = which("go").ok_or("peer `go` is not installed (Debian golang-go)")?;
+    let gopath = std::env::var_os("H2KIT_GOPATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEBIAN_GOPATH));
+    if !gopath.join("src/golang.org/x/net/http2/h2c").is_dir() {
+        return Err(format!(
+            "golang.org/x/net is not in {} (Debian golang-golang-x-net-dev)",
+            gopath.display()
+        ));
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("go/h2peer");
+    let out_dir = std::env::temp_dir().join(format!("h2kit-go-peer-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let program = out_dir.join("h2peer");
+    let cache = std::env::var_os("GOCACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("h2kit-go-cache"));
+    let out = std::process::Command::new(go)
+        .arg("build")
+        .arg("-o")
+        .arg(&program)
+        .arg(".")
+        .current_dir(&source)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", &gopath)
+        .env("GOCACHE", &cache)
+        .env("GOFLAGS", "")
+        .output()
+        .map_err(|e| format!("running go: {e}"))?;
+    assert!(
+        out.status.success(),
+        "go build of {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(program)
 }
 
 #[cfg(test)]
