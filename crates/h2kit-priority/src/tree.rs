@@ -22,6 +22,36 @@
 //! sorted array, a sift down a heap): O(depth · log siblings), no allocation. A queue
 //! crossing the 16-entry bound is re-sorted when it shrinks (a heap is already in order when
 //! it grows), so churn around the bound costs a bounded 16-entry sort per removal.
+//!
+//! # Virtual time and re-basing
+//!
+//! A node's `pass` is its place in its parent's virtual time, and `pass + deficit / weight`
+//! is that place exactly (a pick adds exactly `256 / weight`). A parent's *virtual time* `V`
+//! is its `last_level`: the pass its most recently served child had when it was picked (that
+//! child's start tag, as in start-time fair queueing), 0 for a node none of whose children
+//! has been served. `V` only grows, and no queued entry's pass is below it, so `V` is a lower
+//! bound of the parent's queue minimum and equals it at every pick. And no schedulable
+//! child's exact place is a whole stride plus one pass unit ahead of `V`: when it was last
+//! served its pass was that pick's `V` and its exact place less than one unit more.
+//!
+//! A stream that changes place other than by being served is re-based so that this stays
+//! true. Its *lead* is how far ahead of its parent's `V` it is, in 256ths of a turn:
+//! `(pass - V) * weight + deficit` with its old parent and old weight, 0 if it is behind `V`,
+//! and at most `256 + weight - 1` (what a pick itself leaves, so a stream that keeps its
+//! weight and parent keeps its place). It is then placed at `V + lead / weight` of its new
+//! parent with its new weight, `lead % weight` carried: stride scheduling's rule for a
+//! change of tickets, which scales the pass still to go by the ratio of the strides. So a
+//! stream served at weight 1 (a whole turn, 256, ahead) and raised to weight 100 is 2.56
+//! ahead, not 256. This applies to a reprioritisation under the same parent (re-based in
+//! place, its queue entry moved), to every move to a new parent (a reprioritisation, a
+//! descendant lifted out by RFC 7540 §5.3.3, the children of a removed stream with their new
+//! weights, a parent's children adopted by an exclusive stream), and to insertion (lead 0:
+//! a new stream starts at `V`, so it is served before siblings served since, as in python).
+//! A stream becoming schedulable again (unblocked, or a child of it unblocked) whose queue
+//! entry was dropped rejoins at `max(pass, V)`, the rule with its unchanged weight: no
+//! credit is banked while blocked, and no turn is skipped by blocking and unblocking. An
+//! entry still queued (dropped lazily only on reaching the top) is left alone: its pass is
+//! already in range, since `V` only grows.
 
 use crate::idhash::{StreamMap, stream_map};
 use crate::{DEFAULT_WEIGHT, PriorityError, PrioritySignal, Scheduler, TreePriority};
@@ -100,7 +130,8 @@ struct Links {
     last_child: u32,
     prev: u32,
     next: u32,
-    /// The pass of the child most recently served from this node's heap.
+    /// The virtual time of this node's children (`V` in the module doc): the pass of the
+    /// child most recently served from this node's heap, as it was when it was picked.
     last_level: u64,
     heap: Vec<Entry>,
 }
@@ -142,14 +173,14 @@ impl Node {
         }
     }
 
-    /// Sets the weight (`1..=256`) and its precomputed stride; the carried remainder is
-    /// kept below the new weight.
+    /// Sets the weight (`1..=256`) and its precomputed stride. The caller places the node
+    /// afterwards ([`PriorityTree::place`]), which sets the pass and the carried remainder
+    /// for the new weight.
     fn set_weight(&mut self, weight: u16) {
         let weight = weight.clamp(1, 256);
         self.weight = weight;
         self.stride = 256 / weight;
         self.stride_rem = 256 % weight;
-        self.deficit %= u32::from(weight);
     }
 
     #[inline]
@@ -292,7 +323,7 @@ impl PriorityTree {
         if exclusive {
             self.move_children(parent, s);
         }
-        self.attach(s, parent);
+        self.attach(s, parent, 0);
         Ok(())
     }
 
@@ -300,9 +331,13 @@ impl PriorityTree {
     ///
     /// If `depends_on` is a descendant of `id`, that descendant first moves (with its
     /// subtree and weight) to `id`'s old parent (RFC 7540 §5.3.3). A missing parent is
-    /// created as in [`insert_stream`](Self::insert_stream). Keeping the same parent
-    /// without `exclusive` only changes the weight and keeps the stream's place in the
-    /// schedule.
+    /// created as in [`insert_stream`](Self::insert_stream).
+    ///
+    /// The stream's place in the schedule is re-based on its (new) parent's current
+    /// position and rescaled for the new weight: what it still had to wait of its last turn
+    /// is kept as a fraction of a turn, so a stream raised from weight 1 to 100 just after
+    /// being served waits 1/100 of the time it would have at weight 1, not all of it. With
+    /// the same parent, weight and no `exclusive`, nothing changes.
     pub fn reprioritize(
         &mut self,
         id: u32,
@@ -319,18 +354,21 @@ impl PriorityTree {
         let p = self.parent_slot(parent_id);
         let old_parent = self.nodes[s].parent as usize;
         if self.is_descendant(p, s) {
+            let lead = self.lead(p);
             self.detach(p);
-            self.attach(p, old_parent);
+            self.attach(p, old_parent, lead);
         }
+        let lead = self.lead(s);
         self.nodes[s].set_weight(weight);
         if p == old_parent && !exclusive {
+            self.rebase_in_place(s, lead);
             return Ok(());
         }
         self.detach(s);
         if exclusive {
             self.move_children(p, s);
         }
-        self.attach(s, p);
+        self.attach(s, p, lead);
         Ok(())
     }
 
@@ -352,11 +390,12 @@ impl PriorityTree {
         self.clear_heap(s);
         while self.links[s].first_child != NIL {
             let c = self.links[s].first_child as usize;
+            let lead = self.lead(c);
             self.detach(c);
             // sum > 0 here: every child has weight >= 1.
             let share = (weight * u64::from(self.nodes[c].weight) + sum / 2) / sum.max(1);
             self.nodes[c].set_weight(share.clamp(1, 256) as u16);
-            self.attach(c, parent);
+            self.attach(c, parent, lead);
         }
         self.detach(s);
         self.ids.remove(&id);
@@ -481,7 +520,7 @@ impl PriorityTree {
         }
         let s = self.alloc(parent_id, DEFAULT_WEIGHT);
         self.nodes[s].active = false;
-        self.attach(s, ROOT);
+        self.attach(s, ROOT, 0);
         s
     }
 
@@ -529,11 +568,21 @@ impl PriorityTree {
                 return;
             }
             if !self.nodes[s].in_heap {
-                let pass = self.nodes[s].pass.max(self.links[p].last_level);
+                // Re-based with an unchanged weight: a node whose entry was dropped is not
+                // ahead of `V` by more than `place` allows (it was dropped on reaching the
+                // top, then a sibling at or after it was served, or it was placed since), so
+                // only a node that fell behind moves, to `V` exactly.
+                let level = self.links[p].last_level;
                 let node = &mut self.nodes[s];
-                node.pass = pass;
+                if node.pass < level {
+                    node.pass = level;
+                    node.deficit = 0;
+                }
                 node.in_heap = true;
-                queue_push(&mut self.links[p].heap, Entry::new(pass, node.id, s as u32));
+                queue_push(
+                    &mut self.links[p].heap,
+                    Entry::new(node.pass, node.id, s as u32),
+                );
             }
             let parent = &mut self.nodes[p];
             let was = parent.schedulable();
@@ -595,13 +644,65 @@ impl PriorityTree {
         links.next = NIL;
     }
 
-    /// Links a detached `s` as the last child of `p`, joining `p`'s queue at its last level.
-    fn attach(&mut self, s: usize, p: usize) {
+    /// How far `s` is ahead of its parent's virtual time `V`, in 256ths of a turn (one
+    /// turn is a stride, `256 / weight`): `(pass - V) * weight + deficit`, or 0 if it is
+    /// behind. Measured with the current weight and parent, before either changes; see
+    /// the module doc.
+    fn lead(&self, s: usize) -> u64 {
+        let node = &self.nodes[s];
+        let level = self
+            .links
+            .get(node.parent as usize)
+            .map_or(0, |l| l.last_level);
+        if node.pass < level {
+            return 0;
+        }
+        (node.pass - level)
+            .saturating_mul(u64::from(node.weight))
+            .saturating_add(u64::from(node.deficit))
+    }
+
+    /// Sets the pass and carried remainder of `s` for a `lead` (from [`lead`](Self::lead))
+    /// over the virtual time `level`, with its current weight `w`: `level + lead / w`, the
+    /// remainder `lead % w` carried. The lead is capped at `256 + w - 1`, the most a pick
+    /// leaves, so a stream is never placed further than one stride plus one pass unit
+    /// ahead of `level` (and one that keeps its weight and parent stays where it was).
+    fn place(&mut self, s: usize, level: u64, lead: u64) {
+        let node = &mut self.nodes[s];
+        let w = u64::from(node.weight.max(1));
+        let lead = lead.min(256 + w - 1);
+        node.pass = level + lead / w;
+        node.deficit = (lead % w) as u32;
+    }
+
+    /// Re-bases `s` on its own parent's virtual time after a weight change (`lead` taken
+    /// with the old weight), moving its queue entry, stale or not, to the new pass.
+    fn rebase_in_place(&mut self, s: usize, lead: u64) {
+        let p = self.nodes[s].parent as usize;
+        let Some(level) = self.links.get(p).map(|l| l.last_level) else {
+            return;
+        };
+        let (id, old_pass) = (self.nodes[s].id, self.nodes[s].pass);
+        self.place(s, level, lead);
+        let new_pass = self.nodes[s].pass;
+        if !self.nodes[s].in_heap || new_pass == old_pass {
+            return;
+        }
+        let old = Entry::new(old_pass, id, s as u32);
+        let heap = &mut self.links[p].heap;
+        if let Some(pos) = queue_find(heap, old) {
+            queue_replace(heap, pos, Entry::new(new_pass, id, s as u32));
+        }
+    }
+
+    /// Links a detached `s` as the last child of `p`, re-based on `p`'s virtual time with
+    /// `lead` (see [`place`](Self::place)), and queues it there if it is schedulable.
+    fn attach(&mut self, s: usize, p: usize, lead: u64) {
         let last = self.links[p].last_child;
         let level = self.links[p].last_level;
+        self.place(s, level, lead);
         let node = &mut self.nodes[s];
         node.parent = p as u32;
-        node.pass = level;
         let links = &mut self.links[s];
         links.prev = last;
         links.next = NIL;
@@ -628,13 +729,15 @@ impl PriorityTree {
         self.links[s].heap = heap;
     }
 
-    /// Moves every child of `from` under `to` (exclusive insertion), in order.
+    /// Moves every child of `from` under `to` (exclusive insertion), in order, each keeping
+    /// its lead over `from`'s virtual time as its lead over `to`'s.
     fn move_children(&mut self, from: usize, to: usize) {
         self.clear_heap(from);
         while self.links[from].first_child != NIL {
             let c = self.links[from].first_child as usize;
+            let lead = self.lead(c);
             self.detach(c);
-            self.attach(c, to);
+            self.attach(c, to, lead);
         }
     }
 
@@ -816,6 +919,33 @@ fn queue_remove(q: &mut Vec<Entry>, pos: usize) {
         }
     } else {
         q.remove(pos);
+    }
+}
+
+/// The position of entry `e` in a queue: a binary search of a sorted array, a scan of a
+/// heap.
+fn queue_find(q: &[Entry], e: Entry) -> Option<usize> {
+    if q.len() > SMALL {
+        q.iter().position(|&x| x == e)
+    } else {
+        let at = q.partition_point(|&x| x < e);
+        (q.get(at) == Some(&e)).then_some(at)
+    }
+}
+
+/// Replaces the entry at `pos` of a queue with `e` and restores the order.
+fn queue_replace(q: &mut Vec<Entry>, pos: usize, e: Entry) {
+    if pos >= q.len() {
+        return;
+    }
+    if q.len() > SMALL {
+        q[pos] = e;
+        sift_down(q, pos);
+        sift_up(q, pos);
+    } else {
+        q.remove(pos);
+        let at = q.partition_point(|&x| x < e);
+        q.insert(at, e);
     }
 }
 

@@ -547,3 +547,108 @@ fn slots_are_reused_after_removal() {
     }
     assert!(t.is_empty());
 }
+
+/// The picks stream 1 gets out of the next `n`.
+fn count_of(t: &mut PriorityTree, id: u32, n: usize) -> usize {
+    picks(t, n).iter().filter(|&&x| x == id).count()
+}
+
+/// Four siblings under the root, stream 1 at weight 1 and streams 3, 5, 7 at `others`; picks
+/// run until stream 1 has just been served (after at least 40 picks), the moment its pass is
+/// furthest ahead: one weight-1 turn, 256.
+fn just_served_weight_one(others: u16) -> PriorityTree {
+    let mut t = PriorityTree::new();
+    t.insert_stream(1, None, 1, false).unwrap();
+    for id in [3, 5, 7] {
+        t.insert_stream(id, None, others, false).unwrap();
+    }
+    let mut n = 0;
+    loop {
+        n += 1;
+        if t.next().unwrap() == 1 && n > 40 {
+            return t;
+        }
+    }
+}
+
+/// Issue 11, item 4: a stream raised from weight 1 to 100 kept the pass its weight-1 stride
+/// had given it (a whole turn, 256, ahead of its siblings), so it waited for the siblings
+/// to use up 256 of virtual time before its next pick: beside three siblings of weight 64
+/// it got none of the next 64 picks where its RFC 7540 share is 100/292 of them (21.9).
+///
+/// Bound: within 3 of the share. One level of stride scheduling keeps each sibling within
+/// about one pick of its place (the stream itself less than one turn ahead, and each of the
+/// three others able to be due once before it); the bound `tree_share_matches_rfc_model` in
+/// `props.rs` derives gives 2.96 (siblings of weight 1) and 2.2 (weight 64) here.
+#[test]
+fn regression_raised_weight_gets_its_share_at_once() {
+    let mut wrong = Vec::new();
+    for others in [1u16, 64] {
+        let mut t = just_served_weight_one(others);
+        t.reprioritize(1, None, 100, false).unwrap();
+        check(&t);
+        let share = 64.0 * 100.0 / (100.0 + 3.0 * f64::from(others));
+        let got = count_of(&mut t, 1, 64);
+        if (got as f64 - share).abs() > 3.0 {
+            wrong.push(format!(
+                "siblings of weight {others}: stream 1 raised to weight 100 got {got} of 64 \
+                 picks, its share is {share:.1}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The same when the weight changes while the stream is blocked (its heap entry left in
+/// place, lazily) and it is unblocked afterwards.
+#[test]
+fn regression_raised_weight_while_blocked_gets_its_share_on_unblock() {
+    let mut wrong = Vec::new();
+    for others in [1u16, 64] {
+        let mut t = just_served_weight_one(others);
+        t.block(1).unwrap();
+        picks(&mut t, 5);
+        t.reprioritize(1, None, 100, false).unwrap();
+        t.unblock(1).unwrap();
+        check(&t);
+        let share = 64.0 * 100.0 / (100.0 + 3.0 * f64::from(others));
+        let got = count_of(&mut t, 1, 64);
+        if (got as f64 - share).abs() > 3.0 {
+            wrong.push(format!(
+                "siblings of weight {others}: stream 1 raised to weight 100 while blocked got \
+                 {got} of 64 picks, its share is {share:.1}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// Why `tree_share_matches_rfc_model` (in `props.rs`) bounds a stream's lag by a sum over
+/// its siblings rather than a flat `depth + 2`: stride scheduling serves siblings whose
+/// turns fall at the same virtual time one after another, so a heavy stream waits while
+/// every light sibling due at that moment is served. One stream of weight 256 beside ten of
+/// weight 1, all new (due at once): in the first 64 picks the heavy one gets 54, where its
+/// share is 64 * 256 / 266 = 61.6, a lag of 7.6 picks at depth 1. The same happens every
+/// 266 picks, when the light streams' turns come round together again. python `priority`
+/// and H2O schedule the same way; the lag is bounded by the siblings served in between
+/// (the model's bound here is 9.7).
+#[test]
+fn stride_lag_grows_with_aligned_siblings() {
+    let mut t = PriorityTree::new();
+    t.insert_stream(1, None, 256, false).unwrap();
+    for id in (3..=21).step_by(2) {
+        t.insert_stream(id, None, 1, false).unwrap();
+    }
+    let share = 64.0 * 256.0 / 266.0;
+    let got = count_of(&mut t, 1, 64);
+    assert_eq!(got, 54);
+    assert!(share - got as f64 > 1.0 + 2.0);
+    // 266 picks later the light streams are due together again.
+    let mut t2 = PriorityTree::new();
+    t2.insert_stream(1, None, 256, false).unwrap();
+    for id in (3..=21).step_by(2) {
+        t2.insert_stream(id, None, 1, false).unwrap();
+    }
+    picks(&mut t2, 266);
+    assert_eq!(count_of(&mut t2, 1, 64), 54);
+}
