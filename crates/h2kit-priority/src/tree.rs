@@ -193,7 +193,8 @@ impl Node {
 ///
 /// The API follows python's `priority.PriorityTree`: streams are inserted (active), blocked
 /// and unblocked as they run out of and regain data or window, reprioritised and removed, and
-/// [`next`](Self::next) names the stream to send next. Among active siblings, each is picked
+/// [`next`](Self::next) names the stream to send next (the tree is also an [`Iterator`] of
+/// them, as python's is). Among active siblings, each is picked
 /// exactly `weight` times over `sum(weights)` picks; an active stream is always served
 /// before its descendants, and a blocked stream's share goes to its descendants (or, if it
 /// has none active, to its siblings).
@@ -1044,6 +1045,49 @@ fn replace_top(heap: &mut [Entry], e: Entry) {
 fn sift_down(heap: &mut [Entry], pos: usize) {
     if let Some(&e) = heap.get(pos) {
         sift_hole_down(heap, pos, e);
+    }
+}
+
+/// python's `PriorityTree` is an iterator, and so is this one: it yields the stream that
+/// should send next, as [`next`](PriorityTree::next) does, and ends (`None`) where that
+/// returns [`PriorityError::Deadlock`] and python raises `DeadlockError`: when no stream is
+/// active. It is not fused: after a stream is inserted or unblocked it yields again. While
+/// some stream is active it never ends, so bound it (`take`) rather than `collect` it.
+///
+/// Method-call syntax finds the inherent [`next`](PriorityTree::next) first, so
+/// `tree.next()`, and `tree.by_ref().next()` too, return a `Result`. The iterator's `next`
+/// is `Iterator::next(&mut tree)`; the adapters (`tree.by_ref().take(n)`, a `for` loop over
+/// `&mut tree`) use it.
+///
+/// ```
+/// use h2kit_priority::PriorityTree;
+///
+/// let mut tree = PriorityTree::new();
+/// tree.insert_stream(1, None, 32, false)?;
+/// tree.insert_stream(3, None, 16, false)?;
+/// // Weights 32 and 16: two picks in three for stream 1.
+/// let picks: Vec<u32> = tree.by_ref().take(6).collect();
+/// assert_eq!(picks.iter().filter(|&&id| id == 1).count(), 4);
+///
+/// // With nothing active the iterator ends, where python raises `DeadlockError`.
+/// tree.block(1)?;
+/// tree.block(3)?;
+/// assert_eq!(Iterator::next(&mut tree), None);
+/// assert_eq!((&mut tree).count(), 0);
+///
+/// // Not fused: an unblocked stream is yielded again.
+/// tree.unblock(3)?;
+/// for id in (&mut tree).take(3) {
+///     assert_eq!(id, 3);
+/// }
+/// # Ok::<(), h2kit_priority::PriorityError>(())
+/// ```
+impl Iterator for PriorityTree {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        PriorityTree::next(self).ok()
     }
 }
 

@@ -652,3 +652,24 @@ fn stride_lag_grows_with_aligned_siblings() {
     picks(&mut t2, 266);
     assert_eq!(count_of(&mut t2, 1, 64), 54);
 }
+
+/// The `Iterator` impl yields what `next` returns and ends where it returns `Deadlock`.
+#[test]
+fn iterator_yields_next_and_ends_on_deadlock() {
+    let mut a = readme_tree();
+    let mut b = readme_tree();
+    let from_next = picks(&mut a, 50);
+    let from_iter: Vec<u32> = b.by_ref().take(50).collect();
+    assert_eq!(from_iter, from_next);
+    for id in (1..12).step_by(2) {
+        b.block(id).unwrap();
+    }
+    assert_eq!(Iterator::next(&mut b), None);
+    assert_eq!(b.next(), Err(PriorityError::Deadlock));
+    b.unblock(9).unwrap();
+    assert_eq!((&mut b).take(3).collect::<Vec<_>>(), [9, 9, 9]);
+    for id in (1..12).step_by(2) {
+        b.remove_stream(id).unwrap();
+    }
+    assert_eq!((&mut b).count(), 0);
+}
