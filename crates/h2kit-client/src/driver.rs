@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use h2kit::{
-    Connection, ConnectionError, ErrorCode, Event, Field, HeaderError, Initiator, StreamId,
-    UsageError,
+    Connection, ConnectionError, ErrorCode, Event, Field, HeaderError, Initiator, StreamError,
+    StreamId, UsageError,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -483,10 +483,10 @@ impl Driver {
     fn cancel_stream(&mut self, id: StreamId) {
         let _ = self.conn.reset(id, ErrorCode::CANCEL);
         if let Some(mut slot) = self.slots.remove(&id.get()) {
-            slot.fail(&Error::Reset {
+            slot.fail(&Error::Reset(StreamError::Reset {
                 code: ErrorCode::CANCEL,
                 initiator: Initiator::Local,
-            });
+            }));
         }
     }
 
@@ -752,14 +752,10 @@ impl Driver {
                 let map = header_map(&headers);
                 self.end_recv(stream, Some(map));
             }
-            Event::StreamReset {
-                stream,
-                code,
-                initiator,
-            } => {
+            Event::StreamReset { stream, error } => {
                 let error = match &self.goaway {
                     Some((gcode, last, debug))
-                        if stream > *last && code == ErrorCode::REFUSED_STREAM =>
+                        if stream > *last && error.code() == ErrorCode::REFUSED_STREAM =>
                     {
                         Error::GoAway {
                             code: *gcode,
@@ -768,7 +764,7 @@ impl Driver {
                             retryable: true,
                         }
                     }
-                    _ => Error::Reset { code, initiator },
+                    _ => Error::Reset(error),
                 };
                 if let Some(mut slot) = self.slots.remove(&stream.get()) {
                     slot.fail(&error);
@@ -922,10 +918,10 @@ fn end_slot(conn: &mut Connection, stream: StreamId, slot: &mut Slot, trailers: 
     if !slot.send_done {
         // The server answered before our body ended: stop uploading (RFC 9113 §8.1).
         if let Some(a) = slot.ack.take() {
-            let _ = a.send(Err(Error::Reset {
+            let _ = a.send(Err(Error::Reset(StreamError::Reset {
                 code: ErrorCode::NO_ERROR,
                 initiator: Initiator::Local,
-            }));
+            })));
         }
         let _ = conn.reset(stream, ErrorCode::NO_ERROR);
         slot.send_done = true;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::decode::DecodeError;
 use bytes::Bytes;
-use h2kit::{ConnectionError, ErrorCode, Initiator, StreamId, UsageError};
+use h2kit::{ConnectionError, ErrorCode, Initiator, StreamError, StreamId, UsageError};
 
 /// Everything that can go wrong with a connection or a request.
 ///
@@ -35,15 +35,13 @@ pub enum Error {
         /// The protocol the server chose, if any.
         negotiated: Option<Vec<u8>>,
     },
-    /// The peer reset the stream (RST_STREAM), or we reset it because the peer broke a
-    /// stream rule. `REFUSED_STREAM` from the peer means the request was not processed and
-    /// is [retryable](Error::is_retryable).
-    Reset {
-        /// The RST_STREAM code.
-        code: ErrorCode,
-        /// Who reset it.
-        initiator: Initiator,
-    },
+    /// The stream was reset: by the peer (RST_STREAM, [`StreamError::Reset`] with
+    /// [`Initiator::Remote`]), by us ([`Initiator::Local`]: cancelled), or by the library
+    /// because the server broke a stream rule, which the error names
+    /// ([`StreamError::Violation`], e.g. a body shorter than its `content-length`, or
+    /// [`StreamError::Limit`]). `REFUSED_STREAM` from the peer means the request was not
+    /// processed and is [retryable](Error::is_retryable).
+    Reset(StreamError),
     /// The peer sent GOAWAY. `retryable` is true when the request was above
     /// `last_stream_id` (or never sent), so the peer did not process it.
     GoAway {
@@ -82,8 +80,8 @@ impl Error {
     /// the request above `last_stream_id`.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Reset { code, initiator } => {
-                *code == ErrorCode::REFUSED_STREAM && *initiator == Initiator::Remote
+            Error::Reset(e) => {
+                e.code() == ErrorCode::REFUSED_STREAM && e.initiator() == Initiator::Remote
             }
             Error::GoAway { retryable, .. } => *retryable,
             _ => false,
@@ -118,7 +116,8 @@ impl Error {
     /// The stream or connection error code, when the error carries one.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            Error::Reset { code, .. } | Error::GoAway { code, .. } => Some(*code),
+            Error::Reset(e) => Some(e.code()),
+            Error::GoAway { code, .. } => Some(*code),
             Error::Connection(e) => Some(e.code()),
             _ => None,
         }
@@ -143,13 +142,27 @@ impl fmt::Display for Error {
                 "the server chose {:?} instead of h2 by ALPN",
                 String::from_utf8_lossy(p)
             ),
-            Error::Reset { code, initiator } => {
-                let who = match initiator {
-                    Initiator::Remote => "the server",
-                    Initiator::Local => "us",
-                    Initiator::Library => "the client (peer broke a rule)",
-                };
-                write!(f, "stream reset by {who} with {code}")?;
+            Error::Reset(e) => {
+                match e {
+                    StreamError::Violation(v) => write!(
+                        f,
+                        "stream reset with {}: the server broke a rule: {v}",
+                        e.code()
+                    )?,
+                    StreamError::Limit(l) => write!(
+                        f,
+                        "stream reset with {}: the server exceeded a limit: {l}",
+                        e.code()
+                    )?,
+                    _ => {
+                        let who = match e.initiator() {
+                            Initiator::Remote => "the server",
+                            Initiator::Local => "us",
+                            Initiator::Library => "the client",
+                        };
+                        write!(f, "stream reset by {who} with {}", e.code())?;
+                    }
+                }
                 if self.is_retryable() {
                     f.write_str(" (not processed; retryable)")?;
                 }
@@ -209,16 +222,16 @@ mod tests {
 
     #[test]
     fn refused_streams_and_unprocessed_goaways_are_retryable() {
-        let refused = Error::Reset {
+        let refused = Error::Reset(StreamError::Reset {
             code: ErrorCode::REFUSED_STREAM,
             initiator: Initiator::Remote,
-        };
+        });
         assert!(refused.is_retryable());
         assert!(refused.to_string().contains("retryable"));
-        let cancel = Error::Reset {
+        let cancel = Error::Reset(StreamError::Reset {
             code: ErrorCode::CANCEL,
             initiator: Initiator::Remote,
-        };
+        });
         assert!(!cancel.is_retryable());
         let away = Error::GoAway {
             code: ErrorCode::NO_ERROR,

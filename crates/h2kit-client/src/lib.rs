@@ -80,4 +80,7 @@ pub use client::{Client, ClientBuilder, PushStream, PushedResponse, ResponseFutu
 pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
 pub use h2kit::flow::{PolicyFactory, WindowPolicy, WindowStatus, WindowStrategy};
-pub use h2kit::{Config, ErrorCode, ExtensiblePriority, Initiator, StreamId, Urgency};
+pub use h2kit::{
+    Config, ErrorCode, ExtensiblePriority, Initiator, LimitExceeded, ProtocolViolation,
+    StreamError, StreamId, Urgency,
+};

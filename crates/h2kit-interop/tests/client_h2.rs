@@ -155,6 +155,15 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) 
             let mut s = respond.send_response(Response::new(()), false).unwrap();
             s.send_data(Bytes::from_static(b"<html>"), true).unwrap();
         }
+        "/short-body" => {
+            // Announces 60,000 bytes, ends the stream after 30,000, and keeps the connection.
+            let resp = Response::builder()
+                .header("content-length", "60000")
+                .body(())
+                .unwrap();
+            let mut s = respond.send_response(resp, false).unwrap();
+            s.send_data(Bytes::from(vec![b'x'; 30_000]), true).unwrap();
+        }
         p if p.starts_with("/n/") => {
             let body = format!("stream {}", &p[3..]);
             let mut s = respond.send_response(Response::new(()), false).unwrap();
@@ -295,9 +304,9 @@ async fn reset_mid_body_is_a_typed_error() {
     };
     assert!(got <= 100_000);
     match err {
-        Error::Reset { code, initiator } => {
-            assert_eq!(code, ErrorCode::INTERNAL_ERROR);
-            assert_eq!(initiator, Initiator::Remote);
+        Error::Reset(e) => {
+            assert_eq!(e.code(), ErrorCode::INTERNAL_ERROR);
+            assert_eq!(e.initiator(), Initiator::Remote);
         }
         other => panic!("expected a reset, got {other:?}"),
     }
@@ -536,4 +545,34 @@ async fn custom_window_managers_are_used_per_stream() {
     // in the last window: releases after END_STREAM only reopen the connection window).
     let n = released.load(Ordering::SeqCst);
     assert!(n > (8 << 20) - 65_535 && n <= 8 << 20, "{n}");
+}
+
+/// Issue 11: a response body that ends short of its `content-length` is a stream error the
+/// client raises itself (RST_STREAM PROTOCOL_ERROR): the body must end at once with an error
+/// naming the rule, not wait until the server drops the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_shorter_than_its_content_length_fails_at_once_naming_the_rule() {
+    let c = client(h2_server().await).await;
+    let resp = c.get("/short-body").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // The server keeps the connection open; the guard only stops a hang from stalling CI.
+    let result = tokio::time::timeout(Duration::from_secs(60), resp.into_body().collect())
+        .await
+        .expect("the body waited for the connection instead of failing");
+    match result {
+        Err(Error::Reset(e)) => {
+            assert_eq!(
+                e,
+                h2kit_client::StreamError::Violation(
+                    h2kit_client::ProtocolViolation::ContentLengthMismatch
+                )
+            );
+            assert_eq!(e.code(), ErrorCode::PROTOCOL_ERROR);
+            assert_eq!(e.initiator(), Initiator::Library);
+        }
+        other => panic!("expected a content-length stream error, got {other:?}"),
+    }
+    // Only the stream failed: the connection serves the next request.
+    let body = c.get("/hello").await.unwrap().into_body().collect().await;
+    assert_eq!(&body.unwrap()[..], b"hello");
 }

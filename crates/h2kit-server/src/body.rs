@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use h2kit::{ErrorCode, StreamId};
+use h2kit::{StreamError, StreamId};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
@@ -33,8 +33,12 @@ pub enum Frame {
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum BodyError {
-    /// The peer reset the stream with this code.
-    Reset(ErrorCode),
+    /// The stream was reset: by the peer ([`StreamError::Reset`] with
+    /// [`Initiator::Remote`](h2kit::Initiator::Remote)), by the server itself, or by the
+    /// library because the client broke a stream rule, which the error names
+    /// ([`StreamError::Violation`], e.g. a body longer or shorter than its `content-length`).
+    /// [`StreamError::code`] is the RST_STREAM code.
+    Reset(StreamError),
     /// The connection ended before the body did.
     ConnectionClosed,
     /// The sending side of a [`Body::channel`] was dropped or aborted before the end.
@@ -53,7 +57,10 @@ pub enum BodyError {
 impl fmt::Display for BodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BodyError::Reset(code) => write!(f, "stream reset by the peer ({code:?})"),
+            BodyError::Reset(e @ (StreamError::Violation(_) | StreamError::Limit(_))) => {
+                write!(f, "{e}; the stream was reset with {}", e.code())
+            }
+            BodyError::Reset(e) => write!(f, "{e}"),
             BodyError::ConnectionClosed => f.write_str("connection closed before the body ended"),
             BodyError::Aborted => f.write_str("body sender aborted"),
             BodyError::Io(e) => write!(f, "body source: {e}"),

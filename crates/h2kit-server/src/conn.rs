@@ -13,7 +13,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use h2kit::{Connection, ErrorCode, Event, Field, StreamId, UsageError};
+use h2kit::{Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, UsageError};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -688,9 +688,9 @@ impl Driver {
                     }
                     self.maybe_remove(stream);
                 }
-                Event::StreamReset { stream, code, .. } => {
+                Event::StreamReset { stream, error } => {
                     if let Some(e) = self.streams.remove(&stream.get()) {
-                        Self::kill(e, crate::body::BodyError::Reset(code));
+                        Self::kill(e, crate::body::BodyError::Reset(error));
                     }
                 }
                 Event::Terminated { error } => {
@@ -950,7 +950,13 @@ impl Driver {
         tracing::debug!(stream = id.get(), %error, "response refused by the core");
         let _ = self.core.reset(id, ErrorCode::INTERNAL_ERROR);
         if let Some(e) = self.streams.remove(&id.get()) {
-            Self::kill(e, crate::body::BodyError::Reset(ErrorCode::INTERNAL_ERROR));
+            Self::kill(
+                e,
+                crate::body::BodyError::Reset(StreamError::Reset {
+                    code: ErrorCode::INTERNAL_ERROR,
+                    initiator: Initiator::Local,
+                }),
+            );
         }
     }
 
@@ -1014,7 +1020,13 @@ impl Driver {
             Cmd::Reset { id, code } => {
                 let _ = self.core.reset(id, code);
                 if let Some(e) = self.streams.remove(&id.get()) {
-                    Self::kill(e, crate::body::BodyError::Reset(code));
+                    Self::kill(
+                        e,
+                        crate::body::BodyError::Reset(StreamError::Reset {
+                            code,
+                            initiator: Initiator::Local,
+                        }),
+                    );
                 }
             }
             Cmd::Release { id, len } => self.core.release_capacity(id, len),

@@ -81,5 +81,6 @@ mod server;
 
 pub use body::{Body, BodyClosed, BodyError, BodySender, BoxError, Collected, Frame};
 pub use files::StaticFiles;
+pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
 pub use handler::{AccessLog, AccessLogger, BoxFuture, Handler, PushError, Pusher, StreamInfo};
 pub use server::{Builder, Certificate, Error, Server};

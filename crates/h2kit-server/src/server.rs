@@ -426,6 +426,8 @@ async fn serve_connection(
 
 /// Reads the start of an h2c connection: the client preface (prior knowledge) or an
 /// HTTP/1.1 request with `Upgrade: h2c`, which is answered with 101 and becomes stream 1.
+/// HTTP/1.1 is answered only to bytes that parse as an HTTP/1.1 request; anything else goes
+/// to the core as a bad preface (GOAWAY PROTOCOL_ERROR).
 async fn h2c_start(
     sock: &mut TcpStream,
     config: Config,
@@ -479,11 +481,18 @@ async fn h2c_start(
                     return None;
                 }
             }
-            _ => {
+            Ok(httparse::Status::Partial) => {
+                // An HTTP/1.1 head so far, but too long to be an upgrade we would take.
                 let _ = sock
-                    .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    .write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
                     .await;
                 return None;
+            }
+            Err(_) => {
+                // Neither the HTTP/2 preface nor an HTTP/1.1 request: an invalid connection
+                // preface, a connection error of type PROTOCOL_ERROR (RFC 9113 §3.4). The
+                // core answers the bytes with SETTINGS and GOAWAY, then closes.
+                return Some((Connection::server(config), buf.freeze()));
             }
         }
     }

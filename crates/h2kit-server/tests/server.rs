@@ -228,8 +228,8 @@ async fn client_reset_mid_upload_reaches_the_handler_and_mid_download_stops_the_
                 loop {
                     match body.frame().await {
                         Some(Ok(_)) => {}
-                        Some(Err(BodyError::Reset(code))) => {
-                            let _ = seen.send(format!("upload reset {code:?}"));
+                        Some(Err(BodyError::Reset(e))) => {
+                            let _ = seen.send(format!("upload reset {:?}", e.code()));
                             break;
                         }
                         other => {
@@ -476,4 +476,100 @@ async fn self_signed_tls_with_alpn_h2() {
     );
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+/// Issue 11: a request body that ends short of its `content-length` is a stream error the
+/// server raises itself (RST_STREAM PROTOCOL_ERROR); the handler's body must end at once with
+/// an error naming the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_shorter_than_its_content_length_fails_the_handlers_body() {
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (addr, stop, task) = start(move |req: Request<Body>| {
+        let seen = seen_tx.clone();
+        async move {
+            let outcome = match req.into_body().collect(1 << 20).await {
+                Ok(c) => format!("complete {}", c.data.len()),
+                Err(BodyError::Reset(e)) => format!("{e:?} {:?}", e.code()),
+                Err(e) => format!("other {e}"),
+            };
+            let _ = seen.send(outcome);
+            Response::new(Body::empty())
+        }
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let req = Request::post("http://localhost/upload")
+        .header("content-length", "100")
+        .body(())
+        .unwrap();
+    let (resp, mut send) = client.send_request(req, false).unwrap();
+    send.send_data(Bytes::from_static(&[7; 50]), true).unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(60), seen_rx.recv())
+        .await
+        .expect("the handler's body waited instead of failing")
+        .unwrap();
+    assert_eq!(seen, "Violation(ContentLengthMismatch) PROTOCOL_ERROR");
+    let err = resp.await.unwrap_err();
+    assert_eq!(err.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{err}");
+    let _ = stop.send(());
+    let _ = task.await;
+}
+
+/// What an h2c port answers to `first` before closing: every frame as (type, stream, payload)
+/// when it answered with HTTP/2 frames, or the text when it answered HTTP/1.1.
+async fn h2c_answer(first: &[u8]) -> Result<Vec<(u8, u32, Vec<u8>)>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, stop, task) =
+        start(|_req: Request<Body>| async { Response::new(Body::empty()) }).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(first).await.unwrap();
+    let mut got = Vec::new();
+    // The server closes after its answer; the guard only stops a hang from stalling CI.
+    tokio::time::timeout(Duration::from_secs(60), tcp.read_to_end(&mut got))
+        .await
+        .expect("the server neither answered nor closed")
+        .unwrap();
+    let _ = stop.send(());
+    let _ = task.await;
+    if got.starts_with(b"HTTP/1.1") {
+        return Err(String::from_utf8_lossy(&got).into_owned());
+    }
+    let mut frames = Vec::new();
+    let mut rest = &got[..];
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        let stream = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) & 0x7fff_ffff;
+        frames.push((rest[3], stream, rest[9..9 + len].to_vec()));
+        rest = &rest[9 + len..];
+    }
+    assert!(rest.is_empty(), "a partial frame: {got:?}");
+    Ok(frames)
+}
+
+/// Issue 11 (h2spec's "invalid connection preface"): bytes that are neither the HTTP/2 preface
+/// nor an HTTP/1.1 request are a connection error of type PROTOCOL_ERROR (RFC 9113 §3.4):
+/// SETTINGS, then GOAWAY PROTOCOL_ERROR, then close. Before, they got an HTTP/1.1 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_preface_on_h2c_gets_goaway_protocol_error() {
+    for first in [
+        &b"INVALID CONNECTION PREFACE"[..],
+        b"INVALID CONNECTION PREFACE\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
+    ] {
+        let frames = h2c_answer(first)
+            .await
+            .unwrap_or_else(|http1| panic!("{first:?} got HTTP/1.1: {http1}"));
+        let goaway = frames
+            .iter()
+            .find(|(t, _, _)| *t == 0x7)
+            .unwrap_or_else(|| panic!("{first:?}: no GOAWAY in {frames:?}"));
+        assert_eq!(goaway.1, 0);
+        assert_eq!(&goaway.2[4..8], &1u32.to_be_bytes(), "PROTOCOL_ERROR");
+        assert_eq!(frames[0].0, 0x4, "SETTINGS comes first");
+    }
+    // A real HTTP/1.1 request still gets an HTTP/1.1 answer (the Upgrade path).
+    let http1 = h2c_answer(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap_err();
+    assert!(http1.starts_with("HTTP/1.1 505"), "{http1}");
 }

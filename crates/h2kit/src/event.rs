@@ -7,7 +7,7 @@ use bytes::Bytes;
 use h2kit_frame::{ErrorCode, Flags, FrameType, SettingId, StreamId};
 use h2kit_priority::PrioritySignal;
 
-use crate::error::{ConnectionError, Initiator};
+use crate::error::{ConnectionError, StreamError};
 use crate::headers::Field;
 
 /// One SETTINGS parameter the peer changed.
@@ -84,14 +84,18 @@ pub enum Event {
         end_stream: bool,
     },
     /// A stream was reset.
+    ///
+    /// Also reported when the frame that ended the stream broke a rule (a body shorter than
+    /// its `content-length`, malformed trailers): the stream then ends with our RST_STREAM,
+    /// not with END_STREAM, and no end-of-stream event comes before this one.
     StreamReset {
         /// The stream.
         stream: StreamId,
-        /// The RST_STREAM error code.
-        code: ErrorCode,
-        /// [`Initiator::Remote`] when the peer reset it, [`Initiator::Library`] when we did
-        /// because the peer broke a rule or a limit on it.
-        initiator: Initiator,
+        /// Why: [`StreamError::Reset`] with [`Initiator::Remote`](crate::Initiator::Remote) when the peer sent
+        /// RST_STREAM (or refused the stream with GOAWAY); [`StreamError::Violation`] or
+        /// [`StreamError::Limit`] naming the rule when we reset it because of the peer.
+        /// [`StreamError::code`] is the RST_STREAM code either way.
+        error: StreamError,
     },
     /// The peer opened a send window (stream 0: the connection window).
     WindowUpdated {

@@ -96,7 +96,7 @@ fn resets_of_our_own_streams_do_not_count_as_rapid_reset() {
         .events
         .iter()
         .filter(
-            |e| matches!(e, Event::StreamReset { code, .. } if *code == ErrorCode::REFUSED_STREAM),
+            |e| matches!(e, Event::StreamReset { error, .. } if error.code() == ErrorCode::REFUSED_STREAM),
         )
         .count();
     assert_eq!(refused, 50);

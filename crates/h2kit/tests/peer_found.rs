@@ -140,3 +140,89 @@ fn pings_whose_acks_are_read_are_not_a_flood() {
         .count();
     assert_eq!(pings, 5_000);
 }
+
+/// `h2kit get` against a server that announced `content-length: 60000` and ended the stream
+/// after 30,000 bytes: the END_STREAM closed the stream before the length was checked, so the
+/// reset that followed found it closed and reported nothing, and the body waited for the
+/// connection to drop (curl reported the stream error at once). The same in the server role
+/// when the response ended first. The frame that breaks the rule ends the stream with our
+/// RST_STREAM and a `StreamReset` event naming the rule; no end-of-stream event comes first.
+#[test]
+fn a_stream_closed_by_a_frame_that_breaks_a_rule_is_reported_reset() {
+    use h2kit::{Initiator, ProtocolViolation, StreamError};
+    let expected = StreamError::Violation(ProtocolViolation::ContentLengthMismatch);
+
+    // Server role: the response went out whole, then the request body ends short.
+    let mut raw = server();
+    let mut post = GET.to_vec();
+    post[0] = (":method", "POST");
+    post.push(("content-length", "10"));
+    raw.headers(1, &post, false).unwrap();
+    let id = StreamId::new(1);
+    raw.conn
+        .send_response(id, vec![Field::new(":status", "200")], true)
+        .unwrap();
+    raw.frames();
+    raw.events.clear();
+    raw.send_with(|b, _| h2kit_frame::encode_data(id, b"short", true, None, b).unwrap())
+        .unwrap();
+    assert_eq!(
+        raw.events,
+        vec![Event::StreamReset {
+            stream: id,
+            error: expected.clone()
+        }]
+    );
+    assert_eq!(expected.initiator(), Initiator::Library);
+    assert_eq!(
+        rst_codes(&raw.frames()),
+        vec![(id, ErrorCode::PROTOCOL_ERROR)]
+    );
+
+    // Client role: our request ended with its HEADERS, the response body ends short.
+    let mut raw = Raw::new(Connection::client(Config::default()));
+    raw.handshake_as_server();
+    let id = raw
+        .conn
+        .send_request(
+            vec![
+                Field::new(":method", "GET"),
+                Field::new(":scheme", "https"),
+                Field::new(":path", "/"),
+                Field::new(":authority", "example.com"),
+            ],
+            true,
+        )
+        .unwrap();
+    raw.frames();
+    let block = raw.block(&[(":status", "200"), ("content-length", "60000")]);
+    raw.send_with(|b, _| {
+        h2kit_frame::encode_headers(id, &block, false, None, None, 16_384, b).unwrap();
+        h2kit_frame::encode_data(id, &[b'x'; 3_000], true, None, b).unwrap();
+    })
+    .unwrap();
+    let last = raw.events.last().cloned();
+    assert_eq!(
+        last,
+        Some(Event::StreamReset {
+            stream: id,
+            error: expected
+        })
+    );
+    assert!(
+        !raw.events.iter().any(|e| matches!(
+            e,
+            Event::Data {
+                end_stream: true,
+                ..
+            }
+        )),
+        "{:?}",
+        raw.events
+    );
+    assert_eq!(
+        rst_codes(&raw.frames()),
+        vec![(id, ErrorCode::PROTOCOL_ERROR)]
+    );
+    assert!(!raw.conn.is_closed());
+}

@@ -47,7 +47,8 @@ fn a_library_reset_never_overtakes_a_queued_push_promise() {
     raw.send(&buf).unwrap();
     assert!(raw.events.iter().any(|e| matches!(
         e,
-        Event::StreamReset { stream, initiator: Initiator::Library, .. } if *stream == StreamId::new(1)
+        Event::StreamReset { stream, error } if *stream == StreamId::new(1)
+            && error.initiator() == Initiator::Library
     )));
     let frames = raw.frames();
     assert!(

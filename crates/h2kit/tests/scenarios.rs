@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use h2kit::{Config, ErrorCode, Event, Field, Initiator, StreamId, UsageError};
+use h2kit::{Config, ErrorCode, Event, Field, Initiator, StreamError, StreamId, UsageError};
 
 const SPLITS: [usize; 3] = [1, 7, 16_384];
 
@@ -255,8 +255,10 @@ fn client_reset_reaches_server_and_late_frames_are_ignored() {
         let server_events = p.take_server_events();
         assert!(server_events.contains(&Event::StreamReset {
             stream: id,
-            code: ErrorCode::CANCEL,
-            initiator: Initiator::Remote,
+            error: StreamError::Reset {
+                code: ErrorCode::CANCEL,
+                initiator: Initiator::Remote,
+            },
         }));
         assert!(p.client.error().is_none(), "late frames must not be errors");
         assert!(p.server.error().is_none());
@@ -910,8 +912,10 @@ fn push_cancelled_by_the_client() {
         p.drive();
         assert!(p.take_server_events().contains(&Event::StreamReset {
             stream: promised,
-            code: ErrorCode::CANCEL,
-            initiator: Initiator::Remote,
+            error: StreamError::Reset {
+                code: ErrorCode::CANCEL,
+                initiator: Initiator::Remote,
+            },
         }));
         assert!(
             p.take_client_events()

@@ -121,7 +121,7 @@ fn classify(e: &Error) -> u8 {
         Error::Tls(_) | Error::Alpn { .. } => EXIT_TLS,
         Error::Timeout => EXIT_TIMEOUT,
         Error::Body(_) => EXIT_READ,
-        Error::Reset { .. }
+        Error::Reset(_)
         | Error::GoAway { .. }
         | Error::Connection(_)
         | Error::Io(_)

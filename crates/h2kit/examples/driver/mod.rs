@@ -424,11 +424,8 @@ impl App for ServerApp {
                     self.outbox.end(stream, Some(headers));
                 }
             }
-            Event::StreamReset {
-                stream,
-                code,
-                initiator,
-            } => {
+            Event::StreamReset { stream, error } => {
+                let (code, initiator) = (error.code(), error.initiator());
                 self.outbox.cancel(stream);
                 let path = match self.routes.remove(&stream) {
                     Some(Route::Echo) => "/echo".to_owned(),
@@ -676,11 +673,8 @@ impl App for ClientApp {
                     r.done = true;
                 }
             }
-            Event::StreamReset {
-                stream,
-                code,
-                initiator,
-            } => {
+            Event::StreamReset { stream, error } => {
+                let (code, initiator) = (error.code(), error.initiator());
                 self.outbox.cancel(stream);
                 let unanswered = self.response(stream).is_some_and(|r| r.status == 0);
                 if code == ErrorCode::REFUSED_STREAM

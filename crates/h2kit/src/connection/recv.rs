@@ -11,7 +11,9 @@ use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority};
 
 use super::stream::Phase;
 use super::{Block, Connection, Control, Ordered, PREFACE, PingPurpose, Role, Shutdown};
-use crate::error::{ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation};
+use crate::error::{
+    ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
+};
 use crate::event::{Event, SettingChange};
 use crate::headers::{self, Field, MessageKind};
 use crate::state::{CloseCause, Effects, Input, StreamState, TransitionError};
@@ -322,28 +324,39 @@ impl Connection {
         v: ProtocolViolation,
         now: Instant,
     ) -> Result {
-        let code = v.code();
-        self.library_reset(id, code, now)
+        self.library_reset(id, StreamError::Violation(v), now)
     }
 
     /// We reset `id` because of the peer (a violation or a limit); counts against the reset
     /// budget, since a peer can make us reset streams as cheaply as it resets them itself.
-    fn library_reset(&mut self, id: StreamId, code: ErrorCode, now: Instant) -> Result {
+    ///
+    /// The frame that broke the rule may itself have closed the stream (END_STREAM on a body
+    /// shorter than its `content-length`): its end was not reported, so the stream is
+    /// reported reset rather than left looking complete.
+    fn library_reset(&mut self, id: StreamId, error: StreamError, now: Instant) -> Result {
+        let code = error.code();
         if !self.streams.contains_key(&id.get()) && self.recv_state(id, now) == StreamState::Idle {
             // A stream error on a stream that does not exist yet: RST_STREAM on an idle stream
             // is itself forbidden, so this can only be a connection error.
             return Err(violation(ProtocolViolation::FrameOnIdleStream));
         }
         if self.streams.contains_key(&id.get()) {
-            if self.apply(id, Input::SendReset).is_ok() {
+            let reset = self.apply(id, Input::SendReset).is_ok()
+                || self.streams.get_mut(&id.get()).is_some_and(|s| {
+                    // Closed by this very frame, whose end the application never saw.
+                    let unreported = s.state == StreamState::Closed(CloseCause::EndStream)
+                        && s.recv_phase != Phase::Done;
+                    if unreported {
+                        s.state = StreamState::Closed(CloseCause::ResetSent);
+                    }
+                    unreported
+                });
+            if reset {
                 if let Some(s) = self.streams.get_mut(&id.get()) {
                     s.clear_output();
                 }
-                self.events.push_back(Event::StreamReset {
-                    stream: id,
-                    code,
-                    initiator: Initiator::Library,
-                });
+                self.events
+                    .push_back(Event::StreamReset { stream: id, error });
             }
             self.maybe_remove(id);
         } else {
@@ -693,7 +706,7 @@ impl Connection {
             return Ok(());
         }
         if too_large {
-            return self.library_reset(id, LimitExceeded::HeaderListSize.code(), now);
+            return self.library_reset(id, StreamError::Limit(LimitExceeded::HeaderListSize), now);
         }
         if block.self_dependency {
             return self.stream_error(id, ProtocolViolation::SelfDependency, now);
@@ -800,7 +813,11 @@ impl Connection {
             return self.cancel_promised(promised);
         }
         if too_large {
-            return self.library_reset(promised, LimitExceeded::HeaderListSize.code(), now);
+            return self.library_reset(
+                promised,
+                StreamError::Limit(LimitExceeded::HeaderListSize),
+                now,
+            );
         }
         let info = match self.validate_recv(MessageKind::PromisedRequest, &fields) {
             Ok(info) => info,
@@ -915,8 +932,10 @@ impl Connection {
             }
             self.events.push_back(Event::StreamReset {
                 stream: id,
-                code: r.error_code,
-                initiator: Initiator::Remote,
+                error: StreamError::Reset {
+                    code: r.error_code,
+                    initiator: Initiator::Remote,
+                },
             });
         }
         self.maybe_remove(id);
@@ -1090,8 +1109,10 @@ impl Connection {
                 }
                 self.events.push_back(Event::StreamReset {
                     stream: id,
-                    code: ErrorCode::REFUSED_STREAM,
-                    initiator: Initiator::Remote,
+                    error: StreamError::Reset {
+                        code: ErrorCode::REFUSED_STREAM,
+                        initiator: Initiator::Remote,
+                    },
                 });
             }
             self.maybe_remove(id);
