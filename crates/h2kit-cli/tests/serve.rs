@@ -168,3 +168,37 @@ fn a_missing_directory_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/no/such/dir/h2kit"), "{err}");
 }
+
+/// Issue 11: Go's `net/http` client downloading 100 files of 1 MiB at once on one connection
+/// got 48-63 of them from `h2kit serve`: its WINDOW_UPDATEs after our END_STREAM tripped a
+/// flood limit. Both TLS (Go's standard library) and h2c (golang.org/x/net/http2).
+#[test]
+fn go_client_downloads_100_files_at_once_over_tls_and_h2c() {
+    let program = match h2kit_interop::go_peer("go_client_downloads_100_files_at_once") {
+        h2kit_interop::Peer::Found(p) => p,
+        h2kit_interop::Peer::Skip => return,
+    };
+    let dir = temp_dir("go");
+    std::fs::create_dir_all(dir.join("root/bytes")).unwrap();
+    // The pattern go/h2peer checks: byte i is i*7 + i/251 (mod 256).
+    let data: Vec<u8> = (0..1usize << 20).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(dir.join("root/bytes/1048576"), &data).unwrap();
+    for (mode, extra) in [("tls", &[][..]), ("h2c", &["--h2c"][..])] {
+        let served = serve(&dir.join("root"), extra);
+        let base = served.url.trim_end_matches('/').to_owned();
+        let out = Command::new(&program)
+            .args(["client", "-mode", mode, "-base", &base, "-n", "100"])
+            .args(["-size", "1048576"])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{mode}: {text}");
+        assert!(text.contains("ok 100/100"), "{mode}: {text}");
+        assert!(text.contains("HTTP/2.0:100"), "{mode}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -226,3 +226,28 @@ fn a_stream_closed_by_a_frame_that_breaks_a_rule_is_reported_reset() {
     );
     assert!(!raw.conn.is_closed());
 }
+
+/// A browser leaving a page cancels every request of it that is still open, up to
+/// SETTINGS_MAX_CONCURRENT_STREAMS (100) at once. A user clicking through three such pages
+/// within a few seconds made 300 resets, over the old Rapid Reset budget (200 per 10 s).
+#[test]
+fn a_browser_cancelling_three_pages_of_requests_is_not_rapid_reset() {
+    let mut raw = server();
+    let mut next = 1u32;
+    for page in 0..3 {
+        let ids: Vec<u32> = (0..100).map(|i| next + 2 * i).collect();
+        next += 200;
+        for &id in &ids {
+            raw.headers(id, &GET, true).unwrap();
+        }
+        raw.now += Duration::from_millis(300);
+        for &id in &ids {
+            raw.send_with(|b, _| {
+                h2kit_frame::encode_rst_stream(StreamId::new(id), ErrorCode::CANCEL, b).unwrap()
+            })
+            .unwrap_or_else(|e| panic!("page {page}, stream {id}: {e}"));
+        }
+        raw.now += Duration::from_millis(500);
+    }
+    assert_eq!(goaway_code(&raw.frames()), None);
+}
