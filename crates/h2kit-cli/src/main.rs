@@ -48,8 +48,22 @@ enum HpackCommand {
     },
 }
 
+/// Logs the library's `tracing` spans and events to stderr when `RUST_LOG` asks for them
+/// (`RUST_LOG=h2kit_server=debug`, `RUST_LOG=trace`, ...); silent otherwise.
+fn init_logging() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Demo(args) => return cmd::demo::run(args),
         Command::Get(args) => return cmd::get::run(args),

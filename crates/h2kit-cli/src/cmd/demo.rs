@@ -23,6 +23,8 @@ use h2kit_client::{Body, Client, Config, ExtensiblePriority, Urgency};
 use h2kit_server::{AccessLog, Server, StreamInfo};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
+use super::trace;
+
 /// Arguments of `h2kit demo`.
 #[derive(Args, Debug)]
 pub(crate) struct DemoArgs {
@@ -399,15 +401,12 @@ impl FrameTrace for Counter {
             ty.to_string(),
             frame.stream_id().get(),
         );
-        describe(frame, &mut line);
-        for f in fields.unwrap_or_default() {
-            let _ = write!(
-                line,
-                "\n                        {}: {}",
-                String::from_utf8_lossy(&f.name),
-                String::from_utf8_lossy(&f.value)
-            );
-        }
+        trace::describe(frame, &mut line);
+        trace::fields(
+            fields.unwrap_or_default(),
+            "                        ",
+            &mut line,
+        );
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
     }
@@ -416,76 +415,6 @@ impl FrameTrace for Counter {
         if self.trace {
             println!("  [trace] cannot decode {direction:?} frames any more: {error}");
         }
-    }
-}
-
-fn flags(out: &mut String, set: &[(bool, &str)]) {
-    let names: Vec<&str> = set.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
-    if names.is_empty() {
-        out.push_str("flags=-");
-    } else {
-        let _ = write!(out, "flags={}", names.join("|"));
-    }
-}
-
-fn describe(frame: &Frame, out: &mut String) {
-    match frame {
-        Frame::Data(d) => {
-            let _ = write!(out, "length={} ", d.data.len());
-            flags(
-                out,
-                &[
-                    (d.end_stream, "END_STREAM"),
-                    (d.pad_len.is_some(), "PADDED"),
-                ],
-            );
-        }
-        Frame::Headers(h) => flags(
-            out,
-            &[
-                (h.end_stream, "END_STREAM"),
-                (h.end_headers, "END_HEADERS"),
-                (h.priority.is_some(), "PRIORITY"),
-            ],
-        ),
-        Frame::Continuation(c) => flags(out, &[(c.end_headers, "END_HEADERS")]),
-        Frame::PushPromise(p) => {
-            let _ = write!(out, "promised_stream={} ", p.promised_id);
-            flags(out, &[(p.end_headers, "END_HEADERS")]);
-        }
-        Frame::Settings(s) => {
-            out.push_str("flags=-");
-            for (id, value) in s {
-                let _ = write!(out, " {}={value}", id.name().unwrap_or("UNKNOWN"));
-            }
-        }
-        Frame::SettingsAck => out.push_str("flags=ACK"),
-        Frame::Ping(p) => {
-            flags(out, &[(p.ack, "ACK")]);
-            let _ = write!(out, " payload={:016x}", u64::from_be_bytes(p.payload));
-        }
-        Frame::WindowUpdate(w) => {
-            let _ = write!(out, "increment={}", w.increment);
-        }
-        Frame::RstStream(r) => {
-            let _ = write!(out, "error_code={}", r.error_code);
-        }
-        Frame::GoAway(g) => {
-            let _ = write!(
-                out,
-                "last_stream={} error_code={}",
-                g.last_stream_id, g.error_code
-            );
-        }
-        Frame::PriorityUpdate(p) => {
-            let _ = write!(
-                out,
-                "prioritized_stream={} value={:?}",
-                p.prioritized_stream_id,
-                String::from_utf8_lossy(&p.field_value)
-            );
-        }
-        _ => {}
     }
 }
 

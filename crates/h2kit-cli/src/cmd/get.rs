@@ -16,6 +16,8 @@ use h2kit_client::trace::{Direction, Frame, FrameTrace, HeaderField};
 use h2kit_client::{Body, Client, Error, ExtensiblePriority, Urgency};
 use http::{HeaderName, HeaderValue, Method, Request};
 
+use super::trace;
+
 /// Exit code: other failure.
 const EXIT_OTHER: u8 = 1;
 /// Exit code: bad arguments (as clap).
@@ -468,123 +470,22 @@ struct StderrTrace {
 
 impl FrameTrace for StderrTrace {
     fn on_frame(&self, direction: Direction, frame: &Frame, fields: Option<&[HeaderField]>) {
-        let mut line = String::with_capacity(128);
         let t = self.start.elapsed().as_secs_f64();
         let dir = match direction {
             Direction::Sent => "send",
             Direction::Received => "recv",
         };
-        describe(frame, &mut line);
-        let mut err = io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "[{t:8.3}] {dir} {} stream={} {line}",
+        let mut line = format!(
+            "[{t:8.3}] {dir} {} stream={} ",
             frame.frame_type(),
             frame.stream_id()
         );
-        for f in fields.unwrap_or_default() {
-            let _ = writeln!(
-                err,
-                "           {}: {}",
-                String::from_utf8_lossy(&f.name),
-                String::from_utf8_lossy(&f.value)
-            );
-        }
+        trace::describe(frame, &mut line);
+        trace::fields(fields.unwrap_or_default(), "           ", &mut line);
+        let _ = writeln!(io::stderr().lock(), "{line}");
     }
 
     fn on_error(&self, direction: Direction, error: &str) {
         eprintln!("[trace] {direction:?}: cannot decode: {error}");
     }
-}
-
-fn flags(names: &[(bool, &str)]) -> String {
-    let set: Vec<&str> = names
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, n)| *n)
-        .collect();
-    if set.is_empty() {
-        "flags=-".to_owned()
-    } else {
-        format!("flags={}", set.join("|"))
-    }
-}
-
-fn describe(frame: &Frame, out: &mut String) {
-    use std::fmt::Write as _;
-    let _ = match frame {
-        Frame::Data(d) => write!(
-            out,
-            "length={} {}",
-            d.data.len(),
-            flags(&[
-                (d.end_stream, "END_STREAM"),
-                (d.pad_len.is_some(), "PADDED")
-            ])
-        ),
-        Frame::Headers(h) => write!(
-            out,
-            "{}",
-            flags(&[
-                (h.end_stream, "END_STREAM"),
-                (h.end_headers, "END_HEADERS"),
-                (h.pad_len.is_some(), "PADDED"),
-                (h.priority.is_some(), "PRIORITY"),
-            ])
-        ),
-        Frame::Priority(p) => write!(
-            out,
-            "depends_on={} weight={} exclusive={}",
-            p.spec.dependency,
-            u16::from(p.spec.weight) + 1,
-            p.spec.exclusive
-        ),
-        Frame::RstStream(r) => write!(out, "error_code={}", r.error_code),
-        Frame::Settings(s) => {
-            let _ = write!(out, "flags=-");
-            for (id, value) in s {
-                let _ = write!(out, " {}={value}", id.name().unwrap_or("UNKNOWN"));
-            }
-            Ok(())
-        }
-        Frame::SettingsAck => write!(out, "flags=ACK"),
-        Frame::PushPromise(p) => write!(
-            out,
-            "promised_stream={} {}",
-            p.promised_id,
-            flags(&[
-                (p.end_headers, "END_HEADERS"),
-                (p.pad_len.is_some(), "PADDED")
-            ])
-        ),
-        Frame::Ping(p) => write!(
-            out,
-            "{} payload={:016x}",
-            flags(&[(p.ack, "ACK")]),
-            u64::from_be_bytes(p.payload)
-        ),
-        Frame::GoAway(g) => write!(
-            out,
-            "last_stream={} error_code={} debug={:?}",
-            g.last_stream_id,
-            g.error_code,
-            String::from_utf8_lossy(&g.debug_data)
-        ),
-        Frame::WindowUpdate(w) => write!(out, "increment={}", w.increment),
-        Frame::Continuation(c) => write!(out, "{}", flags(&[(c.end_headers, "END_HEADERS")])),
-        Frame::AltSvc(a) => write!(
-            out,
-            "origin={:?} value={:?}",
-            String::from_utf8_lossy(&a.origin),
-            String::from_utf8_lossy(&a.field_value)
-        ),
-        Frame::Origin(o) => write!(out, "origins={}", o.origins.len()),
-        Frame::PriorityUpdate(p) => write!(
-            out,
-            "prioritized_stream={} value={:?}",
-            p.prioritized_stream_id,
-            String::from_utf8_lossy(&p.field_value)
-        ),
-        Frame::Unknown(u) => write!(out, "flags=0x{:02x} length={}", u.flags.0, u.payload.len()),
-    };
 }

@@ -4,3 +4,4 @@ pub(crate) mod demo;
 pub(crate) mod get;
 pub(crate) mod hpack;
 pub(crate) mod serve;
+pub(crate) mod trace;
