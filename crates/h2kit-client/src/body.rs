@@ -30,10 +30,16 @@ type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 /// only as fast as the HTTP/2 send windows allow. A response's body yields DATA as it
 /// arrives; each chunk you take gives its flow-control capacity back to the server, so a
 /// slow reader slows the server down instead of making the client buffer.
+///
+/// It is also an [`AsyncRead`] (bytes in order; trailers are kept for
+/// [`trailers`](Body::trailers)) and an [`http_body::Body`] (data frames, then a trailers
+/// frame), so it plugs into tokio's I/O utilities and the `http-body` ecosystem.
 pub struct Body {
     kind: Kind,
     /// Boxed: few bodies have trailers, and a body (inside every response) moves often.
     trailers: Option<Box<HeaderMap>>,
+    /// What [`AsyncRead`] took from a chunk but could not hand out yet.
+    unread: Bytes,
 }
 
 enum Kind {
@@ -341,6 +347,7 @@ impl From<Bytes> for Body {
             Body {
                 kind: Kind::Full(b),
                 trailers: None,
+                unread: Bytes::new(),
             }
         }
     }
@@ -382,6 +389,7 @@ impl Body {
         Body {
             kind: Kind::Empty,
             trailers: None,
+            unread: Bytes::new(),
         }
     }
 
@@ -412,6 +420,7 @@ impl Body {
         Body {
             kind: Kind::Stream(Box::pin(MapErr(Box::pin(stream)))),
             trailers: None,
+            unread: Bytes::new(),
         }
     }
 
@@ -424,6 +433,7 @@ impl Body {
                 buf: BytesMut::new(),
             },
             trailers: None,
+            unread: Bytes::new(),
         }
     }
 
@@ -437,12 +447,13 @@ impl Body {
         Body {
             kind: Kind::Recv(recv),
             trailers: None,
+            unread: Bytes::new(),
         }
     }
 
     /// Whether the body is known to carry no data and no trailers.
     pub fn is_empty(&self) -> bool {
-        matches!(self.kind, Kind::Empty) && self.trailers.is_none()
+        matches!(self.kind, Kind::Empty) && self.trailers.is_none() && self.unread.is_empty()
     }
 
     /// The whole body when it is a single buffer (request bodies built from bytes).
@@ -455,9 +466,10 @@ impl Body {
 
     /// The number of bytes, when known without reading (empty or single-buffer bodies).
     pub fn size_hint(&self) -> Option<u64> {
+        let unread = self.unread.len() as u64;
         match &self.kind {
-            Kind::Empty => Some(0),
-            Kind::Full(b) => Some(b.len() as u64),
+            Kind::Empty => Some(unread),
+            Kind::Full(b) => Some(b.len() as u64 + unread),
             _ => None,
         }
     }
@@ -478,6 +490,9 @@ impl Body {
 
     /// Polls for the next chunk (see [`chunk`](Self::chunk)).
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        if !self.unread.is_empty() {
+            return Poll::Ready(Some(Ok(std::mem::take(&mut self.unread))));
+        }
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(_) => {
@@ -623,6 +638,70 @@ fn poll_recv(
                 r.peer_done = true;
                 return Poll::Ready(Some(Err(e)));
             }
+        }
+    }
+}
+
+impl AsyncRead for Body {
+    /// Reads the body's bytes in order; a body that ends early (reset, GOAWAY, connection
+    /// loss, a decoding error) fails the read with an [`io::Error`](std::io::Error) of kind
+    /// `Other` wrapping the [`Error`]. Trailers stay available from
+    /// [`trailers`](Body::trailers).
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if out.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let mut chunk = match this.poll_chunk(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => return Poll::Ready(Ok(())),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(std::io::Error::other(e))),
+            Poll::Ready(Some(Ok(chunk))) => chunk,
+        };
+        let n = chunk.len().min(out.remaining());
+        out.put_slice(&chunk.split_to(n));
+        this.unread = chunk;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        let this = self.get_mut();
+        match this.poll_chunk(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(chunk)) => Poll::Ready(Some(chunk.map(http_body::Frame::data))),
+            Poll::Ready(None) => Poll::Ready(
+                this.trailers
+                    .take()
+                    .map(|t| Ok(http_body::Frame::trailers(*t))),
+            ),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let drained = match &self.kind {
+            Kind::Empty => true,
+            Kind::Recv(r) => r.ended,
+            _ => false,
+        };
+        drained && self.trailers.is_none() && self.unread.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match Body::size_hint(self) {
+            Some(n) => http_body::SizeHint::with_exact(n),
+            None => http_body::SizeHint::default(),
         }
     }
 }
@@ -893,5 +972,87 @@ mod tests {
         );
         assert_eq!(total, LIMIT);
         assert!(body.chunk().await.is_none());
+    }
+
+    /// A response body fed `items` and then closed by the connection task.
+    fn fed(items: Vec<Item>) -> Body {
+        let (tx, rx) = item_channel();
+        assert!(tx.opened(StreamId::new(1)));
+        for item in items {
+            assert!(tx.send(item).is_ok());
+        }
+        let (ctx, _crx) = mpsc::unbounded_channel();
+        Body::recv(RecvBody::new(rx, link(ctx), StreamId::new(1), None))
+    }
+
+    fn data(bytes: &'static [u8], end: bool) -> Item {
+        Item::Data {
+            data: Bytes::from_static(bytes),
+            flow: 0,
+            end,
+        }
+    }
+
+    #[tokio::test]
+    async fn async_read_hands_out_every_byte_in_order_through_a_small_buffer() {
+        use tokio::io::AsyncReadExt;
+        let mut body = fed(vec![data(b"hello ", false), data(b"world", true)]);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4];
+        loop {
+            let n = body.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(n <= 4);
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out, b"hello world");
+        // A request body built from bytes reads the same way.
+        let mut s = String::new();
+        Body::from("from bytes")
+            .read_to_string(&mut s)
+            .await
+            .unwrap();
+        assert_eq!(s, "from bytes");
+    }
+
+    #[tokio::test]
+    async fn async_read_fails_when_the_body_ends_early() {
+        use tokio::io::AsyncReadExt;
+        let mut body = fed(vec![
+            data(b"part", false),
+            Item::Error(Error::ConnectionClosed),
+        ]);
+        let mut out = Vec::new();
+        let err = body.read_to_end(&mut out).await.unwrap_err();
+        assert_eq!(out, b"part");
+        assert!(err.get_ref().is_some_and(|e| e.is::<Error>()), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn http_body_frames_are_data_then_trailers() {
+        use http_body::Body as _;
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("abc"));
+        let mut body = fed(vec![
+            data(b"ab", false),
+            data(b"c", false),
+            Item::Trailers(Box::new(trailers.clone())),
+        ]);
+        let mut frames = Vec::new();
+        while let Some(f) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            frames.push(f.unwrap());
+        }
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0].data_ref().map(|d| &d[..]), Some(&b"ab"[..]));
+        assert_eq!(frames[1].data_ref().map(|d| &d[..]), Some(&b"c"[..]));
+        assert_eq!(frames[2].trailers_ref(), Some(&trailers));
+        assert!(body.is_end_stream());
+
+        let full = Body::from("xyz");
+        assert_eq!(http_body::Body::size_hint(&full).exact(), Some(3));
+        assert!(!full.is_end_stream());
+        assert!(Body::empty().is_end_stream());
     }
 }
