@@ -67,6 +67,7 @@
 //! # }
 //! ```
 
+pub mod blocking;
 mod body;
 mod client;
 mod decode;
