@@ -353,13 +353,13 @@ impl Body {
 
     /// Reads the whole body into one buffer.
     pub fn collect(mut self) -> Result<Bytes, Error> {
-        let inner = std::mem::replace(&mut self.inner, crate::Body::empty());
+        let inner = std::mem::take(&mut self.inner);
         self.rt.wait(inner.collect())
     }
 
     /// The async body underneath.
     pub fn into_async(mut self) -> crate::Body {
-        std::mem::replace(&mut self.inner, crate::Body::empty())
+        std::mem::take(&mut self.inner)
     }
 }
 
@@ -385,6 +385,6 @@ impl Drop for Body {
     fn drop(&mut self) {
         // Dropping an unread body cancels its stream through the runtime's channels.
         let _enter = self.rt.enter();
-        let _ = std::mem::replace(&mut self.inner, crate::Body::empty());
+        let _ = std::mem::take(&mut self.inner);
     }
 }
