@@ -73,6 +73,7 @@ mod client;
 mod decode;
 mod driver;
 mod error;
+mod h1;
 mod tls;
 pub mod trace;
 
@@ -80,8 +81,15 @@ pub use body::Body;
 pub use client::{Client, ClientBuilder, PushStream, PushedResponse, ResponseFuture};
 pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
+pub use h1::H1Error;
 pub use h2kit::flow::{PolicyFactory, WindowPolicy, WindowStatus, WindowStrategy};
 pub use h2kit::{
     Config, ErrorCode, ExtensiblePriority, Initiator, LimitExceeded, ProtocolViolation,
     StreamError, StreamId, Urgency,
 };
+
+/// Fuzz logic, shared by `fuzz/fuzz_targets/h1_response.rs` and the proptests in `tests/`.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::h1::fuzz_response as h1_response;
+}
