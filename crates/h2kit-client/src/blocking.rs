@@ -2,7 +2,7 @@
 //! an internal runtime thread, for programs that do not use async (like `reqwest::blocking`,
 //! and like python `hyper`'s `HTTP20Connection`).
 //!
-//! There is no second protocol stack: a blocking [`Client`](self::Client) owns a one-thread
+//! There is no second protocol stack: a blocking [`Client`] owns a one-thread
 //! tokio runtime that drives the async client's connection task, and each call waits for the
 //! async operation on the calling thread. The client is `Clone + Send + Sync`: any number of
 //! threads may send requests at once, multiplexed on its one connection. The connection

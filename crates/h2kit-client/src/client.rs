@@ -454,6 +454,23 @@ pub struct ClientBuilder {
     decompress: bool,
     max_decoded: Option<u64>,
     trace: Option<Arc<dyn FrameTrace>>,
+    versions: HttpVersions,
+}
+
+/// Which HTTP versions a [`Client`] may speak; see [`ClientBuilder::http_versions`].
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum HttpVersions {
+    /// The default. `https://`: ALPN offers `h2` and `http/1.1`, and the client speaks what
+    /// the server picks (HTTP/1.1 when it picks none), as curl and browsers do. `http://`:
+    /// HTTP/2 with prior knowledge (h2c), since this is an HTTP/2 client first; choose
+    /// [`Http1Only`](Self::Http1Only) for a plain HTTP/1.1 server.
+    #[default]
+    Auto,
+    /// HTTP/2 only: over TLS a server that does not pick `h2` is an [`Error::Alpn`].
+    Http2Only,
+    /// HTTP/1.1 only (ALPN `http/1.1` over TLS), with a pool of keep-alive connections.
+    Http1Only,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -487,7 +504,17 @@ impl ClientBuilder {
             decompress: false,
             max_decoded: None,
             trace: None,
+            versions: HttpVersions::Auto,
         }
+    }
+
+    /// Which HTTP versions to speak (default [`HttpVersions::Auto`]: HTTP/2 where the server
+    /// offers it, HTTP/1.1 over TLS where it does not). Over HTTP/1.1 the same request,
+    /// response and body types are used; [`Response::version`](http::Response::version)
+    /// says which version answered.
+    pub fn http_versions(mut self, versions: HttpVersions) -> Self {
+        self.versions = versions;
+        self
     }
 
     /// Replaces the core configuration (SETTINGS, limits, window strategies, scheduler).
@@ -647,30 +674,52 @@ impl ClientBuilder {
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let addr = format!("{host}:{port}");
         let timeout = self.connect_timeout;
-        let work = async {
-            let tcp = TcpStream::connect(&addr)
-                .await
-                .map_err(|e| Error::Connect {
-                    addr: addr.clone(),
-                    source: Arc::new(e),
-                })?;
-            let _ = tcp.set_nodelay(true);
-            if !tls {
-                return Ok(Transport::Plain(tcp));
-            }
-            let config = crate::tls::client_config(&self.roots, self.builtin_roots, self.insecure)?;
+        let versions = self.versions;
+        let tls_config = if tls {
+            let mut config =
+                crate::tls::client_config(&self.roots, self.builtin_roots, self.insecure)?;
+            config.alpn_protocols = match versions {
+                HttpVersions::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+                HttpVersions::Http2Only => vec![b"h2".to_vec()],
+                HttpVersions::Http1Only => vec![b"http/1.1".to_vec()],
+            };
             let bare = host.trim_start_matches('[').trim_end_matches(']');
             let name = ServerName::try_from(bare.to_owned())
                 .map_err(|e| Error::InvalidUrl(format!("{host}: {e}")))?;
-            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-            let stream = connector.connect(name, tcp).await.map_err(tls_error)?;
-            let alpn = stream.get_ref().1.alpn_protocol();
-            if alpn != Some(b"h2".as_slice()) {
-                return Err(Error::Alpn {
-                    negotiated: alpn.map(<[u8]>::to_vec),
+            Some((Arc::new(config), name))
+        } else {
+            None
+        };
+        let dial = Dialer {
+            addr: addr.clone(),
+            tls: tls_config.clone(),
+            timeout,
+        };
+        let work = async {
+            let tcp = dial.tcp().await?;
+            let Some((config, name)) = &tls_config else {
+                return Ok(match versions {
+                    HttpVersions::Http1Only => Transport::Http1(Box::new(tcp)),
+                    _ => Transport::Plain(tcp),
                 });
+            };
+            let connector = tokio_rustls::TlsConnector::from(config.clone());
+            let stream = connector
+                .connect(name.clone(), tcp)
+                .await
+                .map_err(tls_error)?;
+            let alpn = stream.get_ref().1.alpn_protocol();
+            match (alpn, versions) {
+                (Some(b"h2"), HttpVersions::Auto | HttpVersions::Http2Only) => {
+                    Ok(Transport::Tls(Box::new(stream)))
+                }
+                (Some(b"http/1.1") | None, HttpVersions::Auto | HttpVersions::Http1Only) => {
+                    Ok(Transport::Http1(Box::new(stream)))
+                }
+                (alpn, _) => Err(Error::Alpn {
+                    negotiated: alpn.map(<[u8]>::to_vec),
+                }),
             }
-            Ok(Transport::Tls(Box::new(stream)))
         };
         let transport = match timeout {
             Some(t) => tokio::time::timeout(t, work)
@@ -688,6 +737,7 @@ impl ClientBuilder {
         Ok(match transport {
             Transport::Plain(t) => start(t, scheme, authority, opts),
             Transport::Tls(t) => start(*t, scheme, authority, opts),
+            Transport::Http1(first) => start_http1(first, dial, scheme, authority, opts),
         })
     }
 
@@ -732,6 +782,91 @@ fn tls_error(e: std::io::Error) -> Error {
 enum Transport {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// A connection (TCP or TLS) that speaks HTTP/1.1.
+    Http1(crate::h1conn::BoxIo),
+}
+
+/// Opens connections to one origin: the first, and more for the HTTP/1.1 pool.
+#[derive(Clone)]
+struct Dialer {
+    addr: String,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    timeout: Option<Duration>,
+}
+
+impl Dialer {
+    async fn tcp(&self) -> Result<TcpStream, Error> {
+        let tcp = TcpStream::connect(&self.addr)
+            .await
+            .map_err(|e| Error::Connect {
+                addr: self.addr.clone(),
+                source: Arc::new(e),
+            })?;
+        let _ = tcp.set_nodelay(true);
+        Ok(tcp)
+    }
+
+    /// Another HTTP/1.1 connection (ALPN `http/1.1` only over TLS).
+    async fn http1(self) -> Result<crate::h1conn::BoxIo, Error> {
+        let timeout = self.timeout;
+        let work = async {
+            let tcp = self.tcp().await?;
+            let Some((config, name)) = self.tls else {
+                return Ok(Box::new(tcp) as crate::h1conn::BoxIo);
+            };
+            let mut config = (*config).clone();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let stream = connector.connect(name, tcp).await.map_err(tls_error)?;
+            Ok(Box::new(stream) as crate::h1conn::BoxIo)
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, work)
+                .await
+                .map_err(|_| Error::Timeout)?,
+            None => work.await,
+        }
+    }
+}
+
+/// A client on the HTTP/1.1 pool, its first connection already open.
+fn start_http1(
+    first: crate::h1conn::BoxIo,
+    dial: Dialer,
+    scheme: Scheme,
+    authority: Authority,
+    opts: Options,
+) -> Client {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let link = Arc::new(Link {
+        tx,
+        shared: Arc::new(Shared::default()),
+    });
+    let connect: crate::h1conn::Connect = Arc::new(move || Box::pin(dial.clone().http1()));
+    let pool = crate::h1conn::Pool::new(
+        rx,
+        Arc::downgrade(&link),
+        authority.as_str().to_owned(),
+        Some(first),
+        connect,
+        crate::h1conn::H1Options {
+            max_decoded: opts.max_decoded,
+            ..Default::default()
+        },
+    );
+    tokio::spawn(pool.run());
+    let authority_field = Bytes::copy_from_slice(authority.as_str().as_bytes());
+    Client {
+        inner: Arc::new(Inner {
+            link,
+            scheme,
+            authority,
+            authority_field,
+            decompress: opts.decompress,
+            push: false,
+            request_timeout: opts.request_timeout,
+        }),
+    }
 }
 
 struct Options {

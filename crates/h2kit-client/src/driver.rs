@@ -824,6 +824,7 @@ impl Driver {
             }
         };
         let (mut parts, ()) = response.into_parts();
+        parts.version = http::Version::HTTP_2;
         let decoder = if slot.decompress {
             let d = parts
                 .headers

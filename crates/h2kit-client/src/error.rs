@@ -42,6 +42,12 @@ pub enum Error {
     /// [`StreamError::Limit`]). `REFUSED_STREAM` from the peer means the request was not
     /// processed and is [retryable](Error::is_retryable).
     Reset(StreamError),
+    /// An HTTP/1.1 server sent a response that breaks RFC 9112 or a limit (a bad status
+    /// line, conflicting lengths, an oversized head, a bad chunk), or closed the connection
+    /// before the response ended.
+    Http1(crate::h1::H1Error),
+    /// The operation needs HTTP/2, and this connection speaks HTTP/1.1 (e.g. PING).
+    Unsupported(&'static str),
     /// The peer sent GOAWAY. `retryable` is true when the request was above
     /// `last_stream_id` (or never sent), so the peer did not process it.
     GoAway {
@@ -192,6 +198,8 @@ impl fmt::Display for Error {
             Error::InvalidResponse(m) => write!(f, "invalid response: {m}"),
             Error::Body(e) => write!(f, "request body failed: {e}"),
             Error::Decode(e) => write!(f, "content decoding failed: {e}"),
+            Error::Http1(e) => write!(f, "HTTP/1.1: {e}"),
+            Error::Unsupported(what) => write!(f, "not possible over HTTP/1.1: {what}"),
         }
     }
 }
@@ -202,6 +210,7 @@ impl std::error::Error for Error {
             Error::Connect { source, .. } => Some(source.as_ref()),
             Error::Tls(e) | Error::Io(e) => Some(e.as_ref()),
             Error::Decode(e) => Some(e),
+            Error::Http1(e) => Some(e),
             Error::Connection(e) => Some(e),
             Error::Usage(e) => Some(e),
             Error::Body(e) => Some(e.as_ref()),

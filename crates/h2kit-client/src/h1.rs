@@ -3,10 +3,6 @@
 //! [`H1Error`]. Push-style like the HTTP/2 frame decoder: parsers take what is buffered and
 //! say "need more" with `Ok(None)`; nothing here does I/O.
 
-// The HTTP/1.1 connection of the client uses this codec; until it lands, only the tests and
-// the fuzz logic call the encoders.
-#![allow(dead_code)]
-
 use std::fmt;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -438,11 +434,6 @@ impl ChunkedDecoder {
                 }
             }
         }
-    }
-
-    /// Whether the body has ended.
-    pub(crate) fn is_done(&self) -> bool {
-        self.state == ChunkState::Done
     }
 }
 

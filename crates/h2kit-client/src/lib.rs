@@ -3,7 +3,10 @@
 //! One [`Client`] is one connection: `https://` with rustls and ALPN `h2` (certificates
 //! checked against the webpki roots, plus any CA file you add), or `http://` with h2c prior
 //! knowledge. The handle is `Clone + Send + Sync`; requests from many tasks are multiplexed
-//! on the connection, queued when the server's concurrency limit is reached.
+//! on the connection, queued when the server's concurrency limit is reached. A TLS server
+//! that offers only `http/1.1` is spoken to over HTTP/1.1 instead (and any server, with
+//! [`HttpVersions::Http1Only`]), through a small pool of keep-alive connections, with the
+//! same request, response and body types. [`blocking`] has the same client without async.
 //!
 //! ```text
 //!  tasks ── Client::send ─┐                ┌─▶ ResponseFuture (headers) ─▶ Body (DATA, trailers)
@@ -74,11 +77,12 @@ mod decode;
 mod driver;
 mod error;
 mod h1;
+mod h1conn;
 mod tls;
 pub mod trace;
 
 pub use body::Body;
-pub use client::{Client, ClientBuilder, PushStream, PushedResponse, ResponseFuture};
+pub use client::{Client, ClientBuilder, HttpVersions, PushStream, PushedResponse, ResponseFuture};
 pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
 pub use h1::H1Error;

@@ -348,12 +348,15 @@ async fn tls_server_with_alpn(alpn: Vec<Vec<u8>>) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alpn_without_h2_is_reported() {
-    // A server offering only http/1.1 (rustls refuses with no_application_protocol), and one
-    // that does not do ALPN at all (the handshake succeeds without a protocol).
+    // HTTP/2 required: a server offering only http/1.1 (rustls refuses with
+    // no_application_protocol), and one that does not do ALPN at all (the handshake succeeds
+    // without a protocol). By default both would be spoken to over HTTP/1.1
+    // (tests/client_http1.rs).
     for alpn in [vec![b"http/1.1".to_vec()], vec![]] {
         let (port, pem) = tls_server_with_alpn(alpn).await;
         let err = Client::builder()
             .add_root_certificate(pem.as_bytes())
+            .http_versions(h2kit_client::HttpVersions::Http2Only)
             .connect(&format!("https://localhost:{port}"))
             .await
             .unwrap_err();

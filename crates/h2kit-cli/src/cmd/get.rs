@@ -24,6 +24,8 @@ const EXIT_OTHER: u8 = 1;
 pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code: cannot connect.
 const EXIT_CONNECT: u8 = 7;
+/// Exit code: an HTTP/1.1 server's reply broke the protocol (curl's "weird server reply").
+const EXIT_WEIRD_REPLY: u8 = 8;
 /// Exit code: HTTP/2 error.
 const EXIT_HTTP2: u8 = 16;
 /// Exit code: HTTP status >= 400 with --fail.
@@ -42,12 +44,13 @@ const EXIT_CERT: u8 = 60;
 /// Arguments of `h2kit get`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 other, 2 usage, 7 connect, 16 HTTP/2 error, \
+    after_help = "Exit codes: 0 ok, 1 other, 2 usage, 7 connect, 8 bad HTTP/1.1 reply, 16 HTTP/2 error, \
 22 HTTP >= 400 with --fail, 23 write, 26 read upload, 28 timeout, 35 TLS/ALPN, \
-60 certificate. http:// URLs use h2c with prior knowledge."
+60 certificate. http:// URLs use h2c with prior knowledge unless --http1.1; https:// URLs \
+speak h2 or, when the server offers only that, HTTP/1.1."
 )]
 pub(crate) struct GetArgs {
-    /// The URL (https:// with TLS and ALPN h2, http:// with h2c prior knowledge).
+    /// The URL (https:// with TLS and ALPN h2 or http/1.1, http:// with h2c prior knowledge).
     pub(crate) url: String,
     /// Add a request header, `name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
@@ -67,9 +70,13 @@ pub(crate) struct GetArgs {
     /// Trace every frame in and out (stream ids, flags, decoded headers) on stderr.
     #[arg(short = 'v', long)]
     pub(crate) verbose: bool,
-    /// Use h2c with prior knowledge (the only cleartext mode; requires an http:// URL).
-    #[arg(long)]
+    /// Use h2c with prior knowledge (the default for http:// URLs; requires one).
+    #[arg(long, alias = "http2-prior-knowledge", conflicts_with = "http1")]
     pub(crate) h2c: bool,
+    /// Speak HTTP/1.1 (over TLS: ALPN http/1.1 only). Without it, https:// URLs use what
+    /// the server picks by ALPN (h2, else HTTP/1.1).
+    #[arg(long = "http1.1", id = "http1")]
+    pub(crate) http1: bool,
     /// Accept any server certificate (testing only).
     #[arg(short = 'k', long)]
     pub(crate) insecure: bool,
@@ -123,6 +130,7 @@ fn classify(e: &Error) -> u8 {
         Error::Tls(_) | Error::Alpn { .. } => EXIT_TLS,
         Error::Timeout => EXIT_TIMEOUT,
         Error::Body(_) => EXIT_READ,
+        Error::Http1(_) => EXIT_WEIRD_REPLY,
         Error::Reset(_)
         | Error::GoAway { .. }
         | Error::Connection(_)
@@ -269,6 +277,9 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
     }
     if args.verbose {
         builder = builder.frame_trace(Arc::new(StderrTrace { start }));
+    }
+    if args.http1 {
+        builder = builder.http_versions(h2kit_client::HttpVersions::Http1Only);
     }
     let client = builder.connect(&args.url).await?;
     if args.repeat > 1 {

@@ -1,0 +1,505 @@
+//! The HTTP/1.1 side of the client: a small pool of keep-alive connections driven by one task
+//! that speaks the same command protocol as the HTTP/2 connection task ([`Cmd`]), so
+//! [`Client`](crate::Client), [`Body`] and the response futures work unchanged over either.
+//!
+//! One request at a time per connection (no pipelining); up to
+//! [`H1Options::max_connections`] connections open at once, others wait their turn. A
+//! response body is read from the socket only as the application reads it: each exchange
+//! holds a window of [`H1Options::window`] bytes that the body's chunks use and give back as
+//! they are read (the HTTP/2 flow-control release, reused), so an unread body costs at most
+//! that much memory. A body dropped before its end closes its connection (HTTP/1.1 cannot
+//! cancel a response otherwise); a finished exchange on a keep-alive connection returns it
+//! to the pool.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use bytes::{Bytes, BytesMut};
+use h2kit::StreamId;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::body::{Head, Item};
+use crate::decode::ContentDecoder;
+use crate::driver::{Cmd, Link, PendingRequest};
+use crate::error::Error;
+use crate::h1::{self, Chunk, ChunkedDecoder, Framing, H1Error, H1Limits};
+
+/// A byte stream an HTTP/1.1 connection runs on (TCP or TLS).
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A connection of the pool.
+pub(crate) type BoxIo = Box<dyn Io>;
+
+/// Opens another connection to the same origin (TCP, then TLS with ALPN `http/1.1`).
+pub(crate) type Connect =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<BoxIo, Error>> + Send>> + Send + Sync>;
+
+/// How the HTTP/1.1 pool behaves.
+#[derive(Clone, Debug)]
+pub(crate) struct H1Options {
+    /// The most connections open at once (browsers use 6 per origin).
+    pub(crate) max_connections: usize,
+    /// Response bytes read ahead of the application, per exchange.
+    pub(crate) window: u32,
+    pub(crate) limits: H1Limits,
+    pub(crate) max_decoded: Option<u64>,
+}
+
+impl Default for H1Options {
+    fn default() -> Self {
+        H1Options {
+            max_connections: 6,
+            window: 256 * 1024,
+            limits: H1Limits::default(),
+            max_decoded: None,
+        }
+    }
+}
+
+/// The socket read size.
+const READ_SIZE: usize = 16 * 1024;
+
+/// An exchange tells the pool it is over, handing its connection back when it can be reused.
+struct Done {
+    id: u32,
+    io: Option<BoxIo>,
+}
+
+/// The task behind an HTTP/1.1 [`Client`](crate::Client).
+pub(crate) struct Pool {
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    link: Weak<Link>,
+    authority: String,
+    connect: Connect,
+    opts: H1Options,
+    idle: Vec<BoxIo>,
+    /// Connections that exist (idle, busy, or being opened).
+    open: usize,
+    waiting: VecDeque<Box<PendingRequest>>,
+    /// Each busy exchange's window, by its (odd, HTTP/2-like) id.
+    windows: HashMap<u32, Arc<Semaphore>>,
+    next_id: u32,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    closing: bool,
+}
+
+impl Pool {
+    pub(crate) fn new(
+        rx: mpsc::UnboundedReceiver<Cmd>,
+        link: Weak<Link>,
+        authority: String,
+        first: Option<BoxIo>,
+        connect: Connect,
+        opts: H1Options,
+    ) -> Self {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        if let Some(link) = link.upgrade() {
+            link.shared.open.store(true, Ordering::Release);
+        }
+        let open = usize::from(first.is_some());
+        Pool {
+            rx,
+            link,
+            authority,
+            connect,
+            opts,
+            idle: first.into_iter().collect(),
+            open,
+            waiting: VecDeque::new(),
+            windows: HashMap::new(),
+            next_id: 1,
+            done_tx,
+            done_rx,
+            closing: false,
+        }
+    }
+
+    /// Runs until every handle is gone, or after [`Cmd::Shutdown`] when the last exchange
+    /// ends.
+    pub(crate) async fn run(mut self) {
+        loop {
+            if self.closing && self.windows.is_empty() && self.waiting.is_empty() {
+                break;
+            }
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => self.on_cmd(cmd),
+                    None => break,
+                },
+                Some(done) = self.done_rx.recv() => self.on_done(done),
+            }
+        }
+        if let Some(link) = self.link.upgrade() {
+            link.shared.open.store(false, Ordering::Release);
+        }
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Request(p) => {
+                if self.closing {
+                    p.tx.send_head(Err(Error::ConnectionClosed));
+                } else {
+                    self.waiting.push_back(p);
+                    self.dispatch();
+                }
+            }
+            Cmd::Release { id, len } => {
+                if let Some(w) = self.windows.get(&id.get()) {
+                    w.add_permits(len as usize);
+                }
+            }
+            Cmd::BodyDropped { id, ended, .. } => {
+                if !ended {
+                    // Stop reading: the exchange drops its connection.
+                    if let Some(w) = self.windows.get(&id.get()) {
+                        w.close();
+                    }
+                }
+            }
+            Cmd::Ping { reply } => {
+                let _ = reply.send(Err(Error::Unsupported("PING needs HTTP/2")));
+            }
+            Cmd::Shutdown => {
+                self.closing = true;
+                self.open -= self.idle.len();
+                self.idle.clear();
+                for p in self.waiting.drain(..) {
+                    p.tx.send_head(Err(Error::ConnectionClosed));
+                }
+                if let Some(link) = self.link.upgrade() {
+                    link.shared.open.store(false, Ordering::Release);
+                }
+            }
+            // Uploads are written by the exchange itself, and HTTP/1.1 has no connection
+            // window to give back.
+            Cmd::Data { .. } | Cmd::Finish { .. } | Cmd::UploadFailed { .. } | Cmd::Released => {}
+        }
+    }
+
+    fn on_done(&mut self, done: Done) {
+        self.windows.remove(&done.id);
+        match done.io {
+            Some(io) if !self.closing => self.idle.push(io),
+            _ => self.open -= 1,
+        }
+        self.dispatch();
+    }
+
+    /// Starts waiting requests on idle connections, or on new ones while under the limit.
+    fn dispatch(&mut self) {
+        while let Some(p) = self.waiting.pop_front() {
+            if p.tx.is_abandoned() {
+                continue;
+            }
+            let io = match self.idle.pop() {
+                Some(io) => Some(io),
+                None if self.open < self.opts.max_connections => {
+                    self.open += 1;
+                    None
+                }
+                None => {
+                    self.waiting.push_front(p);
+                    return;
+                }
+            };
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(2).max(1);
+            let window = Arc::new(Semaphore::new(self.opts.window as usize));
+            self.windows.insert(id, window.clone());
+            let exchange = Exchange {
+                id,
+                window,
+                authority: self.authority.clone(),
+                opts: self.opts.clone(),
+            };
+            let connect = self.connect.clone();
+            let done = self.done_tx.clone();
+            tokio::spawn(async move {
+                let io = match io {
+                    Some(io) => Ok(io),
+                    None => connect().await,
+                };
+                let io = match io {
+                    Ok(io) => exchange.run(io, *p).await,
+                    Err(e) => {
+                        p.tx.send_head(Err(e));
+                        None
+                    }
+                };
+                let _ = done.send(Done { id, io });
+            });
+        }
+    }
+}
+
+/// One request and its response on one connection.
+struct Exchange {
+    id: u32,
+    window: Arc<Semaphore>,
+    authority: String,
+    opts: H1Options,
+}
+
+/// Why an exchange stopped early.
+enum Stop {
+    /// The body's reader went away: close the connection, report nothing.
+    Abandoned,
+    Failed(Error),
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(e: std::io::Error) -> Self {
+        Stop::Failed(Error::Io(Arc::new(e)))
+    }
+}
+
+impl From<H1Error> for Stop {
+    fn from(e: H1Error) -> Self {
+        Stop::Failed(Error::Http1(e))
+    }
+}
+
+impl Exchange {
+    /// Runs the exchange; gives the connection back when it may carry another request.
+    async fn run(self, mut io: BoxIo, p: PendingRequest) -> Option<BoxIo> {
+        let PendingRequest {
+            head: request,
+            mut body,
+            tx,
+            decompress,
+            ..
+        } = p;
+        if !tx.opened(StreamId::new(self.id)) {
+            return Some(io);
+        }
+        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let head = match self
+            .request_and_head(&mut io, &request, &mut body, &mut buf)
+            .await
+        {
+            Ok(head) => head,
+            Err(Stop::Failed(e)) => {
+                tx.send_head(Err(e));
+                return None;
+            }
+            Err(Stop::Abandoned) => return None,
+        };
+        let h1::ResponseHead {
+            status,
+            version,
+            headers,
+            framing,
+            keep_alive,
+        } = head;
+        let mut response = http::Response::new(());
+        *response.status_mut() = status;
+        *response.version_mut() = version;
+        *response.headers_mut() = headers;
+        let (mut parts, ()) = response.into_parts();
+        let decoder = if decompress {
+            let d = parts
+                .headers
+                .get(http::header::CONTENT_ENCODING)
+                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes(), self.opts.max_decoded))
+                .map(Box::new);
+            if d.is_some() {
+                parts.headers.remove(http::header::CONTENT_ENCODING);
+                parts.headers.remove(http::header::CONTENT_LENGTH);
+            }
+            d
+        } else {
+            None
+        };
+        let head = Head {
+            parts,
+            stream: StreamId::new(self.id),
+            decoder,
+        };
+        if !tx.send_head(Ok(head)) {
+            return None;
+        }
+        match self.body(&mut io, &mut buf, framing, &tx).await {
+            Ok(()) => (keep_alive && buf.is_empty()).then_some(io),
+            Err(Stop::Failed(e)) => {
+                let _ = tx.send(Item::Error(e));
+                None
+            }
+            Err(Stop::Abandoned) => None,
+        }
+    }
+
+    /// Writes the request, then reads up to the final response head (1xx heads skipped).
+    async fn request_and_head(
+        &self,
+        io: &mut BoxIo,
+        request: &http::Request<()>,
+        body: &mut crate::body::Body,
+        buf: &mut BytesMut,
+    ) -> Result<h1::ResponseHead, Stop> {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        let head_request = request.method() == http::Method::HEAD;
+        let mut out = BytesMut::with_capacity(256);
+        let full = body.as_full().cloned();
+        let len = body.size_hint();
+        h1::encode_request_head(
+            request.method(),
+            &target,
+            &self.authority,
+            request.headers(),
+            len,
+            &mut out,
+        );
+        match full {
+            Some(data) => {
+                out.extend_from_slice(&data);
+                io.write_all(&out).await?;
+            }
+            None if len == Some(0) => io.write_all(&out).await?,
+            None => {
+                // Streamed: chunked, read from the body as the socket takes it.
+                io.write_all(&out).await?;
+                while let Some(chunk) = body.chunk().await {
+                    let chunk = chunk.map_err(Stop::Failed)?;
+                    out.clear();
+                    h1::encode_chunk(&chunk, &mut out);
+                    io.write_all(&out).await?;
+                }
+                out.clear();
+                h1::encode_last_chunk(body.take_trailers().as_ref(), &mut out);
+                io.write_all(&out).await?;
+            }
+        }
+        io.flush().await?;
+        loop {
+            match h1::parse_response_head(buf, head_request, &self.opts.limits)? {
+                Some(head)
+                    if head.status.is_informational()
+                        && head.status != http::StatusCode::SWITCHING_PROTOCOLS =>
+                {
+                    continue;
+                }
+                Some(head) => return Ok(head),
+                None => {
+                    if read_more(io, buf).await? == 0 {
+                        return Err(Stop::Failed(Error::Http1(H1Error::UnexpectedEof)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the body as its framing says, handing each piece to the response body once the
+    /// window lets it.
+    async fn body(
+        &self,
+        io: &mut BoxIo,
+        buf: &mut BytesMut,
+        framing: Framing,
+        tx: &crate::body::ItemSender,
+    ) -> Result<(), Stop> {
+        match framing {
+            Framing::Empty => {
+                let _ = tx.send(Item::End);
+                Ok(())
+            }
+            Framing::Length(mut left) => {
+                while left > 0 {
+                    if buf.is_empty() && read_more(io, buf).await? == 0 {
+                        return Err(H1Error::UnexpectedEof.into());
+                    }
+                    let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    left -= n as u64;
+                    self.deliver(buf.split_to(n).freeze(), left == 0, tx)
+                        .await?;
+                }
+                Ok(())
+            }
+            Framing::Chunked => {
+                let mut decoder = ChunkedDecoder::new(self.opts.limits);
+                loop {
+                    match decoder.decode(buf)? {
+                        Some(Chunk::Data(data)) => self.deliver(data, false, tx).await?,
+                        Some(Chunk::Trailers(t)) => {
+                            let _ = tx.send(Item::Trailers(Box::new(t)));
+                            return Ok(());
+                        }
+                        Some(Chunk::End) => {
+                            let _ = tx.send(Item::End);
+                            return Ok(());
+                        }
+                        None => {
+                            if read_more(io, buf).await? == 0 {
+                                return Err(H1Error::UnexpectedEof.into());
+                            }
+                        }
+                    }
+                }
+            }
+            Framing::UntilClose => loop {
+                if buf.is_empty() && read_more(io, buf).await? == 0 {
+                    let _ = tx.send(Item::End);
+                    return Ok(());
+                }
+                let data = buf.split().freeze();
+                self.deliver(data, false, tx).await?;
+            },
+        }
+    }
+
+    /// Hands `data` to the response body once the window has room for it.
+    async fn deliver(
+        &self,
+        data: Bytes,
+        end: bool,
+        tx: &crate::body::ItemSender,
+    ) -> Result<(), Stop> {
+        let window = self.opts.window as usize;
+        let mut data = data;
+        loop {
+            let n = data.len().min(window);
+            let piece = data.split_to(n);
+            let last = data.is_empty();
+            let flow = u32::try_from(n).unwrap_or(u32::MAX);
+            if !end || !last {
+                // Held until the body gives it back (the last piece never is: its stream
+                // is over, and the connection-level pool it goes to is HTTP/2's).
+                self.window
+                    .acquire_many(flow)
+                    .await
+                    .map_err(|_| Stop::Abandoned)?
+                    .forget();
+            }
+            let flow = if end && last { 0 } else { flow };
+            if tx
+                .send(Item::Data {
+                    data: piece,
+                    flow,
+                    end: end && last,
+                })
+                .is_err()
+            {
+                return Err(Stop::Abandoned);
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Reads what the socket has into `buf`; 0 at its end.
+async fn read_more(io: &mut BoxIo, buf: &mut BytesMut) -> std::io::Result<usize> {
+    buf.reserve(READ_SIZE);
+    io.read_buf(buf).await
+}
