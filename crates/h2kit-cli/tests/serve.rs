@@ -202,3 +202,42 @@ fn go_client_downloads_100_files_at_once_over_tls_and_h2c() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `h2kit get -x` through a proxy with credentials (`-U`), h2c in a CONNECT tunnel to
+/// `h2kit serve`; without the credentials the proxy's 407 is exit code 56, as curl.
+#[test]
+fn get_through_a_proxy_with_credentials() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // "me:pw"
+    let proxy = rt.block_on(h2kit_interop::proxy::TestProxy::start(Some(
+        "Basic bWU6cHc=".into(),
+    )));
+    let dir = temp_dir("proxy");
+    std::fs::write(dir.join("root/hello.txt"), b"hello through the tunnel").unwrap();
+    let served = serve(&dir.join("root"), &["--h2c"]);
+    let url = format!("{}hello.txt", served.url);
+    let out = Command::new(env!("CARGO_BIN_EXE_h2kit"))
+        .args(["get", "--h2c", "-x", &proxy.url(), "-U", "me:pw", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"hello through the tunnel");
+    let seen = proxy.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, "CONNECT");
+    let out = Command::new(env!("CARGO_BIN_EXE_h2kit"))
+        .args(["get", "--h2c", "-x", &proxy.url(), &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(56),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("407"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

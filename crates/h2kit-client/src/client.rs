@@ -455,6 +455,7 @@ pub struct ClientBuilder {
     max_decoded: Option<u64>,
     trace: Option<Arc<dyn FrameTrace>>,
     versions: HttpVersions,
+    proxies: crate::proxy::Proxies,
 }
 
 /// Which HTTP versions a [`Client`] may speak; see [`ClientBuilder::http_versions`].
@@ -505,7 +506,28 @@ impl ClientBuilder {
             max_decoded: None,
             trace: None,
             versions: HttpVersions::Auto,
+            proxies: crate::proxy::Proxies::default(),
         }
+    }
+
+    /// Sends every request through `proxy`: `https://` targets through a CONNECT tunnel
+    /// (TLS and ALPN end to end inside it, so HTTP/2 still works), `http://` targets as
+    /// absolute-form HTTP/1.1 requests it forwards (or, with [`HttpVersions::Http2Only`],
+    /// h2c inside a tunnel). No proxy is used unless one is set here or by
+    /// [`proxies`](Self::proxies).
+    pub fn proxy(mut self, proxy: crate::proxy::Proxy) -> Self {
+        self.proxies.https = Some(proxy.clone());
+        self.proxies.http = Some(proxy);
+        self
+    }
+
+    /// The proxies per scheme and the hosts that go direct; [`Proxies::from_env`] reads
+    /// them from the environment as curl does.
+    ///
+    /// [`Proxies::from_env`]: crate::Proxies::from_env
+    pub fn proxies(mut self, proxies: crate::proxy::Proxies) -> Self {
+        self.proxies = proxies;
+        self
     }
 
     /// Which HTTP versions to speak (default [`HttpVersions::Auto`]: HTTP/2 where the server
@@ -690,10 +712,21 @@ impl ClientBuilder {
         } else {
             None
         };
+        let proxy = self.proxies.for_target(tls, host).cloned();
+        // Through a proxy, http:// is forwarded as HTTP/1.1 unless HTTP/2 is required (then
+        // h2c goes through a tunnel, as https:// always does).
+        let forward = proxy.is_some() && !tls && versions != HttpVersions::Http2Only;
+        let versions = if forward {
+            HttpVersions::Http1Only
+        } else {
+            versions
+        };
         let dial = Dialer {
             addr: addr.clone(),
             tls: tls_config.clone(),
             timeout,
+            tunnel: proxy.clone().filter(|_| !forward),
+            forward: proxy.clone().filter(|_| forward),
         };
         let work = async {
             let tcp = dial.tcp().await?;
@@ -737,7 +770,15 @@ impl ClientBuilder {
         Ok(match transport {
             Transport::Plain(t) => start(t, scheme, authority, opts),
             Transport::Tls(t) => start(*t, scheme, authority, opts),
-            Transport::Http1(first) => start_http1(first, dial, scheme, authority, opts),
+            Transport::Http1(first) => {
+                let forward = dial.forward.as_ref().map(|p| {
+                    (
+                        format!("{scheme}://{authority}"),
+                        p.authorization().map(str::to_owned),
+                    )
+                });
+                start_http1(first, dial, scheme, authority, opts, forward)
+            }
         })
     }
 
@@ -789,20 +830,32 @@ enum Transport {
 /// Opens connections to one origin: the first, and more for the HTTP/1.1 pool.
 #[derive(Clone)]
 struct Dialer {
+    /// The origin's `host:port`.
     addr: String,
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     timeout: Option<Duration>,
+    /// A proxy to reach the origin through with CONNECT.
+    tunnel: Option<crate::proxy::Proxy>,
+    /// A proxy that forwards absolute-form HTTP/1.1 requests (connections go to it).
+    forward: Option<crate::proxy::Proxy>,
 }
 
 impl Dialer {
+    /// A TCP connection to the origin: directly, through a proxy's tunnel, or to the
+    /// forwarding proxy itself.
     async fn tcp(&self) -> Result<TcpStream, Error> {
-        let tcp = TcpStream::connect(&self.addr)
-            .await
-            .map_err(|e| Error::Connect {
-                addr: self.addr.clone(),
-                source: Arc::new(e),
-            })?;
+        let to = match (&self.tunnel, &self.forward) {
+            (Some(p), _) | (None, Some(p)) => p.addr(),
+            (None, None) => self.addr.clone(),
+        };
+        let mut tcp = TcpStream::connect(&to).await.map_err(|e| Error::Connect {
+            addr: to.clone(),
+            source: Arc::new(e),
+        })?;
         let _ = tcp.set_nodelay(true);
+        if let Some(p) = &self.tunnel {
+            p.tunnel(&mut tcp, &self.addr).await?;
+        }
         Ok(tcp)
     }
 
@@ -836,6 +889,7 @@ fn start_http1(
     scheme: Scheme,
     authority: Authority,
     opts: Options,
+    forward: Option<(String, Option<String>)>,
 ) -> Client {
     let (tx, rx) = mpsc::unbounded_channel();
     let link = Arc::new(Link {
@@ -851,6 +905,7 @@ fn start_http1(
         connect,
         crate::h1conn::H1Options {
             max_decoded: opts.max_decoded,
+            forward,
             ..Default::default()
         },
     );

@@ -48,6 +48,12 @@ pub enum Error {
     Http1(crate::h1::H1Error),
     /// The operation needs HTTP/2, and this connection speaks HTTP/1.1 (e.g. PING).
     Unsupported(&'static str),
+    /// The proxy refused the CONNECT tunnel with this status (407: credentials needed or
+    /// wrong; 403: not allowed).
+    Proxy {
+        /// The proxy's answer.
+        status: http::StatusCode,
+    },
     /// The peer sent GOAWAY. `retryable` is true when the request was above
     /// `last_stream_id` (or never sent), so the peer did not process it.
     GoAway {
@@ -98,7 +104,7 @@ impl Error {
     pub fn is_connect(&self) -> bool {
         matches!(
             self,
-            Error::Connect { .. } | Error::Tls(_) | Error::Alpn { .. }
+            Error::Connect { .. } | Error::Tls(_) | Error::Alpn { .. } | Error::Proxy { .. }
         )
     }
 
@@ -200,6 +206,7 @@ impl fmt::Display for Error {
             Error::Decode(e) => write!(f, "content decoding failed: {e}"),
             Error::Http1(e) => write!(f, "HTTP/1.1: {e}"),
             Error::Unsupported(what) => write!(f, "not possible over HTTP/1.1: {what}"),
+            Error::Proxy { status } => write!(f, "the proxy refused the tunnel: {status}"),
         }
     }
 }

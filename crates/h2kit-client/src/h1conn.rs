@@ -48,6 +48,9 @@ pub(crate) struct H1Options {
     pub(crate) window: u32,
     pub(crate) limits: H1Limits,
     pub(crate) max_decoded: Option<u64>,
+    /// Through a proxy that forwards HTTP/1.1: request targets in absolute form with this
+    /// prefix (`http://authority`), and this `Proxy-Authorization`.
+    pub(crate) forward: Option<(String, Option<String>)>,
 }
 
 impl Default for H1Options {
@@ -57,6 +60,7 @@ impl Default for H1Options {
             window: 256 * 1024,
             limits: H1Limits::default(),
             max_decoded: None,
+            forward: None,
         }
     }
 }
@@ -343,11 +347,19 @@ impl Exchange {
         body: &mut crate::body::Body,
         buf: &mut BytesMut,
     ) -> Result<h1::ResponseHead, Stop> {
-        let target = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
+        let path = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let mut headers = std::borrow::Cow::Borrowed(request.headers());
+        let target = match &self.opts.forward {
+            Some((prefix, auth)) => {
+                if let Some(value) = auth.as_deref().and_then(|a| a.parse().ok()) {
+                    headers
+                        .to_mut()
+                        .insert(http::header::PROXY_AUTHORIZATION, value);
+                }
+                format!("{prefix}{path}")
+            }
+            None => path.to_owned(),
+        };
         let head_request = request.method() == http::Method::HEAD;
         let mut out = BytesMut::with_capacity(256);
         let full = body.as_full().cloned();
@@ -356,7 +368,7 @@ impl Exchange {
             request.method(),
             &target,
             &self.authority,
-            request.headers(),
+            &headers,
             len,
             &mut out,
         );

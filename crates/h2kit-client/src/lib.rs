@@ -78,6 +78,7 @@ mod driver;
 mod error;
 mod h1;
 mod h1conn;
+mod proxy;
 mod tls;
 pub mod trace;
 
@@ -91,6 +92,7 @@ pub use h2kit::{
     Config, ErrorCode, ExtensiblePriority, Initiator, LimitExceeded, ProtocolViolation,
     StreamError, StreamId, Urgency,
 };
+pub use proxy::{Proxies, Proxy};
 
 /// Fuzz logic, shared by `fuzz/fuzz_targets/h1_response.rs` and the proptests in `tests/`.
 #[doc(hidden)]

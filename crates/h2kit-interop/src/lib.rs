@@ -7,6 +7,7 @@
 //! set (as CI does), in which case it fails.
 
 pub mod httpwg;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -207,3 +207,30 @@ async fn http1_keep_alive_pool_chunked_gzip_and_uploads() {
         .await;
     assert_eq!(again.unwrap(), "file 1\n");
 }
+
+/// `http://` through a forwarding proxy: absolute-form HTTP/1.1 requests with the proxy's
+/// credentials; the proxy passes them to nginx, which accepts absolute-form targets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_through_a_forwarding_proxy_is_absolute_form_http1() {
+    let Some(program) = nginx("http_through_a_forwarding_proxy_is_absolute_form_http1") else {
+        return;
+    };
+    let server = start(&program, "fwd");
+    // "u:p"
+    let proxy = h2kit_interop::proxy::TestProxy::start(Some("Basic dTpw".into())).await;
+    let client = Client::builder()
+        .proxy(h2kit_client::Proxy::new(&format!("http://u:p@{}", proxy.addr)).unwrap())
+        .connect(&format!("http://127.0.0.1:{}", server.http))
+        .await
+        .unwrap();
+    let response = client.get("/f3.txt").await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_11);
+    assert_eq!(response.into_body().collect().await.unwrap(), "file 3\n");
+    let seen = proxy.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(
+        seen[0].target,
+        format!("http://127.0.0.1:{}/f3.txt", server.http)
+    );
+    assert_eq!(seen[0].authorization.as_deref(), Some("Basic dTpw"));
+}

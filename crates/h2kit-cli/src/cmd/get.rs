@@ -28,6 +28,8 @@ const EXIT_CONNECT: u8 = 7;
 const EXIT_WEIRD_REPLY: u8 = 8;
 /// Exit code: HTTP/2 error.
 const EXIT_HTTP2: u8 = 16;
+/// Exit code: the proxy refused the tunnel (as curl's "CONNECT tunnel failed").
+const EXIT_PROXY: u8 = 56;
 /// Exit code: HTTP status >= 400 with --fail.
 const EXIT_HTTP_STATUS: u8 = 22;
 /// Exit code: write error.
@@ -46,7 +48,7 @@ const EXIT_CERT: u8 = 60;
 #[command(
     after_help = "Exit codes: 0 ok, 1 other, 2 usage, 7 connect, 8 bad HTTP/1.1 reply, 16 HTTP/2 error, \
 22 HTTP >= 400 with --fail, 23 write, 26 read upload, 28 timeout, 35 TLS/ALPN, \
-60 certificate. http:// URLs use h2c with prior knowledge unless --http1.1; https:// URLs \
+56 proxy refused the tunnel, 60 certificate. http:// URLs use h2c with prior knowledge unless --http1.1; https:// URLs \
 speak h2 or, when the server offers only that, HTTP/1.1."
 )]
 pub(crate) struct GetArgs {
@@ -105,6 +107,16 @@ pub(crate) struct GetArgs {
     /// Accept server push and report the promises on stderr (with -v).
     #[arg(long)]
     pub(crate) push: bool,
+    /// Use this HTTP proxy (`[http://][user:password@]host[:port]`); without it the
+    /// environment's https_proxy, http_proxy, all_proxy and no_proxy are read, as curl does.
+    #[arg(short = 'x', long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// Hosts reached without the proxy (comma-separated; `*` for all).
+    #[arg(long, value_name = "HOSTS")]
+    pub(crate) noproxy: Option<String>,
+    /// Proxy credentials, `user:password`.
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
+    pub(crate) proxy_user: Option<String>,
 }
 
 struct Failure {
@@ -131,6 +143,7 @@ fn classify(e: &Error) -> u8 {
         Error::Timeout => EXIT_TIMEOUT,
         Error::Body(_) => EXIT_READ,
         Error::Http1(_) => EXIT_WEIRD_REPLY,
+        Error::Proxy { .. } => EXIT_PROXY,
         Error::Reset(_)
         | Error::GoAway { .. }
         | Error::Connection(_)
@@ -166,6 +179,34 @@ pub(crate) fn run(args: GetArgs) -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// The proxies for this run: `-x` (with `-U`), else the environment; `--noproxy` on top.
+fn proxies(args: &GetArgs) -> Result<h2kit_client::Proxies, Failure> {
+    let mut proxies = match &args.proxy {
+        Some(url) => {
+            let mut proxy = h2kit_client::Proxy::new(url)
+                .map_err(|e| Failure::new(EXIT_USAGE, e.to_string()))?;
+            if let Some(cred) = &args.proxy_user {
+                let (user, password) = cred.split_once(':').unwrap_or((cred, ""));
+                proxy = proxy.basic_auth(user, password);
+            }
+            h2kit_client::Proxies {
+                https: Some(proxy.clone()),
+                http: Some(proxy),
+                no_proxy: Vec::new(),
+            }
+        }
+        None => h2kit_client::Proxies::from_env(),
+    };
+    if let Some(list) = &args.noproxy {
+        proxies.no_proxy = list
+            .split(',')
+            .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+    }
+    Ok(proxies)
 }
 
 struct Prepared {
@@ -280,7 +321,11 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
     }
     if args.http1 {
         builder = builder.http_versions(h2kit_client::HttpVersions::Http1Only);
+    } else if args.h2c {
+        // Prior knowledge, also through a proxy (in a CONNECT tunnel).
+        builder = builder.http_versions(h2kit_client::HttpVersions::Http2Only);
     }
+    builder = builder.proxies(proxies(&args)?);
     let client = builder.connect(&args.url).await?;
     if args.repeat > 1 {
         return repeat(&args, &prepared, &client).await;
