@@ -9,14 +9,14 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2kit::flow::WindowStrategy;
 use h2kit::{Config, Connection, ExtensiblePriority, Field, StreamId};
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -472,6 +472,10 @@ pub enum HttpVersions {
     Http2Only,
     /// HTTP/1.1 only (ALPN `http/1.1` over TLS), with a pool of keep-alive connections.
     Http1Only,
+    /// `http://`: start in HTTP/1.1 and ask for HTTP/2 with `Upgrade: h2c` (RFC 7540 §3.2,
+    /// a `HEAD` of the URL's path when connecting), staying on HTTP/1.1 when the server
+    /// declines (curl's `--http2` for `http://`). `https://`: as [`Auto`](Self::Auto).
+    Http2Upgrade,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -701,7 +705,9 @@ impl ClientBuilder {
             let mut config =
                 crate::tls::client_config(&self.roots, self.builtin_roots, self.insecure)?;
             config.alpn_protocols = match versions {
-                HttpVersions::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+                HttpVersions::Auto | HttpVersions::Http2Upgrade => {
+                    vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+                }
                 HttpVersions::Http2Only => vec![b"h2".to_vec()],
                 HttpVersions::Http1Only => vec![b"http/1.1".to_vec()],
             };
@@ -731,10 +737,13 @@ impl ClientBuilder {
         let work = async {
             let tcp = dial.tcp().await?;
             let Some((config, name)) = &tls_config else {
-                return Ok(match versions {
-                    HttpVersions::Http1Only => Transport::Http1(Box::new(tcp)),
-                    _ => Transport::Plain(tcp),
-                });
+                return match versions {
+                    HttpVersions::Http1Only => Ok(Transport::Http1(Box::new(tcp))),
+                    HttpVersions::Http2Upgrade => {
+                        upgrade(tcp, &self.config, uri.path(), authority.as_str()).await
+                    }
+                    HttpVersions::Auto | HttpVersions::Http2Only => Ok(Transport::Plain(tcp)),
+                };
             };
             let connector = tokio_rustls::TlsConnector::from(config.clone());
             let stream = connector
@@ -742,13 +751,14 @@ impl ClientBuilder {
                 .await
                 .map_err(tls_error)?;
             let alpn = stream.get_ref().1.alpn_protocol();
+            let auto = matches!(versions, HttpVersions::Auto | HttpVersions::Http2Upgrade);
             match (alpn, versions) {
-                (Some(b"h2"), HttpVersions::Auto | HttpVersions::Http2Only) => {
-                    Ok(Transport::Tls(Box::new(stream)))
-                }
-                (Some(b"http/1.1") | None, HttpVersions::Auto | HttpVersions::Http1Only) => {
+                (Some(b"h2"), HttpVersions::Http2Only) => Ok(Transport::Tls(Box::new(stream))),
+                (Some(b"h2"), _) if auto => Ok(Transport::Tls(Box::new(stream))),
+                (Some(b"http/1.1") | None, HttpVersions::Http1Only) => {
                     Ok(Transport::Http1(Box::new(stream)))
                 }
+                (Some(b"http/1.1") | None, _) if auto => Ok(Transport::Http1(Box::new(stream))),
                 (alpn, _) => Err(Error::Alpn {
                     negotiated: alpn.map(<[u8]>::to_vec),
                 }),
@@ -769,6 +779,10 @@ impl ClientBuilder {
         };
         Ok(match transport {
             Transport::Plain(t) => start(t, scheme, authority, opts),
+            Transport::Upgraded(t) => {
+                let conn = Connection::client_h2c(opts.config.clone(), true);
+                start_conn(conn, t, scheme, authority, opts)
+            }
             Transport::Tls(t) => start(*t, scheme, authority, opts),
             Transport::Http1(first) => {
                 let forward = dial.forward.as_ref().map(|p| {
@@ -825,6 +839,107 @@ enum Transport {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     /// A connection (TCP or TLS) that speaks HTTP/1.1.
     Http1(crate::h1conn::BoxIo),
+    /// A cleartext connection the server upgraded to HTTP/2 (its first bytes read already
+    /// are put back in front).
+    Upgraded(Prefixed<TcpStream>),
+}
+
+/// A byte stream with some bytes already read from it put back in front.
+struct Prefixed<T> {
+    prefix: Bytes,
+    io: T,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            let head = self.prefix.split_to(n);
+            buf.put_slice(&head);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Asks for HTTP/2 with `Upgrade: h2c` (RFC 7540 §3.2) on a fresh cleartext connection, with
+/// a `HEAD` of `path`: 101 gives an HTTP/2 connection whose stream 1 answers the HEAD (the
+/// client driver has no request waiting on it and lets it pass); any other answer leaves the
+/// connection on HTTP/1.1 (reused when the server keeps it alive, else a new one).
+async fn upgrade(
+    mut tcp: TcpStream,
+    config: &Config,
+    path: &str,
+    authority: &str,
+) -> Result<Transport, Error> {
+    let settings = Connection::client(config.clone()).h2c_settings();
+    let path = if path.is_empty() { "/" } else { path };
+    let request = format!(
+        "HEAD {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: Upgrade, HTTP2-Settings\r\n\
+         upgrade: h2c\r\nhttp2-settings: {settings}\r\n\r\n"
+    );
+    let io_error = |e: std::io::Error| Error::Io(Arc::new(e));
+    tcp.write_all(request.as_bytes()).await.map_err(io_error)?;
+    let mut buf = BytesMut::with_capacity(4096);
+    let limits = crate::h1::H1Limits::default();
+    loop {
+        match crate::h1::parse_response_head(&mut buf, true, &limits).map_err(Error::Http1)? {
+            Some(head) if head.status == http::StatusCode::SWITCHING_PROTOCOLS => {
+                return Ok(Transport::Upgraded(Prefixed {
+                    prefix: buf.freeze(),
+                    io: tcp,
+                }));
+            }
+            Some(head) if head.status.is_informational() => continue,
+            Some(head) => {
+                if head.keep_alive && buf.is_empty() {
+                    return Ok(Transport::Http1(Box::new(tcp)));
+                }
+                return Err(Error::Unsupported(
+                    "the server declined the h2c upgrade and closed the connection",
+                ));
+            }
+            None => {
+                if tcp.read_buf(&mut buf).await.map_err(io_error)? == 0 {
+                    return Err(Error::Http1(crate::H1Error::UnexpectedEof));
+                }
+            }
+        }
+    }
 }
 
 /// Opens connections to one origin: the first, and more for the HTTP/1.1 pool.
@@ -936,8 +1051,22 @@ fn start<T>(io: T, scheme: Scheme, authority: Authority, opts: Options) -> Clien
 where
     T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let conn = Connection::client(opts.config.clone());
+    start_conn(conn, io, scheme, authority, opts)
+}
+
+/// Runs `conn` (a fresh client connection, or one upgraded from HTTP/1.1) over `io`.
+fn start_conn<T>(
+    conn: Connection,
+    io: T,
+    scheme: Scheme,
+    authority: Authority,
+    opts: Options,
+) -> Client
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let push = opts.config.settings.enable_push;
-    let conn = Connection::client(opts.config);
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared::default());
     let link = Arc::new(Link {

@@ -234,3 +234,21 @@ async fn http_through_a_forwarding_proxy_is_absolute_form_http1() {
     );
     assert_eq!(seen[0].authorization.as_deref(), Some("Basic dTpw"));
 }
+
+/// nginx has no h2c: it ignores `Upgrade: h2c`, and the client stays on HTTP/1.1 on the same
+/// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_h2c_upgrade_stays_on_http1() {
+    let Some(program) = nginx("a_declined_h2c_upgrade_stays_on_http1") else {
+        return;
+    };
+    let server = start(&program, "upgrade");
+    let client = Client::builder()
+        .http_versions(HttpVersions::Http2Upgrade)
+        .connect(&format!("http://127.0.0.1:{}/", server.http))
+        .await
+        .unwrap();
+    let response = client.get("/f2.txt").await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_11);
+    assert_eq!(response.into_body().collect().await.unwrap(), "file 2\n");
+}

@@ -79,6 +79,10 @@ pub(crate) struct GetArgs {
     /// the server picks by ALPN (h2, else HTTP/1.1).
     #[arg(long = "http1.1", id = "http1")]
     pub(crate) http1: bool,
+    /// HTTP/2 by `Upgrade: h2c` for http:// URLs (HTTP/1.1 if the server declines), as
+    /// curl's --http2; https:// URLs negotiate by ALPN as always.
+    #[arg(long, conflicts_with_all = ["http1", "h2c"])]
+    pub(crate) http2: bool,
     /// Accept any server certificate (testing only).
     #[arg(short = 'k', long)]
     pub(crate) insecure: bool,
@@ -321,6 +325,8 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
     }
     if args.http1 {
         builder = builder.http_versions(h2kit_client::HttpVersions::Http1Only);
+    } else if args.http2 {
+        builder = builder.http_versions(h2kit_client::HttpVersions::Http2Upgrade);
     } else if args.h2c {
         // Prior knowledge, also through a proxy (in a CONNECT tunnel).
         builder = builder.http_versions(h2kit_client::HttpVersions::Http2Only);
