@@ -20,7 +20,7 @@ enum Command {
     /// Run an HTTP/2 server and client on this machine and show what HTTP/2 does.
     Demo(cmd::demo::DemoArgs),
     /// Fetch a URL over HTTP/2 (curl/nghttp habits; see --help for exit codes).
-    Get(cmd::get::GetArgs),
+    Get(Box<cmd::get::GetArgs>),
     /// HPACK tools for hpack-test-case JSON stories.
     #[command(subcommand)]
     Hpack(HpackCommand),
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Demo(args) => return cmd::demo::run(args),
-        Command::Get(args) => return cmd::get::run(args),
+        Command::Get(args) => return cmd::get::run(*args),
         Command::Serve(args) => return cmd::serve::run(args),
         Command::Hpack(HpackCommand::Inflate { file }) => cmd::hpack::inflate(file.as_ref()),
         Command::Hpack(HpackCommand::Deflate {

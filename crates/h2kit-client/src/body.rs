@@ -287,6 +287,59 @@ pub(crate) struct RecvBody {
     peer_done: bool,
     /// Bytes handed out so far (after decoding).
     received: u64,
+    /// The whole-request deadline and the stall timer, when configured (boxed: most bodies
+    /// have neither).
+    timers: Option<Box<Timers>>,
+}
+
+/// A response body's time limits ([`ClientBuilder::timeout`] and
+/// [`ClientBuilder::read_timeout`]).
+///
+/// [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
+/// [`ClientBuilder::read_timeout`]: crate::ClientBuilder::read_timeout
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BodyTimeouts {
+    /// When the whole request must be done.
+    pub(crate) deadline: Option<tokio::time::Instant>,
+    /// The longest wait for the next piece of the body.
+    pub(crate) read: Option<std::time::Duration>,
+}
+
+struct Timers {
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    read: Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+impl Timers {
+    fn new(t: BodyTimeouts) -> Option<Box<Timers>> {
+        if t.deadline.is_none() && t.read.is_none() {
+            return None;
+        }
+        Some(Box::new(Timers {
+            deadline: t.deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            read: t.read.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
+        }))
+    }
+
+    /// Whether a limit has passed (registering for a wake-up when not).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let total = self
+            .deadline
+            .as_mut()
+            .is_some_and(|s| s.as_mut().poll(cx).is_ready());
+        let stalled = self
+            .read
+            .as_mut()
+            .is_some_and(|(_, s)| s.as_mut().poll(cx).is_ready());
+        total || stalled
+    }
+
+    /// Data arrived: the stall timer starts again.
+    fn progress(&mut self) {
+        if let Some((d, s)) = &mut self.read {
+            s.as_mut().reset(tokio::time::Instant::now() + *d);
+        }
+    }
 }
 
 impl RecvBody {
@@ -305,7 +358,14 @@ impl RecvBody {
             ended: false,
             peer_done: false,
             received: 0,
+            timers: None,
         }
+    }
+
+    /// Sets the body's time limits (a timer needs the runtime's context).
+    pub(crate) fn with_timeouts(mut self, t: BodyTimeouts) -> Self {
+        self.timers = Timers::new(t);
+        self
     }
 }
 
@@ -600,10 +660,20 @@ fn poll_recv(
             return Poll::Ready(None);
         }
         let item = match r.rx.poll_recv(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                if r.timers.as_mut().is_some_and(|t| t.expired(cx)) {
+                    // Dropping the body then cancels the stream.
+                    r.ended = true;
+                    return Poll::Ready(Some(Err(Error::Timeout)));
+                }
+                return Poll::Pending;
+            }
             Poll::Ready(None) => Item::Error(Error::ConnectionClosed),
             Poll::Ready(Some(item)) => item,
         };
+        if let Some(t) = &mut r.timers {
+            t.progress();
+        }
         match item {
             Item::Data { data, flow, end } => {
                 if flow > 0 && end {

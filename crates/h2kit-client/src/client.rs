@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{Body, Head, ItemReceiver, RecvBody, item_channel};
+use crate::body::{Body, BodyTimeouts, Head, ItemReceiver, RecvBody, item_channel};
 use crate::decode::ACCEPT_ENCODING;
 use crate::driver::{Cmd, Driver, Link, PendingRequest, Shared};
 use crate::error::Error;
@@ -47,6 +47,10 @@ struct Inner {
     decompress: bool,
     push: bool,
     request_timeout: Option<Duration>,
+    /// The whole request, body included.
+    timeout: Option<Duration>,
+    /// The longest wait for the next piece of a response body.
+    read_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Client {
@@ -112,14 +116,20 @@ impl Client {
             }
             Err(e) => Waiting::Failed(e),
         };
+        let deadline = self.inner.timeout.map(|d| tokio::time::Instant::now() + d);
+        let head_limit = match (self.inner.request_timeout, self.inner.timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         ResponseFuture {
             state,
             client: self.inner.clone(),
             pushes: push_rx,
-            timeout: self
-                .inner
-                .request_timeout
-                .map(|d| Box::pin(tokio::time::sleep(d))),
+            timeout: head_limit.map(|d| Box::pin(tokio::time::sleep(d))),
+            body_timeouts: BodyTimeouts {
+                deadline,
+                read: self.inner.read_timeout,
+            },
         }
     }
 
@@ -209,6 +219,7 @@ pub struct ResponseFuture {
     client: Arc<Inner>,
     pushes: Option<mpsc::UnboundedReceiver<PushedResponse>>,
     timeout: Option<Pin<Box<tokio::time::Sleep>>>,
+    body_timeouts: BodyTimeouts,
 }
 
 /// Where a [`ResponseFuture`] stands.
@@ -230,9 +241,14 @@ impl fmt::Debug for ResponseFuture {
 }
 
 /// A response from its head, its body reading from the exchange `rx` the head came on.
-fn response(head: Head, rx: ItemReceiver, link: Arc<Link>) -> Response<Body> {
-    let body = Body::recv(RecvBody::new(rx, link, head.stream, head.decoder));
-    Response::from_parts(head.parts, body)
+fn response(
+    head: Head,
+    rx: ItemReceiver,
+    link: Arc<Link>,
+    timeouts: BodyTimeouts,
+) -> Response<Body> {
+    let body = RecvBody::new(rx, link, head.stream, head.decoder).with_timeouts(timeouts);
+    Response::from_parts(head.parts, Body::recv(body))
 }
 
 impl ResponseFuture {
@@ -259,7 +275,12 @@ impl Future for ResponseFuture {
         if let Poll::Ready(head) = head {
             let result = match (std::mem::replace(&mut this.state, Waiting::Done), head) {
                 (Waiting::Failed(e), _) => Err(e),
-                (Waiting::Head(rx), Ok(head)) => Ok(response(head, rx, this.client.link.clone())),
+                (Waiting::Head(rx), Ok(head)) => Ok(response(
+                    head,
+                    rx,
+                    this.client.link.clone(),
+                    this.body_timeouts,
+                )),
                 (_, Err(e)) => Err(e),
                 (Waiting::Done, Ok(_)) => Err(Error::ConnectionClosed),
             };
@@ -355,7 +376,12 @@ impl PushedResponse {
         };
         let head = std::future::poll_fn(|cx| rx.poll_head(cx)).await?;
         let rx = self.rx.take().ok_or(Error::ConnectionClosed)?;
-        Ok(response(head, rx, self.link.clone()))
+        Ok(response(
+            head,
+            rx,
+            self.link.clone(),
+            BodyTimeouts::default(),
+        ))
     }
 
     /// Refuses the push (RST_STREAM CANCEL), e.g. because the resource is cached.
@@ -451,6 +477,8 @@ pub struct ClientBuilder {
     config_error: Option<Error>,
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     decompress: bool,
     max_decoded: Option<u64>,
     trace: Option<Arc<dyn FrameTrace>>,
@@ -506,6 +534,8 @@ impl ClientBuilder {
             config_error: None,
             connect_timeout: Some(Duration::from_secs(30)),
             request_timeout: None,
+            timeout: None,
+            read_timeout: None,
             decompress: false,
             max_decoded: None,
             trace: None,
@@ -634,6 +664,22 @@ impl ClientBuilder {
     /// Limit on the wait for each response's headers (default none).
     pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Limit on each whole request, from sending it to the end of its response body
+    /// (default none; reqwest's `timeout`). Past it the response, or the next read of its
+    /// body, fails with [`Error::Timeout`] and the stream is cancelled.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Limit on the wait for each next piece of a response body (default none; reqwest's
+    /// `read_timeout`): a server that stalls, or sends a byte now and then slower than
+    /// this, fails the read with [`Error::Timeout`] and the stream is cancelled.
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.read_timeout = timeout;
         self
     }
 
@@ -775,6 +821,8 @@ impl ClientBuilder {
             decompress: self.decompress,
             max_decoded: self.max_decoded,
             request_timeout: self.request_timeout,
+            timeout: self.timeout,
+            read_timeout: self.read_timeout,
             trace: self.trace,
         };
         Ok(match transport {
@@ -810,6 +858,8 @@ impl ClientBuilder {
             decompress: self.decompress,
             max_decoded: self.max_decoded,
             request_timeout: self.request_timeout,
+            timeout: self.timeout,
+            read_timeout: self.read_timeout,
             trace: self.trace,
         };
         Ok(start(io, scheme, authority, opts))
@@ -1035,6 +1085,8 @@ fn start_http1(
             decompress: opts.decompress,
             push: false,
             request_timeout: opts.request_timeout,
+            timeout: opts.timeout,
+            read_timeout: opts.read_timeout,
         }),
     }
 }
@@ -1044,6 +1096,8 @@ struct Options {
     decompress: bool,
     max_decoded: Option<u64>,
     request_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     trace: Option<Arc<dyn FrameTrace>>,
 }
 
@@ -1093,6 +1147,8 @@ where
             decompress: opts.decompress,
             push,
             request_timeout: opts.request_timeout,
+            timeout: opts.timeout,
+            read_timeout: opts.read_timeout,
         }),
     }
 }

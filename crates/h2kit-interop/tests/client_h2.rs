@@ -155,6 +155,21 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) 
             let mut s = respond.send_response(Response::new(()), false).unwrap();
             s.send_data(Bytes::from_static(b"<html>"), true).unwrap();
         }
+        "/stall" => {
+            // One byte, then a stream that stays open with nothing more.
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from_static(b"x"), false).unwrap();
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            drop(s);
+        }
+        "/trickle" => {
+            // Ten bytes, one every 20 ms.
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            for i in 0..10u8 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                s.send_data(Bytes::from(vec![b'0' + i]), i == 9).unwrap();
+            }
+        }
         "/short-body" => {
             // Announces 60,000 bytes, ends the stream after 30,000, and keeps the connection.
             let resp = Response::builder()
@@ -575,4 +590,37 @@ async fn a_body_shorter_than_its_content_length_fails_at_once_naming_the_rule() 
     // Only the stream failed: the connection serves the next request.
     let body = c.get("/hello").await.unwrap().into_body().collect().await;
     assert_eq!(&body.unwrap()[..], b"hello");
+}
+
+/// Issue 13 (bad input): `--timeout` used to cover connecting and response headers only, so a
+/// server sending a body byte now and then held the client as long as it liked. A stalled
+/// body fails its read with `Error::Timeout` under `read_timeout`, and under `timeout` (the
+/// whole request); the connection stays usable, and a steady trickle within the read
+/// timeout is not cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bodies_time_out_and_steady_ones_do_not() {
+    let addr = h2_server().await;
+    for builder in [
+        Client::builder().read_timeout(Some(Duration::from_millis(100))),
+        Client::builder().timeout(Some(Duration::from_millis(300))),
+    ] {
+        let c = builder.connect(&format!("http://{addr}")).await.unwrap();
+        let mut body = c.get("/stall").await.unwrap().into_body();
+        assert_eq!(&body.chunk().await.unwrap().unwrap()[..], b"x");
+        // The guard only stops a hang from stalling CI.
+        let next = tokio::time::timeout(Duration::from_secs(60), body.chunk())
+            .await
+            .expect("the stalled body never timed out");
+        assert!(matches!(next, Some(Err(Error::Timeout))), "{next:?}");
+        drop(body);
+        let ok = c.get("/hello").await.unwrap().into_body().collect().await;
+        assert_eq!(&ok.unwrap()[..], b"hello");
+    }
+    let c = Client::builder()
+        .read_timeout(Some(Duration::from_secs(30)))
+        .connect(&format!("http://{addr}"))
+        .await
+        .unwrap();
+    let body = c.get("/trickle").await.unwrap().into_body().collect().await;
+    assert_eq!(&body.unwrap()[..], b"0123456789");
 }

@@ -108,6 +108,12 @@ pub(crate) struct GetArgs {
     /// Give up after this many seconds (connect and each response's headers).
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout: Option<f64>,
+    /// Give up on each request after this many seconds in all, body included (curl's -m).
+    #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
+    pub(crate) max_time: Option<f64>,
+    /// Give up when a response body sends nothing for this many seconds.
+    #[arg(long = "read-timeout", value_name = "SECONDS")]
+    pub(crate) read_timeout: Option<f64>,
     /// Accept server push and report the promises on stderr (with -v).
     #[arg(long)]
     pub(crate) push: bool,
@@ -304,18 +310,26 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::new(EXIT_READ, format!("cannot read {}: {e}", path.display())))?;
     }
     let start = Instant::now();
-    let timeout = match args.timeout {
-        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(_) => return Err(Failure::new(EXIT_USAGE, "--timeout must be positive")),
-        None => None,
+    let seconds = |value: Option<f64>, flag: &str| match value {
+        Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => Ok(Some(Duration::from_secs_f64(t))),
+        Some(_) => Err(Failure::new(EXIT_USAGE, format!("{flag} must be positive"))),
+        None => Ok(None),
     };
+    let timeout = seconds(args.timeout, "--timeout")?;
+    let max_time = seconds(args.max_time, "--max-time")?;
+    let read_timeout = seconds(args.read_timeout, "--read-timeout")?;
     let mut builder = Client::builder()
         .danger_accept_invalid_certs(args.insecure)
         .decompress(args.compressed)
         .enable_push(args.push)
-        .request_timeout(timeout);
-    if timeout.is_some() {
-        builder = builder.connect_timeout(timeout);
+        .request_timeout(timeout)
+        .timeout(max_time)
+        .read_timeout(read_timeout);
+    if let Some(t) = match (timeout, max_time) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    } {
+        builder = builder.connect_timeout(Some(t));
     }
     if let Some(ca) = &args.cacert {
         builder = builder.ca_file(ca);
