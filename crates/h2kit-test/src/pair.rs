@@ -109,6 +109,29 @@ struct Link {
     /// Octets written and delivered in total.
     written: u64,
     delivered: u64,
+    /// With a bandwidth: when the link has finished sending what it holds.
+    free_at: Option<Instant>,
+}
+
+impl Link {
+    /// When `len` octets written at `now` arrive: after the octets already queued have been
+    /// sent at `bandwidth` octets per second (if limited), then `latency`.
+    fn arrival(
+        &mut self,
+        now: Instant,
+        latency: Duration,
+        bandwidth: Option<u64>,
+        len: usize,
+    ) -> Instant {
+        let Some(bps) = bandwidth else {
+            return now + latency;
+        };
+        let start = self.free_at.map_or(now, |t| t.max(now));
+        let nanos = (len as u128 * 1_000_000_000).div_ceil(u128::from(bps.max(1)));
+        let done = start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        self.free_at = Some(done);
+        done + latency
+    }
 }
 
 /// The default number of steps [`Pair::drive`] allows before it reports a livelock.
@@ -161,6 +184,7 @@ pub struct Pair {
     start: Instant,
     now: Instant,
     latency: Duration,
+    bandwidth: Option<u64>,
     cap: Option<usize>,
     follow_timers: bool,
     auto_release: [bool; 2],
@@ -197,6 +221,7 @@ impl Pair {
             start,
             now: start,
             latency: Duration::ZERO,
+            bandwidth: None,
             cap: None,
             follow_timers: false,
             auto_release: [true, true],
@@ -214,6 +239,15 @@ impl Pair {
     /// Sets the one-way latency: bytes written at `t` arrive at `t + latency`.
     pub fn set_latency(&mut self, latency: Duration) -> &mut Self {
         self.latency = latency;
+        self
+    }
+
+    /// Limits each direction to `bytes_per_second` (`None`: unlimited, the default): octets
+    /// written queue behind those still being sent, as on a real link, then travel for the
+    /// latency. With [`set_latency`](Self::set_latency) this models a long fat network (say
+    /// 1 Gbit/s and 50 ms each way) for flow-control and window-tuning measurements.
+    pub fn set_bandwidth(&mut self, bytes_per_second: Option<u64>) -> &mut Self {
+        self.bandwidth = bytes_per_second;
         self
     }
 
@@ -442,7 +476,7 @@ impl Pair {
             Direction::ToClient => (&mut self.server, &mut self.to_client),
         };
         self.buf.clear();
-        let arrival = self.now + self.latency;
+        let (now, latency, bandwidth) = (self.now, self.latency, self.bandwidth);
         if let Some(chunks) = &mut self.chunks {
             chunks.clear();
             match self.cap {
@@ -457,6 +491,7 @@ impl Pair {
             if self.interceptor.is_none() {
                 for c in chunks.drain(..) {
                     link.written += c.len() as u64;
+                    let arrival = link.arrival(now, latency, bandwidth, c.len());
                     link.in_flight.push_back((arrival, c));
                 }
                 return true;
@@ -479,6 +514,7 @@ impl Pair {
         };
         if !out.is_empty() {
             link.written += out.len() as u64;
+            let arrival = link.arrival(now, latency, bandwidth, out.len());
             link.in_flight.push_back((arrival, out));
         }
         true

@@ -371,3 +371,36 @@ fn header_blocks_larger_than_a_frame_go_out_as_continuations() {
             .any(|f| f.name.as_ref() == b"x-big" && f.value.as_ref() == big.as_bytes())
     );
 }
+
+/// With a bandwidth, octets queue behind each other on the link: a 2 MB body over a 1 MB/s
+/// link with windows large enough takes about 2 s plus the latency, not the latency alone.
+#[test]
+fn bandwidth_serializes_what_is_written() {
+    let mut client = Config::default();
+    client.settings.initial_window_size = 8 << 20;
+    client.connection_window_size = 8 << 20;
+    let mut server = Config::default();
+    server.limits.max_send_buffer_per_stream = 4 << 20;
+    let mut pair = Pair::new(client, server);
+    pair.set_latency(Duration::from_millis(10))
+        .set_bandwidth(Some(1_000_000));
+    pair.drive();
+    let start = pair.elapsed();
+    let payload = Bytes::from(vec![7u8; 2_000_000]);
+    let id = pair.client.send_request(get("/big"), true).unwrap();
+    pair.drive();
+    answer_all(&mut pair, &payload);
+    pair.drive();
+    let (got, ended) = body(&pair.take_events(Side::Client), id);
+    assert!(ended);
+    assert_eq!(got.len(), payload.len());
+    let took = pair.elapsed() - start;
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_millis(2_200), "{took:?}");
+    // Without a bandwidth the same exchange takes two one-way latencies.
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.set_latency(Duration::from_millis(10))
+        .set_bandwidth(None);
+    pair.drive();
+    assert!(pair.elapsed() < Duration::from_millis(100));
+}
