@@ -115,11 +115,13 @@ fn main() {
         "client receive windows", "time", "goodput", "of link", "2nd half rate", "of link"
     );
     let fixed = {
-        let mut c = Config::default();
-        c.stream_window = WindowStrategy::Threshold;
-        c.connection_window = WindowStrategy::Threshold;
+        let mut c = Config {
+            stream_window: WindowStrategy::Threshold,
+            connection_window: WindowStrategy::Threshold,
+            connection_window_size: 65_535,
+            ..Config::default()
+        };
         c.settings.initial_window_size = 65_535;
-        c.connection_window_size = 65_535;
         c
     };
     let cases: Vec<(&str, Config)> = vec![
