@@ -5,7 +5,15 @@
 //!
 //! ```text
 //! cargo run --release -p h2kit-bench --bin wan            # virtual link only
+//! cargo build --release -p h2kit-cli                       # then, for real sockets:
+//! cargo run --release -p h2kit-bench --bin wan -- sockets [--h2kit PATH]
 //! ```
+//!
+//! `sockets`: a 16 MiB file from nghttpd behind the relay (100 Mbit/s, 50 ms each way),
+//! fetched by `h2kit get --h2c` and by `curl --http2-prior-knowledge` (best of 2 each,
+//! interleaved), then a 16 MiB upload (POST) by `h2kit get --data-file` and curl to an
+//! h2kit-server (default configuration) whose handler reads the whole body, behind the same
+//! relay, against the ideal time (size / rate + one RTT).
 //!
 //! Reported per configuration: the virtual time from sending the request to the last byte,
 //! the goodput over that time, and the rate over the second half of the body (the steady
@@ -102,6 +110,22 @@ fn mbps(bytes: usize, d: Duration) -> f64 {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("sockets") {
+        let h2kit = args
+            .windows(2)
+            .find(|w| w[0] == "--h2kit")
+            .map(|w| std::path::PathBuf::from(&w[1]))
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/h2kit")
+            });
+        sockets(&h2kit);
+        return;
+    }
+    virtual_link();
+}
+
+fn virtual_link() {
     let link = LINK_BYTES_PER_SEC as f64 / 1e6;
     println!(
         "W7 virtual: {} MiB download, {:.0} MB/s link (1 Gbit/s), {} ms one way ({} ms RTT)",
@@ -143,5 +167,219 @@ fn main() {
             100.0 * steady / link,
             wall.elapsed().as_secs_f64()
         );
+    }
+}
+
+// ------------------------------------------------------------------------- real sockets
+
+const SOCKET_RATE: u64 = 12_500_000; // 100 Mbit/s
+const SOCKET_BODY: usize = 16 << 20;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `cmd` and returns its wall time; panics with its output when it fails.
+fn timed(cmd: &mut std::process::Command) -> Duration {
+    let start = Instant::now();
+    let out = cmd.output().expect("the program runs");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sockets(h2kit: &std::path::Path) {
+    use std::process::{Command, Stdio};
+    assert!(
+        h2kit.is_file(),
+        "{} is missing: cargo build --release -p h2kit-cli",
+        h2kit.display()
+    );
+    let dir = std::env::temp_dir().join(format!("h2kit-wan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let big = dir.join("big.bin");
+    std::fs::write(&big, vec![0x5au8; SOCKET_BODY]).expect("write the file");
+    let rtt = 2 * ONE_WAY;
+    let ideal = Duration::from_secs_f64(SOCKET_BODY as f64 / SOCKET_RATE as f64) + rtt;
+    println!(
+        "W7 sockets: {} MiB through a relay of {} Mbit/s and {} ms each way; ideal {:.2} s \
+         (size / rate + one RTT)",
+        SOCKET_BODY >> 20,
+        SOCKET_RATE * 8 / 1_000_000,
+        ONE_WAY.as_millis(),
+        ideal.as_secs_f64()
+    );
+
+    // Download from nghttpd.
+    let port = free_port();
+    let _nghttpd = Killed(
+        Command::new("nghttpd")
+            .args(["-a", "127.0.0.1", "-d"])
+            .arg(&dir)
+            .args(["--no-tls", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nghttpd (Debian nghttp2-server) starts"),
+    );
+    wait_for(port);
+    let relay = h2kit_bench::relay::Relay::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ONE_WAY,
+        SOCKET_RATE,
+    );
+    let url = format!("http://{}/big.bin", relay.addr);
+    let mut ours = Vec::new();
+    let mut curl = Vec::new();
+    for _ in 0..2 {
+        ours.push(timed(Command::new(h2kit).args([
+            "get",
+            "--h2c",
+            "-o",
+            "/dev/null",
+            &url,
+        ])));
+        curl.push(timed(Command::new("curl").args([
+            "-s",
+            "-m",
+            "300",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            &url,
+        ])));
+    }
+    let (o, c) = (best(&ours), best(&curl));
+    println!(
+        "  download from nghttpd   h2kit get {:>6.2} s   curl {:>6.2} s   h2kit / curl {:.2}   (target <= 1.10)",
+        o.as_secs_f64(),
+        c.as_secs_f64(),
+        o.as_secs_f64() / c.as_secs_f64()
+    );
+    drop(relay);
+
+    // Upload to an h2kit server whose handler reads the whole body.
+    let (port, _server) = sink_server();
+    let relay = h2kit_bench::relay::Relay::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ONE_WAY,
+        SOCKET_RATE,
+    );
+    let url = format!("http://{}/sink", relay.addr);
+    let file = big.to_string_lossy().into_owned();
+    let mut ours = Vec::new();
+    let mut curl = Vec::new();
+    for _ in 0..2 {
+        ours.push(timed(Command::new(h2kit).args([
+            "get",
+            "--h2c",
+            "-o",
+            "/dev/null",
+            "--data-file",
+            &file,
+            &url,
+        ])));
+        curl.push(timed(Command::new("curl").args([
+            "-s",
+            "-m",
+            "300",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "--data-binary",
+            &format!("@{file}"),
+            &url,
+        ])));
+    }
+    let (o, c) = (best(&ours), best(&curl));
+    println!(
+        "  upload to h2kit serve   h2kit get {:>6.2} s   curl {:>6.2} s   h2kit / ideal {:.2}   (target <= 1.10)",
+        o.as_secs_f64(),
+        c.as_secs_f64(),
+        o.as_secs_f64() / ideal.as_secs_f64()
+    );
+    drop(relay);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn best(runs: &[Duration]) -> Duration {
+    runs.iter().copied().min().unwrap_or_default()
+}
+
+/// An h2c h2kit-server on its own runtime thread whose handler reads each request body to
+/// its end and answers with its length; returns the port and a guard that stops it.
+fn sink_server() -> (u16, SinkGuard) {
+    use h2kit_server::{Body, Server};
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let server = Server::builder().h2c().build().await.expect("server");
+            let _ = port_tx.send(server.local_addr().port());
+            let handler = |req: http::Request<Body>| async move {
+                let len = match req.into_body().collect(64 << 20).await {
+                    Ok(c) => c.data.len(),
+                    Err(_) => 0,
+                };
+                http::Response::new(Body::from(len.to_string()))
+            };
+            let _ = server
+                .serve_with_shutdown(handler, async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    (
+        port_rx.recv().expect("the server's port"),
+        SinkGuard {
+            stop: Some(stop),
+            thread: Some(thread),
+        },
+    )
+}
+
+struct SinkGuard {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SinkGuard {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
