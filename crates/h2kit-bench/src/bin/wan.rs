@@ -260,6 +260,8 @@ fn sockets(h2kit: &std::path::Path) {
         ours.push(timed(Command::new(h2kit).args([
             "get",
             "--h2c",
+            "-m",
+            "300",
             "-o",
             "/dev/null",
             &url,
@@ -298,6 +300,8 @@ fn sockets(h2kit: &std::path::Path) {
         ours.push(timed(Command::new(h2kit).args([
             "get",
             "--h2c",
+            "-m",
+            "300",
             "-o",
             "/dev/null",
             "--data-file",
