@@ -65,14 +65,13 @@ impl Connection {
     /// sent as usual. `head` says the upgraded request was HEAD.
     pub fn client_h2c(config: Config, head: bool) -> Self {
         let mut conn = Connection::client(config);
-        let id = StreamId::new(1);
         let mut s = conn.new_stream(true);
         s.head = head;
         s.send_phase = Phase::Done;
-        conn.streams.insert(1, s);
         // Idle + our (HTTP/1.1) request with its end: cannot fail.
-        let _ = conn.apply(id, Input::SendHeaders { end_stream: true });
-        conn.next_local = 3;
+        let _ = conn
+            .streams
+            .open(StreamId::new(1), s, Input::SendHeaders { end_stream: true });
         conn
     }
 
@@ -122,10 +121,11 @@ impl Connection {
         let mut s = conn.new_stream(false);
         s.recv_phase = Phase::Done;
         s.content_length = info.content_length;
-        conn.streams.insert(1, s);
-        let _ = conn.apply(id, Input::RecvHeaders { end_stream: true });
-        conn.max_remote = 1;
-        conn.last_processed = 1;
+        conn.streams.note_remote_id(id);
+        // Idle + the peer's (HTTP/1.1) request with its end: cannot fail.
+        let _ = conn
+            .streams
+            .open(id, s, Input::RecvHeaders { end_stream: true });
         conn.pending_accept += 1;
         conn.events.push_back(Event::Request {
             stream: id,
@@ -208,12 +208,8 @@ impl Connection {
         self.ordered
             .push_back(Ordered::PriorityUpdate { stream: id, value });
         // The new priority also orders what we send on the stream.
-        if let Some(s) = self.streams.get_mut(&id.get()) {
-            s.priority.extensible = Some(priority);
-            if s.scheduled {
-                let _ = self.scheduler.update(id.get(), s.priority);
-            }
-        }
+        self.streams
+            .set_priority(id, PrioritySignal::extensible(priority));
         Ok(())
     }
 

@@ -4,6 +4,7 @@ mod extra;
 mod recv;
 mod send;
 mod stream;
+mod streams;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -14,16 +15,17 @@ use h2kit_hpack::{Decoder, Encoder};
 use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
 
 use crate::config::{Config, LocalSettings, SchedulerKind};
-use crate::error::ConnectionError;
+use crate::error::{ConnectionError, Initiator};
 use crate::event::Event;
 use crate::flow::{DEFAULT_WINDOW, RecvFlow, Window};
 use crate::headers::Field;
-use crate::limits::{Budget, RecentlyClosed};
+use crate::limits::Budget;
 use crate::state::StreamState;
 
 pub use extra::{request_from_fields, response_from_fields};
 use stream::Stream;
 pub use stream::StreamMut;
+use streams::Streams;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -342,20 +344,9 @@ pub struct Connection {
     sent_settings: bool,
     control: VecDeque<Control>,
     ordered: VecDeque<Ordered>,
-    scheduler: Box<dyn Scheduler + Send>,
 
-    // Streams.
-    streams: h2kit_priority::idhash::StreamMap<u32, Stream>,
-    closed: RecentlyClosed,
-    closed_unstamped: Vec<(StreamId, crate::state::CloseCause)>,
-    next_local: u32,
-    max_remote: u32,
-    /// Ranges of peer stream ids skipped when it opened a higher one (newest last, bounded):
-    /// HEADERS on them is an unexpected stream identifier (RFC 9113 §5.1.1).
-    skipped_remote: VecDeque<(u32, u32)>,
-    last_processed: u32,
-    active_local: u32,
-    active_remote: u32,
+    streams: Streams,
+    /// Streams opened by the peer whose [`Event::Request`] was not polled yet.
     pending_accept: usize,
 
     // Settings.
@@ -385,9 +376,6 @@ pub struct Connection {
 
     budgets: Budgets,
     events: VecDeque<Event>,
-    /// PRIORITY_UPDATE frames for streams not opened yet (RFC 9218 §7.1), oldest first,
-    /// bounded by our SETTINGS_MAX_CONCURRENT_STREAMS.
-    early_priority: VecDeque<(u32, h2kit_priority::ExtensiblePriority)>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -474,16 +462,7 @@ impl Connection {
             sent_settings: false,
             control: VecDeque::new(),
             ordered: VecDeque::new(),
-            scheduler,
-            streams: h2kit_priority::idhash::stream_map(),
-            closed: RecentlyClosed::new(limits.max_closed_streams, limits.closed_stream_retention),
-            closed_unstamped: Vec::new(),
-            next_local: if role == Role::Client { 1 } else { 2 },
-            max_remote: 0,
-            skipped_remote: VecDeque::new(),
-            last_processed: 0,
-            active_local: 0,
-            active_remote: 0,
+            streams: Streams::new(role, &limits, scheduler),
             pending_accept: 0,
             local,
             pending_settings: VecDeque::new(),
@@ -501,7 +480,6 @@ impl Connection {
             error: None,
             budgets,
             events: VecDeque::new(),
-            early_priority: VecDeque::new(),
             config,
         };
         let initial = conn.config.settings;
@@ -596,9 +574,7 @@ impl Connection {
         if self.last_recv.is_none() {
             self.last_recv = Some(now);
         }
-        for (id, cause) in core::mem::take(&mut self.closed_unstamped) {
-            self.closed.insert(id, cause, now);
-        }
+        self.streams.tick(now);
     }
 
     fn now(&self) -> Option<Instant> {
@@ -635,7 +611,7 @@ impl Connection {
                 .map(|t| t + limits.settings_ack_timeout),
         );
         if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
-            if self.active_local + self.active_remote == 0 {
+            if self.streams.none_active() {
                 consider(Some(last + idle));
             }
         }
@@ -706,7 +682,7 @@ impl Connection {
             }
         }
         if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
-            if self.active_local + self.active_remote == 0 && now >= last + idle {
+            if self.streams.none_active() && now >= last + idle {
                 self.fail(ConnectionError::IdleTimeout);
             }
         }
@@ -731,7 +707,7 @@ impl Connection {
         let from_peer = matches!(
             error,
             ConnectionError::GoAway {
-                initiator: crate::Initiator::Remote,
+                initiator: Initiator::Remote,
                 ..
             } | ConnectionError::TransportClosed
         );
@@ -745,14 +721,12 @@ impl Connection {
         if !from_peer && !matches!(error, ConnectionError::GoAway { .. }) {
             let debug = Bytes::from(error.to_string());
             self.control.push_back(Control::GoAway {
-                last: StreamId::new(self.max_remote),
+                last: self.streams.max_remote(),
                 code: error.code(),
                 debug,
             });
         }
-        for (_, s) in self.streams.iter_mut() {
-            s.clear_output();
-        }
+        self.streams.clear_output();
         self.inbuf = BytesMut::new();
         self.events.push_back(Event::Terminated {
             error: error.clone(),
@@ -783,10 +757,85 @@ impl Connection {
             code,
             last_stream_id: last,
             debug_data,
-            initiator: crate::Initiator::Remote,
+            initiator: Initiator::Remote,
         });
         // `fail` drops queued control frames; the last GOAWAY and replies must still go out.
         self.control = pending;
+    }
+
+    /// After GOAWAY (either way), the connection ends when no stream is left.
+    fn check_drained(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        let draining = self.goaway_recv.is_some() || self.shutdown == Shutdown::Final;
+        if !draining || !self.streams.none_active() {
+            return;
+        }
+        if !self.ordered.is_empty() || self.streams.any_output() {
+            // Finish writing first; `poll_transmit` checks again when everything is out.
+            return;
+        }
+        let (code, last, initiator) = match (self.goaway_recv, self.goaway_sent) {
+            (Some(last), _) => (self.goaway_recv_reason.0, last, Initiator::Remote),
+            (None, Some(last)) => (ErrorCode::NO_ERROR, last, Initiator::Local),
+            (None, None) => return,
+        };
+        if self.goaway_sent.is_none() {
+            // Answer the peer's GOAWAY with ours so it knows what we processed.
+            let last_processed = self.streams.last_processed();
+            self.goaway_sent = Some(last_processed);
+            self.control.push_back(Control::GoAway {
+                last: last_processed,
+                code: ErrorCode::NO_ERROR,
+                debug: Bytes::new(),
+            });
+        }
+        if initiator == Initiator::Remote && self.shutdown != Shutdown::Final {
+            // The GOAWAY's sender closes the transport (RFC 9113 §5.4.1, §6.8). Until it
+            // does, or `goaway_linger` passes, PING and SETTINGS are still answered (§7:
+            // no error code, known or not, triggers special behaviour).
+            if self.drained_at.is_none() {
+                self.drained_at = self.now;
+            }
+            if self.drained_at.is_some() {
+                return;
+            }
+        }
+        let pending = std::mem::take(&mut self.control);
+        self.fail(ConnectionError::GoAway {
+            code,
+            last_stream_id: last,
+            debug_data: Bytes::new(),
+            initiator,
+        });
+        // `fail` drops queued control frames; the last GOAWAY and replies must still go out.
+        self.control = pending;
+    }
+
+    /// Phase two of a graceful shutdown: the PING came back, so every stream the peer opened
+    /// before our first GOAWAY has arrived; announce the real last stream id.
+    fn final_goaway(&mut self) {
+        if self.shutdown != Shutdown::AwaitingPing {
+            return;
+        }
+        self.shutdown = Shutdown::Final;
+        let last = self.streams.last_processed();
+        self.goaway_sent = Some(last);
+        self.control.push_back(Control::GoAway {
+            last,
+            code: ErrorCode::NO_ERROR,
+            debug: Bytes::new(),
+        });
+        self.check_drained();
+    }
+
+    /// Removes stream `id` if it is closed and fully written; a draining connection may end
+    /// with it.
+    fn maybe_remove(&mut self, id: StreamId) {
+        if self.streams.remove_if_done(id) {
+            self.check_drained();
+        }
     }
 
     // ---------------------------------------------------------------- queries
@@ -796,20 +845,20 @@ impl Connection {
     pub fn debug_counts(&self) -> DebugCounts {
         DebugCounts {
             streams: self.streams.len(),
-            closed: self.closed.len(),
+            closed: self.streams.closed_len(),
             control: self.control.len(),
             ordered: self.ordered.len(),
             events: self.events.len(),
             staging: self.staging.len(),
             inbuf: self.inbuf.len(),
-            streams_with_output: self.streams.values().filter(|s| s.has_output()).count(),
+            streams_with_output: self.streams.with_output(),
         }
     }
 
     /// The stream view for `id`, if the stream is known (open, reserved, or closed with output
     /// still queued).
     pub fn stream(&mut self, id: StreamId) -> Option<StreamMut<'_>> {
-        if self.streams.contains_key(&id.get()) {
+        if self.streams.contains(id) {
             Some(StreamMut { conn: self, id })
         } else {
             None
@@ -819,45 +868,22 @@ impl Connection {
     /// The state of stream `id` (closed when unknown and below the highest id used, idle
     /// above).
     pub fn stream_state(&self, id: StreamId) -> StreamState {
-        if let Some(s) = self.streams.get(&id.get()) {
-            return s.state;
-        }
-        if self.id_used(id) {
-            StreamState::Closed(crate::state::CloseCause::EndStream)
-        } else {
-            StreamState::Idle
-        }
-    }
-
-    /// Whether `id` was ever used (opened, reserved or skipped), by its side's counter.
-    pub(super) fn id_used(&self, id: StreamId) -> bool {
-        if self.is_local_id(id) {
-            id.get() < self.next_local
-        } else {
-            id.get() <= self.max_remote
-        }
-    }
-
-    fn is_local_id(&self, id: StreamId) -> bool {
-        match self.role {
-            Role::Client => id.is_client_initiated(),
-            Role::Server => id.is_server_initiated(),
-        }
+        self.streams.state(id)
     }
 
     /// The id the next [`send_request`](Self::send_request) (or push) will use.
     pub fn next_stream_id(&self) -> StreamId {
-        StreamId::new(self.next_local)
+        self.streams.next_local()
     }
 
     /// Streams we opened that are open or half-closed.
     pub fn open_outbound_streams(&self) -> u32 {
-        self.active_local
+        self.streams.active_local()
     }
 
     /// Streams the peer opened that are open or half-closed.
     pub fn open_inbound_streams(&self) -> u32 {
-        self.active_remote
+        self.streams.active_remote()
     }
 
     /// The connection send window (what we may still send on all streams together).
@@ -872,14 +898,14 @@ impl Connection {
 
     /// What we may send on `id` right now: the smaller of its window and the connection's.
     pub fn send_capacity(&self, id: StreamId) -> u32 {
-        self.streams.get(&id.get()).map_or(0, |s| {
+        self.streams.get(id).map_or(0, |s| {
             s.send_window.available().min(self.send_window.available())
         })
     }
 
     /// The receive window of stream `id`, if known.
     pub fn recv_window(&self, id: StreamId) -> Option<i32> {
-        self.streams.get(&id.get()).map(|s| s.recv.window().get())
+        self.streams.get(id).map(|s| s.recv.window().get())
     }
 
     /// The largest DATA payload we may put in one frame (the peer's SETTINGS_MAX_FRAME_SIZE).
