@@ -1,6 +1,7 @@
 //! The sans-IO HTTP/2 connection.
 
 mod extra;
+mod h2c;
 mod recv;
 mod send;
 mod stream;
@@ -15,10 +16,10 @@ use h2kit_hpack::{Decoder, Encoder};
 use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
 
 use crate::config::{Config, LocalSettings, SchedulerKind};
-use crate::error::{ConnectionError, Initiator};
+use crate::error::{ConnectionError, Initiator, ProtocolViolation};
 use crate::event::Event;
 use crate::flow::{DEFAULT_WINDOW, RecvFlow, Window};
-use crate::headers::Field;
+use crate::headers::{self, Field, MessageKind};
 use crate::limits::Budget;
 use crate::state::StreamState;
 
@@ -562,6 +563,21 @@ impl Connection {
             false,
         );
         s
+    }
+
+    /// Validates a received field section by our configuration.
+    fn validate_recv(
+        &self,
+        kind: MessageKind,
+        fields: &[Field],
+    ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
+        headers::validate_fields(
+            kind,
+            fields,
+            &self.config.validate_recv,
+            self.local.enable_connect_protocol,
+        )
+        .map_err(ProtocolViolation::MalformedHeaders)
     }
 
     /// Our role.

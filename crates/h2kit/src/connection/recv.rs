@@ -501,20 +501,6 @@ impl Connection {
         }
     }
 
-    fn validate_recv(
-        &self,
-        kind: MessageKind,
-        fields: &[Field],
-    ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
-        headers::validate_fields(
-            kind,
-            fields,
-            &self.config.validate_recv,
-            self.local.enable_connect_protocol,
-        )
-        .map_err(ProtocolViolation::MalformedHeaders)
-    }
-
     fn on_headers(
         &mut self,
         block: Block,

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use h2kit_frame::{ErrorCode, PrioritySpec, StreamId};
+use h2kit_priority::{ExtensiblePriority, PrioritySignal};
 
 use super::stream::Phase;
 use super::{
@@ -423,6 +424,76 @@ impl Connection {
             // A client has nothing to wait for: the server cannot open streams.
             self.final_goaway();
         }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ priority signals
+
+    /// (Client) Changes the RFC 9218 priority of stream `id` with a PRIORITY_UPDATE frame.
+    pub fn prioritize(&mut self, id: StreamId, priority: ExtensiblePriority) -> Result {
+        if self.role != Role::Client {
+            return Err(UsageError::WrongRole);
+        }
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
+        }
+        let value = Bytes::from(priority.to_field_value());
+        self.ordered
+            .push_back(Ordered::PriorityUpdate { stream: id, value });
+        // The new priority also orders what we send on the stream.
+        self.streams
+            .set_priority(id, PrioritySignal::extensible(priority));
+        Ok(())
+    }
+
+    /// Sends an RFC 7540 PRIORITY frame for stream `id` (deprecated by RFC 9113, still
+    /// understood by some servers).
+    pub fn send_priority(&mut self, id: StreamId, spec: PrioritySpec) -> Result {
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
+        }
+        if id.is_zero() || spec.dependency == id {
+            return Err(UsageError::FrameInWrongState);
+        }
+        self.ordered
+            .push_back(Ordered::Priority { stream: id, spec });
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ ALTSVC and ORIGIN
+
+    /// (Server) Sends an ALTSVC frame (RFC 7838 §4): on stream 0 with an `origin`, or on a
+    /// stream with an empty one.
+    pub fn send_altsvc(&mut self, stream: StreamId, origin: Bytes, value: Bytes) -> Result {
+        if self.role != Role::Server {
+            return Err(UsageError::WrongRole);
+        }
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
+        }
+        if stream.is_zero() == origin.is_empty() || origin.len() > usize::from(u16::MAX) {
+            return Err(UsageError::FrameInWrongState);
+        }
+        self.control.push_back(Control::AltSvc {
+            stream,
+            origin,
+            value,
+        });
+        Ok(())
+    }
+
+    /// (Server) Sends an ORIGIN frame (RFC 8336) listing the origins this connection serves.
+    pub fn send_origin(&mut self, origins: Vec<Bytes>) -> Result {
+        if self.role != Role::Server {
+            return Err(UsageError::WrongRole);
+        }
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
+        }
+        if origins.iter().any(|o| o.len() > usize::from(u16::MAX)) {
+            return Err(UsageError::FrameInWrongState);
+        }
+        self.control.push_back(Control::Origin(origins));
         Ok(())
     }
 
