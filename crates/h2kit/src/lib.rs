@@ -68,9 +68,9 @@ pub mod limits;
 pub mod manual;
 pub mod state;
 
-pub use config::{Config, Limits, LocalSettings, SchedulerKind};
+pub use config::{Config, Limits, LocalSettings, PeerSettings, SchedulerKind, SettingsValues};
 pub use connection::{
-    Connection, PREFACE, PeerSettings, Role, StreamMut, request_from_fields, response_from_fields,
+    Connection, PREFACE, Role, StreamMut, request_from_fields, response_from_fields,
 };
 pub use error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,

@@ -4,9 +4,10 @@
 use h2kit_frame::{SettingId, Settings, StreamId};
 use h2kit_priority::PrioritySignal;
 
+use super::Connection;
 use super::stream::Phase;
-use super::{Connection, RFC_DEFAULTS};
 use crate::config::Config;
+use crate::config::SettingsValues;
 use crate::error::{ConnectionError, ProtocolViolation};
 use crate::event::Event;
 use crate::headers::{Field, MessageKind};
@@ -75,7 +76,8 @@ impl Connection {
     /// The value of the `HTTP2-Settings` header for an h2c upgrade request: our SETTINGS,
     /// base64url-encoded (RFC 7540 §3.2.1).
     pub fn h2c_settings(&self) -> String {
-        let settings = self.settings_frame(&RFC_DEFAULTS, &self.config.settings, true);
+        let settings =
+            self.settings_frame(&SettingsValues::RFC_DEFAULTS, &self.config.settings, true);
         let mut payload = Vec::with_capacity(settings.len() * 6);
         for (id, value) in &settings {
             payload.extend_from_slice(&id.0.to_be_bytes());

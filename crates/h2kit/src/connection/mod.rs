@@ -15,7 +15,7 @@ use h2kit_frame::{ErrorCode, FrameDecoder, PrioritySpec, Settings, StreamId};
 use h2kit_hpack::{Decoder, Encoder};
 use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
 
-use crate::config::{Config, LocalSettings, SchedulerKind};
+use crate::config::{Config, LocalSettings, PeerSettings, SchedulerKind, SettingsValues};
 use crate::error::{ConnectionError, Initiator, ProtocolViolation};
 use crate::event::Event;
 use crate::flow::{DEFAULT_WINDOW, RecvFlow, Window};
@@ -30,18 +30,6 @@ use streams::Streams;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// The SETTINGS values in effect before any SETTINGS frame (RFC 9113 §6.5.2).
-const RFC_DEFAULTS: LocalSettings = LocalSettings {
-    header_table_size: 4_096,
-    enable_push: true,
-    max_concurrent_streams: u32::MAX,
-    initial_window_size: DEFAULT_WINDOW,
-    max_frame_size: 16_384,
-    max_header_list_size: u32::MAX,
-    enable_connect_protocol: false,
-    no_rfc7540_priorities: false,
-};
 
 /// Sizes of a connection's internal queues (see [`Connection::debug_counts`]).
 #[doc(hidden)]
@@ -72,42 +60,6 @@ pub enum Role {
     Client,
     /// We accept requests and may push on even-numbered streams.
     Server,
-}
-
-/// The peer's SETTINGS as currently in effect (RFC defaults until it sends them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PeerSettings {
-    /// SETTINGS_HEADER_TABLE_SIZE: the table our encoder may use (before our cap).
-    pub header_table_size: u32,
-    /// SETTINGS_ENABLE_PUSH (meaningful from a client).
-    pub enable_push: bool,
-    /// SETTINGS_MAX_CONCURRENT_STREAMS we may open (unlimited until sent).
-    pub max_concurrent_streams: u32,
-    /// SETTINGS_INITIAL_WINDOW_SIZE of the streams we send on.
-    pub initial_window_size: u32,
-    /// SETTINGS_MAX_FRAME_SIZE: the largest frame payload we may send.
-    pub max_frame_size: u32,
-    /// SETTINGS_MAX_HEADER_LIST_SIZE (advisory; unlimited until sent).
-    pub max_header_list_size: u32,
-    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): we may send extended CONNECT.
-    pub enable_connect_protocol: bool,
-    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218).
-    pub no_rfc7540_priorities: bool,
-}
-
-impl Default for PeerSettings {
-    fn default() -> Self {
-        PeerSettings {
-            header_table_size: 4_096,
-            enable_push: true,
-            max_concurrent_streams: u32::MAX,
-            initial_window_size: DEFAULT_WINDOW,
-            max_frame_size: 16_384,
-            max_header_list_size: u32::MAX,
-            enable_connect_protocol: false,
-            no_rfc7540_priorities: false,
-        }
-    }
 }
 
 /// A frame of ours that does not depend on stream order: replies and connection-level frames.
@@ -429,13 +381,13 @@ impl Connection {
         // Until the peer acknowledges our SETTINGS, the RFC defaults apply to what depends on
         // the peer having seen them (windows, table size, frame size); limits that protect
         // only us apply at once.
-        let mut local = LocalSettings {
-            header_table_size: 4_096,
-            initial_window_size: DEFAULT_WINDOW,
-            max_frame_size: 16_384,
+        let rfc = SettingsValues::RFC_DEFAULTS;
+        let local = LocalSettings {
+            header_table_size: rfc.header_table_size,
+            initial_window_size: rfc.initial_window_size,
+            max_frame_size: rfc.max_frame_size,
             ..config.settings
         };
-        local.enable_push = config.settings.enable_push;
 
         let mut conn = Connection {
             role,
@@ -467,7 +419,7 @@ impl Connection {
             pending_accept: 0,
             local,
             pending_settings: VecDeque::new(),
-            remote: PeerSettings::default(),
+            remote: SettingsValues::RFC_DEFAULTS,
             send_window: Window::saturating(DEFAULT_WINDOW),
             recv_flow,
             pings: VecDeque::new(),
@@ -484,7 +436,7 @@ impl Connection {
             config,
         };
         let initial = conn.config.settings;
-        let settings = conn.settings_frame(&RFC_DEFAULTS, &initial, true);
+        let settings = conn.settings_frame(&SettingsValues::RFC_DEFAULTS, &initial, true);
         conn.control.push_back(Control::Settings(settings));
         conn.pending_settings.push_back(PendingSettings {
             settings: initial,
@@ -500,69 +452,24 @@ impl Connection {
         conn
     }
 
-    /// Builds the SETTINGS frame announcing `new` (everything when `all`, else what differs
-    /// from `old`).
+    /// Builds the SETTINGS frame announcing `new`: what differs from `old`, and when `all`
+    /// also the limits that stay at their (unlimited) RFC defaults otherwise, so that the peer
+    /// knows them. Settings the other role cannot use are left out.
     fn settings_frame(&self, old: &LocalSettings, new: &LocalSettings, all: bool) -> Settings {
         use h2kit_frame::SettingId as S;
-        let mut s = Settings::new();
-        let mut put = |id: S, o: u32, n: u32, always: bool| {
-            if always || o != n {
-                s.push(id, n);
+        let mut frame = Settings::new();
+        for ((id, old), (_, new)) in old.pairs().into_iter().zip(new.pairs()) {
+            let applies = match id {
+                S::ENABLE_PUSH => self.role == Role::Client,
+                S::ENABLE_CONNECT_PROTOCOL => self.role == Role::Server,
+                _ => true,
+            };
+            let always = all && matches!(id, S::MAX_CONCURRENT_STREAMS | S::MAX_HEADER_LIST_SIZE);
+            if applies && (always || old != new) {
+                frame.push(id, new);
             }
-        };
-        put(
-            S::HEADER_TABLE_SIZE,
-            old.header_table_size,
-            new.header_table_size,
-            false,
-        );
-        if self.role == Role::Client {
-            put(
-                S::ENABLE_PUSH,
-                u32::from(old.enable_push),
-                u32::from(new.enable_push),
-                false,
-            );
         }
-        put(
-            S::MAX_CONCURRENT_STREAMS,
-            old.max_concurrent_streams,
-            new.max_concurrent_streams,
-            all,
-        );
-        put(
-            S::INITIAL_WINDOW_SIZE,
-            old.initial_window_size,
-            new.initial_window_size,
-            false,
-        );
-        put(
-            S::MAX_FRAME_SIZE,
-            old.max_frame_size,
-            new.max_frame_size,
-            false,
-        );
-        put(
-            S::MAX_HEADER_LIST_SIZE,
-            old.max_header_list_size,
-            new.max_header_list_size,
-            all,
-        );
-        if self.role == Role::Server {
-            put(
-                S::ENABLE_CONNECT_PROTOCOL,
-                u32::from(old.enable_connect_protocol),
-                u32::from(new.enable_connect_protocol),
-                false,
-            );
-        }
-        put(
-            S::NO_RFC7540_PRIORITIES,
-            u32::from(old.no_rfc7540_priorities),
-            u32::from(new.no_rfc7540_priorities),
-            false,
-        );
-        s
+        frame
     }
 
     /// Validates a received field section by our configuration.

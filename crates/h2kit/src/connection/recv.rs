@@ -834,48 +834,28 @@ impl Connection {
     ) -> Result<Vec<SettingChange>> {
         let mut changes = Vec::with_capacity(settings.len());
         for (id, value) in settings {
-            let r = &mut self.remote;
-            let old = match id {
-                SettingId::HEADER_TABLE_SIZE => {
-                    self.hpack_enc.set_max_table_size(value as usize);
-                    core::mem::replace(&mut r.header_table_size, value)
-                }
-                SettingId::ENABLE_PUSH => {
-                    if self.role == Role::Client && value == 1 {
-                        return Err(violation(ProtocolViolation::InvalidEnablePush));
-                    }
-                    u32::from(core::mem::replace(&mut r.enable_push, value == 1))
-                }
-                SettingId::MAX_CONCURRENT_STREAMS => {
-                    core::mem::replace(&mut r.max_concurrent_streams, value)
+            match id {
+                SettingId::HEADER_TABLE_SIZE => self.hpack_enc.set_max_table_size(value as usize),
+                SettingId::ENABLE_PUSH if self.role == Role::Client && value == 1 => {
+                    return Err(violation(ProtocolViolation::InvalidEnablePush));
                 }
                 SettingId::INITIAL_WINDOW_SIZE => {
-                    let old = r.initial_window_size;
+                    let old = self.remote.initial_window_size;
                     for s in self.streams.values_mut() {
                         s.send_window
                             .apply_initial_change(old, value)
                             .map_err(|_| violation(ProtocolViolation::WindowOverflow))?;
                     }
-                    self.remote.initial_window_size = value;
-                    old
                 }
-                SettingId::MAX_FRAME_SIZE => core::mem::replace(&mut r.max_frame_size, value),
-                SettingId::MAX_HEADER_LIST_SIZE => {
-                    core::mem::replace(&mut r.max_header_list_size, value)
+                SettingId::ENABLE_CONNECT_PROTOCOL
+                    if self.remote.enable_connect_protocol && value == 0 =>
+                {
+                    return Err(violation(ProtocolViolation::InvalidEnableConnectProtocol));
                 }
-                SettingId::ENABLE_CONNECT_PROTOCOL => {
-                    if r.enable_connect_protocol && value == 0 {
-                        return Err(violation(ProtocolViolation::InvalidEnableConnectProtocol));
-                    }
-                    u32::from(core::mem::replace(
-                        &mut r.enable_connect_protocol,
-                        value == 1,
-                    ))
-                }
-                SettingId::NO_RFC7540_PRIORITIES => {
-                    u32::from(core::mem::replace(&mut r.no_rfc7540_priorities, value == 1))
-                }
-                _ => continue,
+                _ => {}
+            }
+            let Some(old) = self.remote.set(id, value) else {
+                continue;
             };
             changes.push(SettingChange {
                 id,
