@@ -141,6 +141,33 @@ enum PingPurpose {
     Shutdown,
 }
 
+/// The connection's timers, each with at most one deadline at a time
+/// (see `Connection::deadline`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// A release of an idle connection's spare capacity, put off (`shrink_if_idle`).
+    Shrink,
+    /// After the peer's GOAWAY and our last stream, the wait for the peer to close.
+    GoAwayLinger,
+    /// Our SETTINGS must be acknowledged in time.
+    SettingsAck,
+    /// Keep-alive: a PING after a quiet interval, which must be answered in time.
+    KeepAlive,
+    /// No stream and nothing received for this long: the connection closes.
+    Idle,
+}
+
+impl Timer {
+    /// Every timer, in the order `handle_timeout` fires those due.
+    const ALL: [Timer; 5] = [
+        Timer::Shrink,
+        Timer::GoAwayLinger,
+        Timer::SettingsAck,
+        Timer::KeepAlive,
+        Timer::Idle,
+    ];
+}
+
 #[derive(Debug)]
 struct PendingPing {
     payload: [u8; 8],
@@ -492,12 +519,17 @@ impl Connection {
         self.role
     }
 
-    fn tick(&mut self, now: Instant) {
+    /// Moves the connection's clock to `now` and returns the time in effect: the driver's
+    /// clock must not go backwards, and an earlier `now` than one seen before is taken as
+    /// that one, so no deadline or measurement runs backwards.
+    fn tick(&mut self, now: Instant) -> Instant {
+        let now = self.now.map_or(now, |last| last.max(now));
         self.now = Some(now);
         if self.last_recv.is_none() {
             self.last_recv = Some(now);
         }
         self.streams.tick(now);
+        now
     }
 
     fn now(&self) -> Option<Instant> {
@@ -520,95 +552,88 @@ impl Connection {
         if self.error.is_some() {
             return None;
         }
-        let limits = &self.config.limits;
-        let mut deadline: Option<Instant> = None;
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        Timer::ALL
+            .into_iter()
+            .filter_map(|timer| self.deadline(timer))
+            .min()
+    }
+
+    /// Fires the timers due at `now`: SETTINGS acknowledgement, idle and keep-alive, the wait
+    /// for the peer to close after its GOAWAY, the release of spare capacity. A timer that
+    /// ends the connection queues [`Event::Terminated`]; a keep-alive queues a PING.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.tick(now);
+        for timer in Timer::ALL {
+            if self.error.is_some() {
+                return;
             }
-        };
-        consider(
-            self.pending_settings
+            if self.deadline(timer).is_some_and(|t| now >= t) {
+                self.fire(timer, now);
+            }
+        }
+    }
+
+    /// When `timer` is due, if it runs.
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        let limits = &self.config.limits;
+        match timer {
+            Timer::Shrink => self.shrink_due,
+            Timer::GoAwayLinger => self.drained_at.map(|t| t + limits.goaway_linger),
+            Timer::SettingsAck => self
+                .pending_settings
                 .front()
                 .and_then(|p| p.sent_at)
                 .map(|t| t + limits.settings_ack_timeout),
-        );
-        if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
-            if self.streams.none_active() {
-                consider(Some(last + idle));
+            Timer::KeepAlive => match self.keep_alive_ping() {
+                Some(p) => p.sent_at.map(|t| t + limits.keep_alive_timeout),
+                None => Some(self.last_recv? + limits.keep_alive_interval?),
+            },
+            Timer::Idle if self.streams.none_active() => {
+                Some(self.last_recv? + limits.idle_timeout?)
             }
+            Timer::Idle => None,
         }
-        consider(self.drained_at.map(|t| t + limits.goaway_linger));
-        consider(self.shrink_due);
-        match self
-            .pings
-            .iter()
-            .find(|p| p.purpose == PingPurpose::KeepAlive)
-        {
-            Some(p) => consider(p.sent_at.map(|t| t + limits.keep_alive_timeout)),
-            None => {
-                if let (Some(interval), Some(last)) = (limits.keep_alive_interval, self.last_recv) {
-                    consider(Some(last + interval));
-                }
-            }
-        }
-        deadline
     }
 
-    /// Fires the timers due at `now`: SETTINGS acknowledgement, idle and keep-alive.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.tick(now);
-        if self.error.is_some() {
-            return;
-        }
-        let limits = self.config.limits;
-        if self.shrink_due.is_some_and(|t| now >= t) {
-            self.shrink_due = None;
-            self.shrink_if_idle(now);
-        }
-        if self
-            .drained_at
-            .is_some_and(|t| now >= t + limits.goaway_linger)
-        {
-            self.close_after_peer_goaway();
-            return;
-        }
-        if let Some(sent) = self.pending_settings.front().and_then(|p| p.sent_at) {
-            if now >= sent + limits.settings_ack_timeout {
-                self.fail(ConnectionError::SettingsTimeout);
-                return;
+    /// Does what `timer` is for; it is due.
+    fn fire(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Shrink => {
+                self.shrink_due = None;
+                self.shrink_if_idle(now);
             }
+            Timer::GoAwayLinger => self.close_after_peer_goaway(),
+            Timer::SettingsAck => self.fail(ConnectionError::SettingsTimeout),
+            Timer::KeepAlive if self.keep_alive_ping().is_some() => {
+                // Not answered in time.
+                self.fail(ConnectionError::IdleTimeout);
+            }
+            Timer::KeepAlive => {
+                let payload = self.next_ping_payload();
+                self.queue_ping(payload, PingPurpose::KeepAlive);
+            }
+            Timer::Idle => self.fail(ConnectionError::IdleTimeout),
         }
-        if let Some(p) = self
-            .pings
+    }
+
+    /// The keep-alive PING awaiting its acknowledgement, if any.
+    fn keep_alive_ping(&self) -> Option<&PendingPing> {
+        self.pings
             .iter()
             .find(|p| p.purpose == PingPurpose::KeepAlive)
-        {
-            if p.sent_at
-                .is_some_and(|t| now >= t + limits.keep_alive_timeout)
-            {
-                self.fail(ConnectionError::IdleTimeout);
-                return;
-            }
-        } else if let (Some(interval), Some(last)) = (limits.keep_alive_interval, self.last_recv) {
-            if now >= last + interval {
-                let payload = self.next_ping_payload();
-                self.control.push_back(Control::Ping {
-                    ack: false,
-                    payload,
-                });
-                self.pings.push_back(PendingPing {
-                    payload,
-                    sent_at: None,
-                    purpose: PingPurpose::KeepAlive,
-                });
-            }
-        }
-        if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
-            if self.streams.none_active() && now >= last + idle {
-                self.fail(ConnectionError::IdleTimeout);
-            }
-        }
+    }
+
+    /// Queues a PING of ours (not an acknowledgement) and remembers it until it is answered.
+    fn queue_ping(&mut self, payload: [u8; 8], purpose: PingPurpose) {
+        self.control.push_back(Control::Ping {
+            ack: false,
+            payload,
+        });
+        self.pings.push_back(PendingPing {
+            payload,
+            sent_at: None,
+            purpose,
+        });
     }
 
     /// Whether the connection is over and everything, including our GOAWAY, was written.

@@ -63,7 +63,7 @@ impl Connection {
     /// error is returned (and reported as [`Event::Terminated`] after the events produced before
     /// it); later calls return it again and ignore their input.
     pub fn recv(&mut self, now: Instant, data: &[u8]) -> Result {
-        self.tick(now);
+        let now = self.tick(now);
         if let Some(e) = &self.error {
             return Err(e.clone());
         }

@@ -7,10 +7,7 @@ use h2kit_frame::{ErrorCode, PrioritySpec, StreamId};
 use h2kit_priority::{ExtensiblePriority, PrioritySignal};
 
 use super::stream::Phase;
-use super::{
-    Connection, Control, Ordered, PREFACE, PendingPing, PendingSettings, PingPurpose, Role,
-    Shutdown,
-};
+use super::{Connection, Control, Ordered, PREFACE, PendingSettings, PingPurpose, Role, Shutdown};
 use crate::config::LocalSettings;
 use crate::error::{ConnectionError, Initiator, UsageError};
 use crate::headers::{self, Field, MessageKind};
@@ -326,15 +323,7 @@ impl Connection {
         if self.pings.len() >= self.config.limits.max_pending_local {
             return Err(UsageError::TooManyPending);
         }
-        self.control.push_back(Control::Ping {
-            ack: false,
-            payload,
-        });
-        self.pings.push_back(PendingPing {
-            payload,
-            sent_at: None,
-            purpose: PingPurpose::User,
-        });
+        self.queue_ping(payload, PingPurpose::User);
         Ok(())
     }
 
@@ -411,15 +400,7 @@ impl Connection {
             debug: Bytes::new(),
         });
         let payload = self.next_ping_payload();
-        self.control.push_back(Control::Ping {
-            ack: false,
-            payload,
-        });
-        self.pings.push_back(PendingPing {
-            payload,
-            sent_at: None,
-            purpose: PingPurpose::Shutdown,
-        });
+        self.queue_ping(payload, PingPurpose::Shutdown);
         if self.role == Role::Client {
             // A client has nothing to wait for: the server cannot open streams.
             self.final_goaway();
@@ -506,7 +487,7 @@ impl Connection {
     /// comes first next time. Frames are generated here, lazily: control replies first, then
     /// field blocks in command order, then DATA from the stream the priority scheduler picks.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut BytesMut, max: Option<usize>) -> usize {
-        self.tick(now);
+        let now = self.tick(now);
         let start = buf.len();
         let limit = max.unwrap_or(usize::MAX);
         loop {
@@ -553,7 +534,7 @@ impl Connection {
         out: &mut Vec<Bytes>,
         max: Option<usize>,
     ) -> usize {
-        self.tick(now);
+        let now = self.tick(now);
         let limit = max.unwrap_or(usize::MAX);
         let mut buf = core::mem::take(&mut self.out_buf);
         if buf.capacity() - buf.len() < OUT_BUF_MIN_ROOM {
