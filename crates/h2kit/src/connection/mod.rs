@@ -222,8 +222,9 @@ enum Shutdown {
 /// test simulator) repeats, in this order:
 ///
 /// 1. **Input.** Pass every byte read from the transport to [`recv`](Self::recv) (any split,
-///    down to one byte), and call [`handle_timeout`](Self::handle_timeout) when the deadline of
-///    [`poll_timeout`](Self::poll_timeout) has passed. Both take `now`.
+///    down to one byte); when the transport reports end of file, call
+///    [`recv_eof`](Self::recv_eof); when the deadline of [`poll_timeout`](Self::poll_timeout)
+///    has passed, call [`handle_timeout`](Self::handle_timeout).
 /// 2. **Events.** Drain [`poll_event`](Self::poll_event) until `None` and act on each (answer
 ///    requests, consume data and give the capacity back with
 ///    [`release_capacity`](Self::release_capacity)).
@@ -241,7 +242,17 @@ enum Shutdown {
 ///    holds more than one frame of encoded output beyond what was asked for.
 ///    [`poll_transmit_vectored`](Self::poll_transmit_vectored) does the same into a list of
 ///    `Bytes` for a vectored write, handing DATA payloads out without copying them.
-/// 5. **Wait** for more input or until [`poll_timeout`](Self::poll_timeout).
+/// 5. **Events again.** Every call of step 1 and step 4 can queue events, not only `recv`:
+///    `recv_eof` and a timer of `handle_timeout` end the connection with
+///    [`Event::Terminated`], and `poll_transmit` does too when a draining connection (after
+///    GOAWAY) has written its last frame. Drain [`poll_event`](Self::poll_event) again before
+///    waiting.
+/// 6. **Wait** for more input or until [`poll_timeout`](Self::poll_timeout).
+///
+/// `now`, passed to `recv`, `handle_timeout` and the polls, is the driver's monotonic clock
+/// (`Instant::now()`, or a virtual clock in tests). It must not go backwards: an earlier `now`
+/// than one passed before is taken as the latest one seen, so no deadline moves back and no
+/// timer fires early.
 ///
 /// When [`is_closed`](Self::is_closed) turns true, everything has been written (including
 /// our GOAWAY) and the transport can be closed. After a connection error, the events produced
@@ -539,6 +550,10 @@ impl Connection {
     // ---------------------------------------------------------------- outputs
 
     /// The next event, in the order things happened.
+    ///
+    /// Drain it after every input and after output: see the driving contract on
+    /// [`Connection`].
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         if matches!(event, Event::Request { .. }) {
@@ -547,7 +562,9 @@ impl Connection {
         Some(event)
     }
 
-    /// The next time [`handle_timeout`](Self::handle_timeout) must be called, if any.
+    /// The next time [`handle_timeout`](Self::handle_timeout) must be called, if any. It
+    /// changes with every call that takes input, a command or output.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.error.is_some() {
             return None;
@@ -682,7 +699,12 @@ impl Connection {
         self.error = Some(error);
     }
 
-    /// Tells the connection the transport was closed by the peer (EOF).
+    /// Tells the connection the transport was closed by the peer (EOF): an input (step 1 of
+    /// the driving contract on [`Connection`]). It ends the connection and queues
+    /// [`Event::Terminated`]: with [`ConnectionError::GoAway`] after the peer's GOAWAY (the
+    /// peer closes then, as it must), our replies still queued, our own GOAWAY among them,
+    /// staying for [`poll_transmit`](Self::poll_transmit); else with
+    /// [`ConnectionError::TransportClosed`]. Does nothing once the connection has ended.
     pub fn recv_eof(&mut self) {
         if self.error.is_some() {
         } else if self.goaway_recv.is_some() {

@@ -486,6 +486,11 @@ impl Connection {
     /// `data_to_send(amount)`); the rest of a frame cut short is kept (at most one frame) and
     /// comes first next time. Frames are generated here, lazily: control replies first, then
     /// field blocks in command order, then DATA from the stream the priority scheduler picks.
+    ///
+    /// Writing can queue events: a draining connection that wrote its last frame ends with
+    /// [`Event::Terminated`](crate::Event::Terminated). Drain
+    /// [`poll_event`](Self::poll_event) after it (see the driving contract on [`Connection`]).
+    #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut BytesMut, max: Option<usize>) -> usize {
         let now = self.tick(now);
         let start = buf.len();
@@ -527,7 +532,9 @@ impl Connection {
     /// [`send_data`](Self::send_data), never copied; frame headers, control frames, field
     /// blocks and small payloads are encoded into shared buffers between them. Returns how
     /// many octets were appended; 0 means nothing is waiting. `max` works as for
-    /// `poll_transmit` (a payload cut to fit it is copied). Both may be mixed freely.
+    /// `poll_transmit` (a payload cut to fit it is copied). Both may be mixed freely, and
+    /// events are drained after it as after `poll_transmit`.
+    #[must_use]
     pub fn poll_transmit_vectored(
         &mut self,
         now: Instant,
