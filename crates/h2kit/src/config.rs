@@ -2,9 +2,11 @@
 //! and flow-control strategies. Every default is safe to expose to the Internet; the reasons
 //! are in [`crate::manual`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use h2kit_frame::SettingId;
+use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
 
 use crate::flow::{DEFAULT_WINDOW, MAX_WINDOW, WindowStrategy};
 use crate::headers::HeaderValidation;
@@ -228,16 +230,67 @@ impl Default for Limits {
     }
 }
 
-/// Which h2kit-priority scheduler chooses the stream whose DATA goes out next.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// A function building a scheduler for each new connection (see [`SchedulerKind::Custom`]).
+pub type SchedulerFactory = dyn Fn() -> Box<dyn Scheduler + Send> + Send + Sync;
+
+/// Which scheduler chooses the stream whose DATA goes out next: one of the three of
+/// h2kit-priority, or any other implementing its [`Scheduler`] trait.
+#[derive(Clone, Default)]
 pub enum SchedulerKind {
-    /// RFC 9218 urgency and incremental (`priority` header, PRIORITY_UPDATE). The default.
+    /// RFC 9218 urgency and incremental (`priority` header, PRIORITY_UPDATE):
+    /// [`ExtensibleScheduler`]. The default.
     #[default]
     Extensible,
-    /// The RFC 7540 dependency tree (HEADERS priority, PRIORITY frames).
+    /// The RFC 7540 dependency tree (HEADERS priority, PRIORITY frames): [`PriorityTree`].
     Tree,
-    /// Plain round robin, ignoring every signal.
+    /// Plain round robin, ignoring every signal: [`RoundRobin`].
     RoundRobin,
+    /// Any scheduler, the application's own included: the function builds one for each
+    /// connection (see [`SchedulerKind::custom`]).
+    Custom(Arc<SchedulerFactory>),
+}
+
+impl SchedulerKind {
+    /// A scheduler of the application's: `make` builds one for each connection.
+    ///
+    /// ```
+    /// use h2kit::{Config, SchedulerKind};
+    /// use h2kit_priority::RoundRobin;
+    ///
+    /// let config = Config {
+    ///     scheduler: SchedulerKind::custom(|| RoundRobin::with_max_streams(1_000)),
+    ///     ..Config::default()
+    /// };
+    /// # let _ = h2kit::Connection::server(config);
+    /// ```
+    pub fn custom<S, F>(make: F) -> Self
+    where
+        S: Scheduler + Send + 'static,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        SchedulerKind::Custom(Arc::new(move || Box::new(make())))
+    }
+
+    /// Builds the scheduler for a new connection.
+    pub fn build(&self) -> Box<dyn Scheduler + Send> {
+        match self {
+            SchedulerKind::Extensible => Box::new(ExtensibleScheduler::with_max_streams(1 << 20)),
+            SchedulerKind::Tree => Box::new(PriorityTree::with_max_streams(1 << 16)),
+            SchedulerKind::RoundRobin => Box::new(RoundRobin::with_max_streams(1 << 20)),
+            SchedulerKind::Custom(make) => make(),
+        }
+    }
+}
+
+impl core::fmt::Debug for SchedulerKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SchedulerKind::Extensible => "Extensible",
+            SchedulerKind::Tree => "Tree",
+            SchedulerKind::RoundRobin => "RoundRobin",
+            SchedulerKind::Custom(_) => "Custom(..)",
+        })
+    }
 }
 
 /// Everything a connection is configured with.
@@ -258,7 +311,8 @@ pub struct Config {
     /// The connection receive window we aim for (announced with a WINDOW_UPDATE on stream 0
     /// at start when above 65,535). Default 1 MiB.
     pub connection_window_size: u32,
-    /// The scheduler ordering DATA frames of concurrent streams.
+    /// The scheduler ordering DATA frames of concurrent streams: a built-in one or the
+    /// application's own ([`SchedulerKind::custom`]). Default [`SchedulerKind::Extensible`].
     pub scheduler: SchedulerKind,
 }
 

@@ -127,7 +127,9 @@ pub mod limits;
 pub mod manual;
 pub mod state;
 
-pub use config::{Config, Limits, LocalSettings, PeerSettings, SchedulerKind, SettingsValues};
+pub use config::{
+    Config, Limits, LocalSettings, PeerSettings, SchedulerFactory, SchedulerKind, SettingsValues,
+};
 pub use connection::{
     Connection, PREFACE, Role, StreamMut, request_from_fields, response_from_fields,
 };
@@ -137,6 +139,8 @@ pub use error::{
 };
 pub use event::{Event, SettingChange};
 pub use h2kit_frame::{ErrorCode, FrameType, SettingId, StreamId};
-pub use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority, Urgency};
+pub use h2kit_priority::{
+    ExtensiblePriority, PriorityError, PrioritySignal, Scheduler, TreePriority, Urgency,
+};
 pub use headers::{Field, HeaderError, HeaderValidation, MessageKind};
 pub use state::StreamState;

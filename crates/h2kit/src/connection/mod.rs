@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use h2kit_frame::{ErrorCode, FrameDecoder, PrioritySpec, Settings, StreamId};
 use h2kit_hpack::{Decoder, Encoder};
-use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
 
-use crate::config::{Config, LocalSettings, PeerSettings, SchedulerKind, SettingsValues};
+use crate::config::{Config, LocalSettings, PeerSettings, SettingsValues};
 use crate::error::{ConnectionError, Initiator, ProtocolViolation};
 use crate::event::Event;
 use crate::flow::{DEFAULT_WINDOW, RecvFlow, Window};
@@ -404,11 +403,7 @@ impl Connection {
             priority: Budget::new(limits.priority),
             unknown: Budget::new(limits.unknown_stream_frames),
         };
-        let scheduler: Box<dyn Scheduler + Send> = match config.scheduler {
-            SchedulerKind::Extensible => Box::new(ExtensibleScheduler::with_max_streams(1 << 20)),
-            SchedulerKind::Tree => Box::new(PriorityTree::with_max_streams(1 << 16)),
-            SchedulerKind::RoundRobin => Box::new(RoundRobin::with_max_streams(1 << 20)),
-        };
+        let scheduler = config.scheduler.build();
         let mut hpack_dec = Decoder::new();
         hpack_dec.set_max_header_list_size(config.settings.max_header_list_size as usize);
         let mut hpack_enc = Encoder::new();
