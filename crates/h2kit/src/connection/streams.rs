@@ -38,8 +38,7 @@ pub(super) struct Streams {
     skipped_remote: VecDeque<(u32, u32)>,
     /// The highest peer stream id we accepted (the last stream id of our GOAWAY).
     last_processed: u32,
-    active_local: u32,
-    active_remote: u32,
+    active: Active,
     /// PRIORITY_UPDATE frames for streams not opened yet (RFC 9218 §7.1), oldest first,
     /// bounded by our SETTINGS_MAX_CONCURRENT_STREAMS.
     early_priority: VecDeque<(u32, ExtensiblePriority)>,
@@ -58,8 +57,7 @@ impl Streams {
             max_remote: 0,
             skipped_remote: VecDeque::new(),
             last_processed: 0,
-            active_local: 0,
-            active_remote: 0,
+            active: Active::default(),
             early_priority: VecDeque::new(),
             scheduler,
         }
@@ -252,9 +250,7 @@ impl Streams {
         mut s: Stream,
         input: Input,
     ) -> Result<Effects, TransitionError> {
-        let (next, fx) = s.state.on(input)?;
-        s.state = next;
-        self.count(s.local, &fx);
+        let fx = step(&mut self.active, &mut s, input)?;
         if !s.local {
             self.last_processed = id.get();
         }
@@ -286,17 +282,11 @@ impl Streams {
         id: StreamId,
         input: Input,
     ) -> Result<(Effects, &mut Stream), TransitionError> {
-        let Some(s) = self.map.get_mut(&id.get()) else {
-            return Err(TransitionError::Usage(UsageError::UnknownStream));
-        };
-        let (next, fx) = s.state.on(input)?;
-        s.state = next;
-        count(
-            &mut self.active_local,
-            &mut self.active_remote,
-            s.local,
-            &fx,
-        );
+        let s = self
+            .map
+            .get_mut(&id.get())
+            .ok_or(TransitionError::Usage(UsageError::UnknownStream))?;
+        let fx = step(&mut self.active, s, input)?;
         Ok((fx, s))
     }
 
@@ -313,19 +303,8 @@ impl Streams {
             .get_mut(&id.get())
             .ok_or(UsageError::UnknownStream)?;
         check(s)?;
-        let (next, fx) = s.state.on(input).map_err(TransitionError::into_usage)?;
-        s.state = next;
-        count(
-            &mut self.active_local,
-            &mut self.active_remote,
-            s.local,
-            &fx,
-        );
+        let fx = step(&mut self.active, s, input).map_err(TransitionError::into_usage)?;
         Ok((fx, s))
-    }
-
-    fn count(&mut self, local: bool, fx: &Effects) {
-        count(&mut self.active_local, &mut self.active_remote, local, fx);
     }
 
     /// Removes stream `id` if it is closed and nothing of it remains to be written; true if it
@@ -382,17 +361,17 @@ impl Streams {
 
     /// Active (open or half-closed) streams we opened.
     pub(super) fn active_local(&self) -> u32 {
-        self.active_local
+        self.active.local
     }
 
     /// Active streams the peer opened.
     pub(super) fn active_remote(&self) -> u32 {
-        self.active_remote
+        self.active.remote
     }
 
     /// Whether no stream is active.
     pub(super) fn none_active(&self) -> bool {
-        self.active_local + self.active_remote == 0
+        self.active.local + self.active.remote == 0
     }
 
     /// The streams of one side (`local`: ours) that count against its peer's
@@ -401,9 +380,9 @@ impl Streams {
     /// is exact whenever it matters, that is when it reaches `max`.
     pub(super) fn concurrent(&self, local: bool, max: u32) -> u32 {
         let active = if local {
-            self.active_local
+            self.active.local
         } else {
-            self.active_remote
+            self.active.remote
         };
         if active >= max || (self.map.len() as u32) < max {
             // The map holds every stream with queued output: no scan needed.
@@ -526,13 +505,30 @@ impl Streams {
     }
 }
 
-/// Keeps the concurrency counts after a transition of a stream (`local`: we opened it).
-fn count(active_local: &mut u32, active_remote: &mut u32, local: bool, fx: &Effects) {
-    let active = if local { active_local } else { active_remote };
+/// Active (open or half-closed) streams of each side: the counts SETTINGS_MAX_CONCURRENT_STREAMS
+/// limits (RFC 9113 §5.1.2).
+#[derive(Debug, Default)]
+struct Active {
+    /// Streams we opened.
+    local: u32,
+    /// Streams the peer opened.
+    remote: u32,
+}
+
+/// Applies `input` to `s` and keeps `active` in step with the transition.
+fn step(active: &mut Active, s: &mut Stream, input: Input) -> Result<Effects, TransitionError> {
+    let (next, fx) = s.state.on(input)?;
+    s.state = next;
+    let count = if s.local {
+        &mut active.local
+    } else {
+        &mut active.remote
+    };
     if fx.activated {
-        *active += 1;
+        *count += 1;
     }
     if fx.deactivated {
-        *active = active.saturating_sub(1);
+        *count = count.saturating_sub(1);
     }
+    Ok(fx)
 }
