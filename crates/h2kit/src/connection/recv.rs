@@ -227,6 +227,7 @@ impl Connection {
     /// goes no further: its transition was a stream error, handled here (the frame's
     /// `flow_len` octets of connection window given back, RST_STREAM sent), or is not ours
     /// to apply.
+    #[inline(always)]
     fn recv_transition(
         &mut self,
         id: StreamId,

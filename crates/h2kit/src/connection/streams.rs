@@ -64,6 +64,7 @@ impl Streams {
     }
 
     /// The connection's clock moved to `now`: closes remembered before it are stamped.
+    #[inline]
     pub(super) fn tick(&mut self, now: Instant) {
         self.now = Some(now);
         for (id, cause) in self.closed_unstamped.drain(..) {
@@ -73,26 +74,32 @@ impl Streams {
 
     // ------------------------------------------------------------ the map
 
+    #[inline]
     pub(super) fn get(&self, id: StreamId) -> Option<&Stream> {
         self.map.get(&id.get())
     }
 
+    #[inline]
     pub(super) fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
         self.map.get_mut(&id.get())
     }
 
+    #[inline]
     pub(super) fn contains(&self, id: StreamId) -> bool {
         self.map.contains_key(&id.get())
     }
 
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.map.len()
     }
 
+    #[inline]
     pub(super) fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
+    #[inline]
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Stream> {
         self.map.values_mut()
     }
@@ -133,6 +140,7 @@ impl Streams {
     // ------------------------------------------------------------ ids
 
     /// Whether `id` is of the kind we open (odd for a client, even for a server).
+    #[inline]
     pub(super) fn is_local_id(&self, id: StreamId) -> bool {
         match self.role {
             Role::Client => id.is_client_initiated(),
@@ -141,6 +149,7 @@ impl Streams {
     }
 
     /// Whether `id` was ever used (opened, reserved or skipped), by its side's counter.
+    #[inline]
     fn id_used(&self, id: StreamId) -> bool {
         if self.is_local_id(id) {
             id.get() < self.next_local
@@ -155,6 +164,7 @@ impl Streams {
     }
 
     /// The id the next stream we open will use, unless ids ran out.
+    #[inline]
     pub(super) fn next_local_id(&self) -> Result<StreamId, UsageError> {
         if self.next_local > StreamId::MAX.get() {
             return Err(UsageError::StreamIdsExhausted);
@@ -163,17 +173,20 @@ impl Streams {
     }
 
     /// The highest stream id the peer used.
+    #[inline]
     pub(super) fn max_remote(&self) -> StreamId {
         StreamId::new(self.max_remote)
     }
 
     /// The highest stream id of the peer's that we accepted.
+    #[inline]
     pub(super) fn last_processed(&self) -> StreamId {
         StreamId::new(self.last_processed)
     }
 
     /// The peer used `id` to open a stream: it and the ids it skipped are no longer idle
     /// (RFC 9113 §5.1.1). Memory is bounded: the oldest skipped ranges are forgotten.
+    #[inline(always)]
     pub(super) fn note_remote_id(&mut self, id: StreamId) {
         let first = if self.max_remote == 0 {
             if id.is_client_initiated() { 1 } else { 2 }
@@ -230,6 +243,7 @@ impl Streams {
     /// Every caller has found `id` absent from the map. Only used ids are ever remembered as
     /// closed (every close follows the id's use), so an idle id, such as each new request's,
     /// needs no lookup.
+    #[inline]
     pub(super) fn recv_state(&mut self, id: StreamId, now: Instant) -> StreamState {
         if !self.id_used(id) {
             return StreamState::Idle;
@@ -244,6 +258,7 @@ impl Streams {
 
     /// Opens stream `id` with `s` and applies `input` to it: one insert, no lookup. A local
     /// id moves the next local id on; a remote one becomes the last processed.
+    #[inline(always)]
     pub(super) fn open(
         &mut self,
         id: StreamId,
@@ -259,6 +274,7 @@ impl Streams {
     }
 
     /// Reserves stream `id` for a push promise (ours when `s.local`).
+    #[inline(always)]
     pub(super) fn reserve(&mut self, id: StreamId, mut s: Stream) {
         s.state = if s.local {
             StreamState::ReservedLocal
@@ -268,6 +284,7 @@ impl Streams {
         self.insert(id, s);
     }
 
+    #[inline(always)]
     fn insert(&mut self, id: StreamId, s: Stream) {
         if s.local {
             self.next_local = self.next_local.max(id.get() + 2);
@@ -277,6 +294,7 @@ impl Streams {
 
     /// Applies `input` to a stream in the map, keeping the concurrency counts; returns the
     /// stream for what follows.
+    #[inline(always)]
     pub(super) fn apply(
         &mut self,
         id: StreamId,
@@ -292,6 +310,7 @@ impl Streams {
 
     /// [`apply`](Self::apply) for a command: `check` looks at the stream first (one lookup
     /// for both); a refused check or transition changes nothing.
+    #[inline(always)]
     pub(super) fn apply_checked(
         &mut self,
         id: StreamId,
@@ -309,6 +328,7 @@ impl Streams {
 
     /// Removes stream `id` if it is closed and nothing of it remains to be written; true if it
     /// was removed.
+    #[inline]
     pub(super) fn remove_if_done(&mut self, id: StreamId) -> bool {
         let Some(s) = self.map.get(&id.get()) else {
             return false;
@@ -360,16 +380,19 @@ impl Streams {
     // ------------------------------------------------------------ counts
 
     /// Active (open or half-closed) streams we opened.
+    #[inline]
     pub(super) fn active_local(&self) -> u32 {
         self.active.local
     }
 
     /// Active streams the peer opened.
+    #[inline]
     pub(super) fn active_remote(&self) -> u32 {
         self.active.remote
     }
 
     /// Whether no stream is active.
+    #[inline]
     pub(super) fn none_active(&self) -> bool {
         self.active.local + self.active.remote == 0
     }
@@ -378,6 +401,7 @@ impl Streams {
     /// SETTINGS_MAX_CONCURRENT_STREAMS `max` (RFC 9113 §5.1.2): the active ones and those
     /// closed by an END_STREAM still queued (the peer still sees them half-closed). The result
     /// is exact whenever it matters, that is when it reaches `max`.
+    #[inline(always)]
     pub(super) fn concurrent(&self, local: bool, max: u32) -> u32 {
         let active = if local {
             self.active.local
@@ -435,6 +459,7 @@ impl Streams {
     }
 
     /// The PRIORITY_UPDATE the peer sent for `id` before opening it, if any.
+    #[inline(always)]
     pub(super) fn take_early_priority(&mut self, id: StreamId) -> Option<ExtensiblePriority> {
         let pos = self
             .early_priority
@@ -444,11 +469,13 @@ impl Streams {
     }
 
     /// How many streams the scheduler holds.
+    #[inline]
     pub(super) fn scheduled(&self) -> usize {
         self.scheduler.len()
     }
 
     /// The stream the scheduler picks for the next DATA frame.
+    #[inline]
     pub(super) fn next_scheduled(&mut self) -> Option<StreamId> {
         self.scheduler.next().map(StreamId::new)
     }
@@ -460,6 +487,7 @@ impl Streams {
 
     /// Puts stream `id` into (or out of) the scheduler according to its output and windows
     /// (`conn_window`: the connection send window).
+    #[inline]
     pub(super) fn schedule(&mut self, id: StreamId, conn_window: u32) {
         let Some(s) = self.map.get_mut(&id.get()) else {
             return;
@@ -516,6 +544,7 @@ struct Active {
 }
 
 /// Applies `input` to `s` and keeps `active` in step with the transition.
+#[inline(always)]
 fn step(active: &mut Active, s: &mut Stream, input: Input) -> Result<Effects, TransitionError> {
     let (next, fx) = s.state.on(input)?;
     s.state = next;
