@@ -552,6 +552,8 @@ impl Driver {
             }
             if wrote_any {
                 self.top_up_credit();
+                // Writing may end a draining connection (Event::Terminated).
+                self.drain_events();
             }
             if wbuf.is_empty() && !need_flush && self.core.is_closed() {
                 return Ok(());

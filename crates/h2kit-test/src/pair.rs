@@ -480,8 +480,9 @@ impl Pair {
         if let Some(chunks) = &mut self.chunks {
             chunks.clear();
             match self.cap {
+                // `chunks` holds what was written.
                 Some(cap) => {
-                    from.poll_transmit_vectored(self.now, chunks, Some(cap));
+                    let _ = from.poll_transmit_vectored(self.now, chunks, Some(cap));
                 }
                 None => while from.poll_transmit_vectored(self.now, chunks, None) > 0 {},
             }
@@ -499,8 +500,9 @@ impl Pair {
             chunks.iter().for_each(|c| self.buf.extend_from_slice(c));
         } else {
             match self.cap {
+                // `buf` holds what was written.
                 Some(cap) => {
-                    from.poll_transmit(self.now, &mut self.buf, Some(cap));
+                    let _ = from.poll_transmit(self.now, &mut self.buf, Some(cap));
                 }
                 None => while from.poll_transmit(self.now, &mut self.buf, None) > 0 {},
             }

@@ -2,55 +2,130 @@
 //! and flow-control strategies. Every default is safe to expose to the Internet; the reasons
 //! are in [`crate::manual`].
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use h2kit_frame::SettingId;
+use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
 
 use crate::flow::{DEFAULT_WINDOW, MAX_WINDOW, WindowStrategy};
 use crate::headers::HeaderValidation;
 use crate::limits::RateLimit;
 
-/// The SETTINGS we send (RFC 9113 §6.5.2). They take effect when the peer acknowledges them.
+/// SETTINGS values (RFC 9113 §6.5.2, RFC 8441 §3, RFC 9218 §2.1): ours ([`LocalSettings`])
+/// or the peer's ([`PeerSettings`]).
+///
+/// [`SettingsValues::RFC_DEFAULTS`] are the values in effect before any SETTINGS frame;
+/// [`Default`] gives the values a connection announces unless configured otherwise (safe to
+/// expose to the Internet, see [`crate::manual`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LocalSettings {
-    /// SETTINGS_HEADER_TABLE_SIZE: the HPACK table our decoder keeps. Default 4,096.
+pub struct SettingsValues {
+    /// SETTINGS_HEADER_TABLE_SIZE: the HPACK table the sender's decoder keeps. RFC default and
+    /// our default 4,096.
     pub header_table_size: u32,
-    /// SETTINGS_ENABLE_PUSH (clients only; servers always send 0 or omit it). Default false:
-    /// push is rarely useful and costs memory.
+    /// SETTINGS_ENABLE_PUSH (meaningful from a client; a server always sends 0 or omits it).
+    /// RFC default true; our default false: push is rarely useful and costs memory.
     pub enable_push: bool,
-    /// SETTINGS_MAX_CONCURRENT_STREAMS the peer may open. Default 100.
+    /// SETTINGS_MAX_CONCURRENT_STREAMS the receiver may open. RFC default unlimited; our
+    /// default 100.
     pub max_concurrent_streams: u32,
-    /// SETTINGS_INITIAL_WINDOW_SIZE for each stream the peer sends on. Default 65,535.
+    /// SETTINGS_INITIAL_WINDOW_SIZE of each stream the receiver sends on. RFC default and our
+    /// default 65,535.
     pub initial_window_size: u32,
-    /// SETTINGS_MAX_FRAME_SIZE we accept. Default 16,384 (the protocol minimum).
+    /// SETTINGS_MAX_FRAME_SIZE: the largest frame payload the sender accepts. RFC default and
+    /// our default 16,384 (the protocol minimum).
     pub max_frame_size: u32,
-    /// SETTINGS_MAX_HEADER_LIST_SIZE we accept. Default 65,536.
+    /// SETTINGS_MAX_HEADER_LIST_SIZE the sender accepts (advisory). RFC default unlimited;
+    /// our default 65,536.
     pub max_header_list_size: u32,
-    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441; servers). Default false.
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441; from servers): extended CONNECT may be
+    /// sent to the sender. Default false.
     pub enable_connect_protocol: bool,
-    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218). Default true: we schedule by RFC 9218
-    /// urgency and incremental flags.
+    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218). RFC default false; our default true: we
+    /// schedule by RFC 9218 urgency and incremental flags.
     pub no_rfc7540_priorities: bool,
 }
 
-impl Default for LocalSettings {
-    fn default() -> Self {
-        LocalSettings {
-            header_table_size: 4_096,
-            enable_push: false,
-            max_concurrent_streams: 100,
-            initial_window_size: DEFAULT_WINDOW,
-            max_frame_size: 16_384,
-            max_header_list_size: 64 * 1024,
-            enable_connect_protocol: false,
-            no_rfc7540_priorities: true,
-        }
-    }
-}
+/// The SETTINGS we send. They take effect when the peer acknowledges them.
+pub type LocalSettings = SettingsValues;
 
-impl LocalSettings {
+/// The peer's SETTINGS as currently in effect ([`SettingsValues::RFC_DEFAULTS`] until it
+/// sends them).
+pub type PeerSettings = SettingsValues;
+
+impl SettingsValues {
+    /// The values in effect before any SETTINGS frame (RFC 9113 §6.5.2, RFC 8441 §3,
+    /// RFC 9218 §2.1).
+    pub const RFC_DEFAULTS: SettingsValues = SettingsValues {
+        header_table_size: 4_096,
+        enable_push: true,
+        max_concurrent_streams: u32::MAX,
+        initial_window_size: DEFAULT_WINDOW,
+        max_frame_size: 16_384,
+        max_header_list_size: u32::MAX,
+        enable_connect_protocol: false,
+        no_rfc7540_priorities: false,
+    };
+
     /// Whether every value is within the range RFC 9113 §6.5.2 allows.
     pub fn is_valid(&self) -> bool {
         self.initial_window_size <= MAX_WINDOW
             && (16_384..=16_777_215).contains(&self.max_frame_size)
+    }
+
+    /// Every value with its identifier, in identifier order (booleans as 0 or 1).
+    pub(crate) fn pairs(&self) -> [(SettingId, u32); 8] {
+        [
+            (SettingId::HEADER_TABLE_SIZE, self.header_table_size),
+            (SettingId::ENABLE_PUSH, u32::from(self.enable_push)),
+            (
+                SettingId::MAX_CONCURRENT_STREAMS,
+                self.max_concurrent_streams,
+            ),
+            (SettingId::INITIAL_WINDOW_SIZE, self.initial_window_size),
+            (SettingId::MAX_FRAME_SIZE, self.max_frame_size),
+            (SettingId::MAX_HEADER_LIST_SIZE, self.max_header_list_size),
+            (
+                SettingId::ENABLE_CONNECT_PROTOCOL,
+                u32::from(self.enable_connect_protocol),
+            ),
+            (
+                SettingId::NO_RFC7540_PRIORITIES,
+                u32::from(self.no_rfc7540_priorities),
+            ),
+        ]
+    }
+
+    /// Sets the value of `id` (a boolean is true for 1) and returns the previous one (as
+    /// [`pairs`](Self::pairs) gives it), or `None` for an identifier without a field here.
+    pub(crate) fn set(&mut self, id: SettingId, value: u32) -> Option<u32> {
+        let number = |field: &mut u32| core::mem::replace(field, value);
+        let flag = |field: &mut bool| u32::from(core::mem::replace(field, value == 1));
+        Some(match id {
+            SettingId::HEADER_TABLE_SIZE => number(&mut self.header_table_size),
+            SettingId::ENABLE_PUSH => flag(&mut self.enable_push),
+            SettingId::MAX_CONCURRENT_STREAMS => number(&mut self.max_concurrent_streams),
+            SettingId::INITIAL_WINDOW_SIZE => number(&mut self.initial_window_size),
+            SettingId::MAX_FRAME_SIZE => number(&mut self.max_frame_size),
+            SettingId::MAX_HEADER_LIST_SIZE => number(&mut self.max_header_list_size),
+            SettingId::ENABLE_CONNECT_PROTOCOL => flag(&mut self.enable_connect_protocol),
+            SettingId::NO_RFC7540_PRIORITIES => flag(&mut self.no_rfc7540_priorities),
+            _ => return None,
+        })
+    }
+}
+
+impl Default for SettingsValues {
+    /// What a connection announces unless configured otherwise: the RFC defaults with push
+    /// off, 100 concurrent streams, header lists up to 64 KiB and RFC 9218 priorities.
+    fn default() -> Self {
+        SettingsValues {
+            enable_push: false,
+            max_concurrent_streams: 100,
+            max_header_list_size: 64 * 1024,
+            no_rfc7540_priorities: true,
+            ..SettingsValues::RFC_DEFAULTS
+        }
     }
 }
 
@@ -155,16 +230,67 @@ impl Default for Limits {
     }
 }
 
-/// Which h2kit-priority scheduler chooses the stream whose DATA goes out next.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// A function building a scheduler for each new connection (see [`SchedulerKind::Custom`]).
+pub type SchedulerFactory = dyn Fn() -> Box<dyn Scheduler + Send> + Send + Sync;
+
+/// Which scheduler chooses the stream whose DATA goes out next: one of the three of
+/// h2kit-priority, or any other implementing its [`Scheduler`] trait.
+#[derive(Clone, Default)]
 pub enum SchedulerKind {
-    /// RFC 9218 urgency and incremental (`priority` header, PRIORITY_UPDATE). The default.
+    /// RFC 9218 urgency and incremental (`priority` header, PRIORITY_UPDATE):
+    /// [`ExtensibleScheduler`]. The default.
     #[default]
     Extensible,
-    /// The RFC 7540 dependency tree (HEADERS priority, PRIORITY frames).
+    /// The RFC 7540 dependency tree (HEADERS priority, PRIORITY frames): [`PriorityTree`].
     Tree,
-    /// Plain round robin, ignoring every signal.
+    /// Plain round robin, ignoring every signal: [`RoundRobin`].
     RoundRobin,
+    /// Any scheduler, the application's own included: the function builds one for each
+    /// connection (see [`SchedulerKind::custom`]).
+    Custom(Arc<SchedulerFactory>),
+}
+
+impl SchedulerKind {
+    /// A scheduler of the application's: `make` builds one for each connection.
+    ///
+    /// ```
+    /// use h2kit::{Config, SchedulerKind};
+    /// use h2kit_priority::RoundRobin;
+    ///
+    /// let config = Config {
+    ///     scheduler: SchedulerKind::custom(|| RoundRobin::with_max_streams(1_000)),
+    ///     ..Config::default()
+    /// };
+    /// # let _ = h2kit::Connection::server(config);
+    /// ```
+    pub fn custom<S, F>(make: F) -> Self
+    where
+        S: Scheduler + Send + 'static,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        SchedulerKind::Custom(Arc::new(move || Box::new(make())))
+    }
+
+    /// Builds the scheduler for a new connection.
+    pub fn build(&self) -> Box<dyn Scheduler + Send> {
+        match self {
+            SchedulerKind::Extensible => Box::new(ExtensibleScheduler::with_max_streams(1 << 20)),
+            SchedulerKind::Tree => Box::new(PriorityTree::with_max_streams(1 << 16)),
+            SchedulerKind::RoundRobin => Box::new(RoundRobin::with_max_streams(1 << 20)),
+            SchedulerKind::Custom(make) => make(),
+        }
+    }
+}
+
+impl core::fmt::Debug for SchedulerKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SchedulerKind::Extensible => "Extensible",
+            SchedulerKind::Tree => "Tree",
+            SchedulerKind::RoundRobin => "RoundRobin",
+            SchedulerKind::Custom(_) => "Custom(..)",
+        })
+    }
 }
 
 /// Everything a connection is configured with.
@@ -185,7 +311,8 @@ pub struct Config {
     /// The connection receive window we aim for (announced with a WINDOW_UPDATE on stream 0
     /// at start when above 65,535). Default 1 MiB.
     pub connection_window_size: u32,
-    /// The scheduler ordering DATA frames of concurrent streams.
+    /// The scheduler ordering DATA frames of concurrent streams: a built-in one or the
+    /// application's own ([`SchedulerKind::custom`]). Default [`SchedulerKind::Extensible`].
     pub scheduler: SchedulerKind,
 }
 
@@ -230,6 +357,16 @@ mod tests {
         assert_eq!(c.connection_window_size, 1 << 20);
         assert!(c.limits.max_header_block_bytes >= c.settings.max_header_list_size);
         assert_eq!(c.validate_recv, HeaderValidation::STRICT);
+    }
+
+    #[test]
+    fn settings_pairs_and_set_agree() {
+        let mut s = SettingsValues::RFC_DEFAULTS;
+        for (id, value) in LocalSettings::default().pairs() {
+            assert!(s.set(id, value).is_some());
+        }
+        assert_eq!(s, LocalSettings::default());
+        assert_eq!(s.set(SettingId(0x99), 1), None);
     }
 
     #[test]

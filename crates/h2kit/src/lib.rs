@@ -10,6 +10,7 @@
 //!   app ◀──────────── poll_event() ◀── events ◀────┘
 //!   app ──commands──▶ send_request / send_data / reset / ping … ─▶ queues (bounded)
 //!   socket ◀─bytes─── poll_transmit(buf, max) ◀── frames generated lazily from the queues
+//!   socket ──EOF────▶ recv_eof()
 //!   timer  ──now────▶ handle_timeout(now);  poll_timeout() ──▶ next deadline
 //! ```
 //!
@@ -35,7 +36,65 @@
 //!
 //! # Example
 //!
-//! Validating a request before it reaches the HPACK encoder, and driving a stream's state:
+//! A client and a server in memory, following the driving contract of [`Connection`]: a
+//! request, its response and the response body.
+//!
+//! ```
+//! use std::time::Instant;
+//!
+//! use bytes::{Bytes, BytesMut};
+//! use h2kit::{Config, Connection, ConnectionError, Event, Field};
+//!
+//! /// What `from` has to send, received by `to`; returns `to`'s events.
+//! fn exchange(
+//!     from: &mut Connection,
+//!     to: &mut Connection,
+//!     now: Instant,
+//! ) -> Result<Vec<Event>, ConnectionError> {
+//!     let mut wire = BytesMut::new();
+//!     while from.poll_transmit(now, &mut wire, None) > 0 {}
+//!     to.recv(now, &wire)?;
+//!     Ok(std::iter::from_fn(|| to.poll_event()).collect())
+//! }
+//!
+//! let now = Instant::now();
+//! let mut client = Connection::client(Config::default());
+//! let mut server = Connection::server(Config::default());
+//! let request = vec![
+//!     Field::new(":method", "GET"),
+//!     Field::new(":scheme", "https"),
+//!     Field::new(":path", "/hello"),
+//!     Field::new(":authority", "example.com"),
+//! ];
+//! let id = client.send_request(request, true)?;
+//!
+//! let (mut status, mut body, mut done) = (0, Vec::new(), false);
+//! for _ in 0..4 {
+//!     for event in exchange(&mut client, &mut server, now)? {
+//!         if let Event::Request { stream, .. } = event {
+//!             server.send_response(stream, vec![Field::new(":status", "200")], false)?;
+//!             server.send_data(stream, Bytes::from_static(b"hello, world"), true)?;
+//!         }
+//!     }
+//!     for event in exchange(&mut server, &mut client, now)? {
+//!         match event {
+//!             Event::Response { stream, status: s, .. } if stream == id => status = s,
+//!             Event::Data { stream, data, flow_controlled_len, end_stream } if stream == id => {
+//!                 body.extend_from_slice(&data);
+//!                 // Consumed: the peer may send that much again.
+//!                 client.release_capacity(stream, flow_controlled_len);
+//!                 done = end_stream;
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//! assert_eq!((status, &body[..], done), (200, &b"hello, world"[..], true));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The building blocks work alone too: validating a request before it reaches the HPACK
+//! encoder, and driving a stream's state:
 //!
 //! ```
 //! use h2kit::headers::{validate_fields, Field, HeaderValidation, MessageKind};
@@ -68,9 +127,11 @@ pub mod limits;
 pub mod manual;
 pub mod state;
 
-pub use config::{Config, Limits, LocalSettings, SchedulerKind};
+pub use config::{
+    Config, Limits, LocalSettings, PeerSettings, SchedulerFactory, SchedulerKind, SettingsValues,
+};
 pub use connection::{
-    Connection, PREFACE, PeerSettings, Role, StreamMut, request_from_fields, response_from_fields,
+    Connection, PREFACE, Role, StreamMut, request_from_fields, response_from_fields,
 };
 pub use error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
@@ -78,6 +139,8 @@ pub use error::{
 };
 pub use event::{Event, SettingChange};
 pub use h2kit_frame::{ErrorCode, FrameType, SettingId, StreamId};
-pub use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority, Urgency};
+pub use h2kit_priority::{
+    ExtensiblePriority, PriorityError, PrioritySignal, Scheduler, TreePriority, Urgency,
+};
 pub use headers::{Field, HeaderError, HeaderValidation, MessageKind};
 pub use state::StreamState;

@@ -198,6 +198,17 @@ pub enum TransitionError {
     Peer(PeerError),
 }
 
+impl TransitionError {
+    /// The error of a refused command. A send input never yields a peer error; the type is
+    /// kept total anyway.
+    pub(crate) fn into_usage(self) -> UsageError {
+        match self {
+            TransitionError::Usage(u) => u,
+            TransitionError::Peer(_) => UsageError::FrameInWrongState,
+        }
+    }
+}
+
 impl From<UsageError> for TransitionError {
     fn from(e: UsageError) -> Self {
         TransitionError::Usage(e)

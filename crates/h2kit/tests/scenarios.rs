@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use common::*;
 use h2kit::{Config, ErrorCode, Event, Field, Initiator, StreamError, StreamId, UsageError};
@@ -1037,4 +1039,39 @@ fn releasing_on_stream_zero_reopens_only_the_connection() {
         updates.iter().all(|(s, _)| *s == StreamId::ZERO),
         "{updates:?}"
     );
+}
+
+#[test]
+fn a_clock_going_backwards_is_clamped_to_the_latest_time_seen() {
+    use std::time::Duration;
+    let mut p = Pair::with_chunk(16_384);
+    p.drive();
+    let idle_timeout = Config::default().limits.idle_timeout.unwrap();
+    let later = p.now + Duration::from_secs(100);
+    let earlier = p.now + Duration::from_secs(10);
+    let ping = |p: &mut Pair, payload: [u8; 8], at: Instant| {
+        let mut buf = bytes::BytesMut::new();
+        p.client.ping(payload).unwrap();
+        while p.client.poll_transmit(later, &mut buf, None) > 0 {}
+        p.server.recv(at, &buf).unwrap();
+        while p.server.poll_event().is_some() {}
+    };
+    // Something received at `later` restarts the idle timer from there.
+    ping(&mut p, *b"ping-one", later);
+    assert_eq!(p.server.poll_timeout(), Some(later + idle_timeout));
+    // A driver whose clock went back: the input counts as received at `later`, the deadline
+    // does not move back, and no timer fires at the earlier time.
+    ping(&mut p, *b"ping-two", earlier);
+    assert_eq!(p.server.poll_timeout(), Some(later + idle_timeout));
+    p.server.handle_timeout(earlier);
+    let mut buf = bytes::BytesMut::new();
+    while p.server.poll_transmit(earlier, &mut buf, None) > 0 {}
+    assert!(p.server.error().is_none());
+    assert_eq!(p.server.poll_timeout(), Some(later + idle_timeout));
+    // Time moving on from `later` works as usual.
+    p.server.handle_timeout(later + idle_timeout);
+    assert!(matches!(
+        p.server.poll_event(),
+        Some(Event::Terminated { .. })
+    ));
 }

@@ -1,9 +1,11 @@
 //! The sans-IO HTTP/2 connection.
 
 mod extra;
+mod h2c;
 mod recv;
 mod send;
 mod stream;
+mod streams;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -11,34 +13,22 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use h2kit_frame::{ErrorCode, FrameDecoder, PrioritySpec, Settings, StreamId};
 use h2kit_hpack::{Decoder, Encoder};
-use h2kit_priority::{ExtensibleScheduler, PriorityTree, RoundRobin, Scheduler};
 
-use crate::config::{Config, LocalSettings, SchedulerKind};
-use crate::error::ConnectionError;
+use crate::config::{Config, LocalSettings, PeerSettings, SettingsValues};
+use crate::error::{ConnectionError, Initiator, ProtocolViolation};
 use crate::event::Event;
 use crate::flow::{DEFAULT_WINDOW, RecvFlow, Window};
-use crate::headers::Field;
-use crate::limits::{Budget, RecentlyClosed};
+use crate::headers::{self, Field, MessageKind};
+use crate::limits::Budget;
 use crate::state::StreamState;
 
 pub use extra::{request_from_fields, response_from_fields};
 use stream::Stream;
 pub use stream::StreamMut;
+use streams::Streams;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// The SETTINGS values in effect before any SETTINGS frame (RFC 9113 §6.5.2).
-const RFC_DEFAULTS: LocalSettings = LocalSettings {
-    header_table_size: 4_096,
-    enable_push: true,
-    max_concurrent_streams: u32::MAX,
-    initial_window_size: DEFAULT_WINDOW,
-    max_frame_size: 16_384,
-    max_header_list_size: u32::MAX,
-    enable_connect_protocol: false,
-    no_rfc7540_priorities: false,
-};
 
 /// Sizes of a connection's internal queues (see [`Connection::debug_counts`]).
 #[doc(hidden)]
@@ -69,42 +59,6 @@ pub enum Role {
     Client,
     /// We accept requests and may push on even-numbered streams.
     Server,
-}
-
-/// The peer's SETTINGS as currently in effect (RFC defaults until it sends them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PeerSettings {
-    /// SETTINGS_HEADER_TABLE_SIZE: the table our encoder may use (before our cap).
-    pub header_table_size: u32,
-    /// SETTINGS_ENABLE_PUSH (meaningful from a client).
-    pub enable_push: bool,
-    /// SETTINGS_MAX_CONCURRENT_STREAMS we may open (unlimited until sent).
-    pub max_concurrent_streams: u32,
-    /// SETTINGS_INITIAL_WINDOW_SIZE of the streams we send on.
-    pub initial_window_size: u32,
-    /// SETTINGS_MAX_FRAME_SIZE: the largest frame payload we may send.
-    pub max_frame_size: u32,
-    /// SETTINGS_MAX_HEADER_LIST_SIZE (advisory; unlimited until sent).
-    pub max_header_list_size: u32,
-    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): we may send extended CONNECT.
-    pub enable_connect_protocol: bool,
-    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218).
-    pub no_rfc7540_priorities: bool,
-}
-
-impl Default for PeerSettings {
-    fn default() -> Self {
-        PeerSettings {
-            header_table_size: 4_096,
-            enable_push: true,
-            max_concurrent_streams: u32::MAX,
-            initial_window_size: DEFAULT_WINDOW,
-            max_frame_size: 16_384,
-            max_header_list_size: u32::MAX,
-            enable_connect_protocol: false,
-            no_rfc7540_priorities: false,
-        }
-    }
 }
 
 /// A frame of ours that does not depend on stream order: replies and connection-level frames.
@@ -186,6 +140,33 @@ enum PingPurpose {
     Shutdown,
 }
 
+/// The connection's timers, each with at most one deadline at a time
+/// (see `Connection::deadline`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// A release of an idle connection's spare capacity, put off (`shrink_if_idle`).
+    Shrink,
+    /// After the peer's GOAWAY and our last stream, the wait for the peer to close.
+    GoAwayLinger,
+    /// Our SETTINGS must be acknowledged in time.
+    SettingsAck,
+    /// Keep-alive: a PING after a quiet interval, which must be answered in time.
+    KeepAlive,
+    /// No stream and nothing received for this long: the connection closes.
+    Idle,
+}
+
+impl Timer {
+    /// Every timer, in the order `handle_timeout` fires those due.
+    const ALL: [Timer; 5] = [
+        Timer::Shrink,
+        Timer::GoAwayLinger,
+        Timer::SettingsAck,
+        Timer::KeepAlive,
+        Timer::Idle,
+    ];
+}
+
 #[derive(Debug)]
 struct PendingPing {
     payload: [u8; 8],
@@ -240,8 +221,9 @@ enum Shutdown {
 /// test simulator) repeats, in this order:
 ///
 /// 1. **Input.** Pass every byte read from the transport to [`recv`](Self::recv) (any split,
-///    down to one byte), and call [`handle_timeout`](Self::handle_timeout) when the deadline of
-///    [`poll_timeout`](Self::poll_timeout) has passed. Both take `now`.
+///    down to one byte); when the transport reports end of file, call
+///    [`recv_eof`](Self::recv_eof); when the deadline of [`poll_timeout`](Self::poll_timeout)
+///    has passed, call [`handle_timeout`](Self::handle_timeout).
 /// 2. **Events.** Drain [`poll_event`](Self::poll_event) until `None` and act on each (answer
 ///    requests, consume data and give the capacity back with
 ///    [`release_capacity`](Self::release_capacity)).
@@ -259,7 +241,17 @@ enum Shutdown {
 ///    holds more than one frame of encoded output beyond what was asked for.
 ///    [`poll_transmit_vectored`](Self::poll_transmit_vectored) does the same into a list of
 ///    `Bytes` for a vectored write, handing DATA payloads out without copying them.
-/// 5. **Wait** for more input or until [`poll_timeout`](Self::poll_timeout).
+/// 5. **Events again.** Every call of step 1 and step 4 can queue events, not only `recv`:
+///    `recv_eof` and a timer of `handle_timeout` end the connection with
+///    [`Event::Terminated`], and `poll_transmit` does too when a draining connection (after
+///    GOAWAY) has written its last frame. Drain [`poll_event`](Self::poll_event) again before
+///    waiting.
+/// 6. **Wait** for more input or until [`poll_timeout`](Self::poll_timeout).
+///
+/// `now`, passed to `recv`, `handle_timeout` and the polls, is the driver's monotonic clock
+/// (`Instant::now()`, or a virtual clock in tests). It must not go backwards: an earlier `now`
+/// than one passed before is taken as the latest one seen, so no deadline moves back and no
+/// timer fires early.
 ///
 /// When [`is_closed`](Self::is_closed) turns true, everything has been written (including
 /// our GOAWAY) and the transport can be closed. After a connection error, the events produced
@@ -342,20 +334,9 @@ pub struct Connection {
     sent_settings: bool,
     control: VecDeque<Control>,
     ordered: VecDeque<Ordered>,
-    scheduler: Box<dyn Scheduler + Send>,
 
-    // Streams.
-    streams: h2kit_priority::idhash::StreamMap<u32, Stream>,
-    closed: RecentlyClosed,
-    closed_unstamped: Vec<(StreamId, crate::state::CloseCause)>,
-    next_local: u32,
-    max_remote: u32,
-    /// Ranges of peer stream ids skipped when it opened a higher one (newest last, bounded):
-    /// HEADERS on them is an unexpected stream identifier (RFC 9113 §5.1.1).
-    skipped_remote: VecDeque<(u32, u32)>,
-    last_processed: u32,
-    active_local: u32,
-    active_remote: u32,
+    streams: Streams,
+    /// Streams opened by the peer whose [`Event::Request`] was not polled yet.
     pending_accept: usize,
 
     // Settings.
@@ -385,9 +366,6 @@ pub struct Connection {
 
     budgets: Budgets,
     events: VecDeque<Event>,
-    /// PRIORITY_UPDATE frames for streams not opened yet (RFC 9218 §7.1), oldest first,
-    /// bounded by our SETTINGS_MAX_CONCURRENT_STREAMS.
-    early_priority: VecDeque<(u32, h2kit_priority::ExtensiblePriority)>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -425,11 +403,7 @@ impl Connection {
             priority: Budget::new(limits.priority),
             unknown: Budget::new(limits.unknown_stream_frames),
         };
-        let scheduler: Box<dyn Scheduler + Send> = match config.scheduler {
-            SchedulerKind::Extensible => Box::new(ExtensibleScheduler::with_max_streams(1 << 20)),
-            SchedulerKind::Tree => Box::new(PriorityTree::with_max_streams(1 << 16)),
-            SchedulerKind::RoundRobin => Box::new(RoundRobin::with_max_streams(1 << 20)),
-        };
+        let scheduler = config.scheduler.build();
         let mut hpack_dec = Decoder::new();
         hpack_dec.set_max_header_list_size(config.settings.max_header_list_size as usize);
         let mut hpack_enc = Encoder::new();
@@ -440,13 +414,13 @@ impl Connection {
         // Until the peer acknowledges our SETTINGS, the RFC defaults apply to what depends on
         // the peer having seen them (windows, table size, frame size); limits that protect
         // only us apply at once.
-        let mut local = LocalSettings {
-            header_table_size: 4_096,
-            initial_window_size: DEFAULT_WINDOW,
-            max_frame_size: 16_384,
+        let rfc = SettingsValues::RFC_DEFAULTS;
+        let local = LocalSettings {
+            header_table_size: rfc.header_table_size,
+            initial_window_size: rfc.initial_window_size,
+            max_frame_size: rfc.max_frame_size,
             ..config.settings
         };
-        local.enable_push = config.settings.enable_push;
 
         let mut conn = Connection {
             role,
@@ -474,20 +448,11 @@ impl Connection {
             sent_settings: false,
             control: VecDeque::new(),
             ordered: VecDeque::new(),
-            scheduler,
-            streams: h2kit_priority::idhash::stream_map(),
-            closed: RecentlyClosed::new(limits.max_closed_streams, limits.closed_stream_retention),
-            closed_unstamped: Vec::new(),
-            next_local: if role == Role::Client { 1 } else { 2 },
-            max_remote: 0,
-            skipped_remote: VecDeque::new(),
-            last_processed: 0,
-            active_local: 0,
-            active_remote: 0,
+            streams: Streams::new(role, &limits, scheduler),
             pending_accept: 0,
             local,
             pending_settings: VecDeque::new(),
-            remote: PeerSettings::default(),
+            remote: SettingsValues::RFC_DEFAULTS,
             send_window: Window::saturating(DEFAULT_WINDOW),
             recv_flow,
             pings: VecDeque::new(),
@@ -501,11 +466,10 @@ impl Connection {
             error: None,
             budgets,
             events: VecDeque::new(),
-            early_priority: VecDeque::new(),
             config,
         };
         let initial = conn.config.settings;
-        let settings = conn.settings_frame(&RFC_DEFAULTS, &initial, true);
+        let settings = conn.settings_frame(&SettingsValues::RFC_DEFAULTS, &initial, true);
         conn.control.push_back(Control::Settings(settings));
         conn.pending_settings.push_back(PendingSettings {
             settings: initial,
@@ -521,69 +485,39 @@ impl Connection {
         conn
     }
 
-    /// Builds the SETTINGS frame announcing `new` (everything when `all`, else what differs
-    /// from `old`).
+    /// Builds the SETTINGS frame announcing `new`: what differs from `old`, and when `all`
+    /// also the limits that stay at their (unlimited) RFC defaults otherwise, so that the peer
+    /// knows them. Settings the other role cannot use are left out.
     fn settings_frame(&self, old: &LocalSettings, new: &LocalSettings, all: bool) -> Settings {
         use h2kit_frame::SettingId as S;
-        let mut s = Settings::new();
-        let mut put = |id: S, o: u32, n: u32, always: bool| {
-            if always || o != n {
-                s.push(id, n);
+        let mut frame = Settings::new();
+        for ((id, old), (_, new)) in old.pairs().into_iter().zip(new.pairs()) {
+            let applies = match id {
+                S::ENABLE_PUSH => self.role == Role::Client,
+                S::ENABLE_CONNECT_PROTOCOL => self.role == Role::Server,
+                _ => true,
+            };
+            let always = all && matches!(id, S::MAX_CONCURRENT_STREAMS | S::MAX_HEADER_LIST_SIZE);
+            if applies && (always || old != new) {
+                frame.push(id, new);
             }
-        };
-        put(
-            S::HEADER_TABLE_SIZE,
-            old.header_table_size,
-            new.header_table_size,
-            false,
-        );
-        if self.role == Role::Client {
-            put(
-                S::ENABLE_PUSH,
-                u32::from(old.enable_push),
-                u32::from(new.enable_push),
-                false,
-            );
         }
-        put(
-            S::MAX_CONCURRENT_STREAMS,
-            old.max_concurrent_streams,
-            new.max_concurrent_streams,
-            all,
-        );
-        put(
-            S::INITIAL_WINDOW_SIZE,
-            old.initial_window_size,
-            new.initial_window_size,
-            false,
-        );
-        put(
-            S::MAX_FRAME_SIZE,
-            old.max_frame_size,
-            new.max_frame_size,
-            false,
-        );
-        put(
-            S::MAX_HEADER_LIST_SIZE,
-            old.max_header_list_size,
-            new.max_header_list_size,
-            all,
-        );
-        if self.role == Role::Server {
-            put(
-                S::ENABLE_CONNECT_PROTOCOL,
-                u32::from(old.enable_connect_protocol),
-                u32::from(new.enable_connect_protocol),
-                false,
-            );
-        }
-        put(
-            S::NO_RFC7540_PRIORITIES,
-            u32::from(old.no_rfc7540_priorities),
-            u32::from(new.no_rfc7540_priorities),
-            false,
-        );
-        s
+        frame
+    }
+
+    /// Validates a received field section by our configuration.
+    fn validate_recv(
+        &self,
+        kind: MessageKind,
+        fields: &[Field],
+    ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
+        headers::validate_fields(
+            kind,
+            fields,
+            &self.config.validate_recv,
+            self.local.enable_connect_protocol,
+        )
+        .map_err(ProtocolViolation::MalformedHeaders)
     }
 
     /// Our role.
@@ -591,14 +525,17 @@ impl Connection {
         self.role
     }
 
-    fn tick(&mut self, now: Instant) {
+    /// Moves the connection's clock to `now` and returns the time in effect: the driver's
+    /// clock must not go backwards, and an earlier `now` than one seen before is taken as
+    /// that one, so no deadline or measurement runs backwards.
+    fn tick(&mut self, now: Instant) -> Instant {
+        let now = self.now.map_or(now, |last| last.max(now));
         self.now = Some(now);
         if self.last_recv.is_none() {
             self.last_recv = Some(now);
         }
-        for (id, cause) in core::mem::take(&mut self.closed_unstamped) {
-            self.closed.insert(id, cause, now);
-        }
+        self.streams.tick(now);
+        now
     }
 
     fn now(&self) -> Option<Instant> {
@@ -608,6 +545,10 @@ impl Connection {
     // ---------------------------------------------------------------- outputs
 
     /// The next event, in the order things happened.
+    ///
+    /// Drain it after every input and after output: see the driving contract on
+    /// [`Connection`].
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         if matches!(event, Event::Request { .. }) {
@@ -616,100 +557,95 @@ impl Connection {
         Some(event)
     }
 
-    /// The next time [`handle_timeout`](Self::handle_timeout) must be called, if any.
+    /// The next time [`handle_timeout`](Self::handle_timeout) must be called, if any. It
+    /// changes with every call that takes input, a command or output.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.error.is_some() {
             return None;
         }
-        let limits = &self.config.limits;
-        let mut deadline: Option<Instant> = None;
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        Timer::ALL
+            .into_iter()
+            .filter_map(|timer| self.deadline(timer))
+            .min()
+    }
+
+    /// Fires the timers due at `now`: SETTINGS acknowledgement, idle and keep-alive, the wait
+    /// for the peer to close after its GOAWAY, the release of spare capacity. A timer that
+    /// ends the connection queues [`Event::Terminated`]; a keep-alive queues a PING.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.tick(now);
+        for timer in Timer::ALL {
+            if self.error.is_some() {
+                return;
             }
-        };
-        consider(
-            self.pending_settings
+            if self.deadline(timer).is_some_and(|t| now >= t) {
+                self.fire(timer, now);
+            }
+        }
+    }
+
+    /// When `timer` is due, if it runs.
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        let limits = &self.config.limits;
+        match timer {
+            Timer::Shrink => self.shrink_due,
+            Timer::GoAwayLinger => self.drained_at.map(|t| t + limits.goaway_linger),
+            Timer::SettingsAck => self
+                .pending_settings
                 .front()
                 .and_then(|p| p.sent_at)
                 .map(|t| t + limits.settings_ack_timeout),
-        );
-        if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
-            if self.active_local + self.active_remote == 0 {
-                consider(Some(last + idle));
+            Timer::KeepAlive => match self.keep_alive_ping() {
+                Some(p) => p.sent_at.map(|t| t + limits.keep_alive_timeout),
+                None => Some(self.last_recv? + limits.keep_alive_interval?),
+            },
+            Timer::Idle if self.streams.none_active() => {
+                Some(self.last_recv? + limits.idle_timeout?)
             }
+            Timer::Idle => None,
         }
-        consider(self.drained_at.map(|t| t + limits.goaway_linger));
-        consider(self.shrink_due);
-        match self
-            .pings
-            .iter()
-            .find(|p| p.purpose == PingPurpose::KeepAlive)
-        {
-            Some(p) => consider(p.sent_at.map(|t| t + limits.keep_alive_timeout)),
-            None => {
-                if let (Some(interval), Some(last)) = (limits.keep_alive_interval, self.last_recv) {
-                    consider(Some(last + interval));
-                }
-            }
-        }
-        deadline
     }
 
-    /// Fires the timers due at `now`: SETTINGS acknowledgement, idle and keep-alive.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.tick(now);
-        if self.error.is_some() {
-            return;
-        }
-        let limits = self.config.limits;
-        if self.shrink_due.is_some_and(|t| now >= t) {
-            self.shrink_due = None;
-            self.shrink_if_idle(now);
-        }
-        if self
-            .drained_at
-            .is_some_and(|t| now >= t + limits.goaway_linger)
-        {
-            self.close_after_peer_goaway();
-            return;
-        }
-        if let Some(sent) = self.pending_settings.front().and_then(|p| p.sent_at) {
-            if now >= sent + limits.settings_ack_timeout {
-                self.fail(ConnectionError::SettingsTimeout);
-                return;
+    /// Does what `timer` is for; it is due.
+    fn fire(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Shrink => {
+                self.shrink_due = None;
+                self.shrink_if_idle(now);
             }
+            Timer::GoAwayLinger => self.close_after_peer_goaway(),
+            Timer::SettingsAck => self.fail(ConnectionError::SettingsTimeout),
+            Timer::KeepAlive if self.keep_alive_ping().is_some() => {
+                // Not answered in time.
+                self.fail(ConnectionError::IdleTimeout);
+            }
+            Timer::KeepAlive => {
+                let payload = self.next_ping_payload();
+                self.queue_ping(payload, PingPurpose::KeepAlive);
+            }
+            Timer::Idle => self.fail(ConnectionError::IdleTimeout),
         }
-        if let Some(p) = self
-            .pings
+    }
+
+    /// The keep-alive PING awaiting its acknowledgement, if any.
+    fn keep_alive_ping(&self) -> Option<&PendingPing> {
+        self.pings
             .iter()
             .find(|p| p.purpose == PingPurpose::KeepAlive)
-        {
-            if p.sent_at
-                .is_some_and(|t| now >= t + limits.keep_alive_timeout)
-            {
-                self.fail(ConnectionError::IdleTimeout);
-                return;
-            }
-        } else if let (Some(interval), Some(last)) = (limits.keep_alive_interval, self.last_recv) {
-            if now >= last + interval {
-                let payload = self.next_ping_payload();
-                self.control.push_back(Control::Ping {
-                    ack: false,
-                    payload,
-                });
-                self.pings.push_back(PendingPing {
-                    payload,
-                    sent_at: None,
-                    purpose: PingPurpose::KeepAlive,
-                });
-            }
-        }
-        if let (Some(idle), Some(last)) = (limits.idle_timeout, self.last_recv) {
-            if self.active_local + self.active_remote == 0 && now >= last + idle {
-                self.fail(ConnectionError::IdleTimeout);
-            }
-        }
+    }
+
+    /// Queues a PING of ours (not an acknowledgement) and remembers it until it is answered.
+    fn queue_ping(&mut self, payload: [u8; 8], purpose: PingPurpose) {
+        self.control.push_back(Control::Ping {
+            ack: false,
+            payload,
+        });
+        self.pings.push_back(PendingPing {
+            payload,
+            sent_at: None,
+            purpose,
+        });
     }
 
     /// Whether the connection is over and everything, including our GOAWAY, was written.
@@ -731,7 +667,7 @@ impl Connection {
         let from_peer = matches!(
             error,
             ConnectionError::GoAway {
-                initiator: crate::Initiator::Remote,
+                initiator: Initiator::Remote,
                 ..
             } | ConnectionError::TransportClosed
         );
@@ -745,14 +681,12 @@ impl Connection {
         if !from_peer && !matches!(error, ConnectionError::GoAway { .. }) {
             let debug = Bytes::from(error.to_string());
             self.control.push_back(Control::GoAway {
-                last: StreamId::new(self.max_remote),
+                last: self.streams.max_remote(),
                 code: error.code(),
                 debug,
             });
         }
-        for (_, s) in self.streams.iter_mut() {
-            s.clear_output();
-        }
+        self.streams.clear_output();
         self.inbuf = BytesMut::new();
         self.events.push_back(Event::Terminated {
             error: error.clone(),
@@ -760,7 +694,12 @@ impl Connection {
         self.error = Some(error);
     }
 
-    /// Tells the connection the transport was closed by the peer (EOF).
+    /// Tells the connection the transport was closed by the peer (EOF): an input (step 1 of
+    /// the driving contract on [`Connection`]). It ends the connection and queues
+    /// [`Event::Terminated`]: with [`ConnectionError::GoAway`] after the peer's GOAWAY (the
+    /// peer closes then, as it must), our replies still queued, our own GOAWAY among them,
+    /// staying for [`poll_transmit`](Self::poll_transmit); else with
+    /// [`ConnectionError::TransportClosed`]. Does nothing once the connection has ended.
     pub fn recv_eof(&mut self) {
         if self.error.is_some() {
         } else if self.goaway_recv.is_some() {
@@ -783,10 +722,85 @@ impl Connection {
             code,
             last_stream_id: last,
             debug_data,
-            initiator: crate::Initiator::Remote,
+            initiator: Initiator::Remote,
         });
         // `fail` drops queued control frames; the last GOAWAY and replies must still go out.
         self.control = pending;
+    }
+
+    /// After GOAWAY (either way), the connection ends when no stream is left.
+    fn check_drained(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        let draining = self.goaway_recv.is_some() || self.shutdown == Shutdown::Final;
+        if !draining || !self.streams.none_active() {
+            return;
+        }
+        if !self.ordered.is_empty() || self.streams.any_output() {
+            // Finish writing first; `poll_transmit` checks again when everything is out.
+            return;
+        }
+        let (code, last, initiator) = match (self.goaway_recv, self.goaway_sent) {
+            (Some(last), _) => (self.goaway_recv_reason.0, last, Initiator::Remote),
+            (None, Some(last)) => (ErrorCode::NO_ERROR, last, Initiator::Local),
+            (None, None) => return,
+        };
+        if self.goaway_sent.is_none() {
+            // Answer the peer's GOAWAY with ours so it knows what we processed.
+            let last_processed = self.streams.last_processed();
+            self.goaway_sent = Some(last_processed);
+            self.control.push_back(Control::GoAway {
+                last: last_processed,
+                code: ErrorCode::NO_ERROR,
+                debug: Bytes::new(),
+            });
+        }
+        if initiator == Initiator::Remote && self.shutdown != Shutdown::Final {
+            // The GOAWAY's sender closes the transport (RFC 9113 §5.4.1, §6.8). Until it
+            // does, or `goaway_linger` passes, PING and SETTINGS are still answered (§7:
+            // no error code, known or not, triggers special behaviour).
+            if self.drained_at.is_none() {
+                self.drained_at = self.now;
+            }
+            if self.drained_at.is_some() {
+                return;
+            }
+        }
+        let pending = std::mem::take(&mut self.control);
+        self.fail(ConnectionError::GoAway {
+            code,
+            last_stream_id: last,
+            debug_data: Bytes::new(),
+            initiator,
+        });
+        // `fail` drops queued control frames; the last GOAWAY and replies must still go out.
+        self.control = pending;
+    }
+
+    /// Phase two of a graceful shutdown: the PING came back, so every stream the peer opened
+    /// before our first GOAWAY has arrived; announce the real last stream id.
+    fn final_goaway(&mut self) {
+        if self.shutdown != Shutdown::AwaitingPing {
+            return;
+        }
+        self.shutdown = Shutdown::Final;
+        let last = self.streams.last_processed();
+        self.goaway_sent = Some(last);
+        self.control.push_back(Control::GoAway {
+            last,
+            code: ErrorCode::NO_ERROR,
+            debug: Bytes::new(),
+        });
+        self.check_drained();
+    }
+
+    /// Removes stream `id` if it is closed and fully written; a draining connection may end
+    /// with it.
+    fn maybe_remove(&mut self, id: StreamId) {
+        if self.streams.remove_if_done(id) {
+            self.check_drained();
+        }
     }
 
     // ---------------------------------------------------------------- queries
@@ -796,20 +810,20 @@ impl Connection {
     pub fn debug_counts(&self) -> DebugCounts {
         DebugCounts {
             streams: self.streams.len(),
-            closed: self.closed.len(),
+            closed: self.streams.closed_len(),
             control: self.control.len(),
             ordered: self.ordered.len(),
             events: self.events.len(),
             staging: self.staging.len(),
             inbuf: self.inbuf.len(),
-            streams_with_output: self.streams.values().filter(|s| s.has_output()).count(),
+            streams_with_output: self.streams.with_output(),
         }
     }
 
     /// The stream view for `id`, if the stream is known (open, reserved, or closed with output
     /// still queued).
     pub fn stream(&mut self, id: StreamId) -> Option<StreamMut<'_>> {
-        if self.streams.contains_key(&id.get()) {
+        if self.streams.contains(id) {
             Some(StreamMut { conn: self, id })
         } else {
             None
@@ -819,45 +833,22 @@ impl Connection {
     /// The state of stream `id` (closed when unknown and below the highest id used, idle
     /// above).
     pub fn stream_state(&self, id: StreamId) -> StreamState {
-        if let Some(s) = self.streams.get(&id.get()) {
-            return s.state;
-        }
-        if self.id_used(id) {
-            StreamState::Closed(crate::state::CloseCause::EndStream)
-        } else {
-            StreamState::Idle
-        }
-    }
-
-    /// Whether `id` was ever used (opened, reserved or skipped), by its side's counter.
-    pub(super) fn id_used(&self, id: StreamId) -> bool {
-        if self.is_local_id(id) {
-            id.get() < self.next_local
-        } else {
-            id.get() <= self.max_remote
-        }
-    }
-
-    fn is_local_id(&self, id: StreamId) -> bool {
-        match self.role {
-            Role::Client => id.is_client_initiated(),
-            Role::Server => id.is_server_initiated(),
-        }
+        self.streams.state(id)
     }
 
     /// The id the next [`send_request`](Self::send_request) (or push) will use.
     pub fn next_stream_id(&self) -> StreamId {
-        StreamId::new(self.next_local)
+        self.streams.next_local()
     }
 
     /// Streams we opened that are open or half-closed.
     pub fn open_outbound_streams(&self) -> u32 {
-        self.active_local
+        self.streams.active_local()
     }
 
     /// Streams the peer opened that are open or half-closed.
     pub fn open_inbound_streams(&self) -> u32 {
-        self.active_remote
+        self.streams.active_remote()
     }
 
     /// The connection send window (what we may still send on all streams together).
@@ -872,14 +863,14 @@ impl Connection {
 
     /// What we may send on `id` right now: the smaller of its window and the connection's.
     pub fn send_capacity(&self, id: StreamId) -> u32 {
-        self.streams.get(&id.get()).map_or(0, |s| {
+        self.streams.get(id).map_or(0, |s| {
             s.send_window.available().min(self.send_window.available())
         })
     }
 
     /// The receive window of stream `id`, if known.
     pub fn recv_window(&self, id: StreamId) -> Option<i32> {
-        self.streams.get(&id.get()).map(|s| s.recv.window().get())
+        self.streams.get(id).map(|s| s.recv.window().get())
     }
 
     /// The largest DATA payload we may put in one frame (the peer's SETTINGS_MAX_FRAME_SIZE).

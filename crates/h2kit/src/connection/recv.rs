@@ -10,7 +10,7 @@ use h2kit_frame::{
 use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority};
 
 use super::stream::Phase;
-use super::{Block, Connection, Control, Ordered, PREFACE, PingPurpose, Role, Shutdown};
+use super::{Block, Connection, Control, Ordered, PREFACE, PingPurpose, Role};
 use crate::error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
 };
@@ -63,7 +63,7 @@ impl Connection {
     /// error is returned (and reported as [`Event::Terminated`] after the events produced before
     /// it); later calls return it again and ignore their input.
     pub fn recv(&mut self, now: Instant, data: &[u8]) -> Result {
-        self.tick(now);
+        let now = self.tick(now);
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
@@ -187,7 +187,7 @@ impl Connection {
         }
     }
 
-    pub(super) fn reply(&mut self, c: Control) -> Result {
+    fn reply(&mut self, c: Control) -> Result {
         if self.control.len() >= self.config.limits.max_control_queue {
             return Err(ConnectionError::Limit(LimitExceeded::ControlQueue));
         }
@@ -223,56 +223,29 @@ impl Connection {
         self.queue_window_update(StreamId::ZERO, inc);
     }
 
-    /// The state of a stream that is not in the map, for received frames.
-    ///
-    /// A closed stream we no longer remember is treated as one we reset: its late frames are
-    /// ignored (and counted against the unknown-stream budget) rather than answered, since we
-    /// cannot tell whether the peer sent them before our RST_STREAM or END_STREAM reached it.
-    ///
-    /// Every caller has found `id` absent from the map. Only used ids are ever remembered as
-    /// closed (every `remember_closed` follows the id's use), so an idle id, such as each new
-    /// request's, needs no lookup.
-    fn recv_state(&mut self, id: StreamId, now: Instant) -> StreamState {
-        if !self.id_used(id) {
-            return StreamState::Idle;
-        }
-        match self.closed.get(id, now) {
-            Some(c) => StreamState::Closed(c.cause),
-            None => StreamState::Closed(CloseCause::ResetSent),
-        }
-    }
-
-    /// Applies `input` to a stream in the map, keeping the concurrency counts.
-    pub(super) fn apply(
+    /// Applies a received frame's `input` to stream `id` (in the map). `None` when the frame
+    /// goes no further: its transition was a stream error, handled here (the frame's
+    /// `flow_len` octets of connection window given back, RST_STREAM sent), or is not ours
+    /// to apply.
+    #[inline(always)]
+    fn recv_transition(
         &mut self,
         id: StreamId,
         input: Input,
-    ) -> core::result::Result<Effects, TransitionError> {
-        let Some(s) = self.streams.get_mut(&id.get()) else {
-            return Err(TransitionError::Usage(crate::UsageError::UnknownStream));
-        };
-        let (next, fx) = s.state.on(input)?;
-        s.state = next;
-        let local = s.local;
-        self.count_activity(local, &fx);
-        Ok(fx)
-    }
-
-    /// Keeps the concurrency counts after a transition of a stream (`local`: we opened it).
-    pub(super) fn count_activity(&mut self, local: bool, fx: &Effects) {
-        if fx.activated {
-            if local {
-                self.active_local += 1;
-            } else {
-                self.active_remote += 1;
+        flow_len: u32,
+        now: Instant,
+    ) -> Result<Option<Effects>> {
+        match self.streams.apply(id, input) {
+            Ok((fx, _)) => Ok(Some(fx)),
+            Err(TransitionError::Peer(PeerError::Connection(v))) => Err(violation(v)),
+            Err(TransitionError::Peer(PeerError::Stream(v))) => {
+                if flow_len > 0 {
+                    self.release_conn(flow_len, now);
+                }
+                self.stream_error(id, v, now)?;
+                Ok(None)
             }
-        }
-        if fx.deactivated {
-            if local {
-                self.active_local = self.active_local.saturating_sub(1);
-            } else {
-                self.active_remote = self.active_remote.saturating_sub(1);
-            }
+            Err(TransitionError::Usage(_)) => Ok(None),
         }
     }
 
@@ -284,7 +257,7 @@ impl Connection {
         flow_len: u32,
         now: Instant,
     ) -> Result {
-        let state = self.recv_state(id, now);
+        let state = self.streams.recv_state(id, now);
         match state.on(input) {
             Ok((_, fx)) => {
                 if flow_len > 0 {
@@ -318,12 +291,7 @@ impl Connection {
     }
 
     /// A stream error (RFC 9113 §5.4.2) caused by the peer: RST_STREAM, close, report.
-    pub(super) fn stream_error(
-        &mut self,
-        id: StreamId,
-        v: ProtocolViolation,
-        now: Instant,
-    ) -> Result {
+    fn stream_error(&mut self, id: StreamId, v: ProtocolViolation, now: Instant) -> Result {
         self.library_reset(id, StreamError::Violation(v), now)
     }
 
@@ -335,14 +303,14 @@ impl Connection {
     /// reported reset rather than left looking complete.
     fn library_reset(&mut self, id: StreamId, error: StreamError, now: Instant) -> Result {
         let code = error.code();
-        if !self.streams.contains_key(&id.get()) && self.recv_state(id, now) == StreamState::Idle {
+        if !self.streams.contains(id) && self.streams.recv_state(id, now) == StreamState::Idle {
             // A stream error on a stream that does not exist yet: RST_STREAM on an idle stream
             // is itself forbidden, so this can only be a connection error.
             return Err(violation(ProtocolViolation::FrameOnIdleStream));
         }
-        if self.streams.contains_key(&id.get()) {
-            let reset = self.apply(id, Input::SendReset).is_ok()
-                || self.streams.get_mut(&id.get()).is_some_and(|s| {
+        if self.streams.contains(id) {
+            let reset = self.streams.apply(id, Input::SendReset).is_ok()
+                || self.streams.get_mut(id).is_some_and(|s| {
                     // Closed by this very frame, whose end the application never saw.
                     let unreported = s.state == StreamState::Closed(CloseCause::EndStream)
                         && s.recv_phase != Phase::Done;
@@ -352,7 +320,7 @@ impl Connection {
                     unreported
                 });
             if reset {
-                if let Some(s) = self.streams.get_mut(&id.get()) {
+                if let Some(s) = self.streams.get_mut(id) {
                     s.clear_output();
                 }
                 self.events
@@ -360,7 +328,7 @@ impl Connection {
             }
             self.maybe_remove(id);
         } else {
-            self.remember_closed(id, CloseCause::ResetSent);
+            self.streams.remember_reset(id);
         }
         self.queue_reset(id, code)?;
         if !self.budgets.resets.record(now) {
@@ -369,52 +337,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Streams the peer opened that count against our SETTINGS_MAX_CONCURRENT_STREAMS
-    /// (RFC 9113 §5.1.2): open and half-closed ones, including those we closed with an
-    /// END_STREAM that is still queued (the peer still sees them half-closed).
-    fn remote_streams_counted(&self) -> u32 {
-        let active = self.active_remote;
-        let max = self.local.max_concurrent_streams;
-        if active >= max || (self.streams.len() as u32) < max {
-            // The map holds every stream with queued output: no scan needed.
-            return active;
-        }
-        let unflushed = self
-            .streams
-            .values()
-            .filter(|s| !s.local && s.state.is_closed() && s.has_output())
-            .count() as u32;
-        active.saturating_add(unflushed)
-    }
-
-    /// Records the ids the peer skipped by opening `id` (RFC 9113 §5.1.1: they are closed
-    /// without ever being used). Memory is bounded: the oldest ranges are forgotten.
-    fn note_skipped(&mut self, id: StreamId) {
-        const MAX_RANGES: usize = 16;
-        let first = if self.max_remote == 0 {
-            if id.is_client_initiated() { 1 } else { 2 }
-        } else {
-            self.max_remote + 2
-        };
-        if id.get() > first {
-            if self.skipped_remote.len() >= MAX_RANGES {
-                self.skipped_remote.pop_front();
-            }
-            self.skipped_remote.push_back((first, id.get() - 2));
-        }
-    }
-
-    /// Whether the peer skipped `id` (see [`Self::note_skipped`]).
-    fn was_skipped(&self, id: StreamId) -> bool {
-        let id = id.get();
-        self.skipped_remote
-            .iter()
-            .any(|&(lo, hi)| (lo..=hi).contains(&id))
-    }
-
     /// Refuses a new stream the application never saw.
     fn refuse(&mut self, id: StreamId, code: ErrorCode, now: Instant) -> Result {
-        self.remember_closed(id, CloseCause::ResetSent);
+        self.streams.remember_reset(id);
         self.queue_reset(id, code)?;
         if !self.budgets.resets.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::Resets));
@@ -438,23 +363,17 @@ impl Connection {
         let input = Input::RecvData {
             end_stream: d.end_stream,
         };
-        if !self.streams.contains_key(&id.get()) {
+        if !self.streams.contains(id) {
             return self.on_frame_without_stream(id, input, len, now);
         }
-        let fx = match self.apply(id, input) {
-            Ok(fx) => fx,
-            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
-            Err(TransitionError::Peer(PeerError::Stream(v))) => {
-                self.release_conn(len, now);
-                return self.stream_error(id, v, now);
-            }
-            Err(TransitionError::Usage(_)) => return Ok(()),
+        let Some(fx) = self.recv_transition(id, input, len, now)? else {
+            return Ok(());
         };
         if fx.ignore {
             self.release_conn(len, now);
             return Ok(());
         }
-        let Some(s) = self.streams.get_mut(&id.get()) else {
+        let Some(s) = self.streams.get_mut(id) else {
             return Ok(());
         };
         let inc = match s.recv.on_data(len, now) {
@@ -583,20 +502,6 @@ impl Connection {
         }
     }
 
-    fn validate_recv(
-        &self,
-        kind: MessageKind,
-        fields: &[Field],
-    ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
-        headers::validate_fields(
-            kind,
-            fields,
-            &self.config.validate_recv,
-            self.local.enable_connect_protocol,
-        )
-        .map_err(ProtocolViolation::MalformedHeaders)
-    }
-
     fn on_headers(
         &mut self,
         block: Block,
@@ -606,25 +511,24 @@ impl Connection {
     ) -> Result {
         let id = block.stream;
         let end_stream = block.end_stream;
-        if self.streams.contains_key(&id.get()) {
+        if self.streams.contains(id) {
             return self.on_headers_existing(block, fields, too_large, now);
         }
-        if self.recv_state(id, now) != StreamState::Idle {
-            if self.closed.get(id, now).is_none() && self.was_skipped(id) {
+        if self.streams.recv_state(id, now) != StreamState::Idle {
+            if self.streams.never_opened(id, now) {
                 // Never opened: a new stream with a lower id than one already opened.
                 return Err(violation(ProtocolViolation::InvalidStreamId));
             }
             return self.on_frame_without_stream(id, Input::RecvHeaders { end_stream }, 0, now);
         }
         // A new stream. Only a client opens streams with HEADERS (RFC 9113 §5.1.1, §8.4).
-        if self.role == Role::Client || self.is_local_id(id) {
+        if self.role == Role::Client || self.streams.is_local_id(id) {
             return Err(violation(ProtocolViolation::InvalidStreamId));
         }
-        self.note_skipped(id);
-        self.max_remote = id.get();
+        self.streams.note_remote_id(id);
         if self.goaway_sent.is_some_and(|last| id > last) || self.goaway_recv.is_some() {
             // After GOAWAY: not processed; later frames on it are ignored.
-            self.remember_closed(id, CloseCause::ResetSent);
+            self.streams.remember_reset(id);
             return Ok(());
         }
         let limits = self.config.limits;
@@ -632,7 +536,11 @@ impl Connection {
             Some(LimitExceeded::HeaderListSize.code())
         } else if block.self_dependency {
             Some(ProtocolViolation::SelfDependency.code())
-        } else if self.remote_streams_counted() >= self.local.max_concurrent_streams {
+        } else if self
+            .streams
+            .concurrent(false, self.local.max_concurrent_streams)
+            >= self.local.max_concurrent_streams
+        {
             Some(ProtocolViolation::ConcurrencyExceeded.code())
         } else if self.pending_accept
             >= limits
@@ -657,24 +565,18 @@ impl Connection {
             headers::join_cookies(&mut fields);
         }
         let mut priority = request_priority(block.priority, &fields);
-        if let Some(pos) = self.early_priority.iter().position(|(s, _)| *s == id.get()) {
+        if let Some(early) = self.streams.take_early_priority(id) {
             // A PRIORITY_UPDATE sent before the request overrides its header (RFC 9218 §7.1).
-            if let Some((_, early)) = self.early_priority.remove(pos) {
-                priority.extensible = Some(early);
-            }
+            priority.extensible = Some(early);
         }
         let mut s = self.new_stream(false);
         s.recv_phase = if end_stream { Phase::Done } else { Phase::Body };
         s.content_length = info.content_length;
         s.priority = priority;
         // The transition on the new value, then one insert (no lookup after it).
-        let Ok((next, fx)) = s.state.on(Input::RecvHeaders { end_stream }) else {
-            return Err(violation(ProtocolViolation::InvalidStreamId));
-        };
-        s.state = next;
-        self.streams.insert(id.get(), s);
-        self.count_activity(false, &fx);
-        self.last_processed = id.get();
+        self.streams
+            .open(id, s, Input::RecvHeaders { end_stream })
+            .map_err(|_| violation(ProtocolViolation::InvalidStreamId))?;
         self.pending_accept += 1;
         self.events.push_back(Event::Request {
             stream: id,
@@ -694,13 +596,8 @@ impl Connection {
     ) -> Result {
         let id = block.stream;
         let end_stream = block.end_stream;
-        let fx = match self.apply(id, Input::RecvHeaders { end_stream }) {
-            Ok(fx) => fx,
-            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
-            Err(TransitionError::Peer(PeerError::Stream(v))) => {
-                return self.stream_error(id, v, now);
-            }
-            Err(TransitionError::Usage(_)) => return Ok(()),
+        let Some(fx) = self.recv_transition(id, Input::RecvHeaders { end_stream }, 0, now)? else {
+            return Ok(());
         };
         if fx.ignore {
             return Ok(());
@@ -711,7 +608,7 @@ impl Connection {
         if block.self_dependency {
             return self.stream_error(id, ProtocolViolation::SelfDependency, now);
         }
-        let Some(phase) = self.streams.get(&id.get()).map(|s| s.recv_phase) else {
+        let Some(phase) = self.streams.get(id).map(|s| s.recv_phase) else {
             return Ok(());
         };
         let kind = match (self.role, phase) {
@@ -726,7 +623,7 @@ impl Connection {
         if self.config.validate_recv.join_cookies {
             headers::join_cookies(&mut fields);
         }
-        let Some(s) = self.streams.get_mut(&id.get()) else {
+        let Some(s) = self.streams.get_mut(id) else {
             return Ok(());
         };
         let event = if kind == MessageKind::Trailers {
@@ -782,23 +679,15 @@ impl Connection {
         too_large: bool,
         now: Instant,
     ) -> Result {
-        if !promised.is_server_initiated() || promised.get() <= self.max_remote {
+        if !self.streams.note_promised_id(promised) {
             return Err(violation(ProtocolViolation::InvalidPushPromise));
         }
-        self.max_remote = promised.get();
         let input = Input::RecvPushPromise;
-        let assoc_ignored = if self.streams.contains_key(&assoc.get()) {
-            match self.apply(assoc, input) {
-                Ok(fx) => fx.ignore,
-                Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
-                Err(TransitionError::Peer(PeerError::Stream(v))) => {
-                    self.stream_error(assoc, v, now)?;
-                    true
-                }
-                Err(TransitionError::Usage(_)) => true,
-            }
+        let assoc_ignored = if self.streams.contains(assoc) {
+            self.recv_transition(assoc, input, 0, now)?
+                .is_none_or(|fx| fx.ignore)
         } else {
-            match self.recv_state(assoc, now).on(input) {
+            match self.streams.recv_state(assoc, now).on(input) {
                 Ok((_, fx)) => fx.ignore,
                 Err(TransitionError::Peer(e)) => {
                     return Err(violation(e.violation().clone()));
@@ -806,9 +695,8 @@ impl Connection {
                 Err(TransitionError::Usage(_)) => true,
             }
         };
-        let mut s = self.new_stream(false);
-        s.state = StreamState::ReservedRemote;
-        self.streams.insert(promised.get(), s);
+        let s = self.new_stream(false);
+        self.streams.reserve(promised, s);
         if assoc_ignored {
             return self.cancel_promised(promised);
         }
@@ -823,7 +711,7 @@ impl Connection {
             Ok(info) => info,
             Err(v) => return self.stream_error(promised, v, now),
         };
-        if let Some(s) = self.streams.get_mut(&promised.get()) {
+        if let Some(s) = self.streams.get_mut(promised) {
             s.head = info.is_head;
         }
         self.events.push_back(Event::PushPromise {
@@ -837,7 +725,7 @@ impl Connection {
     /// A push promised on a stream we already reset: cancel it without counting it against
     /// the peer.
     fn cancel_promised(&mut self, promised: StreamId) -> Result {
-        let _ = self.apply(promised, Input::SendReset);
+        let _ = self.streams.apply(promised, Input::SendReset);
         self.maybe_remove(promised);
         self.queue_reset(promised, ErrorCode::CANCEL)
     }
@@ -854,12 +742,7 @@ impl Connection {
             p.spec.weight,
             p.spec.exclusive,
         ));
-        if let Some(s) = self.streams.get_mut(&id.get()) {
-            s.priority.tree = signal.tree;
-            if s.scheduled {
-                let _ = self.scheduler.update(id.get(), signal);
-            }
-        }
+        self.streams.set_priority(id, signal);
         self.events.push_back(Event::PriorityUpdated {
             stream: id,
             priority: signal,
@@ -878,19 +761,10 @@ impl Connection {
         let id = p.prioritized_stream_id;
         let priority = ExtensiblePriority::parse(&p.field_value);
         let signal = PrioritySignal::extensible(priority);
-        if let Some(s) = self.streams.get_mut(&id.get()) {
-            s.priority.extensible = signal.extensible;
-            if s.scheduled {
-                let _ = self.scheduler.update(id.get(), signal);
-            }
-        } else if id.get() > self.max_remote && !self.is_local_id(id) {
+        if !self.streams.set_priority(id, signal) {
             // Not opened yet: keep it for when the request arrives (bounded).
-            self.early_priority.retain(|(s, _)| *s != id.get());
             let cap = (self.local.max_concurrent_streams as usize).clamp(1, 1_024);
-            while self.early_priority.len() >= cap {
-                self.early_priority.pop_front();
-            }
-            self.early_priority.push_back((id.get(), priority));
+            self.streams.note_early_priority(id, priority, cap);
         }
         self.events.push_back(Event::PriorityUpdated {
             stream: id,
@@ -901,23 +775,17 @@ impl Connection {
 
     fn on_rst(&mut self, r: RstStream, now: Instant) -> Result {
         let id = r.stream_id;
-        if !self.streams.contains_key(&id.get()) {
+        let Some(pending) = self.streams.get(id).map(|s| s.has_output()) else {
             return self.on_frame_without_stream(id, Input::RecvReset, 0, now);
-        }
-        let pending = self.streams.get(&id.get()).is_some_and(|s| s.has_output());
-        let fx = match self.apply(id, Input::RecvReset) {
-            Ok(fx) => fx,
-            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
-            Err(TransitionError::Peer(PeerError::Stream(v))) => {
-                return self.stream_error(id, v, now);
-            }
-            Err(TransitionError::Usage(_)) => return Ok(()),
+        };
+        let Some(fx) = self.recv_transition(id, Input::RecvReset, 0, now)? else {
+            return Ok(());
         };
         // A stream whose END_STREAM is still queued is closed only logically: the peer's
         // reset still aborts what is queued and is reported.
         let fx = if fx.ignore && pending {
-            if let Some(s) = self.streams.get_mut(&id.get()) {
-                s.state = crate::state::StreamState::Closed(CloseCause::ResetReceived);
+            if let Some(s) = self.streams.get_mut(id) {
+                s.state = StreamState::Closed(CloseCause::ResetReceived);
             }
             Effects {
                 ignore: false,
@@ -927,7 +795,7 @@ impl Connection {
             fx
         };
         if !fx.ignore {
-            if let Some(s) = self.streams.get_mut(&id.get()) {
+            if let Some(s) = self.streams.get_mut(id) {
                 s.clear_output();
             }
             self.events.push_back(Event::StreamReset {
@@ -942,7 +810,7 @@ impl Connection {
         // Rapid Reset (CVE-2023-44487) is the peer opening streams and cancelling them: only
         // resets of streams the peer opened count. A peer resetting streams we opened (a
         // server refusing our requests, say) costs us nothing we did not ask for.
-        if !fx.ignore && !self.is_local_id(id) && !self.budgets.resets.record(now) {
+        if !fx.ignore && !self.streams.is_local_id(id) && !self.budgets.resets.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::Resets));
         }
         Ok(())
@@ -955,7 +823,7 @@ impl Connection {
         self.got_settings = true;
         let changes = self.apply_remote_settings(&settings)?;
         self.reply(Control::SettingsAck)?;
-        self.reschedule_all();
+        self.streams.reschedule_all(self.send_window.available());
         self.events.push_back(Event::RemoteSettings { changes });
         Ok(())
     }
@@ -967,48 +835,28 @@ impl Connection {
     ) -> Result<Vec<SettingChange>> {
         let mut changes = Vec::with_capacity(settings.len());
         for (id, value) in settings {
-            let r = &mut self.remote;
-            let old = match id {
-                SettingId::HEADER_TABLE_SIZE => {
-                    self.hpack_enc.set_max_table_size(value as usize);
-                    core::mem::replace(&mut r.header_table_size, value)
-                }
-                SettingId::ENABLE_PUSH => {
-                    if self.role == Role::Client && value == 1 {
-                        return Err(violation(ProtocolViolation::InvalidEnablePush));
-                    }
-                    u32::from(core::mem::replace(&mut r.enable_push, value == 1))
-                }
-                SettingId::MAX_CONCURRENT_STREAMS => {
-                    core::mem::replace(&mut r.max_concurrent_streams, value)
+            match id {
+                SettingId::HEADER_TABLE_SIZE => self.hpack_enc.set_max_table_size(value as usize),
+                SettingId::ENABLE_PUSH if self.role == Role::Client && value == 1 => {
+                    return Err(violation(ProtocolViolation::InvalidEnablePush));
                 }
                 SettingId::INITIAL_WINDOW_SIZE => {
-                    let old = r.initial_window_size;
+                    let old = self.remote.initial_window_size;
                     for s in self.streams.values_mut() {
                         s.send_window
                             .apply_initial_change(old, value)
                             .map_err(|_| violation(ProtocolViolation::WindowOverflow))?;
                     }
-                    self.remote.initial_window_size = value;
-                    old
                 }
-                SettingId::MAX_FRAME_SIZE => core::mem::replace(&mut r.max_frame_size, value),
-                SettingId::MAX_HEADER_LIST_SIZE => {
-                    core::mem::replace(&mut r.max_header_list_size, value)
+                SettingId::ENABLE_CONNECT_PROTOCOL
+                    if self.remote.enable_connect_protocol && value == 0 =>
+                {
+                    return Err(violation(ProtocolViolation::InvalidEnableConnectProtocol));
                 }
-                SettingId::ENABLE_CONNECT_PROTOCOL => {
-                    if r.enable_connect_protocol && value == 0 {
-                        return Err(violation(ProtocolViolation::InvalidEnableConnectProtocol));
-                    }
-                    u32::from(core::mem::replace(
-                        &mut r.enable_connect_protocol,
-                        value == 1,
-                    ))
-                }
-                SettingId::NO_RFC7540_PRIORITIES => {
-                    u32::from(core::mem::replace(&mut r.no_rfc7540_priorities, value == 1))
-                }
-                _ => continue,
+                _ => {}
+            }
+            let Some(old) = self.remote.set(id, value) else {
+                continue;
             };
             changes.push(SettingChange {
                 id,
@@ -1094,19 +942,9 @@ impl Connection {
             // A later GOAWAY narrows the last id but does not hide an earlier error code.
             self.goaway_recv_reason = (g.error_code, g.debug_data.clone());
         }
-        let mut refused: Vec<u32> = self
-            .streams
-            .iter()
-            .filter(|(id, s)| s.local && **id > last.get())
-            .map(|(id, _)| *id)
-            .collect();
-        refused.sort_unstable();
-        for raw in refused {
-            let id = StreamId::new(raw);
-            if self.apply(id, Input::RecvReset).is_ok() {
-                if let Some(s) = self.streams.get_mut(&raw) {
-                    s.clear_output();
-                }
+        for id in self.streams.local_above(last) {
+            if let Ok((_, s)) = self.streams.apply(id, Input::RecvReset) {
+                s.clear_output();
                 self.events.push_back(Event::StreamReset {
                     stream: id,
                     error: StreamError::Reset {
@@ -1146,26 +984,21 @@ impl Connection {
                 stream: id,
                 increment: w.increment,
             });
-            self.reschedule_all();
+            self.streams.reschedule_all(self.send_window.available());
             return Ok(());
         }
-        if !self.streams.contains_key(&id.get()) {
+        let Some(pending) = self.streams.get(id).map(|s| s.has_output()) else {
             return self.on_frame_without_stream(id, Input::RecvWindowUpdate, 0, now);
-        }
-        let pending = self.streams.get(&id.get()).is_some_and(|s| s.has_output());
-        match self.apply(id, Input::RecvWindowUpdate) {
+        };
+        match self.recv_transition(id, Input::RecvWindowUpdate, 0, now)? {
             // Our END_STREAM may be queued behind data the window must still let out.
-            Ok(fx) if fx.ignore && !pending => return Ok(()),
-            Ok(_) => {}
-            Err(TransitionError::Peer(PeerError::Connection(v))) => return Err(violation(v)),
-            Err(TransitionError::Peer(PeerError::Stream(v))) => {
-                return self.stream_error(id, v, now);
-            }
-            Err(TransitionError::Usage(_)) => return Ok(()),
+            Some(fx) if fx.ignore && !pending => return Ok(()),
+            Some(_) => {}
+            None => return Ok(()),
         }
         let overflow = self
             .streams
-            .get_mut(&id.get())
+            .get_mut(id)
             .is_some_and(|s| s.send_window.increase(w.increment).is_err());
         if overflow {
             return self.stream_error(id, ProtocolViolation::WindowOverflow, now);
@@ -1174,24 +1007,7 @@ impl Connection {
             stream: id,
             increment: w.increment,
         });
-        self.schedule(id);
+        self.streams.schedule(id, self.send_window.available());
         Ok(())
-    }
-
-    /// Phase two of a graceful shutdown: the PING came back, so every stream the peer opened
-    /// before our first GOAWAY has arrived; announce the real last stream id.
-    pub(super) fn final_goaway(&mut self) {
-        if self.shutdown != Shutdown::AwaitingPing {
-            return;
-        }
-        self.shutdown = Shutdown::Final;
-        let last = StreamId::new(self.last_processed);
-        self.goaway_sent = Some(last);
-        self.control.push_back(Control::GoAway {
-            last,
-            code: ErrorCode::NO_ERROR,
-            debug: Bytes::new(),
-        });
-        self.check_drained();
     }
 }

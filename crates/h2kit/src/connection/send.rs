@@ -4,16 +4,14 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use h2kit_frame::{ErrorCode, PrioritySpec, StreamId};
+use h2kit_priority::{ExtensiblePriority, PrioritySignal};
 
 use super::stream::Phase;
-use super::{
-    Connection, Control, Ordered, PREFACE, PendingPing, PendingSettings, PingPurpose, Role,
-    Shutdown,
-};
+use super::{Connection, Control, Ordered, PREFACE, PendingSettings, PingPurpose, Role, Shutdown};
 use crate::config::LocalSettings;
 use crate::error::{ConnectionError, Initiator, UsageError};
 use crate::headers::{self, Field, MessageKind};
-use crate::state::{CloseCause, Input, StreamState, TransitionError};
+use crate::state::{Input, StreamState, TransitionError};
 
 type Result<T = ()> = core::result::Result<T, UsageError>;
 
@@ -43,14 +41,6 @@ const BURST_STREAMS: usize = 32;
 const MAX_SPARE_FIELDS: usize = 16;
 /// How many emptied field lists are kept for reuse (see `Connection::recycle_fields`).
 const MAX_SPARE_LISTS: usize = 64;
-
-fn usage(e: TransitionError) -> UsageError {
-    match e {
-        TransitionError::Usage(u) => u,
-        // A send input never yields a peer error; keep the type total anyway.
-        TransitionError::Peer(_) => UsageError::FrameInWrongState,
-    }
-}
 
 impl Connection {
     fn check_open(&self) -> Result {
@@ -85,34 +75,21 @@ impl Connection {
         if self.goaway_recv.is_some() || self.shutdown != Shutdown::None {
             return Err(UsageError::ConnectionClosed);
         }
-        // Streams whose END_STREAM is still queued count for the peer until it arrives. They
-        // are in the map beside the active ones, so when the map is small no scan is needed.
+        // Streams whose END_STREAM is still queued count for the peer until it arrives.
         let max = self.remote.max_concurrent_streams;
-        let unflushed = if (self.streams.len() as u32).saturating_sub(self.active_remote) < max {
-            0
-        } else {
-            self.streams
-                .values()
-                .filter(|s| s.local && s.state.is_closed() && s.has_output())
-                .count() as u32
-        };
-        if self.active_local.saturating_add(unflushed) >= max {
+        if self.streams.concurrent(true, max) >= max {
             return Err(UsageError::ConcurrencyLimit);
         }
-        if self.next_local > StreamId::MAX.get() {
-            return Err(UsageError::StreamIdsExhausted);
-        }
+        let id = self.streams.next_local_id()?;
         let info = self.validate_send(MessageKind::Request, &fields)?;
-        let id = StreamId::new(self.next_local);
-        self.next_local += 2;
         let mut s = self.new_stream(true);
         s.head = info.is_head;
         s.send_phase = if end_stream { Phase::Done } else { Phase::Body };
         // Our own `priority` header (RFC 9218 §4) also orders our uploads.
         s.priority = super::recv::request_priority(None, &fields);
-        self.streams.insert(id.get(), s);
-        self.apply(id, Input::SendHeaders { end_stream })
-            .map_err(usage)?;
+        self.streams
+            .open(id, s, Input::SendHeaders { end_stream })
+            .map_err(TransitionError::into_usage)?;
         self.ordered.push_back(Ordered::Headers {
             stream: id,
             fields,
@@ -141,15 +118,10 @@ impl Connection {
         }
         // One lookup for the transition and the phase; a refused transition leaves the
         // state as it was.
-        let s = self
+        let (_, s) = self
             .streams
-            .get_mut(&id.get())
-            .ok_or(UsageError::UnknownStream)?;
-        let (next, fx) = s
-            .state
-            .on(Input::SendHeaders { end_stream })
-            .map_err(usage)?;
-        s.state = next;
+            .apply(id, Input::SendHeaders { end_stream })
+            .map_err(TransitionError::into_usage)?;
         s.send_phase = if informational {
             Phase::Informational
         } else if end_stream {
@@ -161,8 +133,6 @@ impl Connection {
             s.end_queued = true;
             s.end_written = true;
         }
-        let local = s.local;
-        self.count_activity(local, &fx);
         self.ordered.push_back(Ordered::Headers {
             stream: id,
             fields,
@@ -178,18 +148,18 @@ impl Connection {
 
     fn send_phase(&self, id: StreamId) -> Result<Phase> {
         self.streams
-            .get(&id.get())
+            .get(id)
             .map(|s| s.send_phase)
             .ok_or(UsageError::UnknownStream)
     }
 
     /// Checks a transition without applying it.
     fn check_transition(&self, id: StreamId, input: Input) -> Result {
-        let s = self
-            .streams
-            .get(&id.get())
-            .ok_or(UsageError::UnknownStream)?;
-        s.state.on(input).map(|_| ()).map_err(usage)
+        let s = self.streams.get(id).ok_or(UsageError::UnknownStream)?;
+        s.state
+            .on(input)
+            .map(|_| ())
+            .map_err(TransitionError::into_usage)
     }
 
     /// Queues `data` on stream `id` (no copy); `end_stream` ends our side after it.
@@ -229,22 +199,23 @@ impl Connection {
             }
         }
         let limit = self.config.limits.max_send_buffer_per_stream;
-        // One lookup for the checks, the transition and the queueing.
-        let s = self
+        // One lookup for the checks, the transition and the queueing; a refused check or
+        // transition leaves the state as it was.
+        let (_, s) = self
             .streams
-            .get_mut(&id.get())
-            .ok_or(UsageError::UnknownStream)?;
-        match s.send_phase {
-            Phase::Body => {}
-            Phase::Done => return Err(UsageError::SendAfterEndStream),
-            Phase::Headers | Phase::Informational => return Err(UsageError::DataInWrongState),
-        }
-        if s.queued.saturating_add(data.len()) > limit {
-            return Err(UsageError::SendBufferFull);
-        }
-        // A refused transition leaves the state as it was.
-        let (next, fx) = s.state.on(Input::SendData { end_stream }).map_err(usage)?;
-        s.state = next;
+            .apply_checked(id, Input::SendData { end_stream }, |s| {
+                match s.send_phase {
+                    Phase::Body => {}
+                    Phase::Done => return Err(UsageError::SendAfterEndStream),
+                    Phase::Headers | Phase::Informational => {
+                        return Err(UsageError::DataInWrongState);
+                    }
+                }
+                if s.queued.saturating_add(data.len()) > limit {
+                    return Err(UsageError::SendBufferFull);
+                }
+                Ok(())
+            })?;
         if !data.is_empty() {
             s.queued += data.len();
             s.queue.push_back(super::stream::Chunk { data, pad });
@@ -253,9 +224,7 @@ impl Connection {
             s.end_queued = true;
             s.send_phase = Phase::Done;
         }
-        let local = s.local;
-        self.count_activity(local, &fx);
-        self.schedule(id);
+        self.streams.schedule(id, self.send_window.available());
         Ok(())
     }
 
@@ -269,14 +238,14 @@ impl Connection {
         }
         self.validate_send(MessageKind::Trailers, &trailers)?;
         // A refused transition leaves the state as it was: no separate check first.
-        self.apply(id, Input::SendHeaders { end_stream: true })
-            .map_err(usage)?;
-        if let Some(s) = self.streams.get_mut(&id.get()) {
-            s.trailers = Some(trailers);
-            s.end_queued = true;
-            s.send_phase = Phase::Done;
-        }
-        self.schedule(id);
+        let (_, s) = self
+            .streams
+            .apply(id, Input::SendHeaders { end_stream: true })
+            .map_err(TransitionError::into_usage)?;
+        s.trailers = Some(trailers);
+        s.end_queued = true;
+        s.send_phase = Phase::Done;
+        self.streams.schedule(id, self.send_window.available());
         Ok(())
     }
 
@@ -284,16 +253,17 @@ impl Connection {
     /// already sent on it are ignored for a bounded time.
     pub fn reset(&mut self, id: StreamId, code: ErrorCode) -> Result {
         self.check_open()?;
-        if !self.streams.contains_key(&id.get()) {
+        if !self.streams.contains(id) {
             return Err(match self.stream_state(id) {
                 StreamState::Idle => UsageError::UnknownStream,
                 _ => UsageError::StreamClosed,
             });
         }
-        self.apply(id, Input::SendReset).map_err(usage)?;
-        if let Some(s) = self.streams.get_mut(&id.get()) {
-            s.clear_output();
-        }
+        let (_, s) = self
+            .streams
+            .apply(id, Input::SendReset)
+            .map_err(TransitionError::into_usage)?;
+        s.clear_output();
         self.ordered.push_back(Ordered::Reset { stream: id, code });
         self.maybe_remove(id);
         Ok(())
@@ -310,17 +280,14 @@ impl Connection {
         if !self.remote.enable_push || self.goaway_recv.is_some() {
             return Err(UsageError::PushDisabled);
         }
-        if self.next_local > StreamId::MAX.get() {
-            return Err(UsageError::StreamIdsExhausted);
-        }
+        let promised = self.streams.next_local_id()?;
         self.check_transition(assoc, Input::SendPushPromise)?;
         self.validate_send(MessageKind::PromisedRequest, &fields)?;
-        self.apply(assoc, Input::SendPushPromise).map_err(usage)?;
-        let promised = StreamId::new(self.next_local);
-        self.next_local += 2;
-        let mut s = self.new_stream(true);
-        s.state = StreamState::ReservedLocal;
-        self.streams.insert(promised.get(), s);
+        self.streams
+            .apply(assoc, Input::SendPushPromise)
+            .map_err(TransitionError::into_usage)?;
+        let s = self.new_stream(true);
+        self.streams.reserve(promised, s);
         self.ordered.push_back(Ordered::PushPromise {
             stream: assoc,
             promised,
@@ -342,7 +309,7 @@ impl Connection {
         };
         let inc = self.recv_flow.release(len, now);
         self.queue_window_update(StreamId::ZERO, inc);
-        let inc = match self.streams.get_mut(&id.get()) {
+        let inc = match self.streams.get_mut(id) {
             Some(s) if s.state.can_recv() => s.recv.release(len, now),
             _ => 0,
         };
@@ -356,15 +323,7 @@ impl Connection {
         if self.pings.len() >= self.config.limits.max_pending_local {
             return Err(UsageError::TooManyPending);
         }
-        self.control.push_back(Control::Ping {
-            ack: false,
-            payload,
-        });
-        self.pings.push_back(PendingPing {
-            payload,
-            sent_at: None,
-            purpose: PingPurpose::User,
-        });
+        self.queue_ping(payload, PingPurpose::User);
         Ok(())
     }
 
@@ -409,7 +368,7 @@ impl Connection {
     /// queued stream output is dropped.
     pub fn go_away(&mut self, code: ErrorCode, debug_data: Bytes) -> Result {
         self.check_open()?;
-        let last = StreamId::new(self.last_processed);
+        let last = self.streams.last_processed();
         self.goaway_sent = Some(last);
         self.fail(ConnectionError::GoAway {
             code,
@@ -441,15 +400,7 @@ impl Connection {
             debug: Bytes::new(),
         });
         let payload = self.next_ping_payload();
-        self.control.push_back(Control::Ping {
-            ack: false,
-            payload,
-        });
-        self.pings.push_back(PendingPing {
-            payload,
-            sent_at: None,
-            purpose: PingPurpose::Shutdown,
-        });
+        self.queue_ping(payload, PingPurpose::Shutdown);
         if self.role == Role::Client {
             // A client has nothing to wait for: the server cannot open streams.
             self.final_goaway();
@@ -457,131 +408,74 @@ impl Connection {
         Ok(())
     }
 
-    // ------------------------------------------------------------ stream bookkeeping
+    // ------------------------------------------------------------ priority signals
 
-    pub(super) fn remember_closed(&mut self, id: StreamId, cause: CloseCause) {
-        match self.now {
-            Some(now) => self.closed.insert(id, cause, now),
-            None => self.closed_unstamped.push((id, cause)),
+    /// (Client) Changes the RFC 9218 priority of stream `id` with a PRIORITY_UPDATE frame.
+    pub fn prioritize(&mut self, id: StreamId, priority: ExtensiblePriority) -> Result {
+        if self.role != Role::Client {
+            return Err(UsageError::WrongRole);
         }
-    }
-
-    /// Removes a closed stream once nothing of it remains to be written.
-    pub(super) fn maybe_remove(&mut self, id: StreamId) {
-        let Some(s) = self.streams.get(&id.get()) else {
-            return;
-        };
-        let StreamState::Closed(cause) = s.state else {
-            return;
-        };
-        let done = match cause {
-            CloseCause::EndStream => !s.has_output(),
-            CloseCause::ResetSent | CloseCause::ResetReceived => true,
-        };
-        if !done {
-            return;
-        }
-        if let Some(s) = self.streams.remove(&id.get()) {
-            if s.scheduled {
-                let _ = self.scheduler.remove(id.get());
-            }
-        }
-        self.remember_closed(id, cause);
-        self.check_drained();
-    }
-
-    /// After GOAWAY (either way), the connection ends when no stream is left.
-    pub(super) fn check_drained(&mut self) {
         if self.error.is_some() {
-            return;
+            return Err(UsageError::ConnectionClosed);
         }
-        let draining = self.goaway_recv.is_some() || self.shutdown == Shutdown::Final;
-        if !draining || self.active_local + self.active_remote > 0 {
-            return;
+        let value = Bytes::from(priority.to_field_value());
+        self.ordered
+            .push_back(Ordered::PriorityUpdate { stream: id, value });
+        // The new priority also orders what we send on the stream.
+        self.streams
+            .set_priority(id, PrioritySignal::extensible(priority));
+        Ok(())
+    }
+
+    /// Sends an RFC 7540 PRIORITY frame for stream `id` (deprecated by RFC 9113, still
+    /// understood by some servers).
+    pub fn send_priority(&mut self, id: StreamId, spec: PrioritySpec) -> Result {
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
         }
-        if !self.ordered.is_empty() || self.streams.values().any(|s| s.has_output()) {
-            // Finish writing first; `poll_transmit` checks again when everything is out.
-            return;
+        if id.is_zero() || spec.dependency == id {
+            return Err(UsageError::FrameInWrongState);
         }
-        let (code, last, initiator) = match (self.goaway_recv, self.goaway_sent) {
-            (Some(last), _) => (self.goaway_recv_reason.0, last, Initiator::Remote),
-            (None, Some(last)) => (ErrorCode::NO_ERROR, last, Initiator::Local),
-            (None, None) => return,
-        };
-        if self.goaway_sent.is_none() {
-            // Answer the peer's GOAWAY with ours so it knows what we processed.
-            let last_processed = StreamId::new(self.last_processed);
-            self.goaway_sent = Some(last_processed);
-            self.control.push_back(Control::GoAway {
-                last: last_processed,
-                code: ErrorCode::NO_ERROR,
-                debug: Bytes::new(),
-            });
+        self.ordered
+            .push_back(Ordered::Priority { stream: id, spec });
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ ALTSVC and ORIGIN
+
+    /// (Server) Sends an ALTSVC frame (RFC 7838 §4): on stream 0 with an `origin`, or on a
+    /// stream with an empty one.
+    pub fn send_altsvc(&mut self, stream: StreamId, origin: Bytes, value: Bytes) -> Result {
+        if self.role != Role::Server {
+            return Err(UsageError::WrongRole);
         }
-        if initiator == Initiator::Remote && self.shutdown != Shutdown::Final {
-            // The GOAWAY's sender closes the transport (RFC 9113 §5.4.1, §6.8). Until it
-            // does, or `goaway_linger` passes, PING and SETTINGS are still answered (§7:
-            // no error code, known or not, triggers special behaviour).
-            if self.drained_at.is_none() {
-                self.drained_at = self.now;
-            }
-            if self.drained_at.is_some() {
-                return;
-            }
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
         }
-        let pending = std::mem::take(&mut self.control);
-        self.fail(ConnectionError::GoAway {
-            code,
-            last_stream_id: last,
-            debug_data: Bytes::new(),
-            initiator,
+        if stream.is_zero() == origin.is_empty() || origin.len() > usize::from(u16::MAX) {
+            return Err(UsageError::FrameInWrongState);
+        }
+        self.control.push_back(Control::AltSvc {
+            stream,
+            origin,
+            value,
         });
-        // `fail` drops queued control frames; the last GOAWAY and replies must still go out.
-        self.control = pending;
+        Ok(())
     }
 
-    /// Puts stream `id` into (or out of) the scheduler according to its output and windows.
-    pub(super) fn schedule(&mut self, id: StreamId) {
-        let conn_window = self.send_window.available();
-        let Some(s) = self.streams.get_mut(&id.get()) else {
-            return;
-        };
-        let want = s.has_output() && !s.state.is_closed() || s.has_output() && s.end_queued;
-        if !want {
-            if s.scheduled {
-                let _ = self.scheduler.remove(id.get());
-                s.scheduled = false;
-            }
-            return;
+    /// (Server) Sends an ORIGIN frame (RFC 8336) listing the origins this connection serves.
+    pub fn send_origin(&mut self, origins: Vec<Bytes>) -> Result {
+        if self.role != Role::Server {
+            return Err(UsageError::WrongRole);
         }
-        if !s.scheduled {
-            let r = if self.scheduler.contains(id.get()) {
-                self.scheduler.update(id.get(), s.priority)
-            } else {
-                self.scheduler.insert(id.get(), s.priority)
-            };
-            if r.is_err() {
-                return;
-            }
-            s.scheduled = true;
+        if self.error.is_some() {
+            return Err(UsageError::ConnectionClosed);
         }
-        let _ = if s.can_write(conn_window) {
-            self.scheduler.unblock(id.get())
-        } else {
-            self.scheduler.block(id.get())
-        };
-    }
-
-    pub(super) fn reschedule_all(&mut self) {
-        let ids: Vec<u32> = self
-            .streams
-            .iter()
-            .filter(|(_, s)| s.scheduled || s.has_output())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.schedule(StreamId::new(id));
+        if origins.iter().any(|o| o.len() > usize::from(u16::MAX)) {
+            return Err(UsageError::FrameInWrongState);
         }
+        self.control.push_back(Control::Origin(origins));
+        Ok(())
     }
 
     // ------------------------------------------------------------ output
@@ -592,8 +486,13 @@ impl Connection {
     /// `data_to_send(amount)`); the rest of a frame cut short is kept (at most one frame) and
     /// comes first next time. Frames are generated here, lazily: control replies first, then
     /// field blocks in command order, then DATA from the stream the priority scheduler picks.
+    ///
+    /// Writing can queue events: a draining connection that wrote its last frame ends with
+    /// [`Event::Terminated`](crate::Event::Terminated). Drain
+    /// [`poll_event`](Self::poll_event) after it (see the driving contract on [`Connection`]).
+    #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut BytesMut, max: Option<usize>) -> usize {
-        self.tick(now);
+        let now = self.tick(now);
         let start = buf.len();
         let limit = max.unwrap_or(usize::MAX);
         loop {
@@ -633,14 +532,16 @@ impl Connection {
     /// [`send_data`](Self::send_data), never copied; frame headers, control frames, field
     /// blocks and small payloads are encoded into shared buffers between them. Returns how
     /// many octets were appended; 0 means nothing is waiting. `max` works as for
-    /// `poll_transmit` (a payload cut to fit it is copied). Both may be mixed freely.
+    /// `poll_transmit` (a payload cut to fit it is copied). Both may be mixed freely, and
+    /// events are drained after it as after `poll_transmit`.
+    #[must_use]
     pub fn poll_transmit_vectored(
         &mut self,
         now: Instant,
         out: &mut Vec<Bytes>,
         max: Option<usize>,
     ) -> usize {
-        self.tick(now);
+        let now = self.tick(now);
         let limit = max.unwrap_or(usize::MAX);
         let mut buf = core::mem::take(&mut self.out_buf);
         if buf.capacity() - buf.len() < OUT_BUF_MIN_ROOM {
@@ -729,7 +630,6 @@ impl Connection {
         self.scratch = BytesMut::new();
         self.out_buf = BytesMut::new();
         self.spare_fields = Vec::new();
-        self.closed.shrink_to_fit();
     }
 
     /// Keeps the allocation of a field list whose block is written, emptied, for the next
@@ -921,21 +821,20 @@ impl Connection {
         room: usize,
         mut vectored: Option<&mut Vec<Bytes>>,
     ) -> bool {
-        let mut attempts = self.scheduler.len() + 1;
+        let mut attempts = self.streams.scheduled() + 1;
         while attempts > 0 {
             attempts -= 1;
-            let Some(raw) = self.scheduler.next() else {
+            let Some(id) = self.streams.next_scheduled() else {
                 return false;
             };
-            let id = StreamId::new(raw);
             let conn_window = self.send_window.available();
             let max_frame = (self.remote.max_frame_size as usize).min(MAX_DATA_FRAME);
-            let Some(s) = self.streams.get_mut(&raw) else {
-                let _ = self.scheduler.remove(raw);
+            let Some(s) = self.streams.get_mut(id) else {
+                self.streams.unschedule(id);
                 continue;
             };
             if !s.can_write(conn_window) {
-                self.schedule(id);
+                self.streams.schedule(id, conn_window);
                 continue;
             }
             // Drop empty chunks (an empty `send_data` without END_STREAM).
@@ -997,7 +896,7 @@ impl Connection {
                 s.end_written = true;
                 let _ = h2kit_frame::encode_data_header(id, 0, true, buf);
             }
-            self.schedule(id);
+            self.streams.schedule(id, self.send_window.available());
             self.maybe_remove(id);
             return true;
         }

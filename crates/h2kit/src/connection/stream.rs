@@ -190,10 +190,7 @@ impl StreamMut<'_> {
 
     /// Bytes queued on the stream and not yet written.
     pub fn queued(&self) -> usize {
-        self.conn
-            .streams
-            .get(&self.id.get())
-            .map_or(0, |s| s.queued)
+        self.conn.streams.get(self.id).map_or(0, |s| s.queued)
     }
 
     /// Queues `data`; `end_stream` ends our side after it. See [`Connection::send_data`].
