@@ -42,8 +42,6 @@ pub enum ProtocolViolation {
     BadPreface,
     /// §3.4: the first frame from the server was not SETTINGS.
     ExpectedSettingsFirst,
-    /// §4.2: a frame exceeded our SETTINGS_MAX_FRAME_SIZE, or had a length its type forbids.
-    FrameSize,
     /// §4.3: the field block could not be decoded (HPACK state lost).
     Compression(h2kit_hpack::DecodeError),
     /// §4, §6: a frame-level rule, detected by the frame decoder (its doc names the section).
@@ -68,29 +66,17 @@ pub enum ProtocolViolation {
     SelfDependency,
     /// §6: a frame that must be on stream 0 was on a stream, or one that must not was.
     WrongStreamZero,
-    /// §6.1, §6.2: the padding length was not smaller than the payload.
-    PaddingTooLong,
-    /// §6.5: a SETTINGS ACK carried a payload.
-    SettingsAckWithPayload,
     /// §6.5.2: SETTINGS_ENABLE_PUSH was neither 0 nor 1.
     InvalidEnablePush,
-    /// §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE above 2^31 - 1.
-    InvalidInitialWindowSize,
-    /// §6.5.2: SETTINGS_MAX_FRAME_SIZE outside 16,384 ..= 16,777,215.
-    InvalidMaxFrameSize,
     /// RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL not 0 or 1, or turned off after on.
     InvalidEnableConnectProtocol,
-    /// RFC 9218 §2.1: SETTINGS_NO_RFC7540_PRIORITIES not 0 or 1, or changed.
-    InvalidNoRfc7540Priorities,
     /// §6.6, §8.4: PUSH_PROMISE received although we disabled push, or by a server.
     PushNotAllowed,
     /// §6.6: PUSH_PROMISE on an associated stream that is not open or half-closed(local),
     /// or promising a stream id that is not idle.
     InvalidPushPromise,
-    /// §8.4: a promised request that is not safe and cacheable, or has a body.
-    InvalidPromisedRequest,
-    /// §6.9: a WINDOW_UPDATE with an increment of 0.
-    ZeroWindowIncrement,
+    /// RFC 9218 §7.1: a server sent PRIORITY_UPDATE (only clients may).
+    PriorityUpdateFromServer,
     /// §6.9.1: a WINDOW_UPDATE (or a SETTINGS_INITIAL_WINDOW_SIZE change, §6.9.2) made a
     /// window exceed 2^31 - 1.
     WindowOverflow,
@@ -120,27 +106,20 @@ impl ProtocolViolation {
             | P::InvalidStreamId
             | P::SelfDependency
             | P::WrongStreamZero
-            | P::PaddingTooLong
             | P::InvalidEnablePush
-            | P::InvalidMaxFrameSize
             | P::InvalidEnableConnectProtocol
-            | P::InvalidNoRfc7540Priorities
             | P::PushNotAllowed
+            | P::PriorityUpdateFromServer
             | P::InvalidPushPromise
-            | P::InvalidPromisedRequest
-            | P::ZeroWindowIncrement
             | P::MalformedHeaders(_)
             | P::ContentLengthMismatch
             | P::MalformedMessage
             | P::InvalidUpgrade => ErrorCode::PROTOCOL_ERROR,
-            P::FrameSize | P::SettingsAckWithPayload => ErrorCode::FRAME_SIZE_ERROR,
             P::Compression(_) => ErrorCode::COMPRESSION_ERROR,
             P::Frame(e) => e.code(),
             P::StreamHalfClosed | P::FrameOnClosedStream => ErrorCode::STREAM_CLOSED,
             P::ConcurrencyExceeded => ErrorCode::REFUSED_STREAM,
-            P::InvalidInitialWindowSize | P::WindowOverflow | P::FlowControlExceeded => {
-                ErrorCode::FLOW_CONTROL_ERROR
-            }
+            P::WindowOverflow | P::FlowControlExceeded => ErrorCode::FLOW_CONTROL_ERROR,
         }
     }
 }
@@ -151,7 +130,6 @@ impl fmt::Display for ProtocolViolation {
         let text = match self {
             P::BadPreface => "invalid client connection preface (RFC 9113 §3.4)",
             P::ExpectedSettingsFirst => "the first frame was not SETTINGS (RFC 9113 §3.4)",
-            P::FrameSize => "invalid frame size (RFC 9113 §4.2)",
             P::Compression(e) => return write!(f, "field block could not be decoded: {e}"),
             P::Frame(e) => return write!(f, "{e}"),
             P::ExpectedContinuation => "field block interrupted or CONTINUATION out of place",
@@ -163,17 +141,11 @@ impl fmt::Display for ProtocolViolation {
             P::ConcurrencyExceeded => "peer exceeded SETTINGS_MAX_CONCURRENT_STREAMS",
             P::SelfDependency => "stream depends on itself",
             P::WrongStreamZero => "frame on the wrong stream (zero or non-zero)",
-            P::PaddingTooLong => "padding length not smaller than the payload",
-            P::SettingsAckWithPayload => "SETTINGS ACK with a payload",
             P::InvalidEnablePush => "SETTINGS_ENABLE_PUSH not 0 or 1",
-            P::InvalidInitialWindowSize => "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
-            P::InvalidMaxFrameSize => "SETTINGS_MAX_FRAME_SIZE out of range",
             P::InvalidEnableConnectProtocol => "invalid SETTINGS_ENABLE_CONNECT_PROTOCOL",
-            P::InvalidNoRfc7540Priorities => "invalid SETTINGS_NO_RFC7540_PRIORITIES",
             P::PushNotAllowed => "PUSH_PROMISE not allowed",
+            P::PriorityUpdateFromServer => "PRIORITY_UPDATE from a server (RFC 9218 §7.1)",
             P::InvalidPushPromise => "PUSH_PROMISE on an invalid stream",
-            P::InvalidPromisedRequest => "promised request is not safe and cacheable",
-            P::ZeroWindowIncrement => "WINDOW_UPDATE with increment 0",
             P::WindowOverflow => "flow-control window above 2^31-1",
             P::FlowControlExceeded => "peer sent more data than the flow-control window",
             P::MalformedHeaders(e) => return write!(f, "malformed field section: {e}"),
@@ -280,19 +252,10 @@ pub enum UsageError {
     DataInWrongState,
     /// The frame type cannot be sent in the stream's state (e.g. WINDOW_UPDATE on idle).
     FrameInWrongState,
-    /// More data than the flow-control windows allow right now.
-    FlowControl {
-        /// Bytes (payload and padding) asked for.
-        requested: u64,
-        /// Bytes the windows allow.
-        available: u64,
-    },
     /// The outbound queue for this stream is full; wait for it to drain.
     SendBufferFull,
     /// The header list failed validation (RFC 9113 §8.2, §8.3).
     InvalidHeaders(HeaderError),
-    /// A WINDOW_UPDATE increment of 0 or one that would overflow 2^31 - 1.
-    InvalidWindowIncrement,
     /// Padding longer than 255 bytes or than the frame allows.
     InvalidPadding,
     /// A SETTINGS value out of its range.
@@ -309,8 +272,6 @@ pub enum UsageError {
     ConnectionClosed,
     /// Too many SETTINGS or PING frames of ours await acknowledgement.
     TooManyPending,
-    /// Extended CONNECT (`:protocol`) was used but the peer did not enable it.
-    ExtendedConnectDisabled,
 }
 
 impl fmt::Display for UsageError {
@@ -322,16 +283,8 @@ impl fmt::Display for UsageError {
             UsageError::HeadersInWrongState => f.write_str("HEADERS not allowed in this state"),
             UsageError::DataInWrongState => f.write_str("DATA not allowed in this state"),
             UsageError::FrameInWrongState => f.write_str("frame not allowed in this state"),
-            UsageError::FlowControl {
-                requested,
-                available,
-            } => write!(
-                f,
-                "{requested} bytes requested but the flow-control window allows {available}"
-            ),
             UsageError::SendBufferFull => f.write_str("stream send buffer is full"),
             UsageError::InvalidHeaders(e) => write!(f, "invalid headers: {e}"),
-            UsageError::InvalidWindowIncrement => f.write_str("invalid window increment"),
             UsageError::InvalidPadding => f.write_str("invalid padding"),
             UsageError::InvalidSetting => f.write_str("setting value out of range"),
             UsageError::ConcurrencyLimit => f.write_str("peer's concurrent stream limit reached"),
@@ -340,9 +293,6 @@ impl fmt::Display for UsageError {
             UsageError::WrongRole => f.write_str("command not available in this role"),
             UsageError::ConnectionClosed => f.write_str("connection is closed or closing"),
             UsageError::TooManyPending => f.write_str("too many unacknowledged frames"),
-            UsageError::ExtendedConnectDisabled => {
-                f.write_str("peer did not enable extended CONNECT")
-            }
         }
     }
 }
@@ -539,11 +489,8 @@ mod tests {
             ErrorCode::FLOW_CONTROL_ERROR
         );
         assert_eq!(
-            ProtocolViolation::InvalidInitialWindowSize.code(),
-            ErrorCode::FLOW_CONTROL_ERROR
-        );
-        assert_eq!(
-            ProtocolViolation::SettingsAckWithPayload.code(),
+            ProtocolViolation::Frame(h2kit_frame::FrameError::SettingsAckWithPayload { length: 4 })
+                .code(),
             ErrorCode::FRAME_SIZE_ERROR
         );
         assert_eq!(
@@ -601,11 +548,8 @@ mod tests {
 
     #[test]
     fn display_is_informative() {
-        let e = UsageError::FlowControl {
-            requested: 10,
-            available: 3,
-        };
-        assert!(e.to_string().contains("10"));
+        let e = UsageError::InvalidHeaders(HeaderError::UppercaseName);
+        assert!(e.to_string().contains("invalid headers"));
         let e = ConnectionError::Violation(ProtocolViolation::BadPreface);
         assert!(e.to_string().contains("§3.4"));
     }

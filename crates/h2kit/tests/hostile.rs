@@ -654,3 +654,21 @@ fn late_frames_after_goaway_are_ignored_and_ping_still_answered() {
     assert_eq!(requests, vec![sid(1), sid(3)]);
     assert!(raw.conn.error().is_none());
 }
+
+#[test]
+fn priority_update_from_a_server_is_a_connection_error_naming_rfc_9218() {
+    let mut raw = Raw::new(h2kit::Connection::client(Config::default()));
+    raw.handshake_as_server();
+    raw.frames();
+    let err = raw
+        .send_with(|b, _| {
+            h2kit_frame::encode_priority_update(sid(1), b"u=1", b).unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectionError::Violation(ProtocolViolation::PriorityUpdateFromServer)
+    );
+    assert!(err.to_string().contains("RFC 9218"), "{err}");
+    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
+}

@@ -753,7 +753,7 @@ impl Connection {
     fn on_priority_update(&mut self, p: PriorityUpdate, now: Instant) -> Result {
         if self.role == Role::Client {
             // RFC 9218 §7.1: servers must not send PRIORITY_UPDATE.
-            return Err(violation(ProtocolViolation::WrongStreamZero));
+            return Err(violation(ProtocolViolation::PriorityUpdateFromServer));
         }
         if !self.budgets.priority.record(now) {
             return Err(ConnectionError::Limit(LimitExceeded::PriorityFlood));
