@@ -68,18 +68,7 @@ impl Connection {
     /// peer's GOAWAY), [`UsageError::ConcurrencyLimit`] (wait for a stream to close),
     /// [`UsageError::StreamIdsExhausted`], [`UsageError::InvalidHeaders`].
     pub fn send_request(&mut self, fields: Vec<Field>, end_stream: bool) -> Result<StreamId> {
-        if self.role != Role::Client {
-            return Err(UsageError::WrongRole);
-        }
-        self.check_open()?;
-        if self.goaway_recv.is_some() || self.shutdown != Shutdown::None {
-            return Err(UsageError::ConnectionClosed);
-        }
-        // Streams whose END_STREAM is still queued count for the peer until it arrives.
-        let max = self.remote.max_concurrent_streams;
-        if self.streams.concurrent(true, max) >= max {
-            return Err(UsageError::ConcurrencyLimit);
-        }
+        self.check_can_open()?;
         let id = self.streams.next_local_id()?;
         let info = self.validate_send(MessageKind::Request, &fields)?;
         let mut s = self.new_stream(true);
@@ -97,6 +86,31 @@ impl Connection {
             priority: None,
         });
         Ok(id)
+    }
+
+    /// (Client) Whether [`send_request`](Self::send_request) would open a stream now: the
+    /// connection is open, no GOAWAY came or went, and the peer's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS leaves room (streams whose END_STREAM is still queued
+    /// count until it is written). A driver holding requests back asks this instead of
+    /// keeping its own count, so a refused `send_request` never costs it the fields.
+    pub fn can_open_stream(&self) -> bool {
+        self.check_can_open().is_ok()
+    }
+
+    fn check_can_open(&self) -> Result {
+        if self.role != Role::Client {
+            return Err(UsageError::WrongRole);
+        }
+        self.check_open()?;
+        if self.goaway_recv.is_some() || self.shutdown != Shutdown::None {
+            return Err(UsageError::ConnectionClosed);
+        }
+        // Streams whose END_STREAM is still queued count for the peer until it arrives.
+        let max = self.remote.max_concurrent_streams;
+        if self.streams.concurrent(true, max) >= max {
+            return Err(UsageError::ConcurrencyLimit);
+        }
+        Ok(())
     }
 
     /// (Server) Sends response headers on a request stream (or a promised one). A 1xx status
