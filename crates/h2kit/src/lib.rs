@@ -131,7 +131,7 @@ pub use config::{
     Config, Limits, LocalSettings, PeerSettings, SchedulerFactory, SchedulerKind, SettingsValues,
 };
 pub use connection::{
-    Connection, PREFACE, Role, StreamMut, request_from_fields, response_from_fields,
+    Connection, DebugCounts, PREFACE, Role, StreamMut, request_from_fields, response_from_fields,
 };
 pub use error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,

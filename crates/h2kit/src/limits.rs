@@ -1,5 +1,6 @@
 //! Flood budgets and the bounded memory of recently closed streams, all driven by `now`
-//! arguments (this crate never reads the clock).
+//! arguments (this crate never reads the clock). Only [`RateLimit`], the configuration value,
+//! is public; the counters behind it are the connection's own.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ impl RateLimit {
 /// events in the sliding period ending now as `current + previous × (unelapsed share)`. Memory is
 /// constant; precision is within one period's share, which is ample for flood detection.
 #[derive(Clone, Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     limit: RateLimit,
     period_start: Option<Instant>,
     current: u32,
@@ -45,7 +46,7 @@ pub struct Budget {
 
 impl Budget {
     /// A budget enforcing `limit`.
-    pub fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(limit: RateLimit) -> Self {
         Budget {
             limit,
             period_start: None,
@@ -54,10 +55,6 @@ impl Budget {
         }
     }
 
-    /// The limit enforced.
-    pub fn limit(&self) -> RateLimit {
-        self.limit
-    }
 
     fn roll(&mut self, now: Instant) -> Duration {
         let per = self.limit.per.max(Duration::from_nanos(1));
@@ -79,7 +76,7 @@ impl Budget {
     }
 
     /// The estimated number of events in the sliding period ending at `now`.
-    pub fn estimate(&mut self, now: Instant) -> u64 {
+    pub(crate) fn estimate(&mut self, now: Instant) -> u64 {
         let into = self.roll(now);
         let per = self.limit.per.max(Duration::from_nanos(1)).as_nanos();
         let remaining = per.saturating_sub(into.as_nanos());
@@ -89,7 +86,7 @@ impl Budget {
 
     /// Records one event at `now`. Returns `false` when the budget is exceeded (the event is
     /// still counted, so a flood stays detected).
-    pub fn record(&mut self, now: Instant) -> bool {
+    pub(crate) fn record(&mut self, now: Instant) -> bool {
         if self.limit.max == u32::MAX {
             return true;
         }
@@ -101,11 +98,11 @@ impl Budget {
 
 /// How a stream we remember ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ClosedStream {
+pub(crate) struct ClosedStream {
     /// When it closed.
-    pub at: Instant,
+    pub(crate) at: Instant,
     /// How it closed.
-    pub cause: CloseCause,
+    pub(crate) cause: CloseCause,
 }
 
 /// A bounded memory of recently closed streams.
@@ -114,7 +111,7 @@ pub struct ClosedStream {
 /// at most `retention` and for at most `capacity` streams; the oldest are forgotten first. Memory
 /// is O(capacity) whatever the peer does.
 #[derive(Clone, Debug)]
-pub struct RecentlyClosed {
+pub(crate) struct RecentlyClosed {
     capacity: usize,
     retention: Duration,
     /// Ids oldest first, with the time each was first remembered (a lower bound of the time
@@ -125,7 +122,7 @@ pub struct RecentlyClosed {
 
 impl RecentlyClosed {
     /// A memory of at most `capacity` streams, each kept for at most `retention`.
-    pub fn new(capacity: usize, retention: Duration) -> Self {
+    pub(crate) fn new(capacity: usize, retention: Duration) -> Self {
         RecentlyClosed {
             capacity,
             retention,
@@ -135,7 +132,7 @@ impl RecentlyClosed {
     }
 
     /// Remembers that `id` closed at `now` because of `cause`.
-    pub fn insert(&mut self, id: StreamId, cause: CloseCause, now: Instant) {
+    pub(crate) fn insert(&mut self, id: StreamId, cause: CloseCause, now: Instant) {
         self.expire(now);
         if self.capacity == 0 {
             return;
@@ -157,13 +154,13 @@ impl RecentlyClosed {
     }
 
     /// How `id` closed, if it is still remembered at `now`.
-    pub fn get(&mut self, id: StreamId, now: Instant) -> Option<ClosedStream> {
+    pub(crate) fn get(&mut self, id: StreamId, now: Instant) -> Option<ClosedStream> {
         self.expire(now);
         self.map.get(&id).copied()
     }
 
     /// Forgets streams older than the retention time.
-    pub fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         while let Some(&(front, first)) = self.order.front() {
             // Most checks end here, without a map lookup.
             if now.saturating_duration_since(first) < self.retention {
@@ -182,24 +179,26 @@ impl RecentlyClosed {
     }
 
     /// The time the oldest remembered stream will be forgotten (for `poll_timeout`).
-    pub fn next_expiry(&self) -> Option<Instant> {
+    #[cfg(test)]
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
         let (front, _) = self.order.front()?;
         self.map.get(front).map(|c| c.at + self.retention)
     }
 
     /// Releases spare capacity (all of it when nothing is remembered).
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.order.shrink_to_fit();
         self.map.shrink_to_fit();
     }
 
     /// The number of streams remembered.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.order.len()
     }
 
     /// Whether no stream is remembered.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
 }

@@ -3,7 +3,7 @@
 //! This module has no code. Every limit lives in [`Limits`](crate::config::Limits) or
 //! [`LocalSettings`](crate::config::LocalSettings), and every limit that trips produces a
 //! typed [`LimitExceeded`](crate::LimitExceeded) so the application can log which one.
-//! Rate budgets are sliding-window counters ([`Budget`](crate::limits::Budget)) of constant
+//! Rate budgets ([`RateLimit`](crate::limits::RateLimit)) are sliding-window counters of constant
 //! size, driven by the `now` the driver passes in.
 //!
 //! # Principle
