@@ -21,7 +21,6 @@ use crate::headers::Field;
 use crate::limits::{Budget, RecentlyClosed};
 use crate::state::StreamState;
 
-pub use extra::{request_from_fields, response_from_fields};
 use stream::Stream;
 pub use stream::StreamMut;
 
