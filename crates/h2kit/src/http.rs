@@ -447,12 +447,16 @@ pub struct HeadCache {
     pub authority: AuthorityCache,
 }
 
-/// The number of regular (not pseudo-header) fields.
-fn regular_count(fields: &[Field]) -> usize {
-    fields
+/// Sizes an empty header map once for the regular (not pseudo-header) fields; not at all
+/// (no allocation) when there are none.
+fn reserve_regular(headers: &mut HeaderMap, fields: &[Field]) {
+    let regular = fields
         .iter()
         .filter(|f| f.name.first() != Some(&b':'))
-        .count()
+        .count();
+    if regular > 0 {
+        headers.reserve(regular);
+    }
 }
 
 /// A field value as an `http::HeaderValue`, sharing its bytes.
@@ -478,10 +482,7 @@ pub fn request_parts(
     cache: &mut HeadCache,
 ) -> Result<request::Parts, HeaderError> {
     let (mut parts, ()) = Request::new(()).into_parts();
-    let regular = regular_count(fields);
-    if regular > 0 {
-        parts.headers.reserve(regular);
-    }
+    reserve_regular(&mut parts.headers, fields);
     let mut method = None;
     let mut uri = uri::Parts::default();
     let mut host = None;
@@ -551,10 +552,7 @@ pub fn response_parts(
     cache: &mut HeadCache,
 ) -> Result<response::Parts, HeaderError> {
     let (mut parts, ()) = Response::new(()).into_parts();
-    let regular = regular_count(fields);
-    if regular > 0 {
-        parts.headers.reserve(regular);
-    }
+    reserve_regular(&mut parts.headers, fields);
     let mut status = None;
     for f in fields {
         match f.name.as_ref() {
