@@ -32,11 +32,13 @@ pub(crate) struct ResponseCtx {
 impl ResponseCtx {
     /// Whether responses are logged at all: when not, nothing is gathered for the log (no
     /// path copy, no clock read).
+    #[inline] // Called for every request by the connection task (another codegen unit).
     pub(crate) fn logs(&self) -> bool {
         self.logger.is_some() || tracing::enabled!(tracing::Level::DEBUG)
     }
 
     /// The time a request's log line measures from, when responses are logged.
+    #[inline]
     pub(crate) fn log_start(&self) -> Option<Instant> {
         self.logs().then(Instant::now)
     }
@@ -54,6 +56,7 @@ impl ResponseCtx {
 
 /// Whether a response to `method` with `status` has no body (HEAD, 204, 304): its body, if
 /// any, is not sent.
+#[inline]
 pub(crate) fn without_body(method: &Method, status: StatusCode) -> bool {
     *method == Method::HEAD
         || status == StatusCode::NO_CONTENT

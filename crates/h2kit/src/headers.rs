@@ -371,8 +371,9 @@ pub(crate) fn is_hop_by_hop(name: &[u8], value: &[u8]) -> bool {
 
 /// Classifies a regular field name, matching ASCII case-insensitively. `lowercase` must be true
 /// only when `name` has no uppercase letter; exact comparison is then equivalent and cheaper.
-/// Dispatches on the length so at most two comparisons run.
-#[inline]
+/// Dispatches on the length so at most two comparisons run. Always inlined: validation's hot
+/// loop calls it with `lowercase` known per field, and it has other callers.
+#[inline(always)]
 fn special_name(name: &[u8], lowercase: bool) -> Special {
     let is = |lit: &[u8]| {
         if lowercase {

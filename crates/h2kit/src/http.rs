@@ -114,6 +114,7 @@ impl Origin {
 /// The scheme and authority missing from the URI come from `origin`; the path defaults to
 /// `/`. Fields HTTP/2 forbids are left out and sensitive values are never indexed (see the
 /// [module](self) overview).
+#[inline] // Hot: the client's one call site builds every request's fields.
 pub fn request_fields<B>(request: &Request<B>, origin: &Origin) -> Vec<Field> {
     let uri = request.uri();
     let method = request.method();
@@ -140,6 +141,7 @@ pub fn response_fields<B>(response: &Response<B>) -> Vec<Field> {
 
 /// Appends the fields of a response head (`:status`, then `headers`) to `fields`, growing it
 /// once. For a driver that reuses a field list.
+#[inline]
 pub fn extend_response_fields(fields: &mut Vec<Field>, status: StatusCode, headers: &HeaderMap) {
     fields.reserve(headers.len() + 1);
     fields.push(Field::new(":status", status_value(status)));
@@ -156,13 +158,17 @@ pub fn trailer_fields(headers: &HeaderMap) -> Vec<Field> {
 /// Appends `headers` to `fields` as regular fields, in the map's order, leaving out those
 /// HTTP/2 forbids (connection-specific fields, `te` other than `trailers`); sensitive values
 /// become never-indexed fields.
+#[inline]
 pub fn extend_header_fields(fields: &mut Vec<Field>, headers: &HeaderMap) {
+    if headers.is_empty() {
+        return;
+    }
     for (name, value) in headers {
         let name = name.as_str().as_bytes();
         if is_hop_by_hop(name, value.as_bytes()) {
             continue;
         }
-        let (n, v) = match common_name(name) {
+        let (n, v) = match common_text(name) {
             Some(common) => (
                 Bytes::from_static(common.name.as_bytes()),
                 match common.value(value.as_bytes()) {
@@ -184,6 +190,7 @@ pub fn extend_header_fields(fields: &mut Vec<Field>, headers: &HeaderMap) {
 }
 
 /// The `:method` value: static for the methods `http` names.
+#[inline]
 fn method_value(method: &Method) -> Bytes {
     let s: &'static str = match *method {
         Method::GET => "GET",
@@ -201,17 +208,17 @@ fn method_value(method: &Method) -> Bytes {
 }
 
 /// The `:scheme` value: static for `http` and `https`.
+#[inline]
 fn scheme_value(scheme: &Scheme) -> Bytes {
-    if *scheme == Scheme::HTTPS {
-        Bytes::from_static(b"https")
-    } else if *scheme == Scheme::HTTP {
-        Bytes::from_static(b"http")
-    } else {
-        Bytes::copy_from_slice(scheme.as_str().as_bytes())
+    match scheme.as_str() {
+        "https" => Bytes::from_static(b"https"),
+        "http" => Bytes::from_static(b"http"),
+        other => Bytes::copy_from_slice(other.as_bytes()),
     }
 }
 
 /// The `:path` value: `/` (static) when the URI has no path.
+#[inline]
 fn path_value(path: Option<&PathAndQuery>) -> Bytes {
     match path.map_or("/", PathAndQuery::as_str) {
         "" | "/" => Bytes::from_static(b"/"),
@@ -234,6 +241,7 @@ static STATUS_DIGITS: [u8; 2700] = {
 };
 
 /// The `:status` value, always static.
+#[inline]
 fn status_value(status: StatusCode) -> Bytes {
     let digits = usize::from(status.as_u16())
         .checked_sub(100)
@@ -246,11 +254,9 @@ fn status_value(status: StatusCode) -> Bytes {
 
 // ---------------------------------------------------------------- common names
 
-/// A common header name: its text, its `http::header` constant and values common enough to
-/// send as static bytes.
+/// A common header name as static text, with values common enough to send as static bytes.
 struct Common {
     name: &'static str,
-    header: HeaderName,
     values: &'static [&'static str],
 }
 
@@ -260,72 +266,91 @@ impl Common {
     }
 }
 
-/// The common request and response header names, by exact (lowercase) match: a dispatch on
-/// the length, then a comparison or a few. Others go through [`HeaderName::from_bytes`],
-/// which checks and maps every octet first.
-fn common_name(name: &[u8]) -> Option<Common> {
-    macro_rules! one_of {
-        ($($text:literal => $header:ident $([$($value:literal),+])?),+) => {{
-            $(
-                if name == $text.as_bytes() {
-                    return Some(Common {
-                        name: $text,
-                        header: header::$header,
-                        values: &[$($($value),+)?],
-                    });
-                }
-            )+
-            None
-        }};
-    }
-    match name.len() {
-        2 => one_of!("te" => TE ["trailers"]),
-        3 => one_of!("age" => AGE, "via" => VIA),
-        4 => one_of!("date" => DATE, "etag" => ETAG, "host" => HOST, "vary" => VARY),
-        5 => one_of!("allow" => ALLOW, "range" => RANGE),
-        6 => one_of!(
-            "accept" => ACCEPT ["*/*"],
-            "cookie" => COOKIE,
-            "server" => SERVER,
-            "origin" => ORIGIN,
-            "pragma" => PRAGMA
-        ),
-        7 => one_of!("alt-svc" => ALT_SVC, "expires" => EXPIRES, "referer" => REFERER),
-        8 => one_of!("location" => LOCATION, "if-match" => IF_MATCH, "if-range" => IF_RANGE),
-        10 => one_of!("set-cookie" => SET_COOKIE, "user-agent" => USER_AGENT),
-        12 => one_of!(
-            "content-type" => CONTENT_TYPE [
-                "text/plain; charset=utf-8",
-                "text/html; charset=utf-8",
-                "application/json",
-                "text/plain",
-                "text/html"
-            ]
-        ),
-        13 => one_of!(
-            "last-modified" => LAST_MODIFIED,
-            "cache-control" => CACHE_CONTROL,
-            "accept-ranges" => ACCEPT_RANGES,
-            "authorization" => AUTHORIZATION,
-            "if-none-match" => IF_NONE_MATCH
-        ),
-        14 => one_of!("content-length" => CONTENT_LENGTH, "accept-charset" => ACCEPT_CHARSET),
-        15 => one_of!(
-            "accept-encoding" => ACCEPT_ENCODING ["gzip, deflate, br", "gzip, deflate", "gzip"],
-            "accept-language" => ACCEPT_LANGUAGE
-        ),
-        16 => one_of!(
-            "content-encoding" => CONTENT_ENCODING,
-            "content-language" => CONTENT_LANGUAGE,
-            "content-location" => CONTENT_LOCATION
-        ),
-        17 => one_of!("if-modified-since" => IF_MODIFIED_SINCE),
-        19 => one_of!("content-disposition" => CONTENT_DISPOSITION),
-        22 => one_of!("x-content-type-options" => X_CONTENT_TYPE_OPTIONS),
-        25 => one_of!("strict-transport-security" => STRICT_TRANSPORT_SECURITY),
-        27 => one_of!("access-control-allow-origin" => ACCESS_CONTROL_ALLOW_ORIGIN),
-        _ => None,
-    }
+/// Defines, from one list of common names grouped by length, the two exact (lowercase)
+/// matches: a dispatch on the length, then a comparison or a few. Names not on the list go
+/// through [`HeaderName::from_bytes`], which checks and maps every octet first, or are copied.
+macro_rules! common_names {
+    ($($len:literal => [$($text:literal => $header:ident $([$($value:literal),+])?),+]),+ $(,)?) => {
+        /// The `http::header` constant of a common name (receiving).
+        #[inline]
+        fn common_header(name: &[u8]) -> Option<HeaderName> {
+            match name.len() {
+                $($len => {
+                    $(if name == $text.as_bytes() {
+                        return Some(header::$header);
+                    })+
+                    None
+                })+
+                _ => None,
+            }
+        }
+
+        /// The static text and common values of a common name (sending).
+        #[inline]
+        fn common_text(name: &[u8]) -> Option<Common> {
+            match name.len() {
+                $($len => {
+                    $(if name == $text.as_bytes() {
+                        return Some(Common { name: $text, values: &[$($($value),+)?] });
+                    })+
+                    None
+                })+
+                _ => None,
+            }
+        }
+
+        /// Every common name with its constant (for tests).
+        #[cfg(test)]
+        const COMMON_NAMES: &[(&str, HeaderName)] = &[$($(($text, header::$header)),+),+];
+    };
+}
+
+common_names! {
+    2 => ["te" => TE ["trailers"]],
+    3 => ["age" => AGE, "via" => VIA],
+    4 => ["date" => DATE, "etag" => ETAG, "host" => HOST, "vary" => VARY],
+    5 => ["allow" => ALLOW, "range" => RANGE],
+    6 => [
+        "accept" => ACCEPT ["*/*"],
+        "cookie" => COOKIE,
+        "server" => SERVER,
+        "origin" => ORIGIN,
+        "pragma" => PRAGMA
+    ],
+    7 => ["alt-svc" => ALT_SVC, "expires" => EXPIRES, "referer" => REFERER],
+    8 => ["location" => LOCATION, "if-match" => IF_MATCH, "if-range" => IF_RANGE],
+    10 => ["set-cookie" => SET_COOKIE, "user-agent" => USER_AGENT],
+    12 => [
+        "content-type" => CONTENT_TYPE [
+            "text/plain; charset=utf-8",
+            "text/html; charset=utf-8",
+            "application/json",
+            "text/plain",
+            "text/html"
+        ]
+    ],
+    13 => [
+        "last-modified" => LAST_MODIFIED,
+        "cache-control" => CACHE_CONTROL,
+        "accept-ranges" => ACCEPT_RANGES,
+        "authorization" => AUTHORIZATION,
+        "if-none-match" => IF_NONE_MATCH
+    ],
+    14 => ["content-length" => CONTENT_LENGTH, "accept-charset" => ACCEPT_CHARSET],
+    15 => [
+        "accept-encoding" => ACCEPT_ENCODING ["gzip, deflate, br", "gzip, deflate", "gzip"],
+        "accept-language" => ACCEPT_LANGUAGE
+    ],
+    16 => [
+        "content-encoding" => CONTENT_ENCODING,
+        "content-language" => CONTENT_LANGUAGE,
+        "content-location" => CONTENT_LOCATION
+    ],
+    17 => ["if-modified-since" => IF_MODIFIED_SINCE],
+    19 => ["content-disposition" => CONTENT_DISPOSITION],
+    22 => ["x-content-type-options" => X_CONTENT_TYPE_OPTIONS],
+    25 => ["strict-transport-security" => STRICT_TRANSPORT_SECURITY],
+    27 => ["access-control-allow-origin" => ACCESS_CONTROL_ALLOW_ORIGIN],
 }
 
 // ---------------------------------------------------------------- receiving
@@ -338,7 +363,7 @@ const NAME_MAX: usize = 64;
 /// Header names parsed on one connection, in a small direct-mapped table (32 slots): the
 /// messages of a connection repeat the same names, and a hit costs one comparison instead of
 /// a parse (and, for a name `http` does not know, an allocation). Common names are matched
-/// to the `http::header` constants first and take no slot.
+/// exactly to the `http::header` constants first and take no slot.
 #[derive(Clone, Debug)]
 pub struct NameCache {
     slots: [Option<HeaderName>; NAME_SLOTS],
@@ -362,10 +387,18 @@ impl NameCache {
     /// `name` as an `http::HeaderName`, as [`HeaderName::from_bytes`] makes it (uppercase
     /// letters are lowered); a name it refuses is [`HeaderError::EmptyName`] or
     /// [`HeaderError::InvalidNameChar`].
+    #[inline]
     pub fn parse(&mut self, name: &[u8]) -> Result<HeaderName, HeaderError> {
-        if let Some(common) = common_name(name) {
-            return Ok(common.header);
+        // Cheaper than a hit (no `as_str` of a standard name, no clone), and it keeps the
+        // slots for the other names.
+        match common_header(name) {
+            Some(common) => Ok(common),
+            None => self.parse_other(name),
         }
+    }
+
+    /// [`parse`](Self::parse) of a name that is not common: through the slot.
+    fn parse_other(&mut self, name: &[u8]) -> Result<HeaderName, HeaderError> {
         let entry = Self::slot(name)
             .and_then(|i| self.slots.get_mut(i))
             .ok_or(HeaderError::EmptyName)?;
@@ -411,6 +444,7 @@ impl AuthorityCache {
     /// equal, else it replaces the cached one. An empty value is
     /// [`HeaderError::EmptyAuthority`], another invalid one [`HeaderError::InvalidAuthority`]
     /// (the cache is then left as it was).
+    #[inline]
     pub fn parse(&mut self, value: &Bytes) -> Result<Authority, HeaderError> {
         if let Some((bytes, authority)) = &self.last {
             if bytes == value {
@@ -428,6 +462,7 @@ impl AuthorityCache {
 
     /// The field value of `authority`: the cached bytes when it is the cached authority
     /// (octet for octet), else a copy.
+    #[inline]
     pub fn value(&self, authority: &Authority) -> Bytes {
         match &self.last {
             Some((bytes, cached)) if cached.as_str() == authority.as_str() => bytes.clone(),
@@ -449,6 +484,7 @@ pub struct HeadCache {
 
 /// Sizes an empty header map once for the regular (not pseudo-header) fields; not at all
 /// (no allocation) when there are none.
+#[inline]
 fn reserve_regular(headers: &mut HeaderMap, fields: &[Field]) {
     let regular = fields
         .iter()
@@ -460,6 +496,7 @@ fn reserve_regular(headers: &mut HeaderMap, fields: &[Field]) {
 }
 
 /// A field value as an `http::HeaderValue`, sharing its bytes.
+#[inline]
 fn header_value(value: &Bytes) -> Result<HeaderValue, HeaderError> {
     HeaderValue::from_maybe_shared(value.clone()).map_err(|_| HeaderError::InvalidValueChar)
 }
@@ -477,6 +514,7 @@ fn header_value(value: &Bytes) -> Result<HeaderValue, HeaderError> {
 /// [`MissingPath`](HeaderError::MissingPath) (a URI `http` cannot build),
 /// [`UnknownPseudo`](HeaderError::UnknownPseudo), and those of [`NameCache::parse`] and
 /// [`InvalidValueChar`](HeaderError::InvalidValueChar) for the header fields.
+#[inline] // Hot: one call site per driver, where it is built in place.
 pub fn request_parts(
     fields: &[Field],
     cache: &mut HeadCache,
@@ -526,6 +564,7 @@ pub fn request_parts(
 }
 
 /// A URI from its parts, naming the part `http` misses.
+#[inline]
 fn uri_from_parts(parts: uri::Parts) -> Result<Uri, HeaderError> {
     if parts.scheme.is_some() {
         if parts.authority.is_none() {
@@ -547,6 +586,7 @@ fn uri_from_parts(parts: uri::Parts) -> Result<Uri, HeaderError> {
 /// [`InvalidStatus`](HeaderError::InvalidStatus), [`UnknownPseudo`](HeaderError::UnknownPseudo),
 /// and those of [`NameCache::parse`] and [`InvalidValueChar`](HeaderError::InvalidValueChar)
 /// for the header fields.
+#[inline] // Hot: one call site per driver, where it is built in place.
 pub fn response_parts(
     fields: &[Field],
     cache: &mut HeadCache,
