@@ -1,4 +1,4 @@
-//! Conversions between the [`http`](::http) crate's types and header [`Field`]s, both ways:
+//! Conversions between the types of the [`http` crate](https://docs.rs/http) and header [`Field`]s, both ways:
 //! the one implementation behind [`Connection::send_http_request`],
 //! [`Connection::send_http_response`], [`request_from_fields`], [`response_from_fields`] and
 //! the `h2kit-client` and `h2kit-server` drivers.
