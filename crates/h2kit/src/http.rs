@@ -495,10 +495,19 @@ fn reserve_regular(headers: &mut HeaderMap, fields: &[Field]) {
     }
 }
 
-/// A field value as an `http::HeaderValue`, sharing its bytes.
+/// Appends a regular field to a header map: its name through the cache, its value sharing
+/// the field's bytes.
 #[inline]
-fn header_value(value: &Bytes) -> Result<HeaderValue, HeaderError> {
-    HeaderValue::from_maybe_shared(value.clone()).map_err(|_| HeaderError::InvalidValueChar)
+fn append_field(
+    headers: &mut HeaderMap,
+    names: &mut NameCache,
+    field: &Field,
+) -> Result<(), HeaderError> {
+    let name = names.parse(&field.name)?;
+    let value = HeaderValue::from_maybe_shared(field.value.clone())
+        .map_err(|_| HeaderError::InvalidValueChar)?;
+    headers.append(name, value);
+    Ok(())
 }
 
 /// A request head from received request fields, sharing the field bytes (values, `:path`,
@@ -545,11 +554,10 @@ pub fn request_parts(
             b":protocol" => {}
             name if name.first() == Some(&b':') => return Err(HeaderError::UnknownPseudo),
             name => {
-                let name = cache.names.parse(name)?;
-                if name == header::HOST && host.is_none() {
+                if host.is_none() && name.eq_ignore_ascii_case(b"host") {
                     host = Some(&f.value);
                 }
-                parts.headers.append(name, header_value(&f.value)?);
+                append_field(&mut parts.headers, &mut cache.names, f)?;
             }
         }
     }
@@ -601,10 +609,7 @@ pub fn response_parts(
                     Some(StatusCode::from_bytes(&f.value).map_err(|_| HeaderError::InvalidStatus)?);
             }
             name if name.first() == Some(&b':') => return Err(HeaderError::UnknownPseudo),
-            name => {
-                let name = cache.names.parse(name)?;
-                parts.headers.append(name, header_value(&f.value)?);
-            }
+            _ => append_field(&mut parts.headers, &mut cache.names, f)?,
         }
     }
     parts.status = status.ok_or(HeaderError::MissingStatus)?;
@@ -620,7 +625,7 @@ pub fn header_map(fields: &[Field], cache: &mut HeadCache) -> Result<HeaderMap, 
         if f.name.first() == Some(&b':') {
             return Err(HeaderError::PseudoInTrailers);
         }
-        map.append(cache.names.parse(&f.name)?, header_value(&f.value)?);
+        append_field(&mut map, &mut cache.names, f)?;
     }
     Ok(map)
 }
