@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::body::Body;
 use crate::conn::Cmd;
-use crate::response::{Credit, ResponseCtx, send_response_task};
+use crate::response::{Credit, ResponseCtx, send_response};
 
 /// A boxed response future.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>>;
@@ -178,8 +178,9 @@ impl Pusher {
         let path = path.to_owned();
         let ctx = self.conn.ctx.clone();
         let cmd = self.conn.cmd.clone();
-        tokio::spawn(send_response_task(
-            ctx, cmd, promised, credit, method, path, response, true,
+        let start = ctx.log_start();
+        tokio::spawn(send_response(
+            ctx, cmd, promised, credit, method, path, response, true, start,
         ));
         Ok(promised)
     }

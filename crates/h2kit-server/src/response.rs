@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2kit::http::{extend_response_fields, trailer_fields};
-use h2kit::{ErrorCode, StreamId};
+use h2kit::{ErrorCode, Field, StreamId};
 use http::{Method, Response, StatusCode};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -95,23 +95,26 @@ async fn acquire(credit: &Semaphore, want: usize) -> Option<usize> {
     Some(1)
 }
 
-/// Runs a handler's response out: headers, then the body as credit allows, then trailers or
-/// END_STREAM.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn send_response_task(
-    ctx: ResponseCtx,
-    cmd: mpsc::UnboundedSender<Cmd>,
+/// Sends the response head, without data, unless it went out already.
+fn send_head(
+    cmd: &mpsc::UnboundedSender<Cmd>,
     id: StreamId,
-    credit: Credit,
-    method: Method,
-    path: String,
-    response: Response<Body>,
-    pushed: bool,
+    head: &mut Option<Vec<Field>>,
+    end: bool,
 ) {
-    let start = ctx.log_start();
-    send_response(ctx, cmd, id, credit, method, path, response, pushed, start).await;
+    if let Some(fields) = head.take() {
+        let _ = cmd.send(Cmd::Response {
+            id,
+            fields,
+            data: None,
+            end,
+        });
+    }
 }
 
+/// Runs a handler's response out: headers, then the body as credit allows, then trailers or
+/// END_STREAM; then the access log line, measured from `start`
+/// ([`ResponseCtx::log_start`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn send_response(
     ctx: ResponseCtx,
@@ -138,14 +141,7 @@ pub(crate) async fn send_response(
     let mut complete = false;
     let mut head = Some(fields);
     if no_body || body.is_end_stream() {
-        if let Some(fields) = head.take() {
-            let _ = cmd.send(Cmd::Response {
-                id,
-                fields,
-                data: None,
-                end: true,
-            });
-        }
+        send_head(&cmd, id, &mut head, true);
         complete = true;
     } else {
         'body: loop {
@@ -169,15 +165,8 @@ pub(crate) async fn send_response(
                 }
                 Some(Err(e)) => {
                     tracing::debug!(stream = id.get(), error = %e, "response body failed");
-                    if let Some(fields) = head.take() {
-                        // Nothing is out yet: headers then a reset say "failed" clearly.
-                        let _ = cmd.send(Cmd::Response {
-                            id,
-                            fields,
-                            data: None,
-                            end: false,
-                        });
-                    }
+                    // Nothing is out yet: headers then a reset say "failed" clearly.
+                    send_head(&cmd, id, &mut head, false);
                     let _ = cmd.send(Cmd::Reset {
                         id,
                         code: ErrorCode::INTERNAL_ERROR,
@@ -185,14 +174,7 @@ pub(crate) async fn send_response(
                     break;
                 }
                 Some(Ok(Frame::Trailers(t))) => {
-                    if let Some(fields) = head.take() {
-                        let _ = cmd.send(Cmd::Response {
-                            id,
-                            fields,
-                            data: None,
-                            end: false,
-                        });
-                    }
+                    send_head(&cmd, id, &mut head, false);
                     let fields = trailer_fields(&t);
                     let _ = cmd.send(Cmd::Trailers { id, fields });
                     complete = true;
