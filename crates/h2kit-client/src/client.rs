@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2kit::flow::WindowStrategy;
-use h2kit::{Config, Connection, ExtensiblePriority, Field, StreamId};
+use h2kit::http::{Origin, request_fields};
+use h2kit::{Config, Connection, ExtensiblePriority, StreamId};
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -40,10 +41,11 @@ pub struct Client {
 struct Inner {
     /// The command channel and shared state, also held by response bodies.
     link: Arc<Link>,
-    scheme: Scheme,
+    /// The scheme and authority completing relative URIs, with the `:authority` value built
+    /// once and shared by every request.
+    origin: Origin,
+    /// The origin's authority.
     authority: Authority,
-    /// `authority` as the `:authority` value, built once and shared by every request.
-    authority_field: Bytes,
     decompress: bool,
     push: bool,
     request_timeout: Option<Duration>,
@@ -56,7 +58,7 @@ struct Inner {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("scheme", &self.inner.scheme)
+            .field("scheme", self.inner.origin.scheme())
             .field("authority", &self.inner.authority)
             .field("open", &self.is_open())
             .finish()
@@ -93,10 +95,7 @@ impl Client {
         let state = match self.prepare(&mut parts, &body) {
             Ok(()) => {
                 let head = Request::from_parts(parts, ());
-                let fields = head_fields(
-                    &head,
-                    Some((&self.inner.authority, &self.inner.authority_field)),
-                );
+                let fields = request_fields(&head, &self.inner.origin);
                 let (tx, rx) = item_channel();
                 // When the connection task is gone the request is dropped with its sender,
                 // and the future sees the connection closed.
@@ -138,7 +137,10 @@ impl Client {
     fn prepare(&self, parts: &mut http::request::Parts, body: &Body) -> Result<(), Error> {
         if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
             let mut p = std::mem::take(&mut parts.uri).into_parts();
-            p.scheme = Some(p.scheme.unwrap_or_else(|| self.inner.scheme.clone()));
+            p.scheme = Some(
+                p.scheme
+                    .unwrap_or_else(|| self.inner.origin.scheme().clone()),
+            );
             p.authority = Some(p.authority.unwrap_or_else(|| self.inner.authority.clone()));
             if p.path_and_query.is_none() {
                 p.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
@@ -201,7 +203,7 @@ impl Client {
 
     /// The origin's scheme (`http` or `https`).
     pub fn scheme(&self) -> &Scheme {
-        &self.inner.scheme
+        self.inner.origin.scheme()
     }
 
     /// The origin's authority (`host[:port]`).
@@ -396,76 +398,6 @@ impl Drop for PushedResponse {
             rx.abandon(&self.link.tx, false);
         }
     }
-}
-
-/// The HEADERS fields of a request head: pseudo-headers first, then the header fields
-/// (sensitive values are never indexed). The method, the scheme and our own
-/// `accept-encoding` are static; `cached` is the connection's authority with its field value,
-/// reused when the request's authority is the same. CONNECT has no `:scheme` or `:path`; the
-/// scheme defaults to `https` and the path to `/`.
-pub(crate) fn head_fields(head: &Request<()>, cached: Option<(&Authority, &Bytes)>) -> Vec<Field> {
-    let uri = head.uri();
-    let method = head.method();
-    let mut fields = Vec::with_capacity(head.headers().len() + 4);
-    fields.push(Field::new(":method", method_value(method)));
-    if method != http::Method::CONNECT {
-        let scheme = match uri.scheme_str() {
-            None | Some("https") => Bytes::from_static(b"https"),
-            Some("http") => Bytes::from_static(b"http"),
-            Some(other) => Bytes::copy_from_slice(other.as_bytes()),
-        };
-        fields.push(Field::new(":scheme", scheme));
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let path = match path {
-            "" | "/" => Bytes::from_static(b"/"),
-            p => Bytes::copy_from_slice(p.as_bytes()),
-        };
-        fields.push(Field::new(":path", path));
-    }
-    if let Some(authority) = uri.authority() {
-        let value = match cached {
-            Some((a, v)) if a.as_str() == authority.as_str() => v.clone(),
-            _ => Bytes::copy_from_slice(authority.as_str().as_bytes()),
-        };
-        fields.push(Field::new(":authority", value));
-    }
-    for (name, value) in head.headers() {
-        let (n, v) = if name == http::header::ACCEPT_ENCODING && value == ACCEPT_ENCODING {
-            (
-                Bytes::from_static(b"accept-encoding"),
-                Bytes::from_static(ACCEPT_ENCODING.as_bytes()),
-            )
-        } else {
-            (
-                Bytes::copy_from_slice(name.as_str().as_bytes()),
-                Bytes::copy_from_slice(value.as_bytes()),
-            )
-        };
-        fields.push(if value.is_sensitive() {
-            Field::sensitive(n, v)
-        } else {
-            Field::new(n, v)
-        });
-    }
-    fields
-}
-
-/// The `:method` value, static for the methods of RFC 9110 and PATCH.
-fn method_value(method: &http::Method) -> Bytes {
-    use http::Method;
-    let s: &'static str = match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::PATCH => "PATCH",
-        Method::TRACE => "TRACE",
-        _ => return Bytes::copy_from_slice(method.as_str().as_bytes()),
-    };
-    Bytes::from_static(s.as_bytes())
 }
 
 /// Configures and opens a [`Client`] connection.
@@ -1075,13 +1007,11 @@ fn start_http1(
         },
     );
     tokio::spawn(pool.run());
-    let authority_field = Bytes::copy_from_slice(authority.as_str().as_bytes());
     Client {
         inner: Arc::new(Inner {
             link,
-            scheme,
+            origin: Origin::new(scheme, Some(authority.clone())),
             authority,
-            authority_field,
             decompress: opts.decompress,
             push: false,
             request_timeout: opts.request_timeout,
@@ -1137,13 +1067,11 @@ where
         opts.max_decoded,
     );
     tokio::spawn(driver.run(io, rx));
-    let authority_field = Bytes::copy_from_slice(authority.as_str().as_bytes());
     Client {
         inner: Arc::new(Inner {
             link,
-            scheme,
+            origin: Origin::new(scheme, Some(authority.clone())),
             authority,
-            authority_field,
             decompress: opts.decompress,
             push,
             request_timeout: opts.request_timeout,
@@ -1157,78 +1085,24 @@ where
 mod tests {
     use super::*;
 
-    fn pairs(fields: &[Field]) -> Vec<(String, String, bool)> {
-        fields
-            .iter()
-            .map(|f| {
-                (
-                    String::from_utf8_lossy(&f.name).into_owned(),
-                    String::from_utf8_lossy(&f.value).into_owned(),
-                    f.repr == h2kit_hpack::Representation::NeverIndexed,
-                )
-            })
-            .collect()
-    }
-
-    fn owned(list: &[(&str, &str, bool)]) -> Vec<(String, String, bool)> {
-        list.iter()
-            .map(|(n, v, s)| ((*n).to_owned(), (*v).to_owned(), *s))
-            .collect()
-    }
-
+    /// The `accept-encoding` the client adds is one of the values the conversion sends as
+    /// static bytes, and the connection's `:authority` value is shared: neither is copied
+    /// for each request.
     #[test]
-    fn head_fields_match_the_request_and_reuse_the_cached_authority() {
-        let authority: Authority = "example.com:8080".parse().unwrap();
-        let cached = Bytes::from_static(b"example.com:8080");
-        let mut secret = HeaderValue::from_static("s3cret");
-        secret.set_sensitive(true);
-        let head = Request::get("http://example.com:8080/a?b=1")
-            .header("accept-encoding", ACCEPT_ENCODING)
-            .header("x-token", secret)
+    fn our_accept_encoding_and_authority_are_not_copied() {
+        let origin = Origin::new(Scheme::HTTPS, Some("example.com".parse().unwrap()));
+        let head = Request::get("https://example.com/")
+            .header(http::header::ACCEPT_ENCODING, ACCEPT_ENCODING)
             .body(())
             .unwrap();
-        let fields = head_fields(&head, Some((&authority, &cached)));
-        assert_eq!(
-            pairs(&fields),
-            owned(&[
-                (":method", "GET", false),
-                (":scheme", "http", false),
-                (":path", "/a?b=1", false),
-                (":authority", "example.com:8080", false),
-                ("accept-encoding", ACCEPT_ENCODING, false),
-                ("x-token", "s3cret", true),
-            ])
+        let (a, b) = (
+            request_fields(&head, &origin),
+            request_fields(&head, &origin),
         );
-        // The cached value is shared, not copied.
-        assert_eq!(fields[3].value.as_ptr(), cached.as_ptr());
-
-        let other = Request::builder()
-            .method("PURGE")
-            .uri("https://other.test/")
-            .body(())
-            .unwrap();
-        let fields = head_fields(&other, Some((&authority, &cached)));
-        assert_eq!(
-            pairs(&fields),
-            owned(&[
-                (":method", "PURGE", false),
-                (":scheme", "https", false),
-                (":path", "/", false),
-                (":authority", "other.test", false),
-            ])
-        );
-
-        let connect = Request::builder()
-            .method("CONNECT")
-            .uri("proxy.test:443")
-            .body(())
-            .unwrap();
-        assert_eq!(
-            pairs(&head_fields(&connect, None)),
-            owned(&[
-                (":method", "CONNECT", false),
-                (":authority", "proxy.test:443", false)
-            ])
-        );
+        assert_eq!(a[3].name, ":authority");
+        assert_eq!(a[4].value, ACCEPT_ENCODING);
+        for i in [3, 4] {
+            assert_eq!(a[i].value.as_ptr(), b[i].value.as_ptr());
+        }
     }
 }

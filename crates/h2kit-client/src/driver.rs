@@ -13,11 +13,14 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use h2kit::http::{
+    HeadCache, Origin, header_map, request_fields, request_parts, response_parts, trailer_fields,
+};
 use h2kit::{
     Connection, ConnectionError, ErrorCode, Event, Field, HeaderError, Initiator, StreamError,
     StreamId, UsageError,
 };
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
@@ -179,6 +182,8 @@ pub(crate) struct Driver {
     max_decoded: Option<u64>,
     /// The server's first SETTINGS arrived.
     got_settings: bool,
+    /// What the connection remembers of the heads it received.
+    heads: HeadCache,
 }
 
 enum Wake {
@@ -215,6 +220,7 @@ impl Driver {
             decompress_pushes,
             max_decoded,
             got_settings: false,
+            heads: HeadCache::default(),
         }
     }
 
@@ -420,7 +426,7 @@ impl Driver {
             },
             Cmd::Finish { id, trailers } => {
                 let result = match trailers {
-                    Some(t) if !t.is_empty() => self.conn.send_trailers(id, fields_of(&t)),
+                    Some(t) if !t.is_empty() => self.conn.send_trailers(id, trailer_fields(&t)),
                     _ => self.conn.send_data(id, Bytes::new(), true),
                 };
                 if let Err(e) = result {
@@ -522,7 +528,7 @@ impl Driver {
         }
         let end = req.body.is_empty();
         let fields = if req.fields.is_empty() {
-            crate::client::head_fields(&req.head, None)
+            request_fields(&req.head, &Origin::default())
         } else {
             std::mem::take(&mut req.fields)
         };
@@ -748,10 +754,10 @@ impl Driver {
                     self.slots.remove(&stream.get());
                 }
             }
-            Event::Trailers { stream, headers } => {
-                let map = header_map(&headers);
-                self.end_recv(stream, Some(map));
-            }
+            Event::Trailers { stream, headers } => match header_map(&headers, &mut self.heads) {
+                Ok(map) => self.end_recv(stream, Some(map)),
+                Err(e) => self.malformed(stream, e),
+            },
             Event::StreamReset { stream, error } => {
                 let error = match &self.goaway {
                     Some((gcode, last, debug))
@@ -813,17 +819,14 @@ impl Driver {
         let Some(tx) = slot.tx.as_ref() else {
             return;
         };
-        slot.head_sent = true;
-        let response = match response_head(headers) {
-            Ok(r) => r,
+        let mut parts = match response_parts(headers, &mut self.heads) {
+            Ok(parts) => parts,
             Err(e) => {
-                tx.send_head(Err(Error::InvalidResponse(e.to_string())));
-                let _ = self.conn.reset(stream, ErrorCode::PROTOCOL_ERROR);
-                self.slots.remove(&stream.get());
+                self.malformed(stream, e);
                 return;
             }
         };
-        let (mut parts, ()) = response.into_parts();
+        slot.head_sent = true;
         parts.version = http::Version::HTTP_2;
         let decoder = if slot.decompress {
             let d = parts
@@ -858,6 +861,15 @@ impl Driver {
         }
     }
 
+    /// A response head or trailers `http` cannot represent (only possible with validation
+    /// off): the request fails and the stream is reset.
+    fn malformed(&mut self, stream: StreamId, error: HeaderError) {
+        let _ = self.conn.reset(stream, ErrorCode::PROTOCOL_ERROR);
+        if let Some(mut slot) = self.slots.remove(&stream.get()) {
+            slot.fail(&Error::InvalidResponse(error.to_string()));
+        }
+    }
+
     fn end_recv(&mut self, stream: StreamId, trailers: Option<HeaderMap>) {
         let Some(slot) = self.slots.get_mut(&stream.get()) else {
             return;
@@ -868,7 +880,9 @@ impl Driver {
 
     fn on_push(&mut self, stream: StreamId, promised: StreamId, headers: &[Field]) {
         let sender = self.slots.get(&stream.get()).and_then(|s| s.pushes.clone());
-        let request = h2kit::request_from_fields(headers).ok();
+        let request = request_parts(headers, &mut self.heads)
+            .ok()
+            .map(|parts| http::Request::from_parts(parts, ()));
         let (Some(sender), Some(request), Some(link)) = (sender, request, self.link.upgrade())
         else {
             let _ = self.conn.reset(promised, ErrorCode::CANCEL);
@@ -967,111 +981,6 @@ async fn upload(
     let _ = tx.send(Cmd::Finish { id, trailers });
 }
 
-/// A response head from its fields, as [`h2kit::response_from_fields`] builds it, but into a
-/// header map sized once (the `http` builder moves the whole head for every header).
-fn response_head(fields: &[Field]) -> Result<http::Response<()>, HeaderError> {
-    let mut status = None;
-    let mut headers = HeaderMap::with_capacity(fields.len().saturating_sub(1));
-    for f in fields {
-        match f.name.as_ref() {
-            b":status" => {
-                let s = http::StatusCode::from_bytes(&f.value)
-                    .map_err(|_| HeaderError::InvalidStatus)?;
-                status = Some(s);
-            }
-            name if name.first() == Some(&b':') => return Err(HeaderError::UnknownPseudo),
-            name => {
-                let name = header_name(name).map_err(|_| HeaderError::InvalidNameChar)?;
-                let value = HeaderValue::from_maybe_shared(f.value.clone())
-                    .map_err(|_| HeaderError::InvalidValueChar)?;
-                headers.append(name, value);
-            }
-        }
-    }
-    let mut response = http::Response::new(());
-    if let Some(s) = status {
-        *response.status_mut() = s;
-    }
-    *response.headers_mut() = headers;
-    Ok(response)
-}
-
-/// The common response header names by exact match (dispatched on the length, then one
-/// comparison or two); others through [`HeaderName::from_bytes`], which checks and maps
-/// every octet first.
-fn header_name(name: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
-    use http::header;
-    let known = match name.len() {
-        3 => match name {
-            b"age" => Some(header::AGE),
-            b"via" => Some(header::VIA),
-            _ => None,
-        },
-        4 => match name {
-            b"date" => Some(header::DATE),
-            b"etag" => Some(header::ETAG),
-            b"vary" => Some(header::VARY),
-            _ => None,
-        },
-        6 => (name == b"server").then_some(header::SERVER),
-        7 => match name {
-            b"expires" => Some(header::EXPIRES),
-            b"alt-svc" => Some(header::ALT_SVC),
-            _ => None,
-        },
-        8 => (name == b"location").then_some(header::LOCATION),
-        10 => (name == b"set-cookie").then_some(header::SET_COOKIE),
-        12 => (name == b"content-type").then_some(header::CONTENT_TYPE),
-        13 => match name {
-            b"last-modified" => Some(header::LAST_MODIFIED),
-            b"cache-control" => Some(header::CACHE_CONTROL),
-            b"accept-ranges" => Some(header::ACCEPT_RANGES),
-            _ => None,
-        },
-        14 => (name == b"content-length").then_some(header::CONTENT_LENGTH),
-        16 => (name == b"content-encoding").then_some(header::CONTENT_ENCODING),
-        22 => (name == b"x-content-type-options").then_some(header::X_CONTENT_TYPE_OPTIONS),
-        25 => (name == b"strict-transport-security").then_some(header::STRICT_TRANSPORT_SECURITY),
-        27 => {
-            (name == b"access-control-allow-origin").then_some(header::ACCESS_CONTROL_ALLOW_ORIGIN)
-        }
-        _ => None,
-    };
-    match known {
-        Some(n) => Ok(n),
-        None => HeaderName::from_bytes(name),
-    }
-}
-
-/// Header fields (no pseudo-headers) as an `http::HeaderMap`; invalid ones are skipped (the
-/// core has validated them already).
-fn header_map(fields: &[Field]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(fields.len());
-    for f in fields {
-        if f.name.first() == Some(&b':') {
-            continue;
-        }
-        if let (Ok(n), Ok(v)) = (header_name(&f.name), HeaderValue::from_bytes(&f.value)) {
-            map.append(n, v);
-        }
-    }
-    map
-}
-
-fn fields_of(map: &HeaderMap) -> Vec<Field> {
-    map.iter()
-        .map(|(n, v)| {
-            let name = Bytes::copy_from_slice(n.as_str().as_bytes());
-            let value = Bytes::copy_from_slice(v.as_bytes());
-            if v.is_sensitive() {
-                Field::sensitive(name, value)
-            } else {
-                Field::new(name, value)
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1109,68 +1018,5 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), all)
             .await
             .expect("the connection window stayed closed");
-    }
-
-    #[test]
-    fn common_header_names_match_the_http_parser() {
-        for name in [
-            "date",
-            "server",
-            "content-length",
-            "content-type",
-            "last-modified",
-            "etag",
-            "cache-control",
-            "expires",
-            "age",
-            "vary",
-            "accept-ranges",
-            "content-encoding",
-            "set-cookie",
-            "location",
-            "alt-svc",
-            "via",
-            "strict-transport-security",
-            "x-content-type-options",
-            "access-control-allow-origin",
-            "x-custom",
-        ] {
-            let ours = header_name(name.as_bytes()).unwrap();
-            assert_eq!(ours, HeaderName::from_bytes(name.as_bytes()).unwrap());
-            assert_eq!(ours.as_str(), name);
-        }
-        assert!(header_name(b"Bad Name").is_err());
-    }
-
-    #[test]
-    fn response_head_matches_the_core_helper() {
-        let f = |n: &'static str, v: &'static str| Field::new(n, v);
-        let cases: Vec<Vec<Field>> = vec![
-            vec![
-                f(":status", "200"),
-                f("server", "x"),
-                f("set-cookie", "a=1"),
-                f("set-cookie", "b=2"),
-                f("content-length", "12"),
-            ],
-            vec![f(":status", "404")],
-            vec![f(":status", "2000")],
-            vec![f(":status", "200"), f(":path", "/")],
-            vec![f(":status", "200"), f("bad name", "v")],
-            vec![f(":status", "200"), f("x", "a\nb")],
-        ];
-        for fields in cases {
-            let ours = response_head(&fields);
-            let core = h2kit::response_from_fields(&fields);
-            match (ours, core) {
-                (Ok(a), Ok(b)) => {
-                    assert_eq!(a.status(), b.status());
-                    assert_eq!(a.headers(), b.headers());
-                    assert_eq!(a.version(), b.version());
-                }
-                (Err(a), Err(b)) => assert_eq!(a, b),
-                (a, b) => panic!("differ: {a:?} vs {b:?}"),
-            }
-        }
     }
 }

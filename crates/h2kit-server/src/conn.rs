@@ -1,7 +1,8 @@
 //! One task per connection drives the sans-IO core by its documented contract; one task per
-//! request runs the handler and pulls the response body as credit allows. A request without a
-//! body whose handler answers on its first poll with a body already in memory is answered by
-//! the connection task itself, without a task.
+//! request runs the handler and pulls the response body as credit allows
+//! ([`response`](crate::response)). A request without a body whose handler answers on its
+//! first poll with a body already in memory is answered by the connection task itself,
+//! without a task.
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -13,14 +14,17 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
 use h2kit::{Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, UsageError};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::uri::Scheme;
+use http::{Method, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
-use crate::body::{Body, Frame, Inbound, Incoming};
+use crate::body::{Body, Inbound, Incoming};
 use crate::handler::{AccessLog, AccessLogger, Handler, PushConn, PushError, Pusher, StreamInfo};
+use crate::response::{Credit, ResponseCtx, StreamGuard, send_response, without_body};
 
 /// Bytes gathered from `poll_transmit` before one write to the transport.
 const WRITE_TARGET: usize = 64 * 1024;
@@ -32,9 +36,6 @@ const MIN_BUDGET: usize = 16 * 1024;
 const LINGER: Duration = Duration::from_secs(5);
 /// Commands taken in one go before output is generated again.
 const CMD_BATCH: usize = 256;
-
-/// Response-body credit: permits are bytes the response task may hand to the connection.
-pub(crate) type Credit = Arc<Semaphore>;
 
 /// What request tasks ask of the connection task.
 #[derive(Debug)]
@@ -73,38 +74,6 @@ pub(crate) enum Cmd {
     },
 }
 
-/// Per-connection facts the response tasks need.
-#[derive(Clone)]
-pub(crate) struct ResponseCtx {
-    /// The user's access logger; without one, responses are logged with `tracing` at debug
-    /// level when that is enabled.
-    pub(crate) logger: Option<AccessLogger>,
-    pub(crate) remote_addr: Option<SocketAddr>,
-}
-
-impl ResponseCtx {
-    /// Whether responses are logged at all: when not, nothing is gathered for the log (no
-    /// path copy, no clock read).
-    pub(crate) fn logs(&self) -> bool {
-        self.logger.is_some() || tracing::enabled!(tracing::Level::DEBUG)
-    }
-
-    /// The time a request's log line measures from, when responses are logged.
-    pub(crate) fn log_start(&self) -> Option<Instant> {
-        self.logs().then(Instant::now)
-    }
-
-    pub(crate) fn log(&self, line: &AccessLog) {
-        match &self.logger {
-            Some(logger) => logger(line),
-            None => tracing::debug!(
-                method = %line.method, path = %line.path, status = line.status.as_u16(),
-                bytes = line.bytes, duration = ?line.duration, "response"
-            ),
-        }
-    }
-}
-
 /// Everything the connection task is started with.
 pub(crate) struct ConnParams {
     pub(crate) handler: Arc<dyn Handler>,
@@ -125,333 +94,6 @@ struct Entry {
     sent: u64,
     response_done: bool,
     abort: Option<AbortHandle>,
-}
-
-/// Appends an `http::HeaderMap` to a field list, skipping connection-specific fields that
-/// HTTP/2 forbids (RFC 9113 §8.2.2).
-pub(crate) fn push_header_map(fields: &mut Vec<Field>, headers: &HeaderMap) {
-    for (name, value) in headers {
-        let n = name.as_str();
-        if matches!(
-            n,
-            "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
-        ) {
-            continue;
-        }
-        let name = Bytes::copy_from_slice(n.as_bytes());
-        let v = Bytes::copy_from_slice(value.as_bytes());
-        fields.push(if value.is_sensitive() {
-            Field::sensitive(name, v)
-        } else {
-            Field::new(name, v)
-        });
-    }
-}
-
-/// The last `:authority` parsed on a connection: requests on one connection nearly always
-/// name the same one, so its parse is reused when the bytes are equal.
-#[derive(Default)]
-struct AuthorityCache(Option<(Bytes, http::uri::Authority)>);
-
-impl AuthorityCache {
-    fn parse(&mut self, value: &Bytes) -> Option<http::uri::Authority> {
-        if let Some((bytes, authority)) = &self.0 {
-            if bytes == value {
-                return Some(authority.clone());
-            }
-        }
-        let authority = http::uri::Authority::from_maybe_shared(value.clone()).ok()?;
-        self.0 = Some((value.clone(), authority.clone()));
-        Some(authority)
-    }
-}
-
-/// Regular header names parsed on a connection, in a small direct-mapped table: requests on
-/// one connection repeat the same names, and a hit costs one comparison instead of a parse
-/// (and, for a name `http` does not know, an allocation).
-struct NameCache([Option<http::HeaderName>; NAME_SLOTS]);
-
-/// Slots of [`NameCache`]; names longer than [`NAME_MAX`] are not kept.
-const NAME_SLOTS: usize = 32;
-const NAME_MAX: usize = 64;
-
-impl Default for NameCache {
-    fn default() -> Self {
-        NameCache(std::array::from_fn(|_| None))
-    }
-}
-
-impl NameCache {
-    fn parse(&mut self, name: &[u8]) -> Option<http::HeaderName> {
-        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
-            return http::HeaderName::from_bytes(name).ok();
-        };
-        let slot = (name.len() * 7 + usize::from(first) * 3 + usize::from(last)) % NAME_SLOTS;
-        let entry = self.0.get_mut(slot)?;
-        if let Some(cached) = entry {
-            if cached.as_str().as_bytes() == name {
-                return Some(cached.clone());
-            }
-        }
-        let parsed = http::HeaderName::from_bytes(name).ok()?;
-        if name.len() <= NAME_MAX {
-            *entry = Some(parsed.clone());
-        }
-        Some(parsed)
-    }
-}
-
-/// What a connection remembers to build request heads faster.
-#[derive(Default)]
-struct HeadCache {
-    authority: AuthorityCache,
-    names: NameCache,
-}
-
-/// Builds a request head from received fields, sharing the decoded field bytes (no copies of
-/// path, authority or values) and sizing the header map once for the regular fields (not
-/// at all when there are none). `None` when a field does not make a valid `http` request
-/// (the stream is then reset).
-fn request_parts(fields: &[Field], cache: &mut HeadCache) -> Option<http::request::Parts> {
-    let (mut parts, ()) = Request::new(()).into_parts();
-    let regular = fields.iter().filter(|f| !f.name.starts_with(b":")).count();
-    if regular > 0 {
-        parts.headers.reserve(regular);
-    }
-    let mut uri = http::uri::Parts::default();
-    for f in fields {
-        match f.name.as_ref() {
-            b":method" => parts.method = Method::from_bytes(&f.value).ok()?,
-            b":scheme" => uri.scheme = Some(http::uri::Scheme::try_from(f.value.as_ref()).ok()?),
-            b":authority" => uri.authority = Some(cache.authority.parse(&f.value)?),
-            b":path" => {
-                uri.path_and_query =
-                    Some(http::uri::PathAndQuery::from_maybe_shared(f.value.clone()).ok()?)
-            }
-            b":protocol" => {}
-            name => {
-                let name = cache.names.parse(name)?;
-                let value = http::HeaderValue::from_maybe_shared(f.value.clone()).ok()?;
-                parts.headers.append(name, value);
-            }
-        }
-    }
-    parts.uri = http::Uri::from_parts(uri).ok()?;
-    Some(parts)
-}
-
-fn header_map(fields: &[Field]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(fields.len());
-    for f in fields {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(&f.name),
-            http::HeaderValue::from_maybe_shared(f.value.clone()),
-        ) {
-            map.append(name, value);
-        }
-    }
-    map
-}
-
-fn status_field(status: StatusCode) -> Field {
-    let value = match status.as_u16() {
-        200 => Bytes::from_static(b"200"),
-        204 => Bytes::from_static(b"204"),
-        206 => Bytes::from_static(b"206"),
-        304 => Bytes::from_static(b"304"),
-        404 => Bytes::from_static(b"404"),
-        _ => Bytes::copy_from_slice(status.as_str().as_bytes()),
-    };
-    Field::new(":status", value)
-}
-
-/// Sends `Cmd::Abandoned` when dropped armed: a task that ends early never leaves a stream
-/// hanging.
-struct StreamGuard {
-    id: StreamId,
-    cmd: mpsc::UnboundedSender<Cmd>,
-    armed: bool,
-}
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = self.cmd.send(Cmd::Abandoned { id: self.id });
-        }
-    }
-}
-
-/// Takes up to `want` bytes of credit, waiting for at least one. `None` when the stream is
-/// gone.
-async fn acquire(credit: &Semaphore, want: usize) -> Option<usize> {
-    let first = credit.acquire().await.ok()?;
-    first.forget();
-    let extra = credit.available_permits().min(want.saturating_sub(1));
-    let extra = u32::try_from(extra).unwrap_or(u32::MAX);
-    if extra > 0 {
-        if let Ok(p) = credit.try_acquire_many(extra) {
-            p.forget();
-            return Some(1 + extra as usize);
-        }
-    }
-    Some(1)
-}
-
-/// Runs a handler's response out: headers, then the body as credit allows, then trailers or
-/// END_STREAM.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn send_response_task(
-    ctx: ResponseCtx,
-    cmd: mpsc::UnboundedSender<Cmd>,
-    id: StreamId,
-    credit: Credit,
-    method: Method,
-    path: String,
-    response: Response<Body>,
-    pushed: bool,
-) {
-    let start = ctx.log_start();
-    send_response(ctx, cmd, id, credit, method, path, response, pushed, start).await;
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn send_response(
-    ctx: ResponseCtx,
-    cmd: mpsc::UnboundedSender<Cmd>,
-    id: StreamId,
-    credit: Credit,
-    method: Method,
-    path: String,
-    response: Response<Body>,
-    pushed: bool,
-    start: Option<Instant>,
-) {
-    let mut guard = StreamGuard {
-        id,
-        cmd: cmd.clone(),
-        armed: true,
-    };
-    let (parts, mut body) = response.into_parts();
-    let status = parts.status;
-    let mut fields = Vec::with_capacity(parts.headers.len() + 1);
-    fields.push(status_field(status));
-    push_header_map(&mut fields, &parts.headers);
-    let no_body = method == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    let mut bytes = 0u64;
-    let mut complete = false;
-    let mut head = Some(fields);
-    if no_body || body.is_end_stream() {
-        if let Some(fields) = head.take() {
-            let _ = cmd.send(Cmd::Response {
-                id,
-                fields,
-                data: None,
-                end: true,
-            });
-        }
-        complete = true;
-    } else {
-        'body: loop {
-            match body.frame().await {
-                None => {
-                    let _ = cmd.send(match head.take() {
-                        Some(fields) => Cmd::Response {
-                            id,
-                            fields,
-                            data: None,
-                            end: true,
-                        },
-                        None => Cmd::Data {
-                            id,
-                            data: Bytes::new(),
-                            end: true,
-                        },
-                    });
-                    complete = true;
-                    break;
-                }
-                Some(Err(e)) => {
-                    tracing::debug!(stream = id.get(), error = %e, "response body failed");
-                    if let Some(fields) = head.take() {
-                        // Nothing is out yet: headers then a reset say "failed" clearly.
-                        let _ = cmd.send(Cmd::Response {
-                            id,
-                            fields,
-                            data: None,
-                            end: false,
-                        });
-                    }
-                    let _ = cmd.send(Cmd::Reset {
-                        id,
-                        code: ErrorCode::INTERNAL_ERROR,
-                    });
-                    break;
-                }
-                Some(Ok(Frame::Trailers(t))) => {
-                    if let Some(fields) = head.take() {
-                        let _ = cmd.send(Cmd::Response {
-                            id,
-                            fields,
-                            data: None,
-                            end: false,
-                        });
-                    }
-                    let mut fields = Vec::with_capacity(t.len());
-                    push_header_map(&mut fields, &t);
-                    let _ = cmd.send(Cmd::Trailers { id, fields });
-                    complete = true;
-                    break;
-                }
-                Some(Ok(Frame::Data(mut d))) => {
-                    while !d.is_empty() {
-                        let Some(n) = acquire(&credit, d.len()).await else {
-                            break 'body;
-                        };
-                        let piece = d.split_to(n.min(d.len()));
-                        bytes += piece.len() as u64;
-                        let end = d.is_empty() && body.is_end_stream();
-                        let sent = match head.take() {
-                            Some(fields) => cmd.send(Cmd::Response {
-                                id,
-                                fields,
-                                data: Some(piece),
-                                end,
-                            }),
-                            None => cmd.send(Cmd::Data {
-                                id,
-                                data: piece,
-                                end,
-                            }),
-                        };
-                        if sent.is_err() {
-                            break 'body;
-                        }
-                        if end {
-                            complete = true;
-                            break 'body;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    guard.armed = !complete;
-    drop(guard);
-    if ctx.logs() {
-        ctx.log(&AccessLog {
-            method,
-            path,
-            status,
-            bytes,
-            duration: start.map_or(Duration::ZERO, |s| s.elapsed()),
-            stream_id: id,
-            remote_addr: ctx.remote_addr,
-            complete,
-            pushed,
-        });
-    }
 }
 
 /// Drives one connection until it closes.
@@ -475,7 +117,8 @@ struct Driver {
     cmd_tx: mpsc::UnboundedSender<Cmd>,
     /// Shared by the pushers of every request (one reference count per request).
     push_conn: Arc<PushConn>,
-    head_cache: HeadCache,
+    /// What the connection remembers of the request heads it received.
+    heads: HeadCache,
     cmd_rx: mpsc::UnboundedReceiver<Cmd>,
     streams: HashMap<u32, Entry>,
     max_budget: usize,
@@ -499,7 +142,11 @@ impl Driver {
             remote_addr: params.remote_addr,
         };
         let push_conn = Arc::new(PushConn {
-            scheme: if params.tls { "https" } else { "http" },
+            scheme: if params.tls {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            },
             cmd: cmd_tx.clone(),
             ctx: ctx.clone(),
         });
@@ -511,7 +158,7 @@ impl Driver {
             shutdown: params.shutdown,
             cmd_tx,
             push_conn,
-            head_cache: HeadCache::default(),
+            heads: HeadCache::default(),
             cmd_rx,
             streams: HashMap::new(),
             max_budget: params.max_send_buffer.clamp(1, 1 << 20),
@@ -683,9 +330,16 @@ impl Driver {
                     end_stream,
                 } => self.on_data(stream, data, flow_controlled_len, end_stream),
                 Event::Trailers { stream, headers } => {
+                    let map = match header_map(&headers, &mut self.heads) {
+                        Ok(map) => map,
+                        Err(error) => {
+                            self.malformed(stream, error);
+                            continue;
+                        }
+                    };
                     if let Some(e) = self.streams.get_mut(&stream.get()) {
                         if let Some(tx) = e.body_tx.take() {
-                            let _ = tx.send(Incoming::Trailers(header_map(&headers)));
+                            let _ = tx.send(Incoming::Trailers(map));
                         }
                     }
                     self.maybe_remove(stream);
@@ -757,9 +411,13 @@ impl Driver {
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
-        let Some(mut parts) = request_parts(&headers, &mut self.head_cache) else {
-            let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
-            return false;
+        let mut parts = match request_parts(&headers, &mut self.heads) {
+            Ok(parts) => parts,
+            Err(error) => {
+                tracing::debug!(stream = stream.get(), %error, "request head refused");
+                let _ = self.core.reset(stream, ErrorCode::PROTOCOL_ERROR);
+                return false;
+            }
         };
         // The request's field list, emptied, carries the response's fields if it is
         // answered at once: the core then reuses it for a later request (no list allocated).
@@ -867,10 +525,7 @@ impl Driver {
     ) -> Option<Response<Body>> {
         let (parts, mut body) = response.into_parts();
         let status = parts.status;
-        let no_body = *method == Method::HEAD
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
-        let data = if no_body {
+        let data = if without_body(method, status) {
             Bytes::new()
         } else {
             match body.take_complete() {
@@ -880,9 +535,7 @@ impl Driver {
             }
         };
         fields.clear();
-        fields.reserve(parts.headers.len() + 1);
-        fields.push(status_field(status));
-        push_header_map(&mut fields, &parts.headers);
+        extend_response_fields(&mut fields, status, &parts.headers);
         let bytes = data.len() as u64;
         let complete = if data.is_empty() {
             self.core.send_response(id, fields, true)
@@ -950,12 +603,23 @@ impl Driver {
 
     fn fail_stream(&mut self, id: StreamId, error: UsageError) {
         tracing::debug!(stream = id.get(), %error, "response refused by the core");
-        let _ = self.core.reset(id, ErrorCode::INTERNAL_ERROR);
+        self.reset_stream(id, ErrorCode::INTERNAL_ERROR);
+    }
+
+    /// Trailers `http` cannot represent (only possible with validation off).
+    fn malformed(&mut self, id: StreamId, error: h2kit::HeaderError) {
+        tracing::debug!(stream = id.get(), %error, "request trailers refused");
+        self.reset_stream(id, ErrorCode::PROTOCOL_ERROR);
+    }
+
+    /// Resets stream `id` with `code` and ends its tasks with that reset.
+    fn reset_stream(&mut self, id: StreamId, code: ErrorCode) {
+        let _ = self.core.reset(id, code);
         if let Some(e) = self.streams.remove(&id.get()) {
             Self::kill(
                 e,
                 crate::body::BodyError::Reset(StreamError::Reset {
-                    code: ErrorCode::INTERNAL_ERROR,
+                    code,
                     initiator: Initiator::Local,
                 }),
             );
@@ -1019,18 +683,7 @@ impl Driver {
                 }
                 self.response_done(id);
             }
-            Cmd::Reset { id, code } => {
-                let _ = self.core.reset(id, code);
-                if let Some(e) = self.streams.remove(&id.get()) {
-                    Self::kill(
-                        e,
-                        crate::body::BodyError::Reset(StreamError::Reset {
-                            code,
-                            initiator: Initiator::Local,
-                        }),
-                    );
-                }
-            }
+            Cmd::Reset { id, code } => self.reset_stream(id, code),
             Cmd::Release { id, len } => self.core.release_capacity(id, len),
             Cmd::Push {
                 assoc,
@@ -1109,74 +762,6 @@ mod tests {
     use tokio::sync::oneshot;
 
     use crate::{Body, Server};
-
-    #[test]
-    fn request_parts_reuse_an_equal_authority_and_parse_a_new_one() {
-        use h2kit::Field;
-        let req = |authority: &'static str, extra: &[(&'static str, &'static str)]| {
-            let mut f = vec![
-                Field::new(":method", Bytes::from_static(b"GET")),
-                Field::new(":scheme", Bytes::from_static(b"http")),
-                Field::new(":authority", Bytes::from_static(authority.as_bytes())),
-                Field::new(":path", Bytes::from_static(b"/a?b")),
-            ];
-            for (n, v) in extra {
-                f.push(Field::new(*n, Bytes::from_static(v.as_bytes())));
-            }
-            f
-        };
-        let mut cache = super::HeadCache::default();
-        let a = super::request_parts(&req("example.com:8080", &[]), &mut cache).unwrap();
-        assert_eq!(a.uri.to_string(), "http://example.com:8080/a?b");
-        assert!(a.headers.is_empty());
-        // Equal bytes from another buffer: the cached parse.
-        let owned = Bytes::from(b"example.com:8080".to_vec());
-        let mut fields = req("x", &[("accept", "*/*"), ("accept", "text/html")]);
-        fields[2].value = owned;
-        let b = super::request_parts(&fields, &mut cache).unwrap();
-        assert_eq!(b.uri.authority().unwrap().as_str(), "example.com:8080");
-        assert_eq!(b.uri.port_u16(), Some(8080));
-        assert_eq!(b.headers.get_all("accept").iter().count(), 2);
-        // A different authority is parsed, not taken from the cache.
-        let c = super::request_parts(&req("other.example", &[]), &mut cache).unwrap();
-        assert_eq!(c.uri.host(), Some("other.example"));
-        // An invalid one fails and leaves the cache as it was.
-        assert!(super::request_parts(&req("bad authority", &[]), &mut cache).is_none());
-        let d = super::request_parts(&req("other.example", &[]), &mut cache).unwrap();
-        assert_eq!(d.uri.host(), Some("other.example"));
-    }
-
-    #[test]
-    fn cached_header_names_equal_parsed_ones() {
-        let mut cache = super::NameCache::default();
-        let mut names: Vec<String> = [
-            "accept",
-            "user-agent",
-            "x-custom",
-            "te",
-            "a",
-            "content-type",
-            "X-Upper",
-            "sec-ch-ua-platform",
-            "accept-encoding",
-            "accept-language",
-            "cookie",
-        ]
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-        names.extend((0..200).map(|i| format!("x-h{i}")));
-        names.push("x-".repeat(40));
-        // Several rounds, so hits, misses and slot replacements all happen.
-        for _ in 0..3 {
-            for n in &names {
-                let want = http::HeaderName::from_bytes(n.as_bytes()).unwrap();
-                assert_eq!(cache.parse(n.as_bytes()), Some(want), "{n}");
-            }
-        }
-        assert_eq!(cache.parse(b""), None);
-        assert_eq!(cache.parse(b"bad name"), None);
-    }
 
     fn pattern(len: usize) -> Bytes {
         (0..len)

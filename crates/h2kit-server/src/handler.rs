@@ -7,12 +7,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use h2kit::{Field, PrioritySignal, StreamId};
+use h2kit::http::{Origin, request_fields};
+use h2kit::{PrioritySignal, StreamId};
+use http::uri::Scheme;
 use http::{Method, Request, Response, StatusCode};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::body::Body;
-use crate::conn::{Cmd, Credit, ResponseCtx, send_response_task};
+use crate::conn::Cmd;
+use crate::response::{Credit, ResponseCtx, send_response};
 
 /// A boxed response future.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>>;
@@ -129,7 +132,7 @@ pub struct Pusher {
 
 /// What every pusher of one connection shares.
 pub(crate) struct PushConn {
-    pub(crate) scheme: &'static str,
+    pub(crate) scheme: Scheme,
     pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
     pub(crate) ctx: ResponseCtx,
 }
@@ -157,26 +160,9 @@ impl Pusher {
             .map(|p| p.as_str())
             .filter(|p| !p.is_empty())
             .ok_or(PushError::InvalidRequest)?;
-        let mut fields = vec![
-            Field::new(
-                ":method",
-                bytes::Bytes::copy_from_slice(request.method().as_str().as_bytes()),
-            ),
-            Field::new(
-                ":scheme",
-                bytes::Bytes::copy_from_slice(
-                    uri.scheme_str().unwrap_or(self.conn.scheme).as_bytes(),
-                ),
-            ),
-            Field::new(":path", bytes::Bytes::copy_from_slice(path.as_bytes())),
-        ];
-        if let Some(a) = uri.authority().or(self.authority.as_ref()) {
-            fields.push(Field::new(
-                ":authority",
-                bytes::Bytes::copy_from_slice(a.as_str().as_bytes()),
-            ));
-        }
-        crate::conn::push_header_map(&mut fields, request.headers());
+        // The connection's scheme and the original request's authority complete the URI.
+        let origin = Origin::new(self.conn.scheme.clone(), self.authority.clone());
+        let fields = request_fields(&request, &origin);
         let (tx, rx) = oneshot::channel();
         self.conn
             .cmd
@@ -192,8 +178,9 @@ impl Pusher {
         let path = path.to_owned();
         let ctx = self.conn.ctx.clone();
         let cmd = self.conn.cmd.clone();
-        tokio::spawn(send_response_task(
-            ctx, cmd, promised, credit, method, path, response, true,
+        let start = ctx.log_start();
+        tokio::spawn(send_response(
+            ctx, cmd, promised, credit, method, path, response, true, start,
         ));
         Ok(promised)
     }

@@ -77,6 +77,7 @@ mod body;
 mod conn;
 mod files;
 mod handler;
+mod response;
 mod server;
 
 pub use body::{Body, BodyClosed, BodyError, BodySender, BoxError, Collected, Frame};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use h2kit::headers::is_connection_specific;
 use h2kit::{Config, Connection, Field, PREFACE};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -544,18 +545,14 @@ fn upgrade_request(
     }
     for h in req.headers.iter() {
         let name = h.name.to_ascii_lowercase();
-        if matches!(
-            name.as_str(),
-            "host"
-                | "connection"
-                | "upgrade"
-                | "http2-settings"
-                | "keep-alive"
-                | "proxy-connection"
-                | "transfer-encoding"
-                | "te"
-                | "content-length"
-        ) {
+        // HTTP/2 forbids the connection-specific fields; the others served the upgrade or
+        // became pseudo-headers.
+        if is_connection_specific(name.as_bytes())
+            || matches!(
+                name.as_str(),
+                "host" | "http2-settings" | "te" | "content-length"
+            )
+        {
             continue;
         }
         fields.push(Field::new(name, Bytes::copy_from_slice(h.value)));

@@ -34,8 +34,8 @@ pub struct HeaderValidation {
     /// Names and values must not contain forbidden characters; values must not start or end
     /// with whitespace; names must not be empty (§8.2.1).
     pub field_characters: bool,
-    /// No connection-specific fields: `connection`, `keep-alive`, `proxy-connection`,
-    /// `transfer-encoding`, `upgrade` (§8.2.2).
+    /// No connection-specific fields ([`CONNECTION_SPECIFIC`]: `connection`, `keep-alive`,
+    /// `proxy-connection`, `transfer-encoding`, `upgrade`) (§8.2.2).
     pub connection_specific: bool,
     /// `te` may only be `trailers` (§8.2.2).
     pub te_trailers_only: bool,
@@ -103,7 +103,8 @@ pub enum HeaderError {
     /// A field name contains a control, space, non-ASCII or (outside pseudo-headers) colon
     /// character (§8.2.1).
     InvalidNameChar,
-    /// A field value contains NUL, CR or LF (§8.2.1).
+    /// A field value contains NUL, CR or LF (§8.2.1). The [`http`](crate::http) conversions
+    /// also report any other control character but tab, which `http::HeaderValue` refuses.
     InvalidValueChar,
     /// A field value starts or ends with a space or tab (§8.2.1).
     ValueWhitespace,
@@ -154,6 +155,13 @@ pub enum HeaderError {
     ConflictingContentLength,
     /// A promised request with a method that is not safe and cacheable (GET, HEAD) (§8.4).
     UnsafePromisedMethod,
+    /// `:method` is not a method token (from the [`http`](crate::http) conversions).
+    InvalidMethod,
+    /// `:scheme` is not a valid scheme (from the [`http`](crate::http) conversions).
+    InvalidScheme,
+    /// `:authority` (or `host` standing in for it) is not a valid authority (from the
+    /// [`http`](crate::http) conversions).
+    InvalidAuthority,
 }
 
 impl fmt::Display for HeaderError {
@@ -188,6 +196,9 @@ impl fmt::Display for HeaderError {
             H::InvalidContentLength => "invalid content-length",
             H::ConflictingContentLength => "conflicting content-length values",
             H::UnsafePromisedMethod => "promised request method is not safe and cacheable",
+            H::InvalidMethod => "invalid :method",
+            H::InvalidScheme => "invalid :scheme",
+            H::InvalidAuthority => "invalid :authority (or host)",
         })
     }
 }
@@ -314,7 +325,7 @@ fn check_value_chars(value: &[u8]) -> Result<(), HeaderError> {
 enum Special {
     /// Any other name.
     None,
-    /// `connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade` (§8.2.2).
+    /// One of [`CONNECTION_SPECIFIC`] (§8.2.2).
     ConnectionSpecific,
     /// `te`.
     Te,
@@ -324,10 +335,45 @@ enum Special {
     ContentLength,
 }
 
+/// The connection-specific header fields, which HTTP/2 forbids (RFC 9113 §8.2.2): validation
+/// refuses them ([`HeaderValidation::connection_specific`]) and the [`http`](crate::http)
+/// conversions leave them out. `te` is not among them: it may be present with the value
+/// `trailers` only ([`HeaderValidation::te_trailers_only`]).
+pub const CONNECTION_SPECIFIC: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether `name` is one of [`CONNECTION_SPECIFIC`], compared ASCII case-insensitively.
+///
+/// ```
+/// use h2kit::headers::is_connection_specific;
+/// assert!(is_connection_specific(b"Keep-Alive"));
+/// assert!(!is_connection_specific(b"te"));
+/// ```
+pub fn is_connection_specific(name: &[u8]) -> bool {
+    special_name(name, false) == Special::ConnectionSpecific
+}
+
+/// Whether a field an `http` head may carry has no place in an HTTP/2 message: a
+/// connection-specific one, or `te` with a value other than `trailers` (§8.2.2). `name` must
+/// be lowercase (as `http::HeaderName`s are).
+pub(crate) fn is_hop_by_hop(name: &[u8], value: &[u8]) -> bool {
+    match special_name(name, true) {
+        Special::ConnectionSpecific => true,
+        Special::Te => !value.eq_ignore_ascii_case(b"trailers"),
+        _ => false,
+    }
+}
+
 /// Classifies a regular field name, matching ASCII case-insensitively. `lowercase` must be true
 /// only when `name` has no uppercase letter; exact comparison is then equivalent and cheaper.
-/// Dispatches on the length so at most two comparisons run.
-#[inline]
+/// Dispatches on the length so at most two comparisons run. Always inlined: validation's hot
+/// loop calls it with `lowercase` known per field, and it has other callers.
+#[inline(always)]
 fn special_name(name: &[u8], lowercase: bool) -> Special {
     let is = |lit: &[u8]| {
         if lowercase {
@@ -762,13 +808,10 @@ mod tests {
 
     #[test]
     fn connection_specific_and_te() {
-        for name in [
-            "connection",
-            "keep-alive",
-            "proxy-connection",
-            "transfer-encoding",
-            "upgrade",
-        ] {
+        for name in CONNECTION_SPECIFIC {
+            assert!(is_connection_specific(name.as_bytes()));
+            assert!(is_connection_specific(name.to_ascii_uppercase().as_bytes()));
+            assert!(is_hop_by_hop(name.as_bytes(), b"trailers"));
             assert_eq!(
                 v(Request, &with(&[(name, "x")])),
                 Err(E::ConnectionSpecific),
@@ -776,6 +819,10 @@ mod tests {
             );
         }
         assert_eq!(v(Request, &with(&[("te", "gzip")])), Err(E::TeNotTrailers));
+        assert!(!is_connection_specific(b"te"));
+        assert!(is_hop_by_hop(b"te", b"gzip"));
+        assert!(!is_hop_by_hop(b"te", b"Trailers"));
+        assert!(!is_hop_by_hop(b"content-type", b"text/plain"));
         let mut cfg = HeaderValidation::STRICT;
         cfg.connection_specific = false;
         cfg.te_trailers_only = false;
@@ -1056,7 +1103,7 @@ mod tests {
 
     /// The straightforward §8.2.1 / §8.2.2 checks the tables and length dispatch replaced.
     mod reference {
-        use super::super::{HeaderError, Special};
+        use super::super::{CONNECTION_SPECIFIC, HeaderError, Special};
 
         pub(super) fn has_upper(name: &[u8]) -> bool {
             name.iter().any(u8::is_ascii_uppercase)
@@ -1079,14 +1126,10 @@ mod tests {
         }
 
         pub(super) fn special(name: &[u8]) -> Special {
-            let conn: [&[u8]; 5] = [
-                b"connection",
-                b"keep-alive",
-                b"proxy-connection",
-                b"transfer-encoding",
-                b"upgrade",
-            ];
-            if conn.iter().any(|c| name.eq_ignore_ascii_case(c)) {
+            if CONNECTION_SPECIFIC
+                .iter()
+                .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+            {
                 Special::ConnectionSpecific
             } else if name.eq_ignore_ascii_case(b"te") {
                 Special::Te
@@ -1165,12 +1208,7 @@ mod tests {
 
     #[test]
     fn special_names_match_reference_in_any_case() {
-        let names: [&[u8]; 13] = [
-            b"connection",
-            b"keep-alive",
-            b"proxy-connection",
-            b"transfer-encoding",
-            b"upgrade",
+        let others: [&[u8]; 8] = [
             b"te",
             b"host",
             b"content-length",
@@ -1180,7 +1218,8 @@ mod tests {
             b"connectioN",
             b"Keep-Alive",
         ];
-        for name in names {
+        let names = CONNECTION_SPECIFIC.iter().map(|n| n.as_bytes());
+        for name in names.chain(others) {
             // Every case mix of every byte, plus one-byte edits at each position.
             for mask in 0..(1usize << name.len().min(17)) {
                 let mixed: Vec<u8> = name
@@ -1214,16 +1253,10 @@ mod tests {
             proptest::collection::vec(proptest::num::u8::ANY, 0..20),
             // Near-misses of the special names: right length, mostly right letters.
             (0usize..8, proptest::collection::vec(0u8..4, 0..20)).prop_map(|(pick, noise)| {
-                let base: &[u8] = [
-                    &b"connection"[..],
-                    b"keep-alive",
-                    b"proxy-connection",
-                    b"transfer-encoding",
-                    b"upgrade",
-                    b"te",
-                    b"host",
-                    b"content-length",
-                ][pick];
+                let base: &[u8] = match CONNECTION_SPECIFIC.get(pick) {
+                    Some(name) => name.as_bytes(),
+                    None => [&b"te"[..], b"host", b"content-length"][pick - 5],
+                };
                 base.iter()
                     .zip(noise.iter().chain(core::iter::repeat(&0)))
                     .map(|(&b, &n)| match n {

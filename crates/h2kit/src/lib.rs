@@ -30,6 +30,8 @@
 //!   RFC MUST), [`LimitExceeded`], [`UsageError`], [`Initiator`].
 //! * [`state`]: the RFC 9113 §5.1 stream state machine, [`StreamState::on`].
 //! * [`headers`]: field validation (§8.2, §8.3, RFC 8441) and cookie joining.
+//! * [`http`](mod@http): conversions between the `http` crate's types and fields, both ways
+//!   ([`Connection::send_http_request`], [`request_from_fields`], per-connection caches).
 //! * [`flow`]: windows and [`flow::WindowPolicy`] (threshold, manual, BDP-adaptive).
 //! * [`limits`]: flood budgets and the bounded closed-stream memory.
 //! * [`config`]: [`Config`] with SETTINGS and limits; [`manual`] explains each default.
@@ -123,16 +125,16 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod headers;
+pub mod http;
 pub mod limits;
 pub mod manual;
 pub mod state;
 
+pub use self::http::{request_from_fields, response_from_fields};
 pub use config::{
     Config, Limits, LocalSettings, PeerSettings, SchedulerFactory, SchedulerKind, SettingsValues,
 };
-pub use connection::{
-    Connection, DebugCounts, PREFACE, Role, StreamMut, request_from_fields, response_from_fields,
-};
+pub use connection::{Connection, DebugCounts, PREFACE, Role, StreamMut};
 pub use error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
     UsageError,

@@ -1,6 +1,5 @@
 //! The sans-IO HTTP/2 connection.
 
-mod extra;
 mod h2c;
 mod recv;
 mod send;
@@ -22,7 +21,6 @@ use crate::headers::{self, Field, MessageKind};
 use crate::limits::Budget;
 use crate::state::StreamState;
 
-pub use extra::{request_from_fields, response_from_fields};
 use stream::Stream;
 pub use stream::StreamMut;
 use streams::Streams;

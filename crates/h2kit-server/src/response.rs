@@ -1,0 +1,231 @@
+//! Sending a handler's response: its head converted by [`h2kit::http`], then its body as
+//! the connection's credit allows, then trailers or END_STREAM; and the access log line.
+//! Request tasks (and pushes) run it; the connection task answers responses that are ready
+//! at once itself ([`conn`](crate::conn)).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2kit::http::{extend_response_fields, trailer_fields};
+use h2kit::{ErrorCode, Field, StreamId};
+use http::{Method, Response, StatusCode};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::body::{Body, Frame};
+use crate::conn::Cmd;
+use crate::handler::{AccessLog, AccessLogger};
+
+/// Response-body credit: permits are bytes the response task may hand to the connection.
+pub(crate) type Credit = Arc<Semaphore>;
+
+/// Per-connection facts the response tasks need.
+#[derive(Clone)]
+pub(crate) struct ResponseCtx {
+    /// The user's access logger; without one, responses are logged with `tracing` at debug
+    /// level when that is enabled.
+    pub(crate) logger: Option<AccessLogger>,
+    pub(crate) remote_addr: Option<SocketAddr>,
+}
+
+impl ResponseCtx {
+    /// Whether responses are logged at all: when not, nothing is gathered for the log (no
+    /// path copy, no clock read).
+    #[inline] // Called for every request by the connection task (another codegen unit).
+    pub(crate) fn logs(&self) -> bool {
+        self.logger.is_some() || tracing::enabled!(tracing::Level::DEBUG)
+    }
+
+    /// The time a request's log line measures from, when responses are logged.
+    #[inline]
+    pub(crate) fn log_start(&self) -> Option<Instant> {
+        self.logs().then(Instant::now)
+    }
+
+    pub(crate) fn log(&self, line: &AccessLog) {
+        match &self.logger {
+            Some(logger) => logger(line),
+            None => tracing::debug!(
+                method = %line.method, path = %line.path, status = line.status.as_u16(),
+                bytes = line.bytes, duration = ?line.duration, "response"
+            ),
+        }
+    }
+}
+
+/// Whether a response to `method` with `status` has no body (HEAD, 204, 304): its body, if
+/// any, is not sent.
+#[inline]
+pub(crate) fn without_body(method: &Method, status: StatusCode) -> bool {
+    *method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
+
+/// Sends `Cmd::Abandoned` when dropped armed: a task that ends early never leaves a stream
+/// hanging.
+pub(crate) struct StreamGuard {
+    pub(crate) id: StreamId,
+    pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
+    pub(crate) armed: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.cmd.send(Cmd::Abandoned { id: self.id });
+        }
+    }
+}
+
+/// Takes up to `want` bytes of credit, waiting for at least one. `None` when the stream is
+/// gone.
+async fn acquire(credit: &Semaphore, want: usize) -> Option<usize> {
+    let first = credit.acquire().await.ok()?;
+    first.forget();
+    let extra = credit.available_permits().min(want.saturating_sub(1));
+    let extra = u32::try_from(extra).unwrap_or(u32::MAX);
+    if extra > 0 {
+        if let Ok(p) = credit.try_acquire_many(extra) {
+            p.forget();
+            return Some(1 + extra as usize);
+        }
+    }
+    Some(1)
+}
+
+/// Sends the response head, without data, unless it went out already.
+fn send_head(
+    cmd: &mpsc::UnboundedSender<Cmd>,
+    id: StreamId,
+    head: &mut Option<Vec<Field>>,
+    end: bool,
+) {
+    if let Some(fields) = head.take() {
+        let _ = cmd.send(Cmd::Response {
+            id,
+            fields,
+            data: None,
+            end,
+        });
+    }
+}
+
+/// Runs a handler's response out: headers, then the body as credit allows, then trailers or
+/// END_STREAM; then the access log line, measured from `start`
+/// ([`ResponseCtx::log_start`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send_response(
+    ctx: ResponseCtx,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    id: StreamId,
+    credit: Credit,
+    method: Method,
+    path: String,
+    response: Response<Body>,
+    pushed: bool,
+    start: Option<Instant>,
+) {
+    let mut guard = StreamGuard {
+        id,
+        cmd: cmd.clone(),
+        armed: true,
+    };
+    let (parts, mut body) = response.into_parts();
+    let status = parts.status;
+    let mut fields = Vec::new();
+    extend_response_fields(&mut fields, status, &parts.headers);
+    let no_body = without_body(&method, status);
+    let mut bytes = 0u64;
+    let mut complete = false;
+    let mut head = Some(fields);
+    if no_body || body.is_end_stream() {
+        send_head(&cmd, id, &mut head, true);
+        complete = true;
+    } else {
+        'body: loop {
+            match body.frame().await {
+                None => {
+                    let _ = cmd.send(match head.take() {
+                        Some(fields) => Cmd::Response {
+                            id,
+                            fields,
+                            data: None,
+                            end: true,
+                        },
+                        None => Cmd::Data {
+                            id,
+                            data: Bytes::new(),
+                            end: true,
+                        },
+                    });
+                    complete = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(stream = id.get(), error = %e, "response body failed");
+                    // Nothing is out yet: headers then a reset say "failed" clearly.
+                    send_head(&cmd, id, &mut head, false);
+                    let _ = cmd.send(Cmd::Reset {
+                        id,
+                        code: ErrorCode::INTERNAL_ERROR,
+                    });
+                    break;
+                }
+                Some(Ok(Frame::Trailers(t))) => {
+                    send_head(&cmd, id, &mut head, false);
+                    let fields = trailer_fields(&t);
+                    let _ = cmd.send(Cmd::Trailers { id, fields });
+                    complete = true;
+                    break;
+                }
+                Some(Ok(Frame::Data(mut d))) => {
+                    while !d.is_empty() {
+                        let Some(n) = acquire(&credit, d.len()).await else {
+                            break 'body;
+                        };
+                        let piece = d.split_to(n.min(d.len()));
+                        bytes += piece.len() as u64;
+                        let end = d.is_empty() && body.is_end_stream();
+                        let sent = match head.take() {
+                            Some(fields) => cmd.send(Cmd::Response {
+                                id,
+                                fields,
+                                data: Some(piece),
+                                end,
+                            }),
+                            None => cmd.send(Cmd::Data {
+                                id,
+                                data: piece,
+                                end,
+                            }),
+                        };
+                        if sent.is_err() {
+                            break 'body;
+                        }
+                        if end {
+                            complete = true;
+                            break 'body;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    guard.armed = !complete;
+    drop(guard);
+    if ctx.logs() {
+        ctx.log(&AccessLog {
+            method,
+            path,
+            status,
+            bytes,
+            duration: start.map_or(Duration::ZERO, |s| s.elapsed()),
+            stream_id: id,
+            remote_addr: ctx.remote_addr,
+            complete,
+            pushed,
+        });
+    }
+}
