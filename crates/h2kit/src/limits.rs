@@ -55,7 +55,6 @@ impl Budget {
         }
     }
 
-
     fn roll(&mut self, now: Instant) -> Duration {
         let per = self.limit.per.max(Duration::from_nanos(1));
         let start = *self.period_start.get_or_insert(now);
