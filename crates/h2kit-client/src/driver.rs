@@ -518,12 +518,11 @@ impl Driver {
         if req.tx.is_abandoned() {
             return Ok(());
         }
-        let open = self.conn.open_outbound_streams();
-        if !self.got_settings && open >= STREAMS_BEFORE_SETTINGS {
+        if !self.got_settings && self.conn.open_outbound_streams() >= STREAMS_BEFORE_SETTINGS {
             return Err(req);
         }
-        if open >= self.conn.peer_settings().max_concurrent_streams {
-            // Certainly refused: keep the fields for the next try.
+        if self.conn.can_open_stream() == Err(UsageError::ConcurrencyLimit) {
+            // The core would refuse it: keep the fields for the next try.
             return Err(req);
         }
         let end = req.body.is_empty();

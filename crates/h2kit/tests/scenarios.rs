@@ -1077,18 +1077,21 @@ fn a_clock_going_backwards_is_clamped_to_the_latest_time_seen() {
 }
 
 /// `can_open_stream` answers what `send_request` would do, so a driver holding requests back
-/// needs no count of its own: false before the server's SETTINGS allow room once two
-/// streams are open, true again when one has closed, false after GOAWAY.
+/// needs no count of its own: the concurrency limit once two streams are open, room again
+/// when one has closed, closed after GOAWAY.
 #[test]
 fn can_open_stream_follows_the_peers_limit_and_goaway() {
     let mut server = Config::default();
     server.settings.max_concurrent_streams = 2;
     let mut p = Pair::new(Config::default(), server, 16_384);
     p.drive();
-    assert!(p.client.can_open_stream());
+    assert_eq!(p.client.can_open_stream(), Ok(()));
     let a = p.client.send_request(get("/a"), true).unwrap();
     let _b = p.client.send_request(get("/b"), true).unwrap();
-    assert!(!p.client.can_open_stream());
+    assert_eq!(
+        p.client.can_open_stream(),
+        Err(UsageError::ConcurrencyLimit)
+    );
     assert_eq!(
         p.client.send_request(get("/c"), true),
         Err(UsageError::ConcurrencyLimit)
@@ -1098,12 +1101,12 @@ fn can_open_stream_follows_the_peers_limit_and_goaway() {
         .send_response(a, vec![Field::new(":status", "204")], true)
         .unwrap();
     p.drive();
-    assert!(p.client.can_open_stream());
+    assert_eq!(p.client.can_open_stream(), Ok(()));
     let _ = p.server.go_away(ErrorCode::NO_ERROR, Bytes::new());
     p.drive();
-    assert!(!p.client.can_open_stream());
-    assert!(
-        !p.server.can_open_stream(),
-        "a server never opens request streams"
+    assert_eq!(
+        p.client.can_open_stream(),
+        Err(UsageError::ConnectionClosed)
     );
+    assert_eq!(p.server.can_open_stream(), Err(UsageError::WrongRole));
 }

@@ -88,13 +88,15 @@ impl Connection {
         Ok(id)
     }
 
-    /// (Client) Whether [`send_request`](Self::send_request) would open a stream now: the
-    /// connection is open, no GOAWAY came or went, and the peer's
+    /// (Client) Whether [`send_request`](Self::send_request) would open a stream now: `Ok`
+    /// when the connection is open, no GOAWAY came or went, and the peer's
     /// SETTINGS_MAX_CONCURRENT_STREAMS leaves room (streams whose END_STREAM is still queued
-    /// count until it is written). A driver holding requests back asks this instead of
-    /// keeping its own count, so a refused `send_request` never costs it the fields.
-    pub fn can_open_stream(&self) -> bool {
-        self.check_can_open().is_ok()
+    /// count until it is written); otherwise the error `send_request` would return
+    /// ([`UsageError::ConcurrencyLimit`]: wait for a stream to close). A driver holding
+    /// requests back asks this instead of keeping its own count, so a refused `send_request`
+    /// never costs it the fields.
+    pub fn can_open_stream(&self) -> Result {
+        self.check_can_open()
     }
 
     fn check_can_open(&self) -> Result {
