@@ -353,6 +353,7 @@ impl PushedResponse {
         rx: ItemReceiver,
         link: Arc<Link>,
     ) -> Self {
+        link.shared.pushes.fetch_add(1, Ordering::AcqRel);
         PushedResponse {
             request,
             stream,
@@ -386,14 +387,17 @@ impl PushedResponse {
         ))
     }
 
-    /// Refuses the push (RST_STREAM CANCEL), e.g. because the resource is cached.
+    /// Refuses the push (RST_STREAM CANCEL), e.g. because the resource is cached. Dropping a
+    /// push whose response was not taken does the same.
     pub fn cancel(self) {
-        // Drop does it.
+        // Drop abandons the exchange, which cancels the promised stream.
+        drop(self);
     }
 }
 
 impl Drop for PushedResponse {
     fn drop(&mut self) {
+        self.link.shared.pushes.fetch_sub(1, Ordering::AcqRel);
         if let Some(rx) = &mut self.rx {
             rx.abandon(&self.link.tx, false);
         }
@@ -1065,6 +1069,7 @@ where
         tracer,
         opts.decompress,
         opts.max_decoded,
+        authority.clone(),
     );
     tokio::spawn(driver.run(io, rx));
     Client {

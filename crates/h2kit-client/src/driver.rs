@@ -46,6 +46,16 @@ const INLINE_BODY: usize = 256 * 1024;
 /// Streams we open before the server's SETTINGS tell us its limit (RFC 9113 §6.5.2 asks
 /// servers for at least 100): opening thousands at once would have them refused.
 const STREAMS_BEFORE_SETTINGS: u32 = 100;
+
+/// Pushed responses the application holds without having finished with them, per
+/// connection; beyond it new promises are refused (RST_STREAM REFUSED_STREAM).
+pub(crate) const MAX_UNREAD_PUSHES: usize = 32;
+
+/// Whether two authorities name the same origin host and port (host names are
+/// case-insensitive; a missing port is the scheme's default on both sides).
+fn same_authority(a: &http::uri::Authority, b: &http::uri::Authority) -> bool {
+    a.host().eq_ignore_ascii_case(b.host()) && a.port_u16() == b.port_u16()
+}
 /// Commands handled per wake-up before output is written (bounds latency under load).
 const CMD_BATCH: usize = 512;
 /// Events delivered per turn when more are waiting: the turn then writes, lets the tasks it
@@ -105,6 +115,8 @@ pub(crate) struct PendingRequest {
 pub(crate) struct Shared {
     /// The connection accepts new requests (no GOAWAY, not terminated).
     pub(crate) open: AtomicBool,
+    /// Pushed responses handed to the application and not yet dropped or consumed.
+    pub(crate) pushes: std::sync::atomic::AtomicUsize,
     /// Connection-level receive capacity given back by bodies whose streams had already
     /// ended (no stream window left to reopen), gathered here instead of one command each;
     /// the task returns it to the core at every wake-up.
@@ -184,6 +196,8 @@ pub(crate) struct Driver {
     got_settings: bool,
     /// What the connection remembers of the heads it received.
     heads: HeadCache,
+    /// The origin's authority: pushes for any other are refused (RFC 9113 §8.4).
+    authority: http::uri::Authority,
 }
 
 enum Wake {
@@ -202,6 +216,7 @@ impl Driver {
         tracer: Option<Tracer>,
         decompress_pushes: bool,
         max_decoded: Option<u64>,
+        authority: http::uri::Authority,
     ) -> Self {
         shared.open.store(true, Ordering::Release);
         Driver {
@@ -221,6 +236,7 @@ impl Driver {
             max_decoded,
             got_settings: false,
             heads: HeadCache::default(),
+            authority,
         }
     }
 
@@ -882,6 +898,25 @@ impl Driver {
         let request = request_parts(headers, &mut self.heads)
             .ok()
             .map(|parts| http::Request::from_parts(parts, ()));
+        // RFC 9113 §8.4: a push for an origin the server is not authoritative for is a
+        // stream error. The server is trusted for this connection's authority only (over
+        // TLS its certificate was checked for it), so any other is refused before the
+        // application sees it.
+        if let Some(r) = &request {
+            let ours = r
+                .uri()
+                .authority()
+                .is_some_and(|a| same_authority(a, &self.authority));
+            if !ours {
+                let _ = self.conn.reset(promised, ErrorCode::PROTOCOL_ERROR);
+                return;
+            }
+        }
+        // Unread pushes are bounded: each may hold up to a stream window of data.
+        if self.shared.pushes.load(Ordering::Acquire) >= MAX_UNREAD_PUSHES {
+            let _ = self.conn.reset(promised, ErrorCode::REFUSED_STREAM);
+            return;
+        }
         let (Some(sender), Some(request), Some(link)) = (sender, request, self.link.upgrade())
         else {
             let _ = self.conn.reset(promised, ErrorCode::CANCEL);

@@ -27,6 +27,9 @@ fn pattern(len: usize) -> Vec<u8> {
 /// Bytes the `/slow-source` handler has been allowed to send so far.
 static SENT_BY_SERVER: AtomicUsize = AtomicUsize::new(0);
 
+/// What the h2 server saw of the client's resets of pushed streams (`/push-two`).
+static PUSH_RESETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
     let path = request.uri().path().to_owned();
     let (parts, mut body) = request.into_parts();
@@ -144,13 +147,44 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>) 
             let _ = respond.send_response(resp, true);
         }
         "/push" => {
-            let promised = Request::get("http://localhost/pushed.css")
+            // For this connection's own authority, as RFC 9113 §8.4 requires.
+            let own = parts.uri.authority().map_or("", |a| a.as_str()).to_owned();
+            let promised = Request::get(format!("http://{own}/pushed.css"))
                 .body(())
                 .unwrap();
             // Fails when the client refused push (SETTINGS_ENABLE_PUSH 0).
             if let Ok(mut pushed) = respond.push_request(promised) {
                 let mut ps = pushed.send_response(Response::new(()), false).unwrap();
                 ps.send_data(Bytes::from_static(b"body { }"), true).unwrap();
+            }
+            let mut s = respond.send_response(Response::new(()), false).unwrap();
+            s.send_data(Bytes::from_static(b"<html>"), true).unwrap();
+        }
+        "/push-two" => {
+            // One push for another origin (the client must refuse it: PROTOCOL_ERROR) and
+            // one for ours, which the test cancels (CANCEL); the resets are recorded.
+            let own = parts.uri.authority().map_or("", |a| a.as_str()).to_owned();
+            for target in [
+                "http://other.example/evil.js".to_owned(),
+                format!("http://{own}/ok.js"),
+            ] {
+                let promised = Request::get(target.as_str()).body(()).unwrap();
+                if let Ok(mut pushed) = respond.push_request(promised) {
+                    let mut ps = pushed.send_response(Response::new(()), false).unwrap();
+                    let _ = ps.send_data(Bytes::from(vec![b'j'; 100_000]), false);
+                    tokio::spawn(async move {
+                        let reason = tokio::time::timeout(
+                            Duration::from_secs(60),
+                            std::future::poll_fn(|cx| ps.poll_reset(cx)),
+                        )
+                        .await;
+                        let reason = match reason {
+                            Ok(Ok(r)) => format!("{target} {r:?}"),
+                            other => format!("{target} no reset: {other:?}"),
+                        };
+                        PUSH_RESETS.lock().unwrap().push(reason);
+                    });
+                }
             }
             let mut s = respond.send_response(Response::new(()), false).unwrap();
             s.send_data(Bytes::from_static(b"<html>"), true).unwrap();
@@ -623,4 +657,51 @@ async fn stalled_bodies_time_out_and_steady_ones_do_not() {
         .unwrap();
     let body = c.get("/trickle").await.unwrap().into_body().collect().await;
     assert_eq!(&body.unwrap()[..], b"0123456789");
+}
+
+/// Issue 13: a push for an origin the server is not authoritative for is refused with
+/// RST_STREAM PROTOCOL_ERROR and never reaches the application (RFC 9113 §8.4); `cancel()`
+/// on a push sends RST_STREAM CANCEL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_for_other_origins_are_refused_and_cancel_resets() {
+    let addr = h2_server().await;
+    let c = Client::builder()
+        .enable_push(true)
+        .connect(&format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut fut = c.send(Request::get("/push-two").body(Body::empty()).unwrap());
+    let mut pushes = fut.pushes().expect("push enabled");
+    let page = fut.await.unwrap().into_body().collect().await.unwrap();
+    assert_eq!(&page[..], b"<html>");
+    let push = pushes.next().await.expect("the push for our own origin");
+    assert_eq!(push.request().uri().path(), "/ok.js");
+    push.cancel();
+    assert!(
+        pushes.next().await.is_none(),
+        "the foreign push must not arrive"
+    );
+    // The guard only stops a hang from stalling CI.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = PUSH_RESETS.lock().unwrap().clone();
+        let evil = seen
+            .iter()
+            .any(|r| r.contains("evil.js") && r.contains("PROTOCOL_ERROR"));
+        let ok = seen
+            .iter()
+            .any(|r| r.contains("ok.js") && r.contains("CANCEL"));
+        if evil && ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "resets seen: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        c.get("/hello").await.is_ok(),
+        "the connection is still fine"
+    );
 }
