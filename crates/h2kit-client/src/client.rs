@@ -92,7 +92,11 @@ impl Client {
             (None, None)
         };
         let (mut parts, body) = request.into_parts();
-        let state = match self.prepare(&mut parts, &body) {
+        let decompress = parts
+            .extensions
+            .get::<Decompress>()
+            .map_or(self.inner.decompress, |d| d.0);
+        let state = match self.prepare(&mut parts, &body, decompress) {
             Ok(()) => {
                 let head = Request::from_parts(parts, ());
                 let fields = request_fields(&head, &self.inner.origin);
@@ -109,7 +113,7 @@ impl Client {
                         body,
                         tx,
                         pushes: push_tx,
-                        decompress: self.inner.decompress,
+                        decompress,
                     })));
                 Waiting::Head(rx)
             }
@@ -134,7 +138,12 @@ impl Client {
 
     /// Completes a request head in place: scheme and authority, `priority`,
     /// `accept-encoding`, `content-length`.
-    fn prepare(&self, parts: &mut http::request::Parts, body: &Body) -> Result<(), Error> {
+    fn prepare(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &Body,
+        decompress: bool,
+    ) -> Result<(), Error> {
         if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
             let mut p = std::mem::take(&mut parts.uri).into_parts();
             p.scheme = Some(
@@ -154,7 +163,7 @@ impl Client {
                 parts.headers.insert("priority", v);
             }
         }
-        if self.inner.decompress && !parts.headers.contains_key(http::header::ACCEPT_ENCODING) {
+        if decompress && !parts.headers.contains_key(http::header::ACCEPT_ENCODING) {
             parts.headers.insert(
                 http::header::ACCEPT_ENCODING,
                 HeaderValue::from_static(ACCEPT_ENCODING),
@@ -404,6 +413,19 @@ impl Drop for PushedResponse {
     }
 }
 
+/// Per-request content decoding (python hyper's `decode_content`): put `Decompress(true)`
+/// in a request's extensions to send `accept-encoding: gzip, deflate, br` and decode the
+/// response, or `Decompress(false)` to get the bytes as sent, whatever
+/// [`ClientBuilder::decompress`] says for the connection.
+///
+/// ```
+/// let mut request = http::Request::get("/data.json").body(h2kit_client::Body::empty())?;
+/// request.extensions_mut().insert(h2kit_client::Decompress(true));
+/// # Ok::<(), http::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Decompress(pub bool);
+
 /// Configures and opens a [`Client`] connection.
 pub struct ClientBuilder {
     config: Config,
@@ -620,7 +642,9 @@ impl ClientBuilder {
     }
 
     /// Send `accept-encoding: gzip, deflate, br` and decode such responses (the
-    /// `content-encoding` and `content-length` headers are then removed). Default off.
+    /// `content-encoding` and `content-length` headers are then removed). Default off. A
+    /// request can choose for itself with a [`Decompress`] extension (python hyper's
+    /// per-request `decode_content`).
     pub fn decompress(mut self, enable: bool) -> Self {
         self.decompress = enable;
         self

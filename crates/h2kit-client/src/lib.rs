@@ -83,7 +83,9 @@ mod tls;
 pub mod trace;
 
 pub use body::Body;
-pub use client::{Client, ClientBuilder, HttpVersions, PushStream, PushedResponse, ResponseFuture};
+pub use client::{
+    Client, ClientBuilder, Decompress, HttpVersions, PushStream, PushedResponse, ResponseFuture,
+};
 pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
 pub use h1::H1Error;

@@ -532,6 +532,23 @@ async fn gzip_responses_are_decoded_when_asked() {
     assert!(resp.headers().get("content-encoding").is_none());
     assert!(resp.headers().get("content-length").is_none());
     assert_eq!(resp.into_body().collect().await.unwrap(), pattern(200_000));
+
+    // Per request (python hyper's decode_content): on for one request of the plain client,
+    // off for one request of the decoding client.
+    let mut req = Request::get("/gzip").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(h2kit_client::Decompress(true));
+    let resp = plain_client.send(req).await.unwrap();
+    assert!(resp.headers().get("content-encoding").is_none());
+    assert_eq!(resp.into_body().collect().await.unwrap(), pattern(200_000));
+    let mut req = Request::get("/gzip")
+        .header("accept-encoding", "gzip")
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(h2kit_client::Decompress(false));
+    let resp = c.send(req).await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let raw = resp.into_body().collect().await.unwrap();
+    assert!(raw.starts_with(&[0x1f, 0x8b]), "the gzip bytes as sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
