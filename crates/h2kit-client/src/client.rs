@@ -189,6 +189,22 @@ impl Client {
         self.send(request).await
     }
 
+    /// The alternative services the server advertised with ALTSVC frames (RFC 7838), oldest
+    /// first (at most 16 kept).
+    pub fn alt_svc(&self) -> Vec<AltSvc> {
+        crate::driver::lock_advertised(&self.inner.link.shared)
+            .alt_svc
+            .clone()
+    }
+
+    /// The origins the server said this connection may serve, from its latest ORIGIN frame
+    /// (RFC 8336); empty when it sent none (at most 16 kept).
+    pub fn origins(&self) -> Vec<String> {
+        crate::driver::lock_advertised(&self.inner.link.shared)
+            .origins
+            .clone()
+    }
+
     /// Sends a PING and returns the round-trip time.
     pub async fn ping(&self) -> Result<Duration, Error> {
         let (reply, rx) = oneshot::channel();
@@ -411,6 +427,18 @@ impl Drop for PushedResponse {
             rx.abandon(&self.link.tx, false);
         }
     }
+}
+
+/// An alternative service advertised by the server in an ALTSVC frame (RFC 7838 §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AltSvc {
+    /// The stream it came on: 0 for a connection-wide advertisement (then `origin` says for
+    /// which origin), else the stream of the request it concerns.
+    pub stream: StreamId,
+    /// The origin it applies to (empty on a request stream).
+    pub origin: String,
+    /// The `Alt-Svc` field value, e.g. `h3=":443"; ma=3600`.
+    pub value: String,
 }
 
 /// Per-request content decoding (python hyper's `decode_content`): put `Decompress(true)`

@@ -51,6 +51,23 @@ const STREAMS_BEFORE_SETTINGS: u32 = 100;
 /// connection; beyond it new promises are refused (RST_STREAM REFUSED_STREAM).
 pub(crate) const MAX_UNREAD_PUSHES: usize = 32;
 
+/// The most ALTSVC entries and ORIGIN origins kept per connection.
+const MAX_ADVERTISED: usize = 16;
+
+/// ALTSVC and ORIGIN as received (see [`crate::Client::alt_svc`], [`crate::Client::origins`]).
+#[derive(Debug, Default)]
+pub(crate) struct Advertised {
+    pub(crate) alt_svc: Vec<crate::AltSvc>,
+    pub(crate) origins: Vec<String>,
+}
+
+pub(crate) fn lock_advertised(shared: &Shared) -> std::sync::MutexGuard<'_, Advertised> {
+    shared
+        .advertised
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether two authorities name the same origin host and port (host names are
 /// case-insensitive; a missing port is the scheme's default on both sides).
 fn same_authority(a: &http::uri::Authority, b: &http::uri::Authority) -> bool {
@@ -115,6 +132,8 @@ pub(crate) struct PendingRequest {
 pub(crate) struct Shared {
     /// The connection accepts new requests (no GOAWAY, not terminated).
     pub(crate) open: AtomicBool,
+    /// What the server advertised with ALTSVC and ORIGIN frames.
+    pub(crate) advertised: std::sync::Mutex<Advertised>,
     /// Pushed responses handed to the application and not yet dropped or consumed.
     pub(crate) pushes: std::sync::atomic::AtomicUsize,
     /// Connection-level receive capacity given back by bodies whose streams had already
@@ -815,6 +834,31 @@ impl Driver {
                 }
             }
             Event::RemoteSettings { .. } => self.got_settings = true,
+            Event::AltSvc {
+                stream,
+                origin,
+                field_value,
+            } => {
+                let mut seen = lock_advertised(&self.shared);
+                // Bounded: a server repeating itself replaces, and at most 16 are kept.
+                if seen.alt_svc.len() >= MAX_ADVERTISED {
+                    seen.alt_svc.remove(0);
+                }
+                seen.alt_svc.push(crate::AltSvc {
+                    stream,
+                    origin: String::from_utf8_lossy(&origin).into_owned(),
+                    value: String::from_utf8_lossy(&field_value).into_owned(),
+                });
+            }
+            Event::Origin { origins } => {
+                // RFC 8336 §2.3: each ORIGIN frame replaces the set.
+                let mut seen = lock_advertised(&self.shared);
+                seen.origins = origins
+                    .iter()
+                    .take(MAX_ADVERTISED)
+                    .map(|o| String::from_utf8_lossy(o).into_owned())
+                    .collect();
+            }
             Event::Terminated { error } => {
                 self.shared.open.store(false, Ordering::Release);
                 self.terminated = Some(error.clone());

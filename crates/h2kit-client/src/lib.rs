@@ -84,7 +84,8 @@ pub mod trace;
 
 pub use body::Body;
 pub use client::{
-    Client, ClientBuilder, Decompress, HttpVersions, PushStream, PushedResponse, ResponseFuture,
+    AltSvc, Client, ClientBuilder, Decompress, HttpVersions, PushStream, PushedResponse,
+    ResponseFuture,
 };
 pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
