@@ -127,6 +127,20 @@ pub(crate) struct GetArgs {
     /// Proxy credentials, `user:password`.
     #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
     pub(crate) proxy_user: Option<String>,
+    /// HEAD: print the response's status line and headers instead of a body.
+    #[arg(short = 'I', long = "head")]
+    pub(crate) head: bool,
+    /// Follow redirects (301, 302, 303, 307, 308), up to --max-redirs.
+    #[arg(short = 'L', long = "location")]
+    pub(crate) location: bool,
+    /// The most redirects -L follows.
+    #[arg(long = "max-redirs", value_name = "N", default_value_t = 20)]
+    pub(crate) max_redirs: u32,
+    /// After the transfer, print FORMAT with %{http_code}, %{http_version} (2, 1.1),
+    /// %{size_download}, %{time_total}, %{url_effective} and %{num_redirects} replaced, and
+    /// \n as a newline (as curl's -w).
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    pub(crate) write_out: Option<String>,
 }
 
 struct Failure {
@@ -244,6 +258,7 @@ fn prepare(args: &GetArgs) -> Result<Prepared, Failure> {
     let method = match &args.method {
         Some(m) => Method::from_bytes(m.as_bytes())
             .map_err(|_| Failure::new(EXIT_USAGE, format!("bad method {m:?}")))?,
+        None if args.head => Method::HEAD,
         None if has_body => Method::POST,
         None => Method::GET,
     };
@@ -288,8 +303,8 @@ async fn body_for(args: &GetArgs) -> Result<Body, Failure> {
     Ok(Body::empty())
 }
 
-async fn build_request(args: &GetArgs, p: &Prepared) -> Result<Request<Body>, Failure> {
-    let mut builder = Request::builder().method(p.method.clone()).uri(&args.url);
+async fn build_request(args: &GetArgs, p: &Prepared, url: &str) -> Result<Request<Body>, Failure> {
+    let mut builder = Request::builder().method(p.method.clone()).uri(url);
     for (n, v) in &p.headers {
         builder = builder.header(n, v);
     }
@@ -310,65 +325,81 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::new(EXIT_READ, format!("cannot read {}: {e}", path.display())))?;
     }
     let start = Instant::now();
-    let seconds = |value: Option<f64>, flag: &str| match value {
-        Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => Ok(Some(Duration::from_secs_f64(t))),
-        Some(_) => Err(Failure::new(EXIT_USAGE, format!("{flag} must be positive"))),
-        None => Ok(None),
-    };
-    let timeout = seconds(args.timeout, "--timeout")?;
-    let max_time = seconds(args.max_time, "--max-time")?;
-    let read_timeout = seconds(args.read_timeout, "--read-timeout")?;
-    let mut builder = Client::builder()
-        .danger_accept_invalid_certs(args.insecure)
-        .decompress(args.compressed)
-        .enable_push(args.push)
-        .request_timeout(timeout)
-        .timeout(max_time)
-        .read_timeout(read_timeout);
-    if let Some(t) = match (timeout, max_time) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    } {
-        builder = builder.connect_timeout(Some(t));
-    }
-    if let Some(ca) = &args.cacert {
-        builder = builder.ca_file(ca);
-    }
-    if args.verbose {
-        builder = builder.frame_trace(Arc::new(StderrTrace { start }));
-    }
-    if args.http1 {
-        builder = builder.http_versions(h2kit_client::HttpVersions::Http1Only);
-    } else if args.http2 {
-        builder = builder.http_versions(h2kit_client::HttpVersions::Http2Upgrade);
-    } else if args.h2c {
-        // Prior knowledge, also through a proxy (in a CONNECT tunnel).
-        builder = builder.http_versions(h2kit_client::HttpVersions::Http2Only);
-    }
-    builder = builder.proxies(proxies(&args)?);
-    let client = builder.connect(&args.url).await?;
-    if args.repeat > 1 {
-        return repeat(&args, &prepared, &client).await;
-    }
-
-    let request = build_request(&args, &prepared).await?;
-    let mut fut = client.send(request);
-    let pushes = fut.pushes();
-    let response = fut.await?;
-    if let Some(mut pushes) = pushes {
-        let verbose = args.verbose;
-        tokio::spawn(async move {
-            while let Some(p) = pushes.next().await {
-                if verbose {
-                    eprintln!("[push] promised {}", p.request().uri());
+    let mut url = args.url.clone();
+    let mut method = prepared.method.clone();
+    let mut redirects = 0u32;
+    let (_client, response) = loop {
+        let client = builder_for(&args, start)?.connect(&url).await?;
+        if args.repeat > 1 {
+            return repeat(&args, &prepared, &client).await;
+        }
+        let mut request = build_request(&args, &prepared, &url).await?;
+        if method != prepared.method {
+            // A 303 turned the request into a GET: its body is not sent again.
+            *request.body_mut() = Body::empty();
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+        }
+        *request.method_mut() = method.clone();
+        let mut fut = client.send(request);
+        let pushes = fut.pushes();
+        let response = fut.await?;
+        if let Some(mut pushes) = pushes {
+            let verbose = args.verbose;
+            tokio::spawn(async move {
+                while let Some(p) = pushes.next().await {
+                    if verbose {
+                        eprintln!("[push] promised {}", p.request().uri());
+                    }
+                    if let Ok(r) = p.response().await {
+                        let _ = r.into_body().collect().await;
+                    }
                 }
-                if let Ok(r) = p.response().await {
-                    let _ = r.into_body().collect().await;
+            });
+        }
+        let status = response.status().as_u16();
+        let target = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        match target {
+            Some(location) if args.location && matches!(status, 301 | 302 | 303 | 307 | 308) => {
+                if redirects >= args.max_redirs {
+                    return Err(Failure::new(
+                        47,
+                        format!("more than {} redirects", args.max_redirs),
+                    ));
                 }
+                redirects += 1;
+                url = resolve(&url, &location)?;
+                if status == 303 && method != Method::HEAD {
+                    method = Method::GET;
+                }
+                if args.verbose {
+                    eprintln!("[redirect] {status} to {url}");
+                }
+                continue;
             }
-        });
-    }
+            _ => break (client, response),
+        }
+    };
     let status = response.status();
+    let version = match response.version() {
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_10 => "1.0",
+        _ => "2",
+    };
+    if args.head {
+        let mut text = format!("HTTP/{version} {}\r\n", status.as_u16());
+        for (n, v) in response.headers() {
+            text.push_str(&format!(
+                "{n}: {}\r\n",
+                String::from_utf8_lossy(v.as_bytes())
+            ));
+        }
+        text.push_str("\r\n");
+        let _ = io::stdout().lock().write_all(text.as_bytes());
+    }
     if args.fail && status.as_u16() >= 400 {
         // curl --fail: no body, exit 22.
         return Err(Failure::new(
@@ -391,8 +422,10 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
     };
     let bar = args.output.as_ref().map(|_| progress_bar(length));
     let mut stdout_closed = false;
+    let mut downloaded = 0u64;
     while let Some(chunk) = body.chunk().await {
         let chunk = chunk?;
+        downloaded += chunk.len() as u64;
         if let Some(b) = &bar {
             b.inc(chunk.len() as u64);
         }
@@ -431,7 +464,85 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
             }
         }
     }
+    if let Some(format) = &args.write_out {
+        let text = format
+            .replace("%{http_code}", &status.as_u16().to_string())
+            .replace("%{http_version}", version)
+            .replace("%{size_download}", &downloaded.to_string())
+            .replace(
+                "%{time_total}",
+                &format!("{:.6}", start.elapsed().as_secs_f64()),
+            )
+            .replace("%{url_effective}", &url)
+            .replace("%{num_redirects}", &redirects.to_string())
+            .replace("\\n", "\n");
+        let _ = io::stdout().lock().write_all(text.as_bytes());
+    }
     Ok(())
+}
+
+/// `location` (absolute, or relative to `base`) as an absolute URL.
+fn resolve(base: &str, location: &str) -> Result<String, Failure> {
+    let bad = || {
+        Failure::new(
+            EXIT_OTHER,
+            format!("cannot follow the redirect to {location:?}"),
+        )
+    };
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Ok(location.to_owned());
+    }
+    let uri: http::Uri = base.parse().map_err(|_| bad())?;
+    let scheme = uri.scheme_str().ok_or_else(bad)?;
+    let authority = uri.authority().ok_or_else(bad)?;
+    if let Some(rest) = location.strip_prefix("//") {
+        return Ok(format!("{scheme}://{rest}"));
+    }
+    if location.starts_with('/') {
+        return Ok(format!("{scheme}://{authority}{location}"));
+    }
+    let dir = uri.path().rsplit_once('/').map_or("", |(d, _)| d);
+    Ok(format!("{scheme}://{authority}{dir}/{location}"))
+}
+
+/// The client options of this run.
+fn builder_for(args: &GetArgs, start: Instant) -> Result<h2kit_client::ClientBuilder, Failure> {
+    let seconds = |value: Option<f64>, flag: &str| match value {
+        Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => Ok(Some(Duration::from_secs_f64(t))),
+        Some(_) => Err(Failure::new(EXIT_USAGE, format!("{flag} must be positive"))),
+        None => Ok(None),
+    };
+    let timeout = seconds(args.timeout, "--timeout")?;
+    let max_time = seconds(args.max_time, "--max-time")?;
+    let read_timeout = seconds(args.read_timeout, "--read-timeout")?;
+    let mut builder = Client::builder()
+        .danger_accept_invalid_certs(args.insecure)
+        .decompress(args.compressed)
+        .enable_push(args.push)
+        .request_timeout(timeout)
+        .timeout(max_time)
+        .read_timeout(read_timeout);
+    if let Some(t) = match (timeout, max_time) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    } {
+        builder = builder.connect_timeout(Some(t));
+    }
+    if let Some(ca) = &args.cacert {
+        builder = builder.ca_file(ca);
+    }
+    if args.verbose {
+        builder = builder.frame_trace(Arc::new(StderrTrace { start }));
+    }
+    if args.http1 {
+        builder = builder.http_versions(h2kit_client::HttpVersions::Http1Only);
+    } else if args.http2 {
+        builder = builder.http_versions(h2kit_client::HttpVersions::Http2Upgrade);
+    } else if args.h2c {
+        // Prior knowledge, also through a proxy (in a CONNECT tunnel).
+        builder = builder.http_versions(h2kit_client::HttpVersions::Http2Only);
+    }
+    Ok(builder.proxies(proxies(args)?))
 }
 
 fn progress_bar(length: Option<u64>) -> indicatif::ProgressBar {
@@ -463,7 +574,7 @@ async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
-        let request = build_request(args, prepared).await?;
+        let request = build_request(args, prepared, &args.url).await?;
         let fut = client.send(request);
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
