@@ -80,6 +80,9 @@ pub(crate) struct ResponseCtx {
     /// level when that is enabled.
     pub(crate) logger: Option<AccessLogger>,
     pub(crate) remote_addr: Option<SocketAddr>,
+    /// The least credit a stream is always topped up to: what an on-demand body waits for
+    /// before a read (see `acquire_for_read`).
+    pub(crate) min_read: usize,
 }
 
 impl ResponseCtx {
@@ -297,8 +300,31 @@ async fn acquire(credit: &Semaphore, want: usize) -> Option<usize> {
     Some(1)
 }
 
+/// Takes at least `min` (when `want` is that large) and up to `want` bytes of credit, waiting
+/// for them: a body read on demand is not read a few bytes at a time. The wait ends when `min`
+/// is at most `ResponseCtx::min_read`, the least a stream's credit is topped up to. `None`
+/// when the stream is gone.
+async fn acquire_for_read(credit: &Semaphore, min: usize, want: usize) -> Option<usize> {
+    let min = min.min(want).max(1);
+    let first = credit
+        .acquire_many(u32::try_from(min).unwrap_or(u32::MAX))
+        .await
+        .ok()?;
+    first.forget();
+    let extra = credit.available_permits().min(want - min);
+    let extra = u32::try_from(extra).unwrap_or(u32::MAX);
+    if extra > 0 {
+        if let Ok(p) = credit.try_acquire_many(extra) {
+            p.forget();
+            return Some(min + extra as usize);
+        }
+    }
+    Some(min)
+}
+
 /// Runs a handler's response out: headers, then the body as credit allows, then trailers or
-/// END_STREAM.
+/// END_STREAM. A body read on demand (a reader, a file) is polled only with credit in hand and
+/// reads at most that much.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn send_response_task(
     ctx: ResponseCtx,
@@ -354,6 +380,16 @@ async fn send_response(
         complete = true;
     } else {
         'body: loop {
+            // Credit taken before polling an on-demand body, for the data it then reads.
+            let mut held = 0;
+            if body.reads_on_demand() {
+                let want = body.next_read_size();
+                let Some(n) = acquire_for_read(&credit, ctx.min_read, want).await else {
+                    break 'body;
+                };
+                held = n;
+                body.limit_next_read(n);
+            }
             match body.frame().await {
                 None => {
                     let _ = cmd.send(match head.take() {
@@ -405,9 +441,17 @@ async fn send_response(
                     break;
                 }
                 Some(Ok(Frame::Data(mut d))) => {
+                    if held > d.len() {
+                        credit.add_permits(held - d.len());
+                        held = d.len();
+                    }
                     while !d.is_empty() {
-                        let Some(n) = acquire(&credit, d.len()).await else {
-                            break 'body;
+                        let n = match std::mem::take(&mut held) {
+                            0 => match acquire(&credit, d.len()).await {
+                                Some(n) => n,
+                                None => break 'body,
+                            },
+                            n => n,
                         };
                         let piece = d.split_to(n.min(d.len()));
                         bytes += piece.len() as u64;
@@ -494,9 +538,11 @@ enum Wake {
 impl Driver {
     fn new(core: Connection, params: ConnParams) -> Self {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let max_budget = params.max_send_buffer.clamp(1, 1 << 20);
         let ctx = ResponseCtx {
             logger: params.logger,
             remote_addr: params.remote_addr,
+            min_read: MIN_BUDGET.min(max_budget),
         };
         let push_conn = Arc::new(PushConn {
             scheme: if params.tls { "https" } else { "http" },
@@ -514,7 +560,7 @@ impl Driver {
             head_cache: HeadCache::default(),
             cmd_rx,
             streams: HashMap::new(),
-            max_budget: params.max_send_buffer.clamp(1, 1 << 20),
+            max_budget,
             terminated_at: None,
         }
     }
