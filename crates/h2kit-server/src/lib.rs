@@ -19,7 +19,8 @@
 //!   flow-control window. [`BodySender`] feeds a response body from another task.
 //! * The request extension [`StreamInfo`]: stream id, priority, peer address, and its
 //!   [`Pusher`] for server push.
-//! * [`StaticFiles`]: the file handler behind `h2kit serve`.
+//! * [`StaticFiles`]: the file handler behind `h2kit serve`, with a bounded cache of open
+//!   files, metadata and small files' bytes.
 //!
 //! # Example
 //!
@@ -75,6 +76,7 @@
 
 mod body;
 mod conn;
+mod date;
 mod files;
 mod handler;
 mod server;
