@@ -21,6 +21,8 @@
 //!   [`Pusher`] for server push.
 //! * [`StaticFiles`]: the file handler behind `h2kit serve`, with a bounded cache of open
 //!   files, metadata and small files' bytes.
+//! * [`AccessLogWriter`]: a buffered access log written by a thread of its own, for
+//!   [`Builder::on_access`].
 //!
 //! # Example
 //!
@@ -79,10 +81,12 @@ mod conn;
 mod date;
 mod files;
 mod handler;
+mod log;
 mod server;
 
 pub use body::{Body, BodyClosed, BodyError, BodySender, BoxError, Collected, Frame};
 pub use files::StaticFiles;
 pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
 pub use handler::{AccessLog, AccessLogger, BoxFuture, Handler, PushError, Pusher, StreamInfo};
+pub use log::AccessLogWriter;
 pub use server::{Builder, Certificate, Error, Server};
