@@ -596,6 +596,9 @@ impl Subject {
     }
 }
 
+/// The rows of a server table and the CPU lines under them.
+type Measured = (Vec<Row>, Vec<(&'static str, ServerCpu)>);
+
 /// One h2load run per subject (a server started for it, best of [`Env::runs`]): the table
 /// rows and the CPU lines under them.
 fn measure_servers(
@@ -604,13 +607,13 @@ fn measure_servers(
     path: &str,
     (c, m, n): (u32, u32, u64),
     body_len: usize,
-) -> Result<(Vec<Row>, Vec<(&'static str, ServerCpu)>), String> {
+) -> Result<Measured, String> {
     let mut rows = Vec::new();
     let mut cpu = Vec::new();
     for &s in subjects {
         let server = start_server(env, s)?;
         let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
-            h2load(env, server.addr, path, c, m, n)
+            h2load(env, server.addr, path, c, m, n).map_err(|e| format!("{}: {e}", s.name()))
         })?;
         rows.push(Row {
             name: s.name(),
