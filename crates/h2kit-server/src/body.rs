@@ -22,7 +22,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Bytes a reader-backed body reads per frame.
 const READ_CHUNK: usize = 64 * 1024;
 /// The most bytes a file-backed body reads per frame.
-const FILE_CHUNK: usize = 256 * 1024;
+const FILE_CHUNK: usize = 64 * 1024;
 
 /// One part of a body: data, or the trailers that end it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +141,7 @@ enum Kind {
         remaining: u64,
         /// The most the next read may take (the stream's credit), when the server set it.
         limit: Option<usize>,
+        buffers: Arc<Buffers>,
     },
     Inbound(Inbound),
     Done,
@@ -253,11 +254,13 @@ impl Body {
     /// bodies at once).
     ///
     /// As a response body, it is read only once the stream may send, at most as much as it
-    /// may send and at most 256 KiB at a time, so nothing is read ahead for a stream whose
-    /// flow-control window is closed. The reads are done by the task that polls the body, with
-    /// no hop to a blocking thread: this suits files in the page cache (reading 256 KiB of
-    /// one takes tens of microseconds) and stalls the runtime's thread while a cold file is
-    /// read from a slow disk. A file that turns out shorter than `offset + len` ends the
+    /// may send and at most 64 KiB at a time, so nothing is read ahead for a stream whose
+    /// flow-control window is closed; and at most two reads' data wait for the connection to
+    /// write them (the body reads again as one is written, into the same buffer), so the data
+    /// is still in the processor's cache when it is sent. The reads are done by the task that
+    /// polls the body, with no hop to a blocking thread: this suits files in the page cache
+    /// (reading 64 KiB of one takes microseconds) and stalls the runtime's thread while a cold
+    /// file is read from a slow disk. A file that turns out shorter than `offset + len` ends the
     /// body with [`BodyError::Io`] (`UnexpectedEof`): a response is reset, never passed off
     /// as complete.
     ///
@@ -270,6 +273,7 @@ impl Body {
                 offset,
                 remaining: len,
                 limit: None,
+                buffers: Arc::default(),
             },
         }
     }
@@ -367,13 +371,17 @@ impl Body {
                 offset,
                 remaining,
                 limit,
+                buffers,
             } => {
                 let want =
                     (*remaining).min(limit.unwrap_or(FILE_CHUNK).min(FILE_CHUNK) as u64) as usize;
                 if want == 0 {
                     (None, true)
                 } else {
-                    match read_exact_at(file, want, *offset) {
+                    let Some(lent) = buffers.lend(cx) else {
+                        return Poll::Pending;
+                    };
+                    match read_exact_at(file, lent, want, *offset) {
                         Ok(chunk) => {
                             *limit = None;
                             *offset += want as u64;
@@ -491,20 +499,116 @@ impl Body {
     }
 }
 
-/// Reads exactly `len` bytes of `file` at `offset` (positional reads, the cursor untouched).
-fn read_exact_at(file: &File, len: usize, offset: u64) -> std::io::Result<Bytes> {
-    let mut buf = vec![0; len];
+/// Read buffers (each `FILE_CHUNK` long, so their bytes are initialized) left by finished
+/// file bodies, for the next ones: in steady state a read neither allocates nor zeroes memory.
+static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// The most buffers kept there (4 MiB).
+const MAX_SPARE_BUFFERS: usize = 64;
+/// The most read buffers of one file body whose data the connection has not written yet: the
+/// body reads again only once one comes back, so what it reads is sent while it is still in
+/// the processor's cache (as a server reading small chunks straight into its output does)
+/// instead of up to a whole window of it waiting in memory.
+const MAX_LENT: usize = 2;
+
+/// The read buffers of one file body.
+#[derive(Default)]
+struct Buffers {
+    state: std::sync::Mutex<Lending>,
+}
+
+#[derive(Default)]
+struct Lending {
+    spare: Vec<Vec<u8>>,
+    lent: usize,
+    /// The body waiting for a buffer to come back.
+    waiting: Option<std::task::Waker>,
+}
+
+impl Buffers {
+    fn state(&self) -> std::sync::MutexGuard<'_, Lending> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A buffer to read into, or `None` (the task is woken when one comes back) while
+    /// `MAX_LENT` are out.
+    fn lend(self: &Arc<Self>, cx: &Context<'_>) -> Option<Lent> {
+        let mut state = self.state();
+        if state.lent >= MAX_LENT {
+            state.waiting = Some(cx.waker().clone());
+            return None;
+        }
+        state.lent += 1;
+        let buf = state.spare.pop();
+        drop(state);
+        let buf = buf
+            .or_else(|| SPARE_BUFFERS.lock().ok().and_then(|mut s| s.pop()))
+            .unwrap_or_else(|| vec![0; FILE_CHUNK]);
+        Some(Lent {
+            buf,
+            len: 0,
+            home: self.clone(),
+        })
+    }
+}
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        let spare = std::mem::take(&mut self.state().spare);
+        if let Ok(mut global) = SPARE_BUFFERS.lock() {
+            let room = MAX_SPARE_BUFFERS.saturating_sub(global.len());
+            global.extend(spare.into_iter().take(room));
+        }
+    }
+}
+
+/// A read buffer lent to a [`Bytes`]: back to its body's [`Buffers`] when the last reference
+/// to its data is dropped (the connection has written it).
+struct Lent {
+    buf: Vec<u8>,
+    len: usize,
+    home: Arc<Buffers>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        let mut state = self.home.state();
+        state.lent -= 1;
+        if buf.len() == FILE_CHUNK && state.spare.len() < MAX_LENT {
+            state.spare.push(buf);
+        }
+        let waiting = state.waiting.take();
+        drop(state);
+        if let Some(waker) = waiting {
+            waker.wake();
+        }
+    }
+}
+
+/// Reads exactly `len` bytes (at most `FILE_CHUNK`) of `file` at `offset` into `lent`
+/// (positional reads, the cursor untouched).
+fn read_exact_at(file: &File, mut lent: Lent, len: usize, offset: u64) -> std::io::Result<Bytes> {
+    if lent.buf.len() < len {
+        lent.buf.resize(len, 0);
+    }
     let mut filled = 0;
     while filled < len {
         let at = offset + filled as u64;
-        match read_at(file, &mut buf[filled..], at) {
+        match read_at(file, &mut lent.buf[filled..len], at) {
             Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(Bytes::from(buf))
+    lent.len = len;
+    Ok(Bytes::from_owner(lent))
 }
 
 #[cfg(unix)]
@@ -618,5 +722,55 @@ impl BodySender {
     pub fn abort(mut self) {
         self.finished = true;
         let _ = self.tx.try_send(Err(BodyError::Aborted));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file body waits while two reads' data are held, and goes on when one is dropped.
+    #[test]
+    fn a_file_body_reads_again_only_as_its_data_is_released() {
+        let path = std::env::temp_dir().join(format!("h2kit-body-file-{}", std::process::id()));
+        let data: Vec<u8> = (0..(5 * FILE_CHUNK + 7)).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = Arc::new(File::open(&path).unwrap());
+        let mut body = Body::from_file(file, 3, data.len() as u64 - 3);
+        let waker = std::sync::Arc::new(Woken::default());
+        let waker_ref = std::task::Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&waker_ref);
+        let mut next = |body: &mut Body| match body.poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(Frame::Data(d)))) => Some(d),
+            Poll::Pending => None,
+            other => panic!("{other:?}"),
+        };
+        let first = next(&mut body).unwrap();
+        let second = next(&mut body).unwrap();
+        assert!(next(&mut body).is_none(), "a third read while two are held");
+        assert!(!waker.0.load(std::sync::atomic::Ordering::SeqCst));
+        let mut got = first.to_vec();
+        drop(first);
+        assert!(
+            waker.0.load(std::sync::atomic::Ordering::SeqCst),
+            "not woken"
+        );
+        got.extend_from_slice(&second);
+        drop(second);
+        while !body.is_end_stream() {
+            let d = next(&mut body).expect("a buffer was free");
+            got.extend_from_slice(&d);
+        }
+        assert!(got[..] == data[3..]);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[derive(Default)]
+    struct Woken(std::sync::atomic::AtomicBool);
+
+    impl std::task::Wake for Woken {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
