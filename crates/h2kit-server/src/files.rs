@@ -31,9 +31,11 @@ use crate::handler::{BoxFuture, Handler};
 /// outside the root get 404. A directory serves its `index.html` or 404.
 ///
 /// Responses carry `content-type` (from the extension), `content-length`, a strong `etag`
-/// (size and modification time), `last-modified` and `accept-ranges: bytes`, and honour
-/// `If-None-Match` and `If-Modified-Since` (304), a single `Range` (206, or 416 beyond the
-/// end) and `If-Range`. When a file `NAME` has a sibling `NAME.br` or `NAME.gz` (also inside
+/// (size and modification time) and `last-modified`, and honour `If-None-Match` and
+/// `If-Modified-Since` (304), a single `Range` (206, or 416 beyond the end) and `If-Range`.
+/// Ranges of every file are served, but only files of 64 KiB or more advertise them with
+/// `accept-ranges: bytes` (the header is optional, clients ask for ranges without it, and each
+/// header costs every response its encoding). When a file `NAME` has a sibling `NAME.br` or `NAME.gz` (also inside
 /// the root) and the request's `accept-encoding` accepts `br` or `gzip`, the sibling is served
 /// in its place with `content-encoding`; every response for such a file carries
 /// `vary: accept-encoding` ([`precompressed`](Self::precompressed) turns this off).
@@ -392,7 +394,9 @@ impl Inner {
             if let Some(lm) = &v.last_modified {
                 h.insert(LAST_MODIFIED, lm.clone());
             }
-            h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            if v.len() >= ADVERTISE_RANGES {
+                h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            }
             if vary {
                 h.insert(VARY, HeaderValue::from_static("accept-encoding"));
             }
@@ -505,6 +509,10 @@ impl Inner {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// Files from this size on say `accept-ranges: bytes` (a resumed or split download is worth
+/// it); ranges of smaller ones are served all the same.
+const ADVERTISE_RANGES: u64 = 64 * 1024;
 
 /// Request paths longer than this are served but not cached.
 const MAX_KEY: usize = 1024;
@@ -1092,7 +1100,7 @@ mod tests {
             Some("text/plain; charset=utf-8")
         );
         assert_eq!(first.header("content-length"), Some("6"));
-        assert_eq!(first.header("accept-ranges"), Some("bytes"));
+        assert!(first.header("accept-ranges").is_none(), "a small file");
         assert!(first.header("vary").is_none());
         assert!(ready_at_once(&files, "/a.txt"), "a hit is answered at once");
         let second = get(&files, "/a.txt", &[]).await;
@@ -1265,6 +1273,8 @@ mod tests {
             let head = fetch(&files, request(Method::HEAD, path, &[])).await;
             assert_eq!(head.status, StatusCode::OK);
             assert_eq!(head.headers, get.headers, "{path}");
+            let ranges = (path == "/large.bin").then_some("bytes");
+            assert_eq!(head.header("accept-ranges"), ranges, "{path}");
             assert!(head.body.is_empty());
             assert_eq!(
                 head.header("content-length").unwrap(),
