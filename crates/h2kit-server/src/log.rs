@@ -24,7 +24,8 @@ const INTERVAL: Duration = Duration::from_millis(200);
 /// If the output blocks (a full pipe nobody reads), at most 4 MiB wait; lines past that are
 /// dropped, and a line saying how many is written once the output moves again: the server
 /// never waits for its log. Write errors are ignored. Dropping the writer writes what is
-/// pending and stops the thread; lines logged after that are lost.
+/// pending and stops the thread, waiting at most 2 s for an output that does not move; lines
+/// logged after that are lost.
 ///
 /// Each line is [`format_line`](Self::format_line)'s.
 ///
@@ -70,6 +71,8 @@ struct State {
     /// Write what is pending now (a flush was asked for).
     urgent: bool,
     stop: bool,
+    /// The writer thread has returned.
+    exited: bool,
 }
 
 impl Shared {
@@ -125,6 +128,13 @@ impl AccessLogWriter {
     /// Appends raw bytes (a line of another format, say) to the log, with the same limits.
     pub fn write(&self, bytes: &[u8]) {
         self.shared.append(|buf| buf.extend_from_slice(bytes));
+    }
+
+    /// Asks the writer to write what is pending without waiting for it.
+    #[cfg(test)]
+    fn flush_soon_for_test(&self) {
+        self.shared.state().urgent = true;
+        self.shared.wake.notify_one();
     }
 
     /// Writes everything logged so far, returning once it is written.
@@ -203,10 +213,28 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// How long dropping an [`AccessLogWriter`] waits for the last lines to be written.
+const LAST_WRITE: Duration = Duration::from_secs(2);
+
 impl Drop for AccessLogWriter {
     fn drop(&mut self) {
-        self.shared.state().stop = true;
+        let mut state = self.shared.state();
+        state.stop = true;
         self.shared.wake.notify_one();
+        // Not a join: a blocked output must not keep a server from exiting.
+        let deadline = Instant::now() + LAST_WRITE;
+        while !state.exited {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            state = self
+                .shared
+                .written
+                .wait_timeout(state, deadline - now)
+                .map_or_else(|e| e.into_inner().0, |(s, _)| s);
+        }
+        drop(state);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -252,10 +280,12 @@ fn write_loop(shared: &Shared, mut out: impl Write) {
         }
         let mut state = shared.state();
         state.writing = false;
-        shared.written.notify_all();
         if stop && state.pending.is_empty() {
+            state.exited = true;
+            shared.written.notify_all();
             return;
         }
+        shared.written.notify_all();
     }
 }
 
@@ -371,6 +401,20 @@ mod tests {
             .sum();
         assert!(dropped > 0, "no note of dropped lines");
         assert_eq!(written + dropped, 20_000);
+    }
+
+    #[test]
+    fn dropping_the_writer_does_not_wait_forever_for_a_blocked_output() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let log = AccessLogWriter::new(Blocked(gate.clone(), Sink::default())).unwrap();
+        log.write(b"stuck\n");
+        log.flush_soon_for_test();
+        let start = Instant::now();
+        drop(log);
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(1500) && waited < Duration::from_secs(10));
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
     }
 
     #[test]
