@@ -311,7 +311,7 @@ async fn acquire_for_read(credit: &Semaphore, min: usize, want: usize) -> Option
         .await
         .ok()?;
     first.forget();
-    let extra = credit.available_permits().min(want - min);
+    let extra = credit.available_permits().min(want.saturating_sub(min));
     let extra = u32::try_from(extra).unwrap_or(u32::MAX);
     if extra > 0 {
         if let Ok(p) = credit.try_acquire_many(extra) {
