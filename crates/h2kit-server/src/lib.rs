@@ -6,7 +6,7 @@
 //!                         │  Request event ─▶ spawn request task ─▶ Handler::call
 //!                         │  request DATA ─▶ channel ─▶ Body (window given back as it is read)
 //!                         │  ◀── commands (response, data within credit, trailers, push)
-//!                         └─ poll_transmit into one 64 KiB buffer ─▶ one write
+//!                         └─ poll_transmit into one 32 KiB buffer ─▶ one write
 //! ```
 //!
 //! # Main types
