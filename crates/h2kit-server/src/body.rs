@@ -384,7 +384,7 @@ impl Body {
                     match read_exact_at(file, lent, want, *offset) {
                         Ok(chunk) => {
                             *limit = None;
-                            *offset += want as u64;
+                            *offset = offset.saturating_add(want as u64);
                             *remaining -= want as u64;
                             (Some(Ok(Frame::Data(chunk))), *remaining == 0)
                         }
@@ -599,7 +599,7 @@ fn read_exact_at(file: &File, mut lent: Lent, len: usize, offset: u64) -> std::i
     }
     let mut filled = 0;
     while filled < len {
-        let at = offset + filled as u64;
+        let at = offset.saturating_add(filled as u64);
         match read_at(file, &mut lent.buf[filled..len], at) {
             Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => filled += n,
@@ -762,6 +762,16 @@ mod tests {
             got.extend_from_slice(&d);
         }
         assert!(got[..] == data[3..]);
+        // Offsets past any file end the body with an error, whatever their size.
+        let file = Arc::new(File::open(&path).unwrap());
+        for offset in [data.len() as u64, u64::MAX - 10, u64::MAX] {
+            let mut body = Body::from_file(file.clone(), offset, 100);
+            match body.poll_frame(&mut cx) {
+                Poll::Ready(Some(Err(BodyError::Io(_)))) => {}
+                other => panic!("{offset}: {other:?}"),
+            }
+            assert!(body.is_end_stream());
+        }
         let _ = std::fs::remove_file(&path);
     }
 
