@@ -53,7 +53,8 @@ use crate::handler::{BoxFuture, Handler};
 /// system; checking on every request measured 1.3 µs more per small response), and loaded
 /// again when the file's size, modification time or identity changed (the change is seen at
 /// most that late). A path not in the cache is
-/// resolved and read on tokio's blocking pool. Limits (all with defaults suited to serving a
+/// resolved and read on tokio's blocking pool, at most four at a time (requests for a file
+/// being loaded wait for it). Limits (all with defaults suited to serving a
 /// directory on a workstation): [`cache_entries`](Self::cache_entries),
 /// [`cache_memory`](Self::cache_memory), [`memory_file_limit`](Self::memory_file_limit),
 /// [`cache_open_files`](Self::cache_open_files); the least recently used entries go first.
@@ -112,7 +113,17 @@ struct Inner {
     root: PathBuf,
     settings: Settings,
     cache: Mutex<Cache>,
+    /// Paths being resolved on the blocking pool at once (see [`MAX_RESOLVING`]).
+    resolving: tokio::sync::Semaphore,
+    /// Paths resolved so far (tests count them).
+    #[cfg(test)]
+    resolved: std::sync::atomic::AtomicUsize,
 }
+
+/// The most paths resolved on the blocking pool at once: a burst of requests for files not
+/// yet cached takes a few blocking threads, not one per request, and the requests for one
+/// file wait for the first to load it instead of each reading it.
+const MAX_RESOLVING: usize = 4;
 
 impl StaticFiles {
     /// Serves `root` (resolved once, now; a missing root is an error), with the default
@@ -124,6 +135,9 @@ impl StaticFiles {
                 root,
                 settings: Settings::default(),
                 cache: Mutex::new(Cache::default()),
+                resolving: tokio::sync::Semaphore::new(MAX_RESOLVING),
+                #[cfg(test)]
+                resolved: Default::default(),
             }),
         })
     }
@@ -142,6 +156,9 @@ impl StaticFiles {
                 root: self.inner.root.clone(),
                 settings,
                 cache: Mutex::new(Cache::default()),
+                resolving: tokio::sync::Semaphore::new(MAX_RESOLVING),
+                #[cfg(test)]
+                resolved: Default::default(),
             }),
         }
     }
@@ -211,6 +228,12 @@ impl Handler for StaticFiles {
             let Some(relative) = safe_relative_path(key) else {
                 return status(StatusCode::NOT_FOUND);
             };
+            // The semaphore is never closed; without a permit the request goes on regardless.
+            let _permit = inner.resolving.acquire().await.ok();
+            // Loaded by another request while this one waited?
+            if let Some(resource) = inner.lookup(key) {
+                return respond(&request, &resource);
+            }
             let resolver = inner.clone();
             let found = tokio::task::spawn_blocking(move || resolver.resolve(&relative)).await;
             match found {
@@ -364,6 +387,9 @@ impl Inner {
     /// Resolves a request path (blocking calls: run on the blocking pool). `None` when there
     /// is no regular file to serve inside the root.
     fn resolve(&self, relative: &Path) -> Option<Resource> {
+        #[cfg(test)]
+        self.resolved
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut requested = self.root.join(relative);
         let mut real = self.inside_root(&requested)?;
         if std::fs::metadata(&real).ok()?.is_dir() {
@@ -1562,6 +1588,30 @@ mod tests {
         // POST is answered like GET.
         let post = fetch(&files, request(Method::POST, "/sub/", &[])).await;
         assert_eq!(&post.body[..], b"<h1>sub</h1>");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_misses_for_one_file_loads_it_once() {
+        let dir = Dir::new("burst");
+        dir.write("a.txt", "burst");
+        let files = StaticFiles::new(dir.root()).unwrap();
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let files = files.clone();
+                tokio::spawn(async move { get(&files, "/a.txt", &[]).await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(&t.await.unwrap().body[..], b"burst");
+        }
+        let resolved = files
+            .inner
+            .resolved
+            .load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            resolved <= MAX_RESOLVING,
+            "{resolved} resolves for one file"
+        );
     }
 
     #[test]
