@@ -237,10 +237,9 @@ fn rapid_reset_gets_enhance_your_calm_within_the_memory_budget() {
             p.send(&out)
         },
         Some(ErrorCode::ENHANCE_YOUR_CALM),
-        // Issue 15's target is 256 KiB; today the up to 1,000 streams the reset budget lets
-        // through before GOAWAY leave about 350 KiB per connection (handler tasks and the
-        // allocator's arenas), so this bound only stops it getting worse.
-        2 * BUDGET,
+        // Before StaticFiles cached small files, each of the ~1,000 requests let through
+        // before GOAWAY took a blocking-pool thread: 350-800 KiB per connection. Now ~135.
+        BUDGET,
     );
 }
 

@@ -128,6 +128,118 @@ fn serves_a_file_byte_for_byte_with_etag_and_range() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// What `StaticFiles` adds over the wire: a file larger than the memory limit streamed whole
+/// and by range, Last-Modified / If-Modified-Since, HEAD, and a precompressed sibling.
+#[test]
+fn large_files_stream_and_validators_and_codings_work_over_the_wire() {
+    let Some(curl) = curl() else { return };
+    let dir = temp_dir("large");
+    let data: Vec<u8> = (0..3_000_017u32)
+        .map(|i| (i * 13 + i / 509) as u8)
+        .collect();
+    std::fs::write(dir.join("root/large.bin"), &data).unwrap();
+    std::fs::write(dir.join("root/app.js"), b"plain").unwrap();
+    std::fs::write(dir.join("root/app.js.gz"), b"not really gzip").unwrap();
+    let served = serve(&dir.join("root"), &["--h2c"]);
+    let base = served.url.trim_end_matches('/');
+    for _ in 0..2 {
+        let (status, body) = fetch(&curl, &[], &format!("{base}/large.bin"));
+        assert_eq!(status, 200);
+        assert!(body == data, "body differs ({} bytes)", body.len());
+    }
+    let (status, body) = fetch(
+        &curl,
+        &["-H", "Range: bytes=1000000-2999999"],
+        &format!("{base}/large.bin"),
+    );
+    assert_eq!(status, 206);
+    assert!(body[..] == data[1_000_000..3_000_000]);
+
+    let (status, head) = fetch(&curl, &["-I"], &format!("{base}/large.bin"));
+    assert_eq!(status, 200);
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.contains("content-length: 3000017"), "{head}");
+    let last_modified = head
+        .lines()
+        .find_map(|l| l.strip_prefix("last-modified: "))
+        .unwrap_or_else(|| panic!("no last-modified in {head}"))
+        .trim()
+        .to_owned();
+    let (status, body) = fetch(
+        &curl,
+        &["-H", &format!("If-Modified-Since: {last_modified}")],
+        &format!("{base}/large.bin"),
+    );
+    assert_eq!((status, body.len()), (304, 0));
+
+    let (status, body) = fetch(
+        &curl,
+        &["-D", "-", "-H", "Accept-Encoding: gzip"],
+        &format!("{base}/app.js"),
+    );
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("content-encoding: gzip"), "{text}");
+    assert!(text.contains("vary: accept-encoding"), "{text}");
+    assert!(text.ends_with("not really gzip"), "{text}");
+    let (_, body) = fetch(&curl, &[], &format!("{base}/app.js"));
+    assert_eq!(body, b"plain");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The access log is buffered: it reaches stderr within its interval, and all of it on a
+/// graceful shutdown; `--quiet` has none.
+#[cfg(unix)]
+#[test]
+fn the_access_log_is_written_and_quiet_has_none() {
+    let Some(curl) = curl() else { return };
+    let dir = temp_dir("log");
+    std::fs::write(dir.join("root/a.txt"), b"a").unwrap();
+    for quiet in [false, true] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_h2kit"))
+            .arg("serve")
+            .arg(dir.join("root"))
+            .args(["--port", "0", "--h2c"])
+            .args(if quiet { &["--quiet"][..] } else { &[][..] })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        for path in ["/a.txt", "/missing", "/a.txt"] {
+            fetch(&curl, &[], &format!("{base}{path}"));
+        }
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(" GET ")).collect();
+        if quiet {
+            assert!(lines.is_empty(), "{log}");
+        } else {
+            assert_eq!(lines.len(), 3, "{log}");
+            assert!(
+                lines[0].starts_with("127.0.0.1 GET /a.txt 200 1 bytes "),
+                "{log}"
+            );
+            assert!(lines[1].contains("GET /missing 404 "), "{log}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn traversal_attempts_are_not_found() {
     let Some(curl) = curl() else { return };

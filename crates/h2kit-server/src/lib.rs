@@ -6,7 +6,7 @@
 //!                         │  Request event ─▶ spawn request task ─▶ Handler::call
 //!                         │  request DATA ─▶ channel ─▶ Body (window given back as it is read)
 //!                         │  ◀── commands (response, data within credit, trailers, push)
-//!                         └─ poll_transmit into one 64 KiB buffer ─▶ one write
+//!                         └─ poll_transmit into one 32 KiB buffer ─▶ one write
 //! ```
 //!
 //! # Main types
@@ -19,7 +19,10 @@
 //!   flow-control window. [`BodySender`] feeds a response body from another task.
 //! * The request extension [`StreamInfo`]: stream id, priority, peer address, and its
 //!   [`Pusher`] for server push.
-//! * [`StaticFiles`]: the file handler behind `h2kit serve`.
+//! * [`StaticFiles`]: the file handler behind `h2kit serve`, with a bounded cache of open
+//!   files, metadata and small files' bytes.
+//! * [`AccessLogWriter`]: a buffered access log written by a thread of its own, for
+//!   [`Builder::on_access`].
 //!
 //! # Example
 //!
@@ -75,8 +78,10 @@
 
 mod body;
 mod conn;
+mod date;
 mod files;
 mod handler;
+mod log;
 mod response;
 mod server;
 
@@ -84,4 +89,5 @@ pub use body::{Body, BodyClosed, BodyError, BodySender, BoxError, Collected, Fra
 pub use files::StaticFiles;
 pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
 pub use handler::{AccessLog, AccessLogger, BoxFuture, Handler, PushError, Pusher, StreamInfo};
+pub use log::AccessLogWriter;
 pub use server::{Builder, Certificate, Error, Server};

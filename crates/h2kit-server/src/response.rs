@@ -27,6 +27,9 @@ pub(crate) struct ResponseCtx {
     /// level when that is enabled.
     pub(crate) logger: Option<AccessLogger>,
     pub(crate) remote_addr: Option<SocketAddr>,
+    /// The least credit a stream is always topped up to: what an on-demand body waits for
+    /// before a read (see `acquire_for_read`).
+    pub(crate) min_read: usize,
 }
 
 impl ResponseCtx {
@@ -95,6 +98,28 @@ async fn acquire(credit: &Semaphore, want: usize) -> Option<usize> {
     Some(1)
 }
 
+/// Takes at least `min` (when `want` is that large) and up to `want` bytes of credit, waiting
+/// for them: a body read on demand is not read a few bytes at a time. The wait ends when `min`
+/// is at most `ResponseCtx::min_read`, the least a stream's credit is topped up to. `None`
+/// when the stream is gone.
+async fn acquire_for_read(credit: &Semaphore, min: usize, want: usize) -> Option<usize> {
+    let min = min.min(want).max(1);
+    let first = credit
+        .acquire_many(u32::try_from(min).unwrap_or(u32::MAX))
+        .await
+        .ok()?;
+    first.forget();
+    let extra = credit.available_permits().min(want.saturating_sub(min));
+    let extra = u32::try_from(extra).unwrap_or(u32::MAX);
+    if extra > 0 {
+        if let Ok(p) = credit.try_acquire_many(extra) {
+            p.forget();
+            return Some(min + extra as usize);
+        }
+    }
+    Some(min)
+}
+
 /// Sends the response head, without data, unless it went out already.
 fn send_head(
     cmd: &mpsc::UnboundedSender<Cmd>,
@@ -145,6 +170,18 @@ pub(crate) async fn send_response(
         complete = true;
     } else {
         'body: loop {
+            // Credit taken before polling an on-demand body (a reader, a file), for the data
+            // it then reads: such a body is polled only with credit in hand, and reads at most
+            // that much.
+            let mut held = 0;
+            if body.reads_on_demand() {
+                let want = body.next_read_size();
+                let Some(n) = acquire_for_read(&credit, ctx.min_read, want).await else {
+                    break 'body;
+                };
+                held = n;
+                body.limit_next_read(n);
+            }
             match body.frame().await {
                 None => {
                     let _ = cmd.send(match head.take() {
@@ -181,9 +218,17 @@ pub(crate) async fn send_response(
                     break;
                 }
                 Some(Ok(Frame::Data(mut d))) => {
+                    if held > d.len() {
+                        credit.add_permits(held - d.len());
+                        held = d.len();
+                    }
                     while !d.is_empty() {
-                        let Some(n) = acquire(&credit, d.len()).await else {
-                            break 'body;
+                        let n = match std::mem::take(&mut held) {
+                            0 => match acquire(&credit, d.len()).await {
+                                Some(n) => n,
+                                None => break 'body,
+                            },
+                            n => n,
                         };
                         let piece = d.split_to(n.min(d.len()));
                         bytes += piece.len() as u64;

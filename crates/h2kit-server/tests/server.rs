@@ -573,3 +573,126 @@ async fn an_invalid_preface_on_h2c_gets_goaway_protocol_error() {
         .unwrap_err();
     assert!(http1.starts_with("HTTP/1.1 505"), "{http1}");
 }
+
+/// An `AsyncRead` of `left` bytes that counts what it was asked to read.
+struct CountingReader {
+    pulled: Arc<AtomicU64>,
+    left: u64,
+}
+
+impl tokio::io::AsyncRead for CountingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = (buf.remaining() as u64).min(self.left);
+        buf.put_slice(&vec![2u8; n as usize]);
+        self.left -= n;
+        self.pulled.fetch_add(n, Ordering::SeqCst);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A body read on demand (`from_reader`, `from_file`) is read only with send credit in hand:
+/// for a client that reads nothing, the server reads its 64 KiB window and the 16 KiB every
+/// stream may have in flight, not a chunk more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_body_is_read_only_as_the_stream_may_send() {
+    const TOTAL: u64 = 4 << 20;
+    let pulled = Arc::new(AtomicU64::new(0));
+    let p = pulled.clone();
+    let (addr, stop, task) = start(move |_req: Request<Body>| {
+        let pulled = p.clone();
+        async move {
+            Response::new(Body::from_reader(
+                CountingReader {
+                    pulled,
+                    left: TOTAL,
+                },
+                Some(TOTAL),
+            ))
+        }
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let (resp, _) = client.send_request(get("/big"), true).unwrap();
+    let resp = resp.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = pulled.load(Ordering::SeqCst);
+    assert!(
+        held <= 65_535 + 16 * 1024,
+        "server read {held} bytes for a client that read nothing"
+    );
+    let body = read_body(resp.into_body()).await;
+    assert_eq!(body.len() as u64, TOTAL);
+    assert!(body.iter().all(|&b| b == 2));
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("h2kit-server-{name}-{}", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+/// `Body::from_file`: positional reads of one shared descriptor by concurrent responses,
+/// each its own range; a file shorter than promised resets the stream instead of ending it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_bodies_share_a_descriptor_and_a_short_file_resets_the_stream() {
+    let data = pattern(3 << 20);
+    let path = temp_file("from-file", &data);
+    let file = Arc::new(std::fs::File::open(&path).unwrap());
+    let f = file.clone();
+    let (addr, stop, task) = start(move |req: Request<Body>| {
+        let file = f.clone();
+        async move {
+            // /START/LEN
+            let mut parts = req.uri().path().split('/').skip(1);
+            let start: u64 = parts.next().unwrap().parse().unwrap();
+            let len: u64 = parts.next().unwrap().parse().unwrap();
+            Response::new(Body::from_file(file, start, len))
+        }
+    })
+    .await;
+    let client = connect(addr).await;
+    let ranges = [
+        (0usize, 3usize << 20),
+        (1, 100_000),
+        (2 << 20, 1 << 20),
+        (77, 0),
+    ];
+    let fetches = ranges.map(|(start, len)| {
+        let mut client = client.clone();
+        tokio::spawn(async move {
+            let (resp, _) = client
+                .send_request(get(&format!("/{start}/{len}")), true)
+                .unwrap();
+            read_body(resp.await.unwrap().into_body()).await
+        })
+    });
+    for ((start, len), fetch) in ranges.into_iter().zip(fetches) {
+        let body = fetch.await.unwrap();
+        assert!(body[..] == data[start..start + len], "{start}+{len}");
+    }
+    // Past the end: the response starts, then the stream is reset.
+    let mut client = client;
+    let (resp, _) = client
+        .send_request(get(&format!("/{}/100", (3 << 20) - 10)), true)
+        .unwrap();
+    let mut body = resp.await.unwrap().into_body();
+    let mut got = 0;
+    let error = loop {
+        match body.data().await {
+            Some(Ok(chunk)) => got += chunk.len(),
+            Some(Err(e)) => break e,
+            None => panic!("a short file ended the body normally after {got} bytes"),
+        }
+    };
+    assert!(got <= 10, "{got}");
+    assert_eq!(error.reason(), Some(h2::Reason::INTERNAL_ERROR), "{error}");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let _ = std::fs::remove_file(&path);
+}

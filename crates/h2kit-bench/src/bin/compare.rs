@@ -2,7 +2,8 @@
 //! on this machine, over h2c on loopback.
 //!
 //! ```text
-//! cargo run --release -p h2kit-bench --bin compare -- [server|client|all] [--quick] [--runs N]
+//! cargo run --release -p h2kit-bench --bin compare -- [server|client|serve|all] [--quick] [--runs N]
+//!     [--h2kit PATH]
 //! ```
 //!
 //! * `server`: `h2load -c10 -m100 -n400000` on a 12-byte body, then `h2load -c4 -m4 -n2000`
@@ -11,13 +12,20 @@
 //! * `client`: the h2kit client and a minimal `h2`-crate client (current-thread runtimes) each
 //!   fetching 200,000 small responses over one connection with 100 concurrent streams from
 //!   `nghttpd`, with `h2load -c1 -m100 -n200000` as the reference.
+//! * `serve`: the same two h2load runs against what users run, `h2kit serve --h2c DIR` (the
+//!   real binary, with its access log written to /dev/null, then with `--quiet`), against
+//!   `nghttpd -d DIR` and, when installed, h2o (one thread, no access log), all serving a
+//!   12-byte and a 1 MiB file from the same directory. The `h2kit` binary is the one beside
+//!   this one (`cargo build --release -p h2kit-cli` puts it in `target/release`) unless
+//!   `--h2kit PATH` names another; `all` skips this part with a note when it is missing.
 //!
 //! Servers run on core 0 and load generators on core 1 (`taskset`) when the machine has two
 //! cores or more. The h2kit and `h2` servers and clients are this same binary started again
 //! with a hidden `__serve-*` / `__client-*` mode, so each runs in its own pinned process.
 //! Each figure is the best of `--runs N` (default 3) runs, since the machine may be shared.
 //! `--quick` divides every request count by 10 and runs once, for a smoke run. A missing `h2load` or
-//! `nghttpd` is an error with a message saying what to install.
+//! `nghttpd` is an error with a message saying what to install; a missing h2o only drops its
+//! rows.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -243,6 +251,7 @@ async fn client_h2(url: &str, n: u64, m: u64) -> Result<(u64, u64, f64), BoxErro
 enum Part {
     Server,
     Client,
+    Serve,
     All,
 }
 
@@ -256,6 +265,10 @@ struct Env {
     /// Each measurement is repeated this many times and the best kept.
     runs: u32,
     files: TempDir,
+    /// The `h2kit` command line binary, for the `serve` part (`None`: not found).
+    h2kit: Option<PathBuf>,
+    /// h2o, for the `serve` part, when installed.
+    h2o: Option<PathBuf>,
 }
 
 impl Env {
@@ -285,9 +298,11 @@ impl Env {
     }
 }
 
-const USAGE: &str = "usage: compare [server|client|all] [--quick] [--runs N]\n\
-    \x20 --quick   request counts / 10 and one run (a smoke test)\n\
-    \x20 --runs N  repeat each measurement N times and keep the best (default 3)";
+const USAGE: &str = "usage: compare [server|client|serve|all] [--quick] [--runs N] [--h2kit PATH]\n\
+    \x20 --quick       request counts / 10 and one run (a smoke test)\n\
+    \x20 --runs N      repeat each measurement N times and keep the best (default 3)\n\
+    \x20 --h2kit PATH  the `h2kit` binary measured by `serve` (default: the one beside this \
+    binary, target/release/h2kit after `cargo build --release -p h2kit-cli`)";
 
 fn usage() -> ExitCode {
     eprintln!("{USAGE}");
@@ -298,17 +313,26 @@ fn driver(args: &[String]) -> ExitCode {
     let mut part = Part::All;
     let mut quick = false;
     let mut runs = None;
+    let mut h2kit = None;
     let mut args = args.iter();
     while let Some(a) = args.next() {
         match a.as_str() {
             "server" => part = Part::Server,
             "client" => part = Part::Client,
+            "serve" => part = Part::Serve,
             "all" => part = Part::All,
             "--quick" => quick = true,
             "--runs" => match args.next().and_then(|n| n.parse::<u32>().ok()) {
                 Some(n) if n >= 1 => runs = Some(n),
                 _ => {
                     eprintln!("compare: --runs needs a number >= 1");
+                    return usage();
+                }
+            },
+            "--h2kit" => match args.next() {
+                Some(path) => h2kit = Some(PathBuf::from(path)),
+                None => {
+                    eprintln!("compare: --h2kit needs a path");
                     return usage();
                 }
             },
@@ -323,7 +347,7 @@ fn driver(args: &[String]) -> ExitCode {
         }
     }
     let runs = runs.unwrap_or(if quick { 1 } else { 3 });
-    match run(part, quick, runs) {
+    match run(part, quick, runs, h2kit) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("compare: {e}");
@@ -415,7 +439,31 @@ fn reaped_children_cpu() -> Option<Duration> {
     Some(ticks(f.get(13)? + f.get(14)?))
 }
 
-fn run(part: Part, quick: bool, runs: u32) -> Result<(), String> {
+/// The `h2kit` binary: `given`, else the one beside this binary (both are built into
+/// `target/release`); `None` when that does not exist.
+fn h2kit_binary(given: Option<PathBuf>) -> Option<PathBuf> {
+    given
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.join("h2kit"))
+        })
+        .filter(|p| p.is_file())
+}
+
+fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(), String> {
+    let h2kit = match (part, h2kit) {
+        (Part::Serve, Some(given)) if !given.is_file() => {
+            return Err(format!("--h2kit {}: no such file", given.display()));
+        }
+        (_, given) => h2kit_binary(given),
+    };
+    if part == Part::Serve && h2kit.is_none() {
+        return Err(
+            "no `h2kit` binary beside this one: run `cargo build --release -p \
+                    h2kit-cli` first, or pass --h2kit PATH"
+                .to_owned(),
+        );
+    }
     let env = Env {
         h2load: need("h2load", "nghttp2-client")?,
         nghttpd: need("nghttpd", "nghttp2-server")?,
@@ -424,6 +472,8 @@ fn run(part: Part, quick: bool, runs: u32) -> Result<(), String> {
         quick,
         runs,
         files: TempDir::with_bodies().map_err(|e| format!("cannot write the bodies: {e}"))?,
+        h2kit,
+        h2o: h2kit_interop::which("h2o"),
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
@@ -460,6 +510,16 @@ fn run(part: Part, quick: bool, runs: u32) -> Result<(), String> {
     }
     if matches!(part, Part::Client | Part::All) {
         ok &= client_part(&env)?;
+    }
+    if matches!(part, Part::Serve | Part::All) {
+        if env.h2kit.is_some() {
+            serve_part(&env)?;
+        } else {
+            println!(
+                "\nserve: skipped, no `h2kit` binary beside this one (cargo build --release -p \
+                 h2kit-cli, or --h2kit PATH)"
+            );
+        }
     }
     println!(
         "load average at the end: {}; targets {}",
@@ -515,6 +575,12 @@ enum Subject {
     H2kit,
     H2,
     Nghttpd,
+    /// `h2kit serve --h2c` on the files directory, its access log on (to /dev/null) or off.
+    Serve {
+        quiet: bool,
+    },
+    /// h2o serving the files directory with one thread and no access log.
+    H2o,
 }
 
 impl Subject {
@@ -523,27 +589,46 @@ impl Subject {
             Subject::H2kit => "h2kit-server",
             Subject::H2 => "h2 crate (minimal)",
             Subject::Nghttpd => "nghttpd",
+            Subject::Serve { quiet: false } => "h2kit serve",
+            Subject::Serve { quiet: true } => "h2kit serve --quiet",
+            Subject::H2o => "h2o",
         }
     }
+}
+
+/// The rows of a server table and the CPU lines under them.
+type Measured = (Vec<Row>, Vec<(&'static str, ServerCpu)>);
+
+/// One h2load run per subject (a server started for it, best of [`Env::runs`]): the table
+/// rows and the CPU lines under them.
+fn measure_servers(
+    env: &Env,
+    subjects: &[Subject],
+    path: &str,
+    (c, m, n): (u32, u32, u64),
+    body_len: usize,
+) -> Result<Measured, String> {
+    let mut rows = Vec::new();
+    let mut cpu = Vec::new();
+    for &s in subjects {
+        let server = start_server(env, s)?;
+        let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
+            h2load(env, server.addr, path, c, m, n).map_err(|e| format!("{}: {e}", s.name()))
+        })?;
+        rows.push(Row {
+            name: s.name(),
+            reqs_per_sec: rate,
+            body_len,
+        });
+        cpu.push((s.name(), ServerCpu::from_run(usage, rate)));
+    }
+    Ok((rows, cpu))
 }
 
 fn server_part(env: &Env) -> Result<bool, String> {
     let subjects = [Subject::H2kit, Subject::H2, Subject::Nghttpd];
     let n = env.scaled(400_000);
-    let mut small = Vec::new();
-    let mut small_cpu = Vec::new();
-    for s in subjects {
-        let server = start_server(env, s)?;
-        let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
-            h2load(env, server.addr, "/hello", 10, 100, n)
-        })?;
-        small.push(Row {
-            name: s.name(),
-            reqs_per_sec: rate,
-            body_len: HELLO.len(),
-        });
-        small_cpu.push((s.name(), ServerCpu::from_run(usage, rate)));
-    }
+    let (small, small_cpu) = measure_servers(env, &subjects, "/hello", (10, 100, n), HELLO.len())?;
     print_table(
         &format!("server, small responses: h2load -c10 -m100 -n{n}, 12-byte body"),
         &small,
@@ -563,20 +648,7 @@ fn server_part(env: &Env) -> Result<bool, String> {
     );
 
     let n = env.scaled(2_000);
-    let mut large = Vec::new();
-    let mut large_cpu = Vec::new();
-    for s in subjects {
-        let server = start_server(env, s)?;
-        let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
-            h2load(env, server.addr, "/big", 4, 4, n)
-        })?;
-        large.push(Row {
-            name: s.name(),
-            reqs_per_sec: rate,
-            body_len: BIG_LEN,
-        });
-        large_cpu.push((s.name(), ServerCpu::from_run(usage, rate)));
-    }
+    let (large, large_cpu) = measure_servers(env, &subjects, "/big", (4, 4, n), BIG_LEN)?;
     print_table(
         &format!("server, 1 MiB responses: h2load -c4 -m4 -n{n}"),
         &large,
@@ -589,6 +661,36 @@ fn server_part(env: &Env) -> Result<bool, String> {
         " GB/s",
     );
     Ok(met)
+}
+
+/// `h2kit serve` against the file servers it is compared with: the same two h2load runs as
+/// the `server` part, on files. No targets: the CPU per request is the figure to read.
+fn serve_part(env: &Env) -> Result<(), String> {
+    let mut subjects = vec![
+        Subject::Serve { quiet: false },
+        Subject::Serve { quiet: true },
+        Subject::Nghttpd,
+    ];
+    if env.h2o.is_some() {
+        subjects.push(Subject::H2o);
+    } else {
+        println!("\nserve: h2o is not installed (apt-get install h2o): its rows are left out");
+    }
+    let n = env.scaled(400_000);
+    let (small, small_cpu) = measure_servers(env, &subjects, "/hello", (10, 100, n), HELLO.len())?;
+    print_table(
+        &format!("serve, a 12-byte file: h2load -c10 -m100 -n{n}"),
+        &small,
+    );
+    print_server_cpu(&small_cpu);
+    let n = env.scaled(2_000);
+    let (large, large_cpu) = measure_servers(env, &subjects, "/big", (4, 4, n), BIG_LEN)?;
+    print_table(
+        &format!("serve, a 1 MiB file: h2load -c4 -m4 -n{n}"),
+        &large,
+    );
+    print_server_cpu(&large_cpu);
+    Ok(())
 }
 
 /// CPU use during one server measurement (Linux only; `None` where /proc is unreadable),
@@ -810,6 +912,20 @@ impl Drop for Running {
 
 fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
     let name = subject.name();
+    let external = |mut cmd: Command, port: u16| -> Result<Running, String> {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let running = Running {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        wait_listening(running.addr, name)?;
+        Ok(running)
+    };
     let mode = match subject {
         Subject::H2kit => "__serve-h2kit",
         Subject::H2 => "__serve-h2",
@@ -819,18 +935,34 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
             cmd.arg("--no-tls")
                 .arg("-d")
                 .arg(&env.files.0)
-                .arg(port.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null());
-            let child = cmd
-                .spawn()
-                .map_err(|e| format!("cannot start {name}: {e}"))?;
-            let running = Running {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            };
-            wait_listening(running.addr, name)?;
-            return Ok(running);
+                .arg(port.to_string());
+            return external(cmd, port);
+        }
+        Subject::Serve { quiet } => {
+            let port = free_port()?;
+            let bin = env.h2kit.as_deref().ok_or("no h2kit binary")?;
+            let mut cmd = env.on_server_core(bin);
+            cmd.arg("serve").arg(&env.files.0).args([
+                "--h2c",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ]);
+            if quiet {
+                cmd.arg("--quiet");
+            }
+            return external(cmd, port);
+        }
+        Subject::H2o => {
+            let port = free_port()?;
+            let bin = env.h2o.as_deref().ok_or("h2o is not installed")?;
+            let config = env.files.0.join(format!("h2o-{port}.conf"));
+            std::fs::write(&config, h2o_config(&env.files.0, port))
+                .map_err(|e| format!("cannot write the h2o configuration: {e}"))?;
+            let mut cmd = env.on_server_core(bin);
+            cmd.arg("-c").arg(&config);
+            return external(cmd, port);
         }
     };
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
@@ -962,6 +1094,29 @@ fn parse_h2load(out: &str, n: u64) -> Option<f64> {
 }
 
 // ---------------------------------------------------------------- files
+
+/// Whether this process runs as root (proc(5) `Uid:` line of /proc/self/status).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().next())
+            == Some("0")
+    })
+}
+
+/// h2o serving `dir` over cleartext HTTP (HTTP/2 by prior knowledge) on `port`: one thread,
+/// no access log. Started as root, h2o switches to `nobody` unless told to stay root, and
+/// `nobody` may not read the files.
+fn h2o_config(dir: &Path, port: u16) -> String {
+    let user = if is_root() { "user: root\n" } else { "" };
+    format!(
+        "{user}num-threads: 1\n\
+         listen:\n  host: 127.0.0.1\n  port: {port}\n\
+         hosts:\n  default:\n    paths:\n      /:\n        file.dir: {}\n",
+        dir.display()
+    )
+}
 
 /// A temp directory with `hello` (12 bytes) and `big` (1 MiB) for nghttpd; removed on drop.
 struct TempDir(PathBuf);

@@ -1,13 +1,14 @@
 //! `h2kit serve [DIR]`: a static file server over HTTP/2 (TLS or h2c), one log line per
-//! request.
+//! request on stderr (buffered: written by a thread of its own in large pieces).
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use h2kit_server::{AccessLog, Server, StaticFiles};
+use h2kit_server::{AccessLogWriter, Server, StaticFiles};
 
 /// Arguments of `h2kit serve`.
 #[derive(Args, Debug)]
@@ -33,31 +34,29 @@ pub(crate) struct ServeArgs {
     /// Do not log requests.
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
-}
-
-fn log_line(l: &AccessLog) {
-    let mark = if l.complete { "" } else { " (incomplete)" };
-    let push = if l.pushed { " [push]" } else { "" };
-    let peer = l
-        .remote_addr
-        .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
-    let line = format!(
-        "{peer} {} {} {} {} bytes {:.1} ms{push}{mark}\n",
-        l.method,
-        l.path,
-        l.status.as_u16(),
-        l.bytes,
-        l.duration.as_secs_f64() * 1000.0
-    );
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    /// Threads serving connections (default: the CPUs this process may run on). With 1,
+    /// everything runs on one thread.
+    #[arg(long)]
+    pub(crate) threads: Option<NonZeroUsize>,
+    /// Do not serve NAME.br / NAME.gz in place of NAME to clients that accept them.
+    #[arg(long)]
+    pub(crate) no_precompressed: bool,
 }
 
 /// Runs the server until Ctrl-C (or SIGTERM), then shuts down gracefully.
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let threads = args
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("h2kit serve: cannot start the runtime: {e}");
@@ -75,7 +74,8 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let files = StaticFiles::new(&args.dir)
-        .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?;
+        .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?
+        .precompressed(!args.no_precompressed);
     if !files.root().is_dir() {
         return Err(format!("{} is not a directory", args.dir.display()));
     }
@@ -85,9 +85,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         (Some(cert), Some(key), false) => builder.tls_pem_files(cert, key),
         _ => builder.tls_self_signed(),
     };
-    if !args.quiet {
-        builder = builder.on_access(log_line);
-    }
+    let log = if args.quiet {
+        None
+    } else {
+        let log = AccessLogWriter::new(std::io::stderr())
+            .map_err(|e| format!("cannot start the access log: {e}"))?;
+        builder = builder.on_access(log.logger());
+        Some(log)
+    };
     let server = builder.build().await.map_err(|e| e.to_string())?;
     let note = match (server.is_tls(), args.tls_cert.is_some()) {
         (false, _) => " (h2c: prior knowledge or Upgrade)",
@@ -100,10 +105,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         server.url()
     );
     let _ = std::io::stdout().flush();
-    server
+    let served = server
         .serve_with_shutdown(files, shutdown_signal())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    // Writes the last lines.
+    drop(log);
+    served
 }
 
 async fn shutdown_signal() {
