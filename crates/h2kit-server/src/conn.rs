@@ -97,6 +97,10 @@ struct Entry {
     sent: u64,
     response_done: bool,
     abort: Option<AbortHandle>,
+    /// The response is complete and the handler dropped the request body unread: once the
+    /// response is written, RST_STREAM NO_ERROR tells the client to stop uploading (RFC 9113
+    /// §8.1). Without it a client that keeps sending (curl) waits for window forever.
+    stop_request: bool,
 }
 
 /// Drives one connection until it closes.
@@ -126,6 +130,8 @@ struct Driver {
     streams: HashMap<u32, Entry>,
     max_budget: usize,
     terminated_at: Option<Instant>,
+    /// Entries with `stop_request` set.
+    stop_requests: usize,
 }
 
 enum Wake {
@@ -166,6 +172,7 @@ impl Driver {
             heads: HeadCache::default(),
             cmd_rx,
             streams: HashMap::new(),
+            stop_requests: 0,
             max_budget,
             terminated_at: None,
         }
@@ -204,6 +211,9 @@ impl Driver {
             }
             if wrote_any {
                 self.top_up_credit();
+                if self.stop_requests > 0 {
+                    self.stop_unread_requests();
+                }
                 // Writing may end a draining connection (Event::Terminated).
                 self.drain_events();
             }
@@ -401,6 +411,7 @@ impl Driver {
                 granted: budget as u64,
                 sent: 0,
                 response_done: false,
+                stop_request: false,
                 abort: None,
             },
         );
@@ -723,8 +734,30 @@ impl Driver {
         if let Some(e) = self.streams.get_mut(&id.get()) {
             e.response_done = true;
             e.abort = None;
+            if e.body_tx.as_ref().is_some_and(|tx| tx.is_closed()) {
+                e.stop_request = true;
+                self.stop_requests += 1;
+            }
         }
         self.maybe_remove(id);
+    }
+
+    /// Resets, with NO_ERROR, the streams whose complete response is now written and whose
+    /// request body nobody reads (see `Entry::stop_request`).
+    fn stop_unread_requests(&mut self) {
+        let done: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|(_, e)| e.stop_request)
+            .map(|(&raw, _)| StreamId::new(raw))
+            .filter(|&id| !self.core.stream(id).is_some_and(|s| s.has_output()))
+            .collect();
+        for id in done {
+            let _ = self.core.reset(id, ErrorCode::NO_ERROR);
+            self.streams.remove(&id.get());
+        }
+        // Entries may also have left another way (the request ended after all).
+        self.stop_requests = self.streams.values().filter(|e| e.stop_request).count();
     }
 
     /// Gives each streaming response credit up to its budget: bytes in flight between the

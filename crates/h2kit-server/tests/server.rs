@@ -696,3 +696,34 @@ async fn file_bodies_share_a_descriptor_and_a_short_file_resets_the_stream() {
     task.await.unwrap();
     let _ = std::fs::remove_file(&path);
 }
+
+/// A handler that answers without reading the request body: once the complete response is
+/// written the server sends RST_STREAM NO_ERROR (RFC 9113 §8.1), so the client stops an
+/// upload nobody reads instead of waiting for window that only a discarded body reopens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_upload_is_stopped_with_no_error_after_the_response() {
+    let (addr, stop, task) =
+        start(|_req: Request<Body>| async move { Response::new(Body::from("answered early")) })
+            .await;
+    let mut client = connect(addr).await;
+    let req = Request::post("http://localhost/upload").body(()).unwrap();
+    let (resp, mut send) = client.send_request(req, false).unwrap();
+    send.reserve_capacity(1 << 20);
+    send.send_data(Bytes::from(vec![0u8; 100_000]), false)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = read_body(resp.into_body()).await;
+    assert_eq!(body, b"answered early");
+    // The guard only stops a hang from stalling CI.
+    let reason = tokio::time::timeout(
+        Duration::from_secs(60),
+        std::future::poll_fn(|cx| send.poll_reset(cx)),
+    )
+    .await
+    .expect("the server never stopped the upload")
+    .unwrap();
+    assert_eq!(reason, h2::Reason::NO_ERROR);
+    let _ = stop.send(());
+    let _ = task.await;
+}

@@ -193,6 +193,17 @@ impl StreamMut<'_> {
         self.conn.streams.get(self.id).map_or(0, |s| s.queued)
     }
 
+    /// Whether anything of ours is still queued on the stream and not yet written: data,
+    /// trailers, or the END_STREAM flag. A server that wants to reset a stream once its
+    /// response is out (RST_STREAM NO_ERROR to stop an upload it will not read, RFC 9113
+    /// §8.1) waits for this to turn false: [`reset`](Self::reset) drops what is queued.
+    pub fn has_output(&self) -> bool {
+        self.conn
+            .streams
+            .get(self.id)
+            .is_some_and(|s| s.has_output())
+    }
+
     /// Queues `data`; `end_stream` ends our side after it. See [`Connection::send_data`].
     pub fn send_data(&mut self, data: Bytes, end_stream: bool) -> Result<(), UsageError> {
         self.conn.send_data(self.id, data, end_stream)
