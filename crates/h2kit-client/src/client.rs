@@ -1062,7 +1062,8 @@ fn start_http1(
             ..Default::default()
         },
     );
-    tokio::spawn(pool.run());
+    let span = tracing::debug_span!("h2kit_client", authority = %authority, version = "http/1.1");
+    tokio::spawn(tracing::Instrument::instrument(pool.run(), span));
     Client {
         inner: Arc::new(Inner {
             link,
@@ -1123,7 +1124,8 @@ where
         opts.max_decoded,
         authority.clone(),
     );
-    tokio::spawn(driver.run(io, rx));
+    let span = tracing::debug_span!("h2kit_client", authority = %authority, version = "h2");
+    tokio::spawn(tracing::Instrument::instrument(driver.run(io, rx), span));
     Client {
         inner: Arc::new(Inner {
             link,

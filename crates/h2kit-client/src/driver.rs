@@ -793,6 +793,7 @@ impl Driver {
                 Err(e) => self.malformed(stream, e),
             },
             Event::StreamReset { stream, error } => {
+                tracing::debug!(stream = stream.get(), %error, "stream reset");
                 let error = match &self.goaway {
                     Some((gcode, last, debug))
                         if stream > *last && error.code() == ErrorCode::REFUSED_STREAM =>

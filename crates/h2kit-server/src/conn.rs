@@ -336,6 +336,7 @@ impl Driver {
                     end_stream,
                     priority,
                 } => {
+                    tracing::trace!(stream = stream.get(), end_stream, "request");
                     spawned |= self.on_request(stream, headers, end_stream, priority);
                 }
                 Event::Data {
@@ -360,6 +361,7 @@ impl Driver {
                     self.maybe_remove(stream);
                 }
                 Event::StreamReset { stream, error } => {
+                    tracing::debug!(stream = stream.get(), %error, "stream reset");
                     if let Some(e) = self.streams.remove(&stream.get()) {
                         Self::kill(e, crate::body::BodyError::Reset(error));
                     }

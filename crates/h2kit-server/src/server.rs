@@ -349,12 +349,19 @@ impl Server {
                             shutdown: shutdown_rx.clone(),
                             max_send_buffer: self.config.limits.max_send_buffer_per_stream,
                         };
-                        conns.spawn(serve_connection(
-                            sock,
-                            self.acceptor.clone(),
-                            self.config.clone(),
-                            self.h2c_upgrade,
-                            params,
+                        let tls = self.acceptor.is_some();
+                        // One span per connection: RUST_LOG=h2kit_server=debug shows which
+                        // peer each event is about.
+                        let span = tracing::debug_span!("connection", %peer, tls);
+                        conns.spawn(tracing::Instrument::instrument(
+                            serve_connection(
+                                sock,
+                                self.acceptor.clone(),
+                                self.config.clone(),
+                                self.h2c_upgrade,
+                                params,
+                            ),
+                            span,
                         ));
                     }
                     Err(e) if is_transient(&e) => {
