@@ -377,13 +377,22 @@ const GROWTH_EVIDENCE_TTL: Duration = Duration::from_millis(50);
 pub struct Bdp {
     inner: Threshold,
     max: u32,
-    rtt: Option<Duration>,
-    /// When the current measurement's first byte arrived.
-    sample_start: Option<Instant>,
-    sample_bytes: u64,
-    /// The target the arrivals justified, and when, waiting for the application.
-    pending: Option<(u32, Instant)>,
+    /// The smallest RTT sample in microseconds; `NO_RTT` before the first. Every stream
+    /// carries a policy, so it is kept small: 64 octets, as before it measured anything.
+    rtt_us: u32,
+    /// Octets of the current measurement.
+    sample_bytes: u32,
+    /// The target the arrivals justified (0: none), waiting for the application since
+    /// `pending_at`.
+    pending: u32,
+    /// When the current measurement ends: one RTT after its first octet (a comparison per
+    /// frame, no clock arithmetic but at its start).
+    sample_end: Option<Instant>,
+    pending_at: Option<Instant>,
 }
+
+/// `Bdp::rtt_us` before the first sample.
+const NO_RTT: u32 = u32::MAX;
 
 impl Bdp {
     /// A policy starting at `initial` bytes and growing up to `max`.
@@ -391,62 +400,75 @@ impl Bdp {
         Bdp {
             inner: Threshold::new(initial),
             max: max.clamp(initial.min(MAX_WINDOW), MAX_WINDOW),
-            rtt: None,
-            sample_start: None,
+            rtt_us: NO_RTT,
             sample_bytes: 0,
-            pending: None,
+            pending: 0,
+            sample_end: None,
+            pending_at: None,
         }
     }
 
-    /// The smallest RTT sample: queueing on a busy link only adds to a round trip, so the
-    /// smallest is the path's own.
+    /// The smallest RTT sample (to the microsecond): queueing on a busy link only adds to a
+    /// round trip, so the smallest is the path's own.
     pub fn rtt(&self) -> Option<Duration> {
-        self.rtt
+        (self.rtt_us != NO_RTT).then(|| Duration::from_micros(u64::from(self.rtt_us)))
     }
 
     /// The largest window this policy grows to.
     pub fn max(&self) -> u32 {
         self.max
     }
+
+    /// About a whole window arrived within one round trip, the measurement that ends at
+    /// `end` having started one `rtt` before it: the window limited the sender. Notes the
+    /// growth the arrival rate justifies. Out of line: at most once per round trip, and the
+    /// per-frame path stays small.
+    #[cold]
+    #[inline(never)]
+    fn window_limited(&mut self, end: Instant, now: Instant, rtt: Duration) {
+        let target = u64::from(self.inner.target);
+        let left = end.saturating_duration_since(now);
+        let took = rtt.saturating_sub(left).as_nanos().max(1);
+        let factor = (rtt.as_nanos() / took).clamp(2, MAX_GROWTH) as u64;
+        let grown = target.saturating_mul(factor).min(u64::from(self.max)) as u32;
+        self.pending = self.pending.max(grown);
+        self.pending_at = Some(now);
+        self.sample_end = None;
+        self.sample_bytes = 0;
+    }
 }
 
 impl WindowPolicy for Bdp {
     fn on_received(&mut self, len: u32, status: &WindowStatus) -> u32 {
-        let Some(rtt) = self.rtt else { return 0 };
-        if self.inner.target >= self.max {
+        if self.rtt_us == NO_RTT || self.inner.target >= self.max {
             return 0;
         }
+        let rtt = Duration::from_micros(u64::from(self.rtt_us));
         let now = status.now;
-        let start = match self.sample_start {
-            Some(start) if now.saturating_duration_since(start) <= rtt => start,
+        let end = match self.sample_end {
+            Some(end) if now <= end => end,
             _ => {
                 self.sample_bytes = 0;
-                *self.sample_start.insert(now)
+                *self.sample_end.insert(now + rtt)
             }
         };
-        self.sample_bytes += u64::from(len);
-        let target = u64::from(self.inner.target);
-        if self.sample_bytes * 4 >= target * 3 {
-            // About a whole window within one round trip: the window limited the sender.
-            let took = now.saturating_duration_since(start).as_nanos().max(1);
-            let factor = (rtt.as_nanos() / took).clamp(2, MAX_GROWTH) as u64;
-            let grown = target.saturating_mul(factor).min(u64::from(self.max)) as u32;
-            let best = self.pending.map_or(grown, |(p, _)| p.max(grown));
-            self.pending = Some((best, now));
-            self.sample_start = None;
-            self.sample_bytes = 0;
+        self.sample_bytes = self.sample_bytes.saturating_add(len);
+        if u64::from(self.sample_bytes) * 4 >= u64::from(self.inner.target) * 3 {
+            self.window_limited(end, now, rtt);
         }
         0
     }
 
     fn on_released(&mut self, len: u32, status: &WindowStatus) -> u32 {
         self.inner.owed += i64::from(len);
-        if let (Some((grown, at)), Some(rtt)) = (self.pending, self.rtt) {
+        if self.pending > 0 {
+            let rtt = Duration::from_micros(u64::from(self.rtt_us));
             let ttl = (rtt * 2).max(GROWTH_EVIDENCE_TTL);
+            let at = self.pending_at.unwrap_or(status.now);
             if status.now.saturating_duration_since(at) > ttl {
-                self.pending = None;
+                self.pending = 0;
             } else if status.unreleased <= u64::from(self.inner.target / 2) {
-                self.pending = None;
+                let grown = core::mem::take(&mut self.pending);
                 self.inner.grow(grown);
                 // Announce the growth now: waiting for the next step would stall the sender.
                 return self.inner.flush(status.window, true);
@@ -456,7 +478,10 @@ impl WindowPolicy for Bdp {
     }
 
     fn on_rtt_sample(&mut self, rtt: Duration) {
-        self.rtt = Some(self.rtt.map_or(rtt, |r| r.min(rtt)));
+        let us = u32::try_from(rtt.as_micros())
+            .unwrap_or(NO_RTT - 1)
+            .min(NO_RTT - 1);
+        self.rtt_us = self.rtt_us.min(us);
     }
 
     fn wants_rtt(&self) -> bool {
