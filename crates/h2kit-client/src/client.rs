@@ -216,6 +216,19 @@ impl Client {
         rx.await.map_err(|_| Error::ConnectionClosed)?
     }
 
+    /// The connection's flow control at a glance (HTTP/2 only): both sides'
+    /// SETTINGS_INITIAL_WINDOW_SIZE, the connection windows, the largest stream window the
+    /// auto-tuning reached and the round-trip times measured by PINGs.
+    pub async fn stats(&self) -> Result<h2kit::flow::WindowStats, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .link
+            .tx
+            .send(Cmd::Stats { reply })
+            .map_err(|_| Error::ConnectionClosed)?;
+        rx.await.map_err(|_| Error::ConnectionClosed)?
+    }
+
     /// Whether the connection still accepts requests (no GOAWAY received, not closed).
     pub fn is_open(&self) -> bool {
         self.inner.link.shared.open.load(Ordering::Acquire) && !self.inner.link.tx.is_closed()
@@ -578,26 +591,28 @@ impl ClientBuilder {
         self
     }
 
-    /// How each stream's receive window is reopened (the window manager): threshold
-    /// (default), manual, BDP-adaptive, or a custom [`h2kit::flow::WindowPolicy`].
+    /// How each stream's receive window is reopened (the window manager): BDP-adaptive up to
+    /// 16 MiB (default), threshold (a fixed window), manual, or a custom
+    /// [`h2kit::flow::WindowPolicy`].
     pub fn stream_window(mut self, strategy: WindowStrategy) -> Self {
         self.config.stream_window = strategy;
         self
     }
 
-    /// How the connection's receive window is reopened.
+    /// How the connection's receive window is reopened (default: BDP-adaptive up to 32 MiB).
     pub fn connection_window(mut self, strategy: WindowStrategy) -> Self {
         self.config.connection_window = strategy;
         self
     }
 
-    /// SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window (default 65,535).
+    /// SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window at its start (default
+    /// 65,535; auto-tuned windows grow from there).
     pub fn initial_window_size(mut self, size: u32) -> Self {
         self.config.settings.initial_window_size = size.min(h2kit::flow::MAX_WINDOW);
         self
     }
 
-    /// The connection receive window (default 1 MiB).
+    /// The connection receive window at start (default 1 MiB; auto-tuned, it grows).
     pub fn connection_window_size(mut self, size: u32) -> Self {
         self.config.connection_window_size = size.min(h2kit::flow::MAX_WINDOW);
         self

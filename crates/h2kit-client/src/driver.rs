@@ -112,6 +112,10 @@ pub(crate) enum Cmd {
     Ping {
         reply: oneshot::Sender<Result<Duration, Error>>,
     },
+    /// The connection's flow-control snapshot, for `Client::stats`.
+    Stats {
+        reply: oneshot::Sender<Result<h2kit::flow::WindowStats, Error>>,
+    },
     Shutdown,
 }
 
@@ -513,6 +517,9 @@ impl Driver {
                         let _ = reply.send(Err(Error::Usage(e)));
                     }
                 }
+            }
+            Cmd::Stats { reply } => {
+                let _ = reply.send(Ok(self.conn.window_stats()));
             }
             Cmd::Shutdown => {
                 let _ = self.conn.graceful_shutdown();

@@ -170,6 +170,9 @@ impl Pool {
             Cmd::Ping { reply } => {
                 let _ = reply.send(Err(Error::Unsupported("PING needs HTTP/2")));
             }
+            Cmd::Stats { reply } => {
+                let _ = reply.send(Err(Error::Unsupported("window statistics need HTTP/2")));
+            }
             Cmd::Shutdown => {
                 self.closing = true;
                 self.open -= self.idle.len();

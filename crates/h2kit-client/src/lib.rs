@@ -90,7 +90,7 @@ pub use client::{
 pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
 pub use h1::H1Error;
-pub use h2kit::flow::{PolicyFactory, WindowPolicy, WindowStatus, WindowStrategy};
+pub use h2kit::flow::{PolicyFactory, WindowPolicy, WindowStats, WindowStatus, WindowStrategy};
 pub use h2kit::{
     Config, ErrorCode, ExtensiblePriority, Initiator, LimitExceeded, ProtocolViolation,
     StreamError, StreamId, Urgency,

@@ -73,7 +73,7 @@ mod received;
 mod split;
 
 pub use frames::FrameSpec;
-pub use pair::{DRIVE_LIMIT, Direction, DriveError, Pair, Side, Verdict};
+pub use pair::{DRIVE_LIMIT, Direction, DriveError, PACKET, Pair, Side, Verdict};
 pub use peer::{Role, ScriptedPeer};
 pub use received::ReceivedFrame;
 pub use split::{SPLIT_SIZES, for_each_split, split_into};

@@ -132,7 +132,27 @@ impl Link {
         self.free_at = Some(done);
         done + latency
     }
+
+    /// Puts `bytes` written at `now` on the wire. With a bandwidth they travel as packets of
+    /// at most [`PACKET`] octets, each arriving once its last octet is through, as on a real
+    /// link: a receiver sees a large write arrive over time, not at once.
+    fn put(&mut self, now: Instant, latency: Duration, bandwidth: Option<u64>, mut bytes: Bytes) {
+        self.written += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let n = match bandwidth {
+                Some(_) => bytes.len().min(PACKET),
+                None => bytes.len(),
+            };
+            let packet = bytes.split_to(n);
+            let arrival = self.arrival(now, latency, bandwidth, n);
+            self.in_flight.push_back((arrival, packet));
+        }
+    }
 }
+
+/// The largest piece a link with a bandwidth delivers at once (see
+/// [`Pair::set_bandwidth`]).
+pub const PACKET: usize = 16 * 1024;
 
 /// The default number of steps [`Pair::drive`] allows before it reports a livelock.
 pub const DRIVE_LIMIT: usize = 1_000_000;
@@ -244,8 +264,9 @@ impl Pair {
 
     /// Limits each direction to `bytes_per_second` (`None`: unlimited, the default): octets
     /// written queue behind those still being sent, as on a real link, then travel for the
-    /// latency. With [`set_latency`](Self::set_latency) this models a long fat network (say
-    /// 1 Gbit/s and 50 ms each way) for flow-control and window-tuning measurements.
+    /// latency, in packets of at most [`PACKET`] octets, each delivered once it is through.
+    /// With [`set_latency`](Self::set_latency) this models a long fat network (say 1 Gbit/s
+    /// and 50 ms each way) for flow-control and window-tuning measurements.
     pub fn set_bandwidth(&mut self, bytes_per_second: Option<u64>) -> &mut Self {
         self.bandwidth = bytes_per_second;
         self
@@ -491,9 +512,8 @@ impl Pair {
             }
             if self.interceptor.is_none() {
                 for c in chunks.drain(..) {
-                    link.written += c.len() as u64;
-                    let arrival = link.arrival(now, latency, bandwidth, c.len());
-                    link.in_flight.push_back((arrival, c));
+                    link.preface_left = link.preface_left.saturating_sub(c.len());
+                    link.put(now, latency, bandwidth, c);
                 }
                 return true;
             }
@@ -511,13 +531,16 @@ impl Pair {
             return false;
         }
         let out = match &mut self.interceptor {
-            None => self.buf.split().freeze(),
+            None => {
+                // The client magic passes here too, so that an interceptor installed later
+                // starts at a frame boundary.
+                link.preface_left = link.preface_left.saturating_sub(self.buf.len());
+                self.buf.split().freeze()
+            }
             Some(f) => filter(dir, link, &mut self.buf, f),
         };
         if !out.is_empty() {
-            link.written += out.len() as u64;
-            let arrival = link.arrival(now, latency, bandwidth, out.len());
-            link.in_flight.push_back((arrival, out));
+            link.put(now, latency, bandwidth, out);
         }
         true
     }

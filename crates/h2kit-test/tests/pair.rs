@@ -113,7 +113,11 @@ fn large_body_through_small_windows_with_latency_and_a_byte_cap() {
 }
 
 fn large_body(vectored: bool) {
-    let mut client = Config::default();
+    // A fixed window (the default one grows).
+    let mut client = Config {
+        stream_window: h2kit::flow::WindowStrategy::Threshold,
+        ..Config::default()
+    };
     client.settings.initial_window_size = 4_000;
     let mut pair = Pair::new(client, Config::default());
     let latency = Duration::from_millis(5);
@@ -151,7 +155,11 @@ fn large_body(vectored: bool) {
 
 #[test]
 fn dropped_window_update_stalls_and_drive_bounded_reports_it() {
-    let mut client = Config::default();
+    // A fixed window (the default one grows, and a growth would reopen it).
+    let mut client = Config {
+        stream_window: h2kit::flow::WindowStrategy::Threshold,
+        ..Config::default()
+    };
     client.settings.initial_window_size = 16_384;
     // Keep-alive PINGs keep the stalled connection busy forever when timers are followed.
     client.limits.keep_alive_interval = Some(Duration::from_secs(30));

@@ -7,8 +7,11 @@
 //! hyper's `BaseFlowControlManager.increase_window_size(frame_size)`: the connection tells it
 //! about every flow-controlled frame received and every byte the application releases, and it
 //! answers with the increment to announce. One instance manages the connection window and one
-//! each stream window. Built-ins: [`Threshold`] (python h2's automatic mode), [`Manual`], and
-//! [`Bdp`] (grows the window to the bandwidth-delay product, told RTT samples from PING acks).
+//! each stream window. Built-ins: [`Threshold`] (python h2's automatic mode, a fixed window),
+//! [`Manual`], and [`Bdp`] (grows the window towards the bandwidth-delay product, told RTT
+//! samples from PINGs the connection sends while data flows; the default, up to
+//! [`DEFAULT_STREAM_WINDOW_CAP`] per stream and [`DEFAULT_CONNECTION_WINDOW_CAP`] per
+//! connection).
 
 use core::fmt;
 use std::sync::Arc;
@@ -148,6 +151,26 @@ impl fmt::Debug for Window {
     }
 }
 
+/// The largest window an auto-tuned stream window grows to by default: 16 MiB.
+///
+/// Enough for one stream to fill 1 Gbit/s over a 100 ms round trip (a bandwidth-delay product
+/// of 12.5 MB, plus the eighth of the window that waits to be announced, see [`Threshold`]).
+/// Go's HTTP/2 client announces 4 MiB per stream and Chrome 6 MiB, which hold one stream to
+/// about 335 and 500 Mbit/s at 100 ms; curl raises each stream to 10 MiB (about 840 Mbit/s);
+/// hyper's adaptive window and gRPC's BDP estimator stop at 16 MiB, as we do. A window is a
+/// promise, not a buffer: it grows only while the application keeps up with what arrives
+/// (see [`Bdp`]), so a body nobody reads holds no more than the window it had then.
+pub const DEFAULT_STREAM_WINDOW_CAP: u32 = 16 << 20;
+
+/// The largest window an auto-tuned connection window grows to by default: 32 MiB.
+///
+/// Twice [`DEFAULT_STREAM_WINDOW_CAP`], so that one stream at its cap never waits for the
+/// connection and two can run at full speed. Chrome keeps 15 MiB per connection (2.5 times
+/// its stream window), curl 10 MiB, Go 1 GiB. This is also the bound on what a connection
+/// buffers for bodies the application has not read: the peer can never send more than the
+/// connection window, and the window reopens only as the application releases data.
+pub const DEFAULT_CONNECTION_WINDOW_CAP: u32 = 32 << 20;
+
 /// What a [`WindowPolicy`] is told with each call.
 #[derive(Clone, Copy, Debug)]
 pub struct WindowStatus {
@@ -172,21 +195,48 @@ pub trait WindowPolicy: Send + fmt::Debug {
     /// python's `acknowledge_received_data`). Returns the increment to announce now.
     fn on_released(&mut self, len: u32, status: &WindowStatus) -> u32;
 
-    /// A round-trip time measured by a PING acknowledgement.
+    /// A round-trip time measured by a PING acknowledgement (or, once, by the
+    /// acknowledgement of our first SETTINGS).
     fn on_rtt_sample(&mut self, rtt: Duration) {
         let _ = rtt;
+    }
+
+    /// Whether this policy wants RTT samples now. While the window that DATA arrives on (or
+    /// the connection's) says yes, the connection measures the round trip with a PING of its
+    /// own, at most one outstanding and at most one per round trip (and per 100 ms). The
+    /// default is no: a policy that does not use RTT samples costs no PINGs.
+    fn wants_rtt(&self) -> bool {
+        false
+    }
+
+    /// Our SETTINGS_INITIAL_WINDOW_SIZE changed from `old` to `new` and the peer acknowledged
+    /// it: a stream window has already moved by the difference (RFC 9113 §6.9.2), the peer
+    /// having been credited (or debited) without a WINDOW_UPDATE. The default does nothing.
+    fn on_initial_window_change(&mut self, old: u32, new: u32) {
+        let _ = (old, new);
     }
 
     /// The window this policy keeps open: what we advertise initially.
     fn target(&self) -> u32;
 }
 
+/// Below this target, released bytes are announced once half the window is released; above
+/// it, once an eighth is (but at least this much). See [`Threshold`].
+const FINE_UPDATES_ABOVE: u32 = 128 * 1024;
+
 /// python h2's automatic flow control: released bytes are coalesced and announced once half
 /// the window has been released, or sooner when the window is fully closed.
+///
+/// For windows above 128 KiB the step is an eighth of the window (at least 64 KiB), as a
+/// large window is kept for a long round trip: announcing only every half window would leave
+/// the sender with half of it for a while, so a 16 MiB window would carry no more than
+/// 8 MiB per round trip. Small windows announce exactly as python h2 does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Threshold {
     target: u32,
-    owed: u64,
+    /// Released bytes not announced yet; negative when a change of our
+    /// SETTINGS_INITIAL_WINDOW_SIZE credited the peer ahead of the releases.
+    owed: i64,
 }
 
 impl Threshold {
@@ -201,24 +251,43 @@ impl Threshold {
     fn grow(&mut self, new_target: u32) {
         let new_target = new_target.min(MAX_WINDOW);
         if new_target > self.target {
-            self.owed += u64::from(new_target - self.target);
+            self.owed += i64::from(new_target - self.target);
             self.target = new_target;
         }
     }
 
+    /// The released bytes that make an announcement due.
+    fn step(&self) -> u64 {
+        let half = u64::from(self.target / 2);
+        if self.target <= FINE_UPDATES_ABOVE {
+            half
+        } else {
+            half.min(u64::from(self.target / 8).max(u64::from(FINE_UPDATES_ABOVE / 2)))
+        }
+    }
+
+    /// Moves the target to `new_target` after the window moved by `delta` on its own (a
+    /// change of SETTINGS_INITIAL_WINDOW_SIZE): what the peer was credited beyond the move
+    /// of the target is taken from what is owed.
+    fn retarget(&mut self, new_target: u32, delta: i64) {
+        let new_target = new_target.min(MAX_WINDOW);
+        self.owed += i64::from(new_target) - i64::from(self.target) - delta;
+        self.target = new_target;
+    }
+
     fn flush(&mut self, window: i32, force: bool) -> u32 {
-        if self.owed == 0 {
+        if self.owed <= 0 {
             return 0;
         }
+        let owed = self.owed as u64;
         let room = (i64::from(self.target) - i64::from(window)).max(0) as u64;
         let small = u64::from((self.target / 4).min(1024));
-        let due =
-            force || self.owed >= u64::from(self.target / 2) || (window <= 0 && self.owed > small);
+        let due = force || owed >= self.step() || (window <= 0 && owed > small);
         if !due {
             return 0;
         }
-        let inc = self.owed.min(room).min(u64::from(MAX_WINDOW)) as u32;
-        self.owed -= u64::from(inc);
+        let inc = owed.min(room).min(u64::from(MAX_WINDOW)) as u32;
+        self.owed -= i64::from(inc);
         inc
     }
 }
@@ -229,8 +298,14 @@ impl WindowPolicy for Threshold {
     }
 
     fn on_released(&mut self, len: u32, status: &WindowStatus) -> u32 {
-        self.owed += u64::from(len);
+        self.owed += i64::from(len);
         self.flush(status.window, false)
+    }
+
+    fn on_initial_window_change(&mut self, old: u32, new: u32) {
+        let delta = i64::from(new) - i64::from(old);
+        let target = (i64::from(self.target) + delta).clamp(0, i64::from(MAX_WINDOW)) as u32;
+        self.retarget(target, delta);
     }
 
     fn target(&self) -> u32 {
@@ -268,20 +343,56 @@ impl WindowPolicy for Manual {
     }
 }
 
-/// Grows the window towards the bandwidth-delay product.
+/// The most a [`Bdp`] window grows by in one step: from 65,535 octets to 2 MiB, which fills
+/// 100 Mbit/s at 100 ms, in one round trip. Arrival times are no finer than the driver's
+/// reads, so a window read at once looks infinitely fast; this bounds what such an estimate
+/// costs.
+const MAX_GROWTH: u128 = 32;
+
+/// How long evidence of a window-limited sender stays good while the application catches up
+/// (at least; two round trips when that is longer).
+const GROWTH_EVIDENCE_TTL: Duration = Duration::from_millis(50);
+
+/// Grows the window towards the bandwidth-delay product, up to `max` (the default for every
+/// window, see [`Config`](crate::Config)).
 ///
-/// It measures how many bytes arrive within one round trip (RTT samples come from PING
-/// acknowledgements). When about a whole window (3/4 of it) arrives within one RTT, the window
-/// was what limited the sender, so the target doubles, up to `max`. Releases are coalesced like
-/// [`Threshold`], and the growth is added to the next increment.
+/// It measures how many bytes arrive within one round trip (the smallest RTT measured: the
+/// connection sends a PING while data flows and this policy is below its cap, see
+/// [`WindowPolicy::wants_rtt`]). When 3/4 of the window arrives within one RTT, the window,
+/// not the link, was what limited the sender, and the target grows:
+///
+/// * by the factor the arrivals show: if 3/4 of the window came in a quarter of the RTT, the
+///   link carries four times more per round trip, so the target is multiplied by
+///   `RTT / time taken` — between 2 (doubling, when the bytes were spread over the round
+///   trip) and 32 (a window that arrived at once, as the first one of a transfer does);
+/// * only once the application has caught up: the growth is applied when a release leaves at
+///   most half the window unread, within two RTTs (at least 50 ms) of the evidence. An
+///   application that does not read gets no growth, and a slow reader's window grows only to
+///   what it reads per round trip, so what is buffered for it stays bounded.
+///
+/// The growth is announced at once (with the release that allowed it). Releases are coalesced
+/// like [`Threshold`]. A sender that is not window-limited delivers at most 3/4 of a window
+/// per RTT, so the target settles between 4/3 of the bandwidth-delay product and the cap.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bdp {
     inner: Threshold,
     max: u32,
-    rtt: Option<Duration>,
-    sample_start: Option<Instant>,
-    sample_bytes: u64,
+    /// The smallest RTT sample in microseconds; `NO_RTT` before the first. Every stream
+    /// carries a policy, so it is kept small: 64 octets, as before it measured anything.
+    rtt_us: u32,
+    /// Octets of the current measurement.
+    sample_bytes: u32,
+    /// The target the arrivals justified (0: none), waiting for the application since
+    /// `pending_at`.
+    pending: u32,
+    /// When the current measurement ends: one RTT after its first octet (a comparison per
+    /// frame, no clock arithmetic but at its start).
+    sample_end: Option<Instant>,
+    pending_at: Option<Instant>,
 }
+
+/// `Bdp::rtt_us` before the first sample.
+const NO_RTT: u32 = u32::MAX;
 
 impl Bdp {
     /// A policy starting at `initial` bytes and growing up to `max`.
@@ -289,46 +400,100 @@ impl Bdp {
         Bdp {
             inner: Threshold::new(initial),
             max: max.clamp(initial.min(MAX_WINDOW), MAX_WINDOW),
-            rtt: None,
-            sample_start: None,
+            rtt_us: NO_RTT,
             sample_bytes: 0,
+            pending: 0,
+            sample_end: None,
+            pending_at: None,
         }
     }
 
-    /// The latest RTT sample.
+    /// The smallest RTT sample (to the microsecond): queueing on a busy link only adds to a
+    /// round trip, so the smallest is the path's own.
     pub fn rtt(&self) -> Option<Duration> {
-        self.rtt
+        (self.rtt_us != NO_RTT).then(|| Duration::from_micros(u64::from(self.rtt_us)))
+    }
+
+    /// The largest window this policy grows to.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// About a whole window arrived within one round trip, the measurement that ends at
+    /// `end` having started one `rtt` before it: the window limited the sender. Notes the
+    /// growth the arrival rate justifies. Out of line: at most once per round trip, and the
+    /// per-frame path stays small.
+    #[cold]
+    #[inline(never)]
+    fn window_limited(&mut self, end: Instant, now: Instant, rtt: Duration) {
+        let target = u64::from(self.inner.target);
+        let left = end.saturating_duration_since(now);
+        let took = rtt.saturating_sub(left).as_nanos().max(1);
+        let factor = (rtt.as_nanos() / took).clamp(2, MAX_GROWTH) as u64;
+        let grown = target.saturating_mul(factor).min(u64::from(self.max)) as u32;
+        self.pending = self.pending.max(grown);
+        self.pending_at = Some(now);
+        self.sample_end = None;
+        self.sample_bytes = 0;
     }
 }
 
 impl WindowPolicy for Bdp {
     fn on_received(&mut self, len: u32, status: &WindowStatus) -> u32 {
-        let Some(rtt) = self.rtt else { return 0 };
-        let start = *self.sample_start.get_or_insert(status.now);
-        if status.now.saturating_duration_since(start) > rtt {
-            self.sample_start = Some(status.now);
-            self.sample_bytes = u64::from(len);
-        } else {
-            self.sample_bytes += u64::from(len);
+        if self.rtt_us == NO_RTT || self.inner.target >= self.max {
+            return 0;
         }
-        let target = u64::from(self.inner.target);
-        if self.sample_bytes * 4 >= target * 3 && self.inner.target < self.max {
-            let grown = self.inner.target.saturating_mul(2).min(self.max);
-            self.inner.grow(grown);
-            self.sample_start = Some(status.now);
-            self.sample_bytes = 0;
-            // Announce the growth now: waiting for the next release would stall the sender.
-            return self.inner.flush(status.window, true);
+        let rtt = Duration::from_micros(u64::from(self.rtt_us));
+        let now = status.now;
+        let end = match self.sample_end {
+            Some(end) if now <= end => end,
+            _ => {
+                self.sample_bytes = 0;
+                *self.sample_end.insert(now + rtt)
+            }
+        };
+        self.sample_bytes = self.sample_bytes.saturating_add(len);
+        if u64::from(self.sample_bytes) * 4 >= u64::from(self.inner.target) * 3 {
+            self.window_limited(end, now, rtt);
         }
         0
     }
 
     fn on_released(&mut self, len: u32, status: &WindowStatus) -> u32 {
-        self.inner.on_released(len, status)
+        self.inner.owed += i64::from(len);
+        if self.pending > 0 {
+            let rtt = Duration::from_micros(u64::from(self.rtt_us));
+            let ttl = (rtt * 2).max(GROWTH_EVIDENCE_TTL);
+            let at = self.pending_at.unwrap_or(status.now);
+            if status.now.saturating_duration_since(at) > ttl {
+                self.pending = 0;
+            } else if status.unreleased <= u64::from(self.inner.target / 2) {
+                let grown = core::mem::take(&mut self.pending);
+                self.inner.grow(grown);
+                // Announce the growth now: waiting for the next step would stall the sender.
+                return self.inner.flush(status.window, true);
+            }
+        }
+        self.inner.flush(status.window, false)
     }
 
     fn on_rtt_sample(&mut self, rtt: Duration) {
-        self.rtt = Some(rtt);
+        let us = u32::try_from(rtt.as_micros())
+            .unwrap_or(NO_RTT - 1)
+            .min(NO_RTT - 1);
+        self.rtt_us = self.rtt_us.min(us);
+    }
+
+    fn wants_rtt(&self) -> bool {
+        self.inner.target < self.max
+    }
+
+    fn on_initial_window_change(&mut self, old: u32, new: u32) {
+        // Streams opened before the change start from the new size too; a window that had
+        // grown beyond it keeps its size.
+        self.max = self.max.max(new.min(MAX_WINDOW));
+        let target = self.inner.target.max(new);
+        self.inner.retarget(target, i64::from(new) - i64::from(old));
     }
 
     fn target(&self) -> u32 {
@@ -340,20 +505,34 @@ impl WindowPolicy for Bdp {
 pub type PolicyFactory = Arc<dyn Fn(u32) -> Box<dyn WindowPolicy> + Send + Sync>;
 
 /// Which [`WindowPolicy`] the connection builds for each window (a configuration value).
-#[derive(Clone, Default)]
+///
+/// The window's initial size comes from the configuration (SETTINGS_INITIAL_WINDOW_SIZE for
+/// streams, [`Config::connection_window_size`](crate::Config::connection_window_size) for the
+/// connection); a fixed window is [`WindowStrategy::Threshold`] with that size.
+#[derive(Clone)]
 pub enum WindowStrategy {
-    /// [`Threshold`]: python h2's automatic mode (the default).
-    #[default]
+    /// [`Threshold`]: python h2's automatic mode, a fixed window.
     Threshold,
     /// [`Manual`].
     Manual,
-    /// [`Bdp`], growing up to `max` bytes.
+    /// [`Bdp`], growing up to `max` bytes: auto-tuned. The default of
+    /// [`Config`](crate::Config), with [`DEFAULT_STREAM_WINDOW_CAP`] for streams and
+    /// [`DEFAULT_CONNECTION_WINDOW_CAP`] for the connection.
     Bdp {
         /// The largest window the policy may grow to.
         max: u32,
     },
     /// A policy of the caller's, built per window.
     Custom(PolicyFactory),
+}
+
+impl Default for WindowStrategy {
+    /// Auto-tuned up to [`DEFAULT_STREAM_WINDOW_CAP`] (the stream default).
+    fn default() -> Self {
+        WindowStrategy::Bdp {
+            max: DEFAULT_STREAM_WINDOW_CAP,
+        }
+    }
 }
 
 impl fmt::Debug for WindowStrategy {
@@ -400,6 +579,29 @@ impl WindowManager {
             Managed::Custom(p) => p.as_mut(),
         }
     }
+
+    /// Raises a growing policy's target to at least `target` (within its cap) and returns
+    /// the growth to announce; fixed and custom policies stay as they are. The connection
+    /// window follows its largest stream this way, so that it never holds back a stream
+    /// that grew.
+    fn follow(&mut self, target: u32, window: i32) -> u32 {
+        match &mut self.0 {
+            Managed::Bdp(p) if target > p.inner.target => {
+                p.inner.grow(target.min(p.max));
+                p.inner.flush(window, true)
+            }
+            _ => 0,
+        }
+    }
+
+    fn policy_ref(&self) -> &dyn WindowPolicy {
+        match &self.0 {
+            Managed::Threshold(p) => p,
+            Managed::Manual(p) => p,
+            Managed::Bdp(p) => p,
+            Managed::Custom(p) => p.as_ref(),
+        }
+    }
 }
 
 impl WindowPolicy for WindowManager {
@@ -415,14 +617,38 @@ impl WindowPolicy for WindowManager {
         self.policy().on_rtt_sample(rtt)
     }
 
-    fn target(&self) -> u32 {
-        match &self.0 {
-            Managed::Threshold(p) => p.target(),
-            Managed::Manual(p) => p.target(),
-            Managed::Bdp(p) => p.target(),
-            Managed::Custom(p) => p.target(),
-        }
+    fn wants_rtt(&self) -> bool {
+        self.policy_ref().wants_rtt()
     }
+
+    fn on_initial_window_change(&mut self, old: u32, new: u32) {
+        self.policy().on_initial_window_change(old, new)
+    }
+
+    fn target(&self) -> u32 {
+        self.policy_ref().target()
+    }
+}
+
+/// A snapshot of a connection's flow control (see
+/// [`Connection::window_stats`](crate::Connection::window_stats)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowStats {
+    /// Our SETTINGS_INITIAL_WINDOW_SIZE in effect (acknowledged by the peer): where our new
+    /// stream windows start. Auto-tuning raises it once streams have grown.
+    pub local_initial_window: u32,
+    /// The peer's SETTINGS_INITIAL_WINDOW_SIZE: where our send windows start.
+    pub peer_initial_window: u32,
+    /// The connection receive window we keep open (its policy's target).
+    pub connection_recv_target: u32,
+    /// What we may still send on the connection (may be negative, RFC 9113 §6.9.2).
+    pub connection_send_window: i32,
+    /// The largest target any stream receive window reached on this connection.
+    pub largest_stream_recv_target: u32,
+    /// The latest round-trip time measured by a PING.
+    pub rtt: Option<Duration>,
+    /// The smallest round-trip time measured (PINGs and our first SETTINGS).
+    pub min_rtt: Option<Duration>,
 }
 
 /// The receive side of one window: what the peer may still send, what the application holds,
@@ -501,9 +727,24 @@ impl RecvFlow {
         self.window.increase(inc)
     }
 
-    /// Applies a change of our SETTINGS_INITIAL_WINDOW_SIZE once the peer acknowledged it.
+    /// Raises the target of a growing policy ([`Bdp`]) to at least `target`, within its cap;
+    /// returns the increment to announce now, if any.
+    pub fn follow(&mut self, target: u32) -> u32 {
+        let inc = self.policy.follow(target, self.window.get());
+        self.clamp_and_apply(inc)
+    }
+
+    /// Whether the policy wants RTT samples now (see [`WindowPolicy::wants_rtt`]).
+    pub fn wants_rtt(&self) -> bool {
+        self.policy.wants_rtt()
+    }
+
+    /// Applies a change of our SETTINGS_INITIAL_WINDOW_SIZE once the peer acknowledged it,
+    /// and tells the policy.
     pub fn apply_initial_change(&mut self, old: u32, new: u32) -> Result<(), FlowError> {
-        self.window.apply_initial_change(old, new)
+        self.window.apply_initial_change(old, new)?;
+        self.policy.on_initial_window_change(old, new);
+        Ok(())
     }
 
     fn status(&self, now: Instant) -> WindowStatus {
@@ -634,30 +875,147 @@ mod tests {
     }
 
     #[test]
-    fn bdp_grows_when_a_window_arrives_within_one_rtt() {
+    fn threshold_announces_large_windows_by_the_eighth() {
+        let now = Instant::now();
+        let mut p = Threshold::new(16 << 20);
+        assert_eq!(p.on_released((2 << 20) - 1, &status(14 << 20, now)), 0);
+        assert_eq!(p.on_released(1, &status(14 << 20, now)), 2 << 20);
+        // 256 KiB: an eighth would be 32 KiB, the step is at least 64 KiB.
+        let mut p = Threshold::new(256 << 10);
+        assert_eq!(p.on_released(65_535, &status(100_000, now)), 0);
+        assert_eq!(p.on_released(1, &status(100_000, now)), 65_536);
+    }
+
+    #[test]
+    fn threshold_follows_a_change_of_the_initial_window() {
+        let now = Instant::now();
+        let mut f = RecvFlow::new(65_535, WindowStrategy::Threshold.build(65_535));
+        f.on_data(65_535, now).unwrap();
+        f.apply_initial_change(65_535, 1 << 20).unwrap();
+        assert_eq!(f.target(), 1 << 20);
+        assert_eq!(f.window().get(), (1 << 20) - 65_535);
+        // The released bytes are owed as before, and announced by the new window's step.
+        assert_eq!(f.release(65_535, now), 0);
+        f.on_data(65_537, now).unwrap();
+        assert_eq!(f.release(65_537, now), 131_072);
+        assert_eq!(f.window().get(), 1 << 20);
+    }
+
+    /// A receive window with a Bdp policy that knows a 100 ms round trip.
+    fn bdp_flow(initial: u32, max: u32) -> RecvFlow {
+        let mut f = RecvFlow::new(initial, WindowStrategy::Bdp { max }.build(initial));
+        f.on_rtt_sample(Duration::from_millis(100));
+        f
+    }
+
+    #[test]
+    fn bdp_needs_an_rtt_sample_and_asks_for_one() {
+        let now = Instant::now();
+        let mut f = RecvFlow::new(65_535, WindowStrategy::default().build(65_535));
+        assert!(f.wants_rtt());
+        f.on_data(65_535, now).unwrap();
+        assert_eq!(f.release(65_535, now), 65_535);
+        assert_eq!(f.target(), 65_535, "no growth without an RTT");
+        assert!(!RecvFlow::new(100, WindowStrategy::Threshold.build(100)).wants_rtt());
+    }
+
+    #[test]
+    fn bdp_grows_by_the_factor_the_arrivals_show() {
         let t0 = Instant::now();
-        let mut p = Bdp::new(65_535, 1 << 20);
-        // No RTT sample yet: no growth.
-        assert_eq!(p.on_received(65_535, &status(0, t0)), 0);
-        assert_eq!(p.target(), 65_535);
-        p.on_rtt_sample(Duration::from_millis(100));
-        // Slow arrival (spread over more than an RTT): no growth.
-        assert_eq!(p.on_received(30_000, &status(30_000, t0)), 0);
-        let t1 = t0 + Duration::from_millis(150);
-        assert_eq!(p.on_received(30_000, &status(0, t1)), 0);
-        assert_eq!(p.target(), 65_535);
-        // A window's worth within one RTT: doubles, and the growth is announced at once.
-        let t2 = t1 + Duration::from_millis(50);
-        let inc = p.on_received(30_000, &status(0, t2));
-        assert_eq!(p.target(), 131_070);
-        assert_eq!(inc, 65_535);
-        // Growth stops at max.
-        let mut t = t2;
-        for _ in 0..10 {
-            t += Duration::from_millis(1);
-            p.on_received(p.target(), &status(0, t));
+        let ms = Duration::from_millis;
+        // A whole window at once: the link carries far more, the target grows 32-fold and
+        // the growth goes out with the release.
+        let mut f = bdp_flow(65_535, 16 << 20);
+        f.on_data(65_535, t0).unwrap();
+        assert_eq!(f.target(), 65_535, "growth waits for the application");
+        assert_eq!(f.release(65_535, t0 + ms(1)), 32 * 65_535);
+        assert_eq!(f.target(), 32 * 65_535);
+        assert_eq!(f.window().get(), 32 * 65_535);
+        // 3/4 of the window over 60 ms of a 100 ms round trip: doubling.
+        let mut f = bdp_flow(65_536, 16 << 20);
+        for i in 0..3 {
+            f.on_data(16_000, t0 + ms(20 * i)).unwrap();
+            f.release(16_000, t0 + ms(20 * i));
         }
-        assert_eq!(p.target(), 1 << 20);
+        assert_eq!(f.target(), 65_536);
+        f.on_data(1_152, t0 + ms(60)).unwrap();
+        f.release(1_152, t0 + ms(61));
+        assert_eq!(f.target(), 131_072);
+        // Half the window per round trip: the window is not what limits, no growth.
+        let mut f = bdp_flow(65_536, 16 << 20);
+        for i in 0..20 {
+            let t = t0 + ms(25 * i);
+            f.on_data(8_192, t).unwrap();
+            f.release(8_192, t);
+        }
+        assert_eq!(f.target(), 65_536);
+        assert!(f.wants_rtt());
+    }
+
+    #[test]
+    fn bdp_stops_at_its_cap() {
+        let mut t = Instant::now();
+        let mut f = bdp_flow(65_535, 1 << 20);
+        for _ in 0..10 {
+            t += Duration::from_millis(100);
+            let n = f.window().available();
+            f.on_data(n, t).unwrap();
+            f.release(n, t);
+        }
+        assert_eq!(f.target(), 1 << 20);
+        assert_eq!(f.window().get(), 1 << 20);
+        assert!(!f.wants_rtt(), "at its cap it needs no more PINGs");
+    }
+
+    #[test]
+    fn bdp_does_not_grow_for_an_application_that_does_not_read() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut f = bdp_flow(65_535, 16 << 20);
+        f.on_data(65_535, t0).unwrap();
+        // Reading a little leaves more than half the window unread: no growth.
+        assert_eq!(f.release(16_384, t0 + ms(10)), 16_384);
+        assert_eq!(f.target(), 65_535);
+        // Catching up after the evidence is stale (two RTTs) grows nothing either.
+        assert_eq!(f.release(49_151, t0 + ms(300)), 49_151);
+        assert_eq!(f.target(), 65_535);
+        // A slow reader's window grows only to what it reads per round trip: the sender
+        // refills what is read, 16 KiB per 100 ms here, a quarter of the window.
+        let mut t = t0 + ms(300);
+        for _ in 0..50 {
+            t += ms(100);
+            f.on_data(16_384, t).unwrap();
+            f.release(16_384, t + ms(50));
+        }
+        assert_eq!(f.target(), 65_535);
+    }
+
+    #[test]
+    fn bdp_keeps_a_grown_window_when_the_initial_window_rises() {
+        let t0 = Instant::now();
+        let mut f = bdp_flow(65_535, 16 << 20);
+        f.on_data(65_535, t0).unwrap();
+        f.release(65_535, t0);
+        assert_eq!(f.target(), 2_097_120);
+        // Our SETTINGS_INITIAL_WINDOW_SIZE follows to 524,280: the stream is credited the
+        // difference at once, which the policy takes back from the next releases.
+        f.apply_initial_change(65_535, 2_097_120).unwrap();
+        assert_eq!(f.window().get(), 2_097_120 + 2_097_120 - 65_535);
+        assert_eq!(f.target(), 2_097_120);
+        let over = 2_097_120 - 65_535;
+        let t1 = t0 + Duration::from_secs(1);
+        let half = over / 2;
+        f.on_data(half, t1).unwrap();
+        assert_eq!(f.release(half, t1), 0, "the credit is paid back first");
+        let t2 = t1 + Duration::from_millis(150);
+        f.on_data(over - half, t2).unwrap();
+        assert_eq!(f.release(over - half, t2), 0);
+        assert_eq!(f.window().get(), 2_097_120);
+        assert_eq!(f.target(), 2_097_120);
+        // A stream still at the old size starts from the new one.
+        let mut g = bdp_flow(65_535, 16 << 20);
+        g.apply_initial_change(65_535, 2_097_120).unwrap();
+        assert_eq!((g.target(), g.window().get()), (2_097_120, 2_097_120));
     }
 
     #[test]

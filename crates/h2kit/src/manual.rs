@@ -63,8 +63,8 @@
 //! each budget counts only what a conforming peer does rarely:
 //!
 //! - PING: not counted by default. A PING costs one 17-byte ACK, and bandwidth estimators
-//!   (gRPC's BDP pings, our own client's window tuning) send one per round trip while data
-//!   flows, thousands a second on a fast link. What a flood costs us is the ACKs the peer
+//!   send PINGs while data flows: gRPC's BDP pings one per round trip, thousands a second on
+//!   a fast link (ours at most one per 100 ms, see the receive windows below). What a flood costs us is the ACKs the peer
 //!   leaves unread, bounded by the reply queue below (nghttp2 judges it the same way).
 //!   `limits.pings` can still set a rate.
 //! - SETTINGS: 30 per 10 s (peers send one or two per connection, a BDP estimator a few
@@ -116,6 +116,57 @@
 //! on, so memory is bounded by streams × buffer; `limits.idle_timeout` (5 minutes) closes
 //! connections with no frames received and no streams open. Timeouts on individual stalled
 //! streams belong to the application, which knows how long a response may take.
+//!
+//! # Receive windows: auto-tuned, with caps
+//!
+//! With the RFC's 64 KiB windows a receiver allows one window per round trip: 5 Mbit/s at
+//! 100 ms, whatever the link (issue 12 measured `h2kit get` at 27 s for 16 MiB where curl
+//! took 1.45 s). Every window is therefore auto-tuned by default
+//! ([`Bdp`](crate::flow::Bdp)): it starts at the RFC's 65,535 octets for streams (small
+//! requests need no more) and 1 MiB for the connection, and grows when about a whole window
+//! (3/4) arrives within one round trip, which means the window and not the link limited the
+//! sender. It grows by the factor the arrival rate shows (2 to 32 per step), so a long fat
+//! link is filled within a few round trips, and it stops once the sender no longer uses 3/4
+//! of the window per round trip, between 4/3 of the bandwidth-delay product and the cap.
+//!
+//! - **Round trips** come from the acknowledgement of our first SETTINGS and from PINGs the
+//!   connection sends while DATA arrives: the first with the first DATA, then at most one
+//!   outstanding and at most one per max(RTT, 100 ms), and none once the windows the DATA
+//!   arrives on are at their caps or their policies do not use RTT samples
+//!   ([`WindowPolicy::wants_rtt`](crate::flow::WindowPolicy::wants_rtt)). The smallest sample
+//!   counts: queueing behind our own data on a busy link only adds to a round trip. A peer
+//!   flooding PINGs, or acknowledging PINGs it guesses, cannot raise that rate: the estimator
+//!   waits for its own PING and then for the interval.
+//! - **Caps**: 16 MiB per stream ([`DEFAULT_STREAM_WINDOW_CAP`](crate::flow::DEFAULT_STREAM_WINDOW_CAP))
+//!   and 32 MiB per connection
+//!   ([`DEFAULT_CONNECTION_WINDOW_CAP`](crate::flow::DEFAULT_CONNECTION_WINDOW_CAP)). Go's
+//!   client announces 4 MiB per stream and 1 GiB per connection, Chrome 6 MiB and 15 MiB,
+//!   curl raises each stream to 10 MiB with a 10 MiB connection window; hyper's adaptive
+//!   window and gRPC's BDP estimator stop at 16 MiB. Go's and Chrome's stream windows hold one
+//!   stream below 500 Mbit/s at 100 ms; 16 MiB fills 1 Gbit/s at 100 ms (a product of
+//!   12.5 MB). The connection cap is twice the stream cap, as Chrome keeps 2.5 times, so a
+//!   stream at its cap never waits for the connection.
+//! - **Announcements**: released octets are announced once half a small window, or an eighth
+//!   of a window above 128 KiB (at least 64 KiB), is released, so a large window is never
+//!   half unannounced for long. Once a stream has grown to twice our
+//!   SETTINGS_INITIAL_WINDOW_SIZE, the grown size is announced in SETTINGS
+//!   ([`Config::grow_initial_window`](crate::Config::grow_initial_window)), as gRPC does, so
+//!   new streams start near the product: at most one SETTINGS per doubling, a handful per
+//!   connection, well within anyone's SETTINGS budget.
+//!
+//! Windows are promises, not buffers. A window grows only when a release leaves at most half
+//! of it unread, soon after the evidence: an application that does not read gets no growth,
+//! and a slow reader's window grows only to what it reads per round trip. The window reopens
+//! only as the application releases data, so what a connection buffers for bodies the
+//! application has not read is at most its connection window: 1 MiB until it has grown, and
+//! never more than the cap (32 MiB). A server with many connections that worries about that
+//! bound lowers `connection_window` to `Bdp { max }` with a smaller `max`, or fixes the
+//! windows with [`WindowStrategy::Threshold`](crate::flow::WindowStrategy::Threshold).
+//!
+//! In the other direction, a peer that shrinks SETTINGS_INITIAL_WINDOW_SIZE mid-transfer
+//! drives our send windows negative (RFC 9113 §6.9.2): nothing is sent until its
+//! WINDOW_UPDATEs bring them back above zero. A peer that never sends WINDOW_UPDATE gets one
+//! window and then nothing; the zero-window stall above applies.
 //!
 //! # SETTINGS acknowledgement
 //!

@@ -672,3 +672,144 @@ fn priority_update_from_a_server_is_a_connection_error_naming_rfc_9218() {
     assert!(err.to_string().contains("RFC 9218"), "{err}");
     assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
 }
+
+/// The data frames in `frames`: total payload octets, and whether one ended the stream.
+fn data_sent(frames: &[Frame]) -> (usize, bool) {
+    frames.iter().fold((0, false), |(n, end), f| match f {
+        Frame::Data(d) => (n + d.data.len(), end || d.end_stream),
+        _ => (n, end),
+    })
+}
+
+/// Issue 12, bad input: a client that shrinks SETTINGS_INITIAL_WINDOW_SIZE mid-transfer
+/// drives our stream send window negative (RFC 9113 §6.9.2); nothing is sent until its
+/// WINDOW_UPDATEs bring the window above zero, then exactly what they allow.
+#[test]
+fn a_window_shrunk_mid_transfer_goes_negative_and_recovers_exactly() {
+    let mut raw = server(Config::default());
+    raw.headers(1, &GET, true).unwrap();
+    raw.conn
+        .send_response(sid(1), status("200"), false)
+        .unwrap();
+    raw.conn
+        .send_data(sid(1), Bytes::from(vec![1u8; 100_000]), true)
+        .unwrap();
+    assert_eq!(data_sent(&raw.frames()), (65_535, false));
+    let settings = |v: u32| {
+        let mut s = h2kit_frame::Settings::new();
+        s.push(h2kit_frame::SettingId::INITIAL_WINDOW_SIZE, v);
+        s
+    };
+    let update = |raw: &mut Raw, stream: u32, inc: u32| {
+        raw.send_with(|b, _| h2kit_frame::encode_window_update(sid(stream), inc, b).unwrap())
+            .unwrap();
+    };
+    // 65,535 in flight; the initial window drops to 16,384: the stream window is -49,151.
+    let s = settings(16_384);
+    raw.send_with(|b, _| h2kit_frame::encode_settings(&s, b).unwrap())
+        .unwrap();
+    update(&mut raw, 0, 1 << 20);
+    assert_eq!(data_sent(&raw.frames()), (0, false));
+    assert_eq!(raw.conn.send_capacity(sid(1)), 0);
+    update(&mut raw, 1, 49_151);
+    assert_eq!(
+        data_sent(&raw.frames()),
+        (0, false),
+        "the window is back at 0"
+    );
+    update(&mut raw, 1, 10_000);
+    assert_eq!(data_sent(&raw.frames()), (10_000, false));
+    // Raising the setting again credits the difference: the rest goes out.
+    let s = settings(65_535);
+    raw.send_with(|b, _| h2kit_frame::encode_settings(&s, b).unwrap())
+        .unwrap();
+    assert_eq!(data_sent(&raw.frames()), (100_000 - 75_535, true));
+    assert!(raw.conn.error().is_none());
+}
+
+/// Issue 12, bad input: a peer that never sends WINDOW_UPDATE gets one window of data and
+/// then nothing: no busy loop, no frame beyond the window, and the connection stays usable.
+#[test]
+fn a_peer_that_never_opens_its_window_gets_one_window() {
+    let mut raw = server(Config::default());
+    raw.send_with(|b, _| h2kit_frame::encode_settings_ack(b))
+        .unwrap();
+    raw.headers(1, &GET, true).unwrap();
+    raw.conn
+        .send_response(sid(1), status("200"), false)
+        .unwrap();
+    raw.conn
+        .send_data(sid(1), Bytes::from(vec![1u8; 200_000]), true)
+        .unwrap();
+    assert_eq!(data_sent(&raw.frames()), (65_535, false));
+    for _ in 0..100 {
+        raw.now += Duration::from_secs(1);
+        raw.conn.handle_timeout(raw.now);
+        assert_eq!(data_sent(&raw.frames()), (0, false));
+    }
+    raw.send_with(|b, _| h2kit_frame::encode_ping(false, [3; 8], b))
+        .unwrap();
+    assert!(
+        raw.frames()
+            .iter()
+            .any(|f| matches!(f, Frame::Ping(p) if p.ack && p.payload == [3; 8]))
+    );
+}
+
+/// Issue 12, bad input: a server that floods PINGs, acknowledges PINGs it guesses, and sends
+/// a steady stream of DATA cannot make the client's window estimator send more than one PING
+/// per 100 ms (its floor above this short round trip); the client still answers every PING.
+#[test]
+fn a_ping_flood_cannot_speed_up_the_estimator() {
+    let mut raw = Raw::new(h2kit::Connection::client(Config::default()));
+    let id = raw.conn.send_request(get("/"), true).unwrap();
+    raw.frames();
+    raw.handshake_as_server();
+    let block = raw.block(&[(":status", "200")]);
+    raw.send_with(|b, _| {
+        h2kit_frame::encode_headers(id, &block, false, None, None, 16_384, b).unwrap()
+    })
+    .unwrap();
+    let chunk = vec![0u8; 4_000];
+    let (mut ours, mut acks) = (0, 0);
+    let seconds = 10;
+    for ms in 0..seconds * 1_000u64 {
+        raw.now += Duration::from_millis(1);
+        raw.send_with(|b, _| {
+            h2kit_frame::encode_data(id, &chunk, false, None, b).unwrap();
+            for i in 0..10u64 {
+                h2kit_frame::encode_ping(false, (ms * 10 + i).to_be_bytes(), b);
+                // Guessed payloads of the client's own PINGs (a counter, at most one per
+                // 100 ms if the estimator keeps its bound), acknowledged at once.
+                let guess = 0x6832_6b69_0000_0000 | (ms / 100 + i);
+                h2kit_frame::encode_ping(true, guess.to_be_bytes(), b);
+            }
+        })
+        .unwrap();
+        for e in raw.events.drain(..) {
+            if let Event::Data {
+                stream,
+                flow_controlled_len,
+                ..
+            } = e
+            {
+                raw.conn.release_capacity(stream, flow_controlled_len);
+            }
+        }
+        for f in raw.frames() {
+            if let Frame::Ping(p) = f {
+                if p.ack {
+                    acks += 1;
+                } else {
+                    ours += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(acks, seconds * 10_000);
+    assert!(
+        (1..=seconds * 10 + 1).contains(&ours),
+        "{ours} estimator PINGs in {seconds} s"
+    );
+    assert!(raw.conn.error().is_none());
+}

@@ -46,6 +46,11 @@ fn get_request_and_response() {
                     new: 100
                 },
                 h2kit::SettingChange {
+                    id: h2kit::SettingId::INITIAL_WINDOW_SIZE,
+                    old: 65_535,
+                    new: 1 << 20
+                },
+                h2kit::SettingChange {
                     id: h2kit::SettingId::MAX_HEADER_LIST_SIZE,
                     old: u32::MAX,
                     new: 65_536
@@ -352,7 +357,9 @@ fn graceful_shutdown_lets_in_flight_streams_finish() {
 
 #[test]
 fn initial_window_change_mid_stream_unblocks_data() {
-    let mut p = Pair::with_chunk(16_384);
+    let mut client = Config::default();
+    client.settings.initial_window_size = 65_535;
+    let mut p = Pair::new(client, Config::default(), 16_384);
     let id = p.client.send_request(get("/big"), true).unwrap();
     p.drive();
     p.server.send_response(id, status("200"), false).unwrap();
@@ -677,7 +684,7 @@ fn padded_data_counts_against_flow_control() {
             })
             .collect();
         assert_eq!(data, vec![(Bytes::from_static(b"hello"), 5 + 20 + 1)]);
-        assert_eq!(p.client.send_window(), 1_048_576 - 26, "chunk {chunk}");
+        assert_eq!(p.client.send_window(), 2_097_152 - 26, "chunk {chunk}");
     }
 }
 

@@ -17,7 +17,11 @@
 //!
 //! Reported per configuration: the virtual time from sending the request to the last byte,
 //! the goodput over that time, and the rate over the second half of the body (the steady
-//! state once windows have grown), each against the link's rate.
+//! state once windows have grown), each against the link's rate, and the stream and
+//! connection windows the client ended with. Configurations: the default (auto-tuned),
+//! auto-tuned without raising SETTINGS_INITIAL_WINDOW_SIZE, a user-defined policy
+//! (`WindowStrategy::Custom`), and fixed windows of the RFC's, Go's, Chrome's and curl's sizes
+//! and of our caps.
 
 use std::time::{Duration, Instant};
 
@@ -40,8 +44,9 @@ fn request() -> Vec<Field> {
     ]
 }
 
-/// One download; returns (request-to-last-byte, time of the body's midpoint arrival).
-fn download(client: Config) -> (Duration, Duration, Duration) {
+/// One download; returns the request-to-last-byte time, the time to the body's midpoint, the
+/// time of its second half, and the client's windows at the end.
+fn download(client: Config) -> (Duration, Duration, Duration, h2kit::flow::WindowStats) {
     let mut server = Config::default();
     // The application hands the whole body over at once; the windows decide the pace.
     server.limits.max_send_buffer_per_stream = BODY + CHUNK;
@@ -94,7 +99,8 @@ fn download(client: Config) -> (Duration, Duration, Duration) {
                     assert_eq!(received, BODY);
                     let end = pair.now();
                     let half = half_at.unwrap_or(end);
-                    return (end - start, half - start, end - half);
+                    let stats = pair.client.window_stats();
+                    return (end - start, half - start, end - half, stats);
                 }
             }
         }
@@ -134,39 +140,119 @@ fn virtual_link() {
         ONE_WAY.as_millis(),
         2 * ONE_WAY.as_millis()
     );
+    // The request's round trip comes first: over the whole transfer no window reaches more.
+    let ceiling = ONE_WAY * 2 + Duration::from_secs_f64(BODY as f64 / LINK_BYTES_PER_SEC as f64);
     println!(
-        "  {:<36} {:>10} {:>12} {:>8} {:>14} {:>8}",
+        "  ceiling: {:.2} s, {:.1}% of the link over the whole transfer (one round trip for the \
+         request, then the body at the link's rate)",
+        ceiling.as_secs_f64(),
+        100.0 * mbps(BODY, ceiling) / link
+    );
+    println!(
+        "  {:<36} {:>10} {:>12} {:>8} {:>14} {:>8}  stream / conn window",
         "client receive windows", "time", "goodput", "of link", "2nd half rate", "of link"
     );
-    let fixed = {
+    // A fixed window: `Threshold` with the given stream and connection sizes.
+    let fixed = |stream: u32, connection: u32| {
         let mut c = Config {
             stream_window: WindowStrategy::Threshold,
             connection_window: WindowStrategy::Threshold,
-            connection_window_size: 65_535,
+            connection_window_size: connection,
             ..Config::default()
         };
-        c.settings.initial_window_size = 65_535;
+        c.settings.initial_window_size = stream;
         c
     };
+    let no_settings = Config {
+        grow_initial_window: false,
+        ..Config::default()
+    };
+    // A user-defined policy (WindowStrategy::Custom) that doubles after each window received.
+    let doubling = Config {
+        stream_window: WindowStrategy::Custom(std::sync::Arc::new(|initial| {
+            Box::new(Doubling::new(
+                initial,
+                h2kit::flow::DEFAULT_STREAM_WINDOW_CAP,
+            ))
+        })),
+        ..Config::default()
+    };
     let cases: Vec<(&str, Config)> = vec![
-        ("default (Config::default())", Config::default()),
-        ("fixed 64 KiB stream and connection", fixed),
+        ("default: auto-tuned (Bdp)", Config::default()),
+        ("auto-tuned, no SETTINGS raise", no_settings),
+        ("custom (hyper shape): 2x per window", doubling),
+        ("fixed 64 KiB (the RFC's)", fixed(65_535, 65_535)),
+        ("fixed 4 MiB / 1 GiB (Go's client)", fixed(4 << 20, 1 << 30)),
+        ("fixed 6 MiB / 15 MiB (Chrome)", fixed(6 << 20, 15 << 20)),
+        ("fixed 10 MiB / 10 MiB (curl)", fixed(10 << 20, 10 << 20)),
+        (
+            "fixed 16 MiB / 32 MiB (our caps)",
+            fixed(16 << 20, 32 << 20),
+        ),
     ];
     for (name, config) in cases {
         let wall = Instant::now();
-        let (total, _half, second_half) = download(config);
+        let (total, _half, second_half, stats) = download(config);
         let goodput = mbps(BODY, total);
         let steady = mbps(BODY / 2, second_half);
         println!(
-            "  {:<36} {:>8.2} s {:>7.1} MB/s {:>7.1}% {:>9.1} MB/s {:>7.1}%   ({:.1} s of CPU)",
+            "  {:<36} {:>8.2} s {:>7.1} MB/s {:>7.1}% {:>9.1} MB/s {:>7.1}%  {:>5.1} / {:>5.1} MiB  ({:.1} s of CPU)",
             name,
             total.as_secs_f64(),
             goodput,
             100.0 * goodput / link,
             steady,
             100.0 * steady / link,
+            f64::from(stats.largest_stream_recv_target) / f64::from(1u32 << 20),
+            f64::from(stats.connection_recv_target) / f64::from(1u32 << 20),
             wall.elapsed().as_secs_f64()
         );
+    }
+}
+
+/// A user-defined policy for the table: hyper's `increase_window_size(frame_size)` shape,
+/// doubling the window whenever a whole window was received since the last doubling and the
+/// application has released it (no RTT needed, so it never asks for PINGs).
+#[derive(Debug)]
+struct Doubling {
+    target: u32,
+    max: u32,
+    received: u64,
+    owed: u64,
+}
+
+impl Doubling {
+    fn new(target: u32, max: u32) -> Self {
+        Doubling {
+            target,
+            max,
+            received: 0,
+            owed: 0,
+        }
+    }
+}
+
+impl h2kit::flow::WindowPolicy for Doubling {
+    fn on_received(&mut self, len: u32, _: &h2kit::flow::WindowStatus) -> u32 {
+        self.received += u64::from(len);
+        0
+    }
+
+    fn on_released(&mut self, len: u32, status: &h2kit::flow::WindowStatus) -> u32 {
+        self.owed += u64::from(len);
+        if self.received >= u64::from(self.target) && self.target < self.max {
+            let grown = self.target.saturating_mul(2).min(self.max);
+            self.owed += u64::from(grown - self.target);
+            self.target = grown;
+            self.received = 0;
+        } else if self.owed < u64::from(self.target / 2) && status.window > 0 {
+            return 0;
+        }
+        std::mem::take(&mut self.owed).min(u64::from(u32::MAX)) as u32
+    }
+
+    fn target(&self) -> u32 {
+        self.target
     }
 }
 

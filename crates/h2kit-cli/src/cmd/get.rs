@@ -69,7 +69,8 @@ pub(crate) struct GetArgs {
     /// Write the body to FILE instead of stdout (shows a progress bar on a terminal).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
-    /// Trace every frame in and out (stream ids, flags, decoded headers) on stderr.
+    /// Trace every frame in and out (stream ids, flags, decoded headers) on stderr; at the
+    /// end, show the windows both sides settled on and the RTT measured.
     #[arg(short = 'v', long)]
     pub(crate) verbose: bool,
     /// Use h2c with prior knowledge (the default for http:// URLs; requires one).
@@ -89,7 +90,8 @@ pub(crate) struct GetArgs {
     /// Trust the CA certificate(s) in FILE (PEM or DER).
     #[arg(long, value_name = "FILE")]
     pub(crate) cacert: Option<PathBuf>,
-    /// Send the request N times concurrently on one connection and print statistics.
+    /// Send the request N times concurrently on one connection and print statistics
+    /// (req/s and MB/s, also as h2load prints them).
     #[arg(short = 'n', long = "repeat", value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) repeat: u32,
@@ -328,7 +330,7 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
     let mut url = args.url.clone();
     let mut method = prepared.method.clone();
     let mut redirects = 0u32;
-    let (_client, response) = loop {
+    let (client, response) = loop {
         let client = builder_for(&args, start)?.connect(&url).await?;
         if args.repeat > 1 {
             return repeat(&args, &prepared, &client).await;
@@ -463,6 +465,7 @@ async fn get(args: GetArgs) -> Result<(), Failure> {
                 eprintln!("[trailer] {n}: {}", String::from_utf8_lossy(v.as_bytes()));
             }
         }
+        print_windows(&client).await;
     }
     if let Some(format) = &args.write_out {
         let text = format
@@ -545,6 +548,30 @@ fn builder_for(args: &GetArgs, start: Instant) -> Result<h2kit_client::ClientBui
     Ok(builder.proxies(proxies(args)?))
 }
 
+/// `-v`: the flow-control windows both sides settled on and the RTT measured (HTTP/2 only).
+async fn print_windows(client: &Client) {
+    let Ok(s) = client.stats().await else {
+        return;
+    };
+    let ms = |d: Option<Duration>| match d {
+        Some(d) => format!("{:.3} ms", d.as_secs_f64() * 1e3),
+        None => "not measured".to_owned(),
+    };
+    eprintln!(
+        "[windows] ours: SETTINGS_INITIAL_WINDOW_SIZE {}, largest stream window {}, \
+         connection window {}\n\
+         [windows] peer's: SETTINGS_INITIAL_WINDOW_SIZE {}, connection send window left {}\n\
+         [rtt] latest {}, min {}",
+        s.local_initial_window,
+        s.largest_stream_recv_target,
+        s.connection_recv_target,
+        s.peer_initial_window,
+        s.connection_send_window,
+        ms(s.rtt),
+        ms(s.min_rtt),
+    );
+}
+
 fn progress_bar(length: Option<u64>) -> indicatif::ProgressBar {
     let bar = match length {
         Some(n) => indicatif::ProgressBar::new(n),
@@ -623,12 +650,16 @@ async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<
     } else {
         Default::default()
     };
+    if args.verbose {
+        print_windows(client).await;
+    }
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
         "{n} requests in {:.3} s: {ok} completed, {errors} failed, {http_errors} with status >= 400\n\
          {:.0} req/s, {} bytes ({:.2} MB/s)\n\
-         latency min {:.3} ms, avg {:.3} ms, max {:.3} ms",
+         latency min {:.3} ms, avg {:.3} ms, max {:.3} ms\n\
+         {}",
         secs,
         ok as f64 / secs,
         total_bytes,
@@ -636,6 +667,7 @@ async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<
         min.as_secs_f64() * 1e3,
         avg.as_secs_f64() * 1e3,
         max.as_secs_f64() * 1e3,
+        h2load_line(elapsed, ok, total_bytes),
     );
     if let Some(f) = first_error {
         return Err(f);
@@ -647,6 +679,25 @@ async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<
         ));
     }
     Ok(())
+}
+
+/// The summary line as h2load prints it, for a side-by-side comparison: its units are
+/// binary (1 MB = 2^20 bytes), its rate counts completed requests. h2load's byte count is
+/// every octet received (frame headers and field blocks too); ours is the bodies', which for
+/// bodies of a few KiB and more is within a few percent of it.
+fn h2load_line(elapsed: Duration, completed: usize, body_bytes: u64) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let rate = body_bytes as f64 / secs;
+    let (value, unit) = [(1u64 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")]
+        .into_iter()
+        .find(|(scale, _)| rate >= *scale as f64)
+        .map_or((rate, ""), |(scale, unit)| (rate / scale as f64, unit));
+    format!(
+        "finished in {:.2}s, {:.2} req/s, {:.2}{unit}B/s (as h2load prints it)",
+        secs,
+        completed as f64 / secs,
+        value,
+    )
 }
 
 /// `-v`: one line per frame (time, direction, type, stream, flags, details), then the

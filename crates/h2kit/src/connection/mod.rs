@@ -136,7 +136,13 @@ enum PingPurpose {
     User,
     KeepAlive,
     Shutdown,
+    /// Measures the round trip for the window policies while data flows (see
+    /// `Connection::maybe_estimate`).
+    Estimate,
 }
+
+/// The least time between two of our estimator PINGs (see `Connection::maybe_estimate`).
+const ESTIMATE_INTERVAL_FLOOR: Duration = Duration::from_millis(100);
 
 /// The connection's timers, each with at most one deadline at a time
 /// (see `Connection::deadline`).
@@ -350,6 +356,16 @@ pub struct Connection {
     pings: VecDeque<PendingPing>,
     ping_counter: u64,
     last_rtt: Option<Duration>,
+    /// The smallest RTT measured (PINGs, our first SETTINGS): new streams' policies start
+    /// with it.
+    min_rtt: Option<Duration>,
+    /// An estimator PING is outstanding.
+    estimating: bool,
+    /// No estimator PING before this.
+    next_estimate: Option<Instant>,
+    /// The largest target a stream receive window reached (at least the configured initial
+    /// window: only growth beyond it counts).
+    largest_stream_target: u32,
 
     // Lifecycle.
     goaway_sent: Option<StreamId>,
@@ -456,6 +472,10 @@ impl Connection {
             pings: VecDeque::new(),
             ping_counter: 0,
             last_rtt: None,
+            min_rtt: None,
+            estimating: false,
+            next_estimate: None,
+            largest_stream_target: config.settings.initial_window_size,
             goaway_sent: None,
             goaway_recv: None,
             goaway_recv_reason: (ErrorCode::NO_ERROR, Bytes::new()),
@@ -891,6 +911,92 @@ impl Connection {
         self.last_rtt
     }
 
+    /// Our flow control at a glance: the initial windows both ways, the connection windows,
+    /// the largest stream window reached and the RTTs measured.
+    pub fn window_stats(&self) -> crate::flow::WindowStats {
+        crate::flow::WindowStats {
+            local_initial_window: self.local.initial_window_size,
+            peer_initial_window: self.remote.initial_window_size,
+            connection_recv_target: self.recv_flow.target(),
+            connection_send_window: self.send_window.get(),
+            largest_stream_recv_target: self
+                .largest_stream_target
+                .max(self.local.initial_window_size),
+            rtt: self.last_rtt,
+            min_rtt: self.min_rtt,
+        }
+    }
+
+    /// An RTT sample for every window policy (and the connection's record of it).
+    fn rtt_sample(&mut self, rtt: Duration) {
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        self.recv_flow.on_rtt_sample(rtt);
+        for s in self.streams.values_mut() {
+            s.recv.on_rtt_sample(rtt);
+        }
+    }
+
+    /// Called for DATA carrying flow-controlled bytes: measures the round trip with a PING
+    /// when the connection's window policy, or the receiving stream's (`stream_wants`), wants
+    /// RTT samples (see [`WindowPolicy::wants_rtt`](crate::flow::WindowPolicy::wants_rtt)).
+    /// At most one such PING is outstanding, and the next goes out no sooner than one RTT
+    /// (and [`ESTIMATE_INTERVAL_FLOOR`]) after the previous one came back, so its rate is
+    /// ours to bound, whatever the peer sends: the first goes out with the first DATA.
+    fn maybe_estimate(&mut self, now: Instant, stream_wants: bool) {
+        if self.estimating
+            || self.next_estimate.is_some_and(|t| now < t)
+            || !(stream_wants || self.recv_flow.wants_rtt())
+            || self.pings.len() >= self.config.limits.max_pending_local
+        {
+            return;
+        }
+        self.estimating = true;
+        let payload = self.next_ping_payload();
+        self.queue_ping(payload, PingPurpose::Estimate);
+    }
+
+    /// Our estimator PING came back (`rtt` is `None` for an acknowledgement that arrived
+    /// before the PING was written, which only a peer guessing payloads sends).
+    fn estimate_done(&mut self, now: Instant, rtt: Option<Duration>) {
+        self.estimating = false;
+        let wait = rtt.map_or(ESTIMATE_INTERVAL_FLOOR, |r| r.max(ESTIMATE_INTERVAL_FLOOR));
+        self.next_estimate = Some(now + wait);
+    }
+
+    /// After a release on a stream whose target is now `target`: records the largest, has a
+    /// growing connection window follow it, and once a stream window has grown to at least
+    /// twice our SETTINGS_INITIAL_WINDOW_SIZE, announces the grown size so that new streams
+    /// start there ([`Config::grow_initial_window`]).
+    fn note_stream_target(&mut self, target: u32) {
+        if target <= self.largest_stream_target {
+            return;
+        }
+        self.largest_stream_target = target;
+        if self.error.is_some() {
+            return;
+        }
+        // The connection window follows (half as much again, as Chrome keeps 2.5 times its
+        // stream window), so that it does not hold back the stream that grew.
+        let inc = self.recv_flow.follow(target.saturating_add(target / 2));
+        self.queue_window_update(StreamId::ZERO, inc);
+        if !self.config.grow_initial_window {
+            return;
+        }
+        let latest = self
+            .pending_settings
+            .back()
+            .map_or(self.local, |p| p.settings);
+        if u64::from(target) < 2 * u64::from(latest.initial_window_size)
+            || self.pending_settings.len() + 1 >= self.config.limits.max_pending_local
+        {
+            return;
+        }
+        let _ = self.update_settings(LocalSettings {
+            initial_window_size: target,
+            ..latest
+        });
+    }
+
     fn next_ping_payload(&mut self) -> [u8; 8] {
         self.ping_counter = self.ping_counter.wrapping_add(1);
         (self.ping_counter | 0x6832_6b69_0000_0000).to_be_bytes()
@@ -903,7 +1009,10 @@ impl Connection {
     fn new_stream(&self, local: bool) -> Stream {
         let send = Window::saturating(self.remote.initial_window_size);
         let target = self.stream_window_strategy_target();
-        let recv = RecvFlow::new(target, self.config.stream_window.build(target));
+        let mut recv = RecvFlow::new(target, self.config.stream_window.build(target));
+        if let Some(rtt) = self.min_rtt {
+            recv.on_rtt_sample(rtt);
+        }
         Stream::new(local, send, recv)
     }
 }

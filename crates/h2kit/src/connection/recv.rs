@@ -115,7 +115,7 @@ impl Connection {
             Frame::Priority(p) => self.on_priority(p, now),
             Frame::RstStream(r) => self.on_rst(r, now),
             Frame::Settings(s) => self.on_settings(s, now),
-            Frame::SettingsAck => self.on_settings_ack(),
+            Frame::SettingsAck => self.on_settings_ack(now),
             Frame::Ping(p) => self.on_ping(p, now),
             Frame::GoAway(g) => self.on_goaway(g),
             Frame::WindowUpdate(w) => self.on_window_update(w, now),
@@ -383,6 +383,7 @@ impl Connection {
                 return self.stream_error(id, ProtocolViolation::FlowControlExceeded, now);
             }
         };
+        let stream_wants_rtt = s.recv.wants_rtt();
         let malformed = if s.recv_phase != Phase::Body {
             Some(ProtocolViolation::MalformedMessage)
         } else {
@@ -409,6 +410,9 @@ impl Connection {
         });
         if fx.closed {
             self.maybe_remove(id);
+        }
+        if len > 0 {
+            self.maybe_estimate(now, stream_wants_rtt);
         }
         Ok(())
     }
@@ -867,10 +871,14 @@ impl Connection {
         Ok(changes)
     }
 
-    fn on_settings_ack(&mut self) -> Result {
+    fn on_settings_ack(&mut self, now: Instant) -> Result {
         let Some(p) = self.pending_settings.pop_front() else {
             return Ok(());
         };
+        if let Some(sent) = p.sent_at {
+            // A round trip, before any PING: the window policies can judge the first DATA.
+            self.rtt_sample(now.saturating_duration_since(sent));
+        }
         let old = self.local;
         let new = p.settings;
         if new.initial_window_size != old.initial_window_size {
@@ -916,10 +924,7 @@ impl Connection {
         let rtt = ping.sent_at.map(|t| now.saturating_duration_since(t));
         if let Some(rtt) = rtt {
             self.last_rtt = Some(rtt);
-            self.recv_flow.on_rtt_sample(rtt);
-            for s in self.streams.values_mut() {
-                s.recv.on_rtt_sample(rtt);
-            }
+            self.rtt_sample(rtt);
         }
         match ping.purpose {
             PingPurpose::User => self.events.push_back(Event::PingAcknowledged {
@@ -928,6 +933,7 @@ impl Connection {
             }),
             PingPurpose::KeepAlive => {}
             PingPurpose::Shutdown => self.final_goaway(),
+            PingPurpose::Estimate => self.estimate_done(now, rtt),
         }
         Ok(())
     }

@@ -325,11 +325,14 @@ impl Connection {
         };
         let inc = self.recv_flow.release(len, now);
         self.queue_window_update(StreamId::ZERO, inc);
-        let inc = match self.streams.get_mut(id) {
-            Some(s) if s.state.can_recv() => s.recv.release(len, now),
-            _ => 0,
+        let (inc, target) = match self.streams.get_mut(id) {
+            Some(s) if s.state.can_recv() => (s.recv.release(len, now), s.recv.target()),
+            _ => (0, 0),
         };
         self.queue_window_update(id, inc);
+        if target > self.largest_stream_target {
+            self.note_stream_target(target);
+        }
     }
 
     /// Sends a PING; [`Event::PingAcknowledged`](crate::Event::PingAcknowledged) reports the
