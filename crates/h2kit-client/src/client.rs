@@ -819,15 +819,7 @@ impl ClientBuilder {
                 .map_err(|_| Error::Timeout)??,
             None => work.await?,
         };
-        let opts = Options {
-            config: self.config,
-            decompress: self.decompress,
-            max_decoded: self.max_decoded,
-            request_timeout: self.request_timeout,
-            timeout: self.timeout,
-            read_timeout: self.read_timeout,
-            trace: self.trace,
-        };
+        let opts = self.into_options();
         Ok(match transport {
             Transport::Plain(t) => start(t, scheme, authority, opts),
             Transport::Upgraded(t) => {
@@ -856,7 +848,15 @@ impl ClientBuilder {
         if let Some(e) = self.config_error {
             return Err(e);
         }
-        let opts = Options {
+        let opts = self.into_options();
+        Ok(start(io, scheme, authority, opts))
+    }
+}
+
+impl ClientBuilder {
+    /// What the connection task is started with, once the transport is open.
+    fn into_options(self) -> Options {
+        Options {
             config: self.config,
             decompress: self.decompress,
             max_decoded: self.max_decoded,
@@ -864,8 +864,7 @@ impl ClientBuilder {
             timeout: self.timeout,
             read_timeout: self.read_timeout,
             trace: self.trace,
-        };
-        Ok(start(io, scheme, authority, opts))
+        }
     }
 }
 

@@ -125,6 +125,23 @@ struct Step {
 }
 
 impl ContentDecoder {
+    /// The decoder a response head asks for (its `content-encoding`), if it is one we decode.
+    /// The head's `content-encoding` and `content-length` are then removed: they describe the
+    /// bytes on the wire, not the decoded body. Used by both the HTTP/2 and HTTP/1.1 paths.
+    pub(crate) fn take_from(
+        parts: &mut http::response::Parts,
+        limit: Option<u64>,
+    ) -> Option<Box<Self>> {
+        let d = parts
+            .headers
+            .get(http::header::CONTENT_ENCODING)
+            .and_then(|v| Self::for_encoding(v.as_bytes(), limit))
+            .map(Box::new)?;
+        parts.headers.remove(http::header::CONTENT_ENCODING);
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        Some(d)
+    }
+
     /// A decoder for a `content-encoding` value, if it is one we decode; `limit` caps the
     /// total decoded octets.
     pub(crate) fn for_encoding(value: &[u8], limit: Option<u64>) -> Option<Self> {

@@ -69,7 +69,8 @@ pub(crate) fn lock_advertised(shared: &Shared) -> std::sync::MutexGuard<'_, Adve
 }
 
 /// Whether two authorities name the same origin host and port (host names are
-/// case-insensitive; a missing port is the scheme's default on both sides).
+/// case-insensitive; ports must be written the same: `example.org` and `example.org:443`
+/// differ, the conservative reading).
 fn same_authority(a: &http::uri::Authority, b: &http::uri::Authority) -> bool {
     a.host().eq_ignore_ascii_case(b.host()) && a.port_u16() == b.port_u16()
 }
@@ -896,16 +897,7 @@ impl Driver {
         slot.head_sent = true;
         parts.version = http::Version::HTTP_2;
         let decoder = if slot.decompress {
-            let d = parts
-                .headers
-                .get(http::header::CONTENT_ENCODING)
-                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes(), self.max_decoded))
-                .map(Box::new);
-            if d.is_some() {
-                parts.headers.remove(http::header::CONTENT_ENCODING);
-                parts.headers.remove(http::header::CONTENT_LENGTH);
-            }
-            d
+            ContentDecoder::take_from(&mut parts, self.max_decoded)
         } else {
             None
         };

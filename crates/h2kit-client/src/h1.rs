@@ -9,6 +9,10 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
+/// The most header fields a head or trailer section may have (the slots are on the stack, so
+/// parsing allocates nothing).
+const MAX_HEADERS: usize = 100;
+
 /// Limits on what an HTTP/1.1 server may send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct H1Limits {
@@ -24,7 +28,7 @@ impl Default for H1Limits {
     fn default() -> Self {
         H1Limits {
             max_head: 64 * 1024,
-            max_headers: 100,
+            max_headers: MAX_HEADERS,
             max_chunk_line: 4 * 1024,
         }
     }
@@ -165,7 +169,13 @@ pub(crate) fn encode_chunk(data: &[u8], out: &mut BytesMut) {
         return;
     }
     out.reserve(data.len() + 20);
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    // The size in hex, most significant digit first, without a formatting allocation.
+    let len = data.len();
+    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.extend_from_slice(&[b"0123456789abcdef"[(len >> (4 * i)) & 0xf]]);
+    }
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
@@ -190,8 +200,9 @@ pub(crate) fn parse_response_head(
     head_request: bool,
     limits: &H1Limits,
 ) -> Result<Option<ResponseHead>, H1Error> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut response = httparse::Response::new(&mut slots);
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let n = limits.max_headers.min(MAX_HEADERS);
+    let mut response = httparse::Response::new(&mut slots[..n]);
     let len = match response.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
@@ -411,8 +422,9 @@ impl ChunkedDecoder {
                         self.state = ChunkState::Done;
                         return Ok(Some(Chunk::End));
                     }
-                    let mut slots = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
-                    return match httparse::parse_headers(buf, &mut slots) {
+                    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                    let n = self.limits.max_headers.min(MAX_HEADERS);
+                    return match httparse::parse_headers(buf, &mut slots[..n]) {
                         Ok(httparse::Status::Complete((len, fields))) => {
                             if len > self.limits.max_head {
                                 return Err(H1Error::HeadTooLarge(self.limits.max_head));
@@ -723,5 +735,13 @@ mod tests {
         let (body, trailers) = dechunk(&out, 3).unwrap();
         assert_eq!(body, b"hello");
         assert_eq!(trailers.unwrap()["x-sum"], "1");
+        // Multi-digit sizes, most significant digit first.
+        for len in [16, 255, 0x1a3f, 100_000] {
+            out.clear();
+            encode_chunk(&vec![b'z'; len], &mut out);
+            assert!(out.starts_with(format!("{len:x}\r\n").as_bytes()), "{len}");
+            encode_last_chunk(None, &mut out);
+            assert_eq!(dechunk(&out, 7).unwrap().0.len(), len);
+        }
     }
 }

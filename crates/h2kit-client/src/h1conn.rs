@@ -311,16 +311,7 @@ impl Exchange {
         *response.headers_mut() = headers;
         let (mut parts, ()) = response.into_parts();
         let decoder = if decompress {
-            let d = parts
-                .headers
-                .get(http::header::CONTENT_ENCODING)
-                .and_then(|v| ContentDecoder::for_encoding(v.as_bytes(), self.opts.max_decoded))
-                .map(Box::new);
-            if d.is_some() {
-                parts.headers.remove(http::header::CONTENT_ENCODING);
-                parts.headers.remove(http::header::CONTENT_LENGTH);
-            }
-            d
+            ContentDecoder::take_from(&mut parts, self.opts.max_decoded)
         } else {
             None
         };

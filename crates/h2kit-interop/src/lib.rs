@@ -8,6 +8,7 @@
 
 pub mod httpwg;
 pub mod proxy;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

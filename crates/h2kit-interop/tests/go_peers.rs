@@ -5,15 +5,14 @@
 //! fails under `H2KIT_REQUIRE_PEERS=1`) without Go and Debian's `golang-golang-x-net-dev`.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
+use h2kit_interop::server::RunningServer;
 use h2kit_interop::{Peer, go_peer};
-use h2kit_server::{Body, Server};
+use h2kit_server::Body;
 use http::{Request, Response};
-use tokio::sync::oneshot;
 
 const N: usize = 100;
 const SIZE: usize = 1 << 20;
@@ -59,44 +58,8 @@ async fn handler(req: Request<Body>) -> Response<Body> {
     Response::builder().status(404).body(Body::empty()).unwrap()
 }
 
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn start(tls: bool) -> Running {
-    let builder = Server::builder();
-    let builder = if tls {
-        builder.tls_self_signed()
-    } else {
-        builder.h2c()
-    };
-    let server = builder.build().await.unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server
-            .serve_with_shutdown(handler, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    Running {
-        addr,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
+async fn start(tls: bool) -> RunningServer {
+    RunningServer::start(tls, handler).await
 }
 
 async fn go_client(program: PathBuf, mode: &str, base: String, upload: bool) -> (bool, String) {

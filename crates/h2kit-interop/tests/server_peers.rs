@@ -2,14 +2,13 @@
 //! h2load and curl. Each test skips (or fails under `H2KIT_REQUIRE_PEERS=1`) when its peer
 //! is missing.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use h2kit_interop::server::RunningServer;
 use h2kit_interop::{Peer, require_peer};
-use h2kit_server::{Body, Server, StreamInfo};
+use h2kit_server::{Body, StreamInfo};
 use http::{Request, Response};
-use tokio::sync::oneshot;
 
 async fn handler(req: Request<Body>) -> Response<Body> {
     match req.uri().path() {
@@ -42,44 +41,8 @@ async fn handler(req: Request<Body>) -> Response<Body> {
     }
 }
 
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-async fn start(tls: bool) -> Running {
-    let builder = Server::builder();
-    let builder = if tls {
-        builder.tls_self_signed()
-    } else {
-        builder.h2c()
-    };
-    let server = builder.build().await.unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server
-            .serve_with_shutdown(handler, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    Running {
-        addr,
-        stop: Some(stop),
-        task,
-    }
+async fn start(tls: bool) -> RunningServer {
+    RunningServer::start(tls, handler).await
 }
 
 async fn run(program: PathBuf, args: Vec<String>) -> Output {
