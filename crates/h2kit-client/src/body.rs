@@ -1,27 +1,23 @@
 //! Request and response bodies: streams of [`Bytes`] chunks, then optional trailers.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2kit::StreamId;
 use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::sync::mpsc;
 
 use crate::decode::ContentDecoder;
-use crate::driver::{Cmd, Link};
 use crate::error::Error;
+use crate::msg::{BoxStream, Cmd, Item, ItemReceiver, Link, Upload};
 
 /// The chunk size read from an [`AsyncRead`] request body.
 const READ_CHUNK: usize = 64 * 1024;
-
-type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 
 /// An HTTP body: a stream of [`Bytes`] chunks followed by optional trailers.
 ///
@@ -51,225 +47,6 @@ enum Kind {
         buf: BytesMut,
     },
     Recv(RecvBody),
-}
-
-/// What the connection task hands a response body.
-pub(crate) enum Item {
-    /// DATA; `end` when it carried END_STREAM (no `End` follows then).
-    Data {
-        data: Bytes,
-        flow: u32,
-        end: bool,
-    },
-    Trailers(Box<HeaderMap>),
-    End,
-    Error(Error),
-}
-
-/// What one request shares between the connection task (the [`ItemSender`]) and its
-/// receiving side (the [`ItemReceiver`], held first by the `ResponseFuture`, then by the
-/// response body): the response head, then the body's items. One plain allocation per
-/// request replaces a oneshot channel for the head and a queue for the body, and the
-/// receiving side's drop is the whole cancellation protocol (see [`ItemReceiver::close`]).
-struct Exchange {
-    /// The request's stream, once it is open.
-    stream: Option<StreamId>,
-    /// The response head, or why there is none, until the receiver takes it.
-    head: Option<Result<Head, Error>>,
-    /// The oldest item while `items` is empty: most bodies are one DATA with END_STREAM,
-    /// which then needs no queue allocation.
-    first: Option<Item>,
-    items: VecDeque<Item>,
-    waker: Option<Waker>,
-    sender_gone: bool,
-    receiver_gone: bool,
-}
-
-/// A response head as the connection task hands it over.
-pub(crate) struct Head {
-    pub(crate) parts: http::response::Parts,
-    pub(crate) stream: StreamId,
-    /// Boxed: the state is large and only compressed responses have one.
-    pub(crate) decoder: Option<Box<ContentDecoder>>,
-}
-
-type SharedExchange = Arc<Mutex<Exchange>>;
-
-fn lock(q: &SharedExchange) -> MutexGuard<'_, Exchange> {
-    // Nothing panics while the lock is held; a poisoned exchange is still consistent.
-    q.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The connection task's end of an exchange.
-pub(crate) struct ItemSender {
-    queue: SharedExchange,
-}
-
-/// The receiving end of an exchange: a `ResponseFuture` or `PushedResponse` until the head
-/// arrives, then the response body.
-pub(crate) struct ItemReceiver {
-    queue: SharedExchange,
-}
-
-/// The exchange of one request (or promised push).
-pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
-    let queue = Arc::new(Mutex::new(Exchange {
-        stream: None,
-        head: None,
-        first: None,
-        items: VecDeque::new(),
-        waker: None,
-        sender_gone: false,
-        receiver_gone: false,
-    }));
-    (
-        ItemSender {
-            queue: queue.clone(),
-        },
-        ItemReceiver { queue },
-    )
-}
-
-impl ItemSender {
-    /// Whether the receiving side is gone (the request was abandoned).
-    pub(crate) fn is_abandoned(&self) -> bool {
-        lock(&self.queue).receiver_gone
-    }
-
-    /// Records the stream the request went out on; `false` when the receiving side is
-    /// already gone (then nobody will cancel the stream but the caller).
-    pub(crate) fn opened(&self, id: StreamId) -> bool {
-        let mut q = lock(&self.queue);
-        q.stream = Some(id);
-        !q.receiver_gone
-    }
-
-    /// Hands over the response head (or the error in its place); `false` when the receiving
-    /// side is gone.
-    pub(crate) fn send_head(&self, head: Result<Head, Error>) -> bool {
-        let mut q = lock(&self.queue);
-        if q.receiver_gone {
-            return false;
-        }
-        q.head = Some(head);
-        let waker = q.waker.take();
-        drop(q);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        true
-    }
-
-    /// Queues `item`; gives it back when the body is gone.
-    pub(crate) fn send(&self, item: Item) -> Result<(), Item> {
-        let mut q = lock(&self.queue);
-        if q.receiver_gone {
-            return Err(item);
-        }
-        if q.first.is_none() && q.items.is_empty() {
-            q.first = Some(item);
-        } else {
-            q.items.push_back(item);
-        }
-        let waker = q.waker.take();
-        drop(q);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Ok(())
-    }
-}
-
-impl Drop for ItemSender {
-    fn drop(&mut self) {
-        let mut q = lock(&self.queue);
-        q.sender_gone = true;
-        let waker = q.waker.take();
-        drop(q);
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
-impl ItemReceiver {
-    /// The response head; a [`Error::ConnectionClosed`] when the connection task let go of
-    /// the request without one.
-    pub(crate) fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
-        let mut q = lock(&self.queue);
-        if let Some(head) = q.head.take() {
-            return Poll::Ready(head);
-        }
-        if q.sender_gone {
-            return Poll::Ready(Err(Error::ConnectionClosed));
-        }
-        match &q.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => q.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-
-    /// The next item; `None` once the sender is gone and the queue is empty.
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
-        let mut q = lock(&self.queue);
-        if let Some(item) = q.first.take().or_else(|| q.items.pop_front()) {
-            return Poll::Ready(Some(item));
-        }
-        if q.sender_gone {
-            return Poll::Ready(None);
-        }
-        match &q.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => q.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-
-    /// Refuses further items and hands back the stream (when open) and the items still
-    /// queued.
-    fn close(&mut self) -> (Option<StreamId>, VecDeque<Item>) {
-        let mut q = lock(&self.queue);
-        q.receiver_gone = true;
-        q.waker = None;
-        q.head = None;
-        let mut items = std::mem::take(&mut q.items);
-        if let Some(first) = q.first.take() {
-            items.push_front(first);
-        }
-        (q.stream, items)
-    }
-
-    /// Gives the request up before its body was read to the end: closes the exchange and
-    /// tells the connection task what the unread items held, so it releases their capacity
-    /// and cancels the stream when the response had not ended. `input_done` says the end was
-    /// already read. Nothing is sent for a request that never opened a stream (the task
-    /// skips it) or whose end was read with every chunk's capacity given back.
-    pub(crate) fn abandon(&mut self, cmd: &mpsc::UnboundedSender<Cmd>, input_done: bool) {
-        let (stream, items) = self.close();
-        let mut unreleased = 0u32;
-        let mut ended = input_done;
-        for item in items {
-            match item {
-                Item::Data { flow, end, .. } => {
-                    unreleased = unreleased.saturating_add(flow);
-                    ended |= end;
-                }
-                Item::End | Item::Trailers(_) | Item::Error(_) => ended = true,
-            }
-        }
-        let Some(id) = stream else { return };
-        if input_done && unreleased == 0 {
-            // The stream's end was read and every chunk's capacity given back: the
-            // connection task has already let go of this exchange.
-            return;
-        }
-        let _ = cmd.send(Cmd::BodyDropped {
-            id,
-            unreleased,
-            ended,
-        });
-    }
 }
 
 pub(crate) struct RecvBody {
@@ -375,6 +152,25 @@ impl Drop for RecvBody {
         // response did not end. An error from the connection ended the stream on the wire.
         self.rx
             .abandon(&self.link.tx, self.input_done || self.peer_done);
+    }
+}
+
+impl From<Body> for Upload {
+    fn from(mut body: Body) -> Self {
+        let size = body.size_hint();
+        let full = body.as_full().cloned();
+        let trailers = body.take_trailers();
+        let rest = if full.is_some() || matches!(body.kind, Kind::Empty) && body.unread.is_empty() {
+            None
+        } else {
+            Some(Box::pin(body) as BoxStream)
+        };
+        Upload {
+            full,
+            rest,
+            size,
+            trailers,
+        }
     }
 }
 
@@ -789,6 +585,9 @@ mod tests {
     use super::*;
     use crate::decode::tests::{FRAME, bomb};
     use crate::decode::{ContentCoding, DecodeError, OUT_CHUNK};
+    use crate::msg::item_channel;
+    use std::task::Waker;
+    use tokio::sync::mpsc;
 
     /// A response body fed a gzip bomb of `total` zeros in 16 KiB DATA frames (all queued at
     /// once, as a server with a huge window could), decoding with `limit`.

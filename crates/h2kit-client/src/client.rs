@@ -21,10 +21,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{Body, BodyTimeouts, Head, ItemReceiver, RecvBody, item_channel};
+use crate::body::{Body, BodyTimeouts, RecvBody};
 use crate::decode::ACCEPT_ENCODING;
-use crate::driver::{Cmd, Driver, Link, PendingRequest, Shared};
+use crate::driver::Driver;
 use crate::error::Error;
+use crate::msg::{
+    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, Shared, item_channel, lock_advertised,
+};
 use crate::trace::{FrameTrace, Tracer};
 
 /// A handle to one HTTP/2 connection. Cheap to clone; `Send + Sync`; every clone sends on
@@ -110,7 +113,7 @@ impl Client {
                     .send(Cmd::Request(Box::new(PendingRequest {
                         head,
                         fields,
-                        body,
+                        body: body.into(),
                         tx,
                         pushes: push_tx,
                         decompress,
@@ -192,17 +195,13 @@ impl Client {
     /// The alternative services the server advertised with ALTSVC frames (RFC 7838), oldest
     /// first (at most 16 kept).
     pub fn alt_svc(&self) -> Vec<AltSvc> {
-        crate::driver::lock_advertised(&self.inner.link.shared)
-            .alt_svc
-            .clone()
+        lock_advertised(&self.inner.link.shared).alt_svc.clone()
     }
 
     /// The origins the server said this connection may serve, from its latest ORIGIN frame
     /// (RFC 8336); empty when it sent none (at most 16 kept).
     pub fn origins(&self) -> Vec<String> {
-        crate::driver::lock_advertised(&self.inner.link.shared)
-            .origins
-            .clone()
+        lock_advertised(&self.inner.link.shared).origins.clone()
     }
 
     /// Sends a PING and returns the round-trip time.
@@ -257,7 +256,7 @@ pub struct ResponseFuture {
     state: Waiting,
     /// The connection's handle, for the body's commands and for cancelling.
     client: Arc<Inner>,
-    pushes: Option<mpsc::UnboundedReceiver<PushedResponse>>,
+    pushes: Option<mpsc::UnboundedReceiver<Promise>>,
     timeout: Option<Pin<Box<tokio::time::Sleep>>>,
     body_timeouts: BodyTimeouts,
 }
@@ -349,13 +348,14 @@ impl Drop for ResponseFuture {
 /// Pushed responses promised for one request; see [`ResponseFuture::pushes`].
 #[derive(Debug)]
 pub struct PushStream {
-    rx: mpsc::UnboundedReceiver<PushedResponse>,
+    rx: mpsc::UnboundedReceiver<Promise>,
 }
 
 impl PushStream {
     /// The next promise, `None` once the request's stream has closed.
     pub async fn next(&mut self) -> Option<PushedResponse> {
-        self.rx.recv().await
+        let promise = self.rx.recv().await?;
+        Some(PushedResponse { promise })
     }
 }
 
@@ -363,64 +363,48 @@ impl Stream for PushStream {
     type Item = PushedResponse;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        self.rx
+            .poll_recv(cx)
+            .map(|p| p.map(|promise| PushedResponse { promise }))
     }
 }
 
 /// One server push: the promised request and, when it arrives, its response.
 pub struct PushedResponse {
-    request: Request<()>,
-    stream: StreamId,
-    rx: Option<ItemReceiver>,
-    link: Arc<Link>,
+    promise: Promise,
 }
 
 impl fmt::Debug for PushedResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PushedResponse")
-            .field("request", &self.request)
-            .field("stream", &self.stream)
+            .field("request", &self.promise.request)
+            .field("stream", &self.promise.stream)
             .finish_non_exhaustive()
     }
 }
 
 impl PushedResponse {
-    pub(crate) fn new(
-        request: Request<()>,
-        stream: StreamId,
-        rx: ItemReceiver,
-        link: Arc<Link>,
-    ) -> Self {
-        link.shared.pushes.fetch_add(1, Ordering::AcqRel);
-        PushedResponse {
-            request,
-            stream,
-            rx: Some(rx),
-            link,
-        }
-    }
-
     /// The request the server promised to answer (method, URI with path, headers).
     pub fn request(&self) -> &Request<()> {
-        &self.request
+        &self.promise.request
     }
 
     /// The promised stream id.
     pub fn stream_id(&self) -> StreamId {
-        self.stream
+        self.promise.stream
     }
 
     /// Waits for the pushed response.
     pub async fn response(mut self) -> Result<Response<Body>, Error> {
-        let Some(rx) = self.rx.as_mut() else {
+        let Some(rx) = self.promise.rx.as_mut() else {
             return Err(Error::ConnectionClosed);
         };
         let head = std::future::poll_fn(|cx| rx.poll_head(cx)).await?;
-        let rx = self.rx.take().ok_or(Error::ConnectionClosed)?;
+        let rx = self.promise.rx.take().ok_or(Error::ConnectionClosed)?;
         Ok(response(
             head,
             rx,
-            self.link.clone(),
+            self.promise.link.clone(),
             BodyTimeouts::default(),
         ))
     }
@@ -428,17 +412,8 @@ impl PushedResponse {
     /// Refuses the push (RST_STREAM CANCEL), e.g. because the resource is cached. Dropping a
     /// push whose response was not taken does the same.
     pub fn cancel(self) {
-        // Drop abandons the exchange, which cancels the promised stream.
+        // Dropping the promise abandons the exchange, which cancels the promised stream.
         drop(self);
-    }
-}
-
-impl Drop for PushedResponse {
-    fn drop(&mut self) {
-        self.link.shared.pushes.fetch_sub(1, Ordering::AcqRel);
-        if let Some(rx) = &mut self.rx {
-            rx.abandon(&self.link.tx, false);
-        }
     }
 }
 

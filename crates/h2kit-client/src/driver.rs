@@ -8,11 +8,11 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2kit::http::{
     HeadCache, Origin, header_map, request_fields, request_parts, response_parts, trailer_fields,
 };
@@ -20,23 +20,20 @@ use h2kit::{
     Connection, ConnectionError, ErrorCode, Event, Field, HeaderError, Initiator, StreamError,
     StreamId, UsageError,
 };
+use h2kit_io::{COMMAND_BATCH, Observer, PumpConfig, Transport};
 use http::HeaderMap;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{Body, Head, Item, ItemSender, item_channel};
-use crate::client::PushedResponse;
 use crate::decode::ContentDecoder;
 use crate::error::Error;
+use crate::msg::{
+    Cmd, Head, Item, ItemSender, Link, MAX_UNREAD_PUSHES, PendingRequest, PingReply, Promise,
+    Shared, Upload, item_channel, lock_advertised,
+};
 use crate::trace::Tracer;
 use h2kit_priority::idhash::{StreamMap as IdMap, stream_map as id_map};
 
-/// Read buffer size (reused for every read).
-const READ_BUF: usize = 64 * 1024;
-/// Output gathered into one buffer before a write: many frames per syscall.
-const OUT_MAX: usize = 256 * 1024;
-/// Refill the output buffer only when it has drained below this.
-const OUT_LOW: usize = 64 * 1024;
 /// An upload's next chunk is asked for once its queued bytes fall below this.
 const UPLOAD_LOW_WATER: usize = 128 * 1024;
 /// Largest piece of upload data handed to the core at once.
@@ -47,26 +44,8 @@ const INLINE_BODY: usize = 256 * 1024;
 /// servers for at least 100): opening thousands at once would have them refused.
 const STREAMS_BEFORE_SETTINGS: u32 = 100;
 
-/// Pushed responses the application holds without having finished with them, per
-/// connection; beyond it new promises are refused (RST_STREAM REFUSED_STREAM).
-pub(crate) const MAX_UNREAD_PUSHES: usize = 32;
-
 /// The most ALTSVC entries and ORIGIN origins kept per connection.
 const MAX_ADVERTISED: usize = 16;
-
-/// ALTSVC and ORIGIN as received (see [`crate::Client::alt_svc`], [`crate::Client::origins`]).
-#[derive(Debug, Default)]
-pub(crate) struct Advertised {
-    pub(crate) alt_svc: Vec<crate::AltSvc>,
-    pub(crate) origins: Vec<String>,
-}
-
-pub(crate) fn lock_advertised(shared: &Shared) -> std::sync::MutexGuard<'_, Advertised> {
-    shared
-        .advertised
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Whether two authorities name the same origin host and port (host names are
 /// case-insensitive; ports must be written the same: `example.org` and `example.org:443`
@@ -74,109 +53,17 @@ pub(crate) fn lock_advertised(shared: &Shared) -> std::sync::MutexGuard<'_, Adve
 fn same_authority(a: &http::uri::Authority, b: &http::uri::Authority) -> bool {
     a.host().eq_ignore_ascii_case(b.host()) && a.port_u16() == b.port_u16()
 }
-/// Commands handled per wake-up before output is written (bounds latency under load).
-const CMD_BATCH: usize = 512;
 /// Events delivered per turn when more are waiting: the turn then writes, lets the tasks it
 /// woke run, and sends the requests they made before delivering the rest. The server then
 /// works on those while we deliver, instead of both sides taking turns on whole batches.
 const TURN_EVENTS: usize = 32;
-
-type PingReply = oneshot::Sender<Result<Duration, Error>>;
-
-/// What the handles ask of the connection task.
-pub(crate) enum Cmd {
-    Request(Box<PendingRequest>),
-    Data {
-        id: StreamId,
-        data: Bytes,
-        ack: oneshot::Sender<Result<(), Error>>,
-    },
-    Finish {
-        id: StreamId,
-        trailers: Option<HeaderMap>,
-    },
-    UploadFailed {
-        id: StreamId,
-        error: Error,
-    },
-    Release {
-        id: StreamId,
-        len: u32,
-    },
-    /// The capacity pooled in [`Shared::released`] passed [`RELEASE_POOL_WAKE`].
-    Released,
-    BodyDropped {
-        id: StreamId,
-        unreleased: u32,
-        ended: bool,
-    },
-    Ping {
-        reply: oneshot::Sender<Result<Duration, Error>>,
-    },
-    /// The connection's flow-control snapshot, for `Client::stats`.
-    Stats {
-        reply: oneshot::Sender<Result<h2kit::flow::WindowStats, Error>>,
-    },
-    Shutdown,
-}
-
-pub(crate) struct PendingRequest {
-    pub(crate) head: http::Request<()>,
-    /// `head` as HEADERS fields; empty after a start that hit the concurrency limit (they
-    /// are rebuilt from `head` on the next try).
-    pub(crate) fields: Vec<Field>,
-    pub(crate) body: Body,
-    /// Where the response goes; its receiver's drop abandons the request.
-    pub(crate) tx: ItemSender,
-    pub(crate) pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
-    pub(crate) decompress: bool,
-}
-
-/// State the handles can read without asking the task.
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    /// The connection accepts new requests (no GOAWAY, not terminated).
-    pub(crate) open: AtomicBool,
-    /// What the server advertised with ALTSVC and ORIGIN frames.
-    pub(crate) advertised: std::sync::Mutex<Advertised>,
-    /// Pushed responses handed to the application and not yet dropped or consumed.
-    pub(crate) pushes: std::sync::atomic::AtomicUsize,
-    /// Connection-level receive capacity given back by bodies whose streams had already
-    /// ended (no stream window left to reopen), gathered here instead of one command each;
-    /// the task returns it to the core at every wake-up.
-    pub(crate) released: AtomicU64,
-}
-
-/// Pooled released capacity above which a body wakes the task with [`Cmd::Released`]
-/// (below it, the next wake-up of any kind picks the pool up). Well under the smallest
-/// connection window (65,535), so pooling never stalls a sender.
-pub(crate) const RELEASE_POOL_WAKE: u64 = 16 * 1024;
-
-/// What response bodies and pushed responses hold of their connection: the command channel
-/// and the shared state. One per connection; the connection's handles hold it too.
-#[derive(Debug)]
-pub(crate) struct Link {
-    pub(crate) tx: mpsc::UnboundedSender<Cmd>,
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl Link {
-    /// Gives back `len` octets of capacity of a stream whose END_STREAM was received.
-    pub(crate) fn release_ended(&self, len: u32) {
-        let len = u64::from(len);
-        let before = self.shared.released.fetch_add(len, Ordering::AcqRel);
-        if before < RELEASE_POOL_WAKE && before + len >= RELEASE_POOL_WAKE {
-            let _ = self.tx.send(Cmd::Released);
-        }
-    }
-}
 
 struct Slot {
     /// The request's exchange, until the response ended or its receiver let go.
     tx: Option<ItemSender>,
     /// The head (or an error in its place) went out: later news goes to the body.
     head_sent: bool,
-    pushes: Option<mpsc::UnboundedSender<PushedResponse>>,
+    pushes: Option<mpsc::UnboundedSender<Promise>>,
     ack: Option<oneshot::Sender<Result<(), Error>>>,
     decompress: bool,
     recv_done: bool,
@@ -225,11 +112,9 @@ pub(crate) struct Driver {
 }
 
 enum Wake {
-    Wrote(io::Result<usize>),
-    Flushed(io::Result<()>),
-    Read(io::Result<usize>),
+    /// The transport moved bytes or a timer ran; its errors are kept by `note_io_error`.
+    Io,
     Cmd(Option<Cmd>),
-    Timer,
 }
 
 impl Driver {
@@ -269,23 +154,19 @@ impl Driver {
     where
         T: AsyncRead + AsyncWrite + Send + Unpin,
     {
-        let (mut rd, mut wr) = tokio::io::split(io);
-        let mut rbuf = BytesMut::with_capacity(READ_BUF);
-        let mut out = BytesMut::with_capacity(OUT_MAX);
-        let mut eof = false;
-        let mut write_dead = false;
-        let mut need_flush = false;
+        // Flushed after every write: the transport may be TLS or a proxy tunnel.
+        let mut io = Transport::new(io, PumpConfig::default());
         let mut cmds_open = true;
         loop {
             // Events (a turn's worth), then queued requests that may start now, then output.
             let mut backlog = self.process_events_bounded(TURN_EVENTS);
-            if backlog && (write_dead || !cmds_open) {
+            if backlog && (io.write_failed() || !cmds_open) {
                 // Nothing to interleave with: deliver everything now.
                 self.process_events();
                 backlog = false;
             }
             self.start_pending();
-            self.fill(&mut out, write_dead);
+            self.fill(&mut io);
             if !backlog {
                 // Writing may finish a drain (our last GOAWAY) or close streams.
                 self.process_events();
@@ -294,29 +175,23 @@ impl Driver {
             if backlog {
                 // Send what we have, let the tasks we woke make their next requests, and
                 // send those before delivering the rest.
-                if !out.is_empty() {
-                    let r = wr.write_buf(&mut out).await;
-                    self.wrote(r, &mut write_dead, &mut need_flush);
-                }
-                if !write_dead {
+                io.write_now(&mut self.conn).await;
+                self.note_io_error(&mut io);
+                if !io.write_failed() {
                     tokio::task::yield_now().await;
                     self.handle_ready(&mut rx);
                     self.start_pending();
-                    self.fill(&mut out, write_dead);
-                    if !out.is_empty() {
-                        let r = wr.write_buf(&mut out).await;
-                        self.wrote(r, &mut write_dead, &mut need_flush);
-                    }
+                    self.fill(&mut io);
+                    io.write_now(&mut self.conn).await;
+                    self.note_io_error(&mut io);
                 }
                 continue;
             }
-            if write_dead {
-                out.clear();
-            }
-            if self.conn.is_closed() && out.is_empty() && (!need_flush || write_dead) {
+            if self.conn.is_closed() && io.is_flushed() {
                 break;
             }
-            if eof && (write_dead || self.conn.is_closed()) && out.is_empty() {
+            if io.read_closed() && (io.write_failed() || self.conn.is_closed()) && !io.has_output()
+            {
                 break;
             }
             if !cmds_open && self.terminated.is_none() {
@@ -324,55 +199,23 @@ impl Driver {
                 let _ = self.conn.go_away(ErrorCode::NO_ERROR, Bytes::new());
                 continue;
             }
-            let deadline = self.conn.poll_timeout();
-            let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
-            let sleep_to = deadline.map_or(far, tokio::time::Instant::from_std);
+            let mut quiet = ();
+            let observer: &mut (dyn Observer + Send) = match &mut self.tracer {
+                Some(t) => t,
+                None => &mut quiet,
+            };
             let wake = tokio::select! {
                 biased;
-                w = async {
-                    if out.is_empty() {
-                        Wake::Flushed(wr.flush().await)
-                    } else {
-                        Wake::Wrote(wr.write_buf(&mut out).await)
-                    }
-                }, if (!out.is_empty() || need_flush) && !write_dead => w,
-                r = rd.read_buf(&mut rbuf), if !eof => Wake::Read(r),
+                _ = io.step(&mut self.conn, observer, None) => Wake::Io,
                 c = rx.recv(), if cmds_open => Wake::Cmd(c),
-                _ = tokio::time::sleep_until(sleep_to), if deadline.is_some() => Wake::Timer,
             };
             match wake {
-                Wake::Wrote(r) => self.wrote(r, &mut write_dead, &mut need_flush),
-                Wake::Flushed(Ok(())) => need_flush = false,
-                Wake::Flushed(Err(e)) => {
-                    self.on_io_error(e);
-                    write_dead = true;
-                    need_flush = false;
-                }
-                Wake::Read(Ok(0)) => {
-                    eof = true;
-                    self.conn.recv_eof();
-                }
-                Wake::Read(Ok(_)) => {
-                    if let Some(t) = &mut self.tracer {
-                        t.received(&rbuf);
-                    }
-                    // A connection error is also reported as Event::Terminated.
-                    let _ = self.conn.recv(Instant::now(), &rbuf);
-                    rbuf.clear();
-                    if rbuf.capacity() < READ_BUF {
-                        rbuf.reserve(READ_BUF);
-                    }
-                }
-                Wake::Read(Err(e)) => {
-                    eof = true;
-                    self.on_io_error(e);
-                }
+                Wake::Io => self.note_io_error(&mut io),
                 Wake::Cmd(Some(cmd)) => {
                     self.handle(cmd);
                     self.handle_ready(&mut rx);
                 }
                 Wake::Cmd(None) => cmds_open = false,
-                Wake::Timer => self.conn.handle_timeout(Instant::now()),
             }
         }
         self.shared.open.store(false, Ordering::Release);
@@ -382,31 +225,22 @@ impl Driver {
             .clone()
             .unwrap_or(ConnectionError::TransportClosed);
         self.fail_all(&fallback);
-        if !write_dead {
-            let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
-        }
+        io.shutdown(Duration::from_secs(1)).await;
     }
 
-    /// Records the outcome of a write of the output buffer.
-    fn wrote(&mut self, r: io::Result<usize>, write_dead: &mut bool, need_flush: &mut bool) {
-        match r {
-            Ok(0) => {
-                self.on_io_error(io::Error::new(io::ErrorKind::WriteZero, "write returned 0"));
-                *write_dead = true;
-            }
-            Ok(_) => *need_flush = true,
-            Err(e) => {
-                self.on_io_error(e);
-                *write_dead = true;
-                *need_flush = false;
+    /// Keeps the transport's first I/O error: requests it ends report it.
+    fn note_io_error<T>(&mut self, io: &mut Transport<T>) {
+        if let Some(e) = io.take_error() {
+            if self.io_error.is_none() {
+                self.io_error = Some(Arc::new(e));
             }
         }
     }
 
-    /// Handles the commands already waiting, at most [`CMD_BATCH`] (bounds latency under
+    /// Handles the commands already waiting, at most [`COMMAND_BATCH`] (bounds latency under
     /// load).
     fn handle_ready(&mut self, rx: &mut mpsc::UnboundedReceiver<Cmd>) {
-        for _ in 0..CMD_BATCH {
+        for _ in 0..COMMAND_BATCH {
             match rx.try_recv() {
                 Ok(cmd) => self.handle(cmd),
                 Err(_) => break,
@@ -426,13 +260,6 @@ impl Driver {
             self.conn.release_capacity(StreamId::ZERO, part);
             n -= u64::from(part);
         }
-    }
-
-    fn on_io_error(&mut self, e: io::Error) {
-        if self.io_error.is_none() {
-            self.io_error = Some(Arc::new(e));
-        }
-        self.conn.recv_eof();
     }
 
     // ------------------------------------------------------------------ commands
@@ -612,8 +439,8 @@ impl Driver {
             send_done: end,
         };
         if !end {
-            match body.as_full() {
-                Some(b) if b.len() <= INLINE_BODY => {
+            match &body.full {
+                Some(b) if b.len() <= INLINE_BODY && body.trailers.is_none() => {
                     let b = b.clone();
                     match self.conn.send_data(id, b, true) {
                         Ok(()) => slot.send_done = true,
@@ -626,7 +453,7 @@ impl Driver {
                 }
                 _ => {
                     if let Some(link) = self.link.upgrade() {
-                        let trailers = body.take_trailers();
+                        let trailers = body.trailers.take();
                         tokio::spawn(upload(id, body, trailers, link.tx.clone()));
                     }
                 }
@@ -736,23 +563,15 @@ impl Driver {
         true
     }
 
-    /// Gathers output into `out` (up to [`OUT_MAX`], when it has drained below [`OUT_LOW`]).
-    fn fill(&mut self, out: &mut BytesMut, write_dead: bool) {
+    /// Gathers output for the transport (returning pooled capacity to the window first).
+    fn fill<T>(&mut self, io: &mut Transport<T>) {
         self.drain_released();
-        if write_dead || out.len() >= OUT_LOW {
-            return;
-        }
-        let now = Instant::now();
-        let start = out.len();
-        while out.len() < OUT_MAX {
-            let room = OUT_MAX - out.len();
-            if self.conn.poll_transmit(now, out, Some(room)) == 0 {
-                break;
-            }
-        }
-        if let Some(t) = &mut self.tracer {
-            t.sent(&out[start..]);
-        }
+        let mut quiet = ();
+        let observer: &mut (dyn Observer + Send) = match &mut self.tracer {
+            Some(t) => t,
+            None => &mut quiet,
+        };
+        io.fill(&mut self.conn, Instant::now(), observer);
     }
 
     fn on_event(&mut self, event: Event) {
@@ -968,7 +787,7 @@ impl Driver {
         };
         let (rtx, rrx) = item_channel();
         rtx.opened(promised);
-        let push = PushedResponse::new(request, promised, rrx, link);
+        let push = Promise::new(request, promised, rrx, link);
         if sender.send(push).is_err() {
             let _ = self.conn.reset(promised, ErrorCode::CANCEL);
             return;
@@ -1025,7 +844,7 @@ fn end_slot(conn: &mut Connection, stream: StreamId, slot: &mut Slot, trailers: 
 /// read only when the task says the stream's queue has room (its windows are moving).
 async fn upload(
     id: StreamId,
-    mut body: Body,
+    mut body: Upload,
     trailers: Option<HeaderMap>,
     tx: mpsc::UnboundedSender<Cmd>,
 ) {

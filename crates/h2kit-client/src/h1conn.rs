@@ -22,11 +22,10 @@ use h2kit::StreamId;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::body::{Head, Item};
 use crate::decode::ContentDecoder;
-use crate::driver::{Cmd, Link, PendingRequest};
 use crate::error::Error;
 use crate::h1::{self, Chunk, ChunkedDecoder, Framing, H1Error, H1Limits};
+use crate::msg::{Cmd, Head, Item, ItemSender, Link, PendingRequest, Upload};
 
 /// A byte stream an HTTP/1.1 connection runs on (TCP or TLS).
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -338,7 +337,7 @@ impl Exchange {
         &self,
         io: &mut BoxIo,
         request: &http::Request<()>,
-        body: &mut crate::body::Body,
+        body: &mut Upload,
         buf: &mut BytesMut,
     ) -> Result<h1::ResponseHead, Stop> {
         let path = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
@@ -356,8 +355,8 @@ impl Exchange {
         };
         let head_request = request.method() == http::Method::HEAD;
         let mut out = BytesMut::with_capacity(256);
-        let full = body.as_full().cloned();
-        let len = body.size_hint();
+        let full = body.full.clone();
+        let len = body.size;
         h1::encode_request_head(
             request.method(),
             &target,
@@ -382,7 +381,7 @@ impl Exchange {
                     io.write_all(&out).await?;
                 }
                 out.clear();
-                h1::encode_last_chunk(body.take_trailers().as_ref(), &mut out);
+                h1::encode_last_chunk(body.trailers.take().as_ref(), &mut out);
                 io.write_all(&out).await?;
             }
         }
@@ -412,7 +411,7 @@ impl Exchange {
         io: &mut BoxIo,
         buf: &mut BytesMut,
         framing: Framing,
-        tx: &crate::body::ItemSender,
+        tx: &ItemSender,
     ) -> Result<(), Stop> {
         match framing {
             Framing::Empty => {
@@ -464,12 +463,7 @@ impl Exchange {
     }
 
     /// Hands `data` to the response body once the window has room for it.
-    async fn deliver(
-        &self,
-        data: Bytes,
-        end: bool,
-        tx: &crate::body::ItemSender,
-    ) -> Result<(), Stop> {
+    async fn deliver(&self, data: Bytes, end: bool, tx: &ItemSender) -> Result<(), Stop> {
         let window = self.opts.window as usize;
         let mut data = data;
         loop {

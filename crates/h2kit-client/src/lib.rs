@@ -78,6 +78,7 @@ mod driver;
 mod error;
 mod h1;
 mod h1conn;
+mod msg;
 mod proxy;
 mod tls;
 pub mod trace;

@@ -131,6 +131,17 @@ impl Side {
     }
 }
 
+/// The transport pump reports the bytes it moves.
+impl h2kit_io::Observer for Tracer {
+    fn received(&mut self, bytes: &[u8]) {
+        Tracer::received(self, bytes);
+    }
+
+    fn sent(&mut self, bytes: &[u8]) {
+        Tracer::sent(self, bytes);
+    }
+}
+
 impl Tracer {
     pub(crate) fn new(hook: Arc<dyn FrameTrace>) -> Self {
         Tracer {

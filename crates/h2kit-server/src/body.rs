@@ -9,15 +9,12 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use h2kit::{StreamError, StreamId};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::conn::Cmd;
-
-/// A boxed error from a body source.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::error::{BodyError, BoxError};
+use crate::msg::{Cmd, Inbound, Incoming};
 
 /// Bytes a reader-backed body reads per frame.
 const READ_CHUNK: usize = 64 * 1024;
@@ -31,93 +28,6 @@ pub enum Frame {
     Data(Bytes),
     /// Trailers (always last).
     Trailers(HeaderMap),
-}
-
-/// Why a body could not be read to its end.
-#[non_exhaustive]
-#[derive(Debug)]
-pub enum BodyError {
-    /// The stream was reset: by the peer ([`StreamError::Reset`] with
-    /// [`Initiator::Remote`](h2kit::Initiator::Remote)), by the server itself, or by the
-    /// library because the client broke a stream rule, which the error names
-    /// ([`StreamError::Violation`], e.g. a body longer or shorter than its `content-length`).
-    /// [`StreamError::code`] is the RST_STREAM code.
-    Reset(StreamError),
-    /// The connection ended before the body did.
-    ConnectionClosed,
-    /// The sending side of a [`Body::channel`] was dropped or aborted before the end.
-    Aborted,
-    /// Reading the body's source failed.
-    Io(std::io::Error),
-    /// A body stream failed.
-    Source(BoxError),
-    /// [`Body::collect`] met more than its limit.
-    TooLarge {
-        /// The limit.
-        limit: usize,
-    },
-}
-
-impl fmt::Display for BodyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BodyError::Reset(e @ (StreamError::Violation(_) | StreamError::Limit(_))) => {
-                write!(f, "{e}; the stream was reset with {}", e.code())
-            }
-            BodyError::Reset(e) => write!(f, "{e}"),
-            BodyError::ConnectionClosed => f.write_str("connection closed before the body ended"),
-            BodyError::Aborted => f.write_str("body sender aborted"),
-            BodyError::Io(e) => write!(f, "body source: {e}"),
-            BodyError::Source(e) => write!(f, "body stream: {e}"),
-            BodyError::TooLarge { limit } => write!(f, "body larger than {limit} bytes"),
-        }
-    }
-}
-
-impl std::error::Error for BodyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BodyError::Io(e) => Some(e),
-            BodyError::Source(e) => Some(e.as_ref()),
-            _ => None,
-        }
-    }
-}
-
-/// What the connection task passes to a request body.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    /// Payload and the flow-controlled length to give back once consumed.
-    Data(Bytes, u32),
-    Trailers(HeaderMap),
-    End,
-    Error(BodyError),
-}
-
-/// A request body fed by the connection; consuming data gives its window back.
-pub(crate) struct Inbound {
-    pub(crate) rx: mpsc::UnboundedReceiver<Incoming>,
-    pub(crate) id: StreamId,
-    pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
-    pub(crate) done: bool,
-}
-
-impl Drop for Inbound {
-    fn drop(&mut self) {
-        // Data the handler never read still holds connection window: give it back.
-        let mut unread = 0u32;
-        while let Ok(item) = self.rx.try_recv() {
-            if let Incoming::Data(_, len) = item {
-                unread = unread.saturating_add(len);
-            }
-        }
-        if unread > 0 {
-            let _ = self.cmd.send(Cmd::Release {
-                id: self.id,
-                len: unread,
-            });
-        }
-    }
 }
 
 enum Kind {

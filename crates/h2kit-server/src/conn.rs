@@ -5,77 +5,33 @@
 //! without a task.
 
 use std::collections::HashMap;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
 use h2kit::{Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, UsageError};
+use h2kit_io::{COMMAND_BATCH, PumpConfig, Step, Transport};
 use http::uri::Scheme;
 use http::{Method, Request, Response};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
 
-use crate::body::{Body, Inbound, Incoming};
-use crate::handler::{AccessLog, AccessLogger, Handler, PushConn, PushError, Pusher, StreamInfo};
-use crate::response::{Credit, ResponseCtx, StreamGuard, send_response, without_body};
+use crate::body::Body;
+use crate::error::{BodyError, PushError};
+use crate::handler::{Handler, PushConn, Pusher, StreamInfo};
+use crate::log::{AccessLog, AccessLogger};
+use crate::msg::{Cmd, Credit, Inbound, Incoming};
+use crate::response::{ResponseCtx, StreamGuard, send_response, without_body};
 
-/// Bytes gathered from `poll_transmit` before one write to the transport. 32 KiB: sending
-/// 1 MiB responses over loopback (BBR, h2load -c4 -m4) cost the server ~360-400 us each with
-/// 64 KiB writes, ~290 with 16 KiB and ~250 with 32 KiB (nghttpd: ~240); small responses
-/// the same with all three.
-const WRITE_TARGET: usize = 32 * 1024;
-/// The reused read buffer.
-const READ_SIZE: usize = 64 * 1024;
 /// The least response data a stream may have in flight, whatever its window says.
 const MIN_BUDGET: usize = 16 * 1024;
 /// How long a terminated connection may take to write its last frames.
 const LINGER: Duration = Duration::from_secs(5);
-/// Commands taken in one go before output is generated again.
-const CMD_BATCH: usize = 256;
-
-/// What request tasks ask of the connection task.
-#[derive(Debug)]
-pub(crate) enum Cmd {
-    Response {
-        id: StreamId,
-        fields: Vec<Field>,
-        data: Option<Bytes>,
-        end: bool,
-    },
-    Data {
-        id: StreamId,
-        data: Bytes,
-        end: bool,
-    },
-    Trailers {
-        id: StreamId,
-        fields: Vec<Field>,
-    },
-    Reset {
-        id: StreamId,
-        code: ErrorCode,
-    },
-    Release {
-        id: StreamId,
-        len: u32,
-    },
-    Push {
-        assoc: StreamId,
-        fields: Vec<Field>,
-        reply: oneshot::Sender<Result<(StreamId, Credit), PushError>>,
-    },
-    /// The task ended without completing the response (panic, abort, dropped body).
-    Abandoned {
-        id: StreamId,
-    },
-}
 
 /// Everything the connection task is started with.
 pub(crate) struct ConnParams {
@@ -135,11 +91,8 @@ struct Driver {
 }
 
 enum Wake {
-    Read(usize),
-    Wrote(usize),
-    Flushed,
+    Io(Step),
     Cmd(Option<Cmd>),
-    Timer,
     Shutdown,
 }
 
@@ -178,38 +131,22 @@ impl Driver {
         }
     }
 
-    async fn run<S>(&mut self, mut io: S, initial: Bytes) -> io::Result<()>
+    async fn run<S>(&mut self, io: S, initial: Bytes) -> io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut rbuf = vec![0u8; READ_SIZE];
-        let mut wbuf = BytesMut::with_capacity(WRITE_TARGET + 16 * 1024);
-        let mut reading = true;
-        let mut need_flush = false;
+        let mut io = Transport::new(io, PumpConfig::default().flush_after_write(self.tls));
         let mut shutdown_seen = *self.shutdown.borrow();
         if shutdown_seen {
             let _ = self.core.graceful_shutdown();
         }
-        let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
-        tokio::pin!(sleep);
-        let mut armed: Option<Instant> = None;
         if !initial.is_empty() {
             let _ = self.core.recv(Instant::now(), &initial);
         }
         loop {
             let now = Instant::now();
             self.drain_events();
-            // Output: gather frames into one large write.
-            let mut wrote_any = false;
-            while wbuf.len() < WRITE_TARGET {
-                let room = WRITE_TARGET - wbuf.len();
-                let n = self.core.poll_transmit(now, &mut wbuf, Some(room));
-                if n == 0 {
-                    break;
-                }
-                wrote_any = true;
-            }
-            if wrote_any {
+            if io.fill(&mut self.core, now, &mut ()) > 0 {
                 self.top_up_credit();
                 if self.stop_requests > 0 {
                     self.stop_unread_requests();
@@ -217,7 +154,10 @@ impl Driver {
                 // Writing may end a draining connection (Event::Terminated).
                 self.drain_events();
             }
-            if wbuf.is_empty() && !need_flush && self.core.is_closed() {
+            if let Some(e) = io.take_error() {
+                return Err(e);
+            }
+            if io.is_flushed() && self.core.is_closed() {
                 return Ok(());
             }
             if self.core.error().is_some() {
@@ -226,64 +166,17 @@ impl Driver {
                     return Ok(());
                 }
             }
-            // Timer.
-            let deadline = match (self.core.poll_timeout(), self.terminated_at) {
-                (Some(a), Some(t)) => Some(a.min(t + LINGER)),
-                (a, t) => a.or(t.map(|t| t + LINGER)),
-            };
-            if deadline != armed {
-                if let Some(d) = deadline {
-                    sleep.as_mut().reset(tokio::time::Instant::from_std(d));
-                }
-                armed = deadline;
-            }
-            let tls = self.tls;
-            let wake = {
-                let io_ready = poll_fn(|cx| {
-                    if !wbuf.is_empty() {
-                        match Pin::new(&mut io).poll_write(cx, &wbuf) {
-                            Poll::Ready(Ok(0)) => {
-                                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                            }
-                            Poll::Ready(Ok(n)) => return Poll::Ready(Ok(Wake::Wrote(n))),
-                            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                            Poll::Pending => {}
-                        }
-                    } else if need_flush {
-                        match Pin::new(&mut io).poll_flush(cx) {
-                            Poll::Ready(Ok(())) => return Poll::Ready(Ok(Wake::Flushed)),
-                            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                            Poll::Pending => {}
-                        }
-                    }
-                    if reading {
-                        let mut rb = ReadBuf::new(&mut rbuf);
-                        match Pin::new(&mut io).poll_read(cx, &mut rb) {
-                            Poll::Ready(Ok(())) => {
-                                return Poll::Ready(Ok(Wake::Read(rb.filled().len())));
-                            }
-                            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                            Poll::Pending => {}
-                        }
-                    }
-                    Poll::Pending
-                });
-                tokio::select! {
-                    r = io_ready => r?,
-                    c = self.cmd_rx.recv() => Wake::Cmd(c),
-                    () = &mut sleep, if armed.is_some() => Wake::Timer,
-                    r = self.shutdown.changed(), if !shutdown_seen => {
-                        if r.is_err() || *self.shutdown.borrow() { Wake::Shutdown } else { continue }
-                    }
+            let linger = self.terminated_at.map(|t| t + LINGER);
+            let mut quiet = ();
+            let wake = tokio::select! {
+                step = io.step(&mut self.core, &mut quiet, linger) => Wake::Io(step),
+                c = self.cmd_rx.recv() => Wake::Cmd(c),
+                r = self.shutdown.changed(), if !shutdown_seen => {
+                    if r.is_err() || *self.shutdown.borrow() { Wake::Shutdown } else { continue }
                 }
             };
             match wake {
-                Wake::Read(0) => {
-                    reading = false;
-                    self.core.recv_eof();
-                }
-                Wake::Read(n) => {
-                    let _ = self.core.recv(Instant::now(), &rbuf[..n]);
+                Wake::Io(Step::Read(_)) => {
                     if self.drain_events() {
                         // Let the handlers just spawned answer, so their responses go out
                         // in the same write.
@@ -291,23 +184,12 @@ impl Driver {
                     }
                     self.drain_commands();
                 }
-                Wake::Wrote(n) => {
-                    let _ = wbuf.split_to(n);
-                    if wbuf.is_empty() {
-                        wbuf.clear();
-                        need_flush = tls;
-                    }
-                }
-                Wake::Flushed => need_flush = false,
+                Wake::Io(_) => {}
                 Wake::Cmd(Some(c)) => {
                     self.on_cmd(c);
                     self.drain_commands();
                 }
                 Wake::Cmd(None) => {}
-                Wake::Timer => {
-                    armed = None;
-                    self.core.handle_timeout(Instant::now());
-                }
                 Wake::Shutdown => {
                     shutdown_seen = true;
                     let _ = self.core.graceful_shutdown();
@@ -317,7 +199,7 @@ impl Driver {
     }
 
     fn drain_commands(&mut self) {
-        for _ in 0..CMD_BATCH {
+        for _ in 0..COMMAND_BATCH {
             match self.cmd_rx.try_recv() {
                 Ok(c) => self.on_cmd(c),
                 Err(_) => break,
@@ -363,14 +245,14 @@ impl Driver {
                 Event::StreamReset { stream, error } => {
                     tracing::debug!(stream = stream.get(), %error, "stream reset");
                     if let Some(e) = self.streams.remove(&stream.get()) {
-                        Self::kill(e, crate::body::BodyError::Reset(error));
+                        Self::kill(e, BodyError::Reset(error));
                     }
                 }
                 Event::Terminated { error } => {
                     tracing::debug!(%error, "connection terminated");
                     self.terminated_at.get_or_insert_with(Instant::now);
                     for (_, e) in self.streams.drain() {
-                        Self::kill(e, crate::body::BodyError::ConnectionClosed);
+                        Self::kill(e, BodyError::ConnectionClosed);
                     }
                 }
                 _ => {}
@@ -381,7 +263,7 @@ impl Driver {
 
     /// Ends a stream's tasks: a handler still reading the request body learns the error from
     /// it; one that is not is aborted; a response being sent stops at its next credit wait.
-    fn kill(e: Entry, error: crate::body::BodyError) {
+    fn kill(e: Entry, error: BodyError) {
         e.credit.close();
         match e.body_tx {
             Some(tx) if tx.send(Incoming::Error(error)).is_ok() => {}
@@ -636,7 +518,7 @@ impl Driver {
         if let Some(e) = self.streams.remove(&id.get()) {
             Self::kill(
                 e,
-                crate::body::BodyError::Reset(StreamError::Reset {
+                BodyError::Reset(StreamError::Reset {
                     code,
                     initiator: Initiator::Local,
                 }),
@@ -787,7 +669,7 @@ impl Driver {
 
     fn finish(&mut self) {
         for (_, e) in self.streams.drain() {
-            Self::kill(e, crate::body::BodyError::ConnectionClosed);
+            Self::kill(e, BodyError::ConnectionClosed);
         }
     }
 }

@@ -5,17 +5,17 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use h2kit::http::{Origin, request_fields};
 use h2kit::{PrioritySignal, StreamId};
 use http::uri::Scheme;
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::body::Body;
-use crate::conn::Cmd;
-use crate::response::{Credit, ResponseCtx, send_response};
+use crate::error::PushError;
+use crate::msg::{Cmd, Credit};
+use crate::response::{ResponseCtx, send_response};
 
 /// A boxed response future.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'static>>;
@@ -65,61 +65,6 @@ impl StreamInfo {
         &self.pusher
     }
 }
-
-/// One line of access log: called once per response when it is complete or failed.
-#[non_exhaustive]
-#[derive(Debug, Clone)]
-pub struct AccessLog {
-    /// The request method.
-    pub method: Method,
-    /// The request path (with query).
-    pub path: String,
-    /// The response status.
-    pub status: StatusCode,
-    /// Body bytes handed to the connection.
-    pub bytes: u64,
-    /// From the request's arrival to the response's last byte queued (or its failure).
-    pub duration: Duration,
-    /// The stream id.
-    pub stream_id: StreamId,
-    /// The client's address.
-    pub remote_addr: Option<SocketAddr>,
-    /// Whether the whole response was produced (false: reset or body error).
-    pub complete: bool,
-    /// Whether this was a pushed response.
-    pub pushed: bool,
-}
-
-/// A callback receiving [`AccessLog`] lines.
-pub type AccessLogger = Arc<dyn Fn(&AccessLog) + Send + Sync>;
-
-/// Why a push failed.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushError {
-    /// The client disabled push (SETTINGS_ENABLE_PUSH = 0) or is going away.
-    Disabled,
-    /// The promised request is not pushable (it must be a safe, cacheable request with no
-    /// body, RFC 9113 §8.4) or the core refused it.
-    Refused(h2kit::UsageError),
-    /// The request URI lacks a path.
-    InvalidRequest,
-    /// The connection is closed.
-    ConnectionClosed,
-}
-
-impl fmt::Display for PushError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PushError::Disabled => f.write_str("the client disabled server push"),
-            PushError::Refused(e) => write!(f, "push refused: {e}"),
-            PushError::InvalidRequest => f.write_str("promised request has no path"),
-            PushError::ConnectionClosed => f.write_str("connection closed"),
-        }
-    }
-}
-
-impl std::error::Error for PushError {}
 
 /// Server push from a handler: [`StreamInfo::pusher`] of the request's
 /// [`StreamInfo`] extension.

@@ -79,15 +79,18 @@
 mod body;
 mod conn;
 mod date;
+mod error;
 mod files;
 mod handler;
 mod log;
+mod msg;
 mod response;
 mod server;
 
-pub use body::{Body, BodyClosed, BodyError, BodySender, BoxError, Collected, Frame};
+pub use body::{Body, BodyClosed, BodySender, Collected, Frame};
+pub use error::{BodyError, BoxError, PushError};
 pub use files::StaticFiles;
 pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
-pub use handler::{AccessLog, AccessLogger, BoxFuture, Handler, PushError, Pusher, StreamInfo};
-pub use log::AccessLogWriter;
+pub use handler::{BoxFuture, Handler, Pusher, StreamInfo};
+pub use log::{AccessLog, AccessLogWriter, AccessLogger};
 pub use server::{Builder, Certificate, Error, Server};

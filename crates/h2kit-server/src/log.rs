@@ -7,7 +7,35 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::handler::AccessLog;
+use h2kit::StreamId;
+use http::{Method, StatusCode};
+
+/// One line of access log: called once per response when it is complete or failed.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    /// The request method.
+    pub method: Method,
+    /// The request path (with query).
+    pub path: String,
+    /// The response status.
+    pub status: StatusCode,
+    /// Body bytes handed to the connection.
+    pub bytes: u64,
+    /// From the request's arrival to the response's last byte queued (or its failure).
+    pub duration: Duration,
+    /// The stream id.
+    pub stream_id: StreamId,
+    /// The client's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// Whether the whole response was produced (false: reset or body error).
+    pub complete: bool,
+    /// Whether this was a pushed response.
+    pub pushed: bool,
+}
+
+/// A callback receiving [`AccessLog`] lines.
+pub type AccessLogger = Arc<dyn Fn(&AccessLog) + Send + Sync>;
 
 /// Pending bytes that wake the writer at once.
 const FLUSH_AT: usize = 64 * 1024;

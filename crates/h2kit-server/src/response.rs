@@ -4,7 +4,6 @@
 //! at once itself ([`conn`](crate::conn)).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,11 +13,8 @@ use http::{Method, Response, StatusCode};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::body::{Body, Frame};
-use crate::conn::Cmd;
-use crate::handler::{AccessLog, AccessLogger};
-
-/// Response-body credit: permits are bytes the response task may hand to the connection.
-pub(crate) type Credit = Arc<Semaphore>;
+use crate::log::{AccessLog, AccessLogger};
+use crate::msg::{Cmd, Credit};
 
 /// Per-connection facts the response tasks need.
 #[derive(Clone)]

@@ -20,7 +20,8 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::conn::{self, ConnParams};
-use crate::handler::{AccessLog, AccessLogger, Handler};
+use crate::handler::Handler;
+use crate::log::{AccessLog, AccessLogger};
 
 /// The largest HTTP/1.1 request head accepted on an h2c connection (for `Upgrade: h2c`).
 const MAX_HTTP1_HEAD: usize = 16 * 1024;
