@@ -5,6 +5,7 @@
 //! without a task.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,15 +61,27 @@ struct Entry {
 }
 
 /// Drives one connection until it closes.
-pub(crate) async fn run<S>(io: S, core: Connection, initial: Bytes, params: ConnParams)
+///
+/// The driver and the transport are built before the future, which then holds each once
+/// (an `async fn` would keep its arguments beside the driver built from them: the core
+/// twice). Idle connections are this future and little else.
+pub(crate) fn run<S>(
+    io: S,
+    core: Connection,
+    initial: Bytes,
+    params: ConnParams,
+) -> impl Future<Output = ()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut driver = Driver::new(core, params);
-    if let Err(e) = driver.run(io, initial).await {
-        tracing::debug!(error = %e, "connection ended with an I/O error");
+    let mut io = Transport::new(io, PumpConfig::default().flush_after_write(driver.tls));
+    async move {
+        if let Err(e) = driver.run(&mut io, initial).await {
+            tracing::debug!(error = %e, "connection ended with an I/O error");
+        }
+        driver.finish();
     }
-    driver.finish();
 }
 
 struct Driver {
@@ -131,11 +144,10 @@ impl Driver {
         }
     }
 
-    async fn run<S>(&mut self, io: S, initial: Bytes) -> io::Result<()>
+    async fn run<S>(&mut self, io: &mut Transport<S>, initial: Bytes) -> io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut io = Transport::new(io, PumpConfig::default().flush_after_write(self.tls));
         let mut shutdown_seen = *self.shutdown.borrow();
         if shutdown_seen {
             let _ = self.core.graceful_shutdown();

@@ -12,6 +12,9 @@
 //! * `client`: the h2kit client and a minimal `h2`-crate client (current-thread runtimes) each
 //!   fetching 200,000 small responses over one connection with 100 concurrent streams from
 //!   `nghttpd`, with `h2load -c1 -m100 -n200000` as the reference.
+//! * `idle`: memory per idle connection: each server's resident set growth (VmRSS) after 1,000
+//!   h2c connections that each made one GET and went quiet (`h2kit serve`, the library server,
+//!   nghttpd, h2o when installed); the target is 7 KiB for `h2kit serve`.
 //! * `serve`: the same two h2load runs against what users run, `h2kit serve --h2c DIR` (the
 //!   real binary, with its access log written to /dev/null, then with `--quiet`), against
 //!   `nghttpd -d DIR` and, when installed, h2o (one thread, no access log), all serving a
@@ -252,6 +255,7 @@ enum Part {
     Server,
     Client,
     Serve,
+    Idle,
     All,
 }
 
@@ -298,7 +302,7 @@ impl Env {
     }
 }
 
-const USAGE: &str = "usage: compare [server|client|serve|all] [--quick] [--runs N] [--h2kit PATH]\n\
+const USAGE: &str = "usage: compare [server|client|serve|idle|all] [--quick] [--runs N] [--h2kit PATH]\n\
     \x20 --quick       request counts / 10 and one run (a smoke test)\n\
     \x20 --runs N      repeat each measurement N times and keep the best (default 3)\n\
     \x20 --h2kit PATH  the `h2kit` binary measured by `serve` (default: the one beside this \
@@ -320,6 +324,7 @@ fn driver(args: &[String]) -> ExitCode {
             "server" => part = Part::Server,
             "client" => part = Part::Client,
             "serve" => part = Part::Serve,
+            "idle" => part = Part::Idle,
             "all" => part = Part::All,
             "--quick" => quick = true,
             "--runs" => match args.next().and_then(|n| n.parse::<u32>().ok()) {
@@ -452,12 +457,12 @@ fn h2kit_binary(given: Option<PathBuf>) -> Option<PathBuf> {
 
 fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(), String> {
     let h2kit = match (part, h2kit) {
-        (Part::Serve, Some(given)) if !given.is_file() => {
+        (Part::Serve | Part::Idle, Some(given)) if !given.is_file() => {
             return Err(format!("--h2kit {}: no such file", given.display()));
         }
         (_, given) => h2kit_binary(given),
     };
-    if part == Part::Serve && h2kit.is_none() {
+    if matches!(part, Part::Serve | Part::Idle) && h2kit.is_none() {
         return Err(
             "no `h2kit` binary beside this one: run `cargo build --release -p \
                     h2kit-cli` first, or pass --h2kit PATH"
@@ -521,6 +526,13 @@ fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(),
             );
         }
     }
+    if matches!(part, Part::Idle | Part::All) {
+        if env.h2kit.is_some() {
+            ok &= idle_part(&env)?;
+        } else {
+            println!("\nidle: skipped, no `h2kit` binary beside this one");
+        }
+    }
     println!(
         "load average at the end: {}; targets {}",
         loadavg(),
@@ -569,8 +581,18 @@ fn target(label: &str, value: f64, goal: f64, unit: &str) -> bool {
     met
 }
 
+/// Prints a lower-is-better target line; `true` when met.
+fn target_at_most(label: &str, value: f64, goal: f64, unit: &str) -> bool {
+    let met = value <= goal;
+    println!(
+        "  target {label}: {value:.2}{unit} (goal <= {goal}{unit}) {}",
+        if met { "met" } else { "MISSED" }
+    );
+    met
+}
+
 /// Which server a measurement runs against.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Subject {
     H2kit,
     H2,
@@ -691,6 +713,122 @@ fn serve_part(env: &Env) -> Result<(), String> {
     );
     print_server_cpu(&large_cpu);
     Ok(())
+}
+
+/// Idle connections: each server's resident memory growth (VmRSS, /proc) after N h2c
+/// connections that each made one request and then went quiet, per connection. Target for
+/// `h2kit serve`: at most 7 KiB.
+fn idle_part(env: &Env) -> Result<bool, String> {
+    let n: usize = if env.quick { 200 } else { 1_000 };
+    let mut subjects = vec![
+        Subject::Serve { quiet: true },
+        Subject::H2kit,
+        Subject::Nghttpd,
+    ];
+    if env.h2o.is_some() {
+        subjects.push(Subject::H2o);
+    }
+    println!(
+        "\nidle: RSS growth per connection after {n} h2c connections, each one GET then quiet"
+    );
+    println!(
+        "{:<24} {:>12} {:>12} {:>14}",
+        "", "RSS before", "RSS after", "per connection"
+    );
+    let mut serve_kib = None;
+    for subject in subjects {
+        let server = start_server(env, subject)?;
+        let pid = server.child.id();
+        // Warm up: one connection's worth of one-time allocations is not per connection.
+        drop(idle_connections(server.addr, 4)?);
+        std::thread::sleep(Duration::from_millis(1500));
+        let before = rss_kib(pid).ok_or("cannot read the server's VmRSS")?;
+        let conns = idle_connections(server.addr, n)?;
+        // Past the core's idle shrink (1 s) and a keep-alive round.
+        std::thread::sleep(Duration::from_millis(2500));
+        let after = rss_kib(pid).ok_or("cannot read the server's VmRSS")?;
+        drop(conns);
+        let per = after.saturating_sub(before) as f64 / n as f64;
+        if subject == (Subject::Serve { quiet: true }) {
+            serve_kib = Some(per);
+        }
+        println!(
+            "{:<24} {:>9} KiB {:>9} KiB {:>10.1} KiB",
+            subject.name(),
+            before,
+            after,
+            per
+        );
+    }
+    Ok(serve_kib
+        .is_none_or(|kib| target_at_most("h2kit serve, per idle connection", kib, 7.0, " KiB")))
+}
+
+/// The resident set of process `pid` in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `n` h2c connections to `addr`, each having made one GET and read its response.
+fn idle_connections(addr: SocketAddr, n: usize) -> Result<Vec<TcpStream>, String> {
+    use h2kit::{Config, Connection, Event, Field};
+    let mut out = Vec::with_capacity(n);
+    let mut wire = bytes::BytesMut::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    for _ in 0..n {
+        let mut sock = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        let mut conn = Connection::client(Config::default());
+        let get = vec![
+            Field::new(":method", "GET"),
+            Field::new(":scheme", "http"),
+            Field::new(":path", "/hello"),
+            Field::new(":authority", "127.0.0.1"),
+        ];
+        let id = conn.send_request(get, true).map_err(|e| e.to_string())?;
+        let mut done = false;
+        while !done {
+            wire.clear();
+            while conn.poll_transmit(Instant::now(), &mut wire, None) > 0 {}
+            if !wire.is_empty() {
+                sock.write_all(&wire).map_err(|e| format!("write: {e}"))?;
+            }
+            let got = sock.read(&mut buf).map_err(|e| format!("read: {e}"))?;
+            if got == 0 {
+                return Err(format!("{addr} closed an idle-test connection"));
+            }
+            let _ = conn.recv(Instant::now(), &buf[..got]);
+            while let Some(event) = conn.poll_event() {
+                match event {
+                    Event::Response {
+                        stream,
+                        end_stream: true,
+                        ..
+                    }
+                    | Event::Data {
+                        stream,
+                        end_stream: true,
+                        ..
+                    } if stream == id => {
+                        done = true;
+                    }
+                    Event::Terminated { error } => return Err(format!("{addr}: {error}")),
+                    _ => {}
+                }
+            }
+        }
+        // Acknowledge what the response brought (SETTINGS ACK, WINDOW_UPDATE) and go quiet.
+        wire.clear();
+        while conn.poll_transmit(Instant::now(), &mut wire, None) > 0 {}
+        if !wire.is_empty() {
+            sock.write_all(&wire).map_err(|e| format!("write: {e}"))?;
+        }
+        out.push(sock);
+    }
+    Ok(out)
 }
 
 /// CPU use during one server measurement (Linux only; `None` where /proc is unreadable),
