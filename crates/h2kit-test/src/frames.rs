@@ -199,17 +199,9 @@ macro_rules! block_methods {
         /// `:path` and `:authority` ([`DEFAULT_AUTHORITY`]), in that order.
         #[must_use]
         pub fn request(mut self, method: &str, path: &str) -> Self {
-            for (name, value) in [
-                (":method", method),
-                (":scheme", DEFAULT_SCHEME),
-                (":path", path),
-                (":authority", DEFAULT_AUTHORITY),
-            ] {
-                self.block.fields.push(HeaderField::new(
-                    name,
-                    Bytes::copy_from_slice(value.as_bytes()),
-                ));
-            }
+            self.block
+                .fields
+                .extend(crate::fields::request(method, path));
             self
         }
 

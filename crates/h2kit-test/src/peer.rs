@@ -422,6 +422,13 @@ impl ScriptedPeer {
         self.received.pop_front()
     }
 
+    /// Takes every received frame that is not ignored, oldest first (none when nothing has
+    /// arrived): for assertions over a whole batch, such as "no GOAWAY among them".
+    pub fn take_frames(&mut self) -> Vec<ReceivedFrame> {
+        let frames = std::mem::take(&mut self.received);
+        frames.into_iter().filter(|f| !self.is_ignored(f)).collect()
+    }
+
     /// The next received frame that is not ignored, without taking it.
     pub fn peek(&mut self) -> Option<&ReceivedFrame> {
         self.drop_ignored();

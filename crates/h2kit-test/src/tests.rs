@@ -750,6 +750,45 @@ fn ignore_and_skip_helpers() {
     assert_eq!(server.pending_frames(), 0);
 }
 
+#[test]
+fn take_frames_takes_all_but_the_ignored() {
+    let (mut client, mut server) = connected();
+    client
+        .send(frames::window_update(0, 10))
+        .send(frames::data(1, b"a"))
+        .send(frames::ping([1; 8]));
+    client.flush_to(&mut server);
+    server.ignore(frames::any(FrameType::WINDOW_UPDATE));
+    let taken: Vec<FrameType> = server
+        .take_frames()
+        .iter()
+        .map(ReceivedFrame::frame_type)
+        .collect();
+    assert_eq!(taken, [FrameType::DATA, FrameType::PING]);
+    assert_eq!(server.pending_frames(), 0);
+    assert!(server.take_frames().is_empty());
+}
+
+#[test]
+fn field_lists_are_what_the_request_and_response_builders_write() {
+    let request = crate::fields::get("/x");
+    assert_eq!(
+        request,
+        frames::headers(1).request("GET", "/x").header_list()
+    );
+    assert_eq!(crate::fields::get("/"), request_fields(&[]));
+    assert!(crate::fields::has(&request, ":path", "/x"));
+    assert!(!crate::fields::has(&request, ":path", "/"));
+    assert_eq!(
+        crate::fields::post("/")[0],
+        HeaderField::new(":method", "POST")
+    );
+    assert_eq!(
+        crate::fields::status(204),
+        frames::headers(1).response(204).header_list()
+    );
+}
+
 // ----- assertions fail on mismatch -----
 
 #[test]

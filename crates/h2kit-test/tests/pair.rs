@@ -412,3 +412,29 @@ fn bandwidth_serializes_what_is_written() {
     pair.drive();
     assert!(pair.elapsed() < Duration::from_millis(100));
 }
+
+#[test]
+fn eof_on_close_gives_the_other_side_eof_once_the_closed_side_is_through() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.set_byte_cap(Some(7));
+    pair.drive();
+    pair.server
+        .go_away(ErrorCode::ENHANCE_YOUR_CALM, Bytes::from_static(b"bye"))
+        .unwrap();
+    pair.drive();
+    assert!(pair.server.is_closed());
+    // The transport stays open: the client has the GOAWAY, but no EOF.
+    assert!(pair.client.error().is_none());
+    pair.eof_on_close(true).drive();
+    assert!(pair.client.is_closed());
+    assert!(pair.client_events.iter().any(|e| matches!(
+        e,
+        Event::Terminated {
+            error: ConnectionError::GoAway {
+                code: ErrorCode::ENHANCE_YOUR_CALM,
+                initiator: Initiator::Remote,
+                ..
+            }
+        }
+    )));
+}
