@@ -130,6 +130,14 @@ macro_rules! into_spec {
                 FrameSpec::$variant(b.clone())
             }
         }
+
+        impl $builder {
+            /// The wire octets, as [`FrameSpec::to_bytes`] writes them: for a frame handed
+            /// to a connection directly, without a [`ScriptedPeer`](crate::ScriptedPeer).
+            pub fn to_bytes(&self) -> Bytes {
+                FrameSpec::from(self).to_bytes()
+            }
+        }
     )*};
 }
 

@@ -18,7 +18,8 @@
 //!   one-way latency, a byte cap per step (partial reads), timers, [`Pair::drive`] /
 //!   [`Pair::drive_bounded`] (livelock and stall detection) and [`Pair::intercept`] to inspect,
 //!   drop or replace frames in either direction.
-//!   [`Pair::eof_on_close`] closes a side's transport once it has closed.
+//!   [`Pair::eof_on_close`] closes a side's transport once it has closed;
+//!   [`Pair::transfer`] moves one direction only, to order deliveries.
 //! - [`Harness`]: one `h2kit::Connection` under test wired to a [`ScriptedPeer`]:
 //!   [`Harness::send`] hands what the peer sends straight to the connection and returns the
 //!   result of its `recv`, [`Harness::flush`] feeds what the connection writes to the peer

@@ -447,6 +447,20 @@ impl Pair {
         closed
     }
 
+    /// Moves what the sender in `dir` writes now to the receiver (in pieces of at most the
+    /// byte cap), the other direction untouched, and collects events; returns whether
+    /// anything moved. It never moves the clock, so with a latency only what has arrived is
+    /// delivered. For ordering a test needs, such as a RST_STREAM that must reach the server
+    /// before the server writes what it has queued.
+    pub fn transfer(&mut self, dir: Direction) -> bool {
+        let mut moved = false;
+        while self.transmit(dir) | self.deliver(dir) {
+            moved = true;
+        }
+        self.collect_events();
+        moved
+    }
+
     /// Steps until nothing moves, jumping the clock to arrivals (and deadlines with
     /// [`follow_timers`](Self::follow_timers)) as needed. Returns the steps taken; a stall
     /// (see [`DriveError::Stalled`]) is not an error here.

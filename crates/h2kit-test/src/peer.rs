@@ -524,6 +524,26 @@ impl ScriptedPeer {
         }
     }
 
+    /// Takes every waiting (unignored) frame, like [`take_frames`](Self::take_frames), and
+    /// asserts that none matches `spec`, e.g. `expect_none(frames::any(FrameType::GOAWAY))`;
+    /// returns the frames taken.
+    ///
+    /// # Panics
+    ///
+    /// When one matches, showing it.
+    #[track_caller]
+    pub fn expect_none(&mut self, spec: impl Into<FrameSpec>) -> Vec<ReceivedFrame> {
+        let spec = spec.into();
+        let frames = self.take_frames();
+        if let Some(f) = frames.iter().find(|f| f.matches(&spec)) {
+            panic!(
+                "{}: expected no frame matching {spec}, but received {f}",
+                self.name()
+            );
+        }
+        frames
+    }
+
     /// Expects a GOAWAY with this code (any last stream id, any debug data).
     #[track_caller]
     pub fn expect_goaway(&mut self, code: ErrorCode) -> ReceivedFrame {

@@ -767,6 +767,24 @@ fn take_frames_takes_all_but_the_ignored() {
     assert_eq!(taken, [FrameType::DATA, FrameType::PING]);
     assert_eq!(server.pending_frames(), 0);
     assert!(server.take_frames().is_empty());
+
+    client
+        .send(frames::data(1, b"a"))
+        .send(frames::goaway(1, ErrorCode::NO_ERROR));
+    client.flush_to(&mut server);
+    assert_eq!(server.expect_none(frames::any(FrameType::PING)).len(), 2);
+    assert_eq!(server.pending_frames(), 0);
+}
+
+#[test]
+#[should_panic(expected = "expected no frame matching GOAWAY")]
+fn expect_none_fails_on_a_matching_frame() {
+    let (mut client, mut server) = connected();
+    client
+        .send(frames::ping([0; 8]))
+        .send(frames::goaway(1, ErrorCode::NO_ERROR));
+    client.flush_to(&mut server);
+    server.expect_none(frames::goaway(0, ErrorCode::NO_ERROR).any_last_stream_id());
 }
 
 #[test]
