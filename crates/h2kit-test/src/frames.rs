@@ -130,6 +130,14 @@ macro_rules! into_spec {
                 FrameSpec::$variant(b.clone())
             }
         }
+
+        impl $builder {
+            /// The wire octets, as [`FrameSpec::to_bytes`] writes them: for a frame handed
+            /// to a connection directly, without a [`ScriptedPeer`](crate::ScriptedPeer).
+            pub fn to_bytes(&self) -> Bytes {
+                FrameSpec::from(self).to_bytes()
+            }
+        }
     )*};
 }
 
@@ -199,17 +207,9 @@ macro_rules! block_methods {
         /// `:path` and `:authority` ([`DEFAULT_AUTHORITY`]), in that order.
         #[must_use]
         pub fn request(mut self, method: &str, path: &str) -> Self {
-            for (name, value) in [
-                (":method", method),
-                (":scheme", DEFAULT_SCHEME),
-                (":path", path),
-                (":authority", DEFAULT_AUTHORITY),
-            ] {
-                self.block.fields.push(HeaderField::new(
-                    name,
-                    Bytes::copy_from_slice(value.as_bytes()),
-                ));
-            }
+            self.block
+                .fields
+                .extend(crate::fields::request(method, path));
             self
         }
 

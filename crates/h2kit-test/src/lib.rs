@@ -18,6 +18,14 @@
 //!   one-way latency, a byte cap per step (partial reads), timers, [`Pair::drive`] /
 //!   [`Pair::drive_bounded`] (livelock and stall detection) and [`Pair::intercept`] to inspect,
 //!   drop or replace frames in either direction.
+//!   [`Pair::eof_on_close`] closes a side's transport once it has closed;
+//!   [`Pair::transfer`] moves one direction only, to order deliveries.
+//! - [`Harness`]: one `h2kit::Connection` under test wired to a [`ScriptedPeer`]:
+//!   [`Harness::send`] hands what the peer sends straight to the connection and returns the
+//!   result of its `recv`, [`Harness::flush`] feeds what the connection writes to the peer
+//!   for its assertions; events are collected, the clock is virtual.
+//! - [`fields`]: header lists for the connection's commands (`fields::get("/")`,
+//!   `fields::status(200)`), the same the frame builders' `request` and `response` write.
 //! - [`split_into`] and [`for_each_split`]: run a scenario with input in 1-, 7- and
 //!   16384-octet pieces (STYLE §13).
 //!
@@ -66,13 +74,16 @@
 mod describe;
 mod encode;
 mod expect;
+pub mod fields;
 pub mod frames;
+mod harness;
 mod pair;
 mod peer;
 mod received;
 mod split;
 
 pub use frames::FrameSpec;
+pub use harness::Harness;
 pub use pair::{DRIVE_LIMIT, Direction, DriveError, PACKET, Pair, Side, Verdict};
 pub use peer::{Role, ScriptedPeer};
 pub use received::ReceivedFrame;

@@ -207,6 +207,7 @@ pub struct Pair {
     bandwidth: Option<u64>,
     cap: Option<usize>,
     follow_timers: bool,
+    eof_on_close: bool,
     auto_release: [bool; 2],
     to_server: Link,
     to_client: Link,
@@ -244,6 +245,7 @@ impl Pair {
             bandwidth: None,
             cap: None,
             follow_timers: false,
+            eof_on_close: false,
             auto_release: [true, true],
             to_server: Link {
                 preface_left: h2kit::PREFACE.len(),
@@ -290,6 +292,15 @@ impl Pair {
     /// idle timeout.
     pub fn follow_timers(&mut self, on: bool) -> &mut Self {
         self.follow_timers = on;
+        self
+    }
+
+    /// When on, a side that has closed ([`Connection::is_closed`]: ended, its GOAWAY written)
+    /// closes its transport, as a real driver does: once its last octets have arrived, the
+    /// other side gets [`Connection::recv_eof`]. Off by default, so that a test sees what a
+    /// connection does before the transport goes away.
+    pub fn eof_on_close(&mut self, on: bool) -> &mut Self {
+        self.eof_on_close = on;
         self
     }
 
@@ -404,14 +415,48 @@ impl Pair {
     }
 
     /// One round: each side writes (up to the cap), arrived bytes are delivered (up to the
-    /// cap), due timers fire and events are collected. Returns whether anything happened.
-    /// It never moves the clock.
+    /// cap), due timers fire, a closed side's transport closes (with
+    /// [`eof_on_close`](Self::eof_on_close)) and events are collected. Returns whether
+    /// anything happened. It never moves the clock.
     pub fn step(&mut self) -> bool {
         let mut moved = self.fire_timers();
         moved |= self.transmit(Direction::ToServer);
         moved |= self.transmit(Direction::ToClient);
         moved |= self.deliver(Direction::ToServer);
         moved |= self.deliver(Direction::ToClient);
+        if self.eof_on_close {
+            moved |= self.close_transports();
+        }
+        self.collect_events();
+        moved
+    }
+
+    /// Gives EOF to a live side whose peer has closed and whose octets have all arrived.
+    fn close_transports(&mut self) -> bool {
+        let mut closed = false;
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let (from, to, link) = match dir {
+                Direction::ToServer => (&self.client, &mut self.server, &self.to_server),
+                Direction::ToClient => (&self.server, &mut self.client, &self.to_client),
+            };
+            if from.is_closed() && link.in_flight.is_empty() && to.error().is_none() {
+                to.recv_eof();
+                closed = true;
+            }
+        }
+        closed
+    }
+
+    /// Moves what the sender in `dir` writes now to the receiver (in pieces of at most the
+    /// byte cap), the other direction untouched, and collects events; returns whether
+    /// anything moved. It never moves the clock, so with a latency only what has arrived is
+    /// delivered. For ordering a test needs, such as a RST_STREAM that must reach the server
+    /// before the server writes what it has queued.
+    pub fn transfer(&mut self, dir: Direction) -> bool {
+        let mut moved = false;
+        while self.transmit(dir) | self.deliver(dir) {
+            moved = true;
+        }
         self.collect_events();
         moved
     }
@@ -503,7 +548,11 @@ impl Pair {
             match self.cap {
                 // `chunks` holds what was written.
                 Some(cap) => {
-                    let _ = from.poll_transmit_vectored(self.now, chunks, Some(cap));
+                    let n = from.poll_transmit_vectored(self.now, chunks, Some(cap));
+                    assert!(
+                        n <= cap,
+                        "poll_transmit_vectored wrote {n} > max {cap} octets"
+                    );
                 }
                 None => while from.poll_transmit_vectored(self.now, chunks, None) > 0 {},
             }
@@ -522,7 +571,9 @@ impl Pair {
             match self.cap {
                 // `buf` holds what was written.
                 Some(cap) => {
-                    let _ = from.poll_transmit(self.now, &mut self.buf, Some(cap));
+                    let n = from.poll_transmit(self.now, &mut self.buf, Some(cap));
+                    assert!(n <= cap, "poll_transmit wrote {n} > max {cap} octets");
+                    assert_eq!(n, self.buf.len(), "poll_transmit returned a wrong count");
                 }
                 None => while from.poll_transmit(self.now, &mut self.buf, None) > 0 {},
             }

@@ -422,6 +422,13 @@ impl ScriptedPeer {
         self.received.pop_front()
     }
 
+    /// Takes every received frame that is not ignored, oldest first (none when nothing has
+    /// arrived): for assertions over a whole batch, such as "no GOAWAY among them".
+    pub fn take_frames(&mut self) -> Vec<ReceivedFrame> {
+        let frames = std::mem::take(&mut self.received);
+        frames.into_iter().filter(|f| !self.is_ignored(f)).collect()
+    }
+
     /// The next received frame that is not ignored, without taking it.
     pub fn peek(&mut self) -> Option<&ReceivedFrame> {
         self.drop_ignored();
@@ -515,6 +522,26 @@ impl ScriptedPeer {
                 list.join("\n    ")
             );
         }
+    }
+
+    /// Takes every waiting (unignored) frame, like [`take_frames`](Self::take_frames), and
+    /// asserts that none matches `spec`, e.g. `expect_none(frames::any(FrameType::GOAWAY))`;
+    /// returns the frames taken.
+    ///
+    /// # Panics
+    ///
+    /// When one matches, showing it.
+    #[track_caller]
+    pub fn expect_none(&mut self, spec: impl Into<FrameSpec>) -> Vec<ReceivedFrame> {
+        let spec = spec.into();
+        let frames = self.take_frames();
+        if let Some(f) = frames.iter().find(|f| f.matches(&spec)) {
+            panic!(
+                "{}: expected no frame matching {spec}, but received {f}",
+                self.name()
+            );
+        }
+        frames
     }
 
     /// Expects a GOAWAY with this code (any last stream id, any debug data).

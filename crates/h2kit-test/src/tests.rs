@@ -750,6 +750,63 @@ fn ignore_and_skip_helpers() {
     assert_eq!(server.pending_frames(), 0);
 }
 
+#[test]
+fn take_frames_takes_all_but_the_ignored() {
+    let (mut client, mut server) = connected();
+    client
+        .send(frames::window_update(0, 10))
+        .send(frames::data(1, b"a"))
+        .send(frames::ping([1; 8]));
+    client.flush_to(&mut server);
+    server.ignore(frames::any(FrameType::WINDOW_UPDATE));
+    let taken: Vec<FrameType> = server
+        .take_frames()
+        .iter()
+        .map(ReceivedFrame::frame_type)
+        .collect();
+    assert_eq!(taken, [FrameType::DATA, FrameType::PING]);
+    assert_eq!(server.pending_frames(), 0);
+    assert!(server.take_frames().is_empty());
+
+    client
+        .send(frames::data(1, b"a"))
+        .send(frames::goaway(1, ErrorCode::NO_ERROR));
+    client.flush_to(&mut server);
+    assert_eq!(server.expect_none(frames::any(FrameType::PING)).len(), 2);
+    assert_eq!(server.pending_frames(), 0);
+}
+
+#[test]
+#[should_panic(expected = "expected no frame matching GOAWAY")]
+fn expect_none_fails_on_a_matching_frame() {
+    let (mut client, mut server) = connected();
+    client
+        .send(frames::ping([0; 8]))
+        .send(frames::goaway(1, ErrorCode::NO_ERROR));
+    client.flush_to(&mut server);
+    server.expect_none(frames::goaway(0, ErrorCode::NO_ERROR).any_last_stream_id());
+}
+
+#[test]
+fn field_lists_are_what_the_request_and_response_builders_write() {
+    let request = crate::fields::get("/x");
+    assert_eq!(
+        request,
+        frames::headers(1).request("GET", "/x").header_list()
+    );
+    assert_eq!(crate::fields::get("/"), request_fields(&[]));
+    assert!(crate::fields::has(&request, ":path", "/x"));
+    assert!(!crate::fields::has(&request, ":path", "/"));
+    assert_eq!(
+        crate::fields::post("/")[0],
+        HeaderField::new(":method", "POST")
+    );
+    assert_eq!(
+        crate::fields::status(204),
+        frames::headers(1).response(204).header_list()
+    );
+}
+
 // ----- assertions fail on mismatch -----
 
 #[test]

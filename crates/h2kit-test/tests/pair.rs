@@ -256,7 +256,7 @@ fn bad_padding_injected_by_intercept_gets_protocol_error() {
                     d.stream_id.get(),
                     payload,
                 )
-                .into_spec_bytes(),
+                .to_bytes(),
             )
         }
         Frame::GoAway(g) => {
@@ -287,16 +287,6 @@ fn bad_padding_injected_by_intercept_gets_protocol_error() {
     ));
     assert!(pair.client.is_closed());
     assert!(!body(&pair.client_events, StreamId::new(1)).1);
-}
-
-trait SpecBytes {
-    fn into_spec_bytes(self) -> Bytes;
-}
-
-impl<T: Into<h2kit_test::FrameSpec>> SpecBytes for T {
-    fn into_spec_bytes(self) -> Bytes {
-        self.into().to_bytes()
-    }
 }
 
 #[test]
@@ -411,4 +401,52 @@ fn bandwidth_serializes_what_is_written() {
         .set_bandwidth(None);
     pair.drive();
     assert!(pair.elapsed() < Duration::from_millis(100));
+}
+
+#[test]
+fn eof_on_close_gives_the_other_side_eof_once_the_closed_side_is_through() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.set_byte_cap(Some(7));
+    pair.drive();
+    pair.server
+        .go_away(ErrorCode::ENHANCE_YOUR_CALM, Bytes::from_static(b"bye"))
+        .unwrap();
+    pair.drive();
+    assert!(pair.server.is_closed());
+    // The transport stays open: the client has the GOAWAY, but no EOF.
+    assert!(pair.client.error().is_none());
+    pair.eof_on_close(true).drive();
+    assert!(pair.client.is_closed());
+    assert!(pair.client_events.iter().any(|e| matches!(
+        e,
+        Event::Terminated {
+            error: ConnectionError::GoAway {
+                code: ErrorCode::ENHANCE_YOUR_CALM,
+                initiator: Initiator::Remote,
+                ..
+            }
+        }
+    )));
+}
+
+#[test]
+fn transfer_moves_one_direction_only() {
+    let mut pair = Pair::new(Config::default(), Config::default());
+    pair.set_byte_cap(Some(7));
+    let id = pair.client.send_request(get("/"), true).unwrap();
+    assert!(pair.transfer(Direction::ToServer));
+    assert!(
+        pair.server_events
+            .iter()
+            .any(|e| matches!(e, Event::Request { stream, .. } if *stream == id))
+    );
+    // The server wrote nothing yet: its preface is still queued.
+    assert_eq!(pair.bytes_written(Direction::ToClient), 0);
+    assert!(!pair.transfer(Direction::ToServer));
+    assert!(pair.transfer(Direction::ToClient));
+    assert_eq!(
+        pair.bytes_written(Direction::ToClient),
+        pair.bytes_delivered(Direction::ToClient)
+    );
+    assert!(pair.bytes_written(Direction::ToClient) > 0);
 }

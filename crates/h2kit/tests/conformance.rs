@@ -2,87 +2,83 @@
 //! found, through the scripted peer, and a run of `httpwg` itself against the std-socket
 //! server of `examples/driver` when the binary is on the PATH.
 
-mod common;
 #[path = "../examples/driver/mod.rs"]
 mod driver;
 
-use common::*;
-use h2kit::{Config, ErrorCode, Event, Field, SettingId, StreamId};
-use h2kit_frame::{Frame, Settings};
+use h2kit::{Config, ErrorCode, Event, Field, StreamId};
+use h2kit_test::frames::{self, HeadersBuilder};
+use h2kit_test::{Frame, FrameType, Harness, Pair, fields};
 
-fn server() -> Raw {
-    let mut raw = Raw::new(h2kit::Connection::server(Config::default()));
-    raw.handshake_as_client();
-    raw.frames();
-    raw
+fn server() -> Harness {
+    let mut t = Harness::server(Config::default());
+    t.send(frames::preface()).unwrap();
+    t.frames();
+    t
 }
 
-const POST: [(&str, &str); 4] = [
-    (":method", "POST"),
-    (":scheme", "http"),
-    (":path", "/"),
-    (":authority", "localhost"),
-];
+/// A POST of `http://localhost/` on `stream`, ending the stream.
+fn post(stream: u32) -> HeadersBuilder {
+    frames::headers(stream)
+        .request("POST", "/")
+        .scheme("http")
+        .authority("localhost")
+        .end_stream()
+}
 
 /// RFC 9113 §5.1.1: a new stream id must exceed every id the peer opened; a lower, never
 /// used one is a connection error PROTOCOL_ERROR (httpwg "sends smaller stream identifier").
 #[test]
 fn smaller_unused_stream_id_is_a_connection_error() {
-    let mut raw = server();
-    raw.headers(5, &POST, true).unwrap();
-    raw.conn
+    let mut t = server();
+    t.send(post(5)).unwrap();
+    t.conn
         .send_response(StreamId::new(5), vec![Field::new(":status", "204")], true)
         .unwrap();
-    raw.frames();
-    let err = raw.headers(3, &POST, true).unwrap_err();
+    t.frames();
+    let err = t.send(post(3)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::PROTOCOL_ERROR);
-    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
+    t.flush().expect_goaway(ErrorCode::PROTOCOL_ERROR);
 }
 
 /// RFC 9113 §5.1.2: streams beyond our SETTINGS_MAX_CONCURRENT_STREAMS are refused, also while
 /// our responses wait for window (httpwg "exceeds concurrent stream limit").
 #[test]
 fn streams_beyond_the_concurrency_limit_are_refused() {
-    let mut raw = server();
-    let mut s = Settings::new();
-    s.push(SettingId::INITIAL_WINDOW_SIZE, 0);
-    raw.send_with(|b, _| h2kit_frame::encode_settings(&s, b).unwrap())
-        .unwrap();
-    raw.frames();
+    let mut t = server();
+    t.send(frames::settings().initial_window_size(0)).unwrap();
+    t.frames();
     for i in 0..=100u32 {
         let id = 1 + 2 * i;
-        raw.headers(id, &POST, true).unwrap();
-        while let Some(e) = raw.events.pop() {
+        t.send(post(id)).unwrap();
+        while let Some(e) = t.events.pop() {
             if let Event::Request { stream, .. } = e {
-                raw.conn
+                t.conn
                     .send_response(stream, vec![Field::new(":status", "200")], false)
                     .unwrap();
-                raw.conn
+                t.conn
                     .send_data(stream, bytes::Bytes::from_static(b"hello"), true)
                     .unwrap();
             }
         }
     }
-    let frames = raw.frames();
-    assert_eq!(
-        rst_codes(&frames),
-        vec![(StreamId::new(201), ErrorCode::REFUSED_STREAM)]
-    );
+    // The responses' HEADERS go out; only the stream over the limit is reset.
+    let peer = t.flush();
+    peer.ignore(frames::any(FrameType::HEADERS));
+    peer.expect_rst_stream(201, ErrorCode::REFUSED_STREAM);
+    peer.expect_nothing();
+    peer.clear_ignored();
     // Once the window lets the responses out, the peer may open streams again.
-    let mut s = Settings::new();
-    s.push(SettingId::INITIAL_WINDOW_SIZE, 100);
-    raw.send_with(|b, _| h2kit_frame::encode_settings(&s, b).unwrap())
-        .unwrap();
-    let ends = raw
+    t.send(frames::settings().initial_window_size(100)).unwrap();
+    let ends = t
         .frames()
         .iter()
-        .filter(|f| matches!(f, Frame::Data(d) if d.end_stream))
+        .filter(|f| matches!(&f.frame, Frame::Data(d) if d.end_stream))
         .count();
     assert_eq!(ends, 100);
-    raw.events.clear();
-    raw.headers(203, &POST, true).unwrap();
+    t.events.clear();
+    t.send(post(203)).unwrap();
     assert!(matches!(
-        raw.events.as_slice(),
+        t.events.as_slice(),
         [Event::Request { stream, .. }] if stream.get() == 203
     ));
 }
@@ -92,38 +88,29 @@ fn streams_beyond_the_concurrency_limit_are_refused() {
 /// unknown error code"), and ends by itself after `goaway_linger`.
 #[test]
 fn goaway_with_unknown_code_keeps_answering_ping() {
-    let mut raw = server();
-    raw.send_with(|b, _| {
-        h2kit_frame::encode_goaway(StreamId::ZERO, ErrorCode(0xff), b"", b).unwrap()
-    })
-    .unwrap();
+    let mut t = server();
+    t.send(frames::goaway(0, ErrorCode(0xff))).unwrap();
     assert!(
-        raw.events
+        t.events
             .iter()
             .any(|e| matches!(e, Event::GoAway { code, .. } if *code == ErrorCode(0xff)))
     );
-    raw.send_with(|b, _| h2kit_frame::encode_ping(false, *b"pingpong", b))
-        .unwrap();
-    let frames = raw.frames();
-    assert!(
-        frames
-            .iter()
-            .any(|f| matches!(f, Frame::Ping(p) if p.ack && &p.payload == b"pingpong")),
-        "{frames:?}"
-    );
-    assert!(!raw.conn.is_closed());
+    t.send(frames::ping(*b"pingpong")).unwrap();
+    t.flush()
+        .expect_eventually(frames::ping(*b"pingpong").ack());
+    assert!(!t.conn.is_closed());
     // The peer does not close: we do, after the linger.
-    let deadline = raw.conn.poll_timeout().expect("a linger deadline");
+    let deadline = t.conn.poll_timeout().expect("a linger deadline");
     assert_eq!(
         deadline,
-        raw.now + Config::default().limits.goaway_linger,
+        t.now() + Config::default().limits.goaway_linger,
         "the linger is the nearest deadline"
     );
-    raw.conn.handle_timeout(deadline);
-    assert!(raw.conn.is_closed() || !raw.frames().is_empty());
-    assert!(raw.conn.is_closed());
+    t.advance(deadline - t.now());
+    assert!(t.conn.is_closed() || !t.frames().is_empty());
+    assert!(t.conn.is_closed());
     assert_eq!(
-        raw.conn.error().map(|e| (e.code(), e.initiator())),
+        t.conn.error().map(|e| (e.code(), e.initiator())),
         Some((ErrorCode(0xff), h2kit::Initiator::Remote))
     );
 }
@@ -132,21 +119,25 @@ fn goaway_with_unknown_code_keeps_answering_ping() {
 /// error code; the connection ends when the peer closes the transport.
 #[test]
 fn error_goaway_lets_processed_streams_finish() {
-    let mut p = Pair::with_chunk(16_384);
-    let id = p.client.send_request(get("/"), true).unwrap();
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.set_byte_cap(Some(16_384))
+        .set_auto_release(h2kit_test::Side::Client, false)
+        .set_auto_release(h2kit_test::Side::Server, false);
+    let id = p.client.send_request(fields::get("/"), true).unwrap();
     p.drive();
-    // A GOAWAY(INTERNAL_ERROR, last = 1) from a raw peer would close the transport; here the
-    // server side keeps it open until the response is out.
-    let mut buf = bytes::BytesMut::new();
-    h2kit_frame::encode_goaway(id, ErrorCode::INTERNAL_ERROR, b"", &mut buf).unwrap();
-    p.client.recv(p.now, &buf).unwrap();
+    // A GOAWAY(INTERNAL_ERROR, last = 1) from a scripted peer would close the transport; here
+    // the server side keeps it open until the response is out.
+    let goaway = frames::goaway(id.get(), ErrorCode::INTERNAL_ERROR).to_bytes();
+    p.client.recv(p.now(), &goaway).unwrap();
     assert_eq!(
-        p.client.send_request(get("/"), true),
+        p.client.send_request(fields::get("/"), true),
         Err(h2kit::UsageError::ConnectionClosed)
     );
-    p.server.send_response(id, status("200"), true).unwrap();
+    p.server
+        .send_response(id, fields::status(200), true)
+        .unwrap();
     p.drive();
-    let events = p.take_client_events();
+    let events = p.take_events(h2kit_test::Side::Client);
     assert!(events.iter().any(|e| matches!(
         e,
         Event::Response {

@@ -3,33 +3,33 @@
 //! up, then ignored), and the priority a request came with (python h2's
 //! `RequestReceived.priority_updated`).
 
-mod common;
-
 use bytes::Bytes;
-use common::*;
-use h2kit::{Config, Connection, Event, StreamId};
-use h2kit_frame::{Flags, Frame, FrameType, PrioritySpec};
+use h2kit::{Config, Event, StreamId};
+use h2kit_test::{Flags, FrameType, Harness, frames};
 
-fn server() -> Raw {
-    let mut raw = Raw::new(Connection::server(Config::default()));
-    raw.handshake_as_client();
-    raw.frames();
-    raw.events.clear();
-    raw
+fn server_with(config: Config) -> Harness {
+    let mut t = Harness::server(config);
+    t.send(frames::preface()).unwrap();
+    t.frames();
+    t.events.clear();
+    t
+}
+
+fn server() -> Harness {
+    server_with(Config::default())
 }
 
 #[test]
 fn window_updates_are_reported_per_stream_and_for_the_connection() {
-    let mut raw = server();
-    raw.headers(1, &GET, false).unwrap();
-    raw.events.clear();
-    raw.send_with(|b, _| {
-        h2kit_frame::encode_window_update(StreamId::ZERO, 1_000, b).unwrap();
-        h2kit_frame::encode_window_update(StreamId::new(1), 2_000, b).unwrap();
-    })
-    .unwrap();
+    let mut t = server();
+    t.send(frames::headers(1).request("GET", "/")).unwrap();
+    t.events.clear();
+    t.peer
+        .send(frames::window_update(0, 1_000))
+        .send(frames::window_update(1, 2_000));
+    t.deliver().unwrap();
     assert_eq!(
-        raw.events,
+        t.events,
         vec![
             Event::WindowUpdated {
                 stream: StreamId::ZERO,
@@ -45,34 +45,22 @@ fn window_updates_are_reported_per_stream_and_for_the_connection() {
 
 #[test]
 fn pings_are_reported_and_answered_with_the_same_payload() {
-    let mut raw = server();
+    let mut t = server();
     let payload = *b"h2kit!!!";
-    raw.send_with(|b, _| h2kit_frame::encode_ping(false, payload, b))
-        .unwrap();
-    assert_eq!(raw.events, vec![Event::PingReceived { payload }]);
-    let frames = raw.frames();
-    assert!(
-        matches!(frames.as_slice(), [Frame::Ping(p)] if p.ack && p.payload == payload),
-        "{frames:?}"
-    );
+    t.send(frames::ping(payload)).unwrap();
+    assert_eq!(t.events, vec![Event::PingReceived { payload }]);
+    let peer = t.flush();
+    peer.expect_ping_ack(payload);
+    peer.expect_nothing();
 }
 
 #[test]
 fn unknown_frames_are_passed_up_and_otherwise_ignored() {
-    let mut raw = server();
-    raw.send_with(|b, _| {
-        h2kit_frame::encode_raw(
-            FrameType(0xfa),
-            Flags(0x5),
-            StreamId::new(3),
-            b"extension",
-            b,
-        )
+    let mut t = server();
+    t.send(frames::raw(FrameType(0xfa), Flags(0x5), 3, b"extension"))
         .unwrap();
-    })
-    .unwrap();
     assert_eq!(
-        raw.events,
+        t.events,
         vec![Event::UnknownFrame {
             frame_type: FrameType(0xfa),
             flags: Flags(0x5),
@@ -81,10 +69,11 @@ fn unknown_frames_are_passed_up_and_otherwise_ignored() {
         }]
     );
     // Nothing is sent back, and the connection carries on.
-    assert!(raw.frames().is_empty());
-    raw.headers(1, &GET, true).unwrap();
+    t.flush().expect_nothing();
+    t.send(frames::headers(1).request("GET", "/").end_stream())
+        .unwrap();
     assert!(
-        raw.events
+        t.events
             .iter()
             .any(|e| matches!(e, Event::Request { stream, .. } if *stream == StreamId::new(1)))
     );
@@ -94,23 +83,17 @@ fn unknown_frames_are_passed_up_and_otherwise_ignored() {
 fn a_request_carries_the_priority_it_came_with() {
     let mut cfg = Config::default();
     cfg.settings.no_rfc7540_priorities = false;
-    let mut raw = Raw::new(Connection::server(cfg));
-    raw.handshake_as_client();
-    raw.frames();
-    let mut fields = GET.to_vec();
-    fields.push(("priority", "u=1, i"));
-    let block = raw.block(&fields);
-    let spec = PrioritySpec {
-        dependency: StreamId::ZERO,
-        weight: 200,
-        exclusive: true,
-    };
-    raw.send_with(|b, _| {
-        h2kit_frame::encode_headers(StreamId::new(1), &block, true, Some(spec), None, 16_384, b)
-            .unwrap();
-    })
+    let mut t = server_with(cfg);
+    // Weight 201 is 200 on the wire.
+    t.send(
+        frames::headers(1)
+            .request("GET", "/")
+            .field("priority", "u=1, i")
+            .priority(0, 201, true)
+            .end_stream(),
+    )
     .unwrap();
-    let priority = raw
+    let priority = t
         .events
         .iter()
         .find_map(|e| match e {

@@ -1,22 +1,31 @@
 //! A scripted peer sends attacks and protocol violations; each test asserts the frame we
 //! answer with, its code, and that memory stays bounded.
 
-mod common;
-
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use common::*;
+use bytes::Bytes;
 use h2kit::{
     Config, ConnectionError, ErrorCode, Event, LimitExceeded, ProtocolViolation, StreamId,
 };
-use h2kit_frame::{Frame, PrioritySpec};
+use h2kit_test::frames::{self, GoAwayBuilder, HeadersBuilder};
+use h2kit_test::{Frame, FrameType, Harness, ReceivedFrame, fields};
 
-fn server(cfg: Config) -> Raw {
-    let mut raw = Raw::new(h2kit::Connection::server(cfg));
-    raw.handshake_as_client();
-    raw.frames(); // our SETTINGS and WINDOW_UPDATE, the ACK
-    raw
+/// A server after the scripted client's preface, its own preface and ACK read.
+fn server(cfg: Config) -> Harness {
+    let mut t = Harness::server(cfg);
+    t.send(frames::preface()).unwrap();
+    t.frames(); // our SETTINGS and WINDOW_UPDATE, the ACK
+    t
+}
+
+/// A GET request for `/` on `stream`, without END_STREAM.
+fn get(stream: u32) -> HeadersBuilder {
+    frames::headers(stream).request("GET", "/")
+}
+
+/// A GOAWAY with `code`, whatever its last stream id.
+fn goaway(code: ErrorCode) -> GoAwayBuilder {
+    frames::goaway(0, code).any_last_stream_id()
 }
 
 fn sid(n: u32) -> StreamId {
@@ -25,23 +34,24 @@ fn sid(n: u32) -> StreamId {
 
 #[test]
 fn bad_preface_gets_goaway_protocol_error() {
-    let mut raw = Raw::new(h2kit::Connection::server(Config::default()));
-    let err = raw.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_err();
+    let mut t = Harness::server(Config::default());
+    let err = t
+        .send_bytes(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap_err();
     assert_eq!(
         err,
         ConnectionError::Violation(ProtocolViolation::BadPreface)
     );
-    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
-    assert!(raw.conn.is_closed());
+    t.flush()
+        .expect_eventually(goaway(ErrorCode::PROTOCOL_ERROR));
+    assert!(t.conn.is_closed());
     // Split preface bytes are accepted one at a time.
-    let mut raw = Raw::new(h2kit::Connection::server(Config::default()));
+    let mut t = Harness::server(Config::default());
     for b in h2kit::PREFACE.iter() {
-        raw.send(&[*b]).unwrap();
+        t.send_bytes(&[*b]).unwrap();
     }
     // ...but the first frame must be SETTINGS.
-    let err = raw
-        .send_with(|b, _| h2kit_frame::encode_ping(false, [0; 8], b))
-        .unwrap_err();
+    let err = t.send(frames::ping([0; 8])).unwrap_err();
     assert_eq!(err.code(), ErrorCode::PROTOCOL_ERROR);
 }
 
@@ -49,16 +59,14 @@ fn bad_preface_gets_goaway_protocol_error() {
 fn rapid_reset_is_answered_with_enhance_your_calm() {
     let mut cfg = Config::default();
     cfg.limits.resets = h2kit::limits::RateLimit::new(50, Duration::from_secs(10));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     let mut result = Ok(());
     let mut opened = 0;
     for i in 0..200u32 {
         let id = 2 * i + 1;
-        result = raw.headers(id, &GET, false).and_then(|_| {
-            raw.send_with(|b, _| {
-                h2kit_frame::encode_rst_stream(sid(id), ErrorCode::CANCEL, b).unwrap()
-            })
-        });
+        result = t
+            .send(get(id))
+            .and_then(|_| t.send(frames::rst_stream(id, ErrorCode::CANCEL)));
         opened += 1;
         if result.is_err() {
             break;
@@ -66,10 +74,8 @@ fn rapid_reset_is_answered_with_enhance_your_calm() {
     }
     assert_eq!(result, Err(ConnectionError::Limit(LimitExceeded::Resets)));
     assert_eq!(opened, 51);
-    assert_eq!(
-        goaway_code(&raw.frames()),
-        Some(ErrorCode::ENHANCE_YOUR_CALM)
-    );
+    t.flush()
+        .expect_eventually(goaway(ErrorCode::ENHANCE_YOUR_CALM));
 }
 
 #[test]
@@ -78,21 +84,19 @@ fn resets_of_our_own_streams_do_not_count_as_rapid_reset() {
     // arrived, say) is not an attack on the client.
     let mut cfg = Config::default();
     cfg.limits.resets = h2kit::limits::RateLimit::new(10, Duration::from_secs(10));
-    let mut raw = Raw::new(h2kit::Connection::client(cfg));
-    raw.frames();
-    raw.handshake_as_server();
-    raw.frames();
+    let mut t = Harness::client(cfg);
+    t.frames();
+    t.send(frames::preface()).unwrap();
+    t.frames();
     for _ in 0..50 {
-        let id = raw.conn.send_request(get("/"), true).unwrap();
-        raw.frames();
-        raw.send_with(|b, _| {
-            h2kit_frame::encode_rst_stream(id, ErrorCode::REFUSED_STREAM, b).unwrap()
-        })
-        .unwrap();
+        let id = t.conn.send_request(fields::get("/"), true).unwrap();
+        t.frames();
+        t.send(frames::rst_stream(id.get(), ErrorCode::REFUSED_STREAM))
+            .unwrap();
     }
-    assert!(!raw.conn.is_closed());
-    assert_eq!(goaway_code(&raw.frames()), None);
-    let refused = raw
+    assert!(!t.conn.is_closed());
+    t.flush().expect_none(frames::any(FrameType::GOAWAY));
+    let refused = t
         .events
         .iter()
         .filter(
@@ -107,66 +111,58 @@ fn streams_we_reset_because_of_the_peer_count_too() {
     // "MadeYouReset": each stream is reset by us (a WINDOW_UPDATE of 0 is a stream error).
     let mut cfg = Config::default();
     cfg.limits.resets = h2kit::limits::RateLimit::new(20, Duration::from_secs(10));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     let mut result = Ok(());
-    let mut frames = Vec::new();
     for i in 0..100u32 {
         let id = 2 * i + 1;
-        result = raw
-            .headers(id, &GET, false)
-            .and_then(|_| raw.send(&[0, 0, 4, 0x8, 0, 0, 0, 0, id as u8, 0, 0, 0, 0]));
-        frames.extend(raw.frames());
+        result = t
+            .send(get(id))
+            .and_then(|_| t.send(frames::window_update(id, 0)));
+        t.flush();
         if result.is_err() {
             break;
         }
     }
     assert_eq!(result, Err(ConnectionError::Limit(LimitExceeded::Resets)));
-    let resets = rst_codes(&frames);
-    assert_eq!(resets.len(), 20);
-    assert!(resets.iter().all(|(_, c)| *c == ErrorCode::PROTOCOL_ERROR));
-    assert_eq!(goaway_code(&frames), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    // Twenty resets, all ours, then the GOAWAY.
+    for i in 0..20 {
+        t.peer
+            .expect_rst_stream(2 * i + 1, ErrorCode::PROTOCOL_ERROR);
+    }
+    t.peer.expect_goaway(ErrorCode::ENHANCE_YOUR_CALM);
+    t.peer.expect_nothing();
 }
 
 #[test]
 fn continuation_flood_is_rejected_without_buffering() {
     // Frame-count cap.
-    let mut raw = server(Config::default());
-    let err = raw
-        .send_with(|b, _| {
-            h2kit_frame::encode_headers(sid(1), &[0x82], false, None, None, 16_384, b).unwrap();
-            // Overwrite: HEADERS without END_HEADERS.
-            b[4] &= !0x4;
-            for _ in 0..40 {
-                h2kit_frame::encode_continuation(sid(1), &[0x40; 10], false, b).unwrap();
-            }
-        })
-        .unwrap_err();
+    let mut t = server(Config::default());
+    t.peer
+        .send(frames::headers(1).block(vec![0x82]).no_end_headers());
+    for _ in 0..40 {
+        t.peer
+            .send(frames::continuation(1, vec![0x40; 10]).no_end_headers());
+    }
+    let err = t.deliver().unwrap_err();
     assert_eq!(
         err,
         ConnectionError::Limit(LimitExceeded::ContinuationFrames)
     );
-    assert_eq!(
-        goaway_code(&raw.frames()),
-        Some(ErrorCode::ENHANCE_YOUR_CALM)
-    );
+    t.flush()
+        .expect_eventually(goaway(ErrorCode::ENHANCE_YOUR_CALM));
 
     // Byte cap: detected at the frame that crosses it.
     let mut cfg = Config::default();
     cfg.limits.max_header_block_bytes = 20_000;
     cfg.limits.max_continuation_frames = 1_000;
-    let mut raw = server(cfg);
-    let mut buf = BytesMut::new();
-    h2kit_frame::encode_headers(sid(1), &[0x82], false, None, None, 16_384, &mut buf).unwrap();
-    buf[4] &= !0x4;
-    raw.send(&buf).unwrap();
+    let mut t = server(cfg);
+    t.send(frames::headers(1).block(vec![0x82]).no_end_headers())
+        .unwrap();
     let big = vec![0x40u8; 16_000];
-    let mut buf = BytesMut::new();
-    h2kit_frame::encode_continuation(sid(1), &big, false, &mut buf).unwrap();
-    raw.send(&buf).unwrap();
-    let mut buf = BytesMut::new();
-    h2kit_frame::encode_continuation(sid(1), &big, false, &mut buf).unwrap();
+    t.send(frames::continuation(1, big.clone()).no_end_headers())
+        .unwrap();
     assert_eq!(
-        raw.send(&buf),
+        t.send(frames::continuation(1, big).no_end_headers()),
         Err(ConnectionError::Limit(LimitExceeded::HeaderBlockSize))
     );
 }
@@ -175,12 +171,12 @@ fn continuation_flood_is_rejected_without_buffering() {
 fn ping_flood_and_settings_flood() {
     let mut cfg = Config::default();
     cfg.limits.pings = h2kit::limits::RateLimit::new(10, Duration::from_secs(10));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     let mut result = Ok(());
     for i in 0..50u8 {
-        result = raw.send_with(|b, _| h2kit_frame::encode_ping(false, [i; 8], b));
+        result = t.send(frames::ping([i; 8]));
         // Read our replies as we go, so the reply queue is not what trips.
-        raw.frames();
+        t.frames();
         if result.is_err() {
             break;
         }
@@ -192,12 +188,10 @@ fn ping_flood_and_settings_flood() {
 
     let mut cfg = Config::default();
     cfg.limits.settings = h2kit::limits::RateLimit::new(5, Duration::from_secs(10));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     let mut n = 1; // the handshake's SETTINGS counted
     let err = loop {
-        match raw.send_with(|b, _| {
-            h2kit_frame::encode_settings(&h2kit_frame::Settings::new(), b).unwrap()
-        }) {
+        match t.send(frames::settings()) {
             Ok(()) => n += 1,
             Err(e) => break e,
         }
@@ -212,11 +206,11 @@ fn peer_that_does_not_read_replies_is_disconnected() {
     let mut cfg = Config::default();
     cfg.limits.max_control_queue = 16;
     cfg.limits.pings = h2kit::limits::RateLimit::new(1_000, Duration::from_secs(10));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     let mut result = Ok(());
     let mut sent = 0;
     for i in 0..100u8 {
-        result = raw.send_with(|b, _| h2kit_frame::encode_ping(false, [i; 8], b));
+        result = t.send(frames::ping([i; 8]));
         if result.is_err() {
             break;
         }
@@ -227,34 +221,28 @@ fn peer_that_does_not_read_replies_is_disconnected() {
         Err(ConnectionError::Limit(LimitExceeded::ControlQueue))
     );
     assert_eq!(sent, 16);
-    let frames = raw.frames();
-    assert_eq!(goaway_code(&frames), Some(ErrorCode::ENHANCE_YOUR_CALM));
     // Replies were dropped, not kept: only the GOAWAY went out.
-    assert_eq!(frames.len(), 1);
+    let peer = t.flush();
+    peer.expect_goaway(ErrorCode::ENHANCE_YOUR_CALM);
+    peer.expect_nothing();
 }
 
 #[test]
 fn empty_data_window_update_and_priority_floods() {
     let mut cfg = Config::default();
     cfg.limits.empty_data = h2kit::limits::RateLimit::new(10, Duration::from_secs(10));
-    let mut raw = server(cfg);
-    raw.headers(1, &GET, false).unwrap();
+    let mut t = server(cfg);
+    t.send(get(1)).unwrap();
     let err = (0..50)
-        .find_map(|_| {
-            raw.send_with(|b, _| h2kit_frame::encode_data(sid(1), b"", false, None, b).unwrap())
-                .err()
-        })
+        .find_map(|_| t.send(frames::data(1, b"")).err())
         .unwrap();
     assert_eq!(err, ConnectionError::Limit(LimitExceeded::EmptyDataFlood));
 
     let mut cfg = Config::default();
     cfg.limits.window_updates = h2kit::limits::RateLimit::new(10, Duration::from_secs(10));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     let err = (0..50)
-        .find_map(|_| {
-            raw.send_with(|b, _| h2kit_frame::encode_window_update(sid(0), 1, b).unwrap())
-                .err()
-        })
+        .find_map(|_| t.send(frames::window_update(0, 1)).err())
         .unwrap();
     assert_eq!(
         err,
@@ -263,14 +251,10 @@ fn empty_data_window_update_and_priority_floods() {
 
     let mut cfg = Config::default();
     cfg.limits.priority = h2kit::limits::RateLimit::new(10, Duration::from_secs(10));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
+    // The RFC 7540 default priority: on stream 0, weight 16, not exclusive.
     let err = (0..50u32)
-        .find_map(|i| {
-            raw.send_with(|b, _| {
-                h2kit_frame::encode_priority(sid(2 * i + 1), PrioritySpec::DEFAULT, b).unwrap()
-            })
-            .err()
-        })
+        .find_map(|i| t.send(frames::priority(2 * i + 1, 0, 16, false)).err())
         .unwrap();
     assert_eq!(err, ConnectionError::Limit(LimitExceeded::PriorityFlood));
 }
@@ -279,27 +263,24 @@ fn empty_data_window_update_and_priority_floods() {
 fn concurrency_overflow_is_refused_stream_not_connection_error() {
     let mut cfg = Config::default();
     cfg.settings.max_concurrent_streams = 2;
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     for id in [1, 3, 5] {
-        raw.headers(id, &GET, false).unwrap();
+        t.send(get(id)).unwrap();
     }
-    let frames = raw.frames();
-    assert_eq!(
-        rst_codes(&frames),
-        vec![(sid(5), ErrorCode::REFUSED_STREAM)]
-    );
-    let requests = raw
+    let peer = t.flush();
+    peer.expect_rst_stream(5, ErrorCode::REFUSED_STREAM);
+    peer.expect_nothing();
+    let requests = t
         .events
         .iter()
         .filter(|e| matches!(e, Event::Request { .. }))
         .count();
     assert_eq!(requests, 2);
     // HPACK stayed in step: the next request on a freed slot decodes.
-    raw.send_with(|b, _| h2kit_frame::encode_rst_stream(sid(1), ErrorCode::CANCEL, b).unwrap())
-        .unwrap();
-    raw.headers(7, &GET, true).unwrap();
+    t.send(frames::rst_stream(1, ErrorCode::CANCEL)).unwrap();
+    t.send(get(7).end_stream()).unwrap();
     assert!(
-        raw.events
+        t.events
             .iter()
             .any(|e| matches!(e, Event::Request { stream, .. } if *stream == sid(7)))
     );
@@ -312,27 +293,26 @@ fn pending_accept_is_bounded() {
     let mut cfg = Config::default();
     cfg.limits.max_pending_accept = 3;
     cfg.settings.max_concurrent_streams = 2;
-    let mut raw = Raw::new(h2kit::Connection::server(cfg));
-    let mut buf = BytesMut::new();
-    buf.extend_from_slice(h2kit::PREFACE);
-    h2kit_frame::encode_settings(&h2kit_frame::Settings::new(), &mut buf).unwrap();
-    raw.conn.recv(raw.now, &buf).unwrap();
+    let mut t = Harness::server(cfg);
+    let now = t.now();
+    let preface = t.peer.send(frames::preface()).take_output();
+    t.conn.recv(now, &preface).unwrap();
     // Requests arrive and are cancelled, but the application takes no events.
     for id in [1u32, 3, 5, 7, 9] {
-        let block = raw.block(&GET);
-        let mut b = BytesMut::new();
-        h2kit_frame::encode_headers(sid(id), &block, true, None, None, 16_384, &mut b).unwrap();
-        h2kit_frame::encode_rst_stream(sid(id), ErrorCode::CANCEL, &mut b).unwrap();
-        raw.conn.recv(raw.now, &b).unwrap();
+        let octets = t
+            .peer
+            .send(get(id).end_stream())
+            .send(frames::rst_stream(id, ErrorCode::CANCEL))
+            .take_output();
+        t.conn.recv(now, &octets).unwrap();
     }
-    let frames = raw.frames();
-    assert_eq!(
-        rst_codes(&frames),
-        vec![
-            (sid(7), ErrorCode::REFUSED_STREAM),
-            (sid(9), ErrorCode::REFUSED_STREAM)
-        ]
-    );
+    let peer = t.flush();
+    // Our preface, the ACK, the connection's WINDOW_UPDATE, then the refusals.
+    peer.ignore(frames::any(FrameType::SETTINGS))
+        .ignore(frames::any(FrameType::WINDOW_UPDATE));
+    peer.expect_rst_stream(7, ErrorCode::REFUSED_STREAM);
+    peer.expect_rst_stream(9, ErrorCode::REFUSED_STREAM);
+    peer.expect_nothing();
 }
 
 #[test]
@@ -341,16 +321,15 @@ fn raising_max_concurrent_streams_alone_accepts_that_many_at_once() {
     // SETTINGS_MAX_CONCURRENT_STREAMS at 256, none may be refused by the pending-accept cap.
     let mut cfg = Config::default();
     cfg.settings.max_concurrent_streams = 256;
-    let mut raw = server(cfg);
-    let mut b = BytesMut::new();
+    let mut t = server(cfg);
     for i in 0..200u32 {
-        let block = raw.block(&GET);
-        h2kit_frame::encode_headers(sid(2 * i + 1), &block, true, None, None, 16_384, &mut b)
-            .unwrap();
+        t.peer.send(get(2 * i + 1).end_stream());
     }
-    raw.conn.recv(raw.now, &b).unwrap();
-    assert_eq!(rst_codes(&raw.frames()), vec![]);
-    let requests = std::iter::from_fn(|| raw.conn.poll_event())
+    t.deliver().unwrap();
+    t.flush().expect_none(frames::any(FrameType::RST_STREAM));
+    let requests = t
+        .events
+        .iter()
         .filter(|e| matches!(e, Event::Request { .. }))
         .count();
     assert_eq!(requests, 200);
@@ -360,19 +339,15 @@ fn raising_max_concurrent_streams_alone_accepts_that_many_at_once() {
 fn header_list_too_large_resets_the_stream_and_keeps_hpack_in_step() {
     let mut cfg = Config::default();
     cfg.settings.max_header_list_size = 200;
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     let long = "x".repeat(300);
-    let mut fields = GET.to_vec();
-    fields.push(("x-big", &long));
-    raw.headers(1, &fields, true).unwrap();
-    raw.headers(3, &GET, true).unwrap();
-    let frames = raw.frames();
-    assert_eq!(
-        rst_codes(&frames),
-        vec![(sid(1), ErrorCode::ENHANCE_YOUR_CALM)]
-    );
+    t.send(get(1).field("x-big", &long).end_stream()).unwrap();
+    t.send(get(3).end_stream()).unwrap();
+    let peer = t.flush();
+    peer.expect_rst_stream(1, ErrorCode::ENHANCE_YOUR_CALM);
+    peer.expect_nothing();
     assert!(
-        raw.events
+        t.events
             .iter()
             .any(|e| matches!(e, Event::Request { stream, .. } if *stream == sid(3)))
     );
@@ -380,24 +355,25 @@ fn header_list_too_large_resets_the_stream_and_keeps_hpack_in_step() {
 
 #[test]
 fn malformed_request_is_a_stream_error_and_hpack_stays_in_step() {
-    let mut raw = server(Config::default());
-    let mut bad = GET.to_vec();
-    bad.push(("connection", "keep-alive"));
-    raw.headers(1, &bad, true).unwrap();
-    raw.headers(3, &[(":method", "GET"), (":path", "/")], true)
-        .unwrap(); // no :scheme
-    raw.headers(5, &GET, true).unwrap();
-    let frames = raw.frames();
-    assert_eq!(
-        rst_codes(&frames),
-        vec![
-            (sid(1), ErrorCode::PROTOCOL_ERROR),
-            (sid(3), ErrorCode::PROTOCOL_ERROR)
-        ]
-    );
-    assert!(raw.conn.error().is_none());
+    let mut t = server(Config::default());
+    t.send(get(1).field("connection", "keep-alive").end_stream())
+        .unwrap();
+    // No :scheme.
+    t.send(
+        frames::headers(3)
+            .field(":method", "GET")
+            .field(":path", "/")
+            .end_stream(),
+    )
+    .unwrap();
+    t.send(get(5).end_stream()).unwrap();
+    let peer = t.flush();
+    peer.expect_rst_stream(1, ErrorCode::PROTOCOL_ERROR);
+    peer.expect_rst_stream(3, ErrorCode::PROTOCOL_ERROR);
+    peer.expect_nothing();
+    assert!(t.conn.error().is_none());
     assert!(
-        raw.events
+        t.events
             .iter()
             .any(|e| matches!(e, Event::Request { stream, .. } if *stream == sid(5)))
     );
@@ -405,28 +381,26 @@ fn malformed_request_is_a_stream_error_and_hpack_stays_in_step() {
 
 #[test]
 fn content_length_must_agree_with_data() {
-    let mut raw = server(Config::default());
-    let mut fields = GET.to_vec();
-    fields[0] = (":method", "POST");
-    fields.push(("content-length", "3"));
-    raw.headers(1, &fields, false).unwrap();
-    raw.send_with(|b, _| h2kit_frame::encode_data(sid(1), b"abcd", true, None, b).unwrap())
+    let mut t = server(Config::default());
+    let post = |id| {
+        frames::headers(id)
+            .request("POST", "/")
+            .field("content-length", "3")
+    };
+    t.send(post(1)).unwrap();
+    t.send(frames::data(1, b"abcd").end_stream()).unwrap();
+    t.send(post(3)).unwrap();
+    t.send(frames::data(3, b"ab").end_stream()).unwrap();
+    t.send(post(5)).unwrap();
+    t.send(frames::data(5, b"abc").padded(10).end_stream())
         .unwrap();
-    raw.headers(3, &fields, false).unwrap();
-    raw.send_with(|b, _| h2kit_frame::encode_data(sid(3), b"ab", true, None, b).unwrap())
-        .unwrap();
-    raw.headers(5, &fields, false).unwrap();
-    raw.send_with(|b, _| h2kit_frame::encode_data(sid(5), b"abc", true, Some(10), b).unwrap())
-        .unwrap();
-    let frames = raw.frames();
-    assert_eq!(
-        rst_codes(&frames),
-        vec![
-            (sid(1), ErrorCode::PROTOCOL_ERROR),
-            (sid(3), ErrorCode::PROTOCOL_ERROR)
-        ]
-    );
-    let data = raw.events.iter().find_map(|e| match e {
+    let peer = t.flush();
+    // DATA arrived: the receive-window estimator may PING.
+    peer.ignore(frames::any(FrameType::PING));
+    peer.expect_rst_stream(1, ErrorCode::PROTOCOL_ERROR);
+    peer.expect_rst_stream(3, ErrorCode::PROTOCOL_ERROR);
+    peer.expect_nothing();
+    let data = t.events.iter().find_map(|e| match e {
         Event::Data {
             stream,
             data,
@@ -440,18 +414,18 @@ fn content_length_must_agree_with_data() {
 
 #[test]
 fn frames_on_idle_streams_are_connection_errors() {
-    let mut raw = server(Config::default());
-    let err = raw
-        .send_with(|b, _| h2kit_frame::encode_data(sid(1), b"x", false, None, b).unwrap())
-        .unwrap_err();
+    let mut t = server(Config::default());
+    let err = t.send(frames::data(1, b"x")).unwrap_err();
     assert_eq!(
         err,
         ConnectionError::Violation(ProtocolViolation::FrameOnIdleStream)
     );
-    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
+    t.flush().expect_goaway(ErrorCode::PROTOCOL_ERROR);
 
-    let mut raw = server(Config::default());
-    let err = raw.headers(2, &GET, true).unwrap_err();
+    let mut t = server(Config::default());
+    let err = t
+        .send(frames::headers(2).request("GET", "/").end_stream())
+        .unwrap_err();
     assert_eq!(
         err,
         ConnectionError::Violation(ProtocolViolation::InvalidStreamId)
@@ -460,36 +434,28 @@ fn frames_on_idle_streams_are_connection_errors() {
 
 #[test]
 fn data_after_end_stream_is_stream_closed() {
-    let mut raw = server(Config::default());
-    raw.headers(1, &GET, true).unwrap();
-    raw.send_with(|b, _| h2kit_frame::encode_data(sid(1), b"x", false, None, b).unwrap())
-        .unwrap();
-    assert_eq!(
-        rst_codes(&raw.frames()),
-        vec![(sid(1), ErrorCode::STREAM_CLOSED)]
-    );
-    assert!(raw.conn.error().is_none());
+    let mut t = server(Config::default());
+    t.send(get(1).end_stream()).unwrap();
+    t.send(frames::data(1, b"x")).unwrap();
+    let peer = t.flush();
+    peer.ignore(frames::any(FrameType::PING));
+    peer.expect_rst_stream(1, ErrorCode::STREAM_CLOSED);
+    peer.expect_nothing();
+    assert!(t.conn.error().is_none());
 }
 
 #[test]
 fn window_overflow_has_the_right_scope() {
-    let mut raw = server(Config::default());
-    raw.headers(1, &GET, false).unwrap();
-    raw.send_with(|b, _| h2kit_frame::encode_window_update(sid(1), 0x7fff_ffff, b).unwrap())
-        .unwrap();
-    assert_eq!(
-        rst_codes(&raw.frames()),
-        vec![(sid(1), ErrorCode::FLOW_CONTROL_ERROR)]
-    );
-    assert!(raw.conn.error().is_none());
-    let err = raw
-        .send_with(|b, _| h2kit_frame::encode_window_update(sid(0), 0x7fff_ffff, b).unwrap())
-        .unwrap_err();
+    let mut t = server(Config::default());
+    t.send(get(1)).unwrap();
+    t.send(frames::window_update(1, 0x7fff_ffff)).unwrap();
+    let peer = t.flush();
+    peer.expect_rst_stream(1, ErrorCode::FLOW_CONTROL_ERROR);
+    peer.expect_nothing();
+    assert!(t.conn.error().is_none());
+    let err = t.send(frames::window_update(0, 0x7fff_ffff)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::FLOW_CONTROL_ERROR);
-    assert_eq!(
-        goaway_code(&raw.frames()),
-        Some(ErrorCode::FLOW_CONTROL_ERROR)
-    );
+    t.flush().expect_goaway(ErrorCode::FLOW_CONTROL_ERROR);
 }
 
 #[test]
@@ -498,37 +464,32 @@ fn data_beyond_the_window_is_a_flow_control_error() {
         connection_window_size: 65_535,
         ..Config::default()
     };
-    let mut raw = server(cfg);
-    raw.headers(1, &GET, false).unwrap();
+    let mut t = server(cfg);
+    t.send(get(1)).unwrap();
     let chunk = vec![0u8; 16_384];
     for _ in 0..3 {
-        raw.send_with(|b, _| h2kit_frame::encode_data(sid(1), &chunk, false, None, b).unwrap())
-            .unwrap();
+        t.send(frames::data(1, &chunk)).unwrap();
     }
     // 49,152 used; 16,384 more exceeds 65,535 (connection and stream).
-    let err = raw
-        .send_with(|b, _| h2kit_frame::encode_data(sid(1), &chunk, false, None, b).unwrap())
-        .unwrap_err();
+    let err = t.send(frames::data(1, &chunk)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::FLOW_CONTROL_ERROR);
 }
 
 #[test]
 fn push_promise_when_disabled_is_a_connection_error() {
-    let mut raw = Raw::new(h2kit::Connection::client(Config::default()));
-    let id = raw.conn.send_request(get("/"), true).unwrap();
-    raw.frames();
-    raw.handshake_as_server();
-    let block = raw.block(&GET);
-    let err = raw
-        .send_with(|b, _| {
-            h2kit_frame::encode_push_promise(id, sid(2), &block, None, 16_384, b).unwrap()
-        })
+    let mut t = Harness::client(Config::default());
+    let id = t.conn.send_request(fields::get("/"), true).unwrap();
+    t.frames();
+    t.send(frames::preface()).unwrap();
+    let err = t
+        .send(frames::push_promise(id.get(), 2).request("GET", "/"))
         .unwrap_err();
     assert_eq!(
         err,
         ConnectionError::Violation(ProtocolViolation::PushNotAllowed)
     );
-    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
+    t.flush()
+        .expect_eventually(goaway(ErrorCode::PROTOCOL_ERROR));
 }
 
 #[test]
@@ -536,114 +497,100 @@ fn closed_stream_memory_stays_bounded() {
     let mut cfg = Config::default();
     cfg.limits.max_closed_streams = 8;
     cfg.limits.resets = h2kit::limits::RateLimit::new(100_000, Duration::from_secs(1));
-    let mut raw = server(cfg);
+    let mut t = server(cfg);
     for i in 0..500u32 {
         let id = 2 * i + 1;
-        raw.headers(id, &GET, true).unwrap();
-        raw.send_with(|b, _| {
-            h2kit_frame::encode_rst_stream(sid(id), ErrorCode::CANCEL, b).unwrap()
-        })
-        .unwrap();
+        t.send(get(id).end_stream()).unwrap();
+        t.send(frames::rst_stream(id, ErrorCode::CANCEL)).unwrap();
         if i % 50 == 0 {
-            raw.events.clear();
-            raw.frames();
+            t.events.clear();
+            t.frames();
         }
     }
-    assert!(raw.conn.stream(sid(999)).is_none());
-    assert_eq!(raw.conn.open_inbound_streams(), 0);
-    let dbg = format!("{:?}", raw.conn);
+    assert!(t.conn.stream(sid(999)).is_none());
+    assert_eq!(t.conn.open_inbound_streams(), 0);
+    let dbg = format!("{:?}", t.conn);
     assert!(dbg.contains("streams: 0"), "{dbg}");
 }
 
 #[test]
 fn settings_ack_timeout_closes_the_connection() {
-    let mut raw = Raw::new(h2kit::Connection::client(Config::default()));
-    raw.frames(); // our SETTINGS go out at `now`
-    raw.handshake_as_server();
-    let deadline = raw.conn.poll_timeout().expect("a SETTINGS ack deadline");
-    assert_eq!(deadline, raw.now + Duration::from_secs(10));
-    raw.conn.handle_timeout(deadline);
-    assert_eq!(raw.conn.error(), Some(&ConnectionError::SettingsTimeout));
-    assert_eq!(
-        goaway_code(&raw.frames()),
-        Some(ErrorCode::SETTINGS_TIMEOUT)
-    );
+    let mut t = Harness::client(Config::default());
+    t.frames(); // our SETTINGS go out at `now`
+    t.send(frames::preface()).unwrap();
+    let deadline = t.conn.poll_timeout().expect("a SETTINGS ack deadline");
+    assert_eq!(deadline, t.now() + Duration::from_secs(10));
+    t.advance(deadline - t.now());
+    assert_eq!(t.conn.error(), Some(&ConnectionError::SettingsTimeout));
+    t.flush()
+        .expect_eventually(goaway(ErrorCode::SETTINGS_TIMEOUT));
 }
 
 #[test]
 fn idle_timeout_and_keep_alive() {
     let mut cfg = Config::default();
     cfg.limits.idle_timeout = Some(Duration::from_secs(30));
-    let mut raw = server(cfg);
-    raw.send_with(|b, _| h2kit_frame::encode_settings_ack(b))
-        .unwrap();
-    let t = raw.conn.poll_timeout().unwrap();
-    assert_eq!(t, raw.now + Duration::from_secs(30));
-    raw.conn.handle_timeout(t);
-    assert_eq!(raw.conn.error(), Some(&ConnectionError::IdleTimeout));
-    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::NO_ERROR));
+    let mut t = server(cfg);
+    t.send(frames::settings_ack()).unwrap();
+    let deadline = t.conn.poll_timeout().unwrap();
+    assert_eq!(deadline, t.now() + Duration::from_secs(30));
+    t.advance(deadline - t.now());
+    assert_eq!(t.conn.error(), Some(&ConnectionError::IdleTimeout));
+    t.flush().expect_goaway(ErrorCode::NO_ERROR);
 
     let mut cfg = Config::default();
     cfg.limits.idle_timeout = None;
     cfg.limits.keep_alive_interval = Some(Duration::from_secs(5));
-    let mut raw = server(cfg);
-    raw.send_with(|b, _| h2kit_frame::encode_settings_ack(b))
-        .unwrap();
-    let t = raw.conn.poll_timeout().unwrap();
-    raw.now = t;
-    raw.conn.handle_timeout(t);
-    let ping = raw
-        .frames()
-        .into_iter()
-        .find_map(|f| match f {
-            Frame::Ping(p) if !p.ack => Some(p.payload),
-            _ => None,
-        })
-        .expect("keep-alive PING");
+    let mut t = server(cfg);
+    t.send(frames::settings_ack()).unwrap();
+    let deadline = t.conn.poll_timeout().unwrap();
+    t.advance(deadline - t.now());
+    let ping = t.flush().expect_eventually(frames::any(FrameType::PING));
+    assert!(
+        matches!(&ping.frame, Frame::Ping(p) if !p.ack),
+        "keep-alive PING: {ping}"
+    );
     // No answer within the keep-alive timeout: the connection is dead.
-    let t = raw.conn.poll_timeout().unwrap();
-    assert_eq!(t, raw.now + Duration::from_secs(20));
-    let _ = ping;
-    raw.conn.handle_timeout(t);
-    assert_eq!(raw.conn.error(), Some(&ConnectionError::IdleTimeout));
+    let deadline = t.conn.poll_timeout().unwrap();
+    assert_eq!(deadline, t.now() + Duration::from_secs(20));
+    t.advance(deadline - t.now());
+    assert_eq!(t.conn.error(), Some(&ConnectionError::IdleTimeout));
 }
 
 #[test]
 fn late_frames_after_goaway_are_ignored_and_ping_still_answered() {
-    let mut raw = server(Config::default());
-    raw.headers(1, &GET, true).unwrap();
-    raw.conn.graceful_shutdown().unwrap();
-    let frames = raw.frames();
-    let ping = frames
-        .iter()
-        .find_map(|f| match f {
-            Frame::Ping(p) if !p.ack => Some(p.payload),
-            _ => None,
-        })
-        .unwrap();
+    let mut t = server(Config::default());
+    t.send(get(1).end_stream()).unwrap();
+    t.conn.graceful_shutdown().unwrap();
+    let ping = match t
+        .flush()
+        .expect_eventually(frames::any(FrameType::PING))
+        .frame
+    {
+        Frame::Ping(p) if !p.ack => p.payload,
+        other => panic!("expected our PING, got {other:?}"),
+    };
     // A stream opened before the peer saw our GOAWAY, then the PING ack.
-    raw.headers(3, &GET, true).unwrap();
-    raw.send_with(|b, _| h2kit_frame::encode_ping(true, ping, b))
-        .unwrap();
+    t.send(get(3).end_stream()).unwrap();
+    t.send(frames::ping(ping).ack()).unwrap();
     // After the final GOAWAY (last id 3), a new stream is ignored, PING still answered.
-    raw.headers(5, &GET, true).unwrap();
-    raw.send_with(|b, _| h2kit_frame::encode_ping(false, [9; 8], b))
-        .unwrap();
-    let frames = raw.frames();
-    let last_ids: Vec<u32> = frames
+    t.send(get(5).end_stream()).unwrap();
+    t.send(frames::ping([9; 8])).unwrap();
+    let written = t.frames();
+    let last_ids: Vec<u32> = written
         .iter()
-        .filter_map(|f| match f {
+        .filter_map(|f| match &f.frame {
             Frame::GoAway(g) => Some(g.last_stream_id.get()),
             _ => None,
         })
         .collect();
     assert_eq!(last_ids, vec![3]);
     assert!(
-        frames
+        written
             .iter()
-            .any(|f| matches!(f, Frame::Ping(p) if p.ack && p.payload == [9; 8]))
+            .any(|f| f.matches(frames::ping([9; 8]).ack()))
     );
-    let requests: Vec<StreamId> = raw
+    let requests: Vec<StreamId> = t
         .events
         .iter()
         .filter_map(|e| match e {
@@ -652,33 +599,31 @@ fn late_frames_after_goaway_are_ignored_and_ping_still_answered() {
         })
         .collect();
     assert_eq!(requests, vec![sid(1), sid(3)]);
-    assert!(raw.conn.error().is_none());
+    assert!(t.conn.error().is_none());
 }
 
 #[test]
 fn priority_update_from_a_server_is_a_connection_error_naming_rfc_9218() {
-    let mut raw = Raw::new(h2kit::Connection::client(Config::default()));
-    raw.handshake_as_server();
-    raw.frames();
-    let err = raw
-        .send_with(|b, _| {
-            h2kit_frame::encode_priority_update(sid(1), b"u=1", b).unwrap();
-        })
-        .unwrap_err();
+    let mut t = Harness::client(Config::default());
+    t.send(frames::preface()).unwrap();
+    t.frames();
+    let err = t.send(frames::priority_update(1, b"u=1")).unwrap_err();
     assert_eq!(
         err,
         ConnectionError::Violation(ProtocolViolation::PriorityUpdateFromServer)
     );
     assert!(err.to_string().contains("RFC 9218"), "{err}");
-    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
+    t.flush().expect_goaway(ErrorCode::PROTOCOL_ERROR);
 }
 
-/// The data frames in `frames`: total payload octets, and whether one ended the stream.
-fn data_sent(frames: &[Frame]) -> (usize, bool) {
-    frames.iter().fold((0, false), |(n, end), f| match f {
-        Frame::Data(d) => (n + d.data.len(), end || d.end_stream),
-        _ => (n, end),
-    })
+/// The DATA frames in `frames`: total payload octets, and whether one ended the stream.
+fn data_sent(frames: &[ReceivedFrame]) -> (usize, bool) {
+    frames
+        .iter()
+        .fold((0, false), |(n, end), f| match &f.frame {
+            Frame::Data(d) => (n + d.data.len(), end || d.end_stream),
+            _ => (n, end),
+        })
 }
 
 /// Issue 12, bad input: a client that shrinks SETTINGS_INITIAL_WINDOW_SIZE mid-transfer
@@ -686,74 +631,59 @@ fn data_sent(frames: &[Frame]) -> (usize, bool) {
 /// WINDOW_UPDATEs bring the window above zero, then exactly what they allow.
 #[test]
 fn a_window_shrunk_mid_transfer_goes_negative_and_recovers_exactly() {
-    let mut raw = server(Config::default());
-    raw.headers(1, &GET, true).unwrap();
-    raw.conn
-        .send_response(sid(1), status("200"), false)
+    let mut t = server(Config::default());
+    t.send(get(1).end_stream()).unwrap();
+    t.conn
+        .send_response(sid(1), fields::status(200), false)
         .unwrap();
-    raw.conn
+    t.conn
         .send_data(sid(1), Bytes::from(vec![1u8; 100_000]), true)
         .unwrap();
-    assert_eq!(data_sent(&raw.frames()), (65_535, false));
-    let settings = |v: u32| {
-        let mut s = h2kit_frame::Settings::new();
-        s.push(h2kit_frame::SettingId::INITIAL_WINDOW_SIZE, v);
-        s
-    };
-    let update = |raw: &mut Raw, stream: u32, inc: u32| {
-        raw.send_with(|b, _| h2kit_frame::encode_window_update(sid(stream), inc, b).unwrap())
-            .unwrap();
+    assert_eq!(data_sent(&t.frames()), (65_535, false));
+    let update = |t: &mut Harness, stream: u32, inc: u32| {
+        t.send(frames::window_update(stream, inc)).unwrap();
     };
     // 65,535 in flight; the initial window drops to 16,384: the stream window is -49,151.
-    let s = settings(16_384);
-    raw.send_with(|b, _| h2kit_frame::encode_settings(&s, b).unwrap())
+    t.send(frames::settings().initial_window_size(16_384))
         .unwrap();
-    update(&mut raw, 0, 1 << 20);
-    assert_eq!(data_sent(&raw.frames()), (0, false));
-    assert_eq!(raw.conn.send_capacity(sid(1)), 0);
-    update(&mut raw, 1, 49_151);
+    update(&mut t, 0, 1 << 20);
+    assert_eq!(data_sent(&t.frames()), (0, false));
+    assert_eq!(t.conn.send_capacity(sid(1)), 0);
+    update(&mut t, 1, 49_151);
     assert_eq!(
-        data_sent(&raw.frames()),
+        data_sent(&t.frames()),
         (0, false),
         "the window is back at 0"
     );
-    update(&mut raw, 1, 10_000);
-    assert_eq!(data_sent(&raw.frames()), (10_000, false));
+    update(&mut t, 1, 10_000);
+    assert_eq!(data_sent(&t.frames()), (10_000, false));
     // Raising the setting again credits the difference: the rest goes out.
-    let s = settings(65_535);
-    raw.send_with(|b, _| h2kit_frame::encode_settings(&s, b).unwrap())
+    t.send(frames::settings().initial_window_size(65_535))
         .unwrap();
-    assert_eq!(data_sent(&raw.frames()), (100_000 - 75_535, true));
-    assert!(raw.conn.error().is_none());
+    assert_eq!(data_sent(&t.frames()), (100_000 - 75_535, true));
+    assert!(t.conn.error().is_none());
 }
 
 /// Issue 12, bad input: a peer that never sends WINDOW_UPDATE gets one window of data and
 /// then nothing: no busy loop, no frame beyond the window, and the connection stays usable.
 #[test]
 fn a_peer_that_never_opens_its_window_gets_one_window() {
-    let mut raw = server(Config::default());
-    raw.send_with(|b, _| h2kit_frame::encode_settings_ack(b))
+    let mut t = server(Config::default());
+    t.send(frames::settings_ack()).unwrap();
+    t.send(get(1).end_stream()).unwrap();
+    t.conn
+        .send_response(sid(1), fields::status(200), false)
         .unwrap();
-    raw.headers(1, &GET, true).unwrap();
-    raw.conn
-        .send_response(sid(1), status("200"), false)
-        .unwrap();
-    raw.conn
+    t.conn
         .send_data(sid(1), Bytes::from(vec![1u8; 200_000]), true)
         .unwrap();
-    assert_eq!(data_sent(&raw.frames()), (65_535, false));
+    assert_eq!(data_sent(&t.frames()), (65_535, false));
     for _ in 0..100 {
-        raw.now += Duration::from_secs(1);
-        raw.conn.handle_timeout(raw.now);
-        assert_eq!(data_sent(&raw.frames()), (0, false));
+        t.advance(Duration::from_secs(1));
+        assert_eq!(data_sent(&t.frames()), (0, false));
     }
-    raw.send_with(|b, _| h2kit_frame::encode_ping(false, [3; 8], b))
-        .unwrap();
-    assert!(
-        raw.frames()
-            .iter()
-            .any(|f| matches!(f, Frame::Ping(p) if p.ack && p.payload == [3; 8]))
-    );
+    t.send(frames::ping([3; 8])).unwrap();
+    t.flush().expect_eventually(frames::ping([3; 8]).ack());
 }
 
 /// Issue 12, bad input: a server that floods PINGs, acknowledges PINGs it guesses, and sends
@@ -761,43 +691,39 @@ fn a_peer_that_never_opens_its_window_gets_one_window() {
 /// per 100 ms (its floor above this short round trip); the client still answers every PING.
 #[test]
 fn a_ping_flood_cannot_speed_up_the_estimator() {
-    let mut raw = Raw::new(h2kit::Connection::client(Config::default()));
-    let id = raw.conn.send_request(get("/"), true).unwrap();
-    raw.frames();
-    raw.handshake_as_server();
-    let block = raw.block(&[(":status", "200")]);
-    raw.send_with(|b, _| {
-        h2kit_frame::encode_headers(id, &block, false, None, None, 16_384, b).unwrap()
-    })
-    .unwrap();
+    let mut t = Harness::client(Config::default());
+    let id = t.conn.send_request(fields::get("/"), true).unwrap();
+    t.frames();
+    // The server acknowledges our SETTINGS, so that the clock passing 10 s ends nothing.
+    t.peer.send(frames::preface()).send(frames::settings_ack());
+    t.deliver().unwrap();
+    t.send(frames::headers(id.get()).response(200)).unwrap();
     let chunk = vec![0u8; 4_000];
     let (mut ours, mut acks) = (0, 0);
     let seconds = 10;
     for ms in 0..seconds * 1_000u64 {
-        raw.now += Duration::from_millis(1);
-        raw.send_with(|b, _| {
-            h2kit_frame::encode_data(id, &chunk, false, None, b).unwrap();
-            for i in 0..10u64 {
-                h2kit_frame::encode_ping(false, (ms * 10 + i).to_be_bytes(), b);
-                // Guessed payloads of the client's own PINGs (a counter, at most one per
-                // 100 ms if the estimator keeps its bound), acknowledged at once.
-                let guess = 0x6832_6b69_0000_0000 | (ms / 100 + i);
-                h2kit_frame::encode_ping(true, guess.to_be_bytes(), b);
-            }
-        })
-        .unwrap();
-        for e in raw.events.drain(..) {
+        t.advance(Duration::from_millis(1));
+        t.peer.send(frames::data(id.get(), &chunk));
+        for i in 0..10u64 {
+            t.peer.send(frames::ping((ms * 10 + i).to_be_bytes()));
+            // Guessed payloads of the client's own PINGs (a counter, at most one per
+            // 100 ms if the estimator keeps its bound), acknowledged at once.
+            let guess = 0x6832_6b69_0000_0000 | (ms / 100 + i);
+            t.peer.send(frames::ping(guess.to_be_bytes()).ack());
+        }
+        t.deliver().unwrap();
+        for e in t.events.drain(..) {
             if let Event::Data {
                 stream,
                 flow_controlled_len,
                 ..
             } = e
             {
-                raw.conn.release_capacity(stream, flow_controlled_len);
+                t.conn.release_capacity(stream, flow_controlled_len);
             }
         }
-        for f in raw.frames() {
-            if let Frame::Ping(p) = f {
+        for f in t.frames() {
+            if let Frame::Ping(p) = f.frame {
                 if p.ack {
                     acks += 1;
                 } else {
@@ -811,5 +737,5 @@ fn a_ping_flood_cannot_speed_up_the_estimator() {
         (1..=seconds * 10 + 1).contains(&ours),
         "{ours} estimator PINGs in {seconds} s"
     );
-    assert!(raw.conn.error().is_none());
+    assert!(t.conn.error().is_none());
 }

@@ -1,42 +1,43 @@
 //! Behaviour of real peers that an earlier limit mistook for an attack, each kept as a test
 //! with the peer that showed it (issue 11). Every test here failed before its fix.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
-use h2kit::{
-    Config, Connection, ConnectionError, ErrorCode, Event, Field, LimitExceeded, StreamId,
-};
-use h2kit_frame::Frame;
+use h2kit::{Config, ConnectionError, ErrorCode, Event, Field, LimitExceeded, StreamId};
+use h2kit_test::frames::{self, HeadersBuilder};
+use h2kit_test::{FrameType, Harness, fields};
 
-fn server() -> Raw {
-    let mut raw = Raw::new(Connection::server(Config::default()));
-    raw.handshake_as_client();
-    raw.frames();
-    raw
+fn server() -> Harness {
+    let mut t = Harness::server(Config::default());
+    t.send(frames::preface()).unwrap();
+    t.frames();
+    t
+}
+
+/// A GET request for `/` on `stream`, ending the stream.
+fn get(stream: u32) -> HeadersBuilder {
+    frames::headers(stream).request("GET", "/").end_stream()
 }
 
 /// Serves `n` GET requests (streams 1, 3, ...) with a small body each and reads everything
 /// written, so every stream is closed on both sides.
-fn serve_requests(raw: &mut Raw, n: u32) {
+fn serve_requests(t: &mut Harness, n: u32) {
     for i in 0..n {
-        raw.headers(2 * i + 1, &GET, true).unwrap();
+        t.send(get(2 * i + 1)).unwrap();
     }
     for i in 0..n {
         let id = StreamId::new(2 * i + 1);
-        raw.conn
+        t.conn
             .send_response(id, vec![Field::new(":status", "200")], false)
             .unwrap();
-        raw.conn
+        t.conn
             .send_data(id, bytes::Bytes::from_static(b"body"), true)
             .unwrap();
     }
-    let frames = raw.frames();
-    let ends = frames
+    let ends = t
+        .frames()
         .iter()
-        .filter(|f| matches!(f, Frame::Data(d) if d.end_stream))
+        .filter(|f| f.frame_type() == FrameType::DATA && f.end_stream())
         .count();
     assert_eq!(ends, n as usize);
 }
@@ -48,29 +49,33 @@ fn serve_requests(raw: &mut Raw, n: u32) {
 /// RFC 9113 §6.9: WINDOW_UPDATE on a closed stream must not be treated as an error.
 #[test]
 fn window_updates_after_our_end_stream_are_not_a_flood() {
-    let mut raw = server();
-    serve_requests(&mut raw, 100);
+    let mut t = server();
+    serve_requests(&mut t, 100);
     for round in 0..30 {
         for i in 0..100u32 {
-            let id = StreamId::new(2 * i + 1);
-            raw.send_with(|b, _| h2kit_frame::encode_window_update(id, 32_768, b).unwrap())
-                .unwrap_or_else(|e| panic!("round {round}, stream {id:?}: {e}"));
+            let id = 2 * i + 1;
+            t.send(frames::window_update(id, 32_768))
+                .unwrap_or_else(|e| panic!("round {round}, stream {id}: {e}"));
         }
-        raw.now += Duration::from_millis(10);
+        t.advance(Duration::from_millis(10));
     }
-    // RST_STREAM and PRIORITY may follow a close too (RFC 9113 §5.1).
+    // RST_STREAM and PRIORITY may follow a close too (RFC 9113 §5.1); the RFC 7540 default
+    // priority: on stream 0, weight 16, not exclusive.
     for i in 0..100u32 {
-        let id = StreamId::new(2 * i + 1);
-        raw.send_with(|b, _| {
-            h2kit_frame::encode_rst_stream(id, ErrorCode::CANCEL, b).unwrap();
-            h2kit_frame::encode_priority(id, h2kit_frame::PrioritySpec::DEFAULT, b).unwrap();
-        })
-        .unwrap();
+        let id = 2 * i + 1;
+        t.peer
+            .send(frames::rst_stream(id, ErrorCode::CANCEL))
+            .send(frames::priority(id, 0, 16, false));
+        t.deliver().unwrap();
     }
-    let frames = raw.frames();
-    assert_eq!(goaway_code(&frames), None, "{frames:?}");
-    assert!(rst_codes(&frames).is_empty(), "{frames:?}");
-    assert!(!raw.conn.is_closed());
+    let written = t.flush().expect_none(frames::any(FrameType::GOAWAY));
+    assert!(
+        !written
+            .iter()
+            .any(|f| f.frame_type() == FrameType::RST_STREAM),
+        "{written:?}"
+    );
+    assert!(!t.conn.is_closed());
 }
 
 /// The same client at loopback speed credits 32 KiB per read on every stream: over 30,000
@@ -80,14 +85,14 @@ fn window_updates_after_our_end_stream_are_not_a_flood() {
 fn a_fast_reader_may_send_large_window_updates_without_limit() {
     // Small updates are still budgeted (10,000 per 10 s); the large ones sent alongside them
     // do not count toward it.
-    let mut raw = server();
-    raw.headers(1, &GET, false).unwrap();
+    let mut t = server();
+    t.send(frames::headers(1).request("GET", "/")).unwrap();
     let mut pairs = 0u32;
     let err = loop {
-        let r = raw.send_with(|b, _| {
-            h2kit_frame::encode_window_update(StreamId::ZERO, 32_768, b).unwrap();
-            h2kit_frame::encode_window_update(StreamId::new(1), 16, b).unwrap();
-        });
+        t.peer
+            .send(frames::window_update(0, 32_768))
+            .send(frames::window_update(1, 16));
+        let r = t.deliver();
         match r {
             Ok(()) => pairs += 1,
             Err(e) => break e,
@@ -100,21 +105,21 @@ fn a_fast_reader_may_send_large_window_updates_without_limit() {
     );
     assert_eq!(pairs, 10_000);
 
-    let mut raw = server();
-    raw.headers(1, &GET, false).unwrap();
+    let mut t = server();
+    t.send(frames::headers(1).request("GET", "/")).unwrap();
     let mut sent = 0u32;
     for _ in 0..30_000 {
-        raw.send_with(|b, _| {
-            h2kit_frame::encode_window_update(StreamId::ZERO, 32_768, b).unwrap();
-            h2kit_frame::encode_window_update(StreamId::new(1), 32_768, b).unwrap();
-        })
-        .unwrap_or_else(|e| panic!("after {sent} pairs of updates: {e}"));
+        t.peer
+            .send(frames::window_update(0, 32_768))
+            .send(frames::window_update(1, 32_768));
+        t.deliver()
+            .unwrap_or_else(|e| panic!("after {sent} pairs of updates: {e}"));
         sent += 1;
         if sent % 1_000 == 0 {
-            raw.now += Duration::from_millis(30);
+            t.advance(Duration::from_millis(30));
         }
     }
-    assert!(!raw.conn.is_closed());
+    assert!(!t.conn.is_closed());
 }
 
 /// Bandwidth estimators (gRPC's BDP pings; our own client once its windows tune themselves)
@@ -122,18 +127,17 @@ fn a_fast_reader_may_send_large_window_updates_without_limit() {
 /// connections; a PING flood is judged by the ACKs the peer leaves unread.
 #[test]
 fn pings_whose_acks_are_read_are_not_a_flood() {
-    let mut raw = server();
+    let mut t = server();
     for i in 0..5_000u32 {
-        raw.send_with(|b, _| h2kit_frame::encode_ping(false, u64::from(i).to_be_bytes(), b))
+        let payload = u64::from(i).to_be_bytes();
+        t.send(frames::ping(payload))
             .unwrap_or_else(|e| panic!("PING {i}: {e}"));
-        let frames = raw.frames();
-        assert!(
-            matches!(frames.as_slice(), [Frame::Ping(p)] if p.ack),
-            "{frames:?}"
-        );
-        raw.now += Duration::from_micros(100);
+        let peer = t.flush();
+        peer.expect_ping_ack(payload);
+        peer.expect_nothing();
+        t.advance(Duration::from_micros(100));
     }
-    let pings = raw
+    let pings = t
         .events
         .iter()
         .filter(|e| matches!(e, Event::PingReceived { .. }))
@@ -153,55 +157,48 @@ fn a_stream_closed_by_a_frame_that_breaks_a_rule_is_reported_reset() {
     let expected = StreamError::Violation(ProtocolViolation::ContentLengthMismatch);
 
     // Server role: the response went out whole, then the request body ends short.
-    let mut raw = server();
-    let mut post = GET.to_vec();
-    post[0] = (":method", "POST");
-    post.push(("content-length", "10"));
-    raw.headers(1, &post, false).unwrap();
+    let mut t = server();
+    t.send(
+        frames::headers(1)
+            .request("POST", "/")
+            .field("content-length", "10"),
+    )
+    .unwrap();
     let id = StreamId::new(1);
-    raw.conn
+    t.conn
         .send_response(id, vec![Field::new(":status", "200")], true)
         .unwrap();
-    raw.frames();
-    raw.events.clear();
-    raw.send_with(|b, _| h2kit_frame::encode_data(id, b"short", true, None, b).unwrap())
-        .unwrap();
+    t.frames();
+    t.events.clear();
+    t.send(frames::data(1, b"short").end_stream()).unwrap();
     assert_eq!(
-        raw.events,
+        t.events,
         vec![Event::StreamReset {
             stream: id,
             error: expected.clone()
         }]
     );
     assert_eq!(expected.initiator(), Initiator::Library);
-    assert_eq!(
-        rst_codes(&raw.frames()),
-        vec![(id, ErrorCode::PROTOCOL_ERROR)]
-    );
+    let peer = t.flush();
+    // DATA arrived: the receive-window estimator may PING.
+    peer.ignore(frames::any(FrameType::PING));
+    peer.expect_rst_stream(1, ErrorCode::PROTOCOL_ERROR);
+    peer.expect_nothing();
 
     // Client role: our request ended with its HEADERS, the response body ends short.
-    let mut raw = Raw::new(Connection::client(Config::default()));
-    raw.handshake_as_server();
-    let id = raw
-        .conn
-        .send_request(
-            vec![
-                Field::new(":method", "GET"),
-                Field::new(":scheme", "https"),
-                Field::new(":path", "/"),
-                Field::new(":authority", "example.com"),
-            ],
-            true,
+    let mut t = Harness::client(Config::default());
+    t.send(frames::preface()).unwrap();
+    let id = t.conn.send_request(fields::get("/"), true).unwrap();
+    t.frames();
+    t.peer
+        .send(
+            frames::headers(id.get())
+                .response(200)
+                .field("content-length", "60000"),
         )
-        .unwrap();
-    raw.frames();
-    let block = raw.block(&[(":status", "200"), ("content-length", "60000")]);
-    raw.send_with(|b, _| {
-        h2kit_frame::encode_headers(id, &block, false, None, None, 16_384, b).unwrap();
-        h2kit_frame::encode_data(id, &[b'x'; 3_000], true, None, b).unwrap();
-    })
-    .unwrap();
-    let last = raw.events.last().cloned();
+        .send(frames::data(id.get(), [b'x'; 3_000]).end_stream());
+    t.deliver().unwrap();
+    let last = t.events.last().cloned();
     assert_eq!(
         last,
         Some(Event::StreamReset {
@@ -210,7 +207,7 @@ fn a_stream_closed_by_a_frame_that_breaks_a_rule_is_reported_reset() {
         })
     );
     assert!(
-        !raw.events.iter().any(|e| matches!(
+        !t.events.iter().any(|e| matches!(
             e,
             Event::Data {
                 end_stream: true,
@@ -218,13 +215,13 @@ fn a_stream_closed_by_a_frame_that_breaks_a_rule_is_reported_reset() {
             }
         )),
         "{:?}",
-        raw.events
+        t.events
     );
-    assert_eq!(
-        rst_codes(&raw.frames()),
-        vec![(id, ErrorCode::PROTOCOL_ERROR)]
-    );
-    assert!(!raw.conn.is_closed());
+    let peer = t.flush();
+    peer.ignore(frames::any(FrameType::PING));
+    peer.expect_rst_stream(id.get(), ErrorCode::PROTOCOL_ERROR);
+    peer.expect_nothing();
+    assert!(!t.conn.is_closed());
 }
 
 /// A browser leaving a page cancels every request of it that is still open, up to
@@ -232,22 +229,20 @@ fn a_stream_closed_by_a_frame_that_breaks_a_rule_is_reported_reset() {
 /// within a few seconds made 300 resets, over the old Rapid Reset budget (200 per 10 s).
 #[test]
 fn a_browser_cancelling_three_pages_of_requests_is_not_rapid_reset() {
-    let mut raw = server();
+    let mut t = server();
     let mut next = 1u32;
     for page in 0..3 {
         let ids: Vec<u32> = (0..100).map(|i| next + 2 * i).collect();
         next += 200;
         for &id in &ids {
-            raw.headers(id, &GET, true).unwrap();
+            t.send(get(id)).unwrap();
         }
-        raw.now += Duration::from_millis(300);
+        t.advance(Duration::from_millis(300));
         for &id in &ids {
-            raw.send_with(|b, _| {
-                h2kit_frame::encode_rst_stream(StreamId::new(id), ErrorCode::CANCEL, b).unwrap()
-            })
-            .unwrap_or_else(|e| panic!("page {page}, stream {id}: {e}"));
+            t.send(frames::rst_stream(id, ErrorCode::CANCEL))
+                .unwrap_or_else(|e| panic!("page {page}, stream {id}: {e}"));
         }
-        raw.now += Duration::from_millis(500);
+        t.advance(Duration::from_millis(500));
     }
-    assert_eq!(goaway_code(&raw.frames()), None);
+    t.flush().expect_none(frames::any(FrameType::GOAWAY));
 }

@@ -1,16 +1,16 @@
 //! The connection takes any scheduler: with each of the three built-in ones and with one of
 //! the application's own, the order of the DATA frames a server writes follows that scheduler.
 
-mod common;
-
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
-use common::*;
+use bytes::Bytes;
 use h2kit::{
     Config, Event, Field, PriorityError, PrioritySignal, Scheduler, SchedulerKind, StreamId,
 };
-use h2kit_frame::{Frame, FrameDecoder, PrioritySpec};
+use h2kit_frame::PrioritySpec;
+use h2kit_test::{Direction, Frame, Pair, Side, Verdict, fields};
 
 /// Each response body: three DATA frames of 16 KiB, within the default stream windows.
 const BODY: usize = 3 * 16_384;
@@ -28,12 +28,26 @@ fn data_order(
         scheduler,
         ..Config::default()
     };
-    let mut p = Pair::new(Config::default(), server, 1 << 20);
+    let mut p = Pair::new(Config::default(), server);
+    p.set_byte_cap(Some(1 << 20))
+        .set_auto_release(Side::Client, false)
+        .set_auto_release(Side::Server, false);
+    // The streams of the non-empty DATA frames the server writes.
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let log = order.clone();
+    p.intercept(move |dir, frame| {
+        if let Frame::Data(d) = frame {
+            if dir == Direction::ToClient && !d.data.is_empty() {
+                log.borrow_mut().push(d.stream_id.get());
+            }
+        }
+        Verdict::Pass
+    });
     p.drive();
     let ids: Vec<StreamId> = signals
         .iter()
         .map(|signal| {
-            let mut fields = get("/");
+            let mut fields = fields::get("/");
             if !signal.is_empty() {
                 fields.push(Field::new("priority", *signal));
             }
@@ -43,30 +57,28 @@ fn data_order(
     before_responses(&mut p, &ids);
     p.drive();
     let requests = p
-        .take_server_events()
+        .take_events(Side::Server)
         .into_iter()
         .filter(|e| matches!(e, Event::Request { .. }))
         .count();
     assert_eq!(requests, 3);
-    let start = p.to_client.len();
+    assert!(order.borrow().is_empty());
     for &id in &ids {
-        p.server.send_response(id, status("200"), false).unwrap();
+        p.server
+            .send_response(id, fields::status(200), false)
+            .unwrap();
         p.server
             .send_data(id, Bytes::from(vec![b'x'; BODY]), true)
             .unwrap();
     }
     p.drive();
-    let mut wire = BytesMut::from(&p.to_client[start..]);
-    let mut decoder = FrameDecoder::new();
-    let mut order = Vec::new();
-    while let Some(frame) = decoder.decode(&mut wire).unwrap() {
-        if let Frame::Data(d) = frame {
-            if !d.data.is_empty() {
-                order.push(d.stream_id.get());
-            }
-        }
-    }
-    assert!(wire.is_empty());
+    // Everything written arrived, as whole frames the client accepted.
+    assert_eq!(
+        p.bytes_delivered(Direction::ToClient),
+        p.bytes_written(Direction::ToClient)
+    );
+    assert!(p.client.error().is_none(), "{:?}", p.client.error());
+    let order = order.take();
     assert_eq!(order.len(), 9, "{order:?}");
     order
 }
