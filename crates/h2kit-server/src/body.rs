@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
 use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
@@ -54,7 +54,64 @@ enum Kind {
         buffers: Arc<Buffers>,
     },
     Inbound(Inbound),
+    /// Any [`http_body::Body`], with the frame [`Body::settle`] took from it and has not
+    /// given out yet.
+    Http {
+        body: Pin<Box<dyn ErasedBody>>,
+        first: Option<Result<Frame, BodyError>>,
+    },
     Done,
+}
+
+/// An [`http_body::Body`] of any data and error type, seen as frames of [`Bytes`] (one box,
+/// no projection of pins needed).
+trait ErasedBody: Send {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, BodyError>>>;
+    fn is_end_stream(&self) -> bool;
+    fn size_hint(&self) -> http_body::SizeHint;
+}
+
+impl<B> ErasedBody for B
+where
+    B: http_body::Body + Send,
+    B::Data: Buf,
+    B::Error: Into<BoxError>,
+{
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, BodyError>>> {
+        loop {
+            let frame = match http_body::Body::poll_frame(self.as_mut(), cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Some(Err(BodyError::Source(e.into()))));
+                }
+                Poll::Ready(Some(Ok(frame))) => frame,
+            };
+            let frame = match frame.into_data() {
+                Ok(mut data) => Frame::Data(data.copy_to_bytes(data.remaining())),
+                Err(frame) => match frame.into_trailers() {
+                    Ok(trailers) => Frame::Trailers(trailers),
+                    // A kind of frame HTTP/2 has no use for: skipped.
+                    Err(_) => continue,
+                },
+            };
+            return Poll::Ready(Some(Ok(frame)));
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(self)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::Body::size_hint(self)
+    }
 }
 
 /// An HTTP message body: a stream of data [`Frame`]s, optionally ended by trailers.
@@ -77,6 +134,7 @@ impl fmt::Debug for Body {
             Kind::Reader { .. } => "reader",
             Kind::File { .. } => "file",
             Kind::Inbound(_) => "incoming",
+            Kind::Http { .. } => "http-body",
             Kind::Done => "done",
         };
         f.debug_struct("Body").field("kind", &kind).finish()
@@ -138,6 +196,60 @@ impl Body {
         Body {
             kind: Kind::Stream(Box::pin(stream)),
         }
+    }
+
+    /// A body read from any [`http_body::Body`] (an axum or hyper body, a `http-body-util`
+    /// combinator): its data frames (any [`Buf`], turned into [`Bytes`], which copies nothing
+    /// when the data is `Bytes` already) and its trailers. An error of `body` ends the body with
+    /// [`BodyError::Source`] (a response stream is then reset); frames other than data and
+    /// trailers are skipped.
+    ///
+    /// As a response body, it is polled for a frame before the stream has credit for it (as
+    /// [`from_stream`](Self::from_stream) is) and each frame is then sent as the peer's
+    /// flow-control window allows.
+    pub fn from_http_body<B>(body: B) -> Self
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Buf,
+        B::Error: Into<BoxError>,
+    {
+        Body {
+            kind: Kind::Http {
+                body: Box::pin(body),
+                first: None,
+            },
+        }
+    }
+
+    /// Polls a body from [`from_http_body`](Self::from_http_body) once: when it is ready with
+    /// its only data (or nothing, or only trailers) it becomes the in-memory body it is, which
+    /// the server can answer with at once (see [`take_complete`](Self::take_complete));
+    /// otherwise the frame it gave, if any, is kept for the next [`poll_frame`].
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn settle(&mut self, cx: &mut Context<'_>) {
+        let Kind::Http { body, first } = &mut self.kind else {
+            return;
+        };
+        if first.is_some() {
+            return;
+        }
+        let kind = match body.as_mut().poll_frame(cx) {
+            Poll::Pending => return,
+            Poll::Ready(None) => Kind::Done,
+            Poll::Ready(Some(Ok(Frame::Data(d)))) if body.is_end_stream() => Kind::Full {
+                data: Some(d),
+                trailers: None,
+            },
+            Poll::Ready(Some(Ok(Frame::Trailers(t)))) => Kind::Full {
+                data: None,
+                trailers: Some(t),
+            },
+            Poll::Ready(Some(other)) => {
+                *first = Some(other);
+                return;
+            }
+        };
+        self.kind = kind;
     }
 
     /// A body read from `reader`, at most `len` bytes when given (a file's size, a range).
@@ -230,7 +342,37 @@ impl Body {
             Kind::Reader { remaining, .. } => *remaining == Some(0),
             Kind::File { remaining, .. } => *remaining == 0,
             Kind::Inbound(i) => i.done,
+            Kind::Http { body, first } => first.is_none() && body.is_end_stream(),
             Kind::Channel(_) | Kind::Stream(_) => false,
+        }
+    }
+
+    /// The bounds on the data bytes still to come, exact when known (in-memory bodies,
+    /// files, readers of a given length, an [`http_body::Body`] that says).
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.kind {
+            Kind::Empty | Kind::Done => http_body::SizeHint::with_exact(0),
+            Kind::Full { data, .. } => {
+                http_body::SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            Kind::Reader {
+                remaining: Some(r), ..
+            } => http_body::SizeHint::with_exact(*r),
+            Kind::File { remaining, .. } => http_body::SizeHint::with_exact(*remaining),
+            Kind::Http { body, first } => {
+                let rest = body.size_hint();
+                let Some(Ok(Frame::Data(d))) = first else {
+                    return rest;
+                };
+                let n = d.len() as u64;
+                let mut hint = http_body::SizeHint::new();
+                hint.set_lower(rest.lower().saturating_add(n));
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper.saturating_add(n));
+                }
+                hint
+            }
+            _ => http_body::SizeHint::default(),
         }
     }
 
@@ -346,6 +488,16 @@ impl Body {
                     }
                 }
             }
+            Kind::Http { body, first } => match first.take() {
+                Some(Ok(f @ Frame::Data(_))) => (Some(Ok(f)), false),
+                Some(other) => (Some(other), true),
+                None => match body.as_mut().poll_frame(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => (None, true),
+                    Poll::Ready(Some(Ok(f @ Frame::Data(_)))) => (Some(Ok(f)), false),
+                    Poll::Ready(Some(other)) => (Some(other), true),
+                },
+            },
             Kind::Inbound(inbound) => {
                 if inbound.done {
                     (None, true)
@@ -536,6 +688,36 @@ fn read_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
 
+/// Data frames of [`Bytes`], then the trailers if any; the error says why the body could not
+/// be read to its end. A request body plugs into the `http-body` ecosystem with it (an axum
+/// `Router` takes it as is, see the `tower` feature).
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BodyError>>> {
+        Body::poll_frame(self.get_mut(), cx).map(|frame| {
+            frame.map(|frame| {
+                frame.map(|frame| match frame {
+                    Frame::Data(d) => http_body::Frame::data(d),
+                    Frame::Trailers(t) => http_body::Frame::trailers(t),
+                })
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        Body::is_end_stream(self)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        Body::size_hint(self)
+    }
+}
+
 /// A whole body read by [`Body::collect`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collected {
@@ -683,6 +865,42 @@ mod tests {
             assert!(body.is_end_stream());
         }
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// An `http_body::Body` in memory becomes an in-memory body once settled; one of several
+    /// frames keeps them all, in order; and `Body` itself is an `http_body::Body` of data
+    /// then trailers.
+    #[test]
+    fn http_bodies_both_ways() {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut body = Body::from_http_body(Body::full("all of it"));
+        assert!(!body.is_end_stream());
+        body.settle(&mut cx);
+        assert_eq!(body.take_complete().as_deref(), Some(&b"all of it"[..]));
+
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-t", http::HeaderValue::from_static("1"));
+        let mut body = Body::from_http_body(Body::full_with_trailers("data", trailers.clone()));
+        body.settle(&mut cx);
+        assert!(
+            body.take_complete().is_none(),
+            "trailers are not in-memory data"
+        );
+        assert_eq!(
+            http_body::Body::size_hint(&body).exact(),
+            Some(4),
+            "the settled frame counts"
+        );
+        let mut pinned = std::pin::pin!(body);
+        let mut frames = Vec::new();
+        while let Poll::Ready(Some(frame)) = http_body::Body::poll_frame(pinned.as_mut(), &mut cx) {
+            frames.push(frame.unwrap());
+        }
+        assert!(http_body::Body::is_end_stream(&*pinned));
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].data_ref().map(|d| &d[..]), Some(&b"data"[..]));
+        assert_eq!(frames[1].trailers_ref(), Some(&trailers));
     }
 
     #[derive(Default)]

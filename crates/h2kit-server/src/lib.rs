@@ -24,6 +24,15 @@
 //! * [`AccessLogWriter`]: a buffered access log written by a thread of its own, for
 //!   [`Builder::on_access`].
 //!
+//! # Features
+//!
+//! * `tower` (off by default): the module `tower` with `ServiceHandler`, which serves a
+//!   `tower::Service<http::Request<Body>>` whose response body is any `http_body::Body`, so
+//!   an axum `Router` serves over h2kit:
+//!   `server.serve(h2kit_server::tower::ServiceHandler::new(router))` (see
+//!   `examples/axum.rs`). Request and response [`Body`] implement [`http_body::Body`] with or
+//!   without the feature, and [`Body::from_http_body`] takes any `http_body::Body`.
+//!
 //! # Example
 //!
 //! An h2c server on a free loopback port answering one request from a raw HTTP/2 client
@@ -86,6 +95,8 @@ mod log;
 mod msg;
 mod response;
 mod server;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use body::{Body, BodyClosed, BodySender, Collected, Frame};
 pub use error::{BodyError, BoxError, PushError};
