@@ -24,7 +24,9 @@ use tokio::task::AbortHandle;
 
 use crate::body::{Body, Inbound, Incoming};
 use crate::handler::{AccessLog, AccessLogger, Handler, PushConn, PushError, Pusher, StreamInfo};
-use crate::response::{Credit, ResponseCtx, StreamGuard, send_response, without_body};
+use crate::response::{
+    Credit, ResponseCtx, StreamGuard, opens_tunnel, send_response, without_body,
+};
 
 /// Bytes gathered from `poll_transmit` before one write to the transport. 32 KiB: sending
 /// 1 MiB responses over loopback (BBR, h2load -c4 -m4) cost the server ~360-400 us each with
@@ -541,8 +543,11 @@ impl Driver {
         start: Option<Instant>,
         mut fields: Vec<Field>,
     ) -> Option<Response<Body>> {
-        let (parts, mut body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
         let status = parts.status;
+        if opens_tunnel(method, status) {
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+        }
         let data = if without_body(method, status) {
             Bytes::new()
         } else {
