@@ -283,7 +283,8 @@ fn malformed_extended_connects_are_stream_errors() {
     get_with_protocol.insert(1, (":protocol", "websocket"));
     let mut twice = WS.to_vec();
     twice.insert(2, (":protocol", "websocket"));
-    let cases: Vec<(&str, Vec<(&str, &str)>, HeaderError)> = vec![
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Fields<'_>, HeaderError)> = vec![
         (
             "GET with :protocol",
             get_with_protocol,
