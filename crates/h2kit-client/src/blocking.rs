@@ -190,6 +190,28 @@ impl Client {
         self.rt().wait(self.shared.client.ping())
     }
 
+    /// Opens an extended CONNECT (RFC 8441) for `protocol` and waits for the server's 2xx
+    /// (see [`crate::Client::connect_protocol`]).
+    pub fn connect_protocol(&self, target: &str, protocol: &str) -> Result<Tunnel, Error> {
+        let inner = self
+            .rt()
+            .wait(self.shared.client.connect_protocol(target, protocol))?;
+        Ok(Tunnel {
+            inner,
+            rt: self.rt().clone(),
+        })
+    }
+
+    /// Opens an extended CONNECT from `request` and waits for the server's 2xx (see
+    /// [`crate::Client::open_tunnel`]).
+    pub fn open_tunnel(&self, request: Request<()>) -> Result<Tunnel, Error> {
+        let inner = self.rt().wait(self.shared.client.open_tunnel(request))?;
+        Ok(Tunnel {
+            inner,
+            rt: self.rt().clone(),
+        })
+    }
+
     /// Whether the connection is still usable for new requests.
     pub fn is_open(&self) -> bool {
         self.shared.client.is_open()
@@ -386,5 +408,69 @@ impl Drop for Body {
         // Dropping an unread body cancels its stream through the runtime's channels.
         let _enter = self.rt.enter();
         let _ = std::mem::take(&mut self.inner);
+    }
+}
+
+/// The two-way byte stream of an extended CONNECT, blocking: [`io::Read`] gives the
+/// server's data (0 once it closed its half), [`io::Write`] sends DATA, and
+/// [`shutdown`](Self::shutdown) closes our half with END_STREAM. Dropping it before both
+/// halves are closed resets the stream. See [`crate::Tunnel`].
+pub struct Tunnel {
+    inner: crate::Tunnel,
+    rt: Arc<Runtime>,
+}
+
+impl fmt::Debug for Tunnel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Tunnel {
+    /// The server's 2xx status.
+    pub fn status(&self) -> http::StatusCode {
+        self.inner.status()
+    }
+
+    /// The header fields of the server's answer.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// The HTTP/2 stream carrying the tunnel.
+    pub fn stream_id(&self) -> crate::StreamId {
+        self.inner.stream_id()
+    }
+
+    /// Closes our half (END_STREAM) after what was written; reads go on until the server
+    /// closes its own.
+    pub fn shutdown(&mut self) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let Tunnel { inner, rt } = self;
+        rt.wait(inner.shutdown())
+    }
+}
+
+impl io::Read for Tunnel {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        let Tunnel { inner, rt } = self;
+        rt.wait(inner.read(buf))
+    }
+}
+
+impl io::Write for Tunnel {
+    /// Hands up to 64 KiB of `buf` to the connection, waiting while the stream's queue is
+    /// full.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use tokio::io::AsyncWriteExt;
+        let Tunnel { inner, rt } = self;
+        rt.wait(inner.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let Tunnel { inner, rt } = self;
+        rt.wait(inner.flush())
     }
 }

@@ -330,6 +330,14 @@ impl Body {
         }
     }
 
+    /// The stream of a response body.
+    pub(crate) fn stream_id(&self) -> Option<StreamId> {
+        match &self.kind {
+            Kind::Recv(r) => Some(r.stream),
+            _ => None,
+        }
+    }
+
     /// Bytes of a response body handed out so far (after decoding).
     pub fn received(&self) -> u64 {
         match &self.kind {

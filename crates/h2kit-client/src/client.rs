@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2kit::flow::WindowStrategy;
-use h2kit::http::{Origin, request_fields};
+use h2kit::http::{Origin, Protocol, request_fields};
 use h2kit::{Config, Connection, ExtensiblePriority, StreamId};
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
@@ -29,6 +29,7 @@ use crate::msg::{
     Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, Shared, item_channel, lock_advertised,
 };
 use crate::trace::{FrameTrace, Tracer};
+use crate::tunnel::Tunnel;
 
 /// A handle to one HTTP/2 connection. Cheap to clone; `Send + Sync`; every clone sends on
 /// the same connection, so many tasks can have requests in flight at once.
@@ -87,8 +88,18 @@ impl Client {
     /// The request is queued at once (the future need not be polled for it to go out) and
     /// waits for a free stream when the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached.
     /// Dropping the future before the response cancels the stream.
+    ///
+    /// A CONNECT request with a [`Protocol`] extension is an extended CONNECT (RFC 8441); it
+    /// waits for the server's SETTINGS and fails with [`Error::ExtendedConnectDisabled`]
+    /// unless they enable it. [`open_tunnel`](Self::open_tunnel) is the simpler way to one.
     pub fn send(&self, request: Request<Body>) -> ResponseFuture {
-        let (push_tx, push_rx) = if self.inner.push {
+        self.send_with(request, false)
+    }
+
+    /// [`send`](Self::send); with `tunnel`, the request body is written through a
+    /// [`Tunnel`] instead of read from the request.
+    fn send_with(&self, request: Request<Body>, tunnel: bool) -> ResponseFuture {
+        let (push_tx, push_rx) = if self.inner.push && !tunnel {
             let (t, r) = mpsc::unbounded_channel();
             (Some(t), Some(r))
         } else {
@@ -99,6 +110,8 @@ impl Client {
             .extensions
             .get::<Decompress>()
             .map_or(self.inner.decompress, |d| d.0);
+        let extended =
+            parts.method == http::Method::CONNECT && parts.extensions.get::<Protocol>().is_some();
         let state = match self.prepare(&mut parts, &body, decompress) {
             Ok(()) => {
                 let head = Request::from_parts(parts, ());
@@ -117,6 +130,8 @@ impl Client {
                         tx,
                         pushes: push_tx,
                         decompress,
+                        extended,
+                        tunnel,
                     })));
                 Waiting::Head(rx)
             }
@@ -132,11 +147,78 @@ impl Client {
             client: self.inner.clone(),
             pushes: push_rx,
             timeout: head_limit.map(|d| Box::pin(tokio::time::sleep(d))),
-            body_timeouts: BodyTimeouts {
-                deadline,
-                read: self.inner.read_timeout,
+            // A tunnel lives as long as its user wants: no limits on its data.
+            body_timeouts: if tunnel {
+                BodyTimeouts::default()
+            } else {
+                BodyTimeouts {
+                    deadline,
+                    read: self.inner.read_timeout,
+                }
             },
         }
+    }
+
+    /// Opens an extended CONNECT (RFC 8441) to `target` (a path such as `/chat`, or a URL on
+    /// this connection's origin) for `protocol` (e.g. `websocket`), and returns the two-way
+    /// byte stream once the server answered 2xx. See [`open_tunnel`](Self::open_tunnel).
+    pub async fn connect_protocol(&self, target: &str, protocol: &str) -> Result<Tunnel, Error> {
+        let uri: Uri = target
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
+        let protocol = Protocol::try_from(protocol)
+            .map_err(|e| Error::InvalidRequest(format!("{protocol:?}: {e}")))?;
+        let mut request = Request::new(());
+        *request.method_mut() = http::Method::CONNECT;
+        *request.uri_mut() = uri;
+        request.extensions_mut().insert(protocol);
+        self.open_tunnel(request).await
+    }
+
+    /// Opens an extended CONNECT (RFC 8441) from `request`: its method must be CONNECT, its
+    /// extensions must hold the [`Protocol`], and its URI (completed with the connection's
+    /// scheme and authority) gives `:scheme`, `:path` and `:authority`; its headers go with
+    /// it (e.g. `sec-websocket-protocol`). The request waits for the server's SETTINGS.
+    ///
+    /// Returns the [`Tunnel`] once the server answered 2xx: writes become DATA,
+    /// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) sends END_STREAM, reads are the
+    /// response's DATA. Errors: [`Error::ExtendedConnectDisabled`] when the server did not
+    /// announce SETTINGS_ENABLE_CONNECT_PROTOCOL (nothing was sent), [`Error::ConnectRefused`]
+    /// with the status of any other answer, [`Error::Unsupported`] on an HTTP/1.1
+    /// connection, [`Error::InvalidRequest`] without CONNECT or the protocol, and the errors
+    /// of [`send`](Self::send). The client's request timeouts bound the wait for the answer
+    /// only; the tunnel itself has none.
+    pub async fn open_tunnel(&self, request: Request<()>) -> Result<Tunnel, Error> {
+        if request.method() != http::Method::CONNECT {
+            return Err(Error::InvalidRequest(
+                "an extended CONNECT must use the CONNECT method".into(),
+            ));
+        }
+        if request.extensions().get::<Protocol>().is_none() {
+            return Err(Error::InvalidRequest(
+                "an extended CONNECT needs a Protocol extension".into(),
+            ));
+        }
+        let (mut parts, ()) = request.into_parts();
+        parts.extensions.insert(Decompress(false));
+        let response = self
+            .send_with(Request::from_parts(parts, Body::empty()), true)
+            .await?;
+        let (head, body) = response.into_parts();
+        let stream = body.stream_id().ok_or(Error::ConnectionClosed)?;
+        let link = self.inner.link.clone();
+        if !head.status.is_success() {
+            // Our half was left open for the tunnel: close it; dropping the body cancels
+            // the rest of the answer if it has not ended.
+            let _ = link.tx.send(Cmd::Finish {
+                id: stream,
+                trailers: None,
+            });
+            return Err(Error::ConnectRefused {
+                status: head.status,
+            });
+        }
+        Ok(Tunnel::new(head, body, stream, link))
     }
 
     /// Completes a request head in place: scheme and authority, `priority`,

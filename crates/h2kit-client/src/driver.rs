@@ -29,15 +29,13 @@ use crate::decode::ContentDecoder;
 use crate::error::Error;
 use crate::msg::{
     Cmd, Head, Item, ItemSender, Link, MAX_UNREAD_PUSHES, PendingRequest, PingReply, Promise,
-    Shared, Upload, item_channel, lock_advertised,
+    Shared, UPLOAD_PIECE, Upload, item_channel, lock_advertised,
 };
 use crate::trace::Tracer;
 use h2kit_priority::idhash::{StreamMap as IdMap, stream_map as id_map};
 
 /// An upload's next chunk is asked for once its queued bytes fall below this.
 const UPLOAD_LOW_WATER: usize = 128 * 1024;
-/// Largest piece of upload data handed to the core at once.
-pub(crate) const UPLOAD_PIECE: usize = 64 * 1024;
 /// Request bodies up to this size are queued whole with the HEADERS.
 const INLINE_BODY: usize = 256 * 1024;
 /// Streams we open before the server's SETTINGS tell us its limit (RFC 9113 §6.5.2 asks
@@ -68,6 +66,11 @@ struct Slot {
     decompress: bool,
     recv_done: bool,
     send_done: bool,
+    /// An extended CONNECT (RFC 8441).
+    extended: bool,
+    /// An extended CONNECT answered 2xx: a tunnel whose halves close independently, so the
+    /// response's end does not stop the request body.
+    half_close: bool,
 }
 
 impl Slot {
@@ -105,6 +108,9 @@ pub(crate) struct Driver {
     max_decoded: Option<u64>,
     /// The server's first SETTINGS arrived.
     got_settings: bool,
+    /// Extended CONNECTs waiting for the server's first SETTINGS, which say whether it
+    /// accepts them (RFC 8441 §3).
+    before_settings: VecDeque<Box<PendingRequest>>,
     /// What the connection remembers of the heads it received.
     heads: HeadCache,
     /// The origin's authority: pushes for any other are refused (RFC 9113 §8.4).
@@ -144,6 +150,7 @@ impl Driver {
             decompress_pushes,
             max_decoded,
             got_settings: false,
+            before_settings: VecDeque::new(),
             heads: HeadCache::default(),
             authority,
         }
@@ -271,6 +278,10 @@ impl Driver {
                     req.tx.send_head(Err(error));
                     return;
                 }
+                if req.extended && !self.got_settings {
+                    self.before_settings.push_back(req);
+                    return;
+                }
                 self.pending.push_back(req);
                 self.start_pending();
             }
@@ -395,7 +406,7 @@ impl Driver {
             // The core would refuse it: keep the fields for the next try.
             return Err(req);
         }
-        let end = req.body.is_empty();
+        let end = req.body.is_empty() && !req.tunnel;
         let fields = if req.fields.is_empty() {
             request_fields(&req.head, &Origin::default())
         } else {
@@ -410,6 +421,7 @@ impl Driver {
                         self.closed_error(None).unwrap_or(Error::ConnectionClosed)
                     }
                     UsageError::InvalidHeaders(h) => Error::InvalidRequest(h.to_string()),
+                    UsageError::ExtendedConnectDisabled => Error::ExtendedConnectDisabled,
                     other => Error::Usage(other),
                 };
                 req.tx.send_head(Err(error));
@@ -423,6 +435,8 @@ impl Driver {
             tx,
             pushes,
             decompress,
+            extended,
+            tunnel,
         } = *req;
         if !tx.opened(id) {
             // Abandoned while we were opening the stream.
@@ -437,8 +451,10 @@ impl Driver {
             decompress,
             recv_done: false,
             send_done: end,
+            extended,
+            half_close: false,
         };
-        if !end {
+        if !end && !tunnel {
             match &body.full {
                 Some(b) if b.len() <= INLINE_BODY && body.trailers.is_none() => {
                     let b = b.clone();
@@ -520,7 +536,9 @@ impl Driver {
             let error = self.map_conn_error(e, Some(StreamId::new(id)));
             slot.fail(&error);
         }
-        for req in std::mem::take(&mut self.pending) {
+        let waiting = std::mem::take(&mut self.pending);
+        let before_settings = std::mem::take(&mut self.before_settings);
+        for req in waiting.into_iter().chain(before_settings) {
             req.tx.send_head(Err(self.map_conn_error(e, None)));
         }
         for (_, _, reply) in self.pings.drain(..) {
@@ -610,8 +628,7 @@ impl Driver {
                     self.conn.release_capacity(stream, flow_controlled_len);
                 }
                 // One map lookup for the DATA, its end and the slot's removal.
-                if end_stream {
-                    end_slot(&mut self.conn, stream, slot, None);
+                if end_stream && end_slot(&mut self.conn, stream, slot, None) {
                     self.slots.remove(&stream.get());
                 }
             }
@@ -657,11 +674,17 @@ impl Driver {
                 self.shared.open.store(false, Ordering::Release);
                 self.goaway = Some((code, last_stream_id, debug_data));
                 let error = self.closed_error(None).unwrap_or(Error::ConnectionClosed);
-                for req in std::mem::take(&mut self.pending) {
+                let waiting = std::mem::take(&mut self.pending);
+                let before_settings = std::mem::take(&mut self.before_settings);
+                for req in waiting.into_iter().chain(before_settings) {
                     req.tx.send_head(Err(error.clone()));
                 }
             }
-            Event::RemoteSettings { .. } => self.got_settings = true,
+            Event::RemoteSettings { .. } => {
+                self.got_settings = true;
+                // The extended CONNECTs held back can be judged now (`start`).
+                self.pending.extend(self.before_settings.drain(..));
+            }
             Event::AltSvc {
                 stream,
                 origin,
@@ -714,6 +737,7 @@ impl Driver {
             }
         };
         slot.head_sent = true;
+        slot.half_close = slot.extended && parts.status.is_success();
         parts.version = http::Version::HTTP_2;
         let decoder = if slot.decompress {
             ContentDecoder::take_from(&mut parts, self.max_decoded)
@@ -752,8 +776,9 @@ impl Driver {
         let Some(slot) = self.slots.get_mut(&stream.get()) else {
             return;
         };
-        end_slot(&mut self.conn, stream, slot, trailers);
-        self.slots.remove(&stream.get());
+        if end_slot(&mut self.conn, stream, slot, trailers) {
+            self.slots.remove(&stream.get());
+        }
     }
 
     fn on_push(&mut self, stream: StreamId, promised: StreamId, headers: &[Field]) {
@@ -802,15 +827,23 @@ impl Driver {
                 decompress: self.decompress_pushes,
                 recv_done: false,
                 send_done: true,
+                extended: false,
+                half_close: false,
             },
         );
     }
 }
 
 /// Records the end of the response on `stream` in its slot (handing the body its end or
-/// trailers, and stopping an upload the server no longer reads). The slot is then done
-/// with in both directions: the caller removes it.
-fn end_slot(conn: &mut Connection, stream: StreamId, slot: &mut Slot, trailers: Option<HeaderMap>) {
+/// trailers, and stopping an upload the server no longer reads). Returns whether the slot
+/// is done with in both directions, for the caller to remove it: always, except for a
+/// tunnel, whose request half stays open until the application closes it.
+fn end_slot(
+    conn: &mut Connection,
+    stream: StreamId,
+    slot: &mut Slot,
+    trailers: Option<HeaderMap>,
+) -> bool {
     slot.recv_done = true;
     slot.pushes = None;
     if let Some(tx) = slot.tx.take() {
@@ -827,6 +860,10 @@ fn end_slot(conn: &mut Connection, stream: StreamId, slot: &mut Slot, trailers: 
             slot.head_sent = true;
         }
     }
+    if !slot.send_done && slot.half_close {
+        // A tunnel (RFC 8441 §5): the server closed its half only.
+        return false;
+    }
     if !slot.send_done {
         // The server answered before our body ended: stop uploading (RFC 9113 §8.1).
         if let Some(a) = slot.ack.take() {
@@ -838,6 +875,7 @@ fn end_slot(conn: &mut Connection, stream: StreamId, slot: &mut Slot, trailers: 
         let _ = conn.reset(stream, ErrorCode::NO_ERROR);
         slot.send_done = true;
     }
+    true
 }
 
 /// Streams a request body to the connection task, one piece at a time: the next piece is

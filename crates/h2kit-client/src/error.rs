@@ -54,6 +54,14 @@ pub enum Error {
         /// The proxy's answer.
         status: http::StatusCode,
     },
+    /// An extended CONNECT (RFC 8441) to a server that did not announce
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 in its SETTINGS: it was not sent.
+    ExtendedConnectDisabled,
+    /// The server answered an extended CONNECT with a status other than 2xx: no tunnel.
+    ConnectRefused {
+        /// The server's answer.
+        status: http::StatusCode,
+    },
     /// The peer sent GOAWAY. `retryable` is true when the request was above
     /// `last_stream_id` (or never sent), so the peer did not process it.
     GoAway {
@@ -207,6 +215,12 @@ impl fmt::Display for Error {
             Error::Http1(e) => write!(f, "HTTP/1.1: {e}"),
             Error::Unsupported(what) => write!(f, "not possible over HTTP/1.1: {what}"),
             Error::Proxy { status } => write!(f, "the proxy refused the tunnel: {status}"),
+            Error::ExtendedConnectDisabled => f.write_str(
+                "the server did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)",
+            ),
+            Error::ConnectRefused { status } => {
+                write!(f, "the server refused the extended CONNECT: {status}")
+            }
         }
     }
 }

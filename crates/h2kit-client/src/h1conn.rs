@@ -148,6 +148,8 @@ impl Pool {
             Cmd::Request(p) => {
                 if self.closing {
                     p.tx.send_head(Err(Error::ConnectionClosed));
+                } else if p.extended {
+                    p.tx.send_head(Err(Error::Unsupported("extended CONNECT needs HTTP/2")));
                 } else {
                     self.waiting.push_back(p);
                     self.dispatch();

@@ -25,6 +25,8 @@
 //! * [`Error`]: connect / TLS / ALPN, resets with their code ([`Error::is_retryable`] for
 //!   REFUSED_STREAM and unprocessed GOAWAY), protocol errors naming the RFC section, timeouts.
 //! * [`trace::FrameTrace`]: every frame in and out, with decoded header fields.
+//! * [`Tunnel`]: an extended CONNECT (RFC 8441, e.g. WebSockets over HTTP/2) from
+//!   [`Client::connect_protocol`], a two-way byte stream (`AsyncRead + AsyncWrite`).
 //!
 //! # Choices
 //!
@@ -82,6 +84,7 @@ mod msg;
 mod proxy;
 mod tls;
 pub mod trace;
+mod tunnel;
 
 pub use body::Body;
 pub use client::{
@@ -92,11 +95,13 @@ pub use decode::{ContentCoding, DecodeError};
 pub use error::Error;
 pub use h1::H1Error;
 pub use h2kit::flow::{PolicyFactory, WindowPolicy, WindowStats, WindowStatus, WindowStrategy};
+pub use h2kit::http::Protocol;
 pub use h2kit::{
     Config, ErrorCode, ExtensiblePriority, Initiator, LimitExceeded, ProtocolViolation,
     StreamError, StreamId, Urgency,
 };
 pub use proxy::{Proxies, Proxy};
+pub use tunnel::Tunnel;
 
 /// Fuzz logic, shared by `fuzz/fuzz_targets/h1_response.rs` and the proptests in `tests/`.
 #[doc(hidden)]

@@ -22,6 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::decode::ContentDecoder;
 use crate::error::Error;
 
+/// Largest piece of upload data in one `Cmd::Data`.
+pub(crate) const UPLOAD_PIECE: usize = 64 * 1024;
+
 /// Pushed responses the application holds without having finished with them, per
 /// connection; beyond it new promises are refused (RST_STREAM REFUSED_STREAM).
 pub(crate) const MAX_UNREAD_PUSHES: usize = 32;
@@ -89,6 +92,12 @@ pub(crate) struct PendingRequest {
     pub(crate) tx: ItemSender,
     pub(crate) pushes: Option<mpsc::UnboundedSender<Promise>>,
     pub(crate) decompress: bool,
+    /// An extended CONNECT (RFC 8441): it waits for the server's SETTINGS, and after a 2xx
+    /// answer the end of the response does not stop the request body.
+    pub(crate) extended: bool,
+    /// The request body is written through a [`Tunnel`](crate::Tunnel) (`Cmd::Data` and
+    /// `Cmd::Finish`), not read from `body`: the HEADERS go out without END_STREAM.
+    pub(crate) tunnel: bool,
 }
 
 /// State the handles can read without asking the task.

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use h2kit_server::{Handler, Server};
+use h2kit_server::{Builder, Handler, Server};
 use tokio::sync::oneshot;
 
 /// A running server; [`stop`](Self::stop) shuts it down gracefully and waits for it.
@@ -27,6 +27,16 @@ impl RunningServer {
         } else {
             builder.h2c()
         };
+        RunningServer::start_with(builder, handler).await
+    }
+
+    /// Starts `handler` on a server made by `builder` (its transport and options as given),
+    /// on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be built or fails while serving: this is test support.
+    pub async fn start_with<H: Handler>(builder: Builder, handler: H) -> RunningServer {
         let server = builder.build().await.expect("the server starts");
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();

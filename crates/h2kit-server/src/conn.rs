@@ -27,7 +27,7 @@ use crate::error::{BodyError, PushError};
 use crate::handler::{Handler, PushConn, Pusher, StreamInfo};
 use crate::log::{AccessLog, AccessLogger};
 use crate::msg::{Cmd, Credit, Inbound, Incoming};
-use crate::response::{ResponseCtx, StreamGuard, send_response, without_body};
+use crate::response::{ResponseCtx, StreamGuard, opens_tunnel, send_response, without_body};
 
 /// The least response data a stream may have in flight, whatever its window says.
 const MIN_BUDGET: usize = 16 * 1024;
@@ -435,8 +435,11 @@ impl Driver {
         start: Option<Instant>,
         mut fields: Vec<Field>,
     ) -> Option<Response<Body>> {
-        let (parts, mut body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
         let status = parts.status;
+        if opens_tunnel(method, status) {
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+        }
         let data = if without_body(method, status) {
             Bytes::new()
         } else {

@@ -23,6 +23,9 @@
 //!   files, metadata and small files' bytes.
 //! * [`AccessLogWriter`]: a buffered access log written by a thread of its own, for
 //!   [`Builder::on_access`].
+//! * Extended CONNECT (RFC 8441, e.g. WebSockets over HTTP/2), off by default:
+//!   [`Builder::enable_connect_protocol`]; the request's [`Protocol`] extension names the
+//!   protocol, and a 2xx answer with a streaming body makes the stream a two-way tunnel.
 //!
 //! # Features
 //!
@@ -101,6 +104,7 @@ pub mod tower;
 pub use body::{Body, BodyClosed, BodySender, Collected, Frame};
 pub use error::{BodyError, BoxError, PushError};
 pub use files::StaticFiles;
+pub use h2kit::http::Protocol;
 pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
 pub use handler::{BoxFuture, Handler, Pusher, StreamInfo};
 pub use log::{AccessLog, AccessLogWriter, AccessLogger};

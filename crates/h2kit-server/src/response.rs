@@ -62,6 +62,13 @@ pub(crate) fn without_body(method: &Method, status: StatusCode) -> bool {
         || status == StatusCode::NOT_MODIFIED
 }
 
+/// Whether a response to `method` with `status` opens a tunnel (a 2xx answer to CONNECT,
+/// plain or extended): its head goes out at once and its body is the tunnel's data.
+#[inline]
+pub(crate) fn opens_tunnel(method: &Method, status: StatusCode) -> bool {
+    *method == Method::CONNECT && status.is_success()
+}
+
 /// Sends `Cmd::Abandoned` when dropped armed: a task that ends early never leaves a stream
 /// hanging.
 pub(crate) struct StreamGuard {
@@ -153,8 +160,12 @@ pub(crate) async fn send_response(
         cmd: cmd.clone(),
         armed: true,
     };
-    let (parts, mut body) = response.into_parts();
+    let (mut parts, mut body) = response.into_parts();
     let status = parts.status;
+    let tunnel = opens_tunnel(&method, status);
+    if tunnel {
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+    }
     let mut fields = Vec::new();
     extend_response_fields(&mut fields, status, &parts.headers);
     let no_body = without_body(&method, status);
@@ -165,6 +176,11 @@ pub(crate) async fn send_response(
         send_head(&cmd, id, &mut head, true);
         complete = true;
     } else {
+        if tunnel {
+            // The client waits for this head before it sends anything, and the handler may
+            // wait for the client before it sends anything: the head cannot wait for data.
+            send_head(&cmd, id, &mut head, false);
+        }
         'body: loop {
             // Credit taken before polling an on-demand body (a reader, a file), for the data
             // it then reads: such a body is polled only with credit in hand, and reads at most

@@ -113,6 +113,7 @@ pub struct Builder {
     shutdown_timeout: Duration,
     h2c_upgrade: bool,
     logger: Option<AccessLogger>,
+    connect_protocol: Option<bool>,
 }
 
 impl fmt::Debug for Builder {
@@ -134,6 +135,7 @@ impl Default for Builder {
             shutdown_timeout: Duration::from_secs(10),
             h2c_upgrade: true,
             logger: None,
+            connect_protocol: None,
         }
     }
 }
@@ -184,6 +186,24 @@ impl Builder {
     /// anyway (default 10 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether to announce SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441) and accept extended
+    /// CONNECT requests: `:method` CONNECT with a `:protocol` such as `websocket`. Default
+    /// false (the core [`Config`]'s `settings.enable_connect_protocol`, which this overrides
+    /// whatever [`config`](Self::config) is given): without it such a request is malformed
+    /// and its stream reset with PROTOCOL_ERROR before any handler sees it.
+    ///
+    /// A handler sees the protocol as the request's [`Protocol`](h2kit::http::Protocol)
+    /// extension (`request.extensions().get::<Protocol>()`). To accept, it answers 2xx with
+    /// a streaming body (e.g. [`Body::channel`](crate::Body::channel)) and reads the request
+    /// body as it comes: the response head goes out at once, both bodies then stream
+    /// independently, and each side's END_STREAM closes only its own half. Any other status
+    /// refuses the tunnel. A `content-length` on a 2xx answer to CONNECT is dropped
+    /// (RFC 9110 §9.3.6).
+    pub fn enable_connect_protocol(mut self, enabled: bool) -> Self {
+        self.connect_protocol = Some(enabled);
         self
     }
 
@@ -242,12 +262,16 @@ impl Builder {
                 source,
             })?;
         let local_addr = listener.local_addr().map_err(Error::Io)?;
+        let mut config = self.config;
+        if let Some(enabled) = self.connect_protocol {
+            config.settings.enable_connect_protocol = enabled;
+        }
         Ok(Server {
             listener,
             local_addr,
             acceptor,
             certificate,
-            config: self.config,
+            config,
             shutdown_timeout: self.shutdown_timeout,
             h2c_upgrade: self.h2c_upgrade,
             logger: self.logger,

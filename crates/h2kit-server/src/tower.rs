@@ -41,7 +41,8 @@ use bytes::Buf;
 use http::{Request, Response, StatusCode};
 use tower_service::Service;
 
-use crate::body::{Body, BoxError};
+use crate::body::Body;
+use crate::error::BoxError;
 use crate::handler::{BoxFuture, Handler};
 
 /// Serves requests with a [`tower_service::Service`] (an axum `Router`, a `tower` stack).

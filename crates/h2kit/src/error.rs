@@ -272,6 +272,10 @@ pub enum UsageError {
     ConnectionClosed,
     /// Too many SETTINGS or PING frames of ours await acknowledgement.
     TooManyPending,
+    /// An extended CONNECT (a request with `:protocol`) to a server that has not sent
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3), or whose SETTINGS have not
+    /// arrived yet.
+    ExtendedConnectDisabled,
 }
 
 impl fmt::Display for UsageError {
@@ -293,6 +297,9 @@ impl fmt::Display for UsageError {
             UsageError::WrongRole => f.write_str("command not available in this role"),
             UsageError::ConnectionClosed => f.write_str("connection is closed or closing"),
             UsageError::TooManyPending => f.write_str("too many unacknowledged frames"),
+            UsageError::ExtendedConnectDisabled => {
+                f.write_str("the peer has not enabled extended CONNECT")
+            }
         }
     }
 }

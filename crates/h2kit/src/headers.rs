@@ -149,6 +149,9 @@ pub enum HeaderError {
     ProtocolWithoutConnect,
     /// `:protocol` although SETTINGS_ENABLE_CONNECT_PROTOCOL is off (RFC 8441 §4).
     ExtendedConnectDisabled,
+    /// `:protocol` is empty or not a token (RFC 8441 §4: a protocol name from the HTTP
+    /// Upgrade Token Registry, RFC 9110 §7.8).
+    InvalidProtocol,
     /// `content-length` does not parse as a non-negative integer.
     InvalidContentLength,
     /// Several `content-length` values that differ.
@@ -193,6 +196,7 @@ impl fmt::Display for HeaderError {
             H::ConnectWithSchemeOrPath => "CONNECT with :scheme or :path",
             H::ProtocolWithoutConnect => ":protocol on a request that is not CONNECT",
             H::ExtendedConnectDisabled => ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL",
+            H::InvalidProtocol => ":protocol is not a token",
             H::InvalidContentLength => "invalid content-length",
             H::ConflictingContentLength => "conflicting content-length values",
             H::UnsafePromisedMethod => "promised request method is not safe and cacheable",
@@ -579,6 +583,14 @@ where
     Ok(info)
 }
 
+/// Whether `value` is an HTTP token (RFC 9110 §5.6.2): one or more `tchar`s.
+pub fn is_token(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 fn check_request(
     kind: MessageKind,
     p: &Pseudo<'_>,
@@ -601,6 +613,9 @@ fn check_request(
         }
         if info.is_extended_connect && !extended_connect {
             return Err(HeaderError::ExtendedConnectDisabled);
+        }
+        if p.protocol.is_some_and(|v| !is_token(v)) {
+            return Err(HeaderError::InvalidProtocol);
         }
         if info.is_connect && !info.is_extended_connect {
             // §8.5: plain CONNECT has only :method and :authority.
@@ -1009,6 +1024,24 @@ mod tests {
             v_with(Request, &get_proto, HeaderValidation::STRICT, true),
             Err(E::ProtocolWithoutConnect)
         );
+        for bad in ["", "web socket", "ws/1", "\"x\""] {
+            let mut p = ws;
+            p[1] = (":protocol", bad);
+            assert_eq!(
+                v_with(Request, &p, HeaderValidation::STRICT, true),
+                Err(E::InvalidProtocol),
+                "{bad:?}"
+            );
+        }
+        for path_or_scheme in [":path", ":scheme"] {
+            let p: Vec<_> = ws
+                .iter()
+                .copied()
+                .filter(|f| f.0 != path_or_scheme)
+                .collect();
+            assert!(v_with(Request, &p, HeaderValidation::STRICT, true).is_err());
+        }
+        assert!(is_token(b"websocket") && is_token(b"connect-udp") && !is_token(b"a b"));
     }
 
     #[test]

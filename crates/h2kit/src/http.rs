@@ -65,7 +65,7 @@ use h2kit_frame::StreamId;
 
 use crate::connection::Connection;
 use crate::error::UsageError;
-use crate::headers::{Field, HeaderError, is_hop_by_hop};
+use crate::headers::{Field, HeaderError, is_hop_by_hop, is_token};
 
 // ---------------------------------------------------------------- sending
 
@@ -108,8 +108,106 @@ impl Origin {
     }
 }
 
+/// The `:protocol` of an extended CONNECT (RFC 8441 §4), e.g. `websocket`, as an `http`
+/// request extension: [`request_parts`] puts it in the extensions of a request that carried
+/// `:protocol`, and [`request_fields`] sends it with a CONNECT request that has it.
+///
+/// Its value is an HTTP token (RFC 9110 §5.6.2), compared case-sensitively.
+///
+/// ```
+/// use h2kit::http::Protocol;
+/// let ws = Protocol::from_static("websocket");
+/// assert_eq!(ws.as_str(), "websocket");
+/// assert_eq!(ws, "websocket");
+/// assert!(Protocol::try_from("not a token").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Protocol(Bytes);
+
+impl Protocol {
+    /// A protocol from a static token.
+    ///
+    /// # Panics
+    ///
+    /// When `token` is not an HTTP token (a programming error: use [`TryFrom`] for values
+    /// from elsewhere).
+    pub fn from_static(token: &'static str) -> Self {
+        assert!(
+            is_token(token.as_bytes()),
+            "Protocol::from_static: {token:?} is not a token"
+        );
+        Protocol(Bytes::from_static(token.as_bytes()))
+    }
+
+    /// A protocol from received bytes, shared without a copy;
+    /// [`InvalidProtocol`](HeaderError::InvalidProtocol) when they are not a token.
+    pub fn from_shared(value: Bytes) -> Result<Self, HeaderError> {
+        if is_token(&value) {
+            Ok(Protocol(value))
+        } else {
+            Err(HeaderError::InvalidProtocol)
+        }
+    }
+
+    /// The token.
+    pub fn as_str(&self) -> &str {
+        // A token is ASCII (checked when made), so this never fails.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The token's bytes, as sent in `:protocol`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl TryFrom<&str> for Protocol {
+    type Error = HeaderError;
+
+    /// [`InvalidProtocol`](HeaderError::InvalidProtocol) unless `value` is a token.
+    fn try_from(value: &str) -> Result<Self, HeaderError> {
+        Protocol::from_shared(Bytes::copy_from_slice(value.as_bytes()))
+    }
+}
+
+impl core::str::FromStr for Protocol {
+    type Err = HeaderError;
+
+    fn from_str(s: &str) -> Result<Self, HeaderError> {
+        Protocol::try_from(s)
+    }
+}
+
+impl PartialEq<str> for Protocol {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Protocol {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl core::fmt::Debug for Protocol {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl core::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The HEADERS fields of a request head: `:method`, then (except for CONNECT) `:scheme` and
 /// `:path`, then `:authority` when there is one, then the header fields.
+///
+/// A CONNECT request with a [`Protocol`] extension is an extended CONNECT (RFC 8441 §4): its
+/// `:protocol` follows `:method`, and it has `:scheme` and `:path` like other requests. The
+/// extension is ignored on other methods.
 ///
 /// The scheme and authority missing from the URI come from `origin`; the path defaults to
 /// `/`. Fields HTTP/2 forbids are left out and sensitive values are never indexed (see the
@@ -118,9 +216,17 @@ impl Origin {
 pub fn request_fields<B>(request: &Request<B>, origin: &Origin) -> Vec<Field> {
     let uri = request.uri();
     let method = request.method();
-    let mut fields = Vec::with_capacity(request.headers().len() + 4);
+    let mut fields = Vec::with_capacity(request.headers().len() + 5);
     fields.push(Field::new(":method", method_value(method)));
-    if method != Method::CONNECT {
+    let protocol = if method == Method::CONNECT {
+        request.extensions().get::<Protocol>()
+    } else {
+        None
+    };
+    if let Some(protocol) = protocol {
+        fields.push(Field::new(":protocol", protocol.0.clone()));
+    }
+    if method != Method::CONNECT || protocol.is_some() {
         let scheme = uri.scheme().unwrap_or(&origin.scheme);
         fields.push(Field::new(":scheme", scheme_value(scheme)));
         fields.push(Field::new(":path", path_value(uri.path_and_query())));
@@ -512,8 +618,8 @@ fn append_field(
 
 /// A request head from received request fields, sharing the field bytes (values, `:path`,
 /// `:authority`; no copies) and sizing the header map once (not at all when there are no
-/// regular fields). `:protocol` is ignored; without `:authority` the `host` field gives the
-/// authority.
+/// regular fields). `:protocol` (extended CONNECT, RFC 8441) becomes a [`Protocol`]
+/// extension; without `:authority` the `host` field gives the authority.
 ///
 /// Errors: [`MissingMethod`](HeaderError::MissingMethod),
 /// [`InvalidMethod`](HeaderError::InvalidMethod), [`InvalidScheme`](HeaderError::InvalidScheme),
@@ -521,6 +627,7 @@ fn append_field(
 /// [`EmptyAuthority`](HeaderError::EmptyAuthority), [`InvalidPath`](HeaderError::InvalidPath),
 /// [`MissingScheme`](HeaderError::MissingScheme), [`MissingAuthority`](HeaderError::MissingAuthority),
 /// [`MissingPath`](HeaderError::MissingPath) (a URI `http` cannot build),
+/// [`InvalidProtocol`](HeaderError::InvalidProtocol) (a `:protocol` that is not a token),
 /// [`UnknownPseudo`](HeaderError::UnknownPseudo), and those of [`NameCache::parse`] and
 /// [`InvalidValueChar`](HeaderError::InvalidValueChar) for the header fields.
 #[inline] // Hot: one call site per driver, where it is built in place.
@@ -551,7 +658,10 @@ pub fn request_parts(
                         .map_err(|_| HeaderError::InvalidPath)?,
                 );
             }
-            b":protocol" => {}
+            b":protocol" => {
+                let protocol = Protocol::from_shared(f.value.clone())?;
+                parts.extensions.insert(protocol);
+            }
             name if name.first() == Some(&b':') => return Err(HeaderError::UnknownPseudo),
             name => {
                 if host.is_none() && name.eq_ignore_ascii_case(b"host") {

@@ -533,9 +533,21 @@ impl Connection {
             kind,
             fields,
             &self.config.validate_recv,
-            self.local.enable_connect_protocol,
+            self.connect_protocol_announced(),
         )
         .map_err(ProtocolViolation::MalformedHeaders)
+    }
+
+    /// (Server) Whether we announced SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, acknowledged or
+    /// not: a client may send an extended CONNECT as soon as it has read our SETTINGS, and
+    /// need not wait for its acknowledgement to reach us. Once announced it stays on
+    /// (RFC 8441 §3; [`update_settings`](Self::update_settings) keeps it).
+    fn connect_protocol_announced(&self) -> bool {
+        self.local.enable_connect_protocol
+            || self
+                .pending_settings
+                .iter()
+                .any(|p| p.settings.enable_connect_protocol)
     }
 
     /// Our role.
@@ -904,6 +916,21 @@ impl Connection {
     /// Our SETTINGS in effect (acknowledged by the peer).
     pub fn local_settings(&self) -> &LocalSettings {
         &self.local
+    }
+
+    /// Whether the peer's first SETTINGS frame has arrived. Until then
+    /// [`peer_settings`](Self::peer_settings) holds the RFC defaults.
+    pub fn peer_settings_received(&self) -> bool {
+        self.got_settings
+    }
+
+    /// (Client) Whether the server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3),
+    /// so that [`send_request`](Self::send_request) may open an extended CONNECT (a request
+    /// with `:protocol`). False until the server's SETTINGS arrive
+    /// ([`peer_settings_received`](Self::peer_settings_received)): a client that wants one
+    /// waits for them first.
+    pub fn extended_connect_enabled(&self) -> bool {
+        self.remote.enable_connect_protocol
     }
 
     /// The latest RTT measured by a PING round trip.

@@ -10,7 +10,7 @@ use super::stream::Phase;
 use super::{Connection, Control, Ordered, PREFACE, PendingSettings, PingPurpose, Role, Shutdown};
 use crate::config::LocalSettings;
 use crate::error::{ConnectionError, Initiator, UsageError};
-use crate::headers::{self, Field, MessageKind};
+use crate::headers::{self, Field, HeaderError, MessageKind};
 use crate::state::{Input, StreamState, TransitionError};
 
 type Result<T = ()> = core::result::Result<T, UsageError>;
@@ -64,13 +64,28 @@ impl Connection {
     /// first); they are validated before anything touches the HPACK encoder. With
     /// `end_stream` the request has no body.
     ///
+    /// An extended CONNECT (RFC 8441: `:method` CONNECT with `:protocol`, `:scheme`,
+    /// `:path` and `:authority`) is allowed only once the server has enabled it
+    /// ([`extended_connect_enabled`](Self::extended_connect_enabled)); both sides then
+    /// exchange DATA on the stream after a 2xx response.
+    ///
     /// Errors: [`UsageError::WrongRole`], [`UsageError::ConnectionClosed`] (also after the
     /// peer's GOAWAY), [`UsageError::ConcurrencyLimit`] (wait for a stream to close),
-    /// [`UsageError::StreamIdsExhausted`], [`UsageError::InvalidHeaders`].
+    /// [`UsageError::StreamIdsExhausted`], [`UsageError::ExtendedConnectDisabled`],
+    /// [`UsageError::InvalidHeaders`].
     pub fn send_request(&mut self, fields: Vec<Field>, end_stream: bool) -> Result<StreamId> {
         self.check_can_open()?;
         let id = self.streams.next_local_id()?;
-        let info = self.validate_send(MessageKind::Request, &fields)?;
+        let info = match self.validate_send(MessageKind::Request, &fields) {
+            Err(UsageError::InvalidHeaders(HeaderError::ExtendedConnectDisabled)) => {
+                return Err(UsageError::ExtendedConnectDisabled);
+            }
+            other => other?,
+        };
+        if info.is_extended_connect && !self.remote.enable_connect_protocol {
+            // Validation may be off; the peer's consent is not a validation switch.
+            return Err(UsageError::ExtendedConnectDisabled);
+        }
         let mut s = self.new_stream(true);
         s.head = info.is_head;
         s.send_phase = if end_stream { Phase::Done } else { Phase::Body };
@@ -347,7 +362,8 @@ impl Connection {
     }
 
     /// Changes our SETTINGS. Values that protect us (lower concurrency or header list limits)
-    /// apply at once; the rest when the peer acknowledges.
+    /// apply at once; the rest when the peer acknowledges. A server never announces push,
+    /// and keeps SETTINGS_ENABLE_CONNECT_PROTOCOL on once it has announced it (RFC 8441 §3).
     pub fn update_settings(&mut self, settings: LocalSettings) -> Result {
         self.check_open()?;
         if !settings.is_valid() {
@@ -359,6 +375,9 @@ impl Connection {
         let mut settings = settings;
         if self.role == Role::Server {
             settings.enable_push = false;
+            // RFC 8441 §3: once announced, SETTINGS_ENABLE_CONNECT_PROTOCOL cannot be taken
+            // back.
+            settings.enable_connect_protocol |= self.connect_protocol_announced();
         }
         let latest = self
             .pending_settings

@@ -94,6 +94,60 @@ fn request_fields_match_the_request_and_reuse_the_origin_authority() {
 }
 
 #[test]
+fn extended_connect_round_trips_its_protocol() {
+    let mut ws = Request::builder()
+        .method("CONNECT")
+        .uri("https://example.com/chat?room=1")
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    ws.extensions_mut()
+        .insert(Protocol::from_static("websocket"));
+    let fields = request_fields(&ws, &Origin::default());
+    assert_eq!(
+        pairs(&fields),
+        owned(&[
+            (":method", "CONNECT", false),
+            (":protocol", "websocket", false),
+            (":scheme", "https", false),
+            (":path", "/chat?room=1", false),
+            (":authority", "example.com", false),
+            ("sec-websocket-version", "13", false),
+        ])
+    );
+    let parts = request_parts(&fields, &mut HeadCache::default()).unwrap();
+    assert_eq!(parts.method, Method::CONNECT);
+    assert_eq!(parts.uri, "https://example.com/chat?room=1");
+    assert_eq!(parts.extensions.get::<Protocol>().unwrap(), "websocket");
+
+    // The extension means nothing on other methods, and a plain CONNECT has none.
+    let mut get = Request::get("https://example.com/").body(()).unwrap();
+    get.extensions_mut()
+        .insert(Protocol::from_static("websocket"));
+    assert!(
+        request_fields(&get, &Origin::default())
+            .iter()
+            .all(|f| f.name != ":protocol")
+    );
+    let plain = [f(":method", "CONNECT"), f(":authority", "proxy.test:443")];
+    let parts = request_parts(&plain, &mut HeadCache::default()).unwrap();
+    assert!(parts.extensions.get::<Protocol>().is_none());
+
+    // A received `:protocol` that is not a token (validation off) is refused, not kept.
+    let mut bad = fields.clone();
+    bad[1] = f(":protocol", "web socket");
+    assert_eq!(
+        request_parts(&bad, &mut HeadCache::default()).map(|_| ()),
+        Err(HeaderError::InvalidProtocol)
+    );
+    assert_eq!(
+        "connect-udp".parse::<Protocol>().unwrap().to_string(),
+        "connect-udp"
+    );
+    assert_eq!(Protocol::try_from(""), Err(HeaderError::InvalidProtocol));
+}
+
+#[test]
 fn the_origin_completes_a_relative_uri() {
     let relative = Request::get("/x").body(()).unwrap();
     assert_eq!(
