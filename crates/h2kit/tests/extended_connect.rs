@@ -1,15 +1,44 @@
 //! Extended CONNECT (RFC 8441): SETTINGS_ENABLE_CONNECT_PROTOCOL negotiation, the
 //! `:protocol` rules on both sides, and a two-way byte stream on the CONNECT stream.
 
-mod common;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
-use common::*;
+use bytes::Bytes;
 use h2kit::http::{HeadCache, Protocol, request_parts};
-use h2kit::{
-    Config, Connection, ErrorCode, Event, Field, HeaderError, StreamError, StreamId, UsageError,
-};
-use h2kit_frame::{Frame, SettingId};
+use h2kit::{Config, ErrorCode, Event, Field, HeaderError, StreamError, StreamId, UsageError};
+use h2kit_test::fields::{get, has, status};
+use h2kit_test::frames::{self, HeadersBuilder};
+use h2kit_test::{Direction, Frame, FrameType, Harness, Pair, SettingId, Side, Verdict};
+
+/// A client and a server with these configurations in memory, moving at most 16,384 octets
+/// per read and write; received DATA is released only by the test, and a side that closes
+/// closes its transport.
+fn pair(client: Config, server: Config) -> Pair {
+    let mut p = Pair::new(client, server);
+    p.set_byte_cap(Some(16_384))
+        .set_auto_release(Side::Client, false)
+        .set_auto_release(Side::Server, false)
+        .eof_on_close(true);
+    p
+}
+
+/// A server after the scripted client's preface (empty SETTINGS), its own preface read.
+fn server(cfg: Config) -> Harness {
+    let mut t = Harness::server(cfg);
+    t.send(frames::preface()).unwrap();
+    t.frames(); // our SETTINGS and WINDOW_UPDATE
+    t
+}
+
+/// HEADERS on `stream` carrying `fields` in this order, without END_STREAM.
+fn request(stream: u32, fields: &[(&str, &str)]) -> HeadersBuilder {
+    fields
+        .iter()
+        .fold(frames::headers(stream), |h, (name, value)| {
+            h.field(name, value)
+        })
+}
 
 fn enabled() -> Config {
     let mut cfg = Config::default();
@@ -56,11 +85,25 @@ fn data_of(events: &[Event], id: StreamId) -> (Vec<u8>, bool) {
     (out, ended)
 }
 
+/// The SETTINGS parameters each side writes from now on, by direction.
+fn log_settings(p: &mut Pair) -> Rc<RefCell<Vec<(Direction, SettingId)>>> {
+    let sent = Rc::new(RefCell::new(Vec::new()));
+    let log = sent.clone();
+    p.intercept(move |dir, frame| {
+        if let Frame::Settings(s) = frame {
+            log.borrow_mut().extend(s.iter().map(|(id, _)| (dir, id)));
+        }
+        Verdict::Pass
+    });
+    sent
+}
+
 /// The setting is announced by servers configured for it and by no client; the client
 /// learns it from the server's SETTINGS, and not before they arrive.
 #[test]
 fn the_setting_is_negotiated_from_the_server() {
-    let mut p = Pair::new(enabled(), enabled(), 16_384);
+    let mut p = pair(enabled(), enabled());
+    let sent = log_settings(&mut p);
     assert!(!p.client.peer_settings_received());
     assert!(!p.client.extended_connect_enabled());
     // Before the server's SETTINGS the client may not send one.
@@ -73,15 +116,15 @@ fn the_setting_is_negotiated_from_the_server() {
     assert!(p.client.extended_connect_enabled());
     // A client never announces it (it means nothing from a client).
     assert!(!p.server.extended_connect_enabled());
-    let client_settings = settings_sent(&p.to_server);
+    let sent = sent.take();
     assert!(
-        !client_settings.contains(&SettingId::ENABLE_CONNECT_PROTOCOL),
-        "{client_settings:?}"
+        !sent.contains(&(Direction::ToServer, SettingId::ENABLE_CONNECT_PROTOCOL)),
+        "{sent:?}"
     );
-    assert!(settings_sent(&p.to_client).contains(&SettingId::ENABLE_CONNECT_PROTOCOL));
+    assert!(sent.contains(&(Direction::ToClient, SettingId::ENABLE_CONNECT_PROTOCOL)));
 
     // Off by default: the typed refusal, nothing sent, the connection unharmed.
-    let mut p = Pair::with_chunk(16_384);
+    let mut p = pair(Config::default(), Config::default());
     p.drive();
     assert!(p.client.peer_settings_received());
     assert!(!p.client.extended_connect_enabled());
@@ -94,33 +137,16 @@ fn the_setting_is_negotiated_from_the_server() {
     p.client.send_request(get("/"), true).unwrap();
     p.drive();
     assert!(
-        p.take_server_events()
+        p.take_events(Side::Server)
             .iter()
             .any(|e| matches!(e, Event::Request { .. }))
     );
 }
 
-/// The SETTINGS parameters in the frames of `bytes` (a client's start with its preface).
-fn settings_sent(bytes: &[u8]) -> Vec<SettingId> {
-    let mut data = bytes;
-    if data.starts_with(h2kit::PREFACE) {
-        data = &data[24..];
-    }
-    let mut buf = BytesMut::from(data);
-    let mut decoder = h2kit_frame::FrameDecoder::with_max_frame_size((1 << 24) - 1);
-    let mut ids = Vec::new();
-    while let Ok(Some(frame)) = decoder.decode(&mut buf) {
-        if let Frame::Settings(s) = frame {
-            ids.extend(s.iter().map(|(id, _)| id));
-        }
-    }
-    ids
-}
-
 /// A server that announced the setting cannot take it back (RFC 8441 §3).
 #[test]
 fn a_server_keeps_the_setting_once_announced() {
-    let mut p = Pair::new(Config::default(), enabled(), 16_384);
+    let mut p = pair(Config::default(), enabled());
     p.drive();
     let mut off = *p.server.local_settings();
     off.enable_connect_protocol = false;
@@ -136,11 +162,11 @@ fn a_server_keeps_the_setting_once_announced() {
 /// A 2xx answer, then DATA both ways, interleaved, each side ending its half on its own.
 #[test]
 fn an_extended_connect_stream_carries_bytes_both_ways() {
-    let mut p = Pair::new(Config::default(), enabled(), 16_384);
+    let mut p = pair(Config::default(), enabled());
     p.drive();
     let id = p.client.send_request(websocket("/chat"), false).unwrap();
     p.drive();
-    let events = p.take_server_events();
+    let events = p.take_events(Side::Server);
     let Some(Event::Request {
         stream,
         headers,
@@ -159,9 +185,9 @@ fn an_extended_connect_stream_carries_bytes_both_ways() {
     assert_eq!(parts.uri, "https://example.com/chat");
     assert_eq!(parts.extensions.get::<Protocol>().unwrap(), "websocket");
 
-    p.server.send_response(id, status("200"), false).unwrap();
+    p.server.send_response(id, status(200), false).unwrap();
     p.drive();
-    assert!(p.take_client_events().iter().any(|e| matches!(
+    assert!(p.take_events(Side::Client).iter().any(|e| matches!(
         e,
         Event::Response { stream, status: 200, end_stream: false, .. } if *stream == id
     )));
@@ -170,26 +196,29 @@ fn an_extended_connect_stream_carries_bytes_both_ways() {
         let msg = Bytes::from(vec![b'a' + i; 10]);
         p.client.send_data(id, msg.clone(), false).unwrap();
         p.drive();
-        let (got, ended) = data_of(&p.take_server_events(), id);
+        let (got, ended) = data_of(&p.take_events(Side::Server), id);
         assert_eq!(got, msg);
         assert!(!ended);
         let reply = Bytes::from(got.to_ascii_uppercase());
         p.server.send_data(id, reply.clone(), false).unwrap();
         p.drive();
-        let (got, ended) = data_of(&p.take_client_events(), id);
+        let (got, ended) = data_of(&p.take_events(Side::Client), id);
         assert_eq!(got, reply);
         assert!(!ended);
     }
     // The client closes its half; the server goes on sending, then closes its own.
     p.client.send_data(id, Bytes::new(), true).unwrap();
     p.drive();
-    assert_eq!(data_of(&p.take_server_events(), id), (Vec::new(), true));
+    assert_eq!(
+        data_of(&p.take_events(Side::Server), id),
+        (Vec::new(), true)
+    );
     p.server
         .send_data(id, Bytes::from_static(b"bye"), true)
         .unwrap();
     p.drive();
     assert_eq!(
-        data_of(&p.take_client_events(), id),
+        data_of(&p.take_events(Side::Client), id),
         (b"bye".to_vec(), true)
     );
     assert!(matches!(
@@ -202,27 +231,26 @@ fn an_extended_connect_stream_carries_bytes_both_ways() {
 /// Runs `fields` as a request from a raw client to a server (`enable`: with the setting)
 /// and returns the RST_STREAM codes and the reset event's error.
 fn raw_request(enable: bool, fields: &[(&str, &str)]) -> (Vec<ErrorCode>, Option<StreamError>) {
-    let cfg = if enable { enabled() } else { Config::default() };
-    let mut raw = Raw::new(Connection::server(cfg));
-    raw.handshake_as_client();
-    let _ = raw.frames();
-    raw.headers(1, fields, false).unwrap();
-    let frames = raw.frames();
-    assert_eq!(goaway_code(&frames), None, "{frames:?}");
-    assert!(raw.conn.error().is_none());
-    let codes = rst_codes(&frames)
-        .into_iter()
-        .filter(|(id, _)| *id == StreamId::new(1))
-        .map(|(_, c)| c)
+    let mut t = server(if enable { enabled() } else { Config::default() });
+    t.send(request(1, fields)).unwrap();
+    let written = t.flush().expect_none(frames::any(FrameType::GOAWAY));
+    assert!(t.conn.error().is_none());
+    let codes = written
+        .iter()
+        .filter_map(|f| match &f.frame {
+            Frame::RstStream(r) if r.stream_id == StreamId::new(1) => Some(r.error_code),
+            _ => None,
+        })
         .collect();
-    let error = raw.events.iter().find_map(|e| match e {
+    let error = t.events.iter().find_map(|e| match e {
         Event::StreamReset { error, .. } => Some(error.clone()),
         _ => None,
     });
     // The connection still serves other requests.
-    raw.headers(3, &GET, true).unwrap();
+    t.send(frames::headers(3).request("GET", "/").end_stream())
+        .unwrap();
     assert!(
-        raw.events
+        t.events
             .iter()
             .any(|e| matches!(e, Event::Request { stream, .. } if *stream == StreamId::new(3)))
     );
@@ -237,33 +265,31 @@ fn protocol_is_refused_without_the_setting_and_accepted_with_it() {
     let (codes, _) = raw_request(false, &WS);
     assert_eq!(codes, [ErrorCode::PROTOCOL_ERROR]);
 
-    let mut raw = Raw::new(Connection::server(enabled()));
-    raw.handshake_as_client();
-    let _ = raw.frames();
-    raw.headers(1, &WS, false).unwrap();
-    assert!(rst_codes(&raw.frames()).is_empty());
-    let request = raw.events.iter().find_map(|e| match e {
+    let mut t = server(enabled());
+    t.send(request(1, &WS)).unwrap();
+    t.flush().expect_none(frames::any(FrameType::RST_STREAM));
+    let request = t.events.iter().find_map(|e| match e {
         Event::Request { headers, .. } => Some(headers.clone()),
         _ => None,
     });
     let request = request.expect("the request was not delivered");
-    assert!(has_header(&request, ":protocol", "websocket"));
-    raw.conn
-        .send_response(StreamId::new(1), status("200"), false)
+    assert!(has(&request, ":protocol", "websocket"));
+    t.conn
+        .send_response(StreamId::new(1), status(200), false)
         .unwrap();
-    raw.conn
+    t.conn
         .send_data(StreamId::new(1), Bytes::from_static(b"hi"), false)
         .unwrap();
-    let frames = raw.frames();
+    let written = t.frames();
     assert!(
-        frames
+        written
             .iter()
-            .any(|f| matches!(f, Frame::Headers(h) if !h.end_stream))
+            .any(|f| matches!(&f.frame, Frame::Headers(h) if !h.end_stream))
     );
     assert!(
-        frames
+        written
             .iter()
-            .any(|f| matches!(f, Frame::Data(d) if &d.data[..] == b"hi"))
+            .any(|f| matches!(&f.frame, Frame::Data(d) if &d.data[..] == b"hi"))
     );
 }
 
@@ -279,8 +305,13 @@ fn malformed_extended_connects_are_stream_errors() {
         f[1] = (":protocol", value);
         f
     };
-    let mut get_with_protocol = GET.to_vec();
-    get_with_protocol.insert(1, (":protocol", "websocket"));
+    let get_with_protocol = vec![
+        (":method", "GET"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":path", "/"),
+        (":authority", "example.com"),
+    ];
     let mut twice = WS.to_vec();
     twice.insert(2, (":protocol", "websocket"));
     type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -334,17 +365,16 @@ fn malformed_extended_connects_are_stream_errors() {
 /// connection (RFC 8441 §3).
 #[test]
 fn a_server_turning_the_setting_off_is_a_connection_error() {
-    let mut raw = Raw::new(Connection::client(Config::default()));
-    let mut buf = BytesMut::new();
-    let mut on = h2kit_frame::Settings::new();
-    on.push(SettingId::ENABLE_CONNECT_PROTOCOL, 1);
-    h2kit_frame::encode_settings(&on, &mut buf).unwrap();
-    raw.send(&buf).unwrap();
-    assert!(raw.conn.extended_connect_enabled());
-    let mut off = h2kit_frame::Settings::new();
-    off.push(SettingId::ENABLE_CONNECT_PROTOCOL, 0);
-    buf.clear();
-    h2kit_frame::encode_settings(&off, &mut buf).unwrap();
-    assert!(raw.send(&buf).is_err());
-    assert_eq!(goaway_code(&raw.frames()), Some(ErrorCode::PROTOCOL_ERROR));
+    let mut t = Harness::client(Config::default());
+    t.send(frames::settings().enable_connect_protocol(true))
+        .unwrap();
+    assert!(t.conn.extended_connect_enabled());
+    assert!(
+        t.send(frames::settings().enable_connect_protocol(false))
+            .is_err()
+    );
+    // The first GOAWAY written carries PROTOCOL_ERROR.
+    let peer = t.flush();
+    peer.skip_while(|f| f.frame_type() != FrameType::GOAWAY);
+    peer.expect_goaway(ErrorCode::PROTOCOL_ERROR);
 }
