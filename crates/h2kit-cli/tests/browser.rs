@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use h2kit_interop::{Peer, require_peer};
+use h2kit_interop::{Peer, TempDir, require_peer};
 use serde_json::{Value, json};
 
 const SCRIPTS: usize = 24;
@@ -40,24 +40,6 @@ const BIG: usize = 4 << 20;
 
 /// How long the browser may take for anything (far more than it needs on a loaded machine).
 const PATIENCE: Duration = Duration::from_secs(90);
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("h2kit-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The site: `index.html` and its subresources. Returns each subresource's path (from the
 /// root, with its leading `/`) and size, and the byte sum of the large file.
@@ -432,15 +414,15 @@ fn chromium_loads_a_page_of_many_resources_over_h2() {
     let Peer::Found(chromedriver) = require_peer("chromedriver", TEST) else {
         return;
     };
-    let dir = TempDir::new("browser");
-    let root = dir.0.join("site");
+    let dir = TempDir::new("browser").unwrap();
+    let root = dir.join("site");
     std::fs::create_dir_all(&root).unwrap();
     let (files, big_sum) = make_site(&root);
     assert_eq!(files.len(), SCRIPTS + STYLESHEETS + PNGS + SVGS + 1);
 
     let mut processes = Processes::default();
     let (base, server_log) = start_server(&mut processes, &root);
-    start_driver(&mut processes, &chromedriver, &dir.0);
+    start_driver(&mut processes, &chromedriver, dir.path());
     let port = processes.driver_port;
 
     let capabilities = json!({
@@ -457,7 +439,7 @@ fn chromium_loads_a_page_of_many_resources_over_h2() {
                     "--disable-dev-shm-usage",
                     "--disable-gpu",
                     "--no-first-run",
-                    format!("--user-data-dir={}", dir.0.join("profile").display()),
+                    format!("--user-data-dir={}", dir.join("profile").display()),
                 ],
             },
         }}

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use h2kit_interop::free_port;
+
 fn h2kit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_h2kit"))
 }
@@ -48,17 +50,12 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn start_h2c(program: &Path, tag: &str, fill: impl FnOnce(&Path)) -> Server {
     let dir = std::env::temp_dir().join(format!("h2kit-cli-get-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     fill(&dir);
-    let port = free_port();
+    let port = free_port().unwrap();
     let child = Command::new(program)
         .args(["--no-tls", "-a", "127.0.0.1", "-d"])
         .arg(&dir)
@@ -209,7 +206,7 @@ fn bad_arguments_exit_2_with_a_message() {
 
 #[test]
 fn unreachable_host_gives_the_connection_exit_code() {
-    let port = free_port(); // nobody listens any more
+    let port = free_port().unwrap(); // nobody listens any more
     let out = run(&["get", &format!("http://127.0.0.1:{port}/")]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     let err = stderr(&out);

@@ -20,7 +20,7 @@ use h2kit::{
     Connection, ConnectionError, ErrorCode, Event, Field, HeaderError, Initiator, StreamError,
     StreamId, UsageError,
 };
-use h2kit_io::{COMMAND_BATCH, Observer, PumpConfig, Transport};
+use h2kit_io::{COMMAND_BATCH, PumpConfig, Transport};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
@@ -206,14 +206,9 @@ impl Driver {
                 let _ = self.conn.go_away(ErrorCode::NO_ERROR, Bytes::new());
                 continue;
             }
-            let mut quiet = ();
-            let observer: &mut (dyn Observer + Send) = match &mut self.tracer {
-                Some(t) => t,
-                None => &mut quiet,
-            };
             let wake = tokio::select! {
                 biased;
-                _ = io.step(&mut self.conn, observer, None) => Wake::Io,
+                _ = io.step(&mut self.conn, &mut self.tracer, None) => Wake::Io,
                 c = rx.recv(), if cmds_open => Wake::Cmd(c),
             };
             match wake {
@@ -456,7 +451,7 @@ impl Driver {
         };
         if !end && !tunnel {
             match &body.full {
-                Some(b) if b.len() <= INLINE_BODY && body.trailers.is_none() => {
+                Some(b) if b.len() <= INLINE_BODY => {
                     let b = b.clone();
                     match self.conn.send_data(id, b, true) {
                         Ok(()) => slot.send_done = true,
@@ -584,12 +579,7 @@ impl Driver {
     /// Gathers output for the transport (returning pooled capacity to the window first).
     fn fill<T>(&mut self, io: &mut Transport<T>) {
         self.drain_released();
-        let mut quiet = ();
-        let observer: &mut (dyn Observer + Send) = match &mut self.tracer {
-            Some(t) => t,
-            None => &mut quiet,
-        };
-        io.fill(&mut self.conn, Instant::now(), observer);
+        io.fill(&mut self.conn, Instant::now(), &mut self.tracer);
     }
 
     fn on_event(&mut self, event: Event) {

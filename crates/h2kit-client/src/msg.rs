@@ -364,7 +364,7 @@ pub(crate) type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Se
 /// A request body as the connection task uploads it: whole when it is known up front (sent
 /// with the HEADERS when small), else a stream the upload task reads as the window allows.
 pub(crate) struct Upload {
-    /// The whole body, known up front (no trailers).
+    /// The whole body, known up front (never set with trailers).
     pub(crate) full: Option<Bytes>,
     /// The rest of the body (when it is not `full` and not empty).
     pub(crate) rest: Option<BoxStream>,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2kit_client::{Body, Client, Error, HttpVersions};
-use h2kit_interop::{Peer, require_peer};
+use h2kit_interop::{Peer, free_port, require_peer};
 use http::{Request, Version};
 
 struct Nginx {
@@ -26,11 +26,6 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -51,7 +46,7 @@ fn start(program: &Path, tag: &str) -> Nginx {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
     std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
-    let (http, https) = (free_port(), free_port());
+    let (http, https) = (free_port().unwrap(), free_port().unwrap());
     let d = dir.display();
     let conf = format!(
         "daemon off;\nmaster_process off;\nworker_processes 1;\nuser root;\npid {d}/nginx.pid;\n\

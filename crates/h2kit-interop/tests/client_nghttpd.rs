@@ -9,29 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use h2kit_client::{Body, Client, Error};
-use h2kit_interop::{Peer, require_peer};
+use h2kit_interop::{Peer, TempDir, free_port, require_peer};
 use http::Request;
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let p =
-            std::env::temp_dir().join(format!("h2kit-client-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A running nghttpd, killed on drop.
 struct Nghttpd {
@@ -48,11 +27,6 @@ impl Drop for Nghttpd {
     }
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 131 % 253) as u8).collect()
 }
@@ -65,11 +39,11 @@ fn digest(data: &[u8]) -> u64 {
 
 /// Starts nghttpd serving a fresh directory (filled by `fill`) with `extra` arguments.
 fn start(program: &Path, tls: bool, extra: &[&str], fill: impl FnOnce(&Path)) -> Nghttpd {
-    let dir = TempDir::new(if tls { "tls" } else { "h2c" });
-    let docs = dir.0.join("docs");
+    let dir = TempDir::new(if tls { "client-tls" } else { "client-h2c" }).unwrap();
+    let docs = dir.join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     fill(&docs);
-    let port = free_port();
+    let port = free_port().unwrap();
     let mut cmd = Command::new(program);
     cmd.arg("-a")
         .arg("127.0.0.1")
@@ -81,8 +55,8 @@ fn start(program: &Path, tls: bool, extra: &[&str], fill: impl FnOnce(&Path)) ->
     let mut cert_path = None;
     if tls {
         let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        let key = dir.0.join("key.pem");
-        let cert = dir.0.join("cert.pem");
+        let key = dir.join("key.pem");
+        let cert = dir.join("cert.pem");
         std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
         std::fs::write(&cert, ck.cert.pem()).unwrap();
         cmd.arg(port.to_string()).arg(&key).arg(&cert);

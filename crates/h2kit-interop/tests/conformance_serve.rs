@@ -13,27 +13,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use h2kit_interop::httpwg::{self, Report};
-use h2kit_interop::{Peer, require_peer};
+use h2kit_interop::{Peer, TempDir, require_peer};
 use h2kit_server::{Body, Handler, Server, StaticFiles};
 use http::{Request, Response};
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("h2kit-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Starts an h2c h2kit-server with `handler` on a free loopback port, runs the suite against
 /// it, then shuts the server down.
@@ -93,9 +75,9 @@ async fn httpwg_suite_against_serve_h2c() {
     let Some(httpwg) = httpwg_binary("httpwg_suite_against_serve_h2c") else {
         return;
     };
-    let dir = TempDir::new("conformance-serve");
-    std::fs::write(dir.0.join("index.html"), "<h1>h2kit</h1>\n").unwrap();
-    let files = StaticFiles::new(&dir.0).unwrap();
+    let dir = TempDir::new("conformance-serve").unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>h2kit</h1>\n").unwrap();
+    let files = StaticFiles::new(dir.path()).unwrap();
     let report = suite_against(httpwg, files).await;
     report.check(SERVE_GAPS);
 }

@@ -195,6 +195,21 @@ pub trait Observer {
 /// No observer.
 impl Observer for () {}
 
+/// An observer that may be absent (a tracer switched on per connection).
+impl<O: Observer> Observer for Option<O> {
+    fn received(&mut self, bytes: &[u8]) {
+        if let Some(o) = self {
+            o.received(bytes);
+        }
+    }
+
+    fn sent(&mut self, bytes: &[u8]) {
+        if let Some(o) = self {
+            o.sent(bytes);
+        }
+    }
+}
+
 /// What one [`Transport::step`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {

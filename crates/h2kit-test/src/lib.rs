@@ -92,5 +92,27 @@ pub use split::{SPLIT_SIZES, for_each_split, split_into};
 pub use h2kit_frame::{ErrorCode, Flags, Frame, FrameType, SettingId, StreamId};
 pub use h2kit_hpack::HeaderField;
 
+/// The DATA payload a side received on stream `id`, in order, among `events`, and whether one
+/// of those DATA frames carried END_STREAM.
+pub fn body_of(events: &[h2kit::Event], id: h2kit::StreamId) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut ended = false;
+    for event in events {
+        if let h2kit::Event::Data {
+            stream,
+            data,
+            end_stream,
+            ..
+        } = event
+        {
+            if *stream == id {
+                out.extend_from_slice(data);
+                ended |= *end_stream;
+            }
+        }
+    }
+    (out, ended)
+}
+
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use h2kit::{Config, ConnectionError, Event, Field, Initiator, StreamId};
 use h2kit_test::{
     Direction, DriveError, ErrorCode, Flags, Frame, FrameType, Pair, SPLIT_SIZES, Side, Verdict,
-    frames,
+    body_of, frames,
 };
 
 fn get(path: &'static str) -> Vec<Field> {
@@ -22,27 +22,6 @@ fn get(path: &'static str) -> Vec<Field> {
 
 fn ok() -> Vec<Field> {
     vec![Field::new(":status", "200")]
-}
-
-/// The body bytes the client received on `id`, and whether END_STREAM came.
-fn body(events: &[Event], id: StreamId) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
-    let mut ended = false;
-    for e in events {
-        if let Event::Data {
-            stream,
-            data,
-            end_stream,
-            ..
-        } = e
-        {
-            if *stream == id {
-                out.extend_from_slice(data);
-                ended |= *end_stream;
-            }
-        }
-    }
-    (out, ended)
 }
 
 /// Answers every request collected so far with 200 and `body`.
@@ -77,7 +56,7 @@ fn get_in_pieces_of_every_split_size() {
                 .any(|e| matches!(e, Event::Response { stream, status: 200, .. } if *stream == id)),
             "cap {cap:?}: {events:?}"
         );
-        assert_eq!(body(&events, id), (b"hello world!".to_vec(), true));
+        assert_eq!(body_of(&events, id), (b"hello world!".to_vec(), true));
         assert_eq!(pair.client.open_outbound_streams(), 0);
         assert_eq!(pair.server.open_inbound_streams(), 0);
         // Every octet written was delivered.
@@ -101,7 +80,7 @@ fn latency_delays_the_exchange_on_the_virtual_clock() {
     answer_all(&mut pair, &Bytes::from_static(b"hello world!"));
     pair.drive();
     let events = pair.take_events(Side::Client);
-    assert!(body(&events, id).1);
+    assert!(body_of(&events, id).1);
     assert!(pair.now() - asked >= latency);
 }
 
@@ -133,7 +112,7 @@ fn large_body(vectored: bool) {
     let steps = pair.drive_bounded(1_000_000).unwrap();
 
     let events = pair.take_events(Side::Client);
-    let (got, ended) = body(&events, id);
+    let (got, ended) = body_of(&events, id);
     assert!(ended);
     assert_eq!(got.len(), payload.len());
     assert!(got == payload[..], "body corrupted (vectored: {vectored})");
@@ -194,7 +173,7 @@ fn dropped_window_update_stalls_and_drive_bounded_reports_it() {
         "{err}"
     );
     assert!(*dropped.borrow() > 0);
-    let (got, ended) = body(&pair.client_events, id);
+    let (got, ended) = body_of(&pair.client_events, id);
     assert!(!ended);
     assert!(got.len() < 64 * 1024);
     assert_eq!(pair.server.send_capacity(id), 0);
@@ -209,7 +188,7 @@ fn dropped_window_update_stalls_and_drive_bounded_reports_it() {
         "{err}"
     );
     assert!(pair.elapsed() >= Duration::from_secs(30 * 50));
-    assert!(!body(&pair.client_events, id).1);
+    assert!(!body_of(&pair.client_events, id).1);
 }
 
 #[test]
@@ -286,7 +265,7 @@ fn bad_padding_injected_by_intercept_gets_protocol_error() {
         |e| matches!(e, Event::Terminated { error } if error.code() == ErrorCode::PROTOCOL_ERROR)
     ));
     assert!(pair.client.is_closed());
-    assert!(!body(&pair.client_events, StreamId::new(1)).1);
+    assert!(!body_of(&pair.client_events, StreamId::new(1)).1);
 }
 
 #[test]
@@ -300,7 +279,7 @@ fn vectored_transfer_moves_large_payloads_as_their_own_pieces() {
     pair.drive();
     answer_all(&mut pair, &payload);
     pair.drive();
-    let (got, ended) = body(&pair.client_events, id);
+    let (got, ended) = body_of(&pair.client_events, id);
     assert!(ended && got == payload[..]);
     assert_eq!(
         pair.bytes_written(Direction::ToClient),
@@ -389,7 +368,7 @@ fn bandwidth_serializes_what_is_written() {
     pair.drive();
     answer_all(&mut pair, &payload);
     pair.drive();
-    let (got, ended) = body(&pair.take_events(Side::Client), id);
+    let (got, ended) = body_of(&pair.take_events(Side::Client), id);
     assert!(ended);
     assert_eq!(got.len(), payload.len());
     let took = pair.elapsed() - start;

@@ -9,7 +9,7 @@ use h2kit::http::{HeadCache, Protocol, request_parts};
 use h2kit::{Config, ErrorCode, Event, Field, HeaderError, StreamError, StreamId, UsageError};
 use h2kit_test::fields::{get, has, status};
 use h2kit_test::frames::{self, HeadersBuilder};
-use h2kit_test::{Direction, Frame, FrameType, Harness, Pair, SettingId, Side, Verdict};
+use h2kit_test::{Direction, Frame, FrameType, Harness, Pair, SettingId, Side, Verdict, body_of};
 
 /// A client and a server with these configurations in memory, moving at most 16,384 octets
 /// per read and write; received DATA is released only by the test, and a side that closes
@@ -64,26 +64,6 @@ const WS: [(&str, &str); 5] = [
     (":path", "/chat"),
     (":authority", "example.com"),
 ];
-
-fn data_of(events: &[Event], id: StreamId) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
-    let mut ended = false;
-    for e in events {
-        if let Event::Data {
-            stream,
-            data,
-            end_stream,
-            ..
-        } = e
-        {
-            if *stream == id {
-                out.extend_from_slice(data);
-                ended |= *end_stream;
-            }
-        }
-    }
-    (out, ended)
-}
 
 /// The SETTINGS parameters each side writes from now on, by direction.
 fn log_settings(p: &mut Pair) -> Rc<RefCell<Vec<(Direction, SettingId)>>> {
@@ -196,13 +176,13 @@ fn an_extended_connect_stream_carries_bytes_both_ways() {
         let msg = Bytes::from(vec![b'a' + i; 10]);
         p.client.send_data(id, msg.clone(), false).unwrap();
         p.drive();
-        let (got, ended) = data_of(&p.take_events(Side::Server), id);
+        let (got, ended) = body_of(&p.take_events(Side::Server), id);
         assert_eq!(got, msg);
         assert!(!ended);
         let reply = Bytes::from(got.to_ascii_uppercase());
         p.server.send_data(id, reply.clone(), false).unwrap();
         p.drive();
-        let (got, ended) = data_of(&p.take_events(Side::Client), id);
+        let (got, ended) = body_of(&p.take_events(Side::Client), id);
         assert_eq!(got, reply);
         assert!(!ended);
     }
@@ -210,7 +190,7 @@ fn an_extended_connect_stream_carries_bytes_both_ways() {
     p.client.send_data(id, Bytes::new(), true).unwrap();
     p.drive();
     assert_eq!(
-        data_of(&p.take_events(Side::Server), id),
+        body_of(&p.take_events(Side::Server), id),
         (Vec::new(), true)
     );
     p.server
@@ -218,7 +198,7 @@ fn an_extended_connect_stream_carries_bytes_both_ways() {
         .unwrap();
     p.drive();
     assert_eq!(
-        data_of(&p.take_events(Side::Client), id),
+        body_of(&p.take_events(Side::Client), id),
         (b"bye".to_vec(), true)
     );
     assert!(matches!(

@@ -31,12 +31,13 @@
 //! rows.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use h2kit_interop::TempDir;
 use http::{Request, Response};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -476,7 +477,7 @@ fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(),
             .filter(|_| std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2),
         quick,
         runs,
-        files: TempDir::with_bodies().map_err(|e| format!("cannot write the bodies: {e}"))?,
+        files: dir_with_bodies().map_err(|e| format!("cannot write the bodies: {e}"))?,
         h2kit,
         h2o: h2kit_interop::which("h2o"),
     };
@@ -1072,7 +1073,7 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
             let mut cmd = env.on_server_core(&env.nghttpd);
             cmd.arg("--no-tls")
                 .arg("-d")
-                .arg(&env.files.0)
+                .arg(env.files.path())
                 .arg(port.to_string());
             return external(cmd, port);
         }
@@ -1080,7 +1081,7 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
             let port = free_port()?;
             let bin = env.h2kit.as_deref().ok_or("no h2kit binary")?;
             let mut cmd = env.on_server_core(bin);
-            cmd.arg("serve").arg(&env.files.0).args([
+            cmd.arg("serve").arg(env.files.path()).args([
                 "--h2c",
                 "--bind",
                 "127.0.0.1",
@@ -1095,8 +1096,8 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
         Subject::H2o => {
             let port = free_port()?;
             let bin = env.h2o.as_deref().ok_or("h2o is not installed")?;
-            let config = env.files.0.join(format!("h2o-{port}.conf"));
-            std::fs::write(&config, h2o_config(&env.files.0, port))
+            let config = env.files.join(format!("h2o-{port}.conf"));
+            std::fs::write(&config, h2o_config(env.files.path(), port))
                 .map_err(|e| format!("cannot write the h2o configuration: {e}"))?;
             let mut cmd = env.on_server_core(bin);
             cmd.arg("-c").arg(&config);
@@ -1125,10 +1126,7 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
 }
 
 fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+    h2kit_interop::free_port().map_err(|e| format!("no free port: {e}"))
 }
 
 fn wait_listening(addr: SocketAddr, name: &str) -> Result<(), String> {
@@ -1257,23 +1255,11 @@ fn h2o_config(dir: &Path, port: u16) -> String {
 }
 
 /// A temp directory with `hello` (12 bytes) and `big` (1 MiB) for nghttpd; removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn with_bodies() -> std::io::Result<TempDir> {
-        let dir = std::env::temp_dir().join(format!("h2kit-compare-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let d = TempDir(dir);
-        std::fs::write(d.0.join("hello"), HELLO)?;
-        std::fs::write(d.0.join("big"), big_body())?;
-        Ok(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn dir_with_bodies() -> std::io::Result<TempDir> {
+    let dir = TempDir::new("compare")?;
+    std::fs::write(dir.join("hello"), HELLO)?;
+    std::fs::write(dir.join("big"), big_body())?;
+    Ok(dir)
 }
 
 #[cfg(test)]

@@ -261,13 +261,6 @@ impl h2kit::flow::WindowPolicy for Doubling {
 const SOCKET_RATE: u64 = 12_500_000; // 100 Mbit/s
 const SOCKET_BODY: usize = 16 << 20;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn wait_for(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -322,7 +315,7 @@ fn sockets(h2kit: &std::path::Path) {
     );
 
     // Download from nghttpd.
-    let port = free_port();
+    let port = h2kit_interop::free_port().expect("a free port");
     let _nghttpd = Killed(
         Command::new("nghttpd")
             .args(["-a", "127.0.0.1", "-d"])
