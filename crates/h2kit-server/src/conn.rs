@@ -54,11 +54,23 @@ struct Entry {
     sent: u64,
     response_done: bool,
     abort: Option<AbortHandle>,
-    /// The response is complete and the handler dropped the request body unread: once the
-    /// response is written, RST_STREAM NO_ERROR tells the client to stop uploading (RFC 9113
-    /// §8.1). Without it a client that keeps sending (curl) waits for window forever.
+    /// The response is complete, the handler dropped the request body unread and the client
+    /// has sent [`STOP_UNREAD_AFTER`] bytes of body nobody will read: once the response is
+    /// written, RST_STREAM NO_ERROR tells the client to stop uploading (RFC 9113 §8.1),
+    /// instead of sending a body that is only thrown away.
     stop_request: bool,
+    /// Request body bytes that arrived after the handler dropped the body (saturating).
+    /// Below [`STOP_UNREAD_AFTER`] a stream whose response is complete stays half-closed, so
+    /// what the client sends on it is still checked: a WINDOW_UPDATE that overflows still
+    /// gets FLOW_CONTROL_ERROR and a body that contradicts its content-length still gets
+    /// PROTOCOL_ERROR, instead of a NO_ERROR reset that raced them.
+    discarded: u32,
 }
+
+/// Unread request body bytes after which an answered upload is stopped (see
+/// `Entry::stop_request`): one maximum-size frame at the default SETTINGS_MAX_FRAME_SIZE.
+/// Small bodies finish on their own, large ones waste at most this much more.
+const STOP_UNREAD_AFTER: u32 = 16 * 1024;
 
 /// Drives one connection until it closes.
 ///
@@ -158,6 +170,10 @@ impl Driver {
         loop {
             let now = Instant::now();
             self.drain_events();
+            if self.stop_requests > 0 {
+                // Unread body data may just have arrived for an answered stream.
+                self.stop_unread_requests();
+            }
             if io.fill(&mut self.core, now, &mut ()) > 0 {
                 self.top_up_credit();
                 if self.stop_requests > 0 {
@@ -308,6 +324,7 @@ impl Driver {
                 sent: 0,
                 response_done: false,
                 stop_request: false,
+                discarded: 0,
                 abort: None,
             },
         );
@@ -502,6 +519,7 @@ impl Driver {
         if !delivered {
             // Nobody will read it: give the window back at once.
             self.core.release_capacity(stream, len);
+            self.note_discarded(stream, len);
         }
         if end {
             self.maybe_remove(stream);
@@ -599,7 +617,11 @@ impl Driver {
                 self.response_done(id);
             }
             Cmd::Reset { id, code } => self.reset_stream(id, code),
-            Cmd::Release { id, len } => self.core.release_capacity(id, len),
+            Cmd::Release { id, len } => {
+                self.core.release_capacity(id, len);
+                // A dropped body gives back what it never read.
+                self.note_discarded(id, len);
+            }
             Cmd::Push {
                 assoc,
                 fields,
@@ -633,12 +655,31 @@ impl Driver {
         if let Some(e) = self.streams.get_mut(&id.get()) {
             e.response_done = true;
             e.abort = None;
-            if e.body_tx.as_ref().is_some_and(|tx| tx.is_closed()) {
+            if e.discarded >= STOP_UNREAD_AFTER
+                && !e.stop_request
+                && e.body_tx.as_ref().is_some_and(|tx| tx.is_closed())
+            {
                 e.stop_request = true;
                 self.stop_requests += 1;
             }
         }
         self.maybe_remove(id);
+    }
+
+    /// `len` bytes of request body on `id` went unread (the handler dropped the body): past
+    /// [`STOP_UNREAD_AFTER`], once the response is complete, the upload is stopped (see
+    /// `Entry::stop_request`).
+    fn note_discarded(&mut self, id: StreamId, len: u32) {
+        if let Some(e) = self.streams.get_mut(&id.get()) {
+            if !e.body_tx.as_ref().is_some_and(|tx| tx.is_closed()) {
+                return;
+            }
+            e.discarded = e.discarded.saturating_add(len);
+            if e.discarded >= STOP_UNREAD_AFTER && e.response_done && !e.stop_request {
+                e.stop_request = true;
+                self.stop_requests += 1;
+            }
+        }
     }
 
     /// Resets, with NO_ERROR, the streams whose complete response is now written and whose

@@ -727,3 +727,117 @@ async fn an_unread_upload_is_stopped_with_no_error_after_the_response() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+/// A handler answers a POST whose body has not started: the stream is not reset with
+/// NO_ERROR while the client has sent no body (nothing to stop), so what the client sends on
+/// it next is still checked. Here a WINDOW_UPDATE that overflows the stream's send window,
+/// sent after the whole response arrived, gets RST_STREAM FLOW_CONTROL_ERROR, and a small
+/// body that contradicts its content-length gets PROTOCOL_ERROR. (httpwg's "window update
+/// above max on stream" and "incorrect content length multiple data frames" cases raced the
+/// NO_ERROR reset before.) A larger body sent later is still stopped with NO_ERROR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_response_does_not_reset_a_request_that_has_sent_no_body() {
+    use h2kit::ErrorCode;
+    use h2kit_test::{ScriptedPeer, fields, frames};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (addr, stop, task) =
+        start(|_req: Request<Body>| async move { Response::new(Body::from("answered early")) })
+            .await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut peer = ScriptedPeer::client();
+    peer.auto_ack_settings(true);
+    // Reads until `done` holds for the frames received so far (the guard only stops a hang
+    // from stalling CI).
+    async fn pump(
+        tcp: &mut TcpStream,
+        peer: &mut ScriptedPeer,
+        seen: &mut Vec<h2kit_test::ReceivedFrame>,
+        done: impl Fn(&[h2kit_test::ReceivedFrame]) -> bool,
+    ) {
+        let mut buf = vec![0u8; 16 * 1024];
+        let waited = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let out = peer.take_output();
+                if !out.is_empty() {
+                    tcp.write_all(&out).await.unwrap();
+                }
+                seen.extend(peer.take_frames());
+                if done(seen) {
+                    return;
+                }
+                let n = tcp.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the server closed the connection");
+                peer.feed(&buf[..n]);
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "the server stopped answering; received: {seen:#?}");
+    }
+    let ended = |seen: &[h2kit_test::ReceivedFrame], id: u32| {
+        seen.iter()
+            .any(|f| f.stream_id().get() == id && f.end_stream())
+    };
+    let mut seen = Vec::new();
+    peer.send(frames::preface())
+        .send(frames::headers(1).fields(fields::post("/upload")));
+    pump(&mut tcp, &mut peer, &mut seen, |p| ended(p, 1)).await;
+    peer.send(frames::window_update(1, (1 << 31) - 1))
+        .send(frames::window_update(1, (1 << 31) - 1));
+    let reset = |seen: &[h2kit_test::ReceivedFrame], id: u32| {
+        seen.iter()
+            .any(|f| f.stream_id().get() == id && f.frame_type() == h2kit::FrameType::RST_STREAM)
+    };
+    pump(&mut tcp, &mut peer, &mut seen, |p| reset(p, 1)).await;
+    let rst: Vec<_> = seen
+        .drain(..)
+        .filter(|f| f.frame_type() == h2kit::FrameType::RST_STREAM)
+        .collect();
+    assert_eq!(rst.len(), 1);
+    assert!(
+        rst[0].matches(frames::rst_stream(1, ErrorCode::FLOW_CONTROL_ERROR)),
+        "{}",
+        rst[0]
+    );
+
+    // A small body after the answer, shorter than its content-length: PROTOCOL_ERROR.
+    let mut head = fields::post("/upload");
+    head.push(h2kit_test::HeaderField::new("content-length", "10"));
+    peer.send(frames::headers(3).fields(head));
+    pump(&mut tcp, &mut peer, &mut seen, |p| ended(p, 3)).await;
+    peer.send(frames::data(3, "te"))
+        .send(frames::data(3, "st"))
+        .send(frames::data(3, "ing").end_stream());
+    pump(&mut tcp, &mut peer, &mut seen, |p| reset(p, 3)).await;
+    let rst: Vec<_> = seen
+        .drain(..)
+        .filter(|f| f.frame_type() == h2kit::FrameType::RST_STREAM)
+        .collect();
+    assert_eq!(rst.len(), 1);
+    assert!(
+        rst[0].matches(frames::rst_stream(3, ErrorCode::PROTOCOL_ERROR)),
+        "{}",
+        rst[0]
+    );
+
+    // The same early answer with a larger body arriving afterwards: that upload is stopped.
+    peer.send(frames::headers(5).fields(fields::post("/upload")));
+    pump(&mut tcp, &mut peer, &mut seen, |p| ended(p, 5)).await;
+    for _ in 0..3 {
+        peer.send(frames::data(5, vec![0u8; 10_000]));
+    }
+    pump(&mut tcp, &mut peer, &mut seen, |p| reset(p, 5)).await;
+    let rst: Vec<_> = seen
+        .drain(..)
+        .filter(|f| f.frame_type() == h2kit::FrameType::RST_STREAM)
+        .collect();
+    assert_eq!(rst.len(), 1);
+    assert!(
+        rst[0].matches(frames::rst_stream(5, ErrorCode::NO_ERROR)),
+        "{}",
+        rst[0]
+    );
+    drop(tcp);
+    let _ = stop.send(());
+    let _ = task.await;
+}
