@@ -108,4 +108,4 @@ pub use h2kit::http::Protocol;
 pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
 pub use handler::{BoxFuture, Handler, Pusher, StreamInfo};
 pub use log::{AccessLog, AccessLogWriter, AccessLogger};
-pub use server::{Builder, Certificate, Error, Server};
+pub use server::{Builder, Certificate, DEFAULT_NOTSENT_LOWAT, Error, Server};

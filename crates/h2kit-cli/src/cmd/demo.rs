@@ -359,8 +359,23 @@ async fn handle(
 struct Counter {
     frames: [[AtomicU64; 256]; 2],
     data: [AtomicU64; 2],
+    /// The priority step's wire-level watch (see [`Counter::arm`]).
+    watch: Watch,
     trace: bool,
     start: Instant,
+}
+
+/// Received DATA bytes at two moments, seen in the connection task's frame order: when the
+/// next request's HEADERS went out, and when that stream's first DATA arrived. Their
+/// difference is the data the server had committed ahead of the request's first byte.
+#[derive(Default)]
+struct Watch {
+    armed: std::sync::atomic::AtomicBool,
+    /// The watched stream (0: none yet).
+    stream: std::sync::atomic::AtomicU32,
+    sent_at: AtomicU64,
+    /// u64::MAX until the first DATA arrives.
+    first_at: AtomicU64,
 }
 
 impl Counter {
@@ -368,6 +383,10 @@ impl Counter {
         Counter {
             frames: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             data: std::array::from_fn(|_| AtomicU64::new(0)),
+            watch: Watch {
+                first_at: AtomicU64::new(u64::MAX),
+                ..Watch::default()
+            },
             trace,
             start,
         }
@@ -376,6 +395,20 @@ impl Counter {
     fn data(&self, direction: Direction) -> u64 {
         self.data[direction as usize].load(Ordering::Relaxed)
     }
+
+    /// Watches the next request sent (see [`Watch`]).
+    fn arm(&self) {
+        self.watch.first_at.store(u64::MAX, Ordering::Relaxed);
+        self.watch.stream.store(0, Ordering::Relaxed);
+        self.watch.armed.store(true, Ordering::Release);
+    }
+
+    /// DATA bytes received on the wire after the watched request went out and before its
+    /// first DATA, once that has arrived.
+    fn ahead(&self) -> Option<u64> {
+        let first = self.watch.first_at.load(Ordering::Acquire);
+        (first != u64::MAX).then(|| first - self.watch.sent_at.load(Ordering::Relaxed))
+    }
 }
 
 impl FrameTrace for Counter {
@@ -383,6 +416,25 @@ impl FrameTrace for Counter {
         let d = direction as usize;
         let ty = frame.frame_type();
         self.frames[d][usize::from(ty.0)].fetch_add(1, Ordering::Relaxed);
+        let id = frame.stream_id().get();
+        match (direction, frame) {
+            (Direction::Sent, Frame::Headers(_))
+                if self.watch.armed.load(Ordering::Acquire)
+                    && self.watch.armed.swap(false, Ordering::AcqRel) =>
+            {
+                let now = self.data(Direction::Received);
+                self.watch.sent_at.store(now, Ordering::Relaxed);
+                self.watch.stream.store(id, Ordering::Relaxed);
+            }
+            (Direction::Received, Frame::Data(_))
+                if id == self.watch.stream.load(Ordering::Relaxed)
+                    && self.watch.first_at.load(Ordering::Relaxed) == u64::MAX =>
+            {
+                let now = self.data(Direction::Received);
+                self.watch.first_at.store(now, Ordering::Release);
+            }
+            _ => {}
+        }
         if let Frame::Data(data) = frame {
             self.data[d].fetch_add(data.data.len() as u64, Ordering::Relaxed);
         }
@@ -793,6 +845,7 @@ async fn priority(ctx: &Ctx) -> Result<(), Failed> {
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
     let bulk_before = received();
+    ctx.counter.arm();
     let sent_at = Instant::now();
     let mut request = get(&format!("/bytes/{urgent}"))?;
     request.extensions_mut().insert(ExtensiblePriority {
@@ -831,9 +884,12 @@ async fn priority(ctx: &Ctx) -> Result<(), Failed> {
         mib(bulk_before),
         mib((bulk_streams * bulk) as u64)
     ));
+    let wire = ctx.counter.ahead().unwrap_or(0);
     say(format!(
-        "      urgent (u=0): first DATA at {}, behind {} of bulk data already on its way",
+        "      urgent (u=0): first DATA at {}, behind {} of bulk data the connection received \
+         after sending\n        the request ({} reached the bulk readers meanwhile)",
         at(first_at),
+        mib(wire),
         mib(bulk_at_first - bulk_before)
     ));
     say(format!(

@@ -41,6 +41,11 @@ pub(crate) struct ServeArgs {
     /// Do not serve NAME.br / NAME.gz in place of NAME to clients that accept them.
     #[arg(long)]
     pub(crate) no_precompressed: bool,
+    /// Unsent bytes each connection's kernel send queue may hold (TCP_NOTSENT_LOWAT; 0
+    /// leaves the system's setting). Low keeps priorities effective: an urgent response
+    /// waits behind at most this much data already handed to the kernel.
+    #[arg(long, value_name = "BYTES", default_value_t = h2kit_server::DEFAULT_NOTSENT_LOWAT)]
+    pub(crate) notsent_lowat: u32,
 }
 
 /// Runs the server until Ctrl-C (or SIGTERM), then shuts down gracefully.
@@ -79,7 +84,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if !files.root().is_dir() {
         return Err(format!("{} is not a directory", args.dir.display()));
     }
-    let mut builder = Server::builder().bind(SocketAddr::new(args.bind, args.port));
+    let mut builder = Server::builder()
+        .bind(SocketAddr::new(args.bind, args.port))
+        .tcp_notsent_lowat(Some(args.notsent_lowat).filter(|&b| b > 0));
     builder = match (&args.tls_cert, &args.tls_key, args.h2c) {
         (_, _, true) => builder.h2c(),
         (Some(cert), Some(key), false) => builder.tls_pem_files(cert, key),
