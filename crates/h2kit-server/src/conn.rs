@@ -102,17 +102,59 @@ struct Driver {
     ctx: ResponseCtx,
     tls: bool,
     shutdown: watch::Receiver<bool>,
-    cmd_tx: mpsc::UnboundedSender<Cmd>,
-    /// Shared by the pushers of every request (one reference count per request).
-    push_conn: Arc<PushConn>,
-    /// What the connection remembers of the request heads it received.
-    heads: HeadCache,
-    cmd_rx: mpsc::UnboundedReceiver<Cmd>,
+    /// The command channel, made on the first request and released after
+    /// [`RELEASE_LINK_AFTER`] without streams or anyone holding a sender (see [`Link`]).
+    link: Option<Link>,
+    /// Since when the link has been unused (no streams, no senders but ours).
+    link_unused_since: Option<Instant>,
+    /// What the connection remembers of the request heads it received (1.3 KiB): made on
+    /// the first request, released with the link when the connection goes idle.
+    heads: Option<Box<HeadCache>>,
     streams: HashMap<u32, Entry>,
     max_budget: usize,
     terminated_at: Option<Instant>,
     /// Entries with `stop_request` set.
     stop_requests: usize,
+}
+
+/// How long a connection keeps an unused command channel and its head cache: long enough
+/// that a client making one request after another does not pay for new ones each time,
+/// short enough that idle connections do not hold them (about 4 KiB: the channel's first
+/// block of slots, its state, the pushers' shared part and the cache).
+const RELEASE_LINK_AFTER: Duration = Duration::from_secs(1);
+
+/// The channel request tasks, request bodies and pushers send [`Cmd`]s on.
+struct Link {
+    tx: mpsc::UnboundedSender<Cmd>,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    /// Shared by the pushers of every request (one reference count per request).
+    push: Arc<PushConn>,
+}
+
+impl Link {
+    fn new(ctx: &ResponseCtx, tls: bool) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let push = Arc::new(PushConn {
+            scheme: if tls { Scheme::HTTPS } else { Scheme::HTTP },
+            cmd: tx.clone(),
+            ctx: ctx.clone(),
+        });
+        Link { tx, rx, push }
+    }
+
+    /// Nobody but the driver can send on it (no task, body or pusher holds a sender) and
+    /// nothing is waiting in it.
+    fn unused(&self) -> bool {
+        Arc::strong_count(&self.push) == 1 && self.tx.strong_count() == 2 && self.rx.is_empty()
+    }
+}
+
+/// The next command, or never without a link.
+async fn next_cmd(link: &mut Option<Link>) -> Option<Cmd> {
+    match link {
+        Some(link) => link.rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 enum Wake {
@@ -123,32 +165,21 @@ enum Wake {
 
 impl Driver {
     fn new(core: Connection, params: ConnParams) -> Self {
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let max_budget = params.max_send_buffer.clamp(1, 1 << 20);
         let ctx = ResponseCtx {
             logger: params.logger,
             remote_addr: params.remote_addr,
             min_read: MIN_BUDGET.min(max_budget),
         };
-        let push_conn = Arc::new(PushConn {
-            scheme: if params.tls {
-                Scheme::HTTPS
-            } else {
-                Scheme::HTTP
-            },
-            cmd: cmd_tx.clone(),
-            ctx: ctx.clone(),
-        });
         Driver {
             core,
             handler: params.handler,
             ctx,
             tls: params.tls,
             shutdown: params.shutdown,
-            cmd_tx,
-            push_conn,
-            heads: HeadCache::default(),
-            cmd_rx,
+            link: None,
+            link_unused_since: None,
+            heads: None,
             streams: HashMap::new(),
             stop_requests: 0,
             max_budget,
@@ -167,6 +198,8 @@ impl Driver {
         if !initial.is_empty() {
             let _ = self.core.recv(Instant::now(), &initial);
         }
+        // Not kept for the connection's life: it may hold the whole preface read buffer.
+        drop(initial);
         loop {
             let now = Instant::now();
             self.drain_events();
@@ -194,11 +227,15 @@ impl Driver {
                     return Ok(());
                 }
             }
-            let linger = self.terminated_at.map(|t| t + LINGER);
+            let release_link = self.release_unused_link(now);
+            let wake_at = match (self.terminated_at.map(|t| t + LINGER), release_link) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let mut quiet = ();
             let wake = tokio::select! {
-                step = io.step(&mut self.core, &mut quiet, linger) => Wake::Io(step),
-                c = self.cmd_rx.recv() => Wake::Cmd(c),
+                step = io.step(&mut self.core, &mut quiet, wake_at) => Wake::Io(step),
+                c = next_cmd(&mut self.link) => Wake::Cmd(c),
                 r = self.shutdown.changed(), if !shutdown_seen => {
                     if r.is_err() || *self.shutdown.borrow() { Wake::Shutdown } else { continue }
                 }
@@ -228,11 +265,37 @@ impl Driver {
 
     fn drain_commands(&mut self) {
         for _ in 0..COMMAND_BATCH {
-            match self.cmd_rx.try_recv() {
+            let Some(link) = &mut self.link else { return };
+            match link.rx.try_recv() {
                 Ok(c) => self.on_cmd(c),
                 Err(_) => break,
             }
         }
+    }
+
+    /// The command channel, made if the connection has none.
+    fn link(&mut self) -> &Link {
+        self.link_unused_since = None;
+        let (ctx, tls) = (&self.ctx, self.tls);
+        self.link.get_or_insert_with(|| Link::new(ctx, tls))
+    }
+
+    /// Drops the command channel once it has been unused for [`RELEASE_LINK_AFTER`];
+    /// returns when to look again while it is unused.
+    fn release_unused_link(&mut self, now: Instant) -> Option<Instant> {
+        let unused = self.streams.is_empty() && self.link.as_ref().is_some_and(Link::unused);
+        if !unused {
+            self.link_unused_since = None;
+            return None;
+        }
+        let since = *self.link_unused_since.get_or_insert(now);
+        if now >= since + RELEASE_LINK_AFTER {
+            self.link = None;
+            self.heads = None;
+            self.link_unused_since = None;
+            return None;
+        }
+        Some(since + RELEASE_LINK_AFTER)
     }
 
     /// Handles every pending event; true when a request task was spawned.
@@ -256,7 +319,7 @@ impl Driver {
                     end_stream,
                 } => self.on_data(stream, data, flow_controlled_len, end_stream),
                 Event::Trailers { stream, headers } => {
-                    let map = match header_map(&headers, &mut self.heads) {
+                    let map = match header_map(&headers, self.heads.get_or_insert_default()) {
                         Ok(map) => map,
                         Err(error) => {
                             self.malformed(stream, error);
@@ -340,7 +403,7 @@ impl Driver {
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
-        let mut parts = match request_parts(&headers, &mut self.heads) {
+        let mut parts = match request_parts(&headers, self.heads.get_or_insert_default()) {
             Ok(parts) => parts,
             Err(error) => {
                 tracing::debug!(stream = stream.get(), %error, "request head refused");
@@ -358,7 +421,7 @@ impl Driver {
             let inbound = Inbound {
                 rx,
                 id: stream,
-                cmd: self.cmd_tx.clone(),
+                cmd: self.link().tx.clone(),
                 done: false,
             };
             (Body::inbound(inbound), Some(tx))
@@ -366,7 +429,7 @@ impl Driver {
         let pusher = Pusher {
             assoc: stream,
             authority: parts.uri.authority().cloned(),
-            conn: self.push_conn.clone(),
+            conn: self.link().push.clone(),
         };
         // One extension (each costs an allocation and a map entry).
         parts.extensions.insert(StreamInfo {
@@ -416,7 +479,7 @@ impl Driver {
         }
         let credit = self.new_entry(stream, body_tx);
         let ctx = self.ctx.clone();
-        let cmd = self.cmd_tx.clone();
+        let cmd = self.link().tx.clone();
         let task = tokio::spawn(async move {
             let guard = StreamGuard {
                 id: stream,
