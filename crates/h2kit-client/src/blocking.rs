@@ -190,6 +190,12 @@ impl Client {
         self.rt().wait(self.shared.client.ping())
     }
 
+    /// The connection's flow control at a glance (HTTP/2 only; see
+    /// [`crate::Client::stats`]).
+    pub fn stats(&self) -> Result<crate::WindowStats, Error> {
+        self.rt().wait(self.shared.client.stats())
+    }
+
     /// Opens an extended CONNECT (RFC 8441) for `protocol` and waits for the server's 2xx
     /// (see [`crate::Client::connect_protocol`]).
     pub fn connect_protocol(&self, target: &str, protocol: &str) -> Result<Tunnel, Error> {

@@ -16,11 +16,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use h2kit::StreamId;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
 
 use crate::decode::ContentDecoder;
 use crate::error::Error;
@@ -50,7 +52,14 @@ pub(crate) struct H1Options {
     /// Through a proxy that forwards HTTP/1.1: request targets in absolute form with this
     /// prefix (`http://authority`), and this `Proxy-Authorization`.
     pub(crate) forward: Option<(String, Option<String>)>,
+    /// How long a keep-alive connection may wait unused in the pool before it is closed
+    /// (`None`: as long as the server keeps it).
+    pub(crate) idle_timeout: Option<Duration>,
 }
+
+/// The default [`H1Options::idle_timeout`]: servers close idle keep-alive connections after
+/// 5 s (Apache) to 75 s (nginx); keeping ours longer only meets closed sockets.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for H1Options {
     fn default() -> Self {
@@ -60,6 +69,7 @@ impl Default for H1Options {
             limits: H1Limits::default(),
             max_decoded: None,
             forward: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
@@ -80,7 +90,9 @@ pub(crate) struct Pool {
     authority: String,
     connect: Connect,
     opts: H1Options,
-    idle: Vec<BoxIo>,
+    /// Keep-alive connections waiting for a request, each with when it became idle (oldest
+    /// first).
+    idle: VecDeque<(BoxIo, Instant)>,
     /// Connections that exist (idle, busy, or being opened).
     open: usize,
     waiting: VecDeque<Box<PendingRequest>>,
@@ -112,7 +124,7 @@ impl Pool {
             authority,
             connect,
             opts,
-            idle: first.into_iter().collect(),
+            idle: first.into_iter().map(|io| (io, Instant::now())).collect(),
             open,
             waiting: VecDeque::new(),
             windows: HashMap::new(),
@@ -130,12 +142,20 @@ impl Pool {
             if self.closing && self.windows.is_empty() && self.waiting.is_empty() {
                 break;
             }
+            let expiry = self
+                .opts
+                .idle_timeout
+                .zip(self.idle.front())
+                .map(|(timeout, (_, since))| *since + timeout);
             tokio::select! {
+                // Returned connections first: a request that arrives with one is sent on it.
+                biased;
+                Some(done) = self.done_rx.recv() => self.on_done(done),
                 cmd = self.rx.recv() => match cmd {
                     Some(cmd) => self.on_cmd(cmd),
                     None => break,
                 },
-                Some(done) = self.done_rx.recv() => self.on_done(done),
+                () = sleep_until(expiry) => self.close_expired(),
             }
         }
         if let Some(link) = self.link.upgrade() {
@@ -194,10 +214,26 @@ impl Pool {
     fn on_done(&mut self, done: Done) {
         self.windows.remove(&done.id);
         match done.io {
-            Some(io) if !self.closing => self.idle.push(io),
+            Some(io) if !self.closing => self.idle.push_back((io, Instant::now())),
             _ => self.open -= 1,
         }
         self.dispatch();
+    }
+
+    /// Closes the connections idle for longer than [`H1Options::idle_timeout`].
+    fn close_expired(&mut self) {
+        let Some(timeout) = self.opts.idle_timeout else {
+            return;
+        };
+        let now = Instant::now();
+        while self
+            .idle
+            .front()
+            .is_some_and(|(_, since)| now >= *since + timeout)
+        {
+            self.idle.pop_front();
+            self.open -= 1;
+        }
     }
 
     /// Starts waiting requests on idle connections, or on new ones while under the limit.
@@ -206,8 +242,9 @@ impl Pool {
             if p.tx.is_abandoned() {
                 continue;
             }
-            let io = match self.idle.pop() {
-                Some(io) => Some(io),
+            // The most recently used connection: the likeliest to be still open.
+            let io = match self.idle.pop_back() {
+                Some((io, _)) => Some(io),
                 None if self.open < self.opts.max_connections => {
                     self.open += 1;
                     None
@@ -234,16 +271,29 @@ impl Pool {
                     Some(io) => Ok(io),
                     None => connect().await,
                 };
-                let io = match io {
+                let (io, last) = match io {
                     Ok(io) => exchange.run(io, *p).await,
                     Err(e) => {
                         p.tx.send_head(Err(e));
-                        None
+                        (None, None)
                     }
                 };
+                // The connection goes back to the pool before the body's last item reaches
+                // the application, so a request it makes next finds the connection idle.
                 let _ = done.send(Done { id, io });
+                if let Some((tx, item)) = last {
+                    let _ = tx.send(item);
+                }
             });
         }
+    }
+}
+
+/// Waits until `at`, or forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -254,6 +304,9 @@ struct Exchange {
     authority: String,
     opts: H1Options,
 }
+
+/// A finished body's last item, delivered after the connection went back to the pool.
+type Last = (ItemSender, Item);
 
 /// Why an exchange stopped early.
 enum Stop {
@@ -275,8 +328,9 @@ impl From<H1Error> for Stop {
 }
 
 impl Exchange {
-    /// Runs the exchange; gives the connection back when it may carry another request.
-    async fn run(self, mut io: BoxIo, p: PendingRequest) -> Option<BoxIo> {
+    /// Runs the exchange; gives the connection back when it may carry another request, and
+    /// the body's last item, for the caller to deliver once the connection is back.
+    async fn run(self, mut io: BoxIo, p: PendingRequest) -> (Option<BoxIo>, Option<Last>) {
         let PendingRequest {
             head: request,
             mut body,
@@ -285,7 +339,7 @@ impl Exchange {
             ..
         } = p;
         if !tx.opened(StreamId::new(self.id)) {
-            return Some(io);
+            return (Some(io), None);
         }
         let mut buf = BytesMut::with_capacity(READ_SIZE);
         let head = match self
@@ -295,9 +349,9 @@ impl Exchange {
             Ok(head) => head,
             Err(Stop::Failed(e)) => {
                 tx.send_head(Err(e));
-                return None;
+                return (None, None);
             }
-            Err(Stop::Abandoned) => return None,
+            Err(Stop::Abandoned) => return (None, None),
         };
         let h1::ResponseHead {
             status,
@@ -322,15 +376,15 @@ impl Exchange {
             decoder,
         };
         if !tx.send_head(Ok(head)) {
-            return None;
+            return (None, None);
         }
         match self.body(&mut io, &mut buf, framing, &tx).await {
-            Ok(()) => (keep_alive && buf.is_empty()).then_some(io),
+            Ok(last) => ((keep_alive && buf.is_empty()).then_some(io), Some((tx, last))),
             Err(Stop::Failed(e)) => {
                 let _ = tx.send(Item::Error(e));
-                None
+                (None, None)
             }
-            Err(Stop::Abandoned) => None,
+            Err(Stop::Abandoned) => (None, None),
         }
     }
 
@@ -407,19 +461,16 @@ impl Exchange {
     }
 
     /// Reads the body as its framing says, handing each piece to the response body once the
-    /// window lets it.
+    /// window lets it; returns the last item (its end) undelivered.
     async fn body(
         &self,
         io: &mut BoxIo,
         buf: &mut BytesMut,
         framing: Framing,
         tx: &ItemSender,
-    ) -> Result<(), Stop> {
+    ) -> Result<Item, Stop> {
         match framing {
-            Framing::Empty => {
-                let _ = tx.send(Item::End);
-                Ok(())
-            }
+            Framing::Empty => Ok(Item::End),
             Framing::Length(mut left) => {
                 while left > 0 {
                     if buf.is_empty() && read_more(io, buf).await? == 0 {
@@ -427,24 +478,22 @@ impl Exchange {
                     }
                     let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                     left -= n as u64;
-                    self.deliver(buf.split_to(n).freeze(), left == 0, tx)
-                        .await?;
+                    let data = buf.split_to(n).freeze();
+                    if let Some(last) = self.deliver(data, left == 0, tx).await? {
+                        return Ok(last);
+                    }
                 }
-                Ok(())
+                Ok(Item::End)
             }
             Framing::Chunked => {
                 let mut decoder = ChunkedDecoder::new(self.opts.limits);
                 loop {
                     match decoder.decode(buf)? {
-                        Some(Chunk::Data(data)) => self.deliver(data, false, tx).await?,
-                        Some(Chunk::Trailers(t)) => {
-                            let _ = tx.send(Item::Trailers(Box::new(t)));
-                            return Ok(());
+                        Some(Chunk::Data(data)) => {
+                            self.deliver(data, false, tx).await?;
                         }
-                        Some(Chunk::End) => {
-                            let _ = tx.send(Item::End);
-                            return Ok(());
-                        }
+                        Some(Chunk::Trailers(t)) => return Ok(Item::Trailers(Box::new(t))),
+                        Some(Chunk::End) => return Ok(Item::End),
                         None => {
                             if read_more(io, buf).await? == 0 {
                                 return Err(H1Error::UnexpectedEof.into());
@@ -455,8 +504,7 @@ impl Exchange {
             }
             Framing::UntilClose => loop {
                 if buf.is_empty() && read_more(io, buf).await? == 0 {
-                    let _ = tx.send(Item::End);
-                    return Ok(());
+                    return Ok(Item::End);
                 }
                 let data = buf.split().freeze();
                 self.deliver(data, false, tx).await?;
@@ -464,8 +512,14 @@ impl Exchange {
         }
     }
 
-    /// Hands `data` to the response body once the window has room for it.
-    async fn deliver(&self, data: Bytes, end: bool, tx: &ItemSender) -> Result<(), Stop> {
+    /// Hands `data` to the response body once the window has room for it; with `end`, the
+    /// last piece (which ends the body) is returned instead of sent.
+    async fn deliver(
+        &self,
+        data: Bytes,
+        end: bool,
+        tx: &ItemSender,
+    ) -> Result<Option<Item>, Stop> {
         let window = self.opts.window as usize;
         let mut data = data;
         loop {
@@ -482,19 +536,25 @@ impl Exchange {
                     .map_err(|_| Stop::Abandoned)?
                     .forget();
             }
-            let flow = if end && last { 0 } else { flow };
+            if end && last {
+                return Ok(Some(Item::Data {
+                    data: piece,
+                    flow: 0,
+                    end: true,
+                }));
+            }
             if tx
                 .send(Item::Data {
                     data: piece,
                     flow,
-                    end: end && last,
+                    end: false,
                 })
                 .is_err()
             {
                 return Err(Stop::Abandoned);
             }
             if last {
-                return Ok(());
+                return Ok(None);
             }
         }
     }

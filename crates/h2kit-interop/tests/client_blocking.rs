@@ -124,6 +124,10 @@ fn sixteen_threads_share_one_blocking_client_and_one_connection() {
         "every request on one connection"
     );
     assert!(client.ping().unwrap().as_secs() < 60);
+    // The PING just answered is the connection's latest round trip.
+    let stats = client.stats().unwrap();
+    assert!(stats.rtt.is_some() && stats.min_rtt.is_some(), "{stats:?}");
+    assert!(stats.peer_initial_window > 0, "{stats:?}");
     client.close();
 }
 
