@@ -379,7 +379,10 @@ impl Exchange {
             return (None, None);
         }
         match self.body(&mut io, &mut buf, framing, &tx).await {
-            Ok(last) => ((keep_alive && buf.is_empty()).then_some(io), Some((tx, last))),
+            Ok(last) => (
+                (keep_alive && buf.is_empty()).then_some(io),
+                Some((tx, last)),
+            ),
             Err(Stop::Failed(e)) => {
                 let _ = tx.send(Item::Error(e));
                 (None, None)
@@ -514,12 +517,7 @@ impl Exchange {
 
     /// Hands `data` to the response body once the window has room for it; with `end`, the
     /// last piece (which ends the body) is returned instead of sent.
-    async fn deliver(
-        &self,
-        data: Bytes,
-        end: bool,
-        tx: &ItemSender,
-    ) -> Result<Option<Item>, Stop> {
+    async fn deliver(&self, data: Bytes, end: bool, tx: &ItemSender) -> Result<Option<Item>, Stop> {
         let window = self.opts.window as usize;
         let mut data = data;
         loop {

@@ -15,6 +15,12 @@
 //! * `idle`: memory per idle connection: each server's resident set growth (VmRSS) after 1,000
 //!   h2c connections that each made one GET and went quiet (`h2kit serve`, the library server,
 //!   nghttpd, h2o when installed); the target is 7 KiB for `h2kit serve`.
+//! * `priority`: what an urgent response waits behind. The h2kit client downloads four
+//!   32 MiB files at RFC 9218 urgency 7 (incremental); once a sixteenth has arrived it asks
+//!   for a 1 MiB file at urgency 0, and counts the bulk DATA its connection receives between
+//!   sending that request and the urgent response's first DATA: data the server had already
+//!   committed to the socket (or its own buffers) when the request arrived. Against
+//!   `h2kit serve`, nghttpd and h2o (when installed); the target is 256 KiB for `h2kit serve`.
 //! * `serve`: the same two h2load runs against what users run, `h2kit serve --h2c DIR` (the
 //!   real binary, with its access log written to /dev/null, then with `--quiet`), against
 //!   `nghttpd -d DIR` and, when installed, h2o (one thread, no access log), all serving a
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Some("__serve-h2kit") => child_runtime().and_then(|rt| rt.block_on(serve_h2kit())),
         Some("__serve-h2") => child_runtime().and_then(|rt| rt.block_on(serve_h2())),
         Some(mode @ ("__client-h2kit" | "__client-h2")) => client_child(mode, &args[1..]),
+        Some("__priority") => priority_child(&args[1..]),
         _ => return driver(&args),
     };
     match result {
@@ -257,6 +264,7 @@ enum Part {
     Client,
     Serve,
     Idle,
+    Priority,
     All,
 }
 
@@ -303,7 +311,7 @@ impl Env {
     }
 }
 
-const USAGE: &str = "usage: compare [server|client|serve|idle|all] [--quick] [--runs N] [--h2kit PATH]\n\
+const USAGE: &str = "usage: compare [server|client|serve|idle|priority|all] [--quick] [--runs N] [--h2kit PATH]\n\
     \x20 --quick       request counts / 10 and one run (a smoke test)\n\
     \x20 --runs N      repeat each measurement N times and keep the best (default 3)\n\
     \x20 --h2kit PATH  the `h2kit` binary measured by `serve` (default: the one beside this \
@@ -326,6 +334,7 @@ fn driver(args: &[String]) -> ExitCode {
             "client" => part = Part::Client,
             "serve" => part = Part::Serve,
             "idle" => part = Part::Idle,
+            "priority" => part = Part::Priority,
             "all" => part = Part::All,
             "--quick" => quick = true,
             "--runs" => match args.next().and_then(|n| n.parse::<u32>().ok()) {
@@ -458,12 +467,12 @@ fn h2kit_binary(given: Option<PathBuf>) -> Option<PathBuf> {
 
 fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(), String> {
     let h2kit = match (part, h2kit) {
-        (Part::Serve | Part::Idle, Some(given)) if !given.is_file() => {
+        (Part::Serve | Part::Idle | Part::Priority, Some(given)) if !given.is_file() => {
             return Err(format!("--h2kit {}: no such file", given.display()));
         }
         (_, given) => h2kit_binary(given),
     };
-    if matches!(part, Part::Serve | Part::Idle) && h2kit.is_none() {
+    if matches!(part, Part::Serve | Part::Idle | Part::Priority) && h2kit.is_none() {
         return Err(
             "no `h2kit` binary beside this one: run `cargo build --release -p \
                     h2kit-cli` first, or pass --h2kit PATH"
@@ -532,6 +541,13 @@ fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(),
             ok &= idle_part(&env)?;
         } else {
             println!("\nidle: skipped, no `h2kit` binary beside this one");
+        }
+    }
+    if matches!(part, Part::Priority | Part::All) {
+        if env.h2kit.is_some() {
+            ok &= priority_part(&env)?;
+        } else {
+            println!("\npriority: skipped, no `h2kit` binary beside this one");
         }
     }
     println!(
@@ -1227,6 +1243,212 @@ fn parse_h2load(out: &str, n: u64) -> Option<f64> {
     line.split(',')
         .find_map(|part| part.trim().strip_suffix(" req/s"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+// ---------------------------------------------------------------- priority
+
+/// The `priority` part's bulk downloads: how many, and each one's size.
+const PRIORITY_BULK: (usize, usize) = (4, 32 << 20);
+/// The `priority` part's urgent response size.
+const PRIORITY_URGENT: usize = 1 << 20;
+
+/// What an urgent response waits behind, per server (see the module documentation).
+fn priority_part(env: &Env) -> Result<bool, String> {
+    let (streams, bulk) = PRIORITY_BULK;
+    let write = |name: &str, len: usize| {
+        std::fs::write(env.files.join(name), vec![b'b'; len])
+            .map_err(|e| format!("cannot write {name}: {e}"))
+    };
+    write("bulk", bulk)?;
+    write("urgent", PRIORITY_URGENT)?;
+    println!(
+        "\npriority: {streams} downloads of {} MiB at urgency 7, then {} MiB at urgency 0 \
+         (h2kit client, default windows)",
+        bulk >> 20,
+        PRIORITY_URGENT >> 20
+    );
+    println!(
+        "{:<24} {:>22} {:>14} {:>12}",
+        "", "bulk ahead of urgent", "urgent done", "bulk rate"
+    );
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut serve_ahead = None;
+    for subject in [
+        Subject::Serve { quiet: true },
+        Subject::Nghttpd,
+        Subject::H2o,
+    ] {
+        if subject == Subject::H2o && env.h2o.is_none() {
+            continue;
+        }
+        let name = subject.name();
+        let server = start_server(env, subject)?;
+        let url = format!("http://{}", server.addr);
+        // The best run: the least data ahead (the machine may be shared).
+        let mut best: Option<(f64, f64, f64)> = None;
+        for _ in 0..env.runs.max(1) {
+            let mut cmd = env.on_load_core(&exe);
+            cmd.args(["__priority", &url]);
+            let out = run_bounded(cmd, name)?;
+            let v: Vec<f64> = out
+                .split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            let [ahead, urgent_ms, rate] = v[..] else {
+                return Err(format!("{name}: unexpected output {out:?}"));
+            };
+            if best.is_none_or(|b| ahead < b.0) {
+                best = Some((ahead, urgent_ms, rate));
+            }
+        }
+        let Some((ahead, urgent_ms, rate)) = best else {
+            continue;
+        };
+        if subject == (Subject::Serve { quiet: true }) {
+            serve_ahead = Some(ahead / 1024.0);
+        }
+        println!(
+            "{:<24} {:>18.0} KiB {:>11.1} ms {:>7.2} GB/s",
+            name,
+            ahead / 1024.0,
+            urgent_ms,
+            rate / 1e9
+        );
+    }
+    Ok(match serve_ahead {
+        Some(kib) => target_at_most(
+            "h2kit serve, bulk data ahead of the urgent first byte",
+            kib,
+            256.0,
+            " KiB",
+        ),
+        None => true,
+    })
+}
+
+/// Received DATA bytes at two moments, in the connection task's frame order: when the next
+/// request's HEADERS went out after [`AheadWatch::arm`], and when that stream's first DATA
+/// arrived.
+#[derive(Default)]
+struct AheadWatch {
+    received: std::sync::atomic::AtomicU64,
+    armed: std::sync::atomic::AtomicBool,
+    stream: std::sync::atomic::AtomicU32,
+    sent_at: std::sync::atomic::AtomicU64,
+    ahead: std::sync::Mutex<Option<u64>>,
+}
+
+impl AheadWatch {
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl h2kit_client::trace::FrameTrace for AheadWatch {
+    fn on_frame(
+        &self,
+        direction: h2kit_client::trace::Direction,
+        frame: &h2kit_client::trace::Frame,
+        _fields: Option<&[h2kit_client::trace::HeaderField]>,
+    ) {
+        use h2kit_client::trace::{Direction, Frame};
+        use std::sync::atomic::Ordering::SeqCst;
+        let id = frame.stream_id().get();
+        match (direction, frame) {
+            (Direction::Sent, Frame::Headers(_)) if self.armed.swap(false, SeqCst) => {
+                self.sent_at.store(self.received.load(SeqCst), SeqCst);
+                self.stream.store(id, SeqCst);
+            }
+            (Direction::Received, Frame::Data(data)) => {
+                if id != 0 && id == self.stream.load(SeqCst) {
+                    let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+                    if ahead.is_none() {
+                        *ahead = Some(self.received.load(SeqCst) - self.sent_at.load(SeqCst));
+                    }
+                }
+                self.received.fetch_add(data.data.len() as u64, SeqCst);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The `priority` part's client: prints the bulk bytes ahead of the urgent first DATA, the
+/// urgent response's time from request to last byte (ms) and the bulk rate (bytes/s).
+fn priority_child(args: &[String]) -> Result<(), BoxError> {
+    let [url] = args else {
+        return Err("usage: __priority URL".into());
+    };
+    let rt = child_runtime()?;
+    let (ahead, urgent, rate) = rt.block_on(priority_client(url))?;
+    println!("{ahead} {:.3} {rate:.0}", urgent.as_secs_f64() * 1e3);
+    Ok(())
+}
+
+async fn priority_client(url: &str) -> Result<(u64, Duration, f64), BoxError> {
+    use h2kit_client::{ExtensiblePriority, Urgency};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (streams, bulk) = PRIORITY_BULK;
+    let watch = Arc::new(AheadWatch::default());
+    let client = h2kit_client::Client::builder()
+        .frame_trace(watch.clone())
+        .connect(url)
+        .await?;
+    let progress = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..streams {
+        let mut request = Request::get(format!("{url}/bulk")).body(h2kit_client::Body::empty())?;
+        request.extensions_mut().insert(ExtensiblePriority {
+            urgency: Urgency::LOWEST,
+            incremental: true,
+        });
+        let response = client.send(request);
+        let progress = progress.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut body = response.await?.into_body();
+            let mut len = 0u64;
+            while let Some(chunk) = body.chunk().await {
+                let n = chunk?.len() as u64;
+                len += n;
+                progress.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok::<u64, BoxError>(len)
+        }));
+    }
+    let threshold = (streams * bulk / 16) as u64;
+    while progress.load(Ordering::Relaxed) < threshold {
+        if start.elapsed() > RUN_LIMIT {
+            return Err("the bulk downloads did not get going".into());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    watch.arm();
+    let sent = Instant::now();
+    let mut request = Request::get(format!("{url}/urgent")).body(h2kit_client::Body::empty())?;
+    request.extensions_mut().insert(ExtensiblePriority {
+        urgency: Urgency::HIGHEST,
+        incremental: false,
+    });
+    let urgent = client.send(request).await?.into_body().collect().await?;
+    let urgent_time = sent.elapsed();
+    if urgent.len() != PRIORITY_URGENT {
+        return Err(format!("the urgent response has {} bytes", urgent.len()).into());
+    }
+    for t in tasks {
+        let len = t.await??;
+        if len != bulk as u64 {
+            return Err(format!("a bulk response has {len} bytes").into());
+        }
+    }
+    let rate = (streams * bulk) as f64 / start.elapsed().as_secs_f64();
+    let ahead = watch
+        .ahead
+        .lock()
+        .map_err(|_| "poisoned")?
+        .ok_or("the urgent response's first DATA was not seen")?;
+    Ok((ahead, urgent_time, rate))
 }
 
 // ---------------------------------------------------------------- files
