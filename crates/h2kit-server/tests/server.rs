@@ -787,21 +787,31 @@ async fn an_early_response_does_not_reset_a_request_that_has_sent_no_body() {
     pump(&mut tcp, &mut peer, &mut seen, |p| ended(p, 1)).await;
     peer.send(frames::window_update(1, (1 << 31) - 1))
         .send(frames::window_update(1, (1 << 31) - 1));
-    let reset = |seen: &[h2kit_test::ReceivedFrame], id: u32| {
-        seen.iter()
-            .any(|f| f.stream_id().get() == id && f.frame_type() == h2kit::FrameType::RST_STREAM)
-    };
-    pump(&mut tcp, &mut peer, &mut seen, |p| reset(p, 1)).await;
-    let rst: Vec<_> = seen
-        .drain(..)
-        .filter(|f| f.frame_type() == h2kit::FrameType::RST_STREAM)
-        .collect();
-    assert_eq!(rst.len(), 1);
-    assert!(
-        rst[0].matches(frames::rst_stream(1, ErrorCode::FLOW_CONTROL_ERROR)),
-        "{}",
-        rst[0]
-    );
+    // Reads until stream `id` is reset; asserts that was the only reset, with `code`.
+    async fn expect_reset(
+        tcp: &mut TcpStream,
+        peer: &mut ScriptedPeer,
+        seen: &mut Vec<h2kit_test::ReceivedFrame>,
+        id: u32,
+        code: ErrorCode,
+    ) {
+        let is_rst = |f: &h2kit_test::ReceivedFrame| f.frame_type() == h2kit::FrameType::RST_STREAM;
+        pump(tcp, peer, seen, |s| {
+            s.iter().any(|f| is_rst(f) && f.stream_id().get() == id)
+        })
+        .await;
+        let rst: Vec<_> = seen.drain(..).filter(is_rst).collect();
+        assert_eq!(rst.len(), 1);
+        assert!(rst[0].matches(frames::rst_stream(id, code)), "{}", rst[0]);
+    }
+    expect_reset(
+        &mut tcp,
+        &mut peer,
+        &mut seen,
+        1,
+        ErrorCode::FLOW_CONTROL_ERROR,
+    )
+    .await;
 
     // A small body after the answer, shorter than its content-length: PROTOCOL_ERROR.
     let mut head = fields::post("/upload");
@@ -811,17 +821,7 @@ async fn an_early_response_does_not_reset_a_request_that_has_sent_no_body() {
     peer.send(frames::data(3, "te"))
         .send(frames::data(3, "st"))
         .send(frames::data(3, "ing").end_stream());
-    pump(&mut tcp, &mut peer, &mut seen, |p| reset(p, 3)).await;
-    let rst: Vec<_> = seen
-        .drain(..)
-        .filter(|f| f.frame_type() == h2kit::FrameType::RST_STREAM)
-        .collect();
-    assert_eq!(rst.len(), 1);
-    assert!(
-        rst[0].matches(frames::rst_stream(3, ErrorCode::PROTOCOL_ERROR)),
-        "{}",
-        rst[0]
-    );
+    expect_reset(&mut tcp, &mut peer, &mut seen, 3, ErrorCode::PROTOCOL_ERROR).await;
 
     // The same early answer with a larger body arriving afterwards: that upload is stopped.
     peer.send(frames::headers(5).fields(fields::post("/upload")));
@@ -829,17 +829,7 @@ async fn an_early_response_does_not_reset_a_request_that_has_sent_no_body() {
     for _ in 0..3 {
         peer.send(frames::data(5, vec![0u8; 10_000]));
     }
-    pump(&mut tcp, &mut peer, &mut seen, |p| reset(p, 5)).await;
-    let rst: Vec<_> = seen
-        .drain(..)
-        .filter(|f| f.frame_type() == h2kit::FrameType::RST_STREAM)
-        .collect();
-    assert_eq!(rst.len(), 1);
-    assert!(
-        rst[0].matches(frames::rst_stream(5, ErrorCode::NO_ERROR)),
-        "{}",
-        rst[0]
-    );
+    expect_reset(&mut tcp, &mut peer, &mut seen, 5, ErrorCode::NO_ERROR).await;
     drop(tcp);
     let _ = stop.send(());
     let _ = task.await;
