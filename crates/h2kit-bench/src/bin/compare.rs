@@ -21,6 +21,9 @@
 //!   sending that request and the urgent response's first DATA: data the server had already
 //!   committed to the socket (or its own buffers) when the request arrived. Against
 //!   `h2kit serve`, nghttpd and h2o (when installed); the target is 256 KiB for `h2kit serve`.
+//! * `tls`: the `serve` part's two h2load runs over TLS (`https://`), `h2kit serve` against
+//!   nghttpd and h2o, all three with one self-signed ECDSA P-256 certificate made for the
+//!   run; the target is `h2kit serve`'s CPU per request at most the lower of the others'.
 //! * `serve`: the same two h2load runs against what users run, `h2kit serve --h2c DIR` (the
 //!   real binary, with its access log written to /dev/null, then with `--quiet`), against
 //!   `nghttpd -d DIR` and, when installed, h2o (one thread, no access log), all serving a
@@ -265,6 +268,7 @@ enum Part {
     Serve,
     Idle,
     Priority,
+    Tls,
     All,
 }
 
@@ -311,7 +315,7 @@ impl Env {
     }
 }
 
-const USAGE: &str = "usage: compare [server|client|serve|idle|priority|all] [--quick] [--runs N] [--h2kit PATH]\n\
+const USAGE: &str = "usage: compare [server|client|serve|tls|idle|priority|all] [--quick] [--runs N] [--h2kit PATH]\n\
     \x20 --quick       request counts / 10 and one run (a smoke test)\n\
     \x20 --runs N      repeat each measurement N times and keep the best (default 3)\n\
     \x20 --h2kit PATH  the `h2kit` binary measured by `serve` (default: the one beside this \
@@ -335,6 +339,7 @@ fn driver(args: &[String]) -> ExitCode {
             "serve" => part = Part::Serve,
             "idle" => part = Part::Idle,
             "priority" => part = Part::Priority,
+            "tls" => part = Part::Tls,
             "all" => part = Part::All,
             "--quick" => quick = true,
             "--runs" => match args.next().and_then(|n| n.parse::<u32>().ok()) {
@@ -467,12 +472,14 @@ fn h2kit_binary(given: Option<PathBuf>) -> Option<PathBuf> {
 
 fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(), String> {
     let h2kit = match (part, h2kit) {
-        (Part::Serve | Part::Idle | Part::Priority, Some(given)) if !given.is_file() => {
+        (Part::Serve | Part::Tls | Part::Idle | Part::Priority, Some(given))
+            if !given.is_file() =>
+        {
             return Err(format!("--h2kit {}: no such file", given.display()));
         }
         (_, given) => h2kit_binary(given),
     };
-    if matches!(part, Part::Serve | Part::Idle | Part::Priority) && h2kit.is_none() {
+    if matches!(part, Part::Serve | Part::Tls | Part::Idle | Part::Priority) && h2kit.is_none() {
         return Err(
             "no `h2kit` binary beside this one: run `cargo build --release -p \
                     h2kit-cli` first, or pass --h2kit PATH"
@@ -534,6 +541,13 @@ fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(),
                 "\nserve: skipped, no `h2kit` binary beside this one (cargo build --release -p \
                  h2kit-cli, or --h2kit PATH)"
             );
+        }
+    }
+    if matches!(part, Part::Tls | Part::All) {
+        if env.h2kit.is_some() {
+            ok &= tls_part(&env)?;
+        } else {
+            println!("\ntls: skipped, no `h2kit` binary beside this one");
         }
     }
     if matches!(part, Part::Idle | Part::All) {
@@ -620,6 +634,12 @@ enum Subject {
     },
     /// h2o serving the files directory with one thread and no access log.
     H2o,
+    /// `h2kit serve --quiet` over TLS with the part's certificate.
+    ServeTls,
+    /// `nghttpd -d` over TLS with the same certificate.
+    NghttpdTls,
+    /// h2o over TLS with the same certificate.
+    H2oTls,
 }
 
 impl Subject {
@@ -631,6 +651,17 @@ impl Subject {
             Subject::Serve { quiet: false } => "h2kit serve",
             Subject::Serve { quiet: true } => "h2kit serve --quiet",
             Subject::H2o => "h2o",
+            Subject::ServeTls => "h2kit serve --quiet",
+            Subject::NghttpdTls => "nghttpd",
+            Subject::H2oTls => "h2o",
+        }
+    }
+
+    /// The URL scheme h2load uses for it.
+    fn scheme(self) -> &'static str {
+        match self {
+            Subject::ServeTls | Subject::NghttpdTls | Subject::H2oTls => "https",
+            _ => "http",
         }
     }
 }
@@ -651,8 +682,9 @@ fn measure_servers(
     let mut cpu = Vec::new();
     for &s in subjects {
         let server = start_server(env, s)?;
+        let url = format!("{}://{}{path}", s.scheme(), server.addr);
         let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
-            h2load(env, server.addr, path, c, m, n).map_err(|e| format!("{}: {e}", s.name()))
+            h2load(env, &url, c, m, n).map_err(|e| format!("{}: {e}", s.name()))
         })?;
         rows.push(Row {
             name: s.name(),
@@ -730,6 +762,47 @@ fn serve_part(env: &Env) -> Result<(), String> {
     );
     print_server_cpu(&large_cpu);
     Ok(())
+}
+
+/// `h2kit serve` over TLS against nghttpd and h2o over TLS, all with the same certificate:
+/// the `serve` part's two h2load runs on `https://` URLs. Target: `h2kit serve`'s CPU per
+/// request at most the lower of the others', for both files (the issue's "done when").
+fn tls_part(env: &Env) -> Result<bool, String> {
+    let mut subjects = vec![Subject::ServeTls, Subject::NghttpdTls];
+    if env.h2o.is_some() {
+        subjects.push(Subject::H2oTls);
+    }
+    let mut met = true;
+    for (title, path, load, body_len) in [
+        (
+            "a 12-byte file: h2load -c10 -m100",
+            "/hello",
+            (10, 100, env.scaled(400_000)),
+            HELLO.len(),
+        ),
+        (
+            "a 1 MiB file: h2load -c4 -m4",
+            "/big",
+            (4, 4, env.scaled(2_000)),
+            BIG_LEN,
+        ),
+    ] {
+        let (rows, cpu) = measure_servers(env, &subjects, path, load, body_len)?;
+        print_table(&format!("tls, {title} -n{}", load.2), &rows);
+        print_server_cpu(&cpu);
+        let us = |i: usize| cpu.get(i).and_then(|(_, c)| c.server_us_per_req);
+        if let (Some(ours), Some(best_other)) =
+            (us(0), (1..cpu.len()).filter_map(us).reduce(f64::min))
+        {
+            met &= target_at_most(
+                &format!("h2kit serve over TLS, {title}, CPU per request"),
+                ours,
+                (best_other * 100.0).round() / 100.0,
+                " us",
+            );
+        }
+    }
+    Ok(met)
 }
 
 /// Idle connections: each server's resident memory growth (VmRSS, /proc) after N h2c
@@ -958,7 +1031,7 @@ fn client_part(env: &Env) -> Result<bool, String> {
         cpu.push((name, usage));
     }
     let (rate, usage) = best_with_cpu(env, server_pid, n, || {
-        h2load(env, server.addr, "/hello", 1, 100, n)
+        h2load(env, &format!("http://{}/hello", server.addr), 1, 100, n)
     })?;
     rows.push(Row {
         name: "h2load (reference)",
@@ -1109,14 +1182,43 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
             }
             return external(cmd, port);
         }
-        Subject::H2o => {
+        Subject::H2o | Subject::H2oTls => {
             let port = free_port()?;
             let bin = env.h2o.as_deref().ok_or("h2o is not installed")?;
             let config = env.files.join(format!("h2o-{port}.conf"));
-            std::fs::write(&config, h2o_config(env.files.path(), port))
+            let tls = (subject == Subject::H2oTls)
+                .then(|| tls_files(env))
+                .transpose()?;
+            std::fs::write(&config, h2o_config(env.files.path(), port, tls))
                 .map_err(|e| format!("cannot write the h2o configuration: {e}"))?;
             let mut cmd = env.on_server_core(bin);
             cmd.arg("-c").arg(&config);
+            return external(cmd, port);
+        }
+        Subject::NghttpdTls => {
+            let port = free_port()?;
+            let (cert, key) = tls_files(env)?;
+            let mut cmd = env.on_server_core(&env.nghttpd);
+            cmd.arg("-d")
+                .arg(env.files.path())
+                .arg(port.to_string())
+                .arg(key)
+                .arg(cert);
+            return external(cmd, port);
+        }
+        Subject::ServeTls => {
+            let port = free_port()?;
+            let (cert, key) = tls_files(env)?;
+            let bin = env.h2kit.as_deref().ok_or("no h2kit binary")?;
+            let mut cmd = env.on_server_core(bin);
+            cmd.arg("serve").arg(env.files.path()).args([
+                "--quiet",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ]);
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
             return external(cmd, port);
         }
     };
@@ -1212,13 +1314,13 @@ fn run_bounded(mut cmd: Command, name: &str) -> Result<String, String> {
 
 /// Runs h2load against `addr` and returns its request rate, after checking that every
 /// request succeeded with a 2xx.
-fn h2load(env: &Env, addr: SocketAddr, path: &str, c: u32, m: u32, n: u64) -> Result<f64, String> {
+fn h2load(env: &Env, url: &str, c: u32, m: u32, n: u64) -> Result<f64, String> {
     let mut cmd = env.on_load_core(&env.h2load);
     cmd.args([
         format!("-c{c}"),
         format!("-m{m}"),
         format!("-n{n}"),
-        format!("http://{addr}{path}"),
+        url.to_owned(),
     ]);
     let out = run_bounded(cmd, "h2load")?;
     parse_h2load(&out, n).ok_or_else(|| format!("h2load did not complete all {n} requests:\n{out}"))
@@ -1466,14 +1568,42 @@ fn is_root() -> bool {
 /// h2o serving `dir` over cleartext HTTP (HTTP/2 by prior knowledge) on `port`: one thread,
 /// no access log. Started as root, h2o switches to `nobody` unless told to stay root, and
 /// `nobody` may not read the files.
-fn h2o_config(dir: &Path, port: u16) -> String {
+fn h2o_config(dir: &Path, port: u16, tls: Option<(PathBuf, PathBuf)>) -> String {
     let user = if is_root() { "user: root\n" } else { "" };
+    let ssl = tls.map_or_else(String::new, |(cert, key)| {
+        format!(
+            "  ssl:\n    certificate-file: {}\n    key-file: {}\n",
+            cert.display(),
+            key.display()
+        )
+    });
     format!(
         "{user}num-threads: 1\n\
-         listen:\n  host: 127.0.0.1\n  port: {port}\n\
+         listen:\n  host: 127.0.0.1\n  port: {port}\n{ssl}\
          hosts:\n  default:\n    paths:\n      /:\n        file.dir: {}\n",
         dir.display()
     )
+}
+
+/// The `tls` part's certificate and key (PEM), made on first use in the files directory:
+/// a self-signed ECDSA P-256 certificate for localhost and 127.0.0.1, what `h2kit serve`
+/// generates too. Returns (certificate, key).
+fn tls_files(env: &Env) -> Result<(PathBuf, PathBuf), String> {
+    let (cert, key) = (
+        env.files.join("tls-cert.pem"),
+        env.files.join("tls-key.pem"),
+    );
+    if !cert.is_file() || !key.is_file() {
+        let made = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .map_err(|e| format!("cannot make a certificate: {e}"))?;
+        std::fs::write(&cert, made.cert.pem())
+            .and_then(|()| std::fs::write(&key, made.signing_key.serialize_pem()))
+            .map_err(|e| format!("cannot write the certificate: {e}"))?;
+    }
+    Ok((cert, key))
 }
 
 /// A temp directory with `hello` (12 bytes) and `big` (1 MiB) for nghttpd; removed on drop.
