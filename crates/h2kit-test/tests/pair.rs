@@ -142,7 +142,10 @@ fn dropped_window_update_stalls_and_drive_bounded_reports_it() {
     client.settings.initial_window_size = 16_384;
     // Keep-alive PINGs keep the stalled connection busy forever when timers are followed.
     client.limits.keep_alive_interval = Some(Duration::from_secs(30));
-    let mut pair = Pair::new(client, Config::default());
+    // The server waits forever (its send-stall timeout would reset the stalled stream).
+    let mut server = Config::default();
+    server.limits.send_stall_timeout = None;
+    let mut pair = Pair::new(client, server);
     let dropped = Rc::new(RefCell::new(0u32));
     let seen = dropped.clone();
     pair.intercept(move |dir, frame| match frame {
