@@ -499,9 +499,9 @@ fn baseline(served: &Served) -> i64 {
 
 /// The most a server's RSS may grow per connection under the attacks that make it hold
 /// 100 streams of large responses: the target is `BUDGET`, not met yet. Measured
-/// (debug build, 4 connections): 450-570 KiB for the stream flood, 370-490 KiB for zero
-/// windows; before the connection-wide send budget the stream flood took 13.3 MiB and zero
-/// windows 2.4 MiB. What remains is per stream and per connection: the core's 100 streams
+/// (debug build, 4 connections): 370-410 KiB for the stream flood, 250-265 KiB for the
+/// connection window left closed; before the connection-wide send budget the stream flood
+/// took 13.3 MiB. What remains is per stream and per connection: the core's 100 streams
 /// and the response heads queued behind a socket that does not drain, the parked bodies,
 /// the 64 KiB send budget and the output buffer; and allocator overhead.
 const LARGE_RESPONSE_BUDGET: i64 = 768 * 1024;
@@ -612,13 +612,7 @@ fn a_peer_that_keeps_stream_windows_at_zero_gets_its_streams_reset_after_the_sta
     }
     // Not before the timeout.
     assert!(start.elapsed() >= Duration::from_millis(400));
-    report_within(
-        "zero stream windows",
-        CONNECTIONS,
-        before,
-        peak,
-        LARGE_RESPONSE_BUDGET,
-    );
+    report("zero stream windows", CONNECTIONS, before, peak);
 }
 
 #[test]
