@@ -36,6 +36,10 @@ use crate::response::{
 const MIN_BUDGET: usize = 16 * 1024;
 /// How long a terminated connection may take to write its last frames.
 const LINGER: Duration = Duration::from_secs(5);
+/// How long response tasks may wait for credit while nothing waits for the socket (the
+/// budget is held by bodies that took credit and have not produced their data, such as a
+/// reader waiting on a slow source) before one of them gets credit beyond the budget.
+const STARVE_GRACE: Duration = Duration::from_millis(50);
 
 /// Everything the connection task is started with.
 pub(crate) struct ConnParams {
@@ -64,6 +68,10 @@ struct Entry {
     granted: u64,
     /// The response task waits for credit: at least the first, up to the second.
     asked: Option<(usize, usize)>,
+    /// `sent` when `grant_credit` last looked, and since when credit the task took has not
+    /// turned into data (see `STARVE_GRACE`).
+    last_sent: u64,
+    stuck_since: Option<Instant>,
     /// A response ready at once whose head is sent and whose body waits for credit before
     /// its task starts (see `Driver::park`).
     parked: Option<Box<Parked>>,
@@ -155,6 +163,9 @@ struct Driver {
     write_stall_timeout: Option<Duration>,
     /// Since when gathered output has waited for the socket without any of it written.
     write_blocked_since: Option<Instant>,
+    /// Since when response tasks have waited for credit that only bodies still producing
+    /// their data hold (see `STARVE_GRACE`).
+    starved_since: Option<Instant>,
     terminated_at: Option<Instant>,
     /// Entries with `stop_request` set.
     stop_requests: usize,
@@ -204,6 +215,7 @@ impl Driver {
             waiting: Vec::new(),
             write_stall_timeout: params.write_stall_timeout,
             write_blocked_since: None,
+            starved_since: None,
             terminated_at: None,
         }
     }
@@ -226,8 +238,13 @@ impl Driver {
                 // Unread body data may just have arrived for an answered stream.
                 self.stop_unread_requests();
             }
+            if self.starved_since.is_some_and(|t| now >= t + STARVE_GRACE) {
+                // Look again: credit taken and unused for that long stops counting.
+                self.starved_since = None;
+                self.credit_dirty = true;
+            }
             if io.fill(&mut self.core, now, &mut ()) > 0 {
-                self.grant_credit();
+                self.grant_credit(now);
                 if self.stop_requests > 0 {
                     self.stop_unread_requests();
                 }
@@ -235,7 +252,7 @@ impl Driver {
                 self.drain_events();
             }
             if self.credit_dirty {
-                self.grant_credit();
+                self.grant_credit(now);
             }
             if !io.has_output() {
                 self.write_blocked_since = None;
@@ -266,10 +283,11 @@ impl Driver {
                 }
             }
             let linger = self.terminated_at.map(|t| t + LINGER);
-            let extra = match (linger, write_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let starve_deadline = self.starved_since.map(|t| t + STARVE_GRACE);
+            let extra = [linger, write_deadline, starve_deadline]
+                .into_iter()
+                .flatten()
+                .min();
             let mut quiet = ();
             let wake = tokio::select! {
                 step = io.step(&mut self.core, &mut quiet, extra) => Wake::Io(step),
@@ -400,6 +418,8 @@ impl Driver {
                 credit: credit.clone(),
                 granted: 0,
                 asked: None,
+                last_sent: 0,
+                stuck_since: None,
                 parked: None,
                 sent: 0,
                 response_done: false,
@@ -566,7 +586,13 @@ impl Driver {
         start: Option<Instant>,
     ) -> Option<Response<Body>> {
         let status = response.status();
-        if opens_tunnel(&method, status) || response.body().is_end_stream() {
+        // Only a body read on demand (a file, a reader) waits for credit before it produces
+        // anything; any other produces its data first (a channel may hold a stream open
+        // without sending) and asks for credit then, from its task.
+        if opens_tunnel(&method, status)
+            || response.body().is_end_stream()
+            || !response.body().reads_on_demand()
+        {
             return Some(response);
         }
         let (parts, body) = response.into_parts();
@@ -578,11 +604,7 @@ impl Driver {
             let _ = self.core.reset(id, ErrorCode::INTERNAL_ERROR);
             return None;
         }
-        let want = if body.reads_on_demand() {
-            body.next_read_size().max(1)
-        } else {
-            self.max_budget
-        };
+        let want = body.next_read_size().max(1);
         let min = self.ctx.min_read.min(want).max(1);
         if !self.streams.contains_key(&id.get()) {
             let _ = self.new_entry(id, None);
@@ -968,15 +990,18 @@ impl Driver {
     /// socket, so a peer that does not read holds at most `send_budget` of response data,
     /// however many streams it opens. Waiting streams are served round robin, at least
     /// `MIN_BUDGET` (or what they need, if less) at a time.
-    fn grant_credit(&mut self) {
+    fn grant_credit(&mut self, now: Instant) {
         self.credit_dirty = false;
         let mut used = 0u64;
-        // Response data produced and not yet written: its writing will free credit.
+        // Credit taken by tasks and not yet written: its writing will free credit.
         let mut in_flight = 0u64;
+        // Data the core holds for the socket: written as the socket drains.
+        let mut queued_any = false;
         self.waiting.clear();
         for (&raw, e) in self.streams.iter_mut() {
             let id = StreamId::new(raw);
             let queued = self.core.stream(id).map_or(0, |s| s.queued()) as u64;
+            queued_any |= queued > 0;
             if e.response_done {
                 used += queued;
                 in_flight += queued;
@@ -984,13 +1009,31 @@ impl Driver {
             }
             let written = e.sent.saturating_sub(queued);
             let outstanding = e.granted.saturating_sub(written);
+            let available = e.credit.available_permits() as u64;
+            // Credit the task took and has not turned into data yet: a file read takes
+            // microseconds, a reader may wait on its source for as long as it likes.
+            let taken = e.granted.saturating_sub(e.sent).saturating_sub(available);
+            if taken == 0 || e.sent != e.last_sent {
+                e.last_sent = e.sent;
+                e.stuck_since = None;
+            } else if now >= *e.stuck_since.get_or_insert(now) + STARVE_GRACE {
+                // Stuck: its credit no longer holds the others back (the budget is exceeded
+                // by it once its data comes).
+                used += outstanding - taken;
+                in_flight += outstanding.saturating_sub(available) - taken;
+                if e.asked.is_some() {
+                    self.waiting.push((raw, outstanding - taken));
+                }
+                continue;
+            }
             used += outstanding;
-            in_flight += outstanding.saturating_sub(e.credit.available_permits() as u64);
+            in_flight += outstanding.saturating_sub(available);
             if e.asked.is_some() {
                 self.waiting.push((raw, outstanding));
             }
         }
         if self.waiting.is_empty() {
+            self.starved_since = None;
             return;
         }
         let mut left = (self.send_budget as u64).saturating_sub(used);
@@ -1033,11 +1076,23 @@ impl Driver {
             // Tasks that wait without credit hand their bodies back (see `ResponseCtx::park`).
             self.ctx.park.notify_waiters();
         }
+        let unserved = self
+            .waiting
+            .iter()
+            .any(|&(raw, _)| self.streams.get(&raw).is_some_and(|e| e.asked.is_some()));
+        if unserved && !queued_any {
+            // No write will come to free credit: look again after `STARVE_GRACE`, when
+            // credit taken and unused meanwhile (a reader waiting on its source) stops
+            // counting.
+            self.starved_since.get_or_insert(now);
+        } else {
+            self.starved_since = None;
+        }
         if !granted_any && in_flight == 0 {
-            // No data is on its way to the socket to free credit, and no task could be given
-            // enough (the credit is held, unused, by tasks that themselves wait): the first
-            // waiting task gets its minimum anyway, so that none waits forever. This exceeds
-            // the budget by at most one read.
+            // No credit is in use (what is held, unused, is held by tasks that themselves
+            // wait): nothing will free any.
+            // The first waiting task gets its minimum anyway, so that none waits forever.
+            // This exceeds the budget by one read at most.
             let raw = self.waiting[0].0;
             if let Some(e) = self.streams.get_mut(&raw) {
                 if let Some((min, _)) = e.asked.take() {
@@ -1177,5 +1232,101 @@ mod tests {
             ("/big".to_owned(), StatusCode::OK, 3 << 20, true),
         ];
         assert_eq!(logged, want);
+    }
+
+    /// Issue 15: with the smallest connection send budget, streams whose handlers hold a
+    /// body open without sending hold no credit, readers stuck on their source hold theirs
+    /// only for a while, and many large responses at once (files read on demand and bodies
+    /// in memory, parked and resumed as credit frees) all arrive whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_send_budget_serves_many_large_responses_beside_idle_ones() {
+        const FILE_LEN: usize = 300 * 1024;
+        let path = std::env::temp_dir().join(format!("h2kit-budget-{}", std::process::id()));
+        std::fs::write(&path, pattern(FILE_LEN)).unwrap();
+        let file = Arc::new(std::fs::File::open(&path).unwrap());
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let keep = held.clone();
+        let sources = Arc::new(Mutex::new(Vec::new()));
+        let sources_in = sources.clone();
+        let server = Server::builder()
+            .connection_send_budget(16 * 1024)
+            .build()
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve_with_shutdown(
+                    move |req: Request<Body>| {
+                        let file = file.clone();
+                        let keep = keep.clone();
+                        let sources = sources_in.clone();
+                        async move {
+                            match req.uri().path() {
+                                "/stuck" => {
+                                    // A reader whose source never writes.
+                                    let (source, reader) = tokio::io::duplex(64);
+                                    sources.lock().unwrap().push(source);
+                                    Response::new(Body::from_reader(reader, Some(1 << 20)))
+                                }
+                                "/hold" => {
+                                    let (tx, body) = Body::channel();
+                                    keep.lock().unwrap().push(tx);
+                                    Response::new(body)
+                                }
+                                "/file" => Response::new(Body::from_file(file, 0, FILE_LEN as u64)),
+                                _ => Response::new(Body::full(pattern(FILE_LEN))),
+                            }
+                        }
+                    },
+                    async move {
+                        let _ = stopped.await;
+                    },
+                )
+                .await
+                .unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut holds = Vec::new();
+        for _ in 0..40 {
+            let mut c = client.clone().ready().await.unwrap();
+            holds.push(c.send_request(get("/hold"), true).unwrap());
+        }
+        for _ in 0..4 {
+            let mut c = client.clone().ready().await.unwrap();
+            holds.push(c.send_request(get("/stuck"), true).unwrap());
+        }
+        let mut fetches = Vec::new();
+        for i in 0..24 {
+            let mut c = client.clone().ready().await.unwrap();
+            let (resp, _) = c
+                .send_request(get(if i % 4 == 0 { "/mem" } else { "/file" }), true)
+                .unwrap();
+            fetches.push(tokio::spawn(async move {
+                read_body(resp.await.unwrap().into_body()).await
+            }));
+        }
+        let all = async {
+            for f in fetches {
+                assert_eq!(f.await.unwrap(), pattern(FILE_LEN));
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("every large response arrives");
+        assert_eq!(held.lock().unwrap().len(), 40);
+        assert_eq!(sources.lock().unwrap().len(), 4);
+        drop(holds);
+        drop(client);
+        stop.send(()).unwrap();
+        held.lock().unwrap().clear();
+        sources.lock().unwrap().clear();
+        let _ = task.await;
+        let _ = std::fs::remove_file(&path);
     }
 }
