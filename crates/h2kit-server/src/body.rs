@@ -278,8 +278,9 @@ impl Body {
     /// As a response body, it is read only once the stream may send, at most as much as it
     /// may send and at most 64 KiB at a time, so nothing is read ahead for a stream whose
     /// flow-control window is closed; and at most two reads' data wait for the connection to
-    /// write them (the body reads again as one is written, into a buffer from a shared pool), so the data
-    /// is still in the processor's cache when it is sent. The reads are done by the task that
+    /// write them (the body reads again as one is written, into a buffer from a shared
+    /// pool), so the data is still in the processor's cache when it is sent. A body waiting
+    /// for credit holds no buffer. The reads are done by the task that
     /// polls the body, with no hop to a blocking thread: this suits files in the page cache
     /// (reading 64 KiB of one takes microseconds) and stalls the runtime's thread while a cold
     /// file is read from a slow disk. A file that turns out shorter than `offset + len` ends the
