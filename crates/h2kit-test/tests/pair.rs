@@ -432,3 +432,50 @@ fn transfer_moves_one_direction_only() {
     );
     assert!(pair.bytes_written(Direction::ToClient) > 0);
 }
+
+/// Issue 15: a client that never reads a response (its fixed stream window stays closed)
+/// gets the stream reset by the server with ENHANCE_YOUR_CALM once the server's
+/// `send_stall_timeout` has passed on the virtual clock, and the server drops the data it
+/// held; the connection stays up.
+#[test]
+fn a_reader_that_never_reads_is_reset_after_the_send_stall_timeout() {
+    let mut client = Config {
+        stream_window: h2kit::flow::WindowStrategy::Threshold,
+        ..Config::default()
+    };
+    client.settings.initial_window_size = 16_384;
+    let mut server = Config::default();
+    server.limits.send_stall_timeout = Some(Duration::from_secs(5));
+    let mut pair = Pair::new(client, server);
+    pair.set_auto_release(Side::Client, false);
+    let id = pair.client.send_request(get("/"), true).unwrap();
+    pair.drive();
+    answer_all(&mut pair, &Bytes::from(vec![7u8; 64 * 1024]));
+    pair.drive();
+    let (got, ended) = body_of(&pair.client_events, id);
+    assert_eq!((got.len(), ended), (16_384, false));
+    assert_eq!(pair.server.debug_counts().streams_with_output, 1);
+    let start = pair.elapsed();
+
+    // Following timers, the next one due is the stall.
+    pair.follow_timers(true);
+    pair.drive_bounded(50).ok();
+    assert!(pair.elapsed() >= start + Duration::from_secs(5));
+    assert!(
+        pair.client_events.iter().any(|e| matches!(
+            e,
+            Event::StreamReset { stream, error }
+                if *stream == id && error.code() == ErrorCode::ENHANCE_YOUR_CALM
+        )),
+        "{:?}",
+        pair.client_events
+    );
+    assert!(pair.server_events.iter().any(|e| matches!(
+        e,
+        Event::StreamReset { stream, error }
+            if *stream == id
+                && *error == h2kit::StreamError::Limit(h2kit::LimitExceeded::SendStall)
+    )));
+    assert_eq!(pair.server.debug_counts().streams_with_output, 0);
+    assert!(pair.server.error().is_none() || pair.elapsed() >= Duration::from_secs(300));
+}
