@@ -40,6 +40,11 @@ const LINGER: Duration = Duration::from_secs(5);
 /// budget is held by bodies that took credit and have not produced their data, such as a
 /// reader waiting on a slow source) before one of them gets credit beyond the budget.
 const STARVE_GRACE: Duration = Duration::from_millis(50);
+/// How long a response task may wait for credit before it is told to hand its body back
+/// and end (see `ResponseCtx::park`): credit comes back within milliseconds while the socket
+/// drains, so tasks park only when it does not (a peer that does not read), and a busy
+/// connection does not pay a task per read.
+const PARK_AFTER: Duration = Duration::from_millis(20);
 
 /// Everything the connection task is started with.
 pub(crate) struct ConnParams {
@@ -72,6 +77,8 @@ struct Entry {
     /// turned into data (see `STARVE_GRACE`).
     last_sent: u64,
     stuck_since: Option<Instant>,
+    /// When the task asked for the credit it waits for.
+    asked_at: Option<Instant>,
     /// A response ready at once whose head is sent and whose body waits for credit before
     /// its task starts (see `Driver::park`).
     parked: Option<Box<Parked>>,
@@ -166,6 +173,8 @@ struct Driver {
     /// Since when response tasks have waited for credit that only bodies still producing
     /// their data hold (see `STARVE_GRACE`).
     starved_since: Option<Instant>,
+    /// When a waiting task will have waited `PARK_AFTER`.
+    park_due: Option<Instant>,
     terminated_at: Option<Instant>,
     /// Entries with `stop_request` set.
     stop_requests: usize,
@@ -216,6 +225,7 @@ impl Driver {
             write_stall_timeout: params.write_stall_timeout,
             write_blocked_since: None,
             starved_since: None,
+            park_due: None,
             terminated_at: None,
         }
     }
@@ -241,6 +251,10 @@ impl Driver {
             if self.starved_since.is_some_and(|t| now >= t + STARVE_GRACE) {
                 // Look again: credit taken and unused for that long stops counting.
                 self.starved_since = None;
+                self.credit_dirty = true;
+            }
+            if self.park_due.is_some_and(|t| now >= t) {
+                self.park_due = None;
                 self.credit_dirty = true;
             }
             if io.fill(&mut self.core, now, &mut ()) > 0 {
@@ -284,7 +298,7 @@ impl Driver {
             }
             let linger = self.terminated_at.map(|t| t + LINGER);
             let starve_deadline = self.starved_since.map(|t| t + STARVE_GRACE);
-            let extra = [linger, write_deadline, starve_deadline]
+            let extra = [linger, write_deadline, starve_deadline, self.park_due]
                 .into_iter()
                 .flatten()
                 .min();
@@ -420,6 +434,7 @@ impl Driver {
                 asked: None,
                 last_sent: 0,
                 stuck_since: None,
+                asked_at: None,
                 parked: None,
                 sent: 0,
                 response_done: false,
@@ -917,6 +932,7 @@ impl Driver {
             Cmd::Credit { id, min, want } => {
                 if let Some(e) = self.streams.get_mut(&id.get()) {
                     e.asked = Some((min, want));
+                    e.asked_at = Some(Instant::now());
                     self.credit_dirty = true;
                 }
             }
@@ -1043,7 +1059,8 @@ impl Driver {
         let max_budget = self.max_budget as u64;
         let min_budget = MIN_BUDGET.min(self.max_budget) as u64;
         let mut granted_any = false;
-        let mut starved = false;
+        let mut park = false;
+        self.park_due = None;
         for i in 0..self.waiting.len() {
             let (raw, outstanding) = self.waiting[i];
             let capacity = u64::from(self.core.send_capacity(StreamId::new(raw)));
@@ -1055,13 +1072,30 @@ impl Driver {
             };
             let budget = capacity.clamp(min_budget, max_budget);
             let have = e.credit.available_permits() as u64;
-            let add = (want as u64)
+            let full = (want as u64)
                 .saturating_sub(have)
                 .min(budget.saturating_sub(outstanding))
-                .min(left);
-            if add == 0 || have + add < min as u64 {
-                // Not enough to let the task go on: it would only hold credit others need.
-                starved |= e.parked.is_none();
+                .min(self.send_budget as u64);
+            let add = full.min(left);
+            // Less than a read asked for while data waits for the socket: its writing will
+            // soon free enough for a whole read (a short read is copied out of its buffer),
+            // and the streams after this one wait too, so that it is the next served.
+            let whole_read = min > 1 && add < full && queued_any;
+            // Or not enough to let the task go on: it would only hold credit others need.
+            if whole_read || add == 0 || have + add < min as u64 {
+                if e.parked.is_none() {
+                    match e.asked_at {
+                        Some(t) if now >= t + PARK_AFTER => park = true,
+                        Some(t) => {
+                            let due = t + PARK_AFTER;
+                            self.park_due = Some(self.park_due.map_or(due, |d| d.min(due)));
+                        }
+                        None => {}
+                    }
+                }
+                if whole_read {
+                    break;
+                }
                 continue;
             }
             e.credit.add_permits(add as usize);
@@ -1072,8 +1106,9 @@ impl Driver {
             granted_any = true;
             self.next_grant = raw + 1;
         }
-        if starved {
-            // Tasks that wait without credit hand their bodies back (see `ResponseCtx::park`).
+        if park {
+            // Tasks that have waited `PARK_AFTER` hand their bodies back and end (see
+            // `ResponseCtx::park`); so do the others waiting right now.
             self.ctx.park.notify_waiters();
         }
         let unserved = self
