@@ -499,7 +499,7 @@ fn baseline(served: &Served) -> i64 {
 
 /// The most a server's RSS may grow per connection under the attacks that make it hold
 /// 100 streams of large responses: the target is `BUDGET`, not met yet. Measured
-/// (debug build, 4 connections): 370-410 KiB for the stream flood, 250-265 KiB for the
+/// (debug build, 4 connections): 340-410 KiB for the stream flood, 250-290 KiB for the
 /// connection window left closed; before the connection-wide send budget the stream flood
 /// took 13.3 MiB. What remains is per stream and per connection: the core's 100 streams
 /// and the response heads queued behind a socket that does not drain, the parked bodies,
