@@ -278,8 +278,9 @@ impl Body {
     /// As a response body, it is read only once the stream may send, at most as much as it
     /// may send and at most 64 KiB at a time, so nothing is read ahead for a stream whose
     /// flow-control window is closed; and at most two reads' data wait for the connection to
-    /// write them (the body reads again as one is written, into the same buffer), so the data
-    /// is still in the processor's cache when it is sent. The reads are done by the task that
+    /// write them (the body reads again as one is written, into a buffer from a shared
+    /// pool), so the data is still in the processor's cache when it is sent. A body waiting
+    /// for credit holds no buffer. The reads are done by the task that
     /// polls the body, with no hop to a blocking thread: this suits files in the page cache
     /// (reading 64 KiB of one takes microseconds) and stalls the runtime's thread while a cold
     /// file is read from a slow disk. A file that turns out shorter than `offset + len` ends the
@@ -561,8 +562,11 @@ impl Body {
     }
 }
 
-/// Read buffers (each `FILE_CHUNK` long, so their bytes are initialized) left by finished
-/// file bodies, for the next ones: in steady state a read neither allocates nor zeroes memory.
+/// Read buffers (each `FILE_CHUNK` long, so their bytes are initialized) whose data was
+/// written, for the next read of any file body: in steady state a read neither allocates nor
+/// zeroes memory, and a body holds buffers only while their data waits for the socket (a
+/// body waiting for credit or for its window holds none, so a flood of such streams costs
+/// no buffers).
 static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 /// The most buffers kept there (4 MiB).
 const MAX_SPARE_BUFFERS: usize = 64;
@@ -580,7 +584,6 @@ struct Buffers {
 
 #[derive(Default)]
 struct Lending {
-    spare: Vec<Vec<u8>>,
     lent: usize,
     /// The body waiting for a buffer to come back.
     waiting: Option<std::task::Waker>,
@@ -600,26 +603,17 @@ impl Buffers {
             return None;
         }
         state.lent += 1;
-        let buf = state.spare.pop();
         drop(state);
-        let buf = buf
-            .or_else(|| SPARE_BUFFERS.lock().ok().and_then(|mut s| s.pop()))
+        let buf = SPARE_BUFFERS
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
             .unwrap_or_else(|| vec![0; FILE_CHUNK]);
         Some(Lent {
             buf,
             len: 0,
             home: self.clone(),
         })
-    }
-}
-
-impl Drop for Buffers {
-    fn drop(&mut self) {
-        let spare = std::mem::take(&mut self.state().spare);
-        if let Ok(mut global) = SPARE_BUFFERS.lock() {
-            let room = MAX_SPARE_BUFFERS.saturating_sub(global.len());
-            global.extend(spare.into_iter().take(room));
-        }
     }
 }
 
@@ -640,11 +634,15 @@ impl AsRef<[u8]> for Lent {
 impl Drop for Lent {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.buf);
+        if buf.len() == FILE_CHUNK {
+            if let Ok(mut spare) = SPARE_BUFFERS.lock() {
+                if spare.len() < MAX_SPARE_BUFFERS {
+                    spare.push(buf);
+                }
+            }
+        }
         let mut state = self.home.state();
         state.lent -= 1;
-        if buf.len() == FILE_CHUNK && state.spare.len() < MAX_LENT {
-            state.spare.push(buf);
-        }
         let waiting = state.waiting.take();
         drop(state);
         if let Some(waker) = waiting {
@@ -668,6 +666,13 @@ fn read_exact_at(file: &File, mut lent: Lent, len: usize, offset: u64) -> std::i
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+    if len < FILE_CHUNK {
+        // A short read (the file's tail, or a stream given little credit): the data is
+        // copied out and the buffer goes back at once, so what waits for the socket is
+        // `len` bytes, not a whole chunk's buffer (a flood of streams granted 16 KiB each
+        // would otherwise pin 64 KiB apiece).
+        return Ok(Bytes::copy_from_slice(&lent.buf[..len]));
     }
     lent.len = len;
     Ok(Bytes::from_owner(lent))

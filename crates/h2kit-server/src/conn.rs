@@ -26,13 +26,25 @@ use crate::body::Body;
 use crate::error::{BodyError, PushError};
 use crate::handler::{Handler, PushConn, Pusher, StreamInfo};
 use crate::log::{AccessLog, AccessLogger};
-use crate::msg::{Cmd, Credit, Inbound, Incoming};
-use crate::response::{ResponseCtx, StreamGuard, opens_tunnel, send_response, without_body};
+use crate::msg::{Cmd, Credit, Inbound, Incoming, Parked};
+use crate::response::{
+    LogLine, ResponseCtx, StreamGuard, opens_tunnel, send_body, send_response, without_body,
+};
 
-/// The least response data a stream may have in flight, whatever its window says.
+/// The least response data a stream may have in flight, whatever its window says, and the
+/// least credit granted at a time.
 const MIN_BUDGET: usize = 16 * 1024;
 /// How long a terminated connection may take to write its last frames.
 const LINGER: Duration = Duration::from_secs(5);
+/// How long response tasks may wait for credit while nothing waits for the socket (the
+/// budget is held by bodies that took credit and have not produced their data, such as a
+/// reader waiting on a slow source) before one of them gets credit beyond the budget.
+const STARVE_GRACE: Duration = Duration::from_millis(50);
+/// How long a response task may wait for credit before it is told to hand its body back
+/// and end (see `ResponseCtx::park`): credit comes back within milliseconds while the socket
+/// drains, so tasks park only when it does not (a peer that does not read), and a busy
+/// connection does not pay a task per read.
+const PARK_AFTER: Duration = Duration::from_millis(20);
 
 /// Everything the connection task is started with.
 pub(crate) struct ConnParams {
@@ -43,6 +55,15 @@ pub(crate) struct ConnParams {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// The core's `max_send_buffer_per_stream`: response credit never exceeds it.
     pub(crate) max_send_buffer: usize,
+    /// Response body bytes the connection holds for all its streams together (see
+    /// `Driver::grant_credit`).
+    pub(crate) send_budget: usize,
+    /// How long output may wait for a socket that accepts none of it before the connection
+    /// is dropped (the core's `send_stall_timeout`).
+    pub(crate) write_stall_timeout: Option<Duration>,
+    /// How long the TLS handshake or the h2c preface may take (see
+    /// `Builder::handshake_timeout`).
+    pub(crate) handshake_timeout: Duration,
 }
 
 struct Entry {
@@ -50,6 +71,17 @@ struct Entry {
     credit: Credit,
     /// Permits handed out so far.
     granted: u64,
+    /// The response task waits for credit: at least the first, up to the second.
+    asked: Option<(usize, usize)>,
+    /// `sent` when `grant_credit` last looked, and since when credit the task took has not
+    /// turned into data (see `STARVE_GRACE`).
+    last_sent: u64,
+    stuck_since: Option<Instant>,
+    /// When the task asked for the credit it waits for.
+    asked_at: Option<Instant>,
+    /// A response ready at once whose head is sent and whose body waits for credit before
+    /// its task starts (see `Driver::park`).
+    parked: Option<Box<Parked>>,
     /// Body bytes given to the core so far.
     sent: u64,
     response_done: bool,
@@ -65,6 +97,22 @@ struct Entry {
     /// gets FLOW_CONTROL_ERROR and a body that contradicts its content-length still gets
     /// PROTOCOL_ERROR, instead of a NO_ERROR reset that raced them.
     discarded: u32,
+}
+
+/// A response a handler produced in its task, for the connection to send (`Cmd::Ready`).
+pub(crate) struct Ready {
+    pub(crate) response: Response<Body>,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) start: Option<Instant>,
+}
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ready")
+            .field("status", &self.response.status())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Unread request body bytes after which an answered upload is stopped (see
@@ -112,6 +160,23 @@ struct Driver {
     heads: Option<Box<HeadCache>>,
     streams: HashMap<u32, Entry>,
     max_budget: usize,
+    /// See `ConnParams::send_budget`.
+    send_budget: usize,
+    /// Streams whose tasks asked for credit may now get it (a task asked, or an entry left).
+    credit_dirty: bool,
+    /// The lowest stream id the next grant round starts at (round robin).
+    next_grant: u32,
+    /// Scratch list of streams waiting for credit: id and bytes outstanding.
+    waiting: Vec<(u32, u64)>,
+    /// See `ConnParams::write_stall_timeout`.
+    write_stall_timeout: Option<Duration>,
+    /// Since when gathered output has waited for the socket without any of it written.
+    write_blocked_since: Option<Instant>,
+    /// Since when response tasks have waited for credit that only bodies still producing
+    /// their data hold (see `STARVE_GRACE`).
+    starved_since: Option<Instant>,
+    /// When a waiting task will have waited `PARK_AFTER`.
+    park_due: Option<Instant>,
     terminated_at: Option<Instant>,
     /// Entries with `stop_request` set.
     stop_requests: usize,
@@ -149,6 +214,12 @@ impl Link {
     }
 }
 
+/// The connection's command channel, made if it has none (a connection with streams always
+/// has one: the first request made it, and it is released only without streams).
+fn ensure_link<'a>(link: &'a mut Option<Link>, ctx: &ResponseCtx, tls: bool) -> &'a Link {
+    link.get_or_insert_with(|| Link::new(ctx, tls))
+}
+
 /// The next command, or never without a link.
 async fn next_cmd(link: &mut Option<Link>) -> Option<Cmd> {
     match link {
@@ -170,6 +241,7 @@ impl Driver {
             logger: params.logger,
             remote_addr: params.remote_addr,
             min_read: MIN_BUDGET.min(max_budget),
+            park: Arc::new(tokio::sync::Notify::new()),
         };
         Driver {
             core,
@@ -183,6 +255,14 @@ impl Driver {
             streams: HashMap::new(),
             stop_requests: 0,
             max_budget,
+            send_budget: params.send_budget.max(MIN_BUDGET.min(max_budget)),
+            credit_dirty: false,
+            next_grant: 0,
+            waiting: Vec::new(),
+            write_stall_timeout: params.write_stall_timeout,
+            write_blocked_since: None,
+            starved_since: None,
+            park_due: None,
             terminated_at: None,
         }
     }
@@ -207,13 +287,41 @@ impl Driver {
                 // Unread body data may just have arrived for an answered stream.
                 self.stop_unread_requests();
             }
+            if self.starved_since.is_some_and(|t| now >= t + STARVE_GRACE) {
+                // Look again: credit taken and unused for that long stops counting.
+                self.starved_since = None;
+                self.credit_dirty = true;
+            }
+            if self.park_due.is_some_and(|t| now >= t) {
+                self.park_due = None;
+                self.credit_dirty = true;
+            }
             if io.fill(&mut self.core, now, &mut ()) > 0 {
-                self.top_up_credit();
+                self.grant_credit(now);
                 if self.stop_requests > 0 {
                     self.stop_unread_requests();
                 }
                 // Writing may end a draining connection (Event::Terminated).
                 self.drain_events();
+            }
+            if self.credit_dirty {
+                self.grant_credit(now);
+            }
+            if !io.has_output() {
+                self.write_blocked_since = None;
+            } else if self.write_blocked_since.is_none() {
+                self.write_blocked_since = Some(now);
+            }
+            let write_deadline = self
+                .write_blocked_since
+                .zip(self.write_stall_timeout)
+                .map(|(since, timeout)| since + timeout);
+            if write_deadline.is_some_and(|t| now >= t) {
+                // The peer reads none of what we write (its windows may be wide open, which
+                // the core's send-stall timeout cannot see): what we hold for it is bounded
+                // by `send_budget`, the time by this.
+                tracing::debug!("the peer reads nothing: closing the connection");
+                return Ok(());
             }
             if let Some(e) = io.take_error() {
                 return Err(e);
@@ -228,13 +336,21 @@ impl Driver {
                 }
             }
             let release_link = self.release_unused_link(now);
-            let wake_at = match (self.terminated_at.map(|t| t + LINGER), release_link) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let linger = self.terminated_at.map(|t| t + LINGER);
+            let starve_deadline = self.starved_since.map(|t| t + STARVE_GRACE);
+            let extra = [
+                linger,
+                write_deadline,
+                starve_deadline,
+                self.park_due,
+                release_link,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let mut quiet = ();
             let wake = tokio::select! {
-                step = io.step(&mut self.core, &mut quiet, wake_at) => Wake::Io(step),
+                step = io.step(&mut self.core, &mut quiet, extra) => Wake::Io(step),
                 c = next_cmd(&mut self.link) => Wake::Cmd(c),
                 r = self.shutdown.changed(), if !shutdown_seen => {
                     if r.is_err() || *self.shutdown.borrow() { Wake::Shutdown } else { continue }
@@ -249,6 +365,7 @@ impl Driver {
                     }
                     self.drain_commands();
                 }
+                Wake::Io(Step::Wrote(_)) => self.write_blocked_since = None,
                 Wake::Io(_) => {}
                 Wake::Cmd(Some(c)) => {
                     self.on_cmd(c);
@@ -276,8 +393,7 @@ impl Driver {
     /// The command channel, made if the connection has none.
     fn link(&mut self) -> &Link {
         self.link_unused_since = None;
-        let (ctx, tls) = (&self.ctx, self.tls);
-        self.link.get_or_insert_with(|| Link::new(ctx, tls))
+        ensure_link(&mut self.link, &self.ctx, self.tls)
     }
 
     /// Drops the command channel once it has been unused for [`RELEASE_LINK_AFTER`];
@@ -337,6 +453,7 @@ impl Driver {
                     tracing::debug!(stream = stream.get(), %error, "stream reset");
                     if let Some(e) = self.streams.remove(&stream.get()) {
                         Self::kill(e, BodyError::Reset(error));
+                        self.credit_dirty = true;
                     }
                 }
                 Event::Terminated { error } => {
@@ -371,19 +488,25 @@ impl Driver {
             .clamp(MIN_BUDGET.min(self.max_budget), self.max_budget)
     }
 
+    /// A stream's entry, with no credit yet: its response task asks for credit when it has
+    /// something to send (see `grant_credit`).
     fn new_entry(
         &mut self,
         id: StreamId,
         body_tx: Option<mpsc::UnboundedSender<Incoming>>,
     ) -> Credit {
-        let budget = self.budget(id);
-        let credit = Arc::new(Semaphore::new(budget));
+        let credit = Arc::new(Semaphore::new(0));
         self.streams.insert(
             id.get(),
             Entry {
                 body_tx,
                 credit: credit.clone(),
-                granted: budget as u64,
+                granted: 0,
+                asked: None,
+                last_sent: 0,
+                stuck_since: None,
+                asked_at: None,
+                parked: None,
                 sent: 0,
                 response_done: false,
                 stop_request: false,
@@ -477,30 +600,185 @@ impl Driver {
                 }
             }
         }
+        if let Some(r) = response.take() {
+            response = self.park(stream, method.clone(), &mut path, r, start);
+            if response.is_none() {
+                return false;
+            }
+        }
+        // A request without a body whose handler answers later hands the response back to
+        // the connection, which sends it as it does one ready at once: the task ends there,
+        // instead of waiting (with the whole response) for credit.
+        let hand_back = body_tx.is_none() && response.is_none();
         let credit = self.new_entry(stream, body_tx);
-        let ctx = self.ctx.clone();
         let cmd = self.link().tx.clone();
-        let task = tokio::spawn(async move {
-            let guard = StreamGuard {
-                id: stream,
-                cmd: cmd.clone(),
-                armed: true,
-            };
-            let response = match response {
-                Some(r) => r,
-                None => future.await,
-            };
-            let mut guard = guard;
-            guard.armed = false;
-            send_response(
-                ctx, cmd, stream, credit, method, path, response, false, start,
-            )
-            .await;
-        });
+        let task = if hand_back {
+            // A small task: the handler's future and what the log line needs, nothing of a
+            // response being sent.
+            tokio::spawn(async move {
+                let mut guard = StreamGuard {
+                    id: stream,
+                    cmd: cmd.clone(),
+                    armed: true,
+                };
+                let response = future.await;
+                guard.armed = false;
+                let ready = Box::new(Ready {
+                    response,
+                    method,
+                    path,
+                    start,
+                });
+                let _ = cmd.send(Cmd::Ready { id: stream, ready });
+            })
+        } else {
+            let ctx = self.ctx.clone();
+            tokio::spawn(async move {
+                let guard = StreamGuard {
+                    id: stream,
+                    cmd: cmd.clone(),
+                    armed: true,
+                };
+                let response = match response {
+                    Some(r) => r,
+                    None => future.await,
+                };
+                let mut guard = guard;
+                guard.armed = false;
+                send_response(
+                    ctx, cmd, stream, credit, method, path, response, false, start,
+                )
+                .await;
+            })
+        };
         if let Some(e) = self.streams.get_mut(&stream.get()) {
             e.abort = Some(task.abort_handle());
         }
         true
+    }
+
+    /// Sends the head of a response that was ready at once with a body to stream, and parks
+    /// the body in the stream's entry: its task starts once the stream is granted credit
+    /// (see `grant_credit`), so a stream waiting for the connection's budget costs its entry
+    /// and its body, not a task (a flood of large responses nobody reads would otherwise
+    /// hold one task per stream). Returns the response when it is not parked (a tunnel, or
+    /// nothing to stream), `None` when it was parked or refused.
+    fn park(
+        &mut self,
+        id: StreamId,
+        method: Method,
+        path: &mut String,
+        response: Response<Body>,
+        start: Option<Instant>,
+    ) -> Option<Response<Body>> {
+        let status = response.status();
+        // Only a body read on demand (a file, a reader) waits for credit before it produces
+        // anything; any other produces its data first (a channel may hold a stream open
+        // without sending) and asks for credit then, from its task.
+        if opens_tunnel(&method, status)
+            || response.body().is_end_stream()
+            || !response.body().reads_on_demand()
+        {
+            return Some(response);
+        }
+        let (parts, body) = response.into_parts();
+        let mut fields = Vec::new();
+        extend_response_fields(&mut fields, status, &parts.headers);
+        drop(parts);
+        if let Err(error) = self.core.send_response(id, fields, false) {
+            tracing::debug!(stream = id.get(), %error, "response refused by the core");
+            let _ = self.core.reset(id, ErrorCode::INTERNAL_ERROR);
+            return None;
+        }
+        let want = body.next_read_size().max(1);
+        let min = self.ctx.min_read.min(want).max(1);
+        if !self.streams.contains_key(&id.get()) {
+            let _ = self.new_entry(id, None);
+        }
+        if let Some(e) = self.streams.get_mut(&id.get()) {
+            e.asked = Some((min, want));
+            e.parked = Some(Box::new(Parked {
+                line: LogLine {
+                    method,
+                    path: std::mem::take(path),
+                    status,
+                    pushed: false,
+                    start,
+                    bytes: 0,
+                },
+                body,
+                min,
+                want,
+            }));
+        }
+        self.credit_dirty = true;
+        None
+    }
+
+    /// Sends the response a handler produced in its task (`Cmd::Ready`) as one ready at once:
+    /// answered now if its body is in memory, else parked until the stream has credit (a
+    /// tunnel, or a response without body data, gets a task of its own).
+    fn on_ready(&mut self, id: StreamId, ready: Ready) {
+        let Some(e) = self.streams.get_mut(&id.get()) else {
+            return;
+        };
+        e.abort = None;
+        let Ready {
+            response,
+            method,
+            mut path,
+            start,
+        } = ready;
+        let response = match self.answer_now(id, &method, &mut path, response, start, Vec::new()) {
+            None => {
+                self.response_done(id);
+                return;
+            }
+            Some(r) => r,
+        };
+        let Some(response) = self.park(id, method.clone(), &mut path, response, start) else {
+            if self
+                .streams
+                .get(&id.get())
+                .is_some_and(|e| e.parked.is_none())
+            {
+                // Refused by the core (and reset).
+                self.response_done(id);
+            }
+            return;
+        };
+        let Some(e) = self.streams.get_mut(&id.get()) else {
+            return;
+        };
+        let task = tokio::spawn(send_response(
+            self.ctx.clone(),
+            ensure_link(&mut self.link, &self.ctx, self.tls).tx.clone(),
+            id,
+            e.credit.clone(),
+            method,
+            path,
+            response,
+            false,
+            start,
+        ));
+        e.abort = Some(task.abort_handle());
+    }
+
+    /// Starts the task of a parked response (see `park`), which now has credit.
+    fn unpark(ctx: &ResponseCtx, cmd: &mpsc::UnboundedSender<Cmd>, id: StreamId, e: &mut Entry) {
+        if let Some(p) = e.parked.take() {
+            let Parked { line, body, .. } = *p;
+            let task = tokio::spawn(send_body(
+                ctx.clone(),
+                cmd.clone(),
+                id,
+                e.credit.clone(),
+                line,
+                None,
+                body,
+            ));
+            e.abort = Some(task.abort_handle());
+        }
     }
 
     /// Sends a response whose body is already in memory (no trailers, within the stream's
@@ -593,6 +871,7 @@ impl Driver {
         if let Some(e) = self.streams.get(&id.get()) {
             if e.response_done && e.body_tx.is_none() {
                 self.streams.remove(&id.get());
+                self.credit_dirty = true;
             }
         }
     }
@@ -612,6 +891,7 @@ impl Driver {
     fn reset_stream(&mut self, id: StreamId, code: ErrorCode) {
         let _ = self.core.reset(id, code);
         if let Some(e) = self.streams.remove(&id.get()) {
+            self.credit_dirty = true;
             Self::kill(
                 e,
                 BodyError::Reset(StreamError::Reset {
@@ -702,6 +982,31 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
+            Cmd::Ready { id, ready } => self.on_ready(id, *ready),
+            Cmd::Park { id, parked } => {
+                let ctx = &self.ctx;
+                let cmd = &ensure_link(&mut self.link, ctx, self.tls).tx;
+                if let Some(e) = self.streams.get_mut(&id.get()) {
+                    e.abort = None;
+                    let (min, want) = (parked.min, parked.want);
+                    e.parked = Some(parked);
+                    if e.credit.available_permits() >= min {
+                        // Granted while the task decided to park.
+                        e.asked = None;
+                        Self::unpark(ctx, cmd, id, e);
+                    } else {
+                        e.asked = Some((min, want));
+                        self.credit_dirty = true;
+                    }
+                }
+            }
+            Cmd::Credit { id, min, want } => {
+                if let Some(e) = self.streams.get_mut(&id.get()) {
+                    e.asked = Some((min, want));
+                    e.asked_at = Some(Instant::now());
+                    self.credit_dirty = true;
+                }
+            }
             Cmd::Abandoned { id } => {
                 if self
                     .streams
@@ -758,30 +1063,153 @@ impl Driver {
         for id in done {
             let _ = self.core.reset(id, ErrorCode::NO_ERROR);
             self.streams.remove(&id.get());
+            self.credit_dirty = true;
         }
         // Entries may also have left another way (the request ended after all).
         self.stop_requests = self.streams.values().filter(|e| e.stop_request).count();
     }
 
-    /// Gives each streaming response credit up to its budget: bytes in flight between the
-    /// response task and the wire (unused permits, the channel, the core's queue) stay within
-    /// the stream's send window (at least 16 KiB, at most 1 MiB).
-    fn top_up_credit(&mut self) {
-        let max_budget = self.max_budget;
+    /// Grants the response tasks waiting for credit what they asked for, within two budgets:
+    /// the stream's (bytes handed out and not yet written stay within its send window, at
+    /// least 16 KiB, at most 1 MiB) and the connection's (`send_budget` for all its streams
+    /// together). Bytes "handed out" are permits not yet used, data on its way to the core
+    /// and data queued in the core; they leave the budgets as the core writes them to the
+    /// socket, so a peer that does not read holds at most `send_budget` of response data,
+    /// however many streams it opens. Waiting streams are served round robin, at least
+    /// `MIN_BUDGET` (or what they need, if less) at a time.
+    fn grant_credit(&mut self, now: Instant) {
+        self.credit_dirty = false;
+        let mut used = 0u64;
+        // Credit taken by tasks and not yet written: its writing will free credit.
+        let mut in_flight = 0u64;
+        // Data the core holds for the socket: written as the socket drains.
+        let mut queued_any = false;
+        self.waiting.clear();
         for (&raw, e) in self.streams.iter_mut() {
-            if e.response_done || e.sent == 0 {
-                continue;
-            }
             let id = StreamId::new(raw);
             let queued = self.core.stream(id).map_or(0, |s| s.queued()) as u64;
+            queued_any |= queued > 0;
+            if e.response_done {
+                used += queued;
+                in_flight += queued;
+                continue;
+            }
             let written = e.sent.saturating_sub(queued);
             let outstanding = e.granted.saturating_sub(written);
-            let budget = (self.core.send_capacity(id) as usize)
-                .clamp(MIN_BUDGET.min(max_budget), max_budget) as u64;
-            if outstanding < budget {
-                let add = budget - outstanding;
-                e.credit.add_permits(add as usize);
-                e.granted += add;
+            let available = e.credit.available_permits() as u64;
+            // Credit the task took and has not turned into data yet: a file read takes
+            // microseconds, a reader may wait on its source for as long as it likes.
+            let taken = e.granted.saturating_sub(e.sent).saturating_sub(available);
+            if taken == 0 || e.sent != e.last_sent {
+                e.last_sent = e.sent;
+                e.stuck_since = None;
+            } else if now >= *e.stuck_since.get_or_insert(now) + STARVE_GRACE {
+                // Stuck: its credit no longer holds the others back (the budget is exceeded
+                // by it once its data comes).
+                used += outstanding - taken;
+                in_flight += outstanding.saturating_sub(available) - taken;
+                if e.asked.is_some() {
+                    self.waiting.push((raw, outstanding - taken));
+                }
+                continue;
+            }
+            used += outstanding;
+            in_flight += outstanding.saturating_sub(available);
+            if e.asked.is_some() {
+                self.waiting.push((raw, outstanding));
+            }
+        }
+        if self.waiting.is_empty() {
+            self.starved_since = None;
+            return;
+        }
+        let mut left = (self.send_budget as u64).saturating_sub(used);
+        self.waiting.sort_unstable_by_key(|w| w.0);
+        let start = self.waiting.partition_point(|w| w.0 < self.next_grant);
+        self.waiting.rotate_left(start);
+        let max_budget = self.max_budget as u64;
+        let min_budget = MIN_BUDGET.min(self.max_budget) as u64;
+        let mut granted_any = false;
+        let mut park = false;
+        self.park_due = None;
+        for i in 0..self.waiting.len() {
+            let (raw, outstanding) = self.waiting[i];
+            let capacity = u64::from(self.core.send_capacity(StreamId::new(raw)));
+            let Some(e) = self.streams.get_mut(&raw) else {
+                continue;
+            };
+            let Some((min, want)) = e.asked else {
+                continue;
+            };
+            let budget = capacity.clamp(min_budget, max_budget);
+            let have = e.credit.available_permits() as u64;
+            let full = (want as u64)
+                .saturating_sub(have)
+                .min(budget.saturating_sub(outstanding))
+                .min(self.send_budget as u64);
+            let add = full.min(left);
+            // Less than a read asked for while data waits for the socket: its writing will
+            // soon free enough for a whole read (a short read is copied out of its buffer),
+            // and the streams after this one wait too, so that it is the next served.
+            let whole_read = min > 1 && add < full && queued_any;
+            // Or not enough to let the task go on: it would only hold credit others need.
+            if whole_read || add == 0 || have + add < min as u64 {
+                if e.parked.is_none() {
+                    match e.asked_at {
+                        Some(t) if now >= t + PARK_AFTER => park = true,
+                        Some(t) => {
+                            let due = t + PARK_AFTER;
+                            self.park_due = Some(self.park_due.map_or(due, |d| d.min(due)));
+                        }
+                        None => {}
+                    }
+                }
+                if whole_read {
+                    break;
+                }
+                continue;
+            }
+            e.credit.add_permits(add as usize);
+            e.granted += add;
+            e.asked = None;
+            let cmd = &ensure_link(&mut self.link, &self.ctx, self.tls).tx;
+            Self::unpark(&self.ctx, cmd, StreamId::new(raw), e);
+            left -= add;
+            granted_any = true;
+            self.next_grant = raw + 1;
+        }
+        if park {
+            // Tasks that have waited `PARK_AFTER` hand their bodies back and end (see
+            // `ResponseCtx::park`); so do the others waiting right now.
+            self.ctx.park.notify_waiters();
+        }
+        let unserved = self
+            .waiting
+            .iter()
+            .any(|&(raw, _)| self.streams.get(&raw).is_some_and(|e| e.asked.is_some()));
+        if unserved && !queued_any {
+            // No write will come to free credit: look again after `STARVE_GRACE`, when
+            // credit taken and unused meanwhile (a reader waiting on its source) stops
+            // counting.
+            self.starved_since.get_or_insert(now);
+        } else {
+            self.starved_since = None;
+        }
+        if !granted_any && in_flight == 0 {
+            // No credit is in use (what is held, unused, is held by tasks that themselves
+            // wait): nothing will free any.
+            // The first waiting task gets its minimum anyway, so that none waits forever.
+            // This exceeds the budget by one read at most.
+            let raw = self.waiting[0].0;
+            if let Some(e) = self.streams.get_mut(&raw) {
+                if let Some((min, _)) = e.asked.take() {
+                    let add = (min as u64).saturating_sub(e.credit.available_permits() as u64);
+                    e.credit.add_permits(add as usize);
+                    e.granted += add;
+                    let cmd = &ensure_link(&mut self.link, &self.ctx, self.tls).tx;
+                    Self::unpark(&self.ctx, cmd, StreamId::new(raw), e);
+                    self.next_grant = raw + 1;
+                }
             }
         }
     }
@@ -912,5 +1340,101 @@ mod tests {
             ("/big".to_owned(), StatusCode::OK, 3 << 20, true),
         ];
         assert_eq!(logged, want);
+    }
+
+    /// Issue 15: with the smallest connection send budget, streams whose handlers hold a
+    /// body open without sending hold no credit, readers stuck on their source hold theirs
+    /// only for a while, and many large responses at once (files read on demand and bodies
+    /// in memory, parked and resumed as credit frees) all arrive whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_send_budget_serves_many_large_responses_beside_idle_ones() {
+        const FILE_LEN: usize = 300 * 1024;
+        let path = std::env::temp_dir().join(format!("h2kit-budget-{}", std::process::id()));
+        std::fs::write(&path, pattern(FILE_LEN)).unwrap();
+        let file = Arc::new(std::fs::File::open(&path).unwrap());
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let keep = held.clone();
+        let sources = Arc::new(Mutex::new(Vec::new()));
+        let sources_in = sources.clone();
+        let server = Server::builder()
+            .connection_send_budget(16 * 1024)
+            .build()
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve_with_shutdown(
+                    move |req: Request<Body>| {
+                        let file = file.clone();
+                        let keep = keep.clone();
+                        let sources = sources_in.clone();
+                        async move {
+                            match req.uri().path() {
+                                "/stuck" => {
+                                    // A reader whose source never writes.
+                                    let (source, reader) = tokio::io::duplex(64);
+                                    sources.lock().unwrap().push(source);
+                                    Response::new(Body::from_reader(reader, Some(1 << 20)))
+                                }
+                                "/hold" => {
+                                    let (tx, body) = Body::channel();
+                                    keep.lock().unwrap().push(tx);
+                                    Response::new(body)
+                                }
+                                "/file" => Response::new(Body::from_file(file, 0, FILE_LEN as u64)),
+                                _ => Response::new(Body::full(pattern(FILE_LEN))),
+                            }
+                        }
+                    },
+                    async move {
+                        let _ = stopped.await;
+                    },
+                )
+                .await
+                .unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut holds = Vec::new();
+        for _ in 0..40 {
+            let mut c = client.clone().ready().await.unwrap();
+            holds.push(c.send_request(get("/hold"), true).unwrap());
+        }
+        for _ in 0..4 {
+            let mut c = client.clone().ready().await.unwrap();
+            holds.push(c.send_request(get("/stuck"), true).unwrap());
+        }
+        let mut fetches = Vec::new();
+        for i in 0..24 {
+            let mut c = client.clone().ready().await.unwrap();
+            let (resp, _) = c
+                .send_request(get(if i % 4 == 0 { "/mem" } else { "/file" }), true)
+                .unwrap();
+            fetches.push(tokio::spawn(async move {
+                read_body(resp.await.unwrap().into_body()).await
+            }));
+        }
+        let all = async {
+            for f in fetches {
+                assert_eq!(f.await.unwrap(), pattern(FILE_LEN));
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("every large response arrives");
+        assert_eq!(held.lock().unwrap().len(), 40);
+        assert_eq!(sources.lock().unwrap().len(), 4);
+        drop(holds);
+        drop(client);
+        stop.send(()).unwrap();
+        held.lock().unwrap().clear();
+        sources.lock().unwrap().clear();
+        let _ = task.await;
+        let _ = std::fs::remove_file(&path);
     }
 }

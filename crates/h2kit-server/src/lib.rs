@@ -108,4 +108,7 @@ pub use h2kit::http::Protocol;
 pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
 pub use handler::{BoxFuture, Handler, Pusher, StreamInfo};
 pub use log::{AccessLog, AccessLogWriter, AccessLogger};
-pub use server::{Builder, Certificate, DEFAULT_NOTSENT_LOWAT, Error, Server};
+pub use server::{
+    Builder, Certificate, DEFAULT_CONNECTION_SEND_BUDGET, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_NOTSENT_LOWAT, Error, Server,
+};

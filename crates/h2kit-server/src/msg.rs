@@ -13,8 +13,28 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::error::{BodyError, PushError};
 
 /// Response-body credit: permits are bytes the response task may hand to the connection,
-/// topped up as the connection writes.
+/// granted when the task asks for them ([`Cmd::Credit`]) and the connection's budget allows.
 pub(crate) type Credit = Arc<Semaphore>;
+
+/// A response body waiting for credit without a task, its head sent, and what its log line
+/// needs.
+pub(crate) struct Parked {
+    pub(crate) line: crate::response::LogLine,
+    pub(crate) body: crate::body::Body,
+    /// The credit its next read waits for: at least this…
+    pub(crate) min: usize,
+    /// …and up to this.
+    pub(crate) want: usize,
+}
+
+impl std::fmt::Debug for Parked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parked")
+            .field("min", &self.min)
+            .field("want", &self.want)
+            .finish_non_exhaustive()
+    }
+}
 
 /// What request tasks ask of the connection task.
 #[derive(Debug)]
@@ -50,6 +70,24 @@ pub(crate) enum Cmd {
     /// The task ended without completing the response (panic, abort, dropped body).
     Abandoned {
         id: StreamId,
+    },
+    /// The handler of a request without a body answered: the connection sends the response
+    /// (at once if its body is in memory, else once the stream has credit).
+    Ready {
+        id: StreamId,
+        ready: Box<crate::conn::Ready>,
+    },
+    /// The task ends without credit: the connection keeps the body until it has credit for
+    /// it (see `ResponseCtx::park`).
+    Park {
+        id: StreamId,
+        parked: Box<Parked>,
+    },
+    /// The task waits for at least `min` and would take up to `want` bytes of credit.
+    Credit {
+        id: StreamId,
+        min: usize,
+        want: usize,
     },
 }
 

@@ -4,17 +4,18 @@
 //! at once itself ([`conn`](crate::conn)).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2kit::http::{extend_response_fields, trailer_fields};
 use h2kit::{ErrorCode, Field, StreamId};
 use http::{Method, Response, StatusCode};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::body::{Body, Frame};
 use crate::log::{AccessLog, AccessLogger};
-use crate::msg::{Cmd, Credit};
+use crate::msg::{Cmd, Credit, Parked};
 
 /// Per-connection facts the response tasks need.
 #[derive(Clone)]
@@ -23,9 +24,13 @@ pub(crate) struct ResponseCtx {
     /// level when that is enabled.
     pub(crate) logger: Option<AccessLogger>,
     pub(crate) remote_addr: Option<SocketAddr>,
-    /// The least credit a stream is always topped up to: what an on-demand body waits for
-    /// before a read (see `acquire_for_read`).
+    /// What an on-demand body waits for before a read (see `acquire_for_read`): the
+    /// connection grants at least this much at a time.
     pub(crate) min_read: usize,
+    /// Notified when the connection cannot grant credit to every task that waits for it:
+    /// a task waiting to read an on-demand body then hands the body back to the connection
+    /// and ends (see `send_body`), so a stream that waits costs no task.
+    pub(crate) park: Arc<Notify>,
 }
 
 impl ResponseCtx {
@@ -85,9 +90,29 @@ impl Drop for StreamGuard {
     }
 }
 
+/// Asks the connection for credit (at least `min`, up to `want`) unless the stream already
+/// holds `min`: the connection grants credit only to tasks that wait for it, so a handler
+/// that holds a stream open without sending holds none.
+fn ask(credit: &Semaphore, asker: &Asker<'_>, min: usize, want: usize) {
+    if credit.available_permits() < min {
+        let _ = asker.cmd.send(Cmd::Credit {
+            id: asker.id,
+            min,
+            want,
+        });
+    }
+}
+
+/// The stream a response task asks credit for, and where it asks.
+struct Asker<'a> {
+    cmd: &'a mpsc::UnboundedSender<Cmd>,
+    id: StreamId,
+}
+
 /// Takes up to `want` bytes of credit, waiting for at least one. `None` when the stream is
 /// gone.
-async fn acquire(credit: &Semaphore, want: usize) -> Option<usize> {
+async fn acquire(credit: &Semaphore, asker: &Asker<'_>, want: usize) -> Option<usize> {
+    ask(credit, asker, 1, want);
     let first = credit.acquire().await.ok()?;
     first.forget();
     let extra = credit.available_permits().min(want.saturating_sub(1));
@@ -101,26 +126,58 @@ async fn acquire(credit: &Semaphore, want: usize) -> Option<usize> {
     Some(1)
 }
 
+/// What a task waiting to read an on-demand body got.
+enum ForRead {
+    /// This much credit.
+    Credit(usize),
+    /// The stream is gone.
+    Gone,
+    /// The connection has no credit for it now: park the body (see `ResponseCtx::park`).
+    Park,
+}
+
 /// Takes at least `min` (when `want` is that large) and up to `want` bytes of credit, waiting
-/// for them: a body read on demand is not read a few bytes at a time. The wait ends when `min`
-/// is at most `ResponseCtx::min_read`, the least a stream's credit is topped up to. `None`
-/// when the stream is gone.
-async fn acquire_for_read(credit: &Semaphore, min: usize, want: usize) -> Option<usize> {
+/// for them: a body read on demand is not read a few bytes at a time. The connection grants
+/// at least `ResponseCtx::min_read` at a time, so the wait ends when `min` is at most that;
+/// or it tells waiting tasks to park (`park` is notified).
+async fn acquire_for_read(
+    credit: &Semaphore,
+    asker: &Asker<'_>,
+    park: &Notify,
+    min: usize,
+    want: usize,
+) -> ForRead {
     let min = min.min(want).max(1);
-    let first = credit
-        .acquire_many(u32::try_from(min).unwrap_or(u32::MAX))
-        .await
-        .ok()?;
+    ask(credit, asker, min, want);
+    let first = loop {
+        let notified = park.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        tokio::select! {
+            biased;
+            permit = credit.acquire_many(u32::try_from(min).unwrap_or(u32::MAX)) => {
+                match permit {
+                    Ok(p) => break p,
+                    Err(_) => return ForRead::Gone,
+                }
+            }
+            () = &mut notified => {
+                if credit.available_permits() < min {
+                    return ForRead::Park;
+                }
+            }
+        }
+    };
     first.forget();
     let extra = credit.available_permits().min(want.saturating_sub(min));
     let extra = u32::try_from(extra).unwrap_or(u32::MAX);
     if extra > 0 {
         if let Ok(p) = credit.try_acquire_many(extra) {
             p.forget();
-            return Some(min + extra as usize);
+            return ForRead::Credit(min + extra as usize);
         }
     }
-    Some(min)
+    ForRead::Credit(min)
 }
 
 /// Sends the response head, without data, unless it went out already.
@@ -155,23 +212,65 @@ pub(crate) async fn send_response(
     pushed: bool,
     start: Option<Instant>,
 ) {
+    let (mut parts, body) = response.into_parts();
+    let status = parts.status;
+    if opens_tunnel(&method, status) {
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+    }
+    let mut fields = Vec::new();
+    extend_response_fields(&mut fields, status, &parts.headers);
+    // The header map is in `fields` now: its memory goes before any wait for credit.
+    drop(parts);
+    let line = LogLine {
+        method,
+        path,
+        status,
+        pushed,
+        start,
+        bytes: 0,
+    };
+    send_body(ctx, cmd, id, credit, line, Some(fields), body).await;
+}
+
+/// What the access log line of a response says besides its outcome.
+pub(crate) struct LogLine {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) status: StatusCode,
+    pub(crate) pushed: bool,
+    pub(crate) start: Option<Instant>,
+    /// Body bytes sent so far (by the task before a parked body's).
+    pub(crate) bytes: u64,
+}
+
+/// Runs a response out after its head was converted: `head` (unless the connection sent it
+/// already), then `body` as credit allows, then trailers or END_STREAM; then the access log
+/// line.
+pub(crate) async fn send_body(
+    ctx: ResponseCtx,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    id: StreamId,
+    credit: Credit,
+    line: LogLine,
+    mut head: Option<Vec<Field>>,
+    mut body: Body,
+) {
     let mut guard = StreamGuard {
         id,
         cmd: cmd.clone(),
         armed: true,
     };
-    let (mut parts, mut body) = response.into_parts();
-    let status = parts.status;
+    let LogLine {
+        method,
+        path,
+        status,
+        pushed,
+        start,
+        mut bytes,
+    } = line;
     let tunnel = opens_tunnel(&method, status);
-    if tunnel {
-        parts.headers.remove(http::header::CONTENT_LENGTH);
-    }
-    let mut fields = Vec::new();
-    extend_response_fields(&mut fields, status, &parts.headers);
     let no_body = without_body(&method, status);
-    let mut bytes = 0u64;
     let mut complete = false;
-    let mut head = Some(fields);
     if no_body || body.is_end_stream() {
         send_head(&cmd, id, &mut head, true);
         complete = true;
@@ -188,8 +287,37 @@ pub(crate) async fn send_response(
             let mut held = 0;
             if body.reads_on_demand() {
                 let want = body.next_read_size();
-                let Some(n) = acquire_for_read(&credit, ctx.min_read, want).await else {
-                    break 'body;
+                if credit.available_permits() < ctx.min_read.min(want).max(1) {
+                    // The wait for credit may be long (the connection's budget is spent on
+                    // other streams, or the peer's window is closed): the head goes out first
+                    // instead of waiting in memory with the body.
+                    send_head(&cmd, id, &mut head, false);
+                }
+                let asker = Asker { cmd: &cmd, id };
+                let min = ctx.min_read.min(want).max(1);
+                let n = match acquire_for_read(&credit, &asker, &ctx.park, min, want).await {
+                    ForRead::Credit(n) => n,
+                    ForRead::Gone => break 'body,
+                    ForRead::Park => {
+                        // The head is out (above): the connection keeps the body and starts
+                        // a task for it again once it has credit.
+                        guard.armed = false;
+                        let parked = Box::new(Parked {
+                            line: LogLine {
+                                method,
+                                path,
+                                status,
+                                pushed,
+                                start,
+                                bytes,
+                            },
+                            body,
+                            min,
+                            want,
+                        });
+                        let _ = cmd.send(Cmd::Park { id, parked });
+                        return;
+                    }
                 };
                 held = n;
                 body.limit_next_read(n);
@@ -236,10 +364,15 @@ pub(crate) async fn send_response(
                     }
                     while !d.is_empty() {
                         let n = match std::mem::take(&mut held) {
-                            0 => match acquire(&credit, d.len()).await {
-                                Some(n) => n,
-                                None => break 'body,
-                            },
+                            0 => {
+                                if credit.available_permits() == 0 {
+                                    send_head(&cmd, id, &mut head, false);
+                                }
+                                match acquire(&credit, &Asker { cmd: &cmd, id }, d.len()).await {
+                                    Some(n) => n,
+                                    None => break 'body,
+                                }
+                            }
                             n => n,
                         };
                         let piece = d.split_to(n.min(d.len()));

@@ -26,8 +26,12 @@ use crate::log::{AccessLog, AccessLogger};
 
 /// The largest HTTP/1.1 request head accepted on an h2c connection (for `Upgrade: h2c`).
 const MAX_HTTP1_HEAD: usize = 16 * 1024;
-/// How long a client has to finish the TLS handshake or send its first bytes.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client has by default to finish the TLS handshake, or to send the h2c preface
+/// (see [`Builder::handshake_timeout`]).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Response body data a connection holds by default for all its streams together (see
+/// [`Builder::connection_send_budget`]).
+pub const DEFAULT_CONNECTION_SEND_BUDGET: usize = 64 * 1024;
 
 /// Why a server could not start or run.
 #[non_exhaustive]
@@ -115,6 +119,8 @@ pub struct Builder {
     logger: Option<AccessLogger>,
     connect_protocol: Option<bool>,
     notsent_lowat: Option<u32>,
+    handshake_timeout: Duration,
+    send_budget: usize,
 }
 
 /// The default [`Builder::tcp_notsent_lowat`]: 128 KiB of not-yet-sent data in each
@@ -129,6 +135,8 @@ impl fmt::Debug for Builder {
             .field("addr", &self.addr)
             .field("transport", &self.transport)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("send_budget", &self.send_budget)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +152,8 @@ impl Default for Builder {
             logger: None,
             connect_protocol: None,
             notsent_lowat: Some(DEFAULT_NOTSENT_LOWAT),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            send_budget: DEFAULT_CONNECTION_SEND_BUDGET,
         }
     }
 }
@@ -187,6 +197,34 @@ impl Builder {
     /// The core configuration of each connection: SETTINGS, limits, validation, windows.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// How long a client has to finish the TLS handshake (TLS), or to send the client
+    /// preface or an `Upgrade: h2c` request (h2c), before the connection is closed without a
+    /// word (default [`DEFAULT_HANDSHAKE_TIMEOUT`], 10 s). After that the core's
+    /// `limits.first_request_timeout` (see [`config`](Self::config)) bounds the wait for
+    /// the first request.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The most response body data one connection holds in memory for all its streams
+    /// together: credit granted to response tasks and not used yet, data on its way to the
+    /// core and data the core has not written to the socket (default
+    /// [`DEFAULT_CONNECTION_SEND_BUDGET`], 64 KiB; at least 16 KiB). A response task asks for
+    /// credit before it reads a file or sends data and waits for its share; one that cannot
+    /// get any hands its body back to the connection and ends, so a stream waiting for the
+    /// budget costs neither a buffer nor a task. A peer that opens many streams for large
+    /// responses and never reads therefore costs at most this much data; the kernel's socket
+    /// buffer, not this budget, keeps a fast link busy (1 GiB over loopback with curl went
+    /// as fast with 64 KiB as with 1 MiB). Each stream also stays within its send window (at
+    /// least 16 KiB, at most 1 MiB and the core's `limits.max_send_buffer_per_stream`). A
+    /// socket that accepts none of the output for the core's `limits.send_stall_timeout` is
+    /// closed.
+    pub fn connection_send_budget(mut self, bytes: usize) -> Self {
+        self.send_budget = bytes;
         self
     }
 
@@ -299,6 +337,8 @@ impl Builder {
             h2c_upgrade: self.h2c_upgrade,
             logger: self.logger,
             notsent_lowat: self.notsent_lowat,
+            handshake_timeout: self.handshake_timeout,
+            send_budget: self.send_budget,
         })
     }
 }
@@ -331,6 +371,8 @@ pub struct Server {
     h2c_upgrade: bool,
     logger: Option<AccessLogger>,
     notsent_lowat: Option<u32>,
+    handshake_timeout: Duration,
+    send_budget: usize,
 }
 
 impl fmt::Debug for Server {
@@ -404,6 +446,9 @@ impl Server {
                             tls: self.acceptor.is_some(),
                             shutdown: shutdown_rx.clone(),
                             max_send_buffer: self.config.limits.max_send_buffer_per_stream,
+                            send_budget: self.send_budget,
+                            write_stall_timeout: self.config.limits.send_stall_timeout,
+                            handshake_timeout: self.handshake_timeout,
                         };
                         let tls = self.acceptor.is_some();
                         // One span per connection: RUST_LOG=h2kit_server=debug shows which
@@ -488,9 +533,10 @@ async fn serve_tls(
     config: Arc<Config>,
     params: ConnParams,
 ) {
+    let handshake = params.handshake_timeout;
     // Boxed: the handshake's state is freed once it is done, not kept in the task.
     let accept = Box::pin(acceptor.accept(sock));
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
+    let tls = match tokio::time::timeout(handshake, accept).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "TLS handshake failed");
@@ -521,7 +567,8 @@ async fn serve_h2c(
     // Boxed: the preface reading's state (an HTTP/1.1 header array, the core it returns) is
     // freed once the connection starts, instead of staying reserved in this future.
     let start = Box::pin(h2c_start(&mut sock, config, h2c_upgrade));
-    let Ok(Some((core, initial))) = tokio::time::timeout(HANDSHAKE_TIMEOUT, start).await else {
+    let handshake = params.handshake_timeout;
+    let Ok(Some((core, initial))) = tokio::time::timeout(handshake, start).await else {
         return;
     };
     // Built before the await: the core is then stored once, inside the boxed future.
@@ -686,6 +733,9 @@ mod future_sizes {
             tls: false,
             shutdown,
             max_send_buffer: 1 << 20,
+            send_budget: super::DEFAULT_CONNECTION_SEND_BUDGET,
+            write_stall_timeout: None,
+            handshake_timeout: super::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 

@@ -142,7 +142,10 @@ fn dropped_window_update_stalls_and_drive_bounded_reports_it() {
     client.settings.initial_window_size = 16_384;
     // Keep-alive PINGs keep the stalled connection busy forever when timers are followed.
     client.limits.keep_alive_interval = Some(Duration::from_secs(30));
-    let mut pair = Pair::new(client, Config::default());
+    // The server waits forever (its send-stall timeout would reset the stalled stream).
+    let mut server = Config::default();
+    server.limits.send_stall_timeout = None;
+    let mut pair = Pair::new(client, server);
     let dropped = Rc::new(RefCell::new(0u32));
     let seen = dropped.clone();
     pair.intercept(move |dir, frame| match frame {
@@ -428,4 +431,51 @@ fn transfer_moves_one_direction_only() {
         pair.bytes_delivered(Direction::ToClient)
     );
     assert!(pair.bytes_written(Direction::ToClient) > 0);
+}
+
+/// Issue 15: a client that never reads a response (its fixed stream window stays closed)
+/// gets the stream reset by the server with ENHANCE_YOUR_CALM once the server's
+/// `send_stall_timeout` has passed on the virtual clock, and the server drops the data it
+/// held; the connection stays up.
+#[test]
+fn a_reader_that_never_reads_is_reset_after_the_send_stall_timeout() {
+    let mut client = Config {
+        stream_window: h2kit::flow::WindowStrategy::Threshold,
+        ..Config::default()
+    };
+    client.settings.initial_window_size = 16_384;
+    let mut server = Config::default();
+    server.limits.send_stall_timeout = Some(Duration::from_secs(5));
+    let mut pair = Pair::new(client, server);
+    pair.set_auto_release(Side::Client, false);
+    let id = pair.client.send_request(get("/"), true).unwrap();
+    pair.drive();
+    answer_all(&mut pair, &Bytes::from(vec![7u8; 64 * 1024]));
+    pair.drive();
+    let (got, ended) = body_of(&pair.client_events, id);
+    assert_eq!((got.len(), ended), (16_384, false));
+    assert_eq!(pair.server.debug_counts().streams_with_output, 1);
+    let start = pair.elapsed();
+
+    // Following timers, the next one due is the stall.
+    pair.follow_timers(true);
+    pair.drive_bounded(50).ok();
+    assert!(pair.elapsed() >= start + Duration::from_secs(5));
+    assert!(
+        pair.client_events.iter().any(|e| matches!(
+            e,
+            Event::StreamReset { stream, error }
+                if *stream == id && error.code() == ErrorCode::ENHANCE_YOUR_CALM
+        )),
+        "{:?}",
+        pair.client_events
+    );
+    assert!(pair.server_events.iter().any(|e| matches!(
+        e,
+        Event::StreamReset { stream, error }
+            if *stream == id
+                && *error == h2kit::StreamError::Limit(h2kit::LimitExceeded::SendStall)
+    )));
+    assert_eq!(pair.server.debug_counts().streams_with_output, 0);
+    assert!(pair.server.error().is_none() || pair.elapsed() >= Duration::from_secs(300));
 }

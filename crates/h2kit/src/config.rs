@@ -202,6 +202,17 @@ pub struct Limits {
     /// Close the connection (GOAWAY NO_ERROR) after this long without any frame received and
     /// with no open stream. Default 5 minutes; `None` disables.
     pub idle_timeout: Option<Duration>,
+    /// Close a server connection (GOAWAY NO_ERROR) on which the peer has opened no stream
+    /// this long after the connection started: it counts from the first time the driver
+    /// passes in, so it also covers a peer that never completes the preface. Clients ignore
+    /// it. Default 30 s; `None` disables.
+    pub first_request_timeout: Option<Duration>,
+    /// Reset a stream (RST_STREAM ENHANCE_YOUR_CALM) whose data has waited this long for the
+    /// peer to open the stream's send window, and close the connection (GOAWAY
+    /// ENHANCE_YOUR_CALM) when data has waited this long for the connection's send window.
+    /// Any WINDOW_UPDATE that lets data out starts the wait again. Default 30 s; `None`
+    /// disables.
+    pub send_stall_timeout: Option<Duration>,
     /// Send a PING after this long without any frame received. Default `None` (off).
     pub keep_alive_interval: Option<Duration>,
     /// Close the connection if a keep-alive PING is not acknowledged within this. Default 20 s.
@@ -240,6 +251,8 @@ impl Default for Limits {
             max_pending_accept: 100,
             max_encoder_table_size: 4_096,
             idle_timeout: Some(Duration::from_secs(300)),
+            first_request_timeout: Some(Duration::from_secs(30)),
+            send_stall_timeout: Some(Duration::from_secs(30)),
             keep_alive_interval: None,
             keep_alive_timeout: Duration::from_secs(20),
             settings_ack_timeout: ten,

@@ -191,6 +191,9 @@ pub enum LimitExceeded {
     PendingAccept,
     /// Too many frames on streams that are no longer known.
     UnknownStreamFrames,
+    /// Data waited longer than `limits.send_stall_timeout` for the peer to open a send
+    /// window: the stream's (the stream is reset) or the connection's (the connection ends).
+    SendStall,
 }
 
 impl LimitExceeded {
@@ -208,7 +211,8 @@ impl LimitExceeded {
             | LimitExceeded::HeaderBlockSize
             | LimitExceeded::HeaderListSize
             | LimitExceeded::ControlQueue
-            | LimitExceeded::UnknownStreamFrames => ErrorCode::ENHANCE_YOUR_CALM,
+            | LimitExceeded::UnknownStreamFrames
+            | LimitExceeded::SendStall => ErrorCode::ENHANCE_YOUR_CALM,
         }
     }
 }
@@ -228,6 +232,7 @@ impl fmt::Display for LimitExceeded {
             LimitExceeded::ControlQueue => "peer does not read control replies",
             LimitExceeded::PendingAccept => "too many streams pending accept",
             LimitExceeded::UnknownStreamFrames => "too many frames on unknown streams",
+            LimitExceeded::SendStall => "peer keeps its flow-control window closed",
         };
         f.write_str(text)
     }
@@ -387,6 +392,8 @@ pub enum ConnectionError {
     SettingsTimeout,
     /// No frame arrived within the idle timeout, or a keep-alive PING went unanswered.
     IdleTimeout,
+    /// The peer opened no stream within `limits.first_request_timeout` (servers only).
+    FirstRequestTimeout,
     /// The transport ended (the driver told us the peer closed) before a GOAWAY.
     TransportClosed,
 }
@@ -399,7 +406,9 @@ impl ConnectionError {
             ConnectionError::Limit(l) => l.code(),
             ConnectionError::GoAway { code, .. } => *code,
             ConnectionError::SettingsTimeout => ErrorCode::SETTINGS_TIMEOUT,
-            ConnectionError::IdleTimeout | ConnectionError::TransportClosed => ErrorCode::NO_ERROR,
+            ConnectionError::IdleTimeout
+            | ConnectionError::FirstRequestTimeout
+            | ConnectionError::TransportClosed => ErrorCode::NO_ERROR,
         }
     }
 
@@ -409,7 +418,8 @@ impl ConnectionError {
             ConnectionError::Violation(_)
             | ConnectionError::Limit(_)
             | ConnectionError::SettingsTimeout
-            | ConnectionError::IdleTimeout => Initiator::Library,
+            | ConnectionError::IdleTimeout
+            | ConnectionError::FirstRequestTimeout => Initiator::Library,
             ConnectionError::GoAway { initiator, .. } => *initiator,
             ConnectionError::TransportClosed => Initiator::Remote,
         }
@@ -432,6 +442,7 @@ impl fmt::Display for ConnectionError {
             ),
             ConnectionError::SettingsTimeout => f.write_str("SETTINGS not acknowledged in time"),
             ConnectionError::IdleTimeout => f.write_str("idle timeout"),
+            ConnectionError::FirstRequestTimeout => f.write_str("no request in time"),
             ConnectionError::TransportClosed => f.write_str("transport closed"),
         }
     }

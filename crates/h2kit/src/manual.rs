@@ -113,10 +113,42 @@
 //! Defence: data queued by the application is held per stream up to
 //! `limits.max_send_buffer_per_stream` (1 MiB) and then refused with a
 //! [`UsageError::SendBufferFull`](crate::UsageError::SendBufferFull) the application can wait
-//! on, so memory is bounded by streams × buffer; `limits.idle_timeout` (5 minutes) closes
-//! connections with no frames received and no streams open. Timeouts on individual stalled
-//! streams belong to the application, which knows how long a response may take.
+//! on, so memory is bounded by streams × buffer. `limits.send_stall_timeout` (30 s) bounds
+//! the time: data that has waited that long for the *stream's* window is dropped and the
+//! stream reset with RST_STREAM ENHANCE_YOUR_CALM (reported as a stream error
+//! [`LimitExceeded::SendStall`](crate::LimitExceeded::SendStall)); data that has waited that
+//! long for the *connection's* window (every stream window it waits on being open) ends the
+//! connection with GOAWAY ENHANCE_YOUR_CALM. Any WINDOW_UPDATE that lets data out starts the
+//! wait again, and streams with nothing queued never stall, so a slow reader, a paused
+//! download read a little at a time or a long poll is not cut off; a peer that reads nothing
+//! at all for 30 s while we have data for it is not a reader we can serve. Browsers open
+//! windows of megabytes and update them as the page reads. The stall is the peer's own doing
+//! (a priority scheduler holding a stream back for others is not a stall), which is why the
+//! code is ENHANCE_YOUR_CALM, as for the unread reply queue above.
 //!
+//! A peer that stops reading the *socket* instead leaves its windows open and our writes
+//! blocked; the core cannot see that (it never does I/O), so the driver bounds what it
+//! buffers for such a connection: h2kit-server grants response bodies credit from one
+//! budget per connection (64 KiB by default, its `Builder::connection_send_budget`), so a
+//! flood of large responses nobody reads holds at most that much data, and it closes a
+//! socket that accepts none of its output for `send_stall_timeout`.
+//!
+//! `limits.idle_timeout` (5 minutes) closes connections with no frames received and no
+//! streams open.
+//!
+//! # Connections that never ask
+//!
+//! A peer that opens connections and then sends nothing, or the preface and SETTINGS and
+//! nothing more (a Slowloris of HTTP/2), costs a connection's memory each without any frame
+//! that trips a limit; PINGs would even keep the idle timeout from firing.
+//! `limits.first_request_timeout` (30 s) closes a server connection whose peer opened no
+//! stream within that time of its start with GOAWAY NO_ERROR
+//! ([`ConnectionError::FirstRequestTimeout`](crate::ConnectionError::FirstRequestTimeout)).
+//! Browsers open connections they predict a page will need and send the request within
+//! seconds. The time before the preface arrives is covered too, since the timer starts with
+//! the connection; h2kit-server additionally bounds the TLS handshake and the h2c preface
+//! with its `handshake_timeout` (10 s).
+
 //! # Receive windows: auto-tuned, with caps
 //!
 //! With the RFC's 64 KiB windows a receiver allows one window per round trip: 5 Mbit/s at
@@ -166,7 +198,8 @@
 //! In the other direction, a peer that shrinks SETTINGS_INITIAL_WINDOW_SIZE mid-transfer
 //! drives our send windows negative (RFC 9113 §6.9.2): nothing is sent until its
 //! WINDOW_UPDATEs bring them back above zero. A peer that never sends WINDOW_UPDATE gets one
-//! window and then nothing; the zero-window stall above applies.
+//! window and then nothing, and after `limits.send_stall_timeout` the zero-window stall
+//! above ends the stream or the connection.
 //!
 //! # SETTINGS acknowledgement
 //!

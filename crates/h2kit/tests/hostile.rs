@@ -530,6 +530,8 @@ fn settings_ack_timeout_closes_the_connection() {
 fn idle_timeout_and_keep_alive() {
     let mut cfg = Config::default();
     cfg.limits.idle_timeout = Some(Duration::from_secs(30));
+    // Not the first-request timeout, which would close this connection as early.
+    cfg.limits.first_request_timeout = None;
     let mut t = server(cfg);
     t.send(frames::settings_ack()).unwrap();
     let deadline = t.conn.poll_timeout().unwrap();
@@ -540,6 +542,7 @@ fn idle_timeout_and_keep_alive() {
 
     let mut cfg = Config::default();
     cfg.limits.idle_timeout = None;
+    cfg.limits.first_request_timeout = None;
     cfg.limits.keep_alive_interval = Some(Duration::from_secs(5));
     let mut t = server(cfg);
     t.send(frames::settings_ack()).unwrap();
@@ -666,9 +669,12 @@ fn a_window_shrunk_mid_transfer_goes_negative_and_recovers_exactly() {
 
 /// Issue 12, bad input: a peer that never sends WINDOW_UPDATE gets one window of data and
 /// then nothing: no busy loop, no frame beyond the window, and the connection stays usable.
+/// (With the send-stall timeout off: `send_stall_*` below test what it then does.)
 #[test]
 fn a_peer_that_never_opens_its_window_gets_one_window() {
-    let mut t = server(Config::default());
+    let mut cfg = Config::default();
+    cfg.limits.send_stall_timeout = None;
+    let mut t = server(cfg);
     t.send(frames::settings_ack()).unwrap();
     t.send(get(1).end_stream()).unwrap();
     t.conn
@@ -738,4 +744,190 @@ fn a_ping_flood_cannot_speed_up_the_estimator() {
         "{ours} estimator PINGs in {seconds} s"
     );
     assert!(t.conn.error().is_none());
+}
+
+/// Whether `frames` hold an RST_STREAM on `stream` with `code`.
+fn has_reset(frames: &[ReceivedFrame], stream: u32, code: ErrorCode) -> bool {
+    frames.iter().any(|f| {
+        matches!(&f.frame, Frame::RstStream(r) if r.stream_id.get() == stream && r.error_code == code)
+    })
+}
+
+/// A server with `limits.send_stall_timeout` of 10 s whose client has acknowledged its
+/// SETTINGS and announced SETTINGS_INITIAL_WINDOW_SIZE `initial_window`.
+fn stall_server(initial_window: u32) -> Harness {
+    let mut cfg = Config::default();
+    cfg.limits.send_stall_timeout = Some(Duration::from_secs(10));
+    let mut t = server(cfg);
+    t.send(frames::settings_ack()).unwrap();
+    t.send(frames::settings().initial_window_size(initial_window))
+        .unwrap();
+    t.frames();
+    t
+}
+
+/// Issue 15, zero-window stall: data that waits for a stream window the peer keeps at zero
+/// is dropped after `send_stall_timeout` with RST_STREAM ENHANCE_YOUR_CALM and a
+/// [`LimitExceeded::SendStall`] stream error; the connection and other streams carry on. A
+/// WINDOW_UPDATE that lets data out starts the wait again.
+#[test]
+fn send_stall_resets_a_stream_whose_window_stays_closed() {
+    let mut t = stall_server(0);
+    t.send(get(1).end_stream()).unwrap();
+    t.conn
+        .send_response(sid(1), fields::status(200), false)
+        .unwrap();
+    t.conn
+        .send_data(sid(1), Bytes::from(vec![1u8; 1_000]), true)
+        .unwrap();
+    assert_eq!(data_sent(&t.frames()), (0, false));
+    let start = t.now();
+    assert_eq!(t.conn.poll_timeout(), Some(start + Duration::from_secs(10)));
+    t.take_events();
+
+    // Stream 3 waits too, but gets 100 octets of window after 6 s.
+    t.advance(Duration::from_secs(3));
+    t.send(get(3).end_stream()).unwrap();
+    t.conn
+        .send_response(sid(3), fields::status(200), false)
+        .unwrap();
+    t.conn
+        .send_data(sid(3), Bytes::from(vec![1u8; 1_000]), true)
+        .unwrap();
+    t.frames();
+    t.advance(Duration::from_secs(3));
+    t.send(frames::window_update(3, 100)).unwrap();
+    assert_eq!(data_sent(&t.frames()), (100, false));
+
+    t.advance(Duration::from_secs(3));
+    assert!(t.frames().is_empty(), "nothing before the timeout");
+    t.advance(Duration::from_secs(1));
+    let out = t.frames();
+    assert!(has_reset(&out, 1, ErrorCode::ENHANCE_YOUR_CALM), "{out:?}");
+    assert!(!has_reset(&out, 3, ErrorCode::ENHANCE_YOUR_CALM), "{out:?}");
+    let events = t.take_events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::StreamReset { stream, error }
+                if *stream == sid(1)
+                    && *error == h2kit::StreamError::Limit(LimitExceeded::SendStall)
+        )),
+        "{events:?}"
+    );
+    // Stream 3 waits 10 s from its last progress, at 6 s.
+    assert_eq!(t.conn.poll_timeout(), Some(start + Duration::from_secs(16)));
+    t.advance(Duration::from_secs(6));
+    assert!(has_reset(&t.frames(), 3, ErrorCode::ENHANCE_YOUR_CALM));
+    assert!(t.conn.error().is_none());
+    assert_eq!(t.conn.debug_counts().streams, 0);
+    t.send(frames::ping([5; 8])).unwrap();
+    t.flush().expect_eventually(frames::ping([5; 8]).ack());
+}
+
+/// Issue 15: data that waits for the connection window (every stream window open) for
+/// `send_stall_timeout` ends the connection with GOAWAY ENHANCE_YOUR_CALM; a connection
+/// WINDOW_UPDATE starts the wait again.
+#[test]
+fn send_stall_closes_a_connection_whose_window_stays_closed() {
+    let mut t = stall_server(1 << 20);
+    t.send(get(1).end_stream()).unwrap();
+    t.conn
+        .send_response(sid(1), fields::status(200), false)
+        .unwrap();
+    t.conn
+        .send_data(sid(1), Bytes::from(vec![1u8; 200_000]), true)
+        .unwrap();
+    assert_eq!(data_sent(&t.frames()), (65_535, false));
+    t.advance(Duration::from_secs(8));
+    t.send(frames::window_update(0, 1_000)).unwrap();
+    assert_eq!(data_sent(&t.frames()), (1_000, false));
+    t.advance(Duration::from_secs(8));
+    assert!(
+        t.conn.error().is_none(),
+        "the update started the wait again"
+    );
+    t.advance(Duration::from_secs(2));
+    assert_eq!(
+        t.conn.error(),
+        Some(&ConnectionError::Limit(LimitExceeded::SendStall))
+    );
+    t.flush().expect_goaway(ErrorCode::ENHANCE_YOUR_CALM);
+}
+
+/// With nothing queued, closed windows are no stall, and `None` turns the timeout off.
+#[test]
+fn send_stall_needs_queued_data_and_can_be_turned_off() {
+    let mut t = stall_server(0);
+    t.send(get(1)).unwrap();
+    t.conn
+        .send_response(sid(1), fields::status(200), false)
+        .unwrap();
+    t.frames();
+    t.advance(Duration::from_secs(60));
+    assert!(t.frames().is_empty());
+    assert!(t.conn.error().is_none(), "{:?}", t.conn.error());
+
+    let mut cfg = Config::default();
+    cfg.limits.send_stall_timeout = None;
+    let mut t = server(cfg);
+    t.send(frames::settings_ack()).unwrap();
+    t.send(frames::settings().initial_window_size(0)).unwrap();
+    t.send(get(1).end_stream()).unwrap();
+    t.conn
+        .send_response(sid(1), fields::status(200), false)
+        .unwrap();
+    t.conn
+        .send_data(sid(1), Bytes::from(vec![1u8; 1_000]), true)
+        .unwrap();
+    t.frames();
+    // (Within the 5-minute idle timeout.)
+    t.advance(Duration::from_secs(200));
+    assert!(
+        t.frames()
+            .iter()
+            .all(|f| !matches!(f.frame, Frame::RstStream(_)))
+    );
+    assert!(t.conn.error().is_none());
+}
+
+/// Issue 15: a server connection on which the peer opens no stream within
+/// `first_request_timeout` of its start closes with GOAWAY NO_ERROR, whatever else (PINGs)
+/// the peer sends; a request in time, or the client role, turns the timer off.
+#[test]
+fn first_request_timeout_closes_a_connection_without_requests() {
+    let mut cfg = Config::default();
+    cfg.limits.first_request_timeout = Some(Duration::from_secs(5));
+    let mut t = server(cfg.clone());
+    let start = t.now();
+    t.send(frames::settings_ack()).unwrap();
+    for i in 0..4 {
+        t.advance(Duration::from_secs(1));
+        t.send(frames::ping([i; 8])).unwrap();
+    }
+    t.frames();
+    assert_eq!(t.conn.poll_timeout(), Some(start + Duration::from_secs(5)));
+    t.advance(Duration::from_secs(1));
+    assert_eq!(t.conn.error(), Some(&ConnectionError::FirstRequestTimeout));
+    t.flush().expect_goaway(ErrorCode::NO_ERROR);
+
+    // Before the preface is even complete.
+    let mut t = Harness::server(cfg.clone());
+    t.send_bytes(&h2kit::PREFACE[..10]).unwrap();
+    t.advance(Duration::from_secs(5));
+    assert_eq!(t.conn.error(), Some(&ConnectionError::FirstRequestTimeout));
+
+    let mut t = server(cfg.clone());
+    t.send(frames::settings_ack()).unwrap();
+    t.send(get(1)).unwrap();
+    t.advance(Duration::from_secs(60));
+    assert!(t.conn.error().is_none());
+
+    let mut t = Harness::client(cfg);
+    t.advance(Duration::from_secs(60));
+    assert!(
+        !matches!(t.conn.error(), Some(ConnectionError::FirstRequestTimeout)),
+        "{:?}",
+        t.conn.error()
+    );
 }

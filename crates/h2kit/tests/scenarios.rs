@@ -1074,7 +1074,10 @@ fn releasing_on_stream_zero_reopens_only_the_connection() {
 #[test]
 fn a_clock_going_backwards_is_clamped_to_the_latest_time_seen() {
     use std::time::Duration;
-    let mut p = pair(16_384);
+    // The idle timer is the one watched: no first-request timeout, which would come first.
+    let mut server = Config::default();
+    server.limits.first_request_timeout = None;
+    let mut p = pair_with(Config::default(), server, 16_384);
     p.drive();
     let idle_timeout = Config::default().limits.idle_timeout.unwrap();
     let later = p.now() + Duration::from_secs(100);

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use h2kit_server::{AccessLogWriter, Server, StaticFiles};
@@ -46,6 +47,37 @@ pub(crate) struct ServeArgs {
     /// waits behind at most this much data already handed to the kernel.
     #[arg(long, value_name = "BYTES", default_value_t = h2kit_server::DEFAULT_NOTSENT_LOWAT)]
     pub(crate) notsent_lowat: u32,
+    /// Seconds a client has to finish the TLS handshake or send the h2c preface before the
+    /// connection is closed.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "10")]
+    pub(crate) handshake_timeout: Duration,
+    /// Seconds a client has after connecting to send its first request before GOAWAY
+    /// NO_ERROR closes the connection (0: no limit).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "30")]
+    pub(crate) first_request_timeout: Duration,
+    /// Seconds response data may wait for a client to open its flow-control window: then
+    /// RST_STREAM ENHANCE_YOUR_CALM for a stream's window, GOAWAY ENHANCE_YOUR_CALM for the
+    /// connection's; and seconds a socket may accept none of the output before it is closed
+    /// (0: no limit).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "30")]
+    pub(crate) send_stall_timeout: Duration,
+    /// KiB of response data one connection may hold that the socket has not taken yet, for
+    /// all its streams together (at least 16).
+    #[arg(long, value_name = "KIB", default_value_t = h2kit_server::DEFAULT_CONNECTION_SEND_BUDGET / 1024)]
+    pub(crate) send_budget: usize,
+}
+
+/// A number of seconds (fractions allowed, 0 included).
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && (0.0..1e9).contains(&t) => Ok(Duration::from_secs_f64(t)),
+        _ => Err(format!("{s:?} is not a number of seconds")),
+    }
+}
+
+/// `Some(d)`, or `None` (no limit) for zero.
+fn limit(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 /// Runs the server until Ctrl-C (or SIGTERM), then shuts down gracefully.
@@ -84,9 +116,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if !files.root().is_dir() {
         return Err(format!("{} is not a directory", args.dir.display()));
     }
+    let mut config = h2kit::Config::default();
+    config.limits.first_request_timeout = limit(args.first_request_timeout);
+    config.limits.send_stall_timeout = limit(args.send_stall_timeout);
+    if args.handshake_timeout.is_zero() {
+        return Err("--handshake-timeout must be positive".to_owned());
+    }
     let mut builder = Server::builder()
         .bind(SocketAddr::new(args.bind, args.port))
-        .tcp_notsent_lowat(Some(args.notsent_lowat).filter(|&b| b > 0));
+        .tcp_notsent_lowat(Some(args.notsent_lowat).filter(|&b| b > 0))
+        .config(config)
+        .handshake_timeout(args.handshake_timeout)
+        .connection_send_budget(args.send_budget.saturating_mul(1024));
     builder = match (&args.tls_cert, &args.tls_key, args.h2c) {
         (_, _, true) => builder.h2c(),
         (Some(cert), Some(key), false) => builder.tls_pem_files(cert, key),

@@ -14,7 +14,7 @@ use h2kit_frame::{ErrorCode, FrameDecoder, PrioritySpec, Settings, StreamId};
 use h2kit_hpack::{Decoder, Encoder};
 
 use crate::config::{Config, LocalSettings, PeerSettings, SettingsValues};
-use crate::error::{ConnectionError, Initiator, ProtocolViolation};
+use crate::error::{ConnectionError, Initiator, LimitExceeded, ProtocolViolation};
 use crate::event::Event;
 use crate::flow::{DEFAULT_WINDOW, RecvFlow, Window};
 use crate::headers::{self, Field, MessageKind};
@@ -154,19 +154,26 @@ enum Timer {
     GoAwayLinger,
     /// Our SETTINGS must be acknowledged in time.
     SettingsAck,
+    /// Data waits for a send window: stalled streams are reset, a stalled connection
+    /// closes.
+    SendStall,
     /// Keep-alive: a PING after a quiet interval, which must be answered in time.
     KeepAlive,
+    /// A server connection on which the peer opened no stream for this long closes.
+    FirstRequest,
     /// No stream and nothing received for this long: the connection closes.
     Idle,
 }
 
 impl Timer {
     /// Every timer, in the order `handle_timeout` fires those due.
-    const ALL: [Timer; 5] = [
+    const ALL: [Timer; 7] = [
         Timer::Shrink,
         Timer::GoAwayLinger,
         Timer::SettingsAck,
+        Timer::SendStall,
         Timer::KeepAlive,
+        Timer::FirstRequest,
         Timer::Idle,
     ];
 }
@@ -308,6 +315,8 @@ pub struct Connection {
     role: Role,
     config: Config,
     now: Option<Instant>,
+    /// The first time the driver passed in (see `Limits::first_request_timeout`).
+    started: Option<Instant>,
     last_recv: Option<Instant>,
 
     // Input.
@@ -439,6 +448,7 @@ impl Connection {
         let mut conn = Connection {
             role,
             now: None,
+            started: None,
             last_recv: None,
             inbuf: BytesMut::new(),
             preface_left: if role == Role::Server {
@@ -563,6 +573,7 @@ impl Connection {
         self.now = Some(now);
         if self.last_recv.is_none() {
             self.last_recv = Some(now);
+            self.started = Some(now);
         }
         self.streams.tick(now);
         now
@@ -600,9 +611,12 @@ impl Connection {
             .min()
     }
 
-    /// Fires the timers due at `now`: SETTINGS acknowledgement, idle and keep-alive, the wait
-    /// for the peer to close after its GOAWAY, the release of spare capacity. A timer that
-    /// ends the connection queues [`Event::Terminated`]; a keep-alive queues a PING.
+    /// Fires the timers due at `now`: SETTINGS acknowledgement, idle and keep-alive, the
+    /// first request (servers), send stalls, the wait for the peer to close after its
+    /// GOAWAY, the release of spare capacity. A timer that ends the connection queues
+    /// [`Event::Terminated`]; a keep-alive queues a PING; a stream whose data waited too long
+    /// for its window is reset with [`Event::StreamReset`] (see
+    /// [`Limits::send_stall_timeout`](crate::config::Limits::send_stall_timeout)).
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.tick(now);
         for timer in Timer::ALL {
@@ -630,6 +644,13 @@ impl Connection {
                 Some(p) => p.sent_at.map(|t| t + limits.keep_alive_timeout),
                 None => Some(self.last_recv? + limits.keep_alive_interval?),
             },
+            Timer::SendStall => Some(self.streams.stalled_since()? + limits.send_stall_timeout?),
+            Timer::FirstRequest
+                if self.role == Role::Server && self.streams.max_remote().is_zero() =>
+            {
+                Some(self.started? + limits.first_request_timeout?)
+            }
+            Timer::FirstRequest => None,
             Timer::Idle if self.streams.none_active() => {
                 Some(self.last_recv? + limits.idle_timeout?)
             }
@@ -654,7 +675,33 @@ impl Connection {
                 let payload = self.next_ping_payload();
                 self.queue_ping(payload, PingPurpose::KeepAlive);
             }
+            Timer::SendStall => self.send_stall(now),
+            Timer::FirstRequest => self.fail(ConnectionError::FirstRequestTimeout),
             Timer::Idle => self.fail(ConnectionError::IdleTimeout),
+        }
+    }
+
+    /// Ends what waited longer than `limits.send_stall_timeout` for a send window: the
+    /// connection if it was the connection's window, else each stream whose own it was.
+    fn send_stall(&mut self, now: Instant) {
+        let Some(timeout) = self.config.limits.send_stall_timeout else {
+            return;
+        };
+        let due = |since: Instant| since + timeout <= now;
+        let conn_window = self.send_window.available();
+        if self
+            .streams
+            .connection_stalled_since(conn_window)
+            .is_some_and(due)
+        {
+            self.fail(ConnectionError::Limit(LimitExceeded::SendStall));
+            return;
+        }
+        for id in self.streams.take_stalled(conn_window, due) {
+            if let Err(e) = self.stall_reset(id, now) {
+                self.fail(e);
+                return;
+            }
         }
     }
 

@@ -337,6 +337,32 @@ impl Connection {
         Ok(())
     }
 
+    /// Resets `id`, whose data waited too long for its own send window
+    /// (`Limits::send_stall_timeout`), reporting [`LimitExceeded::SendStall`]. Unlike a
+    /// reset the application asks for, it also ends a stream that counts as closed by our
+    /// END_STREAM, still queued behind the data: that data is dropped all the same.
+    pub(super) fn stall_reset(&mut self, id: StreamId, now: Instant) -> Result {
+        let error = StreamError::Limit(LimitExceeded::SendStall);
+        if self.streams.apply(id, Input::SendReset).is_err() {
+            let Some(s) = self.streams.get_mut(id) else {
+                return Ok(());
+            };
+            s.state = StreamState::Closed(CloseCause::ResetSent);
+        }
+        if let Some(s) = self.streams.get_mut(id) {
+            s.clear_output();
+        }
+        let code = error.code();
+        self.events
+            .push_back(Event::StreamReset { stream: id, error });
+        self.maybe_remove(id);
+        self.queue_reset(id, code)?;
+        if !self.budgets.resets.record(now) {
+            return Err(ConnectionError::Limit(LimitExceeded::Resets));
+        }
+        Ok(())
+    }
+
     /// Refuses a new stream the application never saw.
     fn refuse(&mut self, id: StreamId, code: ErrorCode, now: Instant) -> Result {
         self.streams.remember_reset(id);

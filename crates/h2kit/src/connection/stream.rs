@@ -1,6 +1,7 @@
 //! Per-stream state held by the connection, and the borrowed stream view.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use bytes::Bytes;
 use h2kit_frame::{ErrorCode, StreamId};
@@ -109,6 +110,18 @@ pub(crate) struct Stream {
     pub(crate) head: bool,
     /// The response must have no body whatever its content-length says (HEAD, 204, 304).
     pub(crate) no_body: bool,
+    /// Since when queued data has waited for the stream's own send window (see
+    /// `Limits::send_stall_timeout`).
+    pub(crate) stalled_since: Option<Instant>,
+}
+
+/// The flow-control window that holds back a stream's next DATA frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WindowWait {
+    /// The stream's own send window.
+    Stream,
+    /// The connection's send window (the stream's is open).
+    Connection,
 }
 
 impl Stream {
@@ -131,6 +144,19 @@ impl Stream {
             received: 0,
             head: false,
             no_body: false,
+            stalled_since: None,
+        }
+    }
+
+    /// Which window, if any, keeps the stream's queued data from being written.
+    pub(crate) fn window_wait(&self, conn_window: u32) -> Option<WindowWait> {
+        let c = self.queue.iter().find(|c| !c.data.is_empty())?;
+        if self.send_window.available() <= c.overhead() {
+            Some(WindowWait::Stream)
+        } else if conn_window <= c.overhead() {
+            Some(WindowWait::Connection)
+        } else {
+            None
         }
     }
 

@@ -14,7 +14,7 @@ use h2kit_priority::idhash::StreamMap;
 use h2kit_priority::{ExtensiblePriority, PrioritySignal, Scheduler};
 
 use super::Role;
-use super::stream::Stream;
+use super::stream::{Stream, WindowWait};
 use crate::config::Limits;
 use crate::error::UsageError;
 use crate::limits::RecentlyClosed;
@@ -43,6 +43,12 @@ pub(super) struct Streams {
     /// bounded by our SETTINGS_MAX_CONCURRENT_STREAMS.
     early_priority: VecDeque<(u32, ExtensiblePriority)>,
     scheduler: Box<dyn Scheduler + Send>,
+    /// At or before the earliest `Stream::stalled_since` (stalls that ended are forgotten
+    /// only when `take_stalled` looks).
+    stall_hint: Option<Instant>,
+    /// Since when queued data has waited for the connection's send window, with every
+    /// stream window it waits on open (see `Limits::send_stall_timeout`).
+    conn_stalled_since: Option<Instant>,
 }
 
 impl Streams {
@@ -60,6 +66,8 @@ impl Streams {
             active: Active::default(),
             early_priority: VecDeque::new(),
             scheduler,
+            stall_hint: None,
+            conn_stalled_since: None,
         }
     }
 
@@ -494,6 +502,7 @@ impl Streams {
         };
         let want = s.has_output() && !s.state.is_closed() || s.has_output() && s.end_queued;
         if !want {
+            s.stalled_since = None;
             if s.scheduled {
                 let _ = self.scheduler.remove(id.get());
                 s.scheduled = false;
@@ -511,6 +520,21 @@ impl Streams {
             }
             s.scheduled = true;
         }
+        match s.window_wait(conn_window) {
+            Some(WindowWait::Stream) => {
+                if s.stalled_since.is_none() {
+                    s.stalled_since = self.now;
+                    self.stall_hint = earliest(self.stall_hint, self.now);
+                }
+            }
+            Some(WindowWait::Connection) => {
+                s.stalled_since = None;
+                if self.conn_stalled_since.is_none() {
+                    self.conn_stalled_since = self.now;
+                }
+            }
+            None => s.stalled_since = None,
+        }
         let _ = if s.can_write(conn_window) {
             self.scheduler.unblock(id.get())
         } else {
@@ -518,9 +542,60 @@ impl Streams {
         };
     }
 
+    /// Since when data has waited for a send window, if it has: the earliest stream stall
+    /// or the connection's (possibly earlier than a stall still going on, never later).
+    pub(super) fn stalled_since(&self) -> Option<Instant> {
+        earliest(self.stall_hint, self.conn_stalled_since)
+    }
+
+    /// Since when data has waited for the connection's send window, if it still does.
+    /// Forgets a wait that ended (no stream waits on that window any more).
+    pub(super) fn connection_stalled_since(&mut self, conn_window: u32) -> Option<Instant> {
+        let since = self.conn_stalled_since?;
+        let waiting = self
+            .map
+            .values()
+            .any(|s| s.window_wait(conn_window) == Some(WindowWait::Connection));
+        if !waiting {
+            self.conn_stalled_since = None;
+            return None;
+        }
+        Some(since)
+    }
+
+    /// The streams whose data has waited for their own send window since a time for which
+    /// `due` is true, no longer marked stalled; stalls that ended are forgotten.
+    pub(super) fn take_stalled(
+        &mut self,
+        conn_window: u32,
+        due: impl Fn(Instant) -> bool,
+    ) -> Vec<StreamId> {
+        let mut stalled = Vec::new();
+        let mut hint = None;
+        for (&id, s) in self.map.iter_mut() {
+            let Some(since) = s.stalled_since else {
+                continue;
+            };
+            if s.window_wait(conn_window) != Some(WindowWait::Stream) {
+                s.stalled_since = None;
+            } else if due(since) {
+                s.stalled_since = None;
+                stalled.push(StreamId::new(id));
+            } else {
+                hint = earliest(hint, Some(since));
+            }
+        }
+        self.stall_hint = hint;
+        stalled
+    }
+
     /// [`schedule`](Self::schedule) for every stream that is or might be scheduled (a window
     /// changed for all of them).
     pub(super) fn reschedule_all(&mut self, conn_window: u32) {
+        if conn_window > 0 {
+            // The connection window opened: any wait for it starts again.
+            self.conn_stalled_since = None;
+        }
         let ids: Vec<u32> = self
             .map
             .iter()
@@ -530,6 +605,14 @@ impl Streams {
         for id in ids {
             self.schedule(StreamId::new(id), conn_window);
         }
+    }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
