@@ -772,7 +772,10 @@ async fn an_early_response_does_not_reset_a_request_that_has_sent_no_body() {
             }
         })
         .await;
-        assert!(waited.is_ok(), "the server stopped answering; received: {seen:#?}");
+        assert!(
+            waited.is_ok(),
+            "the server stopped answering; received: {seen:#?}"
+        );
     }
     let ended = |seen: &[h2kit_test::ReceivedFrame], id: u32| {
         seen.iter()

@@ -130,6 +130,13 @@ pub mod limits;
 pub mod manual;
 pub mod state;
 
+/// The `tracing` target of the connection's frame events: one TRACE event per frame
+/// received (`direction = "recv"`) and per frame sent (`"send"`), with the frame's
+/// `frame_type`, `stream`, `length` and `flags` from its header. With `tracing-subscriber`,
+/// `RUST_LOG=h2kit::frame=trace` turns them on. When TRACE is off for this target a frame costs
+/// one level check and nothing is formatted.
+pub const FRAME_TARGET: &str = "h2kit::frame";
+
 pub use self::http::{request_from_fields, response_from_fields};
 pub use config::{
     Config, Limits, LocalSettings, PeerSettings, SchedulerFactory, SchedulerKind, SettingsValues,

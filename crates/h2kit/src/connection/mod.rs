@@ -5,6 +5,7 @@ mod recv;
 mod send;
 mod stream;
 mod streams;
+mod trace;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
