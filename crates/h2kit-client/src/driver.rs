@@ -24,6 +24,7 @@ use h2kit_io::{COMMAND_BATCH, PumpConfig, Transport};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::decode::ContentDecoder;
 use crate::error::Error;
@@ -423,6 +424,14 @@ impl Driver {
                 return Ok(());
             }
         };
+        // The stream's span (a child of the connection's): the request's upload runs in it.
+        let span = tracing::debug_span!(
+            "stream",
+            id = id.get(),
+            method = %req.head.method(),
+            path = req.head.uri().path(),
+        );
+        span.in_scope(|| tracing::trace!(end_stream = end, "request sent"));
         let PendingRequest {
             head: _,
             fields: _,
@@ -465,7 +474,8 @@ impl Driver {
                 _ => {
                     if let Some(link) = self.link.upgrade() {
                         let trailers = body.trailers.take();
-                        tokio::spawn(upload(id, body, trailers, link.tx.clone()));
+                        let upload = upload(id, body, trailers, link.tx.clone());
+                        tokio::spawn(upload.instrument(span));
                     }
                 }
             }

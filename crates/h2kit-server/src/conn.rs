@@ -21,6 +21,7 @@ use http::{Method, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 use crate::body::Body;
 use crate::error::{BodyError, PushError};
@@ -348,6 +349,15 @@ impl Driver {
                 return false;
             }
         };
+        // The stream's span: the handler's first call and poll here, its task and the
+        // response it sends all run in it (a child of the connection's span).
+        let span = tracing::debug_span!(
+            "stream",
+            id = stream.get(),
+            method = %parts.method,
+            path = parts.uri.path(),
+        );
+        let _entered = span.enter();
         // The request's field list, emptied, carries the response's fields if it is
         // answered at once: the core then reuses it for a later request (no list allocated).
         headers.clear();
@@ -417,7 +427,7 @@ impl Driver {
         let credit = self.new_entry(stream, body_tx);
         let ctx = self.ctx.clone();
         let cmd = self.cmd_tx.clone();
-        let task = tokio::spawn(async move {
+        let task = async move {
             let guard = StreamGuard {
                 id: stream,
                 cmd: cmd.clone(),
@@ -433,7 +443,9 @@ impl Driver {
                 ctx, cmd, stream, credit, method, path, response, false, start,
             )
             .await;
-        });
+        }
+        .instrument(span.clone());
+        let task = tokio::spawn(task);
         if let Some(e) = self.streams.get_mut(&stream.get()) {
             e.abort = Some(task.abort_handle());
         }
