@@ -449,8 +449,11 @@ impl Connection {
 
     // ------------------------------------------------------------ priority signals
 
-    /// (Client) Changes the RFC 9218 priority of stream `id` with a PRIORITY_UPDATE frame.
-    pub fn prioritize(&mut self, id: StreamId, priority: ExtensiblePriority) -> Result {
+    /// (Client) Changes the RFC 9218 priority of stream `id` with a PRIORITY_UPDATE frame;
+    /// the new priority also orders what we send on the stream. Named, like
+    /// [`send_priority`](Self::send_priority) and the other `send_*` commands, after the
+    /// frame it sends.
+    pub fn send_priority_update(&mut self, id: StreamId, priority: ExtensiblePriority) -> Result {
         if self.role != Role::Client {
             return Err(UsageError::WrongRole);
         }
