@@ -4,7 +4,6 @@
 //! first poll with a body already in memory is answered by the connection task itself,
 //! without a task.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
-use h2kit::{Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, UsageError};
+use h2kit::{
+    Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, StreamIdMap, UsageError,
+};
 use h2kit_io::{COMMAND_BATCH, PumpConfig, Step, Transport};
 use http::uri::Scheme;
 use http::{Method, Request, Response};
@@ -109,7 +110,8 @@ struct Driver {
     /// What the connection remembers of the request heads it received.
     heads: HeadCache,
     cmd_rx: mpsc::UnboundedReceiver<Cmd>,
-    streams: HashMap<u32, Entry>,
+    /// Per-stream state, keyed with the core's keyed stream-id hash (peers choose the ids).
+    streams: StreamIdMap<Entry>,
     max_budget: usize,
     terminated_at: Option<Instant>,
     /// Entries with `stop_request` set.
@@ -150,7 +152,7 @@ impl Driver {
             push_conn,
             heads: HeadCache::default(),
             cmd_rx,
-            streams: HashMap::new(),
+            streams: StreamIdMap::default(),
             stop_requests: 0,
             max_budget,
             terminated_at: None,
@@ -264,7 +266,7 @@ impl Driver {
                             continue;
                         }
                     };
-                    if let Some(e) = self.streams.get_mut(&stream.get()) {
+                    if let Some(e) = self.streams.get_mut(&stream) {
                         if let Some(tx) = e.body_tx.take() {
                             let _ = tx.send(Incoming::Trailers(map));
                         }
@@ -273,7 +275,7 @@ impl Driver {
                 }
                 Event::StreamReset { stream, error } => {
                     tracing::debug!(stream = stream.get(), %error, "stream reset");
-                    if let Some(e) = self.streams.remove(&stream.get()) {
+                    if let Some(e) = self.streams.remove(&stream) {
                         Self::kill(e, BodyError::Reset(error));
                     }
                 }
@@ -317,7 +319,7 @@ impl Driver {
         let budget = self.budget(id);
         let credit = Arc::new(Semaphore::new(budget));
         self.streams.insert(
-            id.get(),
+            id,
             Entry {
                 body_tx,
                 credit: credit.clone(),
@@ -446,7 +448,7 @@ impl Driver {
         }
         .instrument(span.clone());
         let task = tokio::spawn(task);
-        if let Some(e) = self.streams.get_mut(&stream.get()) {
+        if let Some(e) = self.streams.get_mut(&stream) {
             e.abort = Some(task.abort_handle());
         }
         true
@@ -513,7 +515,7 @@ impl Driver {
     }
 
     fn on_data(&mut self, stream: StreamId, data: Bytes, len: u32, end: bool) {
-        let delivered = match self.streams.get_mut(&stream.get()) {
+        let delivered = match self.streams.get_mut(&stream) {
             Some(e) => match &e.body_tx {
                 Some(tx) => {
                     let ok = tx.send(Incoming::Data(data, len)).is_ok();
@@ -539,9 +541,9 @@ impl Driver {
     }
 
     fn maybe_remove(&mut self, id: StreamId) {
-        if let Some(e) = self.streams.get(&id.get()) {
+        if let Some(e) = self.streams.get(&id) {
             if e.response_done && e.body_tx.is_none() {
-                self.streams.remove(&id.get());
+                self.streams.remove(&id);
             }
         }
     }
@@ -560,7 +562,7 @@ impl Driver {
     /// Resets stream `id` with `code` and ends its tasks with that reset.
     fn reset_stream(&mut self, id: StreamId, code: ErrorCode) {
         let _ = self.core.reset(id, code);
-        if let Some(e) = self.streams.remove(&id.get()) {
+        if let Some(e) = self.streams.remove(&id) {
             Self::kill(
                 e,
                 BodyError::Reset(StreamError::Reset {
@@ -579,7 +581,7 @@ impl Driver {
                 data,
                 end,
             } => {
-                if !self.streams.contains_key(&id.get()) {
+                if !self.streams.contains_key(&id) {
                     return;
                 }
                 let data = data.filter(|d| !d.is_empty());
@@ -594,7 +596,7 @@ impl Driver {
                         self.fail_stream(id, e);
                         return;
                     }
-                    if let Some(e) = self.streams.get_mut(&id.get()) {
+                    if let Some(e) = self.streams.get_mut(&id) {
                         e.sent += len;
                     }
                 }
@@ -603,7 +605,7 @@ impl Driver {
                 }
             }
             Cmd::Data { id, data, end } => {
-                if !self.streams.contains_key(&id.get()) {
+                if !self.streams.contains_key(&id) {
                     return;
                 }
                 let len = data.len() as u64;
@@ -611,7 +613,7 @@ impl Driver {
                     self.fail_stream(id, e);
                     return;
                 }
-                if let Some(e) = self.streams.get_mut(&id.get()) {
+                if let Some(e) = self.streams.get_mut(&id) {
                     e.sent += len;
                 }
                 if end {
@@ -619,7 +621,7 @@ impl Driver {
                 }
             }
             Cmd::Trailers { id, fields } => {
-                if !self.streams.contains_key(&id.get()) {
+                if !self.streams.contains_key(&id) {
                     return;
                 }
                 if let Err(e) = self.core.send_trailers(id, fields) {
@@ -652,11 +654,7 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Cmd::Abandoned { id } => {
-                if self
-                    .streams
-                    .get(&id.get())
-                    .is_some_and(|e| !e.response_done)
-                {
+                if self.streams.get(&id).is_some_and(|e| !e.response_done) {
                     self.fail_stream(id, UsageError::StreamClosed);
                 }
             }
@@ -664,7 +662,7 @@ impl Driver {
     }
 
     fn response_done(&mut self, id: StreamId) {
-        if let Some(e) = self.streams.get_mut(&id.get()) {
+        if let Some(e) = self.streams.get_mut(&id) {
             e.response_done = true;
             e.abort = None;
             if e.discarded >= STOP_UNREAD_AFTER
@@ -682,7 +680,7 @@ impl Driver {
     /// [`STOP_UNREAD_AFTER`], once the response is complete, the upload is stopped (see
     /// `Entry::stop_request`).
     fn note_discarded(&mut self, id: StreamId, len: u32) {
-        if let Some(e) = self.streams.get_mut(&id.get()) {
+        if let Some(e) = self.streams.get_mut(&id) {
             if !e.body_tx.as_ref().is_some_and(|tx| tx.is_closed()) {
                 return;
             }
@@ -701,12 +699,12 @@ impl Driver {
             .streams
             .iter()
             .filter(|(_, e)| e.stop_request)
-            .map(|(&raw, _)| StreamId::new(raw))
+            .map(|(&id, _)| id)
             .filter(|&id| !self.core.stream(id).is_some_and(|s| s.has_output()))
             .collect();
         for id in done {
             let _ = self.core.reset(id, ErrorCode::NO_ERROR);
-            self.streams.remove(&id.get());
+            self.streams.remove(&id);
         }
         // Entries may also have left another way (the request ended after all).
         self.stop_requests = self.streams.values().filter(|e| e.stop_request).count();
@@ -717,11 +715,10 @@ impl Driver {
     /// the stream's send window (at least 16 KiB, at most 1 MiB).
     fn top_up_credit(&mut self) {
         let max_budget = self.max_budget;
-        for (&raw, e) in self.streams.iter_mut() {
+        for (&id, e) in self.streams.iter_mut() {
             if e.response_done || e.sent == 0 {
                 continue;
             }
-            let id = StreamId::new(raw);
             let queued = self.core.stream(id).map_or(0, |s| s.queued()) as u64;
             let written = e.sent.saturating_sub(queued);
             let outstanding = e.granted.saturating_sub(written);
