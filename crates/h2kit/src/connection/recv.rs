@@ -86,8 +86,10 @@ impl Connection {
             data = data.get(n..).unwrap_or_default();
         }
         self.inbuf.extend_from_slice(data);
+        // Checked once per read, not per frame.
+        let traced = trace::enabled();
         while self.error.is_none() {
-            if trace::enabled() {
+            if traced {
                 self.trace_next_received();
             }
             let outcome = match self.decoder.decode(&mut self.inbuf) {
