@@ -49,7 +49,8 @@ enum HpackCommand {
 }
 
 /// Logs the library's `tracing` spans and events to stderr when `RUST_LOG` asks for them
-/// (`RUST_LOG=h2kit_server=debug`, `RUST_LOG=trace`, ...); silent otherwise.
+/// (`RUST_LOG=h2kit_server=debug`, `RUST_LOG=h2kit::frame=trace` for every frame,
+/// `RUST_LOG=trace`, ...); silent otherwise.
 fn init_logging() {
     let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() else {
         return;

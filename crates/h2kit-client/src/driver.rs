@@ -18,12 +18,13 @@ use h2kit::http::{
 };
 use h2kit::{
     Connection, ConnectionError, ErrorCode, Event, Field, HeaderError, Initiator, StreamError,
-    StreamId, UsageError,
+    StreamId, StreamIdMap, UsageError,
 };
 use h2kit_io::{COMMAND_BATCH, PumpConfig, Transport};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::decode::ContentDecoder;
 use crate::error::Error;
@@ -32,7 +33,6 @@ use crate::msg::{
     Shared, UPLOAD_PIECE, Upload, item_channel, lock_advertised,
 };
 use crate::trace::Tracer;
-use h2kit_priority::idhash::{StreamMap as IdMap, stream_map as id_map};
 
 /// An upload's next chunk is asked for once its queued bytes fall below this.
 const UPLOAD_LOW_WATER: usize = 128 * 1024;
@@ -93,7 +93,7 @@ impl Slot {
 pub(crate) struct Driver {
     conn: Connection,
     link: Weak<Link>,
-    slots: IdMap<u32, Slot>,
+    slots: StreamIdMap<Slot>,
     pending: VecDeque<Box<PendingRequest>>,
     acks: Vec<StreamId>,
     pings: Vec<([u8; 8], Instant, PingReply)>,
@@ -137,7 +137,7 @@ impl Driver {
         Driver {
             conn,
             link,
-            slots: id_map(),
+            slots: StreamIdMap::default(),
             pending: VecDeque::new(),
             acks: Vec::new(),
             pings: Vec::new(),
@@ -283,7 +283,7 @@ impl Driver {
             Cmd::Data { id, data, ack } => match self.conn.send_data(id, data, false) {
                 Ok(()) => {
                     let queued = self.conn.stream(id).map_or(0, |s| s.queued());
-                    match self.slots.get_mut(&id.get()) {
+                    match self.slots.get_mut(&id) {
                         Some(slot) if queued >= UPLOAD_LOW_WATER => {
                             slot.ack = Some(ack);
                             self.acks.push(id);
@@ -303,20 +303,20 @@ impl Driver {
                     _ => self.conn.send_data(id, Bytes::new(), true),
                 };
                 if let Err(e) = result {
-                    if let Some(mut slot) = self.slots.remove(&id.get()) {
+                    if let Some(mut slot) = self.slots.remove(&id) {
                         let _ = self.conn.reset(id, ErrorCode::INTERNAL_ERROR);
                         slot.fail(&Error::Usage(e));
                     }
                     return;
                 }
-                if let Some(slot) = self.slots.get_mut(&id.get()) {
+                if let Some(slot) = self.slots.get_mut(&id) {
                     slot.send_done = true;
                 }
                 self.maybe_remove(id);
             }
             Cmd::UploadFailed { id, error } => {
                 let _ = self.conn.reset(id, ErrorCode::CANCEL);
-                if let Some(mut slot) = self.slots.remove(&id.get()) {
+                if let Some(mut slot) = self.slots.remove(&id) {
                     slot.fail(&error);
                 }
             }
@@ -331,7 +331,7 @@ impl Driver {
                 if unreleased > 0 {
                     self.conn.release_capacity(id, unreleased);
                 }
-                if let Some(slot) = self.slots.get_mut(&id.get()) {
+                if let Some(slot) = self.slots.get_mut(&id) {
                     slot.tx = None;
                     if !ended && !slot.recv_done {
                         self.cancel_stream(id);
@@ -364,7 +364,7 @@ impl Driver {
 
     fn cancel_stream(&mut self, id: StreamId) {
         let _ = self.conn.reset(id, ErrorCode::CANCEL);
-        if let Some(mut slot) = self.slots.remove(&id.get()) {
+        if let Some(mut slot) = self.slots.remove(&id) {
             slot.fail(&Error::Reset(StreamError::Reset {
                 code: ErrorCode::CANCEL,
                 initiator: Initiator::Local,
@@ -373,9 +373,9 @@ impl Driver {
     }
 
     fn maybe_remove(&mut self, id: StreamId) {
-        if let Some(slot) = self.slots.get(&id.get()) {
+        if let Some(slot) = self.slots.get(&id) {
             if slot.recv_done && slot.send_done {
-                self.slots.remove(&id.get());
+                self.slots.remove(&id);
             }
         }
     }
@@ -423,6 +423,14 @@ impl Driver {
                 return Ok(());
             }
         };
+        // The stream's span (a child of the connection's): the request's upload runs in it.
+        let span = tracing::debug_span!(
+            "stream",
+            id = id.get(),
+            method = %req.head.method(),
+            path = req.head.uri().path(),
+        );
+        span.in_scope(|| tracing::trace!(end_stream = end, "request sent"));
         let PendingRequest {
             head: _,
             fields: _,
@@ -465,12 +473,13 @@ impl Driver {
                 _ => {
                     if let Some(link) = self.link.upgrade() {
                         let trailers = body.trailers.take();
-                        tokio::spawn(upload(id, body, trailers, link.tx.clone()));
+                        let upload = upload(id, body, trailers, link.tx.clone());
+                        tokio::spawn(upload.instrument(span));
                     }
                 }
             }
         }
-        self.slots.insert(id.get(), slot);
+        self.slots.insert(id, slot);
         Ok(())
     }
 
@@ -526,9 +535,9 @@ impl Driver {
     }
 
     fn fail_all(&mut self, e: &ConnectionError) {
-        let slots: Vec<(u32, Slot)> = self.slots.drain().collect();
+        let slots: Vec<(StreamId, Slot)> = self.slots.drain().collect();
         for (id, mut slot) in slots {
-            let error = self.map_conn_error(e, Some(StreamId::new(id)));
+            let error = self.map_conn_error(e, Some(id));
             slot.fail(&error);
         }
         let waiting = std::mem::take(&mut self.pending);
@@ -547,7 +556,7 @@ impl Driver {
             let id = self.acks[i];
             let queued = self.conn.stream(id).map_or(0, |s| s.queued());
             if queued < UPLOAD_LOW_WATER {
-                if let Some(ack) = self.slots.get_mut(&id.get()).and_then(|s| s.ack.take()) {
+                if let Some(ack) = self.slots.get_mut(&id).and_then(|s| s.ack.take()) {
                     let _ = ack.send(Ok(()));
                 }
                 self.acks.swap_remove(i);
@@ -596,7 +605,7 @@ impl Driver {
                 flow_controlled_len,
                 end_stream,
             } => {
-                let Some(slot) = self.slots.get_mut(&stream.get()) else {
+                let Some(slot) = self.slots.get_mut(&stream) else {
                     if flow_controlled_len > 0 {
                         self.conn.release_capacity(stream, flow_controlled_len);
                     }
@@ -619,7 +628,7 @@ impl Driver {
                 }
                 // One map lookup for the DATA, its end and the slot's removal.
                 if end_stream && end_slot(&mut self.conn, stream, slot, None) {
-                    self.slots.remove(&stream.get());
+                    self.slots.remove(&stream);
                 }
             }
             Event::Trailers { stream, headers } => match header_map(&headers, &mut self.heads) {
@@ -641,7 +650,7 @@ impl Driver {
                     }
                     _ => Error::Reset(error),
                 };
-                if let Some(mut slot) = self.slots.remove(&stream.get()) {
+                if let Some(mut slot) = self.slots.remove(&stream) {
                     slot.fail(&error);
                 }
             }
@@ -710,7 +719,7 @@ impl Driver {
     }
 
     fn on_response(&mut self, stream: StreamId, headers: &[Field], end_stream: bool) {
-        let Some(slot) = self.slots.get_mut(&stream.get()) else {
+        let Some(slot) = self.slots.get_mut(&stream) else {
             return;
         };
         if slot.head_sent {
@@ -757,22 +766,22 @@ impl Driver {
     /// off): the request fails and the stream is reset.
     fn malformed(&mut self, stream: StreamId, error: HeaderError) {
         let _ = self.conn.reset(stream, ErrorCode::PROTOCOL_ERROR);
-        if let Some(mut slot) = self.slots.remove(&stream.get()) {
+        if let Some(mut slot) = self.slots.remove(&stream) {
             slot.fail(&Error::InvalidResponse(error.to_string()));
         }
     }
 
     fn end_recv(&mut self, stream: StreamId, trailers: Option<HeaderMap>) {
-        let Some(slot) = self.slots.get_mut(&stream.get()) else {
+        let Some(slot) = self.slots.get_mut(&stream) else {
             return;
         };
         if end_slot(&mut self.conn, stream, slot, trailers) {
-            self.slots.remove(&stream.get());
+            self.slots.remove(&stream);
         }
     }
 
     fn on_push(&mut self, stream: StreamId, promised: StreamId, headers: &[Field]) {
-        let sender = self.slots.get(&stream.get()).and_then(|s| s.pushes.clone());
+        let sender = self.slots.get(&stream).and_then(|s| s.pushes.clone());
         let request = request_parts(headers, &mut self.heads)
             .ok()
             .map(|parts| http::Request::from_parts(parts, ()));
@@ -808,7 +817,7 @@ impl Driver {
             return;
         }
         self.slots.insert(
-            promised.get(),
+            promised,
             Slot {
                 tx: Some(rtx),
                 head_sent: false,

@@ -79,6 +79,13 @@ impl FrameDecoder {
         self.skip > 0
     }
 
+    /// How many octets of a rejected frame's payload are still to be skipped (0 when
+    /// [`is_skipping`](Self::is_skipping) is false): the next frame header starts that far
+    /// into the buffer.
+    pub const fn skip_len(&self) -> usize {
+        self.skip
+    }
+
     /// Decodes the next frame from the front of `buf`. See the type's documentation.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         let Some((header, payload)) = self.next_payload(buf, true)? else {

@@ -1,6 +1,7 @@
 //! A fast hasher for maps keyed by stream id, keyed per map so a peer cannot pick colliding
-//! ids. Every h2kit crate that maps peer-chosen stream ids uses this one (the schedulers
-//! here, the connection core, the client driver).
+//! ids. Every h2kit crate that maps peer-chosen stream ids uses this one: the schedulers here,
+//! and through `h2kit::StreamIdMap` (`h2kit` re-exports [`StreamHash`]) the connection core
+//! and both drivers.
 //!
 //! Stream ids come from the peer. std's default SipHash-1-3 is safe against chosen
 //! collisions but cost about a hundred instructions per lookup on the request path, where a

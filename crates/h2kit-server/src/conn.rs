@@ -4,7 +4,6 @@
 //! first poll with a body already in memory is answered by the connection task itself,
 //! without a task.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -14,13 +13,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
-use h2kit::{Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, UsageError};
+use h2kit::{
+    Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, StreamIdMap, UsageError,
+};
 use h2kit_io::{COMMAND_BATCH, PumpConfig, Step, Transport};
 use http::uri::Scheme;
 use http::{Method, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 use crate::body::Body;
 use crate::error::{BodyError, PushError};
@@ -158,7 +160,8 @@ struct Driver {
     /// What the connection remembers of the request heads it received (1.3 KiB): made on
     /// the first request, released with the link when the connection goes idle.
     heads: Option<Box<HeadCache>>,
-    streams: HashMap<u32, Entry>,
+    /// Per-stream state, keyed with the core's keyed stream-id hash (peers choose the ids).
+    streams: StreamIdMap<Entry>,
     max_budget: usize,
     /// See `ConnParams::send_budget`.
     send_budget: usize,
@@ -252,7 +255,7 @@ impl Driver {
             link: None,
             link_unused_since: None,
             heads: None,
-            streams: HashMap::new(),
+            streams: StreamIdMap::default(),
             stop_requests: 0,
             max_budget,
             send_budget: params.send_budget.max(MIN_BUDGET.min(max_budget)),
@@ -442,7 +445,7 @@ impl Driver {
                             continue;
                         }
                     };
-                    if let Some(e) = self.streams.get_mut(&stream.get()) {
+                    if let Some(e) = self.streams.get_mut(&stream) {
                         if let Some(tx) = e.body_tx.take() {
                             let _ = tx.send(Incoming::Trailers(map));
                         }
@@ -451,7 +454,7 @@ impl Driver {
                 }
                 Event::StreamReset { stream, error } => {
                     tracing::debug!(stream = stream.get(), %error, "stream reset");
-                    if let Some(e) = self.streams.remove(&stream.get()) {
+                    if let Some(e) = self.streams.remove(&stream) {
                         Self::kill(e, BodyError::Reset(error));
                         self.credit_dirty = true;
                     }
@@ -497,7 +500,7 @@ impl Driver {
     ) -> Credit {
         let credit = Arc::new(Semaphore::new(0));
         self.streams.insert(
-            id.get(),
+            id,
             Entry {
                 body_tx,
                 credit: credit.clone(),
@@ -534,6 +537,15 @@ impl Driver {
                 return false;
             }
         };
+        // The stream's span: the handler's first call and poll here, its task and the
+        // response it sends all run in it (a child of the connection's span).
+        let span = tracing::debug_span!(
+            "stream",
+            id = stream.get(),
+            method = %parts.method,
+            path = parts.uri.path(),
+        );
+        let _entered = span.enter();
         // The request's field list, emptied, carries the response's fields if it is
         // answered at once: the core then reuses it for a later request (no list allocated).
         headers.clear();
@@ -615,43 +627,49 @@ impl Driver {
         let task = if hand_back {
             // A small task: the handler's future and what the log line needs, nothing of a
             // response being sent.
-            tokio::spawn(async move {
-                let mut guard = StreamGuard {
-                    id: stream,
-                    cmd: cmd.clone(),
-                    armed: true,
-                };
-                let response = future.await;
-                guard.armed = false;
-                let ready = Box::new(Ready {
-                    response,
-                    method,
-                    path,
-                    start,
-                });
-                let _ = cmd.send(Cmd::Ready { id: stream, ready });
-            })
+            tokio::spawn(
+                async move {
+                    let mut guard = StreamGuard {
+                        id: stream,
+                        cmd: cmd.clone(),
+                        armed: true,
+                    };
+                    let response = future.await;
+                    guard.armed = false;
+                    let ready = Box::new(Ready {
+                        response,
+                        method,
+                        path,
+                        start,
+                    });
+                    let _ = cmd.send(Cmd::Ready { id: stream, ready });
+                }
+                .instrument(span.clone()),
+            )
         } else {
             let ctx = self.ctx.clone();
-            tokio::spawn(async move {
-                let guard = StreamGuard {
-                    id: stream,
-                    cmd: cmd.clone(),
-                    armed: true,
-                };
-                let response = match response {
-                    Some(r) => r,
-                    None => future.await,
-                };
-                let mut guard = guard;
-                guard.armed = false;
-                send_response(
-                    ctx, cmd, stream, credit, method, path, response, false, start,
-                )
-                .await;
-            })
+            tokio::spawn(
+                async move {
+                    let guard = StreamGuard {
+                        id: stream,
+                        cmd: cmd.clone(),
+                        armed: true,
+                    };
+                    let response = match response {
+                        Some(r) => r,
+                        None => future.await,
+                    };
+                    let mut guard = guard;
+                    guard.armed = false;
+                    send_response(
+                        ctx, cmd, stream, credit, method, path, response, false, start,
+                    )
+                    .await;
+                }
+                .instrument(span.clone()),
+            )
         };
-        if let Some(e) = self.streams.get_mut(&stream.get()) {
+        if let Some(e) = self.streams.get_mut(&stream) {
             e.abort = Some(task.abort_handle());
         }
         true
@@ -692,10 +710,10 @@ impl Driver {
         }
         let want = body.next_read_size().max(1);
         let min = self.ctx.min_read.min(want).max(1);
-        if !self.streams.contains_key(&id.get()) {
+        if !self.streams.contains_key(&id) {
             let _ = self.new_entry(id, None);
         }
-        if let Some(e) = self.streams.get_mut(&id.get()) {
+        if let Some(e) = self.streams.get_mut(&id) {
             e.asked = Some((min, want));
             e.parked = Some(Box::new(Parked {
                 line: LogLine {
@@ -719,7 +737,7 @@ impl Driver {
     /// answered now if its body is in memory, else parked until the stream has credit (a
     /// tunnel, or a response without body data, gets a task of its own).
     fn on_ready(&mut self, id: StreamId, ready: Ready) {
-        let Some(e) = self.streams.get_mut(&id.get()) else {
+        let Some(e) = self.streams.get_mut(&id) else {
             return;
         };
         e.abort = None;
@@ -737,17 +755,13 @@ impl Driver {
             Some(r) => r,
         };
         let Some(response) = self.park(id, method.clone(), &mut path, response, start) else {
-            if self
-                .streams
-                .get(&id.get())
-                .is_some_and(|e| e.parked.is_none())
-            {
+            if self.streams.get(&id).is_some_and(|e| e.parked.is_none()) {
                 // Refused by the core (and reset).
                 self.response_done(id);
             }
             return;
         };
-        let Some(e) = self.streams.get_mut(&id.get()) else {
+        let Some(e) = self.streams.get_mut(&id) else {
             return;
         };
         let task = tokio::spawn(send_response(
@@ -842,7 +856,7 @@ impl Driver {
     }
 
     fn on_data(&mut self, stream: StreamId, data: Bytes, len: u32, end: bool) {
-        let delivered = match self.streams.get_mut(&stream.get()) {
+        let delivered = match self.streams.get_mut(&stream) {
             Some(e) => match &e.body_tx {
                 Some(tx) => {
                     let ok = tx.send(Incoming::Data(data, len)).is_ok();
@@ -868,9 +882,9 @@ impl Driver {
     }
 
     fn maybe_remove(&mut self, id: StreamId) {
-        if let Some(e) = self.streams.get(&id.get()) {
+        if let Some(e) = self.streams.get(&id) {
             if e.response_done && e.body_tx.is_none() {
-                self.streams.remove(&id.get());
+                self.streams.remove(&id);
                 self.credit_dirty = true;
             }
         }
@@ -890,7 +904,7 @@ impl Driver {
     /// Resets stream `id` with `code` and ends its tasks with that reset.
     fn reset_stream(&mut self, id: StreamId, code: ErrorCode) {
         let _ = self.core.reset(id, code);
-        if let Some(e) = self.streams.remove(&id.get()) {
+        if let Some(e) = self.streams.remove(&id) {
             self.credit_dirty = true;
             Self::kill(
                 e,
@@ -910,7 +924,7 @@ impl Driver {
                 data,
                 end,
             } => {
-                if !self.streams.contains_key(&id.get()) {
+                if !self.streams.contains_key(&id) {
                     return;
                 }
                 let data = data.filter(|d| !d.is_empty());
@@ -925,7 +939,7 @@ impl Driver {
                         self.fail_stream(id, e);
                         return;
                     }
-                    if let Some(e) = self.streams.get_mut(&id.get()) {
+                    if let Some(e) = self.streams.get_mut(&id) {
                         e.sent += len;
                     }
                 }
@@ -934,7 +948,7 @@ impl Driver {
                 }
             }
             Cmd::Data { id, data, end } => {
-                if !self.streams.contains_key(&id.get()) {
+                if !self.streams.contains_key(&id) {
                     return;
                 }
                 let len = data.len() as u64;
@@ -942,7 +956,7 @@ impl Driver {
                     self.fail_stream(id, e);
                     return;
                 }
-                if let Some(e) = self.streams.get_mut(&id.get()) {
+                if let Some(e) = self.streams.get_mut(&id) {
                     e.sent += len;
                 }
                 if end {
@@ -950,7 +964,7 @@ impl Driver {
                 }
             }
             Cmd::Trailers { id, fields } => {
-                if !self.streams.contains_key(&id.get()) {
+                if !self.streams.contains_key(&id) {
                     return;
                 }
                 if let Err(e) = self.core.send_trailers(id, fields) {
@@ -986,7 +1000,7 @@ impl Driver {
             Cmd::Park { id, parked } => {
                 let ctx = &self.ctx;
                 let cmd = &ensure_link(&mut self.link, ctx, self.tls).tx;
-                if let Some(e) = self.streams.get_mut(&id.get()) {
+                if let Some(e) = self.streams.get_mut(&id) {
                     e.abort = None;
                     let (min, want) = (parked.min, parked.want);
                     e.parked = Some(parked);
@@ -1001,18 +1015,14 @@ impl Driver {
                 }
             }
             Cmd::Credit { id, min, want } => {
-                if let Some(e) = self.streams.get_mut(&id.get()) {
+                if let Some(e) = self.streams.get_mut(&id) {
                     e.asked = Some((min, want));
                     e.asked_at = Some(Instant::now());
                     self.credit_dirty = true;
                 }
             }
             Cmd::Abandoned { id } => {
-                if self
-                    .streams
-                    .get(&id.get())
-                    .is_some_and(|e| !e.response_done)
-                {
+                if self.streams.get(&id).is_some_and(|e| !e.response_done) {
                     self.fail_stream(id, UsageError::StreamClosed);
                 }
             }
@@ -1020,7 +1030,7 @@ impl Driver {
     }
 
     fn response_done(&mut self, id: StreamId) {
-        if let Some(e) = self.streams.get_mut(&id.get()) {
+        if let Some(e) = self.streams.get_mut(&id) {
             e.response_done = true;
             e.abort = None;
             if e.discarded >= STOP_UNREAD_AFTER
@@ -1038,7 +1048,7 @@ impl Driver {
     /// [`STOP_UNREAD_AFTER`], once the response is complete, the upload is stopped (see
     /// `Entry::stop_request`).
     fn note_discarded(&mut self, id: StreamId, len: u32) {
-        if let Some(e) = self.streams.get_mut(&id.get()) {
+        if let Some(e) = self.streams.get_mut(&id) {
             if !e.body_tx.as_ref().is_some_and(|tx| tx.is_closed()) {
                 return;
             }
@@ -1057,12 +1067,12 @@ impl Driver {
             .streams
             .iter()
             .filter(|(_, e)| e.stop_request)
-            .map(|(&raw, _)| StreamId::new(raw))
+            .map(|(&id, _)| id)
             .filter(|&id| !self.core.stream(id).is_some_and(|s| s.has_output()))
             .collect();
         for id in done {
             let _ = self.core.reset(id, ErrorCode::NO_ERROR);
-            self.streams.remove(&id.get());
+            self.streams.remove(&id);
             self.credit_dirty = true;
         }
         // Entries may also have left another way (the request ended after all).
@@ -1085,8 +1095,8 @@ impl Driver {
         // Data the core holds for the socket: written as the socket drains.
         let mut queued_any = false;
         self.waiting.clear();
-        for (&raw, e) in self.streams.iter_mut() {
-            let id = StreamId::new(raw);
+        for (&id, e) in self.streams.iter_mut() {
+            let raw = id.get();
             let queued = self.core.stream(id).map_or(0, |s| s.queued()) as u64;
             queued_any |= queued > 0;
             if e.response_done {
@@ -1135,7 +1145,7 @@ impl Driver {
         for i in 0..self.waiting.len() {
             let (raw, outstanding) = self.waiting[i];
             let capacity = u64::from(self.core.send_capacity(StreamId::new(raw)));
-            let Some(e) = self.streams.get_mut(&raw) else {
+            let Some(e) = self.streams.get_mut(&StreamId::new(raw)) else {
                 continue;
             };
             let Some((min, want)) = e.asked else {
@@ -1183,10 +1193,11 @@ impl Driver {
             // `ResponseCtx::park`); so do the others waiting right now.
             self.ctx.park.notify_waiters();
         }
-        let unserved = self
-            .waiting
-            .iter()
-            .any(|&(raw, _)| self.streams.get(&raw).is_some_and(|e| e.asked.is_some()));
+        let unserved = self.waiting.iter().any(|&(raw, _)| {
+            self.streams
+                .get(&StreamId::new(raw))
+                .is_some_and(|e| e.asked.is_some())
+        });
         if unserved && !queued_any {
             // No write will come to free credit: look again after `STARVE_GRACE`, when
             // credit taken and unused meanwhile (a reader waiting on its source) stops
@@ -1201,7 +1212,7 @@ impl Driver {
             // The first waiting task gets its minimum anyway, so that none waits forever.
             // This exceeds the budget by one read at most.
             let raw = self.waiting[0].0;
-            if let Some(e) = self.streams.get_mut(&raw) {
+            if let Some(e) = self.streams.get_mut(&StreamId::new(raw)) {
                 if let Some((min, _)) = e.asked.take() {
                     let add = (min as u64).saturating_sub(e.credit.available_permits() as u64);
                     e.credit.add_permits(add as usize);

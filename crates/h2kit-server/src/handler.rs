@@ -11,6 +11,7 @@ use h2kit::{PrioritySignal, StreamId};
 use http::uri::Scheme;
 use http::{Request, Response};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::body::Body;
 use crate::error::PushError;
@@ -124,9 +125,20 @@ impl Pusher {
         let ctx = self.conn.ctx.clone();
         let cmd = self.conn.cmd.clone();
         let start = ctx.log_start();
-        tokio::spawn(send_response(
-            ctx, cmd, promised, credit, method, path, response, true, start,
-        ));
+        // The pushed stream's own span, a child of the request's that pushed it.
+        let span = tracing::debug_span!(
+            "stream",
+            id = promised.get(),
+            method = %method,
+            path = path.as_str(),
+            push = true,
+        );
+        tokio::spawn(
+            send_response(
+                ctx, cmd, promised, credit, method, path, response, true, start,
+            )
+            .instrument(span),
+        );
         Ok(promised)
     }
 }

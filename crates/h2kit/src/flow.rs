@@ -1,7 +1,11 @@
 //! Flow control (RFC 9113 §5.2, §6.9): windows and the policies that reopen them.
 //!
-//! [`Window`] is the arithmetic: it can go negative when SETTINGS_INITIAL_WINDOW_SIZE shrinks
-//! (§6.9.2) and refuses to exceed 2^31 - 1 with a typed [`FlowError`] that knows its scope.
+//! The public part is what a user configures and observes: the [`WindowStrategy`] of
+//! [`Config`](crate::Config), the [`WindowPolicy`] trait with its built-ins for a policy of
+//! one's own, and [`WindowStats`]. The window arithmetic (a signed window that can go negative
+//! when SETTINGS_INITIAL_WINDOW_SIZE shrinks, §6.9.2, and refuses to exceed 2^31 - 1 with a
+//! typed error that knows its scope) and the receive-side bookkeeping around a policy are the
+//! connection's own and stay private.
 //!
 //! [`WindowPolicy`] decides when the receive side sends WINDOW_UPDATE, in the spirit of python
 //! hyper's `BaseFlowControlManager.increase_window_size(frame_size)`: the connection tells it
@@ -17,10 +21,6 @@ use core::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use h2kit_frame::StreamId;
-
-use crate::error::{PeerError, ProtocolViolation};
-
 /// The largest window, 2^31 - 1 (§6.9.1).
 pub const MAX_WINDOW: u32 = 0x7fff_ffff;
 /// The initial window of every stream and of the connection before SETTINGS (§6.9.2).
@@ -28,7 +28,7 @@ pub const DEFAULT_WINDOW: u32 = 65_535;
 
 /// A flow-control window violation, before its scope is decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlowError {
+pub(crate) enum FlowError {
     /// The window would exceed 2^31 - 1.
     Overflow,
     /// More bytes than the window allows.
@@ -38,28 +38,6 @@ pub enum FlowError {
         /// Bytes the window allowed.
         available: u64,
     },
-}
-
-impl FlowError {
-    /// The peer caused this on `stream` (a WINDOW_UPDATE or DATA frame): a stream error for a
-    /// stream window, a connection error for stream 0 (§6.9.1).
-    pub fn peer_error(self, stream: StreamId) -> PeerError {
-        let v = match self {
-            FlowError::Overflow => ProtocolViolation::WindowOverflow,
-            FlowError::Exceeded { .. } => ProtocolViolation::FlowControlExceeded,
-        };
-        if stream.is_zero() {
-            PeerError::Connection(v)
-        } else {
-            PeerError::Stream(v)
-        }
-    }
-
-    /// The peer caused this by changing SETTINGS_INITIAL_WINDOW_SIZE: always a connection
-    /// error (§6.9.2).
-    pub fn settings_error(self) -> PeerError {
-        PeerError::Connection(ProtocolViolation::WindowOverflow)
-    }
 }
 
 impl fmt::Display for FlowError {
@@ -79,19 +57,11 @@ impl core::error::Error for FlowError {}
 /// One flow-control window. Negative after SETTINGS_INITIAL_WINDOW_SIZE shrinks it below what
 /// is in flight; never above [`MAX_WINDOW`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Window(i32);
+pub(crate) struct Window(i32);
 
 impl Window {
-    /// A window of `size` bytes.
-    pub fn new(size: u32) -> Result<Self, FlowError> {
-        if size > MAX_WINDOW {
-            return Err(FlowError::Overflow);
-        }
-        Ok(Window(size as i32))
-    }
-
     /// A window of `size` bytes, clamped to [`MAX_WINDOW`].
-    pub const fn saturating(size: u32) -> Self {
+    pub(crate) const fn saturating(size: u32) -> Self {
         if size > MAX_WINDOW {
             Window(MAX_WINDOW as i32)
         } else {
@@ -100,17 +70,17 @@ impl Window {
     }
 
     /// The signed size.
-    pub const fn get(self) -> i32 {
+    pub(crate) const fn get(self) -> i32 {
         self.0
     }
 
     /// The bytes that may be sent now (0 when the window is negative).
-    pub fn available(self) -> u32 {
+    pub(crate) fn available(self) -> u32 {
         self.0.max(0) as u32
     }
 
     /// Opens the window by `increment` (a WINDOW_UPDATE).
-    pub fn increase(&mut self, increment: u32) -> Result<(), FlowError> {
+    pub(crate) fn increase(&mut self, increment: u32) -> Result<(), FlowError> {
         let next = i64::from(self.0) + i64::from(increment);
         if next > i64::from(MAX_WINDOW) {
             return Err(FlowError::Overflow);
@@ -122,7 +92,7 @@ impl Window {
     /// Uses `len` bytes of the window (a DATA frame, payload and padding). A frame with no
     /// flow-controlled bytes always fits, even in a negative window: RFC 9113 §6.9.1 lets an
     /// empty DATA frame with END_STREAM go out when no window is available.
-    pub fn consume(&mut self, len: u32) -> Result<(), FlowError> {
+    pub(crate) fn consume(&mut self, len: u32) -> Result<(), FlowError> {
         if len > 0 && i64::from(len) > i64::from(self.0) {
             return Err(FlowError::Exceeded {
                 requested: u64::from(len),
@@ -135,7 +105,7 @@ impl Window {
 
     /// Applies a change of SETTINGS_INITIAL_WINDOW_SIZE from `old` to `new` (§6.9.2): the
     /// window moves by the difference and may become negative.
-    pub fn apply_initial_change(&mut self, old: u32, new: u32) -> Result<(), FlowError> {
+    pub(crate) fn apply_initial_change(&mut self, old: u32, new: u32) -> Result<(), FlowError> {
         let next = i64::from(self.0) + i64::from(new) - i64::from(old);
         if next > i64::from(MAX_WINDOW) || next < -i64::from(MAX_WINDOW) {
             return Err(FlowError::Overflow);
@@ -548,7 +518,7 @@ impl fmt::Debug for WindowStrategy {
 
 impl WindowStrategy {
     /// Builds the policy for one window whose initial size is `target`.
-    pub fn build(&self, target: u32) -> WindowManager {
+    pub(crate) fn build(&self, target: u32) -> WindowManager {
         WindowManager(match self {
             WindowStrategy::Threshold => Managed::Threshold(Threshold::new(target)),
             WindowStrategy::Manual => Managed::Manual(Manual::new(target)),
@@ -568,7 +538,7 @@ enum Managed {
 
 /// A built policy: the built-ins without a heap allocation, or a boxed custom one.
 #[derive(Debug)]
-pub struct WindowManager(Managed);
+pub(crate) struct WindowManager(Managed);
 
 impl WindowManager {
     fn policy(&mut self) -> &mut dyn WindowPolicy {
@@ -654,7 +624,7 @@ pub struct WindowStats {
 /// The receive side of one window: what the peer may still send, what the application holds,
 /// and the policy deciding WINDOW_UPDATEs.
 #[derive(Debug)]
-pub struct RecvFlow {
+pub(crate) struct RecvFlow {
     window: Window,
     unreleased: u64,
     policy: WindowManager,
@@ -662,7 +632,7 @@ pub struct RecvFlow {
 
 impl RecvFlow {
     /// A receive window advertising `initial` bytes, reopened by `policy`.
-    pub fn new(initial: u32, policy: WindowManager) -> Self {
+    pub(crate) fn new(initial: u32, policy: WindowManager) -> Self {
         RecvFlow {
             window: Window(initial.min(MAX_WINDOW) as i32),
             unreleased: 0,
@@ -671,23 +641,24 @@ impl RecvFlow {
     }
 
     /// The window the peer still has.
-    pub fn window(&self) -> Window {
+    pub(crate) fn window(&self) -> Window {
         self.window
     }
 
     /// Bytes received and not yet released by the application.
-    pub fn unreleased(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn unreleased(&self) -> u64 {
         self.unreleased
     }
 
     /// The policy's target window.
-    pub fn target(&self) -> u32 {
+    pub(crate) fn target(&self) -> u32 {
         self.policy.target()
     }
 
     /// `len` flow-controlled bytes arrived. Err if they exceed the window (the caller scopes
-    /// it with [`FlowError::peer_error`]). Ok holds the increment to announce now, if any.
-    pub fn on_data(&mut self, len: u32, now: Instant) -> Result<u32, FlowError> {
+    /// it as a stream or connection error). Ok holds the increment to announce now, if any.
+    pub(crate) fn on_data(&mut self, len: u32, now: Instant) -> Result<u32, FlowError> {
         self.window.consume(len)?;
         self.unreleased += u64::from(len);
         let status = self.status(now);
@@ -697,7 +668,7 @@ impl RecvFlow {
 
     /// The application released `len` bytes (at most what it holds). Returns the increment
     /// to announce now, if any.
-    pub fn release(&mut self, len: u32, now: Instant) -> u32 {
+    pub(crate) fn release(&mut self, len: u32, now: Instant) -> u32 {
         let len = (u64::from(len).min(self.unreleased)) as u32;
         if len == 0 {
             return 0;
@@ -710,38 +681,38 @@ impl RecvFlow {
 
     /// Bytes that arrived on a stream we no longer track (reset or unknown): they count
     /// against this (connection) window and are released at once.
-    pub fn on_discarded(&mut self, len: u32, now: Instant) -> Result<u32, FlowError> {
+    pub(crate) fn on_discarded(&mut self, len: u32, now: Instant) -> Result<u32, FlowError> {
         let first = self.on_data(len, now)?;
         let second = self.release(len, now);
         Ok(first.saturating_add(second))
     }
 
     /// Forwards an RTT sample to the policy.
-    pub fn on_rtt_sample(&mut self, rtt: Duration) {
+    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration) {
         self.policy.on_rtt_sample(rtt)
     }
 
     /// Announces `inc` bytes directly, bypassing the policy (an explicit WINDOW_UPDATE by the
     /// application). Err if the window would overflow.
-    pub fn increase(&mut self, inc: u32) -> Result<(), FlowError> {
+    pub(crate) fn increase(&mut self, inc: u32) -> Result<(), FlowError> {
         self.window.increase(inc)
     }
 
     /// Raises the target of a growing policy ([`Bdp`]) to at least `target`, within its cap;
     /// returns the increment to announce now, if any.
-    pub fn follow(&mut self, target: u32) -> u32 {
+    pub(crate) fn follow(&mut self, target: u32) -> u32 {
         let inc = self.policy.follow(target, self.window.get());
         self.clamp_and_apply(inc)
     }
 
     /// Whether the policy wants RTT samples now (see [`WindowPolicy::wants_rtt`]).
-    pub fn wants_rtt(&self) -> bool {
+    pub(crate) fn wants_rtt(&self) -> bool {
         self.policy.wants_rtt()
     }
 
     /// Applies a change of our SETTINGS_INITIAL_WINDOW_SIZE once the peer acknowledged it,
     /// and tells the policy.
-    pub fn apply_initial_change(&mut self, old: u32, new: u32) -> Result<(), FlowError> {
+    pub(crate) fn apply_initial_change(&mut self, old: u32, new: u32) -> Result<(), FlowError> {
         self.window.apply_initial_change(old, new)?;
         self.policy.on_initial_window_change(old, new);
         Ok(())
@@ -772,7 +743,7 @@ mod tests {
 
     #[test]
     fn window_arithmetic_and_overflow() {
-        let mut w = Window::new(DEFAULT_WINDOW).unwrap();
+        let mut w = Window::saturating(DEFAULT_WINDOW);
         w.consume(65_535).unwrap();
         assert_eq!(w.available(), 0);
         assert_eq!(
@@ -790,12 +761,12 @@ mod tests {
             i32::MAX,
             "a failed increase leaves the window alone"
         );
-        assert_eq!(Window::new(MAX_WINDOW + 1), Err(FlowError::Overflow));
+        assert_eq!(Window::saturating(MAX_WINDOW + 1).get(), i32::MAX);
     }
 
     #[test]
     fn initial_window_change_can_go_negative() {
-        let mut w = Window::new(DEFAULT_WINDOW).unwrap();
+        let mut w = Window::saturating(DEFAULT_WINDOW);
         w.consume(60_000).unwrap();
         w.apply_initial_change(DEFAULT_WINDOW, 0).unwrap();
         assert_eq!(w.get(), 5_535 - 65_535);
@@ -806,36 +777,11 @@ mod tests {
         assert_eq!(w.get(), 5_535 - 65_535);
         w.increase(70_000).unwrap();
         assert_eq!(w.get(), 5_535 - 65_535 + 70_000);
-        let mut w = Window::new(MAX_WINDOW).unwrap();
+        let mut w = Window::saturating(MAX_WINDOW);
         w.apply_initial_change(0, MAX_WINDOW).unwrap_err();
-        let mut w = Window::new(0).unwrap();
+        let mut w = Window::saturating(0);
         w.apply_initial_change(MAX_WINDOW, 0).unwrap();
         assert_eq!(w.get(), -i32::MAX);
-    }
-
-    #[test]
-    fn flow_errors_take_the_right_scope() {
-        use crate::error::PeerError;
-        assert_eq!(
-            FlowError::Overflow.peer_error(StreamId::new(3)),
-            PeerError::Stream(ProtocolViolation::WindowOverflow)
-        );
-        assert_eq!(
-            FlowError::Overflow.peer_error(StreamId::ZERO),
-            PeerError::Connection(ProtocolViolation::WindowOverflow)
-        );
-        assert_eq!(
-            FlowError::Overflow.settings_error(),
-            PeerError::Connection(ProtocolViolation::WindowOverflow)
-        );
-        let e = FlowError::Exceeded {
-            requested: 2,
-            available: 1,
-        };
-        assert_eq!(
-            e.peer_error(StreamId::new(1)).code(),
-            h2kit_frame::ErrorCode::FLOW_CONTROL_ERROR
-        );
     }
 
     fn status(window: i32, now: Instant) -> WindowStatus {

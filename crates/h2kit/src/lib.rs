@@ -130,6 +130,31 @@ pub mod limits;
 pub mod manual;
 pub mod state;
 
+/// The `tracing` target of the connection's frame events: one TRACE event per frame
+/// received (`direction = "recv"`) and per frame sent (`"send"`), with the frame's
+/// `frame_type`, `stream`, `length` and `flags` from its header. With `tracing-subscriber`,
+/// `RUST_LOG=h2kit::frame=trace` turns them on. When TRACE is off for this target a frame costs
+/// one level check and nothing is formatted.
+pub const FRAME_TARGET: &str = "h2kit::frame";
+
+/// A map keyed by stream id, hashed with [`StreamHash`]: the connection keeps its streams in
+/// one, and the drivers key their per-stream state the same way. `StreamIdMap::default()`
+/// makes an empty map with fresh secret keys.
+///
+/// Stream ids are chosen by the peer. [`StreamHash`] costs a few instructions per lookup
+/// (std's SipHash about a hundred) and is keyed per map from std's OS-seeded `RandomState`,
+/// so a peer cannot pick ids that collide. It lives in `h2kit-priority`, whose schedulers
+/// need it too, and is re-exported here so that users need no other crate.
+///
+/// ```
+/// use h2kit::{StreamId, StreamIdMap};
+///
+/// let mut open: StreamIdMap<&str> = StreamIdMap::default();
+/// open.insert(StreamId::new(1), "GET /");
+/// assert_eq!(open.get(&StreamId::new(1)), Some(&"GET /"));
+/// ```
+pub type StreamIdMap<V> = std::collections::HashMap<StreamId, V, StreamHash>;
+
 pub use self::http::{request_from_fields, response_from_fields};
 pub use config::{
     Config, Limits, LocalSettings, PeerSettings, SchedulerFactory, SchedulerKind, SettingsValues,
@@ -141,6 +166,7 @@ pub use error::{
 };
 pub use event::{Event, SettingChange};
 pub use h2kit_frame::{ErrorCode, FrameType, SettingId, StreamId};
+pub use h2kit_priority::idhash::StreamHash;
 pub use h2kit_priority::{
     ExtensiblePriority, PriorityError, PrioritySignal, Scheduler, TreePriority, Urgency,
 };

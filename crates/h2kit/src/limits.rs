@@ -116,7 +116,7 @@ pub(crate) struct RecentlyClosed {
     /// Ids oldest first, with the time each was first remembered (a lower bound of the time
     /// in `map`, which a second close of the same id moves on).
     order: VecDeque<(StreamId, Instant)>,
-    map: h2kit_priority::idhash::StreamMap<StreamId, ClosedStream>,
+    map: crate::StreamIdMap<ClosedStream>,
 }
 
 impl RecentlyClosed {
@@ -126,7 +126,7 @@ impl RecentlyClosed {
             capacity,
             retention,
             order: VecDeque::new(),
-            map: h2kit_priority::idhash::stream_map(),
+            map: crate::StreamIdMap::default(),
         }
     }
 

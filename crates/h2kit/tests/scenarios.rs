@@ -439,7 +439,7 @@ fn urgent_stream_data_goes_first() {
 }
 
 /// The client's uploads follow its own priority signals: the `priority` header it sends and
-/// later `prioritize` calls both order its DATA, not only the server's.
+/// later `send_priority_update` calls both order its DATA, not only the server's.
 #[test]
 fn client_uploads_follow_their_own_priority() {
     let server_data_order = |p: &mut Pair| -> Vec<StreamId> {
@@ -471,12 +471,12 @@ fn client_uploads_follow_their_own_priority() {
     let last_high = order.iter().rposition(|s| *s == high).unwrap();
     assert!(last_high < first_low, "order: {order:?}");
 
-    // By prioritize(): raising the second stream makes it overtake the first.
+    // By send_priority_update(): raising the second stream makes it overtake the first.
     let mut p = pair(16_384);
     let a = p.client.send_request(post("/a"), false).unwrap();
     let b = p.client.send_request(post("/b"), false).unwrap();
     p.client
-        .prioritize(
+        .send_priority_update(
             b,
             h2kit::ExtensiblePriority {
                 urgency: h2kit::Urgency::HIGHEST,
@@ -701,7 +701,11 @@ fn padded_data_counts_against_flow_control() {
             })
             .collect();
         assert_eq!(data, vec![(Bytes::from_static(b"hello"), 5 + 20 + 1)]);
-        assert_eq!(p.client.send_window(), 2_097_152 - 26, "chunk {chunk}");
+        assert_eq!(
+            p.client.connection_send_window(),
+            2_097_152 - 26,
+            "chunk {chunk}"
+        );
     }
 }
 
@@ -800,7 +804,7 @@ fn priority_update_reaches_the_server_and_reorders() {
     let a = p.client.send_request(get("/a"), true).unwrap();
     let b = p.client.send_request(get("/b"), true).unwrap();
     p.client
-        .prioritize(
+        .send_priority_update(
             b,
             h2kit::ExtensiblePriority {
                 urgency: h2kit::Urgency::HIGHEST,
@@ -961,7 +965,7 @@ fn priority_update_before_the_request_is_kept() {
     let low = p.client.send_request(get("/low"), true).unwrap();
     // Announce stream 3's priority before opening it.
     p.client
-        .prioritize(
+        .send_priority_update(
             StreamId::new(3),
             h2kit::ExtensiblePriority {
                 urgency: h2kit::Urgency::HIGHEST,

@@ -11,7 +11,7 @@
 //! `bytes` and `std`.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +21,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use h2kit::{Config, Connection, ErrorCode, Event, Field, Initiator, StreamId};
+use h2kit::{Config, Connection, ErrorCode, Event, Field, Initiator, StreamId, StreamIdMap};
 
 /// What an application plugged into [`drive`] does.
 pub trait App {
@@ -173,7 +173,7 @@ struct Body {
 /// Bodies waiting to go out, moved into the connection as its per-stream buffers allow.
 #[derive(Default)]
 pub struct Outbox {
-    bodies: HashMap<StreamId, Body>,
+    bodies: StreamIdMap<Body>,
 }
 
 /// How much the driver lets the connection buffer per stream before it holds data back.
@@ -312,7 +312,7 @@ pub struct SeenReset {
 /// * `/bytes/N`: N bytes of [`pattern`].
 /// * anything else: `200`, `hello from h2kit\n` (no body for HEAD).
 pub struct ServerApp {
-    routes: HashMap<StreamId, Route>,
+    routes: StreamIdMap<Route>,
     outbox: Outbox,
     resets: Arc<Mutex<Vec<SeenReset>>>,
 }
@@ -327,7 +327,7 @@ impl ServerApp {
     /// A server app recording the resets it sees into `resets`.
     pub fn new(resets: Arc<Mutex<Vec<SeenReset>>>) -> Self {
         ServerApp {
-            routes: HashMap::new(),
+            routes: StreamIdMap::default(),
             outbox: Outbox::default(),
             resets,
         }
@@ -571,7 +571,7 @@ const MAX_RETRIES: usize = 1_000;
 /// collects the responses; it closes the connection when all are done.
 pub struct ClientApp {
     waiting: VecDeque<(usize, Request)>,
-    streams: HashMap<StreamId, (usize, Request)>,
+    streams: StreamIdMap<(usize, Request)>,
     /// Requests retried after REFUSED_STREAM (bounded).
     pub retries: usize,
     /// The responses, in the order of the requests.
@@ -587,7 +587,7 @@ impl ClientApp {
         ClientApp {
             responses: vec![Response::default(); requests.len()],
             waiting: requests.into_iter().enumerate().collect(),
-            streams: HashMap::new(),
+            streams: StreamIdMap::default(),
             retries: 0,
             outbox: Outbox::default(),
             terminated: None,

@@ -5,6 +5,7 @@ mod recv;
 mod send;
 mod stream;
 mod streams;
+mod trace;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -928,8 +929,11 @@ impl Connection {
         self.streams.active_remote()
     }
 
-    /// The connection send window (what we may still send on all streams together).
-    pub fn send_window(&self) -> i32 {
+    /// The connection send window (what we may still send on all streams together). The
+    /// connection's windows are `connection_send_window` and
+    /// [`connection_recv_window`](Self::connection_recv_window); a stream's are
+    /// [`send_capacity`](Self::send_capacity) and [`recv_window`](Self::recv_window).
+    pub fn connection_send_window(&self) -> i32 {
         self.send_window.get()
     }
 

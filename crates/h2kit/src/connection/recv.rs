@@ -4,12 +4,14 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use h2kit_frame::{
-    Continuation, Data, ErrorCode, ErrorScope, Frame, FrameError, GoAway, Headers, Ping, Priority,
-    PriorityUpdate, PushPromise, RstStream, SettingId, Settings, StreamId, WindowUpdate,
+    Continuation, Data, ErrorCode, ErrorScope, FRAME_HEADER_LEN, Frame, FrameError, FrameHeader,
+    GoAway, Headers, Ping, Priority, PriorityUpdate, PushPromise, RstStream, SettingId, Settings,
+    StreamId, WindowUpdate,
 };
 use h2kit_priority::{ExtensiblePriority, PrioritySignal, TreePriority};
 
 use super::stream::Phase;
+use super::trace;
 use super::{Block, Connection, Control, Ordered, PREFACE, PingPurpose, Role};
 use crate::error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
@@ -84,7 +86,12 @@ impl Connection {
             data = data.get(n..).unwrap_or_default();
         }
         self.inbuf.extend_from_slice(data);
+        // Checked once per read, not per frame.
+        let traced = trace::enabled();
         while self.error.is_none() {
+            if traced {
+                self.trace_next_received();
+            }
             let outcome = match self.decoder.decode(&mut self.inbuf) {
                 Ok(None) => break,
                 Ok(Some(frame)) => self.on_frame(frame, now),
@@ -97,6 +104,21 @@ impl Connection {
         match &self.error {
             Some(e) => Err(e.clone()),
             None => Ok(()),
+        }
+    }
+
+    /// Traces the frame the next `decode` takes, if it takes one: a whole frame, or one
+    /// rejected for its length alone, after what remains of a rejected frame's payload.
+    #[cold]
+    fn trace_next_received(&self) {
+        let Some(next) = self.inbuf.get(self.decoder.skip_len()..) else {
+            return;
+        };
+        if let Some(header) = FrameHeader::parse(next) {
+            let whole = next.len() - FRAME_HEADER_LEN >= header.length as usize;
+            if whole || header.length > self.decoder.max_frame_size() {
+                trace::received(&header);
+            }
         }
     }
 

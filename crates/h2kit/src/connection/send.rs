@@ -7,6 +7,7 @@ use h2kit_frame::{ErrorCode, PrioritySpec, StreamId};
 use h2kit_priority::{ExtensiblePriority, PrioritySignal};
 
 use super::stream::Phase;
+use super::trace;
 use super::{Connection, Control, Ordered, PREFACE, PendingSettings, PingPurpose, Role, Shutdown};
 use crate::config::LocalSettings;
 use crate::error::{ConnectionError, Initiator, UsageError};
@@ -448,8 +449,11 @@ impl Connection {
 
     // ------------------------------------------------------------ priority signals
 
-    /// (Client) Changes the RFC 9218 priority of stream `id` with a PRIORITY_UPDATE frame.
-    pub fn prioritize(&mut self, id: StreamId, priority: ExtensiblePriority) -> Result {
+    /// (Client) Changes the RFC 9218 priority of stream `id` with a PRIORITY_UPDATE frame;
+    /// the new priority also orders what we send on the stream. Named, like
+    /// [`send_priority`](Self::send_priority) and the other `send_*` commands, after the
+    /// frame it sends.
+    pub fn send_priority_update(&mut self, id: StreamId, priority: ExtensiblePriority) -> Result {
         if self.role != Role::Client {
             return Err(UsageError::WrongRole);
         }
@@ -698,18 +702,21 @@ impl Connection {
                 return true;
             }
         }
+        let start = buf.len();
         if let Some(c) = self.control.pop_front() {
             self.write_control(c, buf, now);
-            return true;
-        }
-        if self.error.is_some() {
+        } else if self.error.is_some() {
             return false;
-        }
-        if let Some(o) = self.ordered.pop_front() {
+        } else if let Some(o) = self.ordered.pop_front() {
             self.write_ordered(o, buf);
-            return true;
+        } else {
+            // Traces its frames itself: a vectored payload leaves `buf`.
+            return self.write_data(buf, room, vectored);
         }
-        self.write_data(buf, room, vectored)
+        if trace::enabled() {
+            trace::sent(&buf[start..]);
+        }
+        true
     }
 
     fn write_control(&mut self, c: Control, buf: &mut BytesMut, now: Instant) {
@@ -879,6 +886,7 @@ impl Connection {
             while s.queue.front().is_some_and(|c| c.data.is_empty()) {
                 s.queue.pop_front();
             }
+            let mut start = buf.len();
             if let Some(front) = s.queue.front_mut() {
                 let overhead = front.overhead() as usize;
                 let pad = front.pad;
@@ -918,8 +926,13 @@ impl Connection {
                             if n >= MIN_VECTORED_PAYLOAD
                                 && h2kit_frame::FRAME_HEADER_LEN + n <= room =>
                         {
+                            if trace::enabled() {
+                                trace::sent(&buf[start..]);
+                            }
                             out.push(buf.split().freeze());
                             out.push(chunk);
+                            // Traced above: nothing of this frame is left in `buf`.
+                            start = buf.len();
                         }
                         _ => buf.extend_from_slice(&chunk),
                     }
@@ -933,6 +946,9 @@ impl Connection {
             } else {
                 s.end_written = true;
                 let _ = h2kit_frame::encode_data_header(id, 0, true, buf);
+            }
+            if trace::enabled() {
+                trace::sent(&buf[start..]);
             }
             self.streams.schedule(id, self.send_window.available());
             self.maybe_remove(id);

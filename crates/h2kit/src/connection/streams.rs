@@ -10,11 +10,11 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use h2kit_frame::StreamId;
-use h2kit_priority::idhash::StreamMap;
 use h2kit_priority::{ExtensiblePriority, PrioritySignal, Scheduler};
 
 use super::Role;
 use super::stream::{Stream, WindowWait};
+use crate::StreamIdMap;
 use crate::config::Limits;
 use crate::error::UsageError;
 use crate::limits::RecentlyClosed;
@@ -25,7 +25,7 @@ const MAX_SKIPPED_RANGES: usize = 16;
 
 /// The streams of one connection and everything that must stay consistent with them.
 pub(super) struct Streams {
-    map: StreamMap<u32, Stream>,
+    map: StreamIdMap<Stream>,
     closed: RecentlyClosed,
     /// Streams closed before the connection saw a time (`tick`): stamped at the first one.
     closed_unstamped: Vec<(StreamId, CloseCause)>,
@@ -54,7 +54,7 @@ pub(super) struct Streams {
 impl Streams {
     pub(super) fn new(role: Role, limits: &Limits, scheduler: Box<dyn Scheduler + Send>) -> Self {
         Streams {
-            map: h2kit_priority::idhash::stream_map(),
+            map: StreamIdMap::default(),
             closed: RecentlyClosed::new(limits.max_closed_streams, limits.closed_stream_retention),
             closed_unstamped: Vec::new(),
             now: None,
@@ -84,17 +84,17 @@ impl Streams {
 
     #[inline]
     pub(super) fn get(&self, id: StreamId) -> Option<&Stream> {
-        self.map.get(&id.get())
+        self.map.get(&id)
     }
 
     #[inline]
     pub(super) fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
-        self.map.get_mut(&id.get())
+        self.map.get_mut(&id)
     }
 
     #[inline]
     pub(super) fn contains(&self, id: StreamId) -> bool {
-        self.map.contains_key(&id.get())
+        self.map.contains_key(&id)
     }
 
     #[inline]
@@ -297,7 +297,7 @@ impl Streams {
         if s.local {
             self.next_local = self.next_local.max(id.get() + 2);
         }
-        self.map.insert(id.get(), s);
+        self.map.insert(id, s);
     }
 
     /// Applies `input` to a stream in the map, keeping the concurrency counts; returns the
@@ -310,7 +310,7 @@ impl Streams {
     ) -> Result<(Effects, &mut Stream), TransitionError> {
         let s = self
             .map
-            .get_mut(&id.get())
+            .get_mut(&id)
             .ok_or(TransitionError::Usage(UsageError::UnknownStream))?;
         let fx = step(&mut self.active, s, input)?;
         Ok((fx, s))
@@ -325,10 +325,7 @@ impl Streams {
         input: Input,
         check: impl FnOnce(&Stream) -> Result<(), UsageError>,
     ) -> Result<(Effects, &mut Stream), UsageError> {
-        let s = self
-            .map
-            .get_mut(&id.get())
-            .ok_or(UsageError::UnknownStream)?;
+        let s = self.map.get_mut(&id).ok_or(UsageError::UnknownStream)?;
         check(s)?;
         let fx = step(&mut self.active, s, input).map_err(TransitionError::into_usage)?;
         Ok((fx, s))
@@ -338,7 +335,7 @@ impl Streams {
     /// was removed.
     #[inline]
     pub(super) fn remove_if_done(&mut self, id: StreamId) -> bool {
-        let Some(s) = self.map.get(&id.get()) else {
+        let Some(s) = self.map.get(&id) else {
             return false;
         };
         let StreamState::Closed(cause) = s.state else {
@@ -351,7 +348,7 @@ impl Streams {
         if !done {
             return false;
         }
-        if let Some(s) = self.map.remove(&id.get()) {
+        if let Some(s) = self.map.remove(&id) {
             if s.scheduled {
                 let _ = self.scheduler.remove(id.get());
             }
@@ -375,14 +372,14 @@ impl Streams {
 
     /// Streams we opened with an id above `last`, lowest first (refused by the peer's GOAWAY).
     pub(super) fn local_above(&self, last: StreamId) -> Vec<StreamId> {
-        let mut ids: Vec<u32> = self
+        let mut ids: Vec<StreamId> = self
             .map
             .iter()
-            .filter(|(id, s)| s.local && **id > last.get())
+            .filter(|(id, s)| s.local && **id > last)
             .map(|(id, _)| *id)
             .collect();
         ids.sort_unstable();
-        ids.into_iter().map(StreamId::new).collect()
+        ids
     }
 
     // ------------------------------------------------------------ counts
@@ -433,7 +430,7 @@ impl Streams {
     /// Applies a priority signal to stream `id` (the parts it carries); false if the stream
     /// is not in the map.
     pub(super) fn set_priority(&mut self, id: StreamId, signal: PrioritySignal) -> bool {
-        let Some(s) = self.map.get_mut(&id.get()) else {
+        let Some(s) = self.map.get_mut(&id) else {
             return false;
         };
         if signal.tree.is_some() {
@@ -497,7 +494,7 @@ impl Streams {
     /// (`conn_window`: the connection send window).
     #[inline]
     pub(super) fn schedule(&mut self, id: StreamId, conn_window: u32) {
-        let Some(s) = self.map.get_mut(&id.get()) else {
+        let Some(s) = self.map.get_mut(&id) else {
             return;
         };
         let want = s.has_output() && !s.state.is_closed() || s.has_output() && s.end_queued;
@@ -580,7 +577,7 @@ impl Streams {
                 s.stalled_since = None;
             } else if due(since) {
                 s.stalled_since = None;
-                stalled.push(StreamId::new(id));
+                stalled.push(id);
             } else {
                 hint = earliest(hint, Some(since));
             }
@@ -596,14 +593,14 @@ impl Streams {
             // The connection window opened: any wait for it starts again.
             self.conn_stalled_since = None;
         }
-        let ids: Vec<u32> = self
+        let ids: Vec<StreamId> = self
             .map
             .iter()
             .filter(|(_, s)| s.scheduled || s.has_output())
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            self.schedule(StreamId::new(id), conn_window);
+            self.schedule(id, conn_window);
         }
     }
 }
