@@ -1,6 +1,8 @@
 //! h2c: HTTP/2 over cleartext TCP reached by an HTTP/1.1 `Upgrade` (RFC 7540 §3.2), with
 //! the base64url coding of the `HTTP2-Settings` header.
 
+use std::sync::Arc;
+
 use h2kit_frame::{SettingId, Settings, StreamId};
 use h2kit_priority::PrioritySignal;
 
@@ -61,7 +63,7 @@ impl Connection {
     /// header, so stream 1 starts half-closed (local) and its response arrives as
     /// [`Event::Response`]. Call after the server answered 101; the preface and SETTINGS are
     /// sent as usual. `head` says the upgraded request was HEAD.
-    pub fn client_h2c(config: Config, head: bool) -> Self {
+    pub fn client_h2c(config: impl Into<Arc<Config>>, head: bool) -> Self {
         let mut conn = Connection::client(config);
         let mut s = conn.new_stream(true);
         s.head = head;
@@ -93,7 +95,7 @@ impl Connection {
     /// [`send_response`](Self::send_response) once the client preface arrived (the driver
     /// keeps calling [`recv`](Self::recv) as usual).
     pub fn server_h2c(
-        config: Config,
+        config: impl Into<Arc<Config>>,
         http2_settings: &[u8],
         request: Vec<Field>,
     ) -> Result<Self, ConnectionError> {

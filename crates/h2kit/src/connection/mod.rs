@@ -8,6 +8,7 @@ mod streams;
 mod trace;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -314,7 +315,9 @@ enum Shutdown {
 /// ```
 pub struct Connection {
     role: Role,
-    config: Config,
+    /// Shared by every connection made from the same `Arc` (a server's thousands of
+    /// connections hold one configuration, not a copy each).
+    config: Arc<Config>,
     now: Option<Instant>,
     /// The first time the driver passed in (see `Limits::first_request_timeout`).
     started: Option<Instant>,
@@ -403,19 +406,22 @@ impl core::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A client connection: it will send the preface and its SETTINGS first.
-    pub fn client(config: Config) -> Self {
-        Self::new(Role::Client, config)
+    /// A client connection: it will send the preface and its SETTINGS first. `config` is a
+    /// [`Config`] or an `Arc<Config>` shared with other connections.
+    pub fn client(config: impl Into<Arc<Config>>) -> Self {
+        Self::new(Role::Client, config.into())
     }
 
-    /// A server connection: it expects the client preface first.
-    pub fn server(config: Config) -> Self {
-        Self::new(Role::Server, config)
+    /// A server connection: it expects the client preface first. `config` is a [`Config`]
+    /// or an `Arc<Config>` shared with other connections (a server accepting many keeps one
+    /// copy; with SETTINGS_ENABLE_PUSH off, as a server's must be, it is not copied).
+    pub fn server(config: impl Into<Arc<Config>>) -> Self {
+        Self::new(Role::Server, config.into())
     }
 
-    fn new(role: Role, mut config: Config) -> Self {
-        if role == Role::Server {
-            config.settings.enable_push = false;
+    fn new(role: Role, mut config: Arc<Config>) -> Self {
+        if role == Role::Server && config.settings.enable_push {
+            Arc::make_mut(&mut config).settings.enable_push = false;
         }
         let limits = config.limits;
         let budgets = Budgets {
