@@ -157,9 +157,6 @@ struct Driver {
     link: Option<Link>,
     /// Since when the link has been unused (no streams, no senders but ours).
     link_unused_since: Option<Instant>,
-    /// What the connection remembers of the request heads it received (1.3 KiB): made on
-    /// the first request, released with the link when the connection goes idle.
-    heads: Option<Box<HeadCache>>,
     /// Per-stream state, keyed with the core's keyed stream-id hash (peers choose the ids).
     streams: StreamIdMap<Entry>,
     max_budget: usize,
@@ -185,10 +182,10 @@ struct Driver {
     stop_requests: usize,
 }
 
-/// How long a connection keeps an unused command channel and its head cache: long enough
-/// that a client making one request after another does not pay for new ones each time,
-/// short enough that idle connections do not hold them (about 4 KiB: the channel's first
-/// block of slots, its state, the pushers' shared part and the cache).
+/// How long a connection keeps an unused command channel: long enough that a client making
+/// one request after another does not pay for a new one each time, short enough that idle
+/// connections do not hold one (about 2.7 KiB: the channel's first block of slots, its
+/// state and the pushers' shared part).
 const RELEASE_LINK_AFTER: Duration = Duration::from_secs(1);
 
 /// The channel request tasks, request bodies and pushers send [`Cmd`]s on.
@@ -215,6 +212,18 @@ impl Link {
     fn unused(&self) -> bool {
         Arc::strong_count(&self.push) == 1 && self.tx.strong_count() == 2 && self.rx.is_empty()
     }
+}
+
+thread_local! {
+    /// What this thread remembers of the request heads it converted (header names, the
+    /// last `:authority`), shared by the connections it serves: clients send the same names
+    /// on every connection, and a cache per connection (1.3 KiB) would be held by each.
+    static HEADS: std::cell::RefCell<HeadCache> = std::cell::RefCell::new(HeadCache::default());
+}
+
+/// Runs `f` with this thread's [`HeadCache`].
+fn with_heads<T>(f: impl FnOnce(&mut HeadCache) -> T) -> T {
+    HEADS.with(|heads| f(&mut heads.borrow_mut()))
 }
 
 /// The connection's command channel, made if it has none (a connection with streams always
@@ -254,7 +263,6 @@ impl Driver {
             shutdown: params.shutdown,
             link: None,
             link_unused_since: None,
-            heads: None,
             streams: StreamIdMap::default(),
             stop_requests: 0,
             max_budget,
@@ -410,7 +418,6 @@ impl Driver {
         let since = *self.link_unused_since.get_or_insert(now);
         if now >= since + RELEASE_LINK_AFTER {
             self.link = None;
-            self.heads = None;
             self.link_unused_since = None;
             return None;
         }
@@ -438,7 +445,7 @@ impl Driver {
                     end_stream,
                 } => self.on_data(stream, data, flow_controlled_len, end_stream),
                 Event::Trailers { stream, headers } => {
-                    let map = match header_map(&headers, self.heads.get_or_insert_default()) {
+                    let map = match with_heads(|heads| header_map(&headers, heads)) {
                         Ok(map) => map,
                         Err(error) => {
                             self.malformed(stream, error);
@@ -529,7 +536,7 @@ impl Driver {
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
-        let mut parts = match request_parts(&headers, self.heads.get_or_insert_default()) {
+        let mut parts = match with_heads(|heads| request_parts(&headers, heads)) {
             Ok(parts) => parts,
             Err(error) => {
                 tracing::debug!(stream = stream.get(), %error, "request head refused");
