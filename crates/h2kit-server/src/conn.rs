@@ -152,9 +152,13 @@ struct Driver {
     ctx: ResponseCtx,
     tls: bool,
     shutdown: watch::Receiver<bool>,
-    /// The command channel, made on the first request and released after
-    /// [`RELEASE_LINK_AFTER`] without streams or anyone holding a sender (see [`Link`]).
+    /// The command channel, made when a request needs it (a task, a request body, a push)
+    /// and released after [`RELEASE_LINK_AFTER`] without streams or anyone holding a sender
+    /// (see [`Link`]). A request answered at once needs none.
     link: Option<Link>,
+    /// What the pushers of every request share; it hands them the link's sender, making the
+    /// link if the connection has none.
+    push: Arc<PushConn>,
     /// Since when the link has been unused (no streams, no senders but ours).
     link_unused_since: Option<Instant>,
     /// Per-stream state, keyed with the core's keyed stream-id hash (peers choose the ids).
@@ -184,34 +188,15 @@ struct Driver {
 
 /// How long a connection keeps an unused command channel: long enough that a client making
 /// one request after another does not pay for a new one each time, short enough that idle
-/// connections do not hold one (about 2.7 KiB: the channel's first block of slots, its
-/// state and the pushers' shared part).
+/// connections do not hold one (about 2.6 KiB: the channel's first block of slots and its
+/// state).
 const RELEASE_LINK_AFTER: Duration = Duration::from_secs(1);
 
-/// The channel request tasks, request bodies and pushers send [`Cmd`]s on.
+/// The channel request tasks, request bodies and pushers send [`Cmd`]s on. Its sender is
+/// also in the pushers' [`PushConn`] slot while it exists.
 struct Link {
     tx: mpsc::UnboundedSender<Cmd>,
     rx: mpsc::UnboundedReceiver<Cmd>,
-    /// Shared by the pushers of every request (one reference count per request).
-    push: Arc<PushConn>,
-}
-
-impl Link {
-    fn new(ctx: &ResponseCtx, tls: bool) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let push = Arc::new(PushConn {
-            scheme: if tls { Scheme::HTTPS } else { Scheme::HTTP },
-            cmd: tx.clone(),
-            ctx: ctx.clone(),
-        });
-        Link { tx, rx, push }
-    }
-
-    /// Nobody but the driver can send on it (no task, body or pusher holds a sender) and
-    /// nothing is waiting in it.
-    fn unused(&self) -> bool {
-        Arc::strong_count(&self.push) == 1 && self.tx.strong_count() == 2 && self.rx.is_empty()
-    }
 }
 
 thread_local! {
@@ -226,17 +211,29 @@ fn with_heads<T>(f: impl FnOnce(&mut HeadCache) -> T) -> T {
     HEADS.with(|heads| f(&mut heads.borrow_mut()))
 }
 
-/// The connection's command channel, made if it has none (a connection with streams always
-/// has one: the first request made it, and it is released only without streams).
-fn ensure_link<'a>(link: &'a mut Option<Link>, ctx: &ResponseCtx, tls: bool) -> &'a Link {
-    link.get_or_insert_with(|| Link::new(ctx, tls))
+/// The connection's command channel: the one it has, the one a pusher made, or a new one
+/// (whose sender the pushers' slot then holds).
+fn ensure_link<'a>(link: &'a mut Option<Link>, push: &PushConn) -> &'a Link {
+    link.get_or_insert_with(|| {
+        let mut slot = push.link.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(tx), Some(rx)) = (slot.tx.clone(), slot.made_rx.take()) {
+            return Link { tx, rx };
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        slot.tx = Some(tx.clone());
+        Link { tx, rx }
+    })
 }
 
-/// The next command, or never without a link.
-async fn next_cmd(link: &mut Option<Link>) -> Option<Cmd> {
+/// The next command; without a link, `None` once a pusher made one (the loop then takes
+/// it, see [`ensure_link`]).
+async fn next_cmd(link: &mut Option<Link>, push: &PushConn) -> Option<Cmd> {
     match link {
         Some(link) => link.rx.recv().await,
-        None => std::future::pending().await,
+        None => {
+            push.made.notified().await;
+            None
+        }
     }
 }
 
@@ -255,9 +252,15 @@ impl Driver {
             min_read: MIN_BUDGET.min(max_budget),
             park: Arc::new(tokio::sync::Notify::new()),
         };
+        let scheme = if params.tls {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
         Driver {
             core,
             handler: params.handler,
+            push: Arc::new(PushConn::new(scheme, ctx.clone())),
             ctx,
             tls: params.tls,
             shutdown: params.shutdown,
@@ -346,6 +349,10 @@ impl Driver {
                     return Ok(());
                 }
             }
+            if self.link.is_none() && self.push.has_made_link() {
+                // A pusher made the channel (a task of a handler that answered at once).
+                self.link();
+            }
             let release_link = self.release_unused_link(now);
             let linger = self.terminated_at.map(|t| t + LINGER);
             let starve_deadline = self.starved_since.map(|t| t + STARVE_GRACE);
@@ -362,7 +369,7 @@ impl Driver {
             let mut quiet = ();
             let wake = tokio::select! {
                 step = io.step(&mut self.core, &mut quiet, extra) => Wake::Io(step),
-                c = next_cmd(&mut self.link) => Wake::Cmd(c),
+                c = next_cmd(&mut self.link, &self.push) => Wake::Cmd(c),
                 r = self.shutdown.changed(), if !shutdown_seen => {
                     if r.is_err() || *self.shutdown.borrow() { Wake::Shutdown } else { continue }
                 }
@@ -404,19 +411,28 @@ impl Driver {
     /// The command channel, made if the connection has none.
     fn link(&mut self) -> &Link {
         self.link_unused_since = None;
-        ensure_link(&mut self.link, &self.ctx, self.tls)
+        ensure_link(&mut self.link, &self.push)
     }
 
     /// Drops the command channel once it has been unused for [`RELEASE_LINK_AFTER`];
     /// returns when to look again while it is unused.
     fn release_unused_link(&mut self, now: Instant) -> Option<Instant> {
-        let unused = self.streams.is_empty() && self.link.as_ref().is_some_and(Link::unused);
-        if !unused {
+        let Some(link) = self.link.as_ref().filter(|_| self.streams.is_empty()) else {
+            self.link_unused_since = None;
+            return None;
+        };
+        // Nothing waits in it and nobody but this driver and the pushers' slot holds a
+        // sender (checked, and the slot emptied, under the slot's lock: a pusher cannot
+        // take a sender in between).
+        let mut slot = self.push.link.lock().unwrap_or_else(|e| e.into_inner());
+        if !link.rx.is_empty() || link.tx.strong_count() > 2 {
             self.link_unused_since = None;
             return None;
         }
         let since = *self.link_unused_since.get_or_insert(now);
         if now >= since + RELEASE_LINK_AFTER {
+            slot.tx = None;
+            drop(slot);
             self.link = None;
             self.link_unused_since = None;
             return None;
@@ -571,7 +587,7 @@ impl Driver {
         let pusher = Pusher {
             assoc: stream,
             authority: parts.uri.authority().cloned(),
-            conn: self.link().push.clone(),
+            conn: self.push.clone(),
         };
         // One extension (each costs an allocation and a map entry).
         parts.extensions.insert(StreamInfo {
@@ -773,7 +789,7 @@ impl Driver {
         };
         let task = tokio::spawn(send_response(
             self.ctx.clone(),
-            ensure_link(&mut self.link, &self.ctx, self.tls).tx.clone(),
+            ensure_link(&mut self.link, &self.push).tx.clone(),
             id,
             e.credit.clone(),
             method,
@@ -1006,7 +1022,7 @@ impl Driver {
             Cmd::Ready { id, ready } => self.on_ready(id, *ready),
             Cmd::Park { id, parked } => {
                 let ctx = &self.ctx;
-                let cmd = &ensure_link(&mut self.link, ctx, self.tls).tx;
+                let cmd = &ensure_link(&mut self.link, &self.push).tx;
                 if let Some(e) = self.streams.get_mut(&id) {
                     e.abort = None;
                     let (min, want) = (parked.min, parked.want);
@@ -1189,7 +1205,7 @@ impl Driver {
             e.credit.add_permits(add as usize);
             e.granted += add;
             e.asked = None;
-            let cmd = &ensure_link(&mut self.link, &self.ctx, self.tls).tx;
+            let cmd = &ensure_link(&mut self.link, &self.push).tx;
             Self::unpark(&self.ctx, cmd, StreamId::new(raw), e);
             left -= add;
             granted_any = true;
@@ -1224,7 +1240,7 @@ impl Driver {
                     let add = (min as u64).saturating_sub(e.credit.available_permits() as u64);
                     e.credit.add_permits(add as usize);
                     e.granted += add;
-                    let cmd = &ensure_link(&mut self.link, &self.ctx, self.tls).tx;
+                    let cmd = &ensure_link(&mut self.link, &self.push).tx;
                     Self::unpark(&self.ctx, cmd, StreamId::new(raw), e);
                     self.next_grant = raw + 1;
                 }

@@ -4,13 +4,13 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use h2kit::http::{Origin, request_fields};
 use h2kit::{PrioritySignal, StreamId};
 use http::uri::Scheme;
 use http::{Request, Response};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::body::Body;
@@ -76,11 +76,60 @@ pub struct Pusher {
     pub(crate) conn: Arc<PushConn>,
 }
 
-/// What every pusher of one connection shares.
+/// What every pusher of one connection shares (the connection holds it for its life).
 pub(crate) struct PushConn {
     pub(crate) scheme: Scheme,
-    pub(crate) cmd: mpsc::UnboundedSender<Cmd>,
     pub(crate) ctx: ResponseCtx,
+    /// The connection's command channel as pushers reach it (see [`PushConn::sender`]).
+    pub(crate) link: Mutex<LinkSlot>,
+    /// Wakes a connection without a command channel when a pusher made one.
+    pub(crate) made: Notify,
+}
+
+/// The sending side of a connection's command channel, while it has one.
+#[derive(Default)]
+pub(crate) struct LinkSlot {
+    /// The channel's sender, `None` while the connection has no channel.
+    pub(crate) tx: Option<mpsc::UnboundedSender<Cmd>>,
+    /// A receiver made by a pusher, for the connection to take.
+    pub(crate) made_rx: Option<mpsc::UnboundedReceiver<Cmd>>,
+}
+
+impl PushConn {
+    pub(crate) fn new(scheme: Scheme, ctx: ResponseCtx) -> Self {
+        PushConn {
+            scheme,
+            ctx,
+            link: Mutex::new(LinkSlot::default()),
+            made: Notify::new(),
+        }
+    }
+
+    /// Whether a pusher made a channel the connection has not taken yet.
+    pub(crate) fn has_made_link(&self) -> bool {
+        self.link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .made_rx
+            .is_some()
+    }
+
+    /// The connection's command sender. A connection makes its channel on its first request
+    /// that needs one and drops it when idle; a pusher that finds none (a handler answered
+    /// at once and pushes later from a task of its own) makes it, and wakes the connection
+    /// to take the receiver.
+    pub(crate) fn sender(&self) -> mpsc::UnboundedSender<Cmd> {
+        let mut slot = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = &slot.tx {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        slot.tx = Some(tx.clone());
+        slot.made_rx = Some(rx);
+        drop(slot);
+        self.made.notify_one();
+        tx
+    }
 }
 
 impl fmt::Debug for Pusher {
@@ -111,7 +160,7 @@ impl Pusher {
         let fields = request_fields(&request, &origin);
         let (tx, rx) = oneshot::channel();
         self.conn
-            .cmd
+            .sender()
             .send(Cmd::Push {
                 assoc: self.assoc,
                 fields,
@@ -123,7 +172,7 @@ impl Pusher {
         let method = request.method().clone();
         let path = path.to_owned();
         let ctx = self.conn.ctx.clone();
-        let cmd = self.conn.cmd.clone();
+        let cmd = self.conn.sender();
         let start = ctx.log_start();
         // The pushed stream's own span, a child of the request's that pushed it.
         let span = tracing::debug_span!(

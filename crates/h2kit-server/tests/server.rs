@@ -333,6 +333,54 @@ async fn push_promise_reaches_the_client_with_its_response() {
     task.await.unwrap();
 }
 
+/// A handler answered at once (so the connection made no command channel for it) hands its
+/// pusher to a task of its own that pushes after the response went out, once the
+/// connection is idle and has dropped its channel: the pusher makes a new channel, the
+/// connection takes it and answers (the request's stream is closed, so the push is
+/// refused). Without that the push would wait forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_after_an_answer_given_at_once_gets_an_answer() {
+    let (result_tx, result_rx) = std::sync::mpsc::channel();
+    let (addr, stop, task) = start(move |req: Request<Body>| {
+        let pusher = req
+            .extensions()
+            .get::<StreamInfo>()
+            .unwrap()
+            .pusher()
+            .clone();
+        let result_tx = result_tx.clone();
+        tokio::spawn(async move {
+            // Past the connection's release of an unused channel (1 s).
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let pushed = pusher
+                .push(
+                    Request::get("/late.css").body(()).unwrap(),
+                    Response::new(Body::from("late")),
+                )
+                .await;
+            let _ = result_tx.send(pushed);
+        });
+        async { Response::new(Body::from("at once")) }
+    })
+    .await;
+    let mut client = connect(addr).await;
+    let (resp, _) = client.send_request(get("/"), true).unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(read_body(resp.into_body()).await, b"at once");
+    // The guard only stops a hang from stalling CI.
+    let pushed =
+        tokio::task::spawn_blocking(move || result_rx.recv_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .expect("the push never got an answer");
+    assert!(pushed.is_err(), "a push on a closed stream: {pushed:?}");
+    // The connection still serves requests.
+    let (resp, _) = client.send_request(get("/again"), true).unwrap();
+    assert_eq!(read_body(resp.await.unwrap().into_body()).await, b"at once");
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_in_flight_and_refuses_new_streams() {
     let release = Arc::new(Notify::new());
