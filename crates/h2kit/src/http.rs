@@ -60,7 +60,7 @@
 use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::uri::{self, Authority, PathAndQuery, Scheme};
 use ::http::{Method, Request, Response, StatusCode, Uri, request, response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use h2kit_frame::StreamId;
 
 use crate::connection::Connection;
@@ -269,6 +269,22 @@ pub fn extend_header_fields(fields: &mut Vec<Field>, headers: &HeaderMap) {
     if headers.is_empty() {
         return;
     }
+    // The names and values that are not static text are copied into one buffer, which the
+    // fields then share: one allocation (and its shared header) per head instead of one per
+    // value.
+    let copied: usize = headers
+        .iter()
+        .map(|(name, value)| match common_text(name.as_str().as_bytes()) {
+            Some(common) if common.value(value.as_bytes()).is_some() => 0,
+            Some(_) => value.len(),
+            None => name.as_str().len() + value.len(),
+        })
+        .sum();
+    let mut store = BytesMut::with_capacity(copied);
+    let mut copy = |bytes: &[u8]| {
+        store.extend_from_slice(bytes);
+        store.split().freeze()
+    };
     for (name, value) in headers {
         let name = name.as_str().as_bytes();
         if is_hop_by_hop(name, value.as_bytes()) {
@@ -279,13 +295,10 @@ pub fn extend_header_fields(fields: &mut Vec<Field>, headers: &HeaderMap) {
                 Bytes::from_static(common.name.as_bytes()),
                 match common.value(value.as_bytes()) {
                     Some(v) => Bytes::from_static(v.as_bytes()),
-                    None => Bytes::copy_from_slice(value.as_bytes()),
+                    None => copy(value.as_bytes()),
                 },
             ),
-            None => (
-                Bytes::copy_from_slice(name),
-                Bytes::copy_from_slice(value.as_bytes()),
-            ),
+            None => (copy(name), copy(value.as_bytes())),
         };
         fields.push(if value.is_sensitive() {
             Field::sensitive(n, v)
