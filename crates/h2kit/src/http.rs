@@ -274,11 +274,13 @@ pub fn extend_header_fields(fields: &mut Vec<Field>, headers: &HeaderMap) {
     // value.
     let copied: usize = headers
         .iter()
-        .map(|(name, value)| match common_text(name.as_str().as_bytes()) {
-            Some(common) if common.value(value.as_bytes()).is_some() => 0,
-            Some(_) => value.len(),
-            None => name.as_str().len() + value.len(),
-        })
+        .map(
+            |(name, value)| match common_text(name.as_str().as_bytes()) {
+                Some(common) if common.value(value.as_bytes()).is_some() => 0,
+                Some(_) => value.len(),
+                None => name.as_str().len() + value.len(),
+            },
+        )
         .sum();
     let mut store = BytesMut::with_capacity(copied);
     let mut copy = |bytes: &[u8]| {
