@@ -15,6 +15,10 @@
 //! * `idle`: memory per idle connection: each server's resident set growth (VmRSS) after 1,000
 //!   h2c connections that each made one GET and went quiet (`h2kit serve`, the library server,
 //!   nghttpd, h2o when installed); the target is 7 KiB for `h2kit serve`.
+//! * `busy`: `h2kit serve --quiet` against nghttpd under load, a fresh server per row: peak
+//!   memory growth per connection (VmHWM) at 10, 100, 1,000 and 5,000 connections with 10
+//!   streams each, and CPU per request at 1, 10 and 100 streams over 10 connections; the
+//!   targets are nghttpd's figures.
 //! * `priority`: what an urgent response waits behind. The h2kit client downloads four
 //!   32 MiB files at RFC 9218 urgency 7 (incremental); once a sixteenth has arrived it asks
 //!   for a 1 MiB file at urgency 0, and counts the bulk DATA its connection receives between
@@ -269,6 +273,7 @@ enum Part {
     Idle,
     Priority,
     Tls,
+    Busy,
     All,
 }
 
@@ -315,7 +320,7 @@ impl Env {
     }
 }
 
-const USAGE: &str = "usage: compare [server|client|serve|tls|idle|priority|all] [--quick] [--runs N] [--h2kit PATH]\n\
+const USAGE: &str = "usage: compare [server|client|serve|tls|idle|busy|priority|all] [--quick] [--runs N] [--h2kit PATH]\n\
     \x20 --quick       request counts / 10 and one run (a smoke test)\n\
     \x20 --runs N      repeat each measurement N times and keep the best (default 3)\n\
     \x20 --h2kit PATH  the `h2kit` binary measured by `serve` (default: the one beside this \
@@ -340,6 +345,7 @@ fn driver(args: &[String]) -> ExitCode {
             "idle" => part = Part::Idle,
             "priority" => part = Part::Priority,
             "tls" => part = Part::Tls,
+            "busy" => part = Part::Busy,
             "all" => part = Part::All,
             "--quick" => quick = true,
             "--runs" => match args.next().and_then(|n| n.parse::<u32>().ok()) {
@@ -472,14 +478,18 @@ fn h2kit_binary(given: Option<PathBuf>) -> Option<PathBuf> {
 
 fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(), String> {
     let h2kit = match (part, h2kit) {
-        (Part::Serve | Part::Tls | Part::Idle | Part::Priority, Some(given))
+        (Part::Serve | Part::Tls | Part::Idle | Part::Busy | Part::Priority, Some(given))
             if !given.is_file() =>
         {
             return Err(format!("--h2kit {}: no such file", given.display()));
         }
         (_, given) => h2kit_binary(given),
     };
-    if matches!(part, Part::Serve | Part::Tls | Part::Idle | Part::Priority) && h2kit.is_none() {
+    if matches!(
+        part,
+        Part::Serve | Part::Tls | Part::Idle | Part::Busy | Part::Priority
+    ) && h2kit.is_none()
+    {
         return Err(
             "no `h2kit` binary beside this one: run `cargo build --release -p \
                     h2kit-cli` first, or pass --h2kit PATH"
@@ -555,6 +565,13 @@ fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(),
             ok &= idle_part(&env)?;
         } else {
             println!("\nidle: skipped, no `h2kit` binary beside this one");
+        }
+    }
+    if matches!(part, Part::Busy | Part::All) {
+        if env.h2kit.is_some() {
+            ok &= busy_part(&env)?;
+        } else {
+            println!("\nbusy: skipped, no `h2kit` binary beside this one");
         }
     }
     if matches!(part, Part::Priority | Part::All) {
@@ -856,9 +873,109 @@ fn idle_part(env: &Env) -> Result<bool, String> {
 
 /// The resident set of process `pid` in KiB.
 fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A `/proc/<pid>/status` line in KiB (`VmRSS:`, `VmHWM:` for the peak).
+fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One busy run: a fresh server, `h2load -cC -mM` on the 12-byte file. Peak resident memory
+/// growth per connection (VmHWM after the run against VmRSS before it) and the server's CPU
+/// per request; `None` when h2load could not complete (too few file descriptors, say).
+fn busy_run(
+    env: &Env,
+    subject: Subject,
+    c: u32,
+    m: u32,
+) -> Result<Option<(f64, f64, f64)>, String> {
+    let server = start_server(env, subject)?;
+    let pid = server.child.id();
+    let before = rss_kib(pid).ok_or("cannot read the server's VmRSS")?;
+    let n = env.scaled((u64::from(c) * 20).max(200_000));
+    let cpu0 = process_cpu(pid);
+    let url = format!("http://{}/hello", server.addr);
+    let rate = match h2load(env, &url, c, m, n) {
+        Ok(rate) => rate,
+        Err(e) => {
+            println!(
+                "  {} -c{c} -m{m}: not measured: {}",
+                subject.name(),
+                e.lines().next().unwrap_or("")
+            );
+            return Ok(None);
+        }
+    };
+    let cpu = process_cpu(pid)
+        .zip(cpu0)
+        .map_or(f64::NAN, |(b, a)| (b - a).as_secs_f64() * 1e6 / n as f64);
+    let peak = status_kib(pid, "VmHWM:").ok_or("cannot read the server's VmHWM")?;
+    Ok(Some((
+        peak.saturating_sub(before) as f64 / f64::from(c),
+        cpu,
+        rate,
+    )))
+}
+
+/// Busy connections, `h2kit serve --quiet` against nghttpd (a fresh server per row): peak
+/// memory per connection at 10 to 5,000 connections with 10 streams each, and CPU per
+/// request at 1, 10 and 100 streams per connection over 10 connections. Targets: at most
+/// nghttpd's figure in every row.
+fn busy_part(env: &Env) -> Result<bool, String> {
+    let subjects = [Subject::Serve { quiet: true }, Subject::Nghttpd];
+    println!(
+        "\nbusy: h2load on the 12-byte file, a fresh server per row (peak = VmHWM after the run \
+         minus VmRSS before it)"
+    );
+    println!(
+        "{:<24} {:>14} {:>18} {:>14} {:>10}",
+        "", "h2load", "peak per conn", "server CPU", "req/s"
+    );
+    let mut met = true;
+    let loads: Vec<(u32, u32, bool)> = [10, 100, 1000, 5000]
+        .into_iter()
+        .map(|c| (c, 10, true))
+        .chain([1, 100].into_iter().map(|m| (10, m, false)))
+        .collect();
+    for (c, m, memory_row) in loads {
+        let mut figures = Vec::new();
+        for subject in subjects {
+            let Some((peak, cpu, rate)) = busy_run(env, subject, c, m)? else {
+                continue;
+            };
+            println!(
+                "{:<24} {:>14} {:>14.1} KiB {:>8.2} us/req {:>10.0}",
+                subject.name(),
+                format!("-c{c} -m{m}"),
+                peak,
+                cpu,
+                rate
+            );
+            figures.push((peak, cpu));
+        }
+        if let [(our_peak, our_cpu), (their_peak, their_cpu)] = figures[..] {
+            if memory_row {
+                met &= target_at_most(
+                    &format!("h2kit serve peak memory per connection at -c{c} -m{m}"),
+                    our_peak,
+                    (their_peak * 10.0).round() / 10.0,
+                    " KiB",
+                );
+            }
+            if c == 10 {
+                met &= target_at_most(
+                    &format!("h2kit serve CPU per request at -c{c} -m{m}"),
+                    our_cpu,
+                    (their_cpu * 100.0).round() / 100.0,
+                    " us",
+                );
+            }
+        }
+    }
+    Ok(met)
 }
 
 /// `n` h2c connections to `addr`, each having made one GET and read its response.
@@ -1170,8 +1287,11 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
             let port = free_port()?;
             let bin = env.h2kit.as_deref().ok_or("no h2kit binary")?;
             let mut cmd = env.on_server_core(bin);
+            // One thread: the server is pinned to one core, like nghttpd and h2o.
             cmd.arg("serve").arg(env.files.path()).args([
                 "--h2c",
+                "--threads",
+                "1",
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -1213,6 +1333,8 @@ fn start_server(env: &Env, subject: Subject) -> Result<Running, String> {
             let mut cmd = env.on_server_core(bin);
             cmd.arg("serve").arg(env.files.path()).args([
                 "--quiet",
+                "--threads",
+                "1",
                 "--bind",
                 "127.0.0.1",
                 "--port",
