@@ -598,7 +598,11 @@ impl Driver {
                 headers,
                 end_stream,
                 ..
-            } => self.on_response(stream, &headers, end_stream),
+            } => {
+                self.on_response(stream, &headers, end_stream);
+                // The next response decodes into this list: no allocation per response.
+                self.conn.recycle_fields(headers);
+            }
             Event::Data {
                 stream,
                 data,

@@ -202,6 +202,9 @@ impl core::fmt::Display for Protocol {
     }
 }
 
+/// The least capacity of a request's field list: a typical response's field count.
+const RECYCLED_LIST: usize = 8;
+
 /// The HEADERS fields of a request head: `:method`, then (except for CONNECT) `:scheme` and
 /// `:path`, then `:authority` when there is one, then the header fields.
 ///
@@ -216,7 +219,9 @@ impl core::fmt::Display for Protocol {
 pub fn request_fields<B>(request: &Request<B>, origin: &Origin) -> Vec<Field> {
     let uri = request.uri();
     let method = request.method();
-    let mut fields = Vec::with_capacity(request.headers().len() + 5);
+    // Room for a typical response's fields too: once the request is written the connection
+    // keeps the list for the next block it decodes (see `Connection::recycle_fields`).
+    let mut fields = Vec::with_capacity((request.headers().len() + 5).max(RECYCLED_LIST));
     fields.push(Field::new(":method", method_value(method)));
     let protocol = if method == Method::CONNECT {
         request.extensions().get::<Protocol>()

@@ -88,3 +88,72 @@ fn idle_connection_heap_is_small() {
     // A regression bound; the figure itself is printed for the report.
     assert!(server_only < 16 * 1024, "server holds {server_only} bytes");
 }
+
+/// Moves bytes both ways until neither side has anything to send.
+fn pump(client: &mut Connection, server: &mut Connection, now: std::time::Instant) {
+    let mut buf = BytesMut::new();
+    for _ in 0..4 {
+        buf.clear();
+        while client.poll_transmit(now, &mut buf, None) > 0 {}
+        server.recv(now, &buf).unwrap();
+        buf.clear();
+        while server.poll_transmit(now, &mut buf, None) > 0 {}
+        client.recv(now, &buf).unwrap();
+    }
+}
+
+/// One GET answered with five fields; returns the client's received field list.
+fn answered_get(
+    client: &mut Connection,
+    server: &mut Connection,
+    now: std::time::Instant,
+) -> Vec<Field> {
+    client
+        .send_request(
+            vec![
+                Field::new(":method", "GET"),
+                Field::new(":scheme", "https"),
+                Field::new(":path", "/"),
+                Field::new(":authority", "example.com"),
+            ],
+            true,
+        )
+        .unwrap();
+    pump(client, server, now);
+    while let Some(e) = server.poll_event() {
+        if let Event::Request { stream, .. } = e {
+            let fields = vec![
+                Field::new(":status", "200"),
+                Field::new("content-type", "text/plain"),
+                Field::new("etag", "\"1\""),
+                Field::new("cache-control", "max-age=60"),
+                Field::new("content-length", "0"),
+            ];
+            server.send_response(stream, fields, true).unwrap();
+        }
+    }
+    pump(client, server, now);
+    let mut got = None;
+    while let Some(e) = client.poll_event() {
+        if let Event::Response { headers, .. } = e {
+            got = Some(headers);
+        }
+    }
+    got.expect("a response")
+}
+
+#[test]
+fn a_received_field_list_handed_back_is_decoded_into_again() {
+    let now = std::time::Instant::now();
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    let first = answered_get(&mut client, &mut server, now);
+    assert_eq!(first.len(), 5);
+    let list = first.as_ptr();
+    client.recycle_fields(first);
+    // The second request's own list (capacity 4, less than the five fields received last)
+    // is not kept: the response decodes into the list handed back.
+    let second = answered_get(&mut client, &mut server, now);
+    assert_eq!(second.len(), 5);
+    assert_eq!(second.as_ptr(), list, "the handed-back list was not reused");
+}

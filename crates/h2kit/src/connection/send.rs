@@ -674,14 +674,29 @@ impl Connection {
         self.spare_fields = Vec::new();
     }
 
-    /// Keeps the allocation of a field list whose block is written, emptied, for the next
-    /// received block to decode into: a server that answers with the request's own list
-    /// (see [`Event::Request`](crate::Event::Request)) then allocates no field list per
-    /// request. At most [`MAX_SPARE_LISTS`] lists of at most [`MAX_SPARE_FIELDS`] fields
-    /// are kept (at most 74 KiB, about 23 KiB for five-field requests); an idle connection
-    /// drops them with its other spare capacity (see `shrink_if_idle`).
-    fn recycle_fields(&mut self, mut fields: Vec<Field>) {
-        if self.spare_fields.len() < MAX_SPARE_LISTS && fields.capacity() <= MAX_SPARE_FIELDS {
+    /// Keeps the allocation of a field list, emptied, for the next received block to decode
+    /// into. The connection does this itself with each list whose block it has written: a
+    /// server that answers with the request's own list (see
+    /// [`Event::Request`](crate::Event::Request)) then allocates no field list per request.
+    /// A driver that is done with a received list (a client once it has converted a
+    /// response's fields) hands it back here, so decoding the next response allocates
+    /// nothing either.
+    ///
+    /// At most 64 lists of at most 16 fields' capacity are kept (at most 74 KiB, about
+    /// 23 KiB for five-field requests); others are dropped. An idle connection drops them
+    /// with its other spare capacity.
+    ///
+    /// ```
+    /// use h2kit::{Config, Connection, Field};
+    /// let mut conn = Connection::client(Config::default());
+    /// let list: Vec<Field> = Vec::with_capacity(8);
+    /// conn.recycle_fields(list); // the next HEADERS received decodes into it
+    /// ```
+    pub fn recycle_fields(&mut self, mut fields: Vec<Field>) {
+        // A list too short for the blocks received lately would be grown (a copy) when
+        // used: dropping it costs less.
+        let fits = (self.fields_hint..=MAX_SPARE_FIELDS).contains(&fields.capacity());
+        if self.spare_fields.len() < MAX_SPARE_LISTS && fits {
             fields.clear();
             self.spare_fields.push(fields);
         }
