@@ -388,13 +388,21 @@ impl Encoder {
         repr: Representation,
         dst: &mut BytesMut,
     ) {
-        let name_hash = hash_bytes(self.seed, name);
-        let field_hash = hash_bytes(name_hash, value);
-
         let in_static = static_name(name);
         let sensitive = repr == Representation::NeverIndexed || default_sensitive(in_static, value);
         if !sensitive {
-            if let Some(index) = self.find_field(name, value, in_static, name_hash, field_hash) {
+            // A whole static entry (`:method GET`, `:status 200`, ...) needs no hash: a
+            // static name's statistics are kept by its index.
+            if let Some(index) = static_field(in_static, value) {
+                encode_int(index, 7, 0x80, dst);
+                self.learn(in_static, 0, true);
+                return;
+            }
+        }
+        let name_hash = hash_bytes(self.seed, name);
+        let field_hash = hash_bytes(name_hash, value);
+        if !sensitive {
+            if let Some(index) = self.find_dynamic_field(name, value, name_hash, field_hash) {
                 encode_int(index, 7, 0x80, dst);
                 self.learn(in_static, name_hash, true);
                 return;
@@ -483,23 +491,13 @@ impl Encoder {
     }
 
     #[inline(always)]
-    fn find_field(
+    fn find_dynamic_field(
         &self,
         name: &[u8],
         value: &[u8],
-        in_static: Option<(u8, u8)>,
         name_hash: u64,
         field_hash: u64,
     ) -> Option<usize> {
-        if let Some((first, count)) = in_static {
-            let first = usize::from(first);
-            let found = STATIC
-                .get(first - 1..first - 1 + usize::from(count))
-                .and_then(|entries| entries.iter().position(|&(_, v)| same_bytes(v, value)));
-            if let Some(i) = found {
-                return Some(first + i);
-            }
-        }
         let &id = self.by_field.get(&field_hash)?;
         let pos = (self.inserted - 1 - id) as usize;
         let e = self.entries.get(pos)?;
@@ -625,6 +623,18 @@ const _: () = {
         b"proxy-authorization"
     ));
 };
+
+/// The index of the static entry with this name (`in_static`, from `static_name`) and value.
+#[inline(always)]
+fn static_field(in_static: Option<(u8, u8)>, value: &[u8]) -> Option<usize> {
+    let (first, count) = in_static?;
+    let first = usize::from(first);
+    STATIC
+        .get(first - 1..first - 1 + usize::from(count))?
+        .iter()
+        .position(|&(_, v)| same_bytes(v, value))
+        .map(|i| first + i)
+}
 
 #[cfg(test)]
 mod tests {

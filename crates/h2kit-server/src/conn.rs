@@ -137,7 +137,13 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut driver = Driver::new(core, params);
-    let mut io = Transport::new(io, PumpConfig::default().flush_after_write(driver.tls));
+    // Over a socket that writes slices as they are (TCP), large DATA payloads go from the
+    // handler's `Bytes` to `writev` without a copy into an output buffer.
+    let vectored = !driver.tls && io.is_write_vectored();
+    let pump = PumpConfig::default()
+        .flush_after_write(driver.tls)
+        .vectored(vectored);
+    let mut io = Transport::new(io, pump);
     async move {
         if let Err(e) = driver.run(&mut io, initial).await {
             tracing::debug!(error = %e, "connection ended with an I/O error");
