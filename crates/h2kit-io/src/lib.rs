@@ -88,7 +88,6 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
@@ -121,6 +120,29 @@ const OVERSHOOT: usize = 16 * 1024 + 64;
 
 thread_local! {
     static SPARE: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    static SPARE_LISTS: RefCell<Vec<Vec<Bytes>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A slice list for a vectored transport's output, from the thread's pool when it has one.
+fn take_spare_list() -> Vec<Bytes> {
+    SPARE_LISTS
+        .with(|s| s.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(MAX_IOVECS))
+}
+
+/// Gives an emptied slice list back to the thread's pool (a connection that goes idle after
+/// every request would otherwise allocate one per request).
+fn give_back_list(mut list: Vec<Bytes>) {
+    if list.capacity() == 0 || list.capacity() > 4 * MAX_IOVECS {
+        return;
+    }
+    list.clear();
+    SPARE_LISTS.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_PER_THREAD {
+            s.push(list);
+        }
+    });
 }
 
 fn take_spare(capacity: usize) -> BytesMut {
@@ -131,6 +153,10 @@ fn take_spare(capacity: usize) -> BytesMut {
 }
 
 fn give_back(mut buf: BytesMut, capacity: usize) {
+    if buf.capacity() == 0 {
+        // Never taken (a vectored transport gathers no flat output).
+        return;
+    }
     buf.clear();
     // An emptied buffer whose start was advanced gets its whole allocation back.
     buf.reserve(capacity);
@@ -256,12 +282,13 @@ pub enum Step {
 pub struct Transport<T> {
     io: T,
     out: BytesMut,
-    /// Gathered output of a vectored transport, in order (see [`PumpConfig::vectored`]).
-    chunks: VecDeque<Bytes>,
-    /// The octets in `chunks`.
+    /// Gathered output of a vectored transport, in order (see [`PumpConfig::vectored`]);
+    /// the slices before `head` are written.
+    chunks: Vec<Bytes>,
+    /// The first slice of `chunks` not written yet.
+    head: usize,
+    /// The octets in `chunks[head..]`.
     chunked: usize,
-    /// `poll_transmit_vectored`'s list, kept empty between fills.
-    taken: Vec<Bytes>,
     config: PumpConfig,
     read_closed: bool,
     write_dead: bool,
@@ -289,9 +316,9 @@ impl<T> Transport<T> {
         Transport {
             io,
             out: BytesMut::new(),
-            chunks: VecDeque::new(),
+            chunks: Vec::new(),
+            head: 0,
             chunked: 0,
-            taken: Vec::new(),
             config,
             read_closed: false,
             write_dead: false,
@@ -350,14 +377,17 @@ impl<T> Transport<T> {
         let target = self.config.write_target;
         let mut added = 0;
         while !self.write_dead && self.chunked < target {
+            if self.chunks.capacity() == 0 {
+                self.chunks = take_spare_list();
+            }
             let room = target - self.chunked;
-            let n = conn.poll_transmit_vectored(now, &mut self.taken, Some(room));
+            let first = self.chunks.len();
+            let n = conn.poll_transmit_vectored(now, &mut self.chunks, Some(room));
             if n == 0 {
                 break;
             }
-            for chunk in self.taken.drain(..) {
-                observer.sent(&chunk);
-                self.chunks.push_back(chunk);
+            for chunk in &self.chunks[first..] {
+                observer.sent(chunk);
             }
             self.chunked += n;
             added += n;
@@ -411,9 +441,9 @@ impl<T> Transport<T> {
     fn release(&mut self) {
         let cap = self.capacity();
         give_back(std::mem::take(&mut self.out), cap);
-        self.chunks = VecDeque::new();
+        give_back_list(std::mem::take(&mut self.chunks));
+        self.head = 0;
         self.chunked = 0;
-        self.taken = Vec::new();
     }
 
     fn fail_write(&mut self, conn: &mut Connection, e: io::Error) -> Step {
@@ -521,7 +551,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         if self.chunked > 0 {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let mut count = 0;
-            for (slot, chunk) in slices.iter_mut().zip(self.chunks.iter()) {
+            for (slot, chunk) in slices.iter_mut().zip(&self.chunks[self.head..]) {
                 *slot = IoSlice::new(chunk);
                 count += 1;
             }
@@ -579,7 +609,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
     fn consume(&mut self, mut n: usize) {
         self.chunked -= n;
         while n > 0 {
-            let Some(front) = self.chunks.front_mut() else {
+            let Some(front) = self.chunks.get_mut(self.head) else {
                 break;
             };
             if front.len() > n {
@@ -587,7 +617,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                 break;
             }
             n -= front.len();
-            self.chunks.pop_front();
+            // Written: dropped now (its buffer may be reused), not when the list is cleared.
+            *front = Bytes::new();
+            self.head += 1;
+        }
+        if self.chunked == 0 {
+            self.chunks.clear();
+            self.head = 0;
         }
     }
 

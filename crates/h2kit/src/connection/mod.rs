@@ -640,7 +640,9 @@ impl Connection {
     fn deadline(&self, timer: Timer) -> Option<Instant> {
         let limits = &self.config.limits;
         match timer {
-            Timer::Shrink => self.shrink_due,
+            // Only while idle: a connection that is busy again shrinks when it next goes idle.
+            Timer::Shrink if self.streams.is_empty() && self.ordered.is_empty() => self.shrink_due,
+            Timer::Shrink => None,
             Timer::GoAwayLinger => self.drained_at.map(|t| t + limits.goaway_linger),
             Timer::SettingsAck => self
                 .pending_settings

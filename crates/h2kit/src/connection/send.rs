@@ -35,9 +35,6 @@ const MIN_VECTORED_PAYLOAD: usize = 512;
 const OUT_BUF_MIN_ROOM: usize = 512;
 /// The least time between two releases of an idle connection's spare capacity.
 pub(super) const SHRINK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-/// A stream map with room for this many streams marks a connection serving bursts, whose
-/// capacity is released at most once per [`SHRINK_INTERVAL`].
-const BURST_STREAMS: usize = 32;
 /// The largest field list kept for reuse (see `Connection::recycle_fields`).
 const MAX_SPARE_FIELDS: usize = 16;
 /// How many emptied field lists are kept for reuse (see `Connection::recycle_fields`).
@@ -628,8 +625,9 @@ impl Connection {
             pushed += buf.len();
             out.push(buf.split().freeze());
         }
-        // An idle connection (see `shrink_if_idle`) keeps no output buffer.
-        if !self.streams.is_empty() || !self.ordered.is_empty() {
+        // An idle connection (see `shrink_if_idle`) keeps no output buffer once it has
+        // released its spare capacity; while that release is put off it keeps this one.
+        if !self.streams.is_empty() || !self.ordered.is_empty() || self.shrink_due.is_some() {
             self.out_buf = buf;
         }
         pushed
@@ -639,18 +637,23 @@ impl Connection {
     /// (an idle connection holds little more than its HPACK tables). Busy connections keep
     /// their capacity, so this costs nothing per frame.
     ///
-    /// A connection that has served bursts of many streams releases at most once per
-    /// [`SHRINK_INTERVAL`]: it goes idle after each burst, and releasing then regrowing its
-    /// buffers and maps every time cost about 280 instructions per request (h2load -m100).
-    /// A release put off that way is a timer ([`poll_timeout`](Self::poll_timeout)): a
-    /// connection that stays idle still releases its capacity one interval after the
-    /// previous release. A connection that never held many streams releases at once.
+    /// A connection releases at most once per [`SHRINK_INTERVAL`]: a busy one goes idle
+    /// after each burst (h2load -m100) or after each request (-m1), and releasing then
+    /// regrowing its buffers and maps every time cost about 280 instructions per request at
+    /// -m100 and over 4,000 at -m1 (callgrind, `h2kit serve`). A release put off that way is
+    /// a timer ([`poll_timeout`](Self::poll_timeout)): a connection that stays idle still
+    /// releases its capacity one interval after the previous release. The first release
+    /// (a connection that made one request and went quiet) is at once.
     pub(super) fn shrink_if_idle(&mut self, now: Instant) {
         if !self.streams.is_empty() || !self.ordered.is_empty() || !self.staging.is_empty() {
             return;
         }
         if let Some(last) = self.last_shrink {
-            if now < last + SHRINK_INTERVAL && self.streams.capacity() >= BURST_STREAMS {
+            if now < last + SHRINK_INTERVAL {
+                if !self.holds_spare() {
+                    // Nothing to give back (yet): no timer.
+                    return;
+                }
                 self.shrink_due = Some(last + SHRINK_INTERVAL);
                 return;
             }
@@ -672,6 +675,19 @@ impl Connection {
         self.scratch = BytesMut::new();
         self.out_buf = BytesMut::new();
         self.spare_fields = Vec::new();
+    }
+
+    /// Whether an idle connection holds capacity [`shrink_if_idle`](Self::shrink_if_idle)
+    /// would give back.
+    fn holds_spare(&self) -> bool {
+        self.streams.capacity() > 0
+            || self.inbuf.capacity() > 0
+            || self.staging.capacity() > 0
+            || self.scratch.capacity() > 0
+            || self.out_buf.capacity() > 0
+            || !self.spare_fields.is_empty()
+            || self.control.capacity() > 0
+            || self.ordered.capacity() > 0
     }
 
     /// Keeps the allocation of a field list, emptied, for the next received block to decode
