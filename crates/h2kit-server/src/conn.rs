@@ -143,6 +143,11 @@ where
     let pump = PumpConfig::default()
         .flush_after_write(driver.tls)
         .vectored(vectored);
+    let pump = if vectored {
+        pump.write_target(h2kit_io::VECTORED_WRITE_TARGET)
+    } else {
+        pump
+    };
     let mut io = Transport::new(io, pump);
     async move {
         if let Err(e) = driver.run(&mut io, initial).await {
