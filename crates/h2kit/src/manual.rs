@@ -101,7 +101,7 @@
 //! After we reset a stream the peer may legitimately still send frames on it (RFC 9113 §5.1),
 //! which we must ignore rather than treat as errors. Remembering every closed stream forever is
 //! a memory leak a peer can drive; forgetting at once turns the peer's in-flight frames into
-//! errors. `limits.max_closed_streams` (1,024) and `limits.closed_stream_retention` (10 s, many
+//! errors. `limits.max_closed_streams` (128) and `limits.closed_stream_retention` (10 s, many
 //! round trips on any real network) bound the memory; frames on streams no longer remembered
 //! count against the unknown-stream budget.
 //!
