@@ -145,8 +145,12 @@ fn build_go_peer() -> Result<PathBuf, String> {
         ));
     }
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("go/h2peer");
-    let out_dir = std::env::temp_dir().join(format!("h2kit-go-peer-{}", std::process::id()));
+    // One program for every test process (each used to leave an 8 MB binary behind): built
+    // under a name of this process's own, then renamed over the shared one, which a process
+    // already running it keeps open.
+    let out_dir = std::env::temp_dir().join("h2kit-go-peer");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let built = out_dir.join(format!("h2peer.{}", std::process::id()));
     let program = out_dir.join("h2peer");
     let cache = std::env::var_os("GOCACHE")
         .map(PathBuf::from)
@@ -154,7 +158,7 @@ fn build_go_peer() -> Result<PathBuf, String> {
     let out = std::process::Command::new(go)
         .arg("build")
         .arg("-o")
-        .arg(&program)
+        .arg(&built)
         .arg(".")
         .current_dir(&source)
         .env("GO111MODULE", "off")
@@ -169,6 +173,7 @@ fn build_go_peer() -> Result<PathBuf, String> {
         source.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::rename(&built, &program).map_err(|e| format!("{}: {e}", program.display()))?;
     Ok(program)
 }
 
