@@ -12,6 +12,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use h2kit::headers::is_token;
 use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
 use h2kit::{
     Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, StreamIdMap, UsageError,
@@ -26,7 +27,7 @@ use tracing::Instrument;
 
 use crate::body::Body;
 use crate::error::{BodyError, PushError};
-use crate::handler::{Handler, PushConn, Pusher, StreamInfo};
+use crate::handler::{FieldsRequest, Handler, PushConn, Pusher, StreamInfo};
 use crate::log::{AccessLog, AccessLogger};
 use crate::msg::{Cmd, Credit, Inbound, Incoming, Parked};
 use crate::response::{
@@ -220,6 +221,42 @@ thread_local! {
 /// Runs `f` with this thread's [`HeadCache`].
 fn with_heads<T>(f: impl FnOnce(&mut HeadCache) -> T) -> T {
     HEADS.with(|heads| f(&mut heads.borrow_mut()))
+}
+
+/// The method and the path (without its query) of a request head that `request_parts`
+/// converts, for [`Handler::answer_fields`]: the checks it makes, without building
+/// anything. `None` sends the request the usual way, which refuses what does not convert.
+fn fields_head(fields: &[Field]) -> Option<(&[u8], &str)> {
+    let (mut method, mut path, mut authority, mut scheme) = (None, None, None, false);
+    for f in fields {
+        match &f.name[..] {
+            b":method" => method = Some(&f.value[..]),
+            b":scheme" => scheme = matches!(&f.value[..], b"http" | b"https"),
+            b":authority" => authority = Some(&f.value),
+            b":path" => path = Some(&f.value),
+            name if name.first() == Some(&b':') => return None,
+            name => {
+                // As `HeaderName` and `HeaderValue` take them.
+                let value_ok = f
+                    .value
+                    .iter()
+                    .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t');
+                if !is_token(name) || !value_ok {
+                    return None;
+                }
+            }
+        }
+    }
+    let method = method.filter(|m| is_token(m))?;
+    if !scheme {
+        return None;
+    }
+    let authority = authority?;
+    with_heads(|heads| heads.authority.parse(authority)).ok()?;
+    let path = path?;
+    http::uri::PathAndQuery::from_maybe_shared(path.clone()).ok()?;
+    let end = path.iter().position(|&b| b == b'?').unwrap_or(path.len());
+    Some((method, std::str::from_utf8(&path[..end]).ok()?))
 }
 
 /// The connection's command channel: the one it has, the one a pusher made, or a new one
@@ -563,6 +600,9 @@ impl Driver {
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
+        if end_stream && self.answer_from_fields(stream, &mut headers) {
+            return false;
+        }
         let mut parts = match with_heads(|heads| request_parts(&headers, heads)) {
             Ok(parts) => parts,
             Err(error) => {
@@ -832,6 +872,76 @@ impl Driver {
     /// Sends a response whose body is already in memory (no trailers, within the stream's
     /// budget) straight to the core and returns `None`; any other response comes back, to
     /// go out from a task.
+    /// Answers a request without a body by [`Handler::answer_fields`] when the handler can:
+    /// no `http` types, no task. True when it did; the request's field list carries the
+    /// response's fields.
+    fn answer_from_fields(&mut self, id: StreamId, headers: &mut Vec<Field>) -> bool {
+        let Some((method, path)) = fields_head(headers) else {
+            return false;
+        };
+        let request = FieldsRequest {
+            method,
+            path,
+            fields: headers,
+            max_body: self.budget(id),
+        };
+        let start = self.ctx.log_start();
+        let Some(answer) = self.handler.answer_fields(&request) else {
+            return false;
+        };
+        let Ok(method) = Method::from_bytes(method) else {
+            return false;
+        };
+        let span = tracing::debug_span!("stream", id = id.get(), method = %method, path);
+        let _entered = span.enter();
+        let logged_path = self.ctx.logs().then(|| {
+            headers
+                .iter()
+                .find(|f| &f.name[..] == b":path")
+                .map_or_else(String::new, |f| {
+                    String::from_utf8_lossy(&f.value).into_owned()
+                })
+        });
+        let body = if without_body(&method, answer.status) {
+            Bytes::new()
+        } else {
+            answer.body
+        };
+        headers.clear();
+        headers.extend_from_slice(&answer.fields);
+        let fields = std::mem::take(headers);
+        let bytes = body.len() as u64;
+        let sent = if body.is_empty() {
+            self.core.send_response(id, fields, true)
+        } else {
+            self.core
+                .send_response(id, fields, false)
+                .and_then(|()| self.core.send_data(id, body, true))
+        };
+        let complete = match sent {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(stream = id.get(), %error, "response refused by the core");
+                let _ = self.core.reset(id, ErrorCode::INTERNAL_ERROR);
+                false
+            }
+        };
+        if let Some(path) = logged_path {
+            self.ctx.log(&AccessLog {
+                method,
+                path,
+                status: answer.status,
+                bytes,
+                duration: start.map_or(Duration::ZERO, |s| s.elapsed()),
+                stream_id: id,
+                remote_addr: self.ctx.remote_addr,
+                complete,
+                pushed: false,
+            });
+        }
+        true
+    }
+
     fn answer_now(
         &mut self,
         id: StreamId,

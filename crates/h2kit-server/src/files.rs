@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use h2kit::Field;
+use h2kit::http::extend_response_fields;
 use http::header::{
     ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
     ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE, VARY,
@@ -20,7 +22,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
 use crate::body::Body;
 use crate::date;
-use crate::handler::{BoxFuture, Handler};
+use crate::handler::{BoxFuture, FieldsAnswer, FieldsRequest, Handler};
 
 /// A [`Handler`] serving the files under a root directory.
 ///
@@ -211,6 +213,37 @@ impl StaticFiles {
 }
 
 impl Handler for StaticFiles {
+    /// A cache hit for a plain GET (no precondition, no range, a file held in memory with
+    /// no precompressed sibling) is answered from the fields made when the file was loaded:
+    /// the same head and body [`call`](Self::call) sends, without building `http` types.
+    fn answer_fields(&self, request: &FieldsRequest<'_>) -> Option<FieldsAnswer> {
+        if request.method != b"GET" {
+            return None;
+        }
+        let conditional = request.fields.iter().any(|f| {
+            matches!(
+                &f.name[..],
+                b"if-none-match" | b"if-modified-since" | b"range" | b"if-range"
+            )
+        });
+        if conditional {
+            return None;
+        }
+        let resource = self.inner.lookup(request.path)?;
+        if resource.br.is_some() || resource.gzip.is_some() {
+            return None;
+        }
+        let variant = &resource.identity;
+        match &variant.content {
+            Content::Memory(bytes) if bytes.len() <= request.max_body => Some(FieldsAnswer::new(
+                StatusCode::OK,
+                variant.fields.clone(),
+                bytes.clone(),
+            )),
+            _ => None,
+        }
+    }
+
     fn call(&self, request: Request<Body>) -> BoxFuture {
         let method = request.method();
         if method != Method::GET && method != Method::HEAD && method != Method::POST {
@@ -356,6 +389,9 @@ struct Variant {
     /// The headers of a 200 response serving it whole (cloning a map is cheaper than
     /// filling one).
     headers: HeaderMap,
+    /// The same response head as HTTP/2 fields, `:status` first (see
+    /// [`Handler::answer_fields`]).
+    fields: Arc<[Field]>,
 }
 
 impl Variant {
@@ -496,6 +532,9 @@ impl Inner {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
             }
             h.insert(CONTENT_LENGTH, HeaderValue::from(v.len()));
+            let mut fields = Vec::new();
+            extend_response_fields(&mut fields, StatusCode::OK, &h);
+            v.fields = fields.into();
             v.headers = h;
         }
         Some(Resource {
@@ -539,6 +578,7 @@ impl Inner {
             modified_secs,
             // Filled in by `resolve`, which knows all the variants.
             headers: HeaderMap::new(),
+            fields: Arc::new([]),
         })
     }
 
@@ -1673,6 +1713,73 @@ mod tests {
             .resolved
             .load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(resolved, 1, "{resolved} resolves for one file");
+    }
+
+    /// `answer_fields` for a GET of `path` with `headers`.
+    fn answer(files: &StaticFiles, path: &str, headers: &[(&str, &str)]) -> Option<FieldsAnswer> {
+        let mut fields = vec![
+            Field::new(":method", "GET"),
+            Field::new(":scheme", "https"),
+            Field::new(":authority", "example.com"),
+            Field::new(":path", path.to_owned()),
+        ];
+        for (name, value) in headers {
+            fields.push(Field::new(name.to_string(), value.to_string()));
+        }
+        let path = path.split('?').next().unwrap();
+        files.answer_fields(&FieldsRequest {
+            method: b"GET",
+            path,
+            fields: &fields,
+            max_body: 1 << 20,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_cached_plain_get_is_answered_from_fields_as_call_answers_it() {
+        let dir = Dir::new("fields");
+        dir.write("a.txt", "hello fields");
+        dir.write("z.js", "zipped");
+        dir.write("z.js.gz", "gz");
+        let files = StaticFiles::new(dir.root()).unwrap();
+        // Not cached yet: the usual way.
+        assert!(answer(&files, "/a.txt", &[]).is_none());
+        let called = get(&files, "/a.txt", &[]).await;
+        let fast = answer(&files, "/a.txt?q=1", &[("accept", "*/*")]).expect("a cache hit");
+        assert_eq!(fast.status, called.status);
+        assert_eq!(fast.body, called.body);
+        let mut expected = Vec::new();
+        extend_response_fields(&mut expected, called.status, &called.headers);
+        assert_eq!(&fast.fields[..], &expected[..]);
+        // Preconditions, ranges and precompressed siblings take the usual way.
+        for header in [
+            ("if-none-match", "\"x\""),
+            ("if-modified-since", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            ("range", "bytes=0-1"),
+            ("if-range", "\"x\""),
+        ] {
+            assert!(answer(&files, "/a.txt", &[header]).is_none(), "{header:?}");
+        }
+        get(&files, "/z.js", &[]).await;
+        assert!(answer(&files, "/z.js", &[]).is_none());
+        assert!(answer(&files, "/missing", &[]).is_none());
+        // A body over the connection's limit, and other methods, too.
+        let mut fields = vec![Field::new(":method", "HEAD")];
+        let head = FieldsRequest {
+            method: b"HEAD",
+            path: "/a.txt",
+            fields: &fields,
+            max_body: 1 << 20,
+        };
+        assert!(files.answer_fields(&head).is_none());
+        fields[0] = Field::new(":method", "GET");
+        let small = FieldsRequest {
+            method: b"GET",
+            path: "/a.txt",
+            fields: &fields,
+            max_body: 4,
+        };
+        assert!(files.answer_fields(&small).is_none());
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use h2kit::http::{Origin, request_fields};
-use h2kit::{PrioritySignal, StreamId};
+use h2kit::{Field, PrioritySignal, StreamId};
 use http::uri::Scheme;
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument;
 
@@ -31,6 +32,68 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'stati
 pub trait Handler: Send + Sync + 'static {
     /// Produces the response to `request`. Errors are responses too (e.g. a 500).
     fn call(&self, request: Request<Body>) -> BoxFuture;
+
+    /// Answers a request without a body from its fields alone, at once, when the handler
+    /// can (a static file in a cache, say): the response's fields, made beforehand and
+    /// shared, and its whole body. No `http::Request` or
+    /// `http::Response` is built, no [`StreamInfo`] is made and nothing is spawned, so a
+    /// handler should answer here only what it would answer the same through
+    /// [`call`](Self::call). `None` (the default) sends the request to `call`.
+    ///
+    /// The connection asks only for requests whose head `call` would accept (its fields
+    /// convert to `http` types); a body over [`FieldsRequest::max_body`] must not be
+    /// answered here.
+    fn answer_fields(&self, request: &FieldsRequest<'_>) -> Option<FieldsAnswer> {
+        let _ = request;
+        None
+    }
+}
+
+/// A request without a body, as its fields: what [`Handler::answer_fields`] is given.
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct FieldsRequest<'a> {
+    /// The `:method`.
+    pub method: &'a [u8],
+    /// The path of the `:path` field, without its query.
+    pub path: &'a str,
+    /// The request's fields as received (pseudo-header fields first), validated.
+    pub fields: &'a [Field],
+    /// The largest body the connection sends with the response at once.
+    pub max_body: usize,
+}
+
+/// A response from [`Handler::answer_fields`].
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct FieldsAnswer {
+    /// The status, as in `fields`.
+    pub status: StatusCode,
+    /// The response's fields, `:status` first (see `h2kit::http::extend_response_fields`).
+    pub fields: Arc<[Field]>,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl FieldsAnswer {
+    /// An answer: `fields` must begin with the `:status` of `status`.
+    pub fn new(status: StatusCode, fields: Arc<[Field]>, body: Bytes) -> Self {
+        FieldsAnswer {
+            status,
+            fields,
+            body,
+        }
+    }
+}
+
+impl<'a> FieldsRequest<'a> {
+    /// The value of the first regular field named `name` (lowercase).
+    pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.fields
+            .iter()
+            .find(|f| &f.name[..] == name)
+            .map(|f| &f.value[..])
+    }
 }
 
 impl<F, Fut> Handler for F

@@ -106,7 +106,7 @@ pub use error::{BodyError, BoxError, PushError};
 pub use files::StaticFiles;
 pub use h2kit::http::Protocol;
 pub use h2kit::{ErrorCode, Initiator, LimitExceeded, ProtocolViolation, StreamError};
-pub use handler::{BoxFuture, Handler, Pusher, StreamInfo};
+pub use handler::{BoxFuture, FieldsAnswer, FieldsRequest, Handler, Pusher, StreamInfo};
 pub use log::{AccessLog, AccessLogWriter, AccessLogger};
 pub use server::{
     Builder, Certificate, DEFAULT_CONNECTION_SEND_BUDGET, DEFAULT_HANDSHAKE_TIMEOUT,
