@@ -157,3 +157,24 @@ fn a_received_field_list_handed_back_is_decoded_into_again() {
     assert_eq!(second.len(), 5);
     assert_eq!(second.as_ptr(), list, "the handed-back list was not reused");
 }
+
+#[test]
+fn one_request_releases_at_once_and_back_to_back_requests_put_the_release_off() {
+    let now = std::time::Instant::now();
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    // The handshake and one request, then quiet: the release after it is not put off (the
+    // handshake's own release does not count), so no timer a second on.
+    answered_get(&mut client, &mut server, now);
+    let second = now + std::time::Duration::from_secs(1);
+    assert!(
+        server.poll_timeout().is_none_or(|t| t > second),
+        "{:?}",
+        server.poll_timeout()
+    );
+    // A second request within the second: its buffers stay until the second has passed.
+    answered_get(&mut client, &mut server, now);
+    assert_eq!(server.poll_timeout(), Some(second));
+    server.handle_timeout(second);
+    assert!(server.poll_timeout().is_none_or(|t| t > second));
+}

@@ -335,8 +335,11 @@ pub struct Connection {
     /// Emptied field lists kept from written field blocks, to decode the next ones into
     /// (see [`Connection::recycle_fields`]).
     spare_fields: Vec<Vec<Field>>,
-    /// When an idle connection last released its spare capacity.
+    /// When an idle connection last released its spare capacity after serving streams.
     last_shrink: Option<Instant>,
+    /// The highest peer stream id and our next stream id at the last release: streams were
+    /// opened since when they changed.
+    shrink_mark: (u32, u32),
     /// A release of spare capacity put off by `shrink_if_idle`, due then.
     shrink_due: Option<Instant>,
     block: Option<Block>,
@@ -469,6 +472,8 @@ impl Connection {
             fields_hint: 8,
             spare_fields: Vec::new(),
             last_shrink: None,
+            // As `Streams` starts: no peer stream, our first id.
+            shrink_mark: (0, if role == Role::Client { 1 } else { 2 }),
             shrink_due: None,
             block: None,
             hpack_enc,

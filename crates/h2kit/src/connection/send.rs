@@ -637,18 +637,25 @@ impl Connection {
     /// (an idle connection holds little more than its HPACK tables). Busy connections keep
     /// their capacity, so this costs nothing per frame.
     ///
-    /// A connection releases at most once per [`SHRINK_INTERVAL`]: a busy one goes idle
-    /// after each burst (h2load -m100) or after each request (-m1), and releasing then
-    /// regrowing its buffers and maps every time cost about 280 instructions per request at
-    /// -m100 and over 4,000 at -m1 (callgrind, `h2kit serve`). A release put off that way is
-    /// a timer ([`poll_timeout`](Self::poll_timeout)): a connection that stays idle still
-    /// releases its capacity one interval after the previous release. The first release
-    /// (a connection that made one request and went quiet) is at once.
+    /// A connection that serves streams releases at most once per [`SHRINK_INTERVAL`]: a
+    /// busy one goes idle after each burst (h2load -m100) or after each request (-m1), and
+    /// releasing then regrowing its buffers and maps every time cost about 280 instructions
+    /// per request at -m100 and over 4,000 at -m1 (callgrind, `h2kit serve`). A release put
+    /// off that way is a timer ([`poll_timeout`](Self::poll_timeout)): a connection that
+    /// stays idle still releases its capacity one interval after the previous release.
+    /// Releases after no stream (the handshake, a PING) do not count, so a connection that
+    /// made one request and went quiet releases at once: 1,000 of those held 11.3 KiB each
+    /// when the handshake's release put off the one after the request, 6.4 KiB without.
     pub(super) fn shrink_if_idle(&mut self, now: Instant) {
         if !self.streams.is_empty() || !self.ordered.is_empty() || !self.staging.is_empty() {
             return;
         }
-        if let Some(last) = self.last_shrink {
+        let mark = (
+            self.streams.max_remote().get(),
+            self.streams.next_local().get(),
+        );
+        let served = mark != self.shrink_mark;
+        if let Some(last) = self.last_shrink.filter(|_| served) {
             if now < last + SHRINK_INTERVAL {
                 if !self.holds_spare() {
                     // Nothing to give back (yet): no timer.
@@ -658,7 +665,10 @@ impl Connection {
                 return;
             }
         }
-        self.last_shrink = Some(now);
+        if served {
+            self.last_shrink = Some(now);
+        }
+        self.shrink_mark = mark;
         self.shrink_due = None;
         self.streams.shrink_to_fit();
         self.control.shrink_to_fit();
