@@ -264,6 +264,10 @@ pub struct Encoder {
     static_stats: [NameStat; STATIC_LEN + 1],
     /// Hashes of fields recently sent without indexing.
     ghosts: Ghosts,
+    /// Changes whenever the dynamic table does (see [`Encoder::table_version`]).
+    version: u64,
+    /// The last block held indexed fields only (see [`Encoder::last_block_indexed`]).
+    last_indexed: bool,
 }
 
 impl Default for Encoder {
@@ -293,6 +297,8 @@ impl Encoder {
             names: HashIndex::default(),
             static_stats: [NameStat::default(); STATIC_LEN + 1],
             ghosts: Ghosts::default(),
+            version: 0,
+            last_indexed: false,
         }
     }
 
@@ -341,6 +347,7 @@ impl Encoder {
         if new == self.capacity {
             return;
         }
+        self.version += 1;
         self.pending_min = Some(
             self.pending_min
                 .map_or(new.min(self.capacity), |m| m.min(new)),
@@ -364,12 +371,47 @@ impl Encoder {
         }
     }
 
+    /// A number that changes whenever the dynamic table does (an entry added or evicted,
+    /// its size changed). With [`last_block_indexed`](Self::last_block_indexed) it lets a
+    /// caller reuse a block: while the version stays the same, the same fields encode to
+    /// the same octets.
+    pub fn table_version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether the last block [`encode`](Self::encode) wrote is made of indexed fields only
+    /// (no literal, no table size update): encoding the same fields again at the same
+    /// [`table_version`](Self::table_version) writes the same octets and changes nothing
+    /// but the statistics the encoder keeps for choosing what to index.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use h2kit_hpack::{Encoder, HeaderField};
+    /// let mut enc = Encoder::new();
+    /// let fields = [HeaderField::new(":status", "200"), HeaderField::new("etag", "\"a\"")];
+    /// let mut first = BytesMut::new();
+    /// enc.encode(&fields, &mut first); // `etag` goes into the table: a literal
+    /// assert!(!enc.last_block_indexed());
+    /// let version = enc.table_version();
+    /// let mut second = BytesMut::new();
+    /// enc.encode(&fields, &mut second);
+    /// assert!(enc.last_block_indexed());
+    /// assert_eq!(enc.table_version(), version);
+    /// let mut third = BytesMut::new();
+    /// enc.encode(&fields, &mut third);
+    /// assert_eq!(second, third);
+    /// ```
+    pub fn last_block_indexed(&self) -> bool {
+        self.last_indexed
+    }
+
     /// Encodes one header list as a complete header block, appended to `dst`.
     pub fn encode<I>(&mut self, fields: I, dst: &mut BytesMut)
     where
         I: IntoIterator,
         I::Item: Field,
     {
+        self.last_indexed = self.pending_min.is_none();
         if let Some(min) = self.pending_min.take() {
             if min < self.capacity {
                 encode_int(min, 5, 0x20, dst);
@@ -408,6 +450,7 @@ impl Encoder {
                 return;
             }
         }
+        self.last_indexed = false;
         let name_index = self.find_name(name, in_static, name_hash);
 
         let index = !sensitive
@@ -519,6 +562,7 @@ impl Encoder {
     }
 
     fn insert(&mut self, name: &[u8], value: &[u8], name_hash: u64, field_hash: u64) {
+        self.version += 1;
         let size = entry_size(name.len(), value.len());
         if size > self.capacity {
             self.evict_to(0);

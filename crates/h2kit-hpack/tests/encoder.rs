@@ -150,3 +150,39 @@ fn rfc7541_c3_requests_decode_and_share_the_table() {
     assert_eq!(out[4], HeaderField::new("custom-key", "custom-value"));
     assert_eq!(d.table_size(), 164);
 }
+
+proptest::proptest! {
+    /// An all-indexed block encodes to the same octets again while the table version holds:
+    /// what lets a connection reuse a block (h2kit's HEADERS memo).
+    #[test]
+    fn an_indexed_block_repeats_while_the_table_version_holds(
+        lists in proptest::collection::vec(
+            proptest::collection::vec((0usize..6, 0usize..4), 1..6),
+            1..40,
+        ),
+        table in proptest::sample::select(vec![0usize, 64, 256, 4096]),
+    ) {
+        use bytes::BytesMut;
+        use h2kit_hpack::{Encoder, HeaderField};
+        const NAMES: [&str; 6] = [":status", "etag", "content-type", "x-a", "cookie", "date"];
+        const VALUES: [&str; 4] = ["200", "\"abc\"", "text/html; charset=utf-8", ""];
+        let mut enc = Encoder::new();
+        enc.set_max_table_size(table);
+        for list in lists {
+            let fields: Vec<HeaderField> = list
+                .iter()
+                .map(|&(n, v)| HeaderField::new(NAMES[n], VALUES[v]))
+                .collect();
+            let mut first = BytesMut::new();
+            enc.encode(&fields, &mut first);
+            if enc.last_block_indexed() {
+                let version = enc.table_version();
+                let mut again = BytesMut::new();
+                enc.encode(&fields, &mut again);
+                proptest::prop_assert_eq!(&again, &first);
+                proptest::prop_assert!(enc.last_block_indexed());
+                proptest::prop_assert_eq!(enc.table_version(), version);
+            }
+        }
+    }
+}

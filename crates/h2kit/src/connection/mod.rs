@@ -346,6 +346,8 @@ pub struct Connection {
 
     // Output.
     hpack_enc: Encoder,
+    /// The last field block that held indexed fields only (see `write_field_block`).
+    headers_memo: Option<Box<send::HeadersMemo>>,
     staging: BytesMut,
     scratch: BytesMut,
     /// Encoded frames between payloads for `poll_transmit_vectored` (empty when idle).
@@ -477,6 +479,7 @@ impl Connection {
             shrink_due: None,
             block: None,
             hpack_enc,
+            headers_memo: None,
             staging: BytesMut::new(),
             scratch: BytesMut::new(),
             out_buf: BytesMut::new(),

@@ -40,6 +40,29 @@ const MAX_SPARE_FIELDS: usize = 16;
 /// How many emptied field lists are kept for reuse (see `Connection::recycle_fields`).
 const MAX_SPARE_LISTS: usize = 64;
 
+/// The longest field block kept for reuse: a few indexed fields.
+const MEMO_MAX_BLOCK: usize = 64;
+
+/// A field block made of indexed fields only, with the fields it encodes (clones: the
+/// bytes they share cannot be freed and reused while kept). The same fields, sharing the
+/// same bytes, encode to the same octets while the HPACK table version holds (see
+/// `Encoder::last_block_indexed`): a server answering from prebuilt fields (a static file
+/// served again and again) then copies a few octets instead of encoding each field.
+pub(super) struct HeadersMemo {
+    fields: Vec<Field>,
+    version: u64,
+    block: Vec<u8>,
+}
+
+/// Whether two field lists share every name's and value's bytes (and representation).
+fn same_fields(a: &[Field], b: &[Field]) -> bool {
+    let shares = |x: &Bytes, y: &Bytes| x.as_ptr() == y.as_ptr() && x.len() == y.len();
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.repr == y.repr && shares(&x.name, &y.name) && shares(&x.value, &y.value)
+        })
+}
+
 impl Connection {
     fn check_open(&self) -> Result {
         if self.error.is_some() {
@@ -685,6 +708,7 @@ impl Connection {
         self.scratch = BytesMut::new();
         self.out_buf = BytesMut::new();
         self.spare_fields = Vec::new();
+        self.headers_memo = None;
     }
 
     /// Whether an idle connection holds capacity [`shrink_if_idle`](Self::shrink_if_idle)
@@ -698,6 +722,7 @@ impl Connection {
             || !self.spare_fields.is_empty()
             || self.control.capacity() > 0
             || self.ordered.capacity() > 0
+            || self.headers_memo.is_some()
     }
 
     /// Keeps the allocation of a field list, emptied, for the next received block to decode
@@ -865,7 +890,30 @@ impl Connection {
             // one frame, which is almost always.
             let start = buf.len();
             buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
-            self.hpack_enc.encode(fields.iter(), buf);
+            let version = self.hpack_enc.table_version();
+            match self.headers_memo.as_deref() {
+                Some(m) if m.version == version && same_fields(&m.fields, fields) => {
+                    buf.extend_from_slice(&m.block);
+                }
+                _ => {
+                    self.hpack_enc.encode(fields.iter(), buf);
+                    let block = &buf[start + FRAME_HEADER_LEN..];
+                    if self.hpack_enc.last_block_indexed() && block.len() <= MEMO_MAX_BLOCK {
+                        let m = self.headers_memo.get_or_insert_with(|| {
+                            Box::new(HeadersMemo {
+                                fields: Vec::new(),
+                                version: 0,
+                                block: Vec::new(),
+                            })
+                        });
+                        m.fields.clear();
+                        m.fields.extend_from_slice(fields);
+                        m.block.clear();
+                        m.block.extend_from_slice(block);
+                        m.version = self.hpack_enc.table_version();
+                    }
+                }
+            }
             let len = buf.len() - start - FRAME_HEADER_LEN;
             if len <= self.remote.max_frame_size as usize {
                 let flags = Flags::END_HEADERS.with_if(Flags::END_STREAM, end_stream);
