@@ -48,10 +48,14 @@ const MEMO_MAX_BLOCK: usize = 64;
 /// same bytes, encode to the same octets while the HPACK table version holds (see
 /// `Encoder::last_block_indexed`): a server answering from prebuilt fields (a static file
 /// served again and again) then copies a few octets instead of encoding each field.
+///
+/// It also keeps what validating those fields as a response found: the same fields are
+/// valid the same way (the connection's validation settings do not change).
 pub(super) struct HeadersMemo {
     fields: Vec<Field>,
     version: u64,
     block: Vec<u8>,
+    response_info: Option<headers::MessageInfo>,
 }
 
 /// Whether two field lists share every name's and value's bytes (and representation).
@@ -163,7 +167,22 @@ impl Connection {
         if !matches!(phase, Phase::Headers | Phase::Informational) {
             return Err(UsageError::HeadersInWrongState);
         }
-        let info = self.validate_send(MessageKind::Response, &fields)?;
+        let info = match self.headers_memo.as_deref_mut() {
+            Some(m) if same_fields(&m.fields, &fields) => match m.response_info {
+                Some(info) => info,
+                None => {
+                    let info = headers::validate_fields(
+                        MessageKind::Response,
+                        &fields,
+                        &self.config.validate_send,
+                        self.remote.enable_connect_protocol,
+                    )?;
+                    m.response_info = Some(info);
+                    info
+                }
+            },
+            _ => self.validate_send(MessageKind::Response, &fields)?,
+        };
         let informational = info.is_informational();
         if informational && end_stream {
             return Err(UsageError::HeadersInWrongState);
@@ -904,8 +923,10 @@ impl Connection {
                                 fields: Vec::new(),
                                 version: 0,
                                 block: Vec::new(),
+                                response_info: None,
                             })
                         });
+                        m.response_info = None;
                         m.fields.clear();
                         m.fields.extend_from_slice(fields);
                         m.block.clear();
