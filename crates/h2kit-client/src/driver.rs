@@ -172,8 +172,10 @@ impl Driver {
     where
         T: AsyncRead + AsyncWrite + Send + Unpin,
     {
-        // Flushed after every write: the transport may be TLS or a proxy tunnel.
-        let mut io = Transport::new(io, PumpConfig::default());
+        // Flushed after every write: the transport may be TLS or a proxy tunnel. While a
+        // response streams in, reads land in the connection's input buffer, which the
+        // bodies' payloads are cut from, without a copy.
+        let mut io = Transport::new(io, PumpConfig::default().read_in_place(true));
         let mut cmds_open = true;
         loop {
             // Events (a turn's worth), then queued requests that may start now, then output.
