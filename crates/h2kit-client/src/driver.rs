@@ -75,6 +75,8 @@ struct Slot {
     /// An extended CONNECT answered 2xx: a tunnel whose halves close independently, so the
     /// response's end does not stop the request body.
     half_close: bool,
+    /// The response's DATA has begun arriving.
+    data_seen: bool,
 }
 
 impl Slot {
@@ -478,6 +480,7 @@ impl Driver {
             send_done: end,
             extended,
             half_close: false,
+            data_seen: false,
         };
         if !end && !tunnel {
             match &body.full {
@@ -634,6 +637,17 @@ impl Driver {
                     return;
                 };
                 self.delivered += data.len();
+                if !slot.data_seen {
+                    slot.data_seen = true;
+                    // A body of more than one frame: tell it the declared length, which
+                    // `collect` sizes its buffer from (one lookup per such body).
+                    if let (false, Some(tx)) = (end_stream, &slot.tx) {
+                        if let Some(len) = self.conn.stream(stream).and_then(|s| s.content_length())
+                        {
+                            tx.hint_length(len);
+                        }
+                    }
+                }
                 let sent = slot.tx.as_ref().is_some_and(|tx| {
                     tx.send(Item::Data {
                         data,
@@ -851,6 +865,7 @@ impl Driver {
                 send_done: true,
                 extended: false,
                 half_close: false,
+                data_seen: false,
             },
         );
     }
