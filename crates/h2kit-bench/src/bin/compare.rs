@@ -470,9 +470,20 @@ fn process_cpu(pid: u32) -> Option<Duration> {
     Some(ticks(f.get(11)? + f.get(12)?))
 }
 
-/// User + system CPU time of this process's children that have been waited for (Linux
-/// only): proc(5) fields 16 and 17 of this process.
+/// User + system CPU time of this process's children that have been waited for, all their
+/// threads: getrusage(2) `RUSAGE_CHILDREN` (to the microsecond), else proc(5) fields 16 and
+/// 17 of this process (10 ms ticks, coarse for a run of a few tens of milliseconds).
 fn reaped_children_cpu() -> Option<Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
+        let micros = |t: nix::sys::time::TimeVal| {
+            u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000
+                + u64::try_from(t.tv_usec()).unwrap_or(0)
+        };
+        return Some(Duration::from_micros(
+            micros(usage.user_time()) + micros(usage.system_time()),
+        ));
+    }
     let f = stat_fields("self")?;
     Some(ticks(f.get(13)? + f.get(14)?))
 }
@@ -1208,7 +1219,7 @@ fn bulk_part(env: &Env) -> Result<bool, String> {
     let h2kit = env.h2kit.as_deref().ok_or("no h2kit binary")?;
     let mut met = true;
     for m in limits.map(|m| m.min(n)) {
-        let get = best_with_exact_cpu(env, server_pid, n, || {
+        let get = best_with_cpu(env, server_pid, n, || {
             let mut cmd = env.on_load_core(h2kit);
             cmd.args([
                 "get",
@@ -1220,15 +1231,14 @@ fn bulk_part(env: &Env) -> Result<bool, String> {
                 &url,
             ]);
             let out = run_bounded_output(cmd, "h2kit get")?;
-            let rate = parse_h2kit_get(&out.stderr, n).ok_or_else(|| {
+            parse_h2kit_get(&out.stderr, n).ok_or_else(|| {
                 format!(
                     "h2kit get did not complete all {n} requests:\n{}",
                     out.stderr
                 )
-            })?;
-            Ok((rate, out.cpu))
+            })
         })?;
-        let library = best_with_exact_cpu(env, server_pid, n, || {
+        let library = best_with_cpu(env, server_pid, n, || {
             let mut cmd = env.on_load_core(&exe);
             cmd.args(["__client-h2kit", &url, &n.to_string(), &m.to_string()]);
             let out = run_bounded_output(cmd, "h2kit-client")?;
@@ -1239,14 +1249,13 @@ fn bulk_part(env: &Env) -> Result<bool, String> {
                 .collect();
             match fields[..] {
                 [count, bytes, secs] if secs > 0.0 && bytes == (count * BIG_LEN as f64) => {
-                    Ok((count / secs, out.cpu))
+                    Ok(count / secs)
                 }
                 _ => Err(format!("h2kit-client: unexpected output {:?}", out.stdout)),
             }
         })?;
         let m32 = u32::try_from(m).map_err(|_| "too many in flight")?;
-        let reference =
-            best_with_exact_cpu(env, server_pid, n, || h2load_with_cpu(env, &url, 1, m32, n))?;
+        let reference = best_with_cpu(env, server_pid, n, || h2load(env, &url, 1, m32, n))?;
         let measured = [
             ("h2kit get", get),
             ("h2kit-client (library)", library),
@@ -1318,22 +1327,10 @@ fn best_with_cpu(
     n: u64,
     mut measure: impl FnMut() -> Result<f64, String>,
 ) -> Result<(f64, ClientCpu), String> {
-    best_with_exact_cpu(env, server_pid, n, || measure().map(|rate| (rate, None)))
-}
-
-/// [`best_with_cpu`] for a `measure` that also returns its client's CPU time when it knows
-/// it exactly (see [`Finished::cpu`]): used instead of the reaped-children total, which
-/// /proc counts in 10 ms ticks (coarse for a run of a few tens of milliseconds).
-fn best_with_exact_cpu(
-    env: &Env,
-    server_pid: u32,
-    n: u64,
-    mut measure: impl FnMut() -> Result<(f64, Option<Duration>), String>,
-) -> Result<(f64, ClientCpu), String> {
     let mut best = (0.0f64, ClientCpu::default());
     for _ in 0..env.runs.max(1) {
         let (server0, children0) = (process_cpu(server_pid), reaped_children_cpu());
-        let (rate, exact) = measure()?;
+        let rate = measure()?;
         let (server1, children1) = (process_cpu(server_pid), reaped_children_cpu());
         if rate <= best.0 {
             continue;
@@ -1342,14 +1339,7 @@ fn best_with_exact_cpu(
         let spent = |a: Option<Duration>, b: Option<Duration>| {
             a.zip(b).map(|(a, b)| b.saturating_sub(a).as_secs_f64())
         };
-        // The exact figure misses threads that ended before the process (h2load runs its
-        // worker on one): when the tick count says more than its rounding (two 10 ms
-        // fields) explains, the tick count is the better one.
-        let ticked = spent(children0, children1);
-        let client = match (exact.map(|d| d.as_secs_f64()), ticked) {
-            (Some(e), Some(t)) if t > e + 0.02 => Some(t),
-            (e, t) => e.or(t),
-        };
+        let client = spent(children0, children1);
         let server = spent(server0, server1);
         best = (
             rate,
@@ -1529,25 +1519,9 @@ fn run_bounded(cmd: Command, name: &str) -> Result<String, String> {
 struct Finished {
     stdout: String,
     stderr: String,
-    /// Its CPU time to the nanosecond, read from /proc between its exit and its reaping:
-    /// the threads still there then, which is all of a single-threaded process (`h2kit get`,
-    /// the Rust clients) but not the worker thread h2load has ended by then; `None` where
-    /// /proc cannot tell.
-    cpu: Option<Duration>,
 }
 
-/// Whether process `pid` has exited and waits to be reaped (a zombie, proc(5) state `Z`).
-fn is_zombie(pid: u32) -> bool {
-    stat_state(pid) == Some('Z')
-}
-
-fn stat_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
-}
-
-/// Runs `cmd` to the end within [`RUN_LIMIT`]; its output and CPU time, or an error with
-/// its output.
+/// Runs `cmd` to the end within [`RUN_LIMIT`]; its output, or an error with its output.
 fn run_bounded_output(mut cmd: Command, name: &str) -> Result<Finished, String> {
     let mut child = cmd
         .stdin(Stdio::null())
@@ -1577,12 +1551,7 @@ fn run_bounded_output(mut cmd: Command, name: &str) -> Result<Finished, String> 
     });
     let (stdout, stderr) = (readers.next(), readers.next());
     let deadline = Instant::now() + RUN_LIMIT;
-    let pid = child.id();
-    let mut cpu = None;
     let status = loop {
-        if cpu.is_none() && is_zombie(pid) {
-            cpu = process_cpu(pid);
-        }
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) if Instant::now() < deadline => {
@@ -1600,11 +1569,7 @@ fn run_bounded_output(mut cmd: Command, name: &str) -> Result<Finished, String> 
     };
     let (stdout, stderr) = (text(stdout), text(stderr));
     match status {
-        Some(s) if s.success() => Ok(Finished {
-            stdout,
-            stderr,
-            cpu,
-        }),
+        Some(s) if s.success() => Ok(Finished { stdout, stderr }),
         Some(s) => Err(format!("{name} failed ({s}):\n{stdout}{stderr}")),
         None => Err(format!("{name} did not finish within {RUN_LIMIT:?}")),
     }
@@ -1613,17 +1578,6 @@ fn run_bounded_output(mut cmd: Command, name: &str) -> Result<Finished, String> 
 /// Runs h2load against `addr` and returns its request rate, after checking that every
 /// request succeeded with a 2xx.
 fn h2load(env: &Env, url: &str, c: u32, m: u32, n: u64) -> Result<f64, String> {
-    h2load_with_cpu(env, url, c, m, n).map(|(rate, _)| rate)
-}
-
-/// [`h2load`], with h2load's CPU time when /proc tells it exactly.
-fn h2load_with_cpu(
-    env: &Env,
-    url: &str,
-    c: u32,
-    m: u32,
-    n: u64,
-) -> Result<(f64, Option<Duration>), String> {
     let mut cmd = env.on_load_core(&env.h2load);
     cmd.args([
         format!("-c{c}"),
@@ -1631,10 +1585,8 @@ fn h2load_with_cpu(
         format!("-n{n}"),
         url.to_owned(),
     ]);
-    let out = run_bounded_output(cmd, "h2load")?;
-    let rate = parse_h2load(&out.stdout, n)
-        .ok_or_else(|| format!("h2load did not complete all {n} requests:\n{}", out.stdout))?;
-    Ok((rate, out.cpu))
+    let out = run_bounded(cmd, "h2load")?;
+    parse_h2load(&out, n).ok_or_else(|| format!("h2load did not complete all {n} requests:\n{out}"))
 }
 
 /// The req/s of "finished in 2.31s, 173160.17 req/s, 6.85MB/s", when the "requests:" and
