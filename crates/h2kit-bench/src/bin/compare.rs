@@ -15,8 +15,9 @@
 //! * `bulk`: 200 fetches of a 1 MiB file from `nghttpd` over one connection, 4 and then 200
 //!   in flight: `h2kit get -n 200 --in-flight M` (the binary beside this one, as for
 //!   `serve`), the library client (a current-thread runtime, M tasks) and
-//!   `h2load -c1 -mM -n200`; GB/s and client CPU per request. The targets: `h2kit get`'s
-//!   GB/s at least h2load's.
+//!   `h2load -c1 -mM -n200`; GB/s and client CPU per request, best of three times `--runs`
+//!   runs (each takes a fraction of a second). The targets: `h2kit get`'s GB/s at least
+//!   h2load's.
 //! * `idle`: memory per idle connection: each server's resident set growth (VmRSS) after 1,000
 //!   h2c connections that each made one GET and went quiet (`h2kit serve`, the library server,
 //!   nghttpd, h2o when installed); the target is 7 KiB for `h2kit serve`.
@@ -1205,6 +1206,8 @@ fn client_part(env: &Env) -> Result<bool, String> {
 
 /// The `bulk` part's request count (before `--quick`) and its two in-flight limits.
 const BULK: (u64, [u64; 2]) = (200, [4, 200]);
+/// The `bulk` part repeats each measurement this many times `--runs`.
+const BULK_RUNS_FACTOR: u32 = 3;
 
 /// Bulk downloads over one connection: the 1 MiB file from nghttpd, `n` times with 4 and
 /// then with `n` in flight, fetched by `h2kit get`, the library client and h2load. Targets:
@@ -1217,9 +1220,13 @@ fn bulk_part(env: &Env) -> Result<bool, String> {
     let url = format!("http://{}/big", server.addr);
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let h2kit = env.h2kit.as_deref().ok_or("no h2kit binary")?;
+    // A run takes a fraction of a second and its rate swings with other load: three times
+    // the runs of the other parts.
+    let runs = env.runs * BULK_RUNS_FACTOR;
+    println!("\nbulk: each figure is the best of {runs} run(s)");
     let mut met = true;
     for m in limits.map(|m| m.min(n)) {
-        let get = best_with_cpu(env, server_pid, n, || {
+        let get = best_of_with_cpu(runs, server_pid, n, || {
             let mut cmd = env.on_load_core(h2kit);
             cmd.args([
                 "get",
@@ -1238,7 +1245,7 @@ fn bulk_part(env: &Env) -> Result<bool, String> {
                 )
             })
         })?;
-        let library = best_with_cpu(env, server_pid, n, || {
+        let library = best_of_with_cpu(runs, server_pid, n, || {
             let mut cmd = env.on_load_core(&exe);
             cmd.args(["__client-h2kit", &url, &n.to_string(), &m.to_string()]);
             let out = run_bounded_output(cmd, "h2kit-client")?;
@@ -1255,7 +1262,7 @@ fn bulk_part(env: &Env) -> Result<bool, String> {
             }
         })?;
         let m32 = u32::try_from(m).map_err(|_| "too many in flight")?;
-        let reference = best_with_cpu(env, server_pid, n, || h2load(env, &url, 1, m32, n))?;
+        let reference = best_of_with_cpu(runs, server_pid, n, || h2load(env, &url, 1, m32, n))?;
         let measured = [
             ("h2kit get", get),
             ("h2kit-client (library)", library),
@@ -1325,10 +1332,20 @@ fn best_with_cpu(
     env: &Env,
     server_pid: u32,
     n: u64,
+    measure: impl FnMut() -> Result<f64, String>,
+) -> Result<(f64, ClientCpu), String> {
+    best_of_with_cpu(env.runs, server_pid, n, measure)
+}
+
+/// [`best_with_cpu`] over `runs` runs.
+fn best_of_with_cpu(
+    runs: u32,
+    server_pid: u32,
+    n: u64,
     mut measure: impl FnMut() -> Result<f64, String>,
 ) -> Result<(f64, ClientCpu), String> {
     let mut best = (0.0f64, ClientCpu::default());
-    for _ in 0..env.runs.max(1) {
+    for _ in 0..runs.max(1) {
         let (server0, children0) = (process_cpu(server_pid), reaped_children_cpu());
         let rate = measure()?;
         let (server1, children1) = (process_cpu(server_pid), reaped_children_cpu());
