@@ -126,6 +126,15 @@ fn get_against_nghttpd_h2c_returns_the_file_byte_for_byte() {
         err.contains("req/s") && err.contains("latency min"),
         "{err}"
     );
+    // --in-flight: at most M at a time, the rest as those finish.
+    let out = run(&["get", "-n", "20", "--in-flight", "3", &small]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("at most 3 in flight"), "{err}");
+    assert!(err.contains("20 completed, 0 failed"), "{err}");
+    // It means nothing without -n.
+    let out = run(&["get", "--in-flight", "3", &small]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
     // --fail on a 404 exits 22.
     let missing = format!("http://127.0.0.1:{}/missing", server.port);

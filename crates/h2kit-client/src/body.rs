@@ -19,6 +19,12 @@ use crate::msg::{BoxStream, Cmd, Item, ItemReceiver, Link, Upload};
 /// The chunk size read from an [`AsyncRead`] request body.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The most [`Body::collect`] reserves up front from a response's declared length; past it
+/// the buffer grows as data arrives. A server can make `collect` hold any amount by sending
+/// it, but not make it allocate more than this for a length it only declares (16 MiB: the
+/// largest stream window the client grows to by default).
+const COLLECT_RESERVE: u64 = 16 << 20;
+
 /// An HTTP body: a stream of [`Bytes`] chunks followed by optional trailers.
 ///
 /// For requests, build one from bytes ([`From`]), a [`Stream`] of `Bytes`
@@ -406,7 +412,9 @@ impl Body {
         Ok(self.trailers.take().map(|t| *t))
     }
 
-    /// Reads the whole body into one buffer.
+    /// Reads the whole body into one buffer: a body of one chunk is that chunk (no copy);
+    /// a longer one is copied into a buffer sized from the response's `content-length` (up
+    /// to 16 MiB up front) when it had one and no content decoding, so it is not regrown.
     pub async fn collect(mut self) -> Result<Bytes, Error> {
         let mut first: Option<Bytes> = None;
         let mut rest = BytesMut::new();
@@ -416,6 +424,13 @@ impl Body {
                 None => first = Some(chunk),
                 Some(f) => {
                     if rest.is_empty() {
+                        let declared = match &self.kind {
+                            Kind::Recv(r) if r.decoder.is_none() => r.rx.length_hint(),
+                            _ => None,
+                        };
+                        let size = declared.unwrap_or(0).min(COLLECT_RESERVE);
+                        // Lossless: at most COLLECT_RESERVE.
+                        rest.reserve((size as usize).max(f.len() + chunk.len()));
                         rest.extend_from_slice(f);
                     }
                     rest.extend_from_slice(&chunk);
@@ -931,5 +946,30 @@ mod tests {
         assert_eq!(http_body::Body::size_hint(&full).exact(), Some(3));
         assert!(!full.is_end_stream());
         assert!(Body::empty().is_end_stream());
+    }
+
+    /// `collect` joins a body of several chunks whatever the declared length says: right,
+    /// too small (the buffer grows) or absent.
+    #[tokio::test]
+    async fn collect_joins_chunks_whatever_the_declared_length() {
+        let chunks: Vec<Bytes> = (0..5u8)
+            .map(|i| Bytes::from(vec![i; 16_384 + usize::from(i)]))
+            .collect();
+        let whole: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        for hint in [Some(whole.len() as u64), Some(10), None, Some(u64::MAX)] {
+            let (tx, rx) = item_channel();
+            assert!(tx.opened(StreamId::new(1)));
+            if let Some(len) = hint {
+                tx.hint_length(len);
+            }
+            for data in &chunks {
+                let (data, flow, end) = (data.clone(), data.len() as u32, false);
+                assert!(tx.send(Item::Data { data, flow, end }).is_ok());
+            }
+            assert!(tx.send(Item::End).is_ok());
+            let (ctx, _crx) = mpsc::unbounded_channel();
+            let body = Body::recv(RecvBody::new(rx, link(ctx), StreamId::new(1), None));
+            assert_eq!(body.collect().await.unwrap(), whole, "hint {hint:?}");
+        }
     }
 }

@@ -370,6 +370,9 @@ impl Exchange {
         } else {
             None
         };
+        if let (Framing::Length(len), None) = (framing, &decoder) {
+            tx.hint_length(len);
+        }
         let head = Head {
             parts,
             stream: StreamId::new(self.id),

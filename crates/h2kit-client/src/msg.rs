@@ -167,6 +167,10 @@ struct Exchange {
     first: Option<Item>,
     items: VecDeque<Item>,
     waker: Option<Waker>,
+    /// The body's length as the response declared it (`content-length`), when the
+    /// connection task passed it on (bodies of more than one DATA frame): what
+    /// [`Body::collect`](crate::Body::collect) sizes its buffer from.
+    length_hint: Option<u64>,
     sender_gone: bool,
     receiver_gone: bool,
 }
@@ -205,6 +209,7 @@ pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
         first: None,
         items: VecDeque::new(),
         waker: None,
+        length_hint: None,
         sender_gone: false,
         receiver_gone: false,
     }));
@@ -244,6 +249,11 @@ impl ItemSender {
             w.wake();
         }
         true
+    }
+
+    /// Passes on the body's declared length (see [`ItemReceiver::length_hint`]).
+    pub(crate) fn hint_length(&self, len: u64) {
+        lock(&self.queue).length_hint = Some(len);
     }
 
     /// Queues `item`; gives it back when the body is gone.
@@ -310,6 +320,13 @@ impl ItemReceiver {
             _ => q.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// The body's length as the response declared it, when the connection task passed it
+    /// on: a hint for sizing a buffer, not a promise (a decoded body differs; a body that
+    /// does not match fails, but only once it arrives).
+    pub(crate) fn length_hint(&self) -> Option<u64> {
+        lock(&self.queue).length_hint
     }
 
     /// Refuses further items and hands back the stream (when open) and the items still

@@ -14,7 +14,9 @@
 //!
 //! Memory is held only while there is work. Reads land in a buffer on the polling thread's
 //! stack (the connection copies what it keeps into its own input buffer, so a per-connection
-//! read buffer would only be a second copy). The gathered output goes to a buffer taken from
+//! read buffer would only be a second copy), or, with [`PumpConfig::read_in_place`] while
+//! data streams in, straight in the connection's input buffer, which DATA payloads are cut
+//! from without a copy. The gathered output goes to a buffer taken from
 //! a small per-thread pool when there is output and given back as soon as everything is
 //! written, so an idle connection holds no I/O buffer.
 //!
@@ -97,7 +99,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use h2kit::Connection;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 /// The most bytes one read takes from the transport (the size of the stack buffer it lands
@@ -190,6 +192,7 @@ pub struct PumpConfig {
     write_target: usize,
     flush_after_write: bool,
     vectored: bool,
+    read_in_place: bool,
 }
 
 impl Default for PumpConfig {
@@ -203,6 +206,7 @@ impl Default for PumpConfig {
             write_target: 32 * 1024,
             flush_after_write: true,
             vectored: false,
+            read_in_place: false,
         }
     }
 }
@@ -231,6 +235,19 @@ impl PumpConfig {
     #[must_use]
     pub fn vectored(mut self, vectored: bool) -> Self {
         self.vectored = vectored;
+        self
+    }
+
+    /// Whether reads go straight into the connection's input buffer
+    /// ([`Connection::recv_into`]) while data streams in, instead of through a buffer on the
+    /// stack that [`Connection::recv`] copies: a read right after one that filled at least
+    /// half of [`READ_CHUNK`] lands in place (no copy), any other on the stack. The input
+    /// buffer keeps room for a whole read while a stream of data pauses (until the
+    /// connection shrinks its idle buffers), so it suits a client receiving bulk data more
+    /// than a server holding many quiet connections. Off by default.
+    #[must_use]
+    pub fn read_in_place(mut self, in_place: bool) -> Self {
+        self.read_in_place = in_place;
         self
     }
 }
@@ -309,6 +326,9 @@ pub struct Transport<T> {
     error: Option<io::Error>,
     sleep: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
+    /// The last read filled half a [`READ_CHUNK`] or more (see
+    /// [`PumpConfig::read_in_place`]).
+    streaming: bool,
 }
 
 impl<T> std::fmt::Debug for Transport<T> {
@@ -339,6 +359,7 @@ impl<T> Transport<T> {
             error: None,
             sleep: None,
             armed: None,
+            streaming: false,
         }
     }
 
@@ -499,21 +520,32 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             return Poll::Ready(step);
         }
         if !self.read_closed {
-            let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-            let mut rb = ReadBuf::uninit(&mut buf);
-            match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) => {
+            let polled = if self.config.read_in_place && self.streaming {
+                self.poll_read_in_place(cx, conn, observer)
+            } else {
+                let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+                let mut rb = ReadBuf::uninit(&mut buf);
+                let polled = Pin::new(&mut self.io).poll_read(cx, &mut rb);
+                if let Poll::Ready(Ok(())) = polled {
                     let data = rb.filled();
-                    if data.is_empty() {
-                        self.read_closed = true;
-                        conn.recv_eof();
-                        return Poll::Ready(Step::Closed);
+                    if !data.is_empty() {
+                        observer.received(data);
+                        // A connection error is reported as Event::Terminated.
+                        let _ = conn.recv(Instant::now(), data);
                     }
-                    observer.received(data);
-                    // A connection error is reported as Event::Terminated.
-                    let _ = conn.recv(Instant::now(), data);
-                    return Poll::Ready(Step::Read(data.len()));
+                    Poll::Ready(Ok(data.len()))
+                } else {
+                    polled.map_ok(|()| 0)
                 }
+            };
+            self.streaming = matches!(polled, Poll::Ready(Ok(n)) if n >= READ_CHUNK / 2);
+            match polled {
+                Poll::Ready(Ok(0)) => {
+                    self.read_closed = true;
+                    conn.recv_eof();
+                    return Poll::Ready(Step::Closed);
+                }
+                Poll::Ready(Ok(n)) => return Poll::Ready(Step::Read(n)),
                 Poll::Ready(Err(e)) => {
                     self.read_closed = true;
                     if self.error.is_none() {
@@ -556,6 +588,33 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             self.release();
         }
         Poll::Pending
+    }
+
+    /// One read straight into the connection's input buffer, which then processes it (see
+    /// [`PumpConfig::read_in_place`]); the number of bytes read, 0 at the end of input.
+    fn poll_read_in_place<O: Observer + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+        observer: &mut O,
+    ) -> Poll<io::Result<usize>> {
+        let io = &mut self.io;
+        // A connection error is reported as Event::Terminated.
+        let (polled, _) = conn.recv_into(Instant::now(), |buf| {
+            let start = buf.len();
+            // Room for a whole read; in place when the payloads handed out from the buffer
+            // have been dropped.
+            buf.reserve(READ_CHUNK);
+            let read = std::pin::pin!(io.read_buf(buf));
+            let polled = read.poll(cx);
+            if let Poll::Ready(Ok(n)) = polled {
+                if let Some(data) = buf.get(start..start + n) {
+                    observer.received(data);
+                }
+            }
+            polled
+        });
+        polled
     }
 
     /// Writes (or flushes) what is gathered, if the transport takes it now.
@@ -755,6 +814,75 @@ mod tests {
         b.read_exact(&mut got).await.unwrap();
         assert_eq!(got, expected);
         assert!(got.starts_with(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+    }
+
+    /// A 1 MiB response read with [`PumpConfig::read_in_place`]: after the first large read
+    /// the reads land in the connection's buffer; every byte still reaches the observer and
+    /// the body arrives whole and in order.
+    #[tokio::test]
+    async fn reads_in_place_deliver_a_large_response_whole() {
+        let (a, mut b) = tokio::io::duplex(256 * 1024);
+        let mut client = Connection::client(Config::default());
+        let mut server = Connection::server(Config::default());
+        let id = client.send_request(get(), true).unwrap();
+        let mut wire = BytesMut::new();
+        while client.poll_transmit(Instant::now(), &mut wire, None) > 0 {}
+        server.recv(Instant::now(), &wire).unwrap();
+        let mut stream = None;
+        while let Some(e) = server.poll_event() {
+            if let Event::Request { stream: s, .. } = e {
+                stream = Some(s);
+            }
+        }
+        let stream = stream.unwrap();
+        let body: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+        server
+            .send_response(stream, vec![Field::new(":status", "200")], false)
+            .unwrap();
+        server
+            .send_data(stream, bytes::Bytes::from(body.clone()), true)
+            .unwrap();
+        let mut reply = BytesMut::new();
+        while server.poll_transmit(Instant::now(), &mut reply, None) > 0 {}
+        let sent = reply.len();
+        tokio::spawn(async move { b.write_all(&reply).await });
+
+        struct Count(usize);
+        impl Observer for Count {
+            fn received(&mut self, bytes: &[u8]) {
+                self.0 += bytes.len();
+            }
+        }
+        let mut seen = Count(0);
+        let mut io = Transport::new(a, PumpConfig::default().read_in_place(true));
+        let (mut got, mut ended) = (Vec::new(), false);
+        while !ended {
+            let step = tokio::time::timeout(
+                Duration::from_secs(5),
+                io.step(&mut client, &mut seen, None),
+            )
+            .await
+            .expect("the response arrives");
+            assert!(!matches!(step, Step::Closed), "{:?}", io.error());
+            while let Some(e) = client.poll_event() {
+                match e {
+                    Event::Data {
+                        stream,
+                        data,
+                        end_stream,
+                        ..
+                    } if stream == id => {
+                        got.extend_from_slice(&data);
+                        ended |= end_stream;
+                    }
+                    Event::Terminated { error } => panic!("{error}"),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(got.len(), body.len());
+        assert!(got == body, "the body arrives in order");
+        assert_eq!(seen.0, sent, "the observer sees every byte read");
     }
 
     #[tokio::test]

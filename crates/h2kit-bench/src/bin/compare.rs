@@ -2,7 +2,7 @@
 //! on this machine, over h2c on loopback.
 //!
 //! ```text
-//! cargo run --release -p h2kit-bench --bin compare -- [server|client|serve|all] [--quick] [--runs N]
+//! cargo run --release -p h2kit-bench --bin compare -- [server|client|bulk|serve|all] [--quick] [--runs N]
 //!     [--h2kit PATH]
 //! ```
 //!
@@ -12,6 +12,12 @@
 //! * `client`: the h2kit client and a minimal `h2`-crate client (current-thread runtimes) each
 //!   fetching 200,000 small responses over one connection with 100 concurrent streams from
 //!   `nghttpd`, with `h2load -c1 -m100 -n200000` as the reference.
+//! * `bulk`: 200 fetches of a 1 MiB file from `nghttpd` over one connection, 4 and then 200
+//!   in flight: `h2kit get -n 200 --in-flight M` (the binary beside this one, as for
+//!   `serve`), the library client (a current-thread runtime, M tasks) and
+//!   `h2load -c1 -mM -n200`; GB/s and client CPU per request, best of three times `--runs`
+//!   runs (each takes a fraction of a second). The targets: `h2kit get`'s GB/s at least
+//!   h2load's.
 //! * `idle`: memory per idle connection: each server's resident set growth (VmRSS) after 1,000
 //!   h2c connections that each made one GET and went quiet (`h2kit serve`, the library server,
 //!   nghttpd, h2o when installed); the target is 7 KiB for `h2kit serve`.
@@ -203,7 +209,12 @@ async fn client_h2kit(url: &str, n: u64, m: u64) -> Result<(u64, u64, f64), BoxE
                     if resp.status() != 200 {
                         return Err(format!("status {}", resp.status()).into());
                     }
-                    bytes += resp.into_body().collect().await?.len() as u64;
+                    // Counted chunk by chunk (as h2load and `h2kit get -n` do), not collected
+                    // into one buffer: a one-chunk body costs the same either way.
+                    let mut body = resp.into_body();
+                    while let Some(chunk) = body.chunk().await {
+                        bytes += chunk?.len() as u64;
+                    }
                 }
                 Ok((share, bytes))
             })
@@ -269,6 +280,7 @@ async fn client_h2(url: &str, n: u64, m: u64) -> Result<(u64, u64, f64), BoxErro
 enum Part {
     Server,
     Client,
+    Bulk,
     Serve,
     Idle,
     Priority,
@@ -320,10 +332,10 @@ impl Env {
     }
 }
 
-const USAGE: &str = "usage: compare [server|client|serve|tls|idle|busy|priority|all] [--quick] [--runs N] [--h2kit PATH]\n\
+const USAGE: &str = "usage: compare [server|client|bulk|serve|tls|idle|busy|priority|all] [--quick] [--runs N] [--h2kit PATH]\n\
     \x20 --quick       request counts / 10 and one run (a smoke test)\n\
     \x20 --runs N      repeat each measurement N times and keep the best (default 3)\n\
-    \x20 --h2kit PATH  the `h2kit` binary measured by `serve` (default: the one beside this \
+    \x20 --h2kit PATH  the `h2kit` binary measured by `bulk`, `serve` and others (default: the one beside this \
     binary, target/release/h2kit after `cargo build --release -p h2kit-cli`)";
 
 fn usage() -> ExitCode {
@@ -341,6 +353,7 @@ fn driver(args: &[String]) -> ExitCode {
         match a.as_str() {
             "server" => part = Part::Server,
             "client" => part = Part::Client,
+            "bulk" => part = Part::Bulk,
             "serve" => part = Part::Serve,
             "idle" => part = Part::Idle,
             "priority" => part = Part::Priority,
@@ -458,9 +471,20 @@ fn process_cpu(pid: u32) -> Option<Duration> {
     Some(ticks(f.get(11)? + f.get(12)?))
 }
 
-/// User + system CPU time of this process's children that have been waited for (Linux
-/// only): proc(5) fields 16 and 17 of this process.
+/// User + system CPU time of this process's children that have been waited for, all their
+/// threads: getrusage(2) `RUSAGE_CHILDREN` (to the microsecond), else proc(5) fields 16 and
+/// 17 of this process (10 ms ticks, coarse for a run of a few tens of milliseconds).
 fn reaped_children_cpu() -> Option<Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
+        let micros = |t: nix::sys::time::TimeVal| {
+            u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000
+                + u64::try_from(t.tv_usec()).unwrap_or(0)
+        };
+        return Some(Duration::from_micros(
+            micros(usage.user_time()) + micros(usage.system_time()),
+        ));
+    }
     let f = stat_fields("self")?;
     Some(ticks(f.get(13)? + f.get(14)?))
 }
@@ -478,16 +502,17 @@ fn h2kit_binary(given: Option<PathBuf>) -> Option<PathBuf> {
 
 fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(), String> {
     let h2kit = match (part, h2kit) {
-        (Part::Serve | Part::Tls | Part::Idle | Part::Busy | Part::Priority, Some(given))
-            if !given.is_file() =>
-        {
+        (
+            Part::Bulk | Part::Serve | Part::Tls | Part::Idle | Part::Busy | Part::Priority,
+            Some(given),
+        ) if !given.is_file() => {
             return Err(format!("--h2kit {}: no such file", given.display()));
         }
         (_, given) => h2kit_binary(given),
     };
     if matches!(
         part,
-        Part::Serve | Part::Tls | Part::Idle | Part::Busy | Part::Priority
+        Part::Bulk | Part::Serve | Part::Tls | Part::Idle | Part::Busy | Part::Priority
     ) && h2kit.is_none()
     {
         return Err(
@@ -542,6 +567,13 @@ fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(),
     }
     if matches!(part, Part::Client | Part::All) {
         ok &= client_part(&env)?;
+    }
+    if matches!(part, Part::Bulk | Part::All) {
+        if env.h2kit.is_some() {
+            ok &= bulk_part(&env)?;
+        } else {
+            println!("\nbulk: skipped, no `h2kit` binary beside this one");
+        }
     }
     if matches!(part, Part::Serve | Part::All) {
         if env.h2kit.is_some() {
@@ -1172,6 +1204,111 @@ fn client_part(env: &Env) -> Result<bool, String> {
     Ok(met)
 }
 
+/// The `bulk` part's request count (before `--quick`) and its two in-flight limits.
+const BULK: (u64, [u64; 2]) = (200, [4, 200]);
+/// The `bulk` part repeats each measurement this many times `--runs`.
+const BULK_RUNS_FACTOR: u32 = 3;
+
+/// Bulk downloads over one connection: the 1 MiB file from nghttpd, `n` times with 4 and
+/// then with `n` in flight, fetched by `h2kit get`, the library client and h2load. Targets:
+/// `h2kit get`'s GB/s at least h2load's at each limit.
+fn bulk_part(env: &Env) -> Result<bool, String> {
+    let (n, limits) = BULK;
+    let n = env.scaled(n);
+    let server = start_server(env, Subject::Nghttpd)?;
+    let server_pid = server.child.id();
+    let url = format!("http://{}/big", server.addr);
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let h2kit = env.h2kit.as_deref().ok_or("no h2kit binary")?;
+    // A run takes a fraction of a second and its rate swings with other load: three times
+    // the runs of the other parts.
+    let runs = env.runs * BULK_RUNS_FACTOR;
+    println!("\nbulk: each figure is the best of {runs} run(s)");
+    let mut met = true;
+    for m in limits.map(|m| m.min(n)) {
+        let get = best_of_with_cpu(runs, server_pid, n, || {
+            let mut cmd = env.on_load_core(h2kit);
+            cmd.args([
+                "get",
+                "--h2c",
+                "-n",
+                &n.to_string(),
+                "--in-flight",
+                &m.to_string(),
+                &url,
+            ]);
+            let out = run_bounded_output(cmd, "h2kit get")?;
+            parse_h2kit_get(&out.stderr, n).ok_or_else(|| {
+                format!(
+                    "h2kit get did not complete all {n} requests:\n{}",
+                    out.stderr
+                )
+            })
+        })?;
+        let library = best_of_with_cpu(runs, server_pid, n, || {
+            let mut cmd = env.on_load_core(&exe);
+            cmd.args(["__client-h2kit", &url, &n.to_string(), &m.to_string()]);
+            let out = run_bounded_output(cmd, "h2kit-client")?;
+            let fields: Vec<f64> = out
+                .stdout
+                .split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            match fields[..] {
+                [count, bytes, secs] if secs > 0.0 && bytes == (count * BIG_LEN as f64) => {
+                    Ok(count / secs)
+                }
+                _ => Err(format!("h2kit-client: unexpected output {:?}", out.stdout)),
+            }
+        })?;
+        let m32 = u32::try_from(m).map_err(|_| "too many in flight")?;
+        let reference = best_of_with_cpu(runs, server_pid, n, || h2load(env, &url, 1, m32, n))?;
+        let measured = [
+            ("h2kit get", get),
+            ("h2kit-client (library)", library),
+            ("h2load (reference)", reference),
+        ];
+        let rows: Vec<Row> = measured
+            .iter()
+            .map(|&(name, (rate, _))| Row {
+                name,
+                reqs_per_sec: rate,
+                body_len: BIG_LEN,
+            })
+            .collect();
+        print_table(
+            &format!(
+                "bulk: {n} GETs of a 1 MiB file from nghttpd, 1 connection, {m} in flight \
+                 (h2kit get -n{n} --in-flight {m}; h2load -c1 -m{m} -n{n})"
+            ),
+            &rows,
+        );
+        let cpu: Vec<(&str, ClientCpu)> =
+            measured.iter().map(|&(name, (_, c))| (name, c)).collect();
+        print_client_cpu(&cpu);
+        met &= target(
+            &format!("h2kit get GB/s / h2load's, {m} in flight"),
+            100.0 * rows[0].gb_per_sec() / rows[2].gb_per_sec(),
+            100.0,
+            "%",
+        );
+    }
+    Ok(met)
+}
+
+/// The request rate `h2kit get -n N` reports (its h2load-style "finished in" line), when
+/// its summary says all `n` completed without an error or an HTTP error status.
+fn parse_h2kit_get(err: &str, n: u64) -> Option<f64> {
+    let all_ok = format!("{n} completed, 0 failed, 0 with status >= 400");
+    if !err.lines().any(|l| l.contains(&all_ok)) {
+        return None;
+    }
+    let line = err.lines().find(|l| l.starts_with("finished in"))?;
+    line.split(',')
+        .find_map(|part| part.trim().strip_suffix(" req/s"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// CPU use during one client measurement (Linux only; `None` where /proc is unreadable).
 #[derive(Clone, Copy, Default)]
 struct ClientCpu {
@@ -1195,10 +1332,20 @@ fn best_with_cpu(
     env: &Env,
     server_pid: u32,
     n: u64,
+    measure: impl FnMut() -> Result<f64, String>,
+) -> Result<(f64, ClientCpu), String> {
+    best_of_with_cpu(env.runs, server_pid, n, measure)
+}
+
+/// [`best_with_cpu`] over `runs` runs.
+fn best_of_with_cpu(
+    runs: u32,
+    server_pid: u32,
+    n: u64,
     mut measure: impl FnMut() -> Result<f64, String>,
 ) -> Result<(f64, ClientCpu), String> {
     let mut best = (0.0f64, ClientCpu::default());
-    for _ in 0..env.runs.max(1) {
+    for _ in 0..runs.max(1) {
         let (server0, children0) = (process_cpu(server_pid), reaped_children_cpu());
         let rate = measure()?;
         let (server1, children1) = (process_cpu(server_pid), reaped_children_cpu());
@@ -1381,7 +1528,18 @@ fn wait_listening(addr: SocketAddr, name: &str) -> Result<(), String> {
 }
 
 /// Runs `cmd` to the end within [`RUN_LIMIT`]; its stdout, or an error with its output.
-fn run_bounded(mut cmd: Command, name: &str) -> Result<String, String> {
+fn run_bounded(cmd: Command, name: &str) -> Result<String, String> {
+    run_bounded_output(cmd, name).map(|f| f.stdout)
+}
+
+/// A process run to its end by [`run_bounded_output`].
+struct Finished {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` to the end within [`RUN_LIMIT`]; its output, or an error with its output.
+fn run_bounded_output(mut cmd: Command, name: &str) -> Result<Finished, String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1428,7 +1586,7 @@ fn run_bounded(mut cmd: Command, name: &str) -> Result<String, String> {
     };
     let (stdout, stderr) = (text(stdout), text(stderr));
     match status {
-        Some(s) if s.success() => Ok(stdout),
+        Some(s) if s.success() => Ok(Finished { stdout, stderr }),
         Some(s) => Err(format!("{name} failed ({s}):\n{stdout}{stderr}")),
         None => Err(format!("{name} did not finish within {RUN_LIMIT:?}")),
     }
@@ -1758,6 +1916,19 @@ mod tests {
         assert_eq!((f[11], f[12], f[13], f[14]), (110, 120, 130, 140));
         assert!(process_cpu(std::process::id()).is_some());
         assert!(reaped_children_cpu().is_some());
+    }
+
+    #[test]
+    fn h2kit_get_output_is_parsed() {
+        let err = "200 requests, at most 4 in flight, in 0.290 s: 200 completed, 0 failed, \
+                   0 with status >= 400\n\
+                   680 req/s, 209715200 bytes (712.52 MB/s)\n\
+                   latency min 1.000 ms, avg 2.000 ms, max 3.000 ms\n\
+                   finished in 0.29s, 679.51 req/s, 679.51MB/s (as h2load prints it)\n";
+        assert_eq!(parse_h2kit_get(err, 200), Some(679.51));
+        assert_eq!(parse_h2kit_get(err, 201), None);
+        let failed = err.replace("0 failed", "1 failed");
+        assert_eq!(parse_h2kit_get(&failed, 200), None);
     }
 
     #[test]

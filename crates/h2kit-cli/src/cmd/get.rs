@@ -90,11 +90,16 @@ pub(crate) struct GetArgs {
     /// Trust the CA certificate(s) in FILE (PEM or DER).
     #[arg(long, value_name = "FILE")]
     pub(crate) cacert: Option<PathBuf>,
-    /// Send the request N times concurrently on one connection and print statistics
-    /// (req/s and MB/s, also as h2load prints them).
+    /// Send the request N times on one connection and print statistics (req/s and MB/s,
+    /// also as h2load prints them); all N are in flight at once unless --in-flight.
     #[arg(short = 'n', long = "repeat", value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) repeat: u32,
+    /// With -n: at most M requests in flight at once, a new one starting as one finishes
+    /// (h2load's -m; default: all N).
+    #[arg(long = "in-flight", value_name = "M", requires = "repeat",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) in_flight: Option<u32>,
     /// Exit 22 when the status is 400 or above.
     #[arg(short = 'f', long)]
     pub(crate) fail: bool,
@@ -589,7 +594,8 @@ fn progress_bar(length: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
-/// `-n N`: N concurrent requests on the connection; bodies are counted, not written.
+/// `-n N`: N requests on the connection, all at once or at most `--in-flight M` at a time;
+/// bodies are counted, not written.
 async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<(), Failure> {
     if args.data_file.is_some() {
         return Err(Failure::new(
@@ -598,12 +604,21 @@ async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<
         ));
     }
     let n = args.repeat as usize;
+    let in_flight = args.in_flight.map_or(n, |m| m as usize).min(n);
+    // A request takes a permit before it is sent and gives it back when its body is read.
+    let permits = Arc::new(tokio::sync::Semaphore::new(in_flight));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Failure::new(EXIT_OTHER, e.to_string()))?;
         let request = build_request(args, prepared, &args.url).await?;
         let fut = client.send(request);
         tasks.push(tokio::spawn(async move {
+            let _permit = permit;
             let t0 = Instant::now();
             let response = fut.await?;
             let status = response.status().as_u16();
@@ -656,7 +671,8 @@ async fn repeat(args: &GetArgs, prepared: &Prepared, client: &Client) -> Result<
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
-        "{n} requests in {:.3} s: {ok} completed, {errors} failed, {http_errors} with status >= 400\n\
+        "{n} requests, at most {in_flight} in flight, in {:.3} s: {ok} completed, {errors} failed, \
+         {http_errors} with status >= 400\n\
          {:.0} req/s, {} bytes ({:.2} MB/s)\n\
          latency min {:.3} ms, avg {:.3} ms, max {:.3} ms\n\
          {}",

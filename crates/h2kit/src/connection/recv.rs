@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use h2kit_frame::{
     Continuation, Data, ErrorCode, ErrorScope, FRAME_HEADER_LEN, Frame, FrameError, FrameHeader,
     GoAway, Headers, Ping, Priority, PriorityUpdate, PushPromise, RstStream, SettingId, Settings,
@@ -86,6 +86,53 @@ impl Connection {
             data = data.get(n..).unwrap_or_default();
         }
         self.inbuf.extend_from_slice(data);
+        self.decode_input(now)
+    }
+
+    /// [`recv`](Self::recv) without the copy: `read` appends received bytes to the
+    /// connection's own input buffer (a transport's `read_buf` into it, say), and they are
+    /// then processed as `recv` processes its input. Returns what `read` returned and the
+    /// outcome, as `recv`'s. `read` may reserve room, but must only append: the buffer may
+    /// hold the start of a frame.
+    ///
+    /// The buffer is where received DATA payloads are handed out from, zero-copy: once the
+    /// application has dropped them, reserving room reuses it in place.
+    pub fn recv_into<R>(
+        &mut self,
+        now: Instant,
+        read: impl FnOnce(&mut BytesMut) -> R,
+    ) -> (R, Result) {
+        let start = self.inbuf.len();
+        let out = read(&mut self.inbuf);
+        let now = self.tick(now);
+        if let Some(e) = &self.error {
+            // Input after a connection error is ignored, as `recv` ignores it.
+            self.inbuf = BytesMut::new();
+            return (out, Err(e.clone()));
+        }
+        if self.inbuf.len() <= start {
+            return (out, Ok(()));
+        }
+        self.last_recv = Some(now);
+        if self.preface_left > 0 {
+            // Nothing but the preface was received before: the buffer holds the new input
+            // only (`recv` never buffers the preface).
+            let offset = PREFACE.len() - self.preface_left;
+            let n = self.preface_left.min(self.inbuf.len() - start);
+            if PREFACE.get(offset..offset + n) != self.inbuf.get(start..start + n) {
+                self.fail(violation(ProtocolViolation::BadPreface));
+                return (out, Err(violation(ProtocolViolation::BadPreface)));
+            }
+            self.preface_left -= n;
+            let mut rest = self.inbuf.split_off(start);
+            rest.advance(n);
+            self.inbuf.unsplit(rest);
+        }
+        (out, self.decode_input(now))
+    }
+
+    /// Decodes and applies the complete frames in the input buffer.
+    fn decode_input(&mut self, now: Instant) -> Result {
         // Checked once per read, not per frame.
         let traced = trace::enabled();
         while self.error.is_none() {

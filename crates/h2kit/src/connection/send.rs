@@ -381,6 +381,10 @@ impl Connection {
         let inc = self.recv_flow.release(len, now);
         self.queue_window_update(StreamId::ZERO, inc);
         let (inc, target) = match self.streams.get_mut(id) {
+            // The declared rest of the body fits in what the peer may still send: the
+            // stream needs no more window (more data than declared is a stream error), so
+            // no WINDOW_UPDATE (a 1 MiB response in a 1 MiB window took seven).
+            Some(s) if s.state.can_recv() && declared_rest_fits(s) => (0, s.recv.target()),
             Some(s) if s.state.can_recv() => (s.recv.release(len, now), s.recv.target()),
             _ => (0, 0),
         };
@@ -1066,4 +1070,13 @@ impl Connection {
         }
         false
     }
+}
+
+/// Whether what remains of the body stream `s` receives, by its `content-length`, fits in
+/// the stream's receive window as the peer sees it.
+fn declared_rest_fits(s: &super::stream::Stream) -> bool {
+    !s.no_body
+        && s.content_length.is_some_and(|declared| {
+            declared.saturating_sub(s.received) <= u64::from(s.recv.window().available())
+        })
 }

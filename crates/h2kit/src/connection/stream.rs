@@ -214,6 +214,16 @@ impl StreamMut<'_> {
         self.conn.recv_window(self.id).unwrap_or(0)
     }
 
+    /// The `content-length` of the message received on the stream, when it had a valid one
+    /// (checked against the DATA that arrives: a mismatch is a stream error). A receiver can
+    /// size a buffer for the whole body from it.
+    pub fn content_length(&self) -> Option<u64> {
+        self.conn
+            .streams
+            .get(self.id)
+            .and_then(|s| s.content_length)
+    }
+
     /// Bytes queued on the stream and not yet written.
     pub fn queued(&self) -> usize {
         self.conn.streams.get(self.id).map_or(0, |s| s.queued)
