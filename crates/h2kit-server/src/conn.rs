@@ -71,7 +71,9 @@ pub(crate) struct ConnParams {
 
 struct Entry {
     body_tx: Option<mpsc::UnboundedSender<Incoming>>,
-    credit: Credit,
+    /// The stream's response credit, shared with its task; made when a task needs it (a
+    /// response parked from the start has none until it is granted credit).
+    credit: Option<Credit>,
     /// Permits handed out so far.
     granted: u64,
     /// The response task waits for credit: at least the first, up to the second.
@@ -100,6 +102,19 @@ struct Entry {
     /// gets FLOW_CONTROL_ERROR and a body that contradicts its content-length still gets
     /// PROTOCOL_ERROR, instead of a NO_ERROR reset that raced them.
     discarded: u32,
+}
+
+impl Entry {
+    /// Credit permits the stream holds and its task has not taken.
+    fn permits(&self) -> usize {
+        self.credit.as_ref().map_or(0, |c| c.available_permits())
+    }
+
+    /// The stream's credit, made if it has none yet.
+    fn credit(&mut self) -> &Credit {
+        self.credit
+            .get_or_insert_with(|| Arc::new(Semaphore::new(0)))
+    }
 }
 
 /// A response a handler produced in its task, for the connection to send (`Cmd::Ready`).
@@ -546,7 +561,9 @@ impl Driver {
     /// Ends a stream's tasks: a handler still reading the request body learns the error from
     /// it; one that is not is aborted; a response being sent stops at its next credit wait.
     fn kill(e: Entry, error: BodyError) {
-        e.credit.close();
+        if let Some(credit) = &e.credit {
+            credit.close();
+        }
         match e.body_tx {
             Some(tx) if tx.send(Incoming::Error(error)).is_ok() => {}
             _ => {
@@ -570,11 +587,22 @@ impl Driver {
         body_tx: Option<mpsc::UnboundedSender<Incoming>>,
     ) -> Credit {
         let credit = Arc::new(Semaphore::new(0));
+        self.insert_entry(id, body_tx, Some(credit.clone()));
+        credit
+    }
+
+    /// A stream's entry, with `credit` if a task is to share it.
+    fn insert_entry(
+        &mut self,
+        id: StreamId,
+        body_tx: Option<mpsc::UnboundedSender<Incoming>>,
+        credit: Option<Credit>,
+    ) {
         self.streams.insert(
             id,
             Entry {
                 body_tx,
-                credit: credit.clone(),
+                credit,
                 granted: 0,
                 asked: None,
                 last_sent: 0,
@@ -588,7 +616,6 @@ impl Driver {
                 abort: None,
             },
         );
-        credit
     }
 
     /// Starts a request's handler; true when a task was spawned for it (false: it was
@@ -673,7 +700,7 @@ impl Driver {
             }));
             match polled {
                 Ok(Poll::Ready(r)) => {
-                    match self.answer_now(stream, &method, &mut path, r, start, headers) {
+                    match self.answer_now(stream, &method, &mut path, r, start, &mut headers) {
                         None => return false,
                         Some(r) => response = Some(r),
                     }
@@ -687,7 +714,7 @@ impl Driver {
             }
         }
         if let Some(r) = response.take() {
-            response = self.park(stream, method.clone(), &mut path, r, start);
+            response = self.park(stream, method.clone(), &mut path, r, start, headers);
             if response.is_none() {
                 return false;
             }
@@ -762,6 +789,7 @@ impl Driver {
         path: &mut String,
         response: Response<Body>,
         start: Option<Instant>,
+        mut fields: Vec<Field>,
     ) -> Option<Response<Body>> {
         let status = response.status();
         // Only a body read on demand (a file, a reader) waits for credit before it produces
@@ -774,7 +802,7 @@ impl Driver {
             return Some(response);
         }
         let (parts, body) = response.into_parts();
-        let mut fields = Vec::new();
+        fields.clear();
         extend_response_fields(&mut fields, status, &parts.headers);
         drop(parts);
         if let Err(error) = self.core.send_response(id, fields, false) {
@@ -785,7 +813,8 @@ impl Driver {
         let want = body.next_read_size().max(1);
         let min = self.ctx.min_read.min(want).max(1);
         if !self.streams.contains_key(&id) {
-            let _ = self.new_entry(id, None);
+            // No task yet: the credit is made when the stream is granted some.
+            self.insert_entry(id, None, None);
         }
         if let Some(e) = self.streams.get_mut(&id) {
             e.asked = Some((min, want));
@@ -821,14 +850,16 @@ impl Driver {
             mut path,
             start,
         } = ready;
-        let response = match self.answer_now(id, &method, &mut path, response, start, Vec::new()) {
+        let mut fields = Vec::new();
+        let response = match self.answer_now(id, &method, &mut path, response, start, &mut fields) {
             None => {
                 self.response_done(id);
                 return;
             }
             Some(r) => r,
         };
-        let Some(response) = self.park(id, method.clone(), &mut path, response, start) else {
+        let Some(response) = self.park(id, method.clone(), &mut path, response, start, fields)
+        else {
             if self.streams.get(&id).is_some_and(|e| e.parked.is_none()) {
                 // Refused by the core (and reset).
                 self.response_done(id);
@@ -842,7 +873,7 @@ impl Driver {
             self.ctx.clone(),
             ensure_link(&mut self.link, &self.push).tx.clone(),
             id,
-            e.credit.clone(),
+            e.credit().clone(),
             method,
             path,
             response,
@@ -860,7 +891,7 @@ impl Driver {
                 ctx.clone(),
                 cmd.clone(),
                 id,
-                e.credit.clone(),
+                e.credit().clone(),
                 line,
                 None,
                 body,
@@ -949,7 +980,7 @@ impl Driver {
         path: &mut String,
         response: Response<Body>,
         start: Option<Instant>,
-        mut fields: Vec<Field>,
+        fields: &mut Vec<Field>,
     ) -> Option<Response<Body>> {
         let (mut parts, mut body) = response.into_parts();
         let status = parts.status;
@@ -966,7 +997,8 @@ impl Driver {
             }
         };
         fields.clear();
-        extend_response_fields(&mut fields, status, &parts.headers);
+        extend_response_fields(fields, status, &parts.headers);
+        let fields = std::mem::take(fields);
         let bytes = data.len() as u64;
         let complete = if data.is_empty() {
             self.core.send_response(id, fields, true)
@@ -1148,7 +1180,7 @@ impl Driver {
                     e.abort = None;
                     let (min, want) = (parked.min, parked.want);
                     e.parked = Some(parked);
-                    if e.credit.available_permits() >= min {
+                    if e.permits() >= min {
                         // Granted while the task decided to park.
                         e.asked = None;
                         Self::unpark(ctx, cmd, id, e);
@@ -1250,7 +1282,7 @@ impl Driver {
             }
             let written = e.sent.saturating_sub(queued);
             let outstanding = e.granted.saturating_sub(written);
-            let available = e.credit.available_permits() as u64;
+            let available = e.permits() as u64;
             // Credit the task took and has not turned into data yet: a file read takes
             // microseconds, a reader may wait on its source for as long as it likes.
             let taken = e.granted.saturating_sub(e.sent).saturating_sub(available);
@@ -1296,7 +1328,7 @@ impl Driver {
                 continue;
             };
             let budget = capacity.clamp(min_budget, max_budget);
-            let have = e.credit.available_permits() as u64;
+            let have = e.permits() as u64;
             let full = (want as u64)
                 .saturating_sub(have)
                 .min(budget.saturating_sub(outstanding))
@@ -1323,7 +1355,7 @@ impl Driver {
                 }
                 continue;
             }
-            e.credit.add_permits(add as usize);
+            e.credit().add_permits(add as usize);
             e.granted += add;
             e.asked = None;
             let cmd = &ensure_link(&mut self.link, &self.push).tx;
@@ -1358,8 +1390,8 @@ impl Driver {
             let raw = self.waiting[0].0;
             if let Some(e) = self.streams.get_mut(&StreamId::new(raw)) {
                 if let Some((min, _)) = e.asked.take() {
-                    let add = (min as u64).saturating_sub(e.credit.available_permits() as u64);
-                    e.credit.add_permits(add as usize);
+                    let add = (min as u64).saturating_sub(e.permits() as u64);
+                    e.credit().add_permits(add as usize);
                     e.granted += add;
                     let cmd = &ensure_link(&mut self.link, &self.push).tx;
                     Self::unpark(&self.ctx, cmd, StreamId::new(raw), e);
