@@ -211,6 +211,9 @@ struct Driver {
     terminated_at: Option<Instant>,
     /// Entries with `stop_request` set.
     stop_requests: usize,
+    /// Output the socket would not take at once (`Transport::backlog`) when credit was last
+    /// granted: it counts against `send_budget` like data the core holds.
+    backlog: u64,
 }
 
 /// How long a connection keeps an unused command channel: long enough that a client making
@@ -341,6 +344,7 @@ impl Driver {
             starved_since: None,
             park_due: None,
             terminated_at: None,
+            backlog: 0,
         }
     }
 
@@ -373,7 +377,14 @@ impl Driver {
                 self.park_due = None;
                 self.credit_dirty = true;
             }
-            if io.fill(&mut self.core, now, &mut ()) > 0 {
+            let filled = io.fill(&mut self.core, now, &mut ()) > 0;
+            let backlog = io.backlog() as u64;
+            if backlog < self.backlog {
+                // Credit the backlog held is free again.
+                self.credit_dirty = true;
+            }
+            self.backlog = backlog;
+            if filled {
                 self.grant_credit(now);
                 if self.stop_requests > 0 {
                     self.stop_unread_requests();
@@ -544,6 +555,10 @@ impl Driver {
                         Self::kill(e, BodyError::Reset(error));
                         self.credit_dirty = true;
                     }
+                }
+                Event::WindowUpdated { stream, .. } if stream.is_zero() => {
+                    // The budget is bounded by the connection window (see `grant_credit`).
+                    self.credit_dirty = true;
                 }
                 Event::Terminated { error } => {
                     tracing::debug!(%error, "connection terminated");
@@ -1265,11 +1280,13 @@ impl Driver {
     /// `MIN_BUDGET` (or what they need, if less) at a time.
     fn grant_credit(&mut self, now: Instant) {
         self.credit_dirty = false;
-        let mut used = 0u64;
+        // Output the socket refused holds the budget too (a peer that reads nothing keeps
+        // it), and its writing frees it.
+        let mut used = self.backlog;
         // Credit taken by tasks and not yet written: its writing will free credit.
-        let mut in_flight = 0u64;
+        let mut in_flight = self.backlog;
         // Data the core holds for the socket: written as the socket drains.
-        let mut queued_any = false;
+        let mut queued_any = self.backlog > 0;
         self.waiting.clear();
         for (&id, e) in self.streams.iter_mut() {
             let raw = id.get();
@@ -1309,7 +1326,12 @@ impl Driver {
             self.starved_since = None;
             return;
         }
-        let mut left = (self.send_budget as u64).saturating_sub(used);
+        // Data beyond the connection's send window cannot leave until the peer opens it:
+        // the budget holds at most the window and one grant more (a peer that never opens
+        // its connection window gets 16 KiB read ahead, not the whole budget).
+        let window = u64::try_from(self.core.connection_send_window()).unwrap_or(0);
+        let budget = (self.send_budget as u64).min(window + MIN_BUDGET.min(self.max_budget) as u64);
+        let mut left = budget.saturating_sub(used);
         self.waiting.sort_unstable_by_key(|w| w.0);
         let start = self.waiting.partition_point(|w| w.0 < self.next_grant);
         self.waiting.rotate_left(start);
@@ -1317,6 +1339,7 @@ impl Driver {
         let min_budget = MIN_BUDGET.min(self.max_budget) as u64;
         let mut granted_any = false;
         let mut park = false;
+        let mut held_back = false;
         self.park_due = None;
         for i in 0..self.waiting.len() {
             let (raw, outstanding) = self.waiting[i];
@@ -1333,13 +1356,13 @@ impl Driver {
                 .saturating_sub(have)
                 .min(budget.saturating_sub(outstanding))
                 .min(self.send_budget as u64);
-            let add = full.min(left);
+            let add = if held_back { 0 } else { full.min(left) };
             // Less than a read asked for while data waits for the socket: its writing will
             // soon free enough for a whole read (a short read is copied out of its buffer),
             // and the streams after this one wait too, so that it is the next served.
-            let whole_read = min > 1 && add < full && queued_any;
+            let whole_read = !held_back && min > 1 && add < full && queued_any;
             // Or not enough to let the task go on: it would only hold credit others need.
-            if whole_read || add == 0 || have + add < min as u64 {
+            if held_back || whole_read || add == 0 || have + add < min as u64 {
                 if e.parked.is_none() {
                     match e.asked_at {
                         Some(t) if now >= t + PARK_AFTER => park = true,
@@ -1350,9 +1373,10 @@ impl Driver {
                         None => {}
                     }
                 }
-                if whole_read {
-                    break;
-                }
+                // The streams after it get nothing this round, but are still looked at: a
+                // task among them that has waited `PARK_AFTER` must park (a peer that reads
+                // nothing would otherwise keep every task that ever had credit).
+                held_back |= whole_read;
                 continue;
             }
             e.credit().add_permits(add as usize);
