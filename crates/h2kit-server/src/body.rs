@@ -34,7 +34,9 @@ enum Kind {
     Empty,
     Full {
         data: Option<Bytes>,
-        trailers: Option<HeaderMap>,
+        /// Boxed: trailers are rare, and a header map inline would make every body (and
+        /// every parked response) 40 bytes larger.
+        trailers: Option<Box<HeaderMap>>,
     },
     Channel(mpsc::Receiver<Result<Frame, BodyError>>),
     Stream(Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>),
@@ -60,7 +62,8 @@ enum Kind {
     /// given out yet.
     Http {
         body: Pin<Box<dyn ErasedBody>>,
-        first: Option<Result<Frame, BodyError>>,
+        /// Boxed, for the size of every body (see `Full`).
+        first: Option<Box<Result<Frame, BodyError>>>,
     },
     Done,
 }
@@ -170,7 +173,7 @@ impl Body {
         Body {
             kind: Kind::Full {
                 data: Some(data.into()),
-                trailers: Some(trailers),
+                trailers: Some(Box::new(trailers)),
             },
         }
     }
@@ -244,10 +247,10 @@ impl Body {
             },
             Poll::Ready(Some(Ok(Frame::Trailers(t)))) => Kind::Full {
                 data: None,
-                trailers: Some(t),
+                trailers: Some(Box::new(t)),
             },
             Poll::Ready(Some(other)) => {
-                *first = Some(other);
+                *first = Some(Box::new(other));
                 return;
             }
         };
@@ -364,7 +367,7 @@ impl Body {
             Kind::File { remaining, .. } => http_body::SizeHint::with_exact(*remaining),
             Kind::Http { body, first } => {
                 let rest = body.size_hint();
-                let Some(Ok(Frame::Data(d))) = first else {
+                let Some(Ok(Frame::Data(d))) = first.as_deref() else {
                     return rest;
                 };
                 let n = d.len() as u64;
@@ -403,7 +406,7 @@ impl Body {
                     let last = trailers.is_none();
                     (Some(Ok(Frame::Data(d))), last)
                 }
-                None => (trailers.take().map(|t| Ok(Frame::Trailers(t))), true),
+                None => (trailers.take().map(|t| Ok(Frame::Trailers(*t))), true),
             },
             Kind::Channel(rx) => match rx.poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -491,7 +494,7 @@ impl Body {
                     }
                 }
             }
-            Kind::Http { body, first } => match first.take() {
+            Kind::Http { body, first } => match first.take().map(|f| *f) {
                 Some(Ok(f @ Frame::Data(_))) => (Some(Ok(f)), false),
                 Some(other) => (Some(other), true),
                 None => match body.as_mut().poll_frame(cx) {
