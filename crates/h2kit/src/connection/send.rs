@@ -321,7 +321,7 @@ impl Connection {
             .streams
             .apply(id, Input::SendHeaders { end_stream: true })
             .map_err(TransitionError::into_usage)?;
-        s.trailers = Some(trailers);
+        s.trailers = Some(Box::new(trailers));
         s.end_queued = true;
         s.send_phase = Phase::Done;
         self.streams.schedule(id, self.send_window.available());
