@@ -35,6 +35,8 @@ impl Chunk {
 #[derive(Debug, Default)]
 pub(crate) struct ChunkQueue {
     first: Option<Chunk>,
+    // Boxed on purpose: one pointer in every stream instead of a `VecDeque` (see above).
+    #[allow(clippy::box_collection)]
     rest: Option<Box<VecDeque<Chunk>>>,
 }
 
@@ -105,6 +107,7 @@ pub(crate) struct Stream {
     pub(crate) end_written: bool,
     /// Boxed: trailers are rare, and every stream would otherwise carry 16 more bytes (a
     /// server holding 100 streams for a peer that reads nothing holds 100 of these).
+    #[allow(clippy::box_collection)]
     pub(crate) trailers: Option<Box<Vec<Field>>>,
     pub(crate) scheduled: bool,
     pub(crate) priority: PrioritySignal,
