@@ -818,6 +818,10 @@ impl Driver {
         }
         let (parts, body) = response.into_parts();
         fields.clear();
+        // The head may wait in the core for a while (100 of them for a peer that opens 100
+        // streams and reads nothing): room for its fields exactly, not the next power of
+        // two the list would grow to (a static file's head: 7 fields, 448 bytes, not 512).
+        fields.reserve_exact(parts.headers.len() + 1);
         extend_response_fields(&mut fields, status, &parts.headers);
         drop(parts);
         if let Err(error) = self.core.send_response(id, fields, false) {
