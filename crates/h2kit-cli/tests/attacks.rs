@@ -497,14 +497,18 @@ fn baseline(served: &Served) -> i64 {
     served.rss()
 }
 
-/// The most a server's RSS may grow per connection under the attacks that make it hold
-/// 100 streams of large responses: the target is `BUDGET`, not met yet. Measured
-/// (debug build, 4 connections): 340-410 KiB for the stream flood, 250-290 KiB for the
-/// connection window left closed; before the connection-wide send budget the stream flood
-/// took 13.3 MiB. What remains is per stream and per connection: the core's 100 streams
-/// and the response heads queued behind a socket that does not drain, the parked bodies,
-/// the 64 KiB send budget and the output buffer; and allocator overhead.
-const LARGE_RESPONSE_BUDGET: i64 = 768 * 1024;
+/// The most a server's RSS may grow per connection under the stream flood for a large file
+/// left unread. The target is `BUDGET`: most runs meet it, not all, and none with
+/// the margin a loaded CI machine needs. Measured (debug build, 4 connections, 2026-12-07):
+/// 208-267 KiB per connection, median 230 (282-324 before parked responses shrank and the
+/// send budget counted what the socket refused; 13.3 MiB before the connection-wide send
+/// budget). RSS reaches its peak within 50 ms, while the server still writes as fast as the
+/// socket takes the data, and stays there. At that peak (heaptrack, before h2c writes were
+/// vectored): about 75 KiB for the 100 streams (the core's stream, the driver's entry, the
+/// parked body, queued heads and events), 32 KiB of output gathered for the socket, 32 KiB
+/// of file data read for it, the response tasks of the streams served in the last 20 ms;
+/// the rest is allocator overhead and code first run during the attack.
+const LARGE_RESPONSE_BUDGET: i64 = 320 * 1024;
 
 fn report(name: &str, connections: usize, before: i64, peak: i64) {
     report_within(name, connections, before, peak, BUDGET);
@@ -638,13 +642,11 @@ fn a_peer_that_never_opens_the_connection_window_gets_goaway_after_the_stall_tim
         );
         assert_eq!(seen.data.values().sum::<usize>(), 65_535);
     }
-    report_within(
-        "zero connection window",
-        CONNECTIONS,
-        before,
-        peak,
-        LARGE_RESPONSE_BUDGET,
-    );
+    // Measured 171-208 KiB per connection (debug build; 238-255 before the send budget was
+    // bounded by the connection window and parked responses shrank): the budget holds at
+    // most the connection window and 16 KiB more of file data, so what waits here is
+    // mostly the 100 streams' state.
+    report("zero connection window", CONNECTIONS, before, peak);
 }
 
 #[test]

@@ -323,6 +323,9 @@ pub struct Transport<T> {
     read_closed: bool,
     write_dead: bool,
     need_flush: bool,
+    /// The last write took less than all the gathered output, or none of it (see
+    /// [`Transport::backlog`]).
+    short_write: bool,
     error: Option<io::Error>,
     sleep: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
@@ -356,6 +359,7 @@ impl<T> Transport<T> {
             read_closed: false,
             write_dead: false,
             need_flush: false,
+            short_write: false,
             error: None,
             sleep: None,
             armed: None,
@@ -434,6 +438,19 @@ impl<T> Transport<T> {
     /// Output is gathered and not yet written.
     pub fn has_output(&self) -> bool {
         !self.out.is_empty() || self.chunked > 0
+    }
+
+    /// Gathered output the transport would not take at once: the bytes still waiting since
+    /// a write took less than all of them or none (a socket whose send queue is full); 0
+    /// while writes take everything gathered. A driver that bounds what it holds for a peer
+    /// that reads slowly or not at all counts these with it: they are held as long as the
+    /// peer does not read, where output that is written whole is gone at the next write.
+    pub fn backlog(&self) -> usize {
+        if self.short_write {
+            self.out.len() + self.chunked
+        } else {
+            0
+        }
     }
 
     /// Everything gathered was written (and flushed, where flushing is configured), or
@@ -637,6 +654,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                 }
                 Poll::Ready(Ok(n)) => {
                     self.consume(n);
+                    self.short_write = self.chunked > 0;
                     if self.chunked == 0 && self.config.flush_after_write {
                         self.need_flush = true;
                         if let Poll::Ready(Err(e)) = self.poll_flush_now(cx) {
@@ -646,7 +664,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                     Poll::Ready(Step::Wrote(n))
                 }
                 Poll::Ready(Err(e)) => Poll::Ready(self.fail_write(conn, e)),
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => {
+                    self.short_write = true;
+                    Poll::Pending
+                }
             };
         }
         if !self.out.is_empty() {
@@ -657,6 +678,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                 }
                 Poll::Ready(Ok(n)) => {
                     self.out.advance(n);
+                    self.short_write = !self.out.is_empty();
                     if self.out.is_empty() && self.config.flush_after_write {
                         self.need_flush = true;
                         if let Poll::Ready(Err(e)) = self.poll_flush_now(cx) {
@@ -666,7 +688,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
                     return Poll::Ready(Step::Wrote(n));
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(self.fail_write(conn, e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.short_write = true;
+                    return Poll::Pending;
+                }
             }
         }
         if self.need_flush {
@@ -938,6 +963,34 @@ mod tests {
             }
         }
         assert_eq!(received, body);
+    }
+
+    /// Output a write left behind is the backlog until a write takes all of it.
+    #[tokio::test]
+    async fn the_backlog_is_what_short_writes_left() {
+        let (a, _b) = tokio::io::duplex(1 << 20);
+        let mut conn = Connection::client(Config::default());
+        let mut io = Transport::new(
+            Trickle {
+                inner: a,
+                chunk: 7,
+                flushes: 0,
+            },
+            PumpConfig::default(),
+        );
+        conn.send_request(get(), true).unwrap();
+        let gathered = io.fill(&mut conn, Instant::now(), &mut ());
+        assert!(gathered > 7);
+        assert_eq!(io.backlog(), 0, "nothing refused before the first write");
+        assert!(matches!(
+            io.step(&mut conn, &mut (), None).await,
+            Step::Wrote(7)
+        ));
+        assert_eq!(io.backlog(), gathered - 7);
+        while io.has_output() {
+            io.step(&mut conn, &mut (), None).await;
+        }
+        assert_eq!(io.backlog(), 0);
     }
 
     #[tokio::test]

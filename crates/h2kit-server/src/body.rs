@@ -19,7 +19,7 @@ use crate::msg::{Cmd, Inbound, Incoming};
 /// Bytes a reader-backed body reads per frame.
 const READ_CHUNK: usize = 64 * 1024;
 /// The most bytes a file-backed body reads per frame.
-const FILE_CHUNK: usize = 64 * 1024;
+const FILE_CHUNK: usize = 32 * 1024;
 
 /// One part of a body: data, or the trailers that end it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,9 @@ enum Kind {
     Empty,
     Full {
         data: Option<Bytes>,
-        trailers: Option<HeaderMap>,
+        /// Boxed: trailers are rare, and a header map inline would make every body (and
+        /// every parked response) 40 bytes larger.
+        trailers: Option<Box<HeaderMap>>,
     },
     Channel(mpsc::Receiver<Result<Frame, BodyError>>),
     Stream(Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>),
@@ -51,14 +53,17 @@ enum Kind {
         remaining: u64,
         /// The most the next read may take (the stream's credit), when the server set it.
         limit: Option<usize>,
-        buffers: Arc<Buffers>,
+        /// Made at the first read: a body that waits for credit (a stream flood's parked
+        /// responses) holds none.
+        buffers: Option<Arc<Buffers>>,
     },
     Inbound(Inbound),
     /// Any [`http_body::Body`], with the frame [`Body::settle`] took from it and has not
     /// given out yet.
     Http {
         body: Pin<Box<dyn ErasedBody>>,
-        first: Option<Result<Frame, BodyError>>,
+        /// Boxed, for the size of every body (see `Full`).
+        first: Option<Box<Result<Frame, BodyError>>>,
     },
     Done,
 }
@@ -168,7 +173,7 @@ impl Body {
         Body {
             kind: Kind::Full {
                 data: Some(data.into()),
-                trailers: Some(trailers),
+                trailers: Some(Box::new(trailers)),
             },
         }
     }
@@ -242,10 +247,10 @@ impl Body {
             },
             Poll::Ready(Some(Ok(Frame::Trailers(t)))) => Kind::Full {
                 data: None,
-                trailers: Some(t),
+                trailers: Some(Box::new(t)),
             },
             Poll::Ready(Some(other)) => {
-                *first = Some(other);
+                *first = Some(Box::new(other));
                 return;
             }
         };
@@ -276,13 +281,13 @@ impl Body {
     /// bodies at once).
     ///
     /// As a response body, it is read only once the stream may send, at most as much as it
-    /// may send and at most 64 KiB at a time, so nothing is read ahead for a stream whose
+    /// may send and at most 32 KiB at a time, so nothing is read ahead for a stream whose
     /// flow-control window is closed; and at most two reads' data wait for the connection to
     /// write them (the body reads again as one is written, into a buffer from a shared
     /// pool), so the data is still in the processor's cache when it is sent. A body waiting
     /// for credit holds no buffer. The reads are done by the task that
     /// polls the body, with no hop to a blocking thread: this suits files in the page cache
-    /// (reading 64 KiB of one takes microseconds) and stalls the runtime's thread while a cold
+    /// (reading 32 KiB of one takes microseconds) and stalls the runtime's thread while a cold
     /// file is read from a slow disk. A file that turns out shorter than `offset + len` ends the
     /// body with [`BodyError::Io`] (`UnexpectedEof`): a response is reset, never passed off
     /// as complete.
@@ -296,7 +301,7 @@ impl Body {
                 offset,
                 remaining: len,
                 limit: None,
-                buffers: Arc::default(),
+                buffers: None,
             },
         }
     }
@@ -362,7 +367,7 @@ impl Body {
             Kind::File { remaining, .. } => http_body::SizeHint::with_exact(*remaining),
             Kind::Http { body, first } => {
                 let rest = body.size_hint();
-                let Some(Ok(Frame::Data(d))) = first else {
+                let Some(Ok(Frame::Data(d))) = first.as_deref() else {
                     return rest;
                 };
                 let n = d.len() as u64;
@@ -401,7 +406,7 @@ impl Body {
                     let last = trailers.is_none();
                     (Some(Ok(Frame::Data(d))), last)
                 }
-                None => (trailers.take().map(|t| Ok(Frame::Trailers(t))), true),
+                None => (trailers.take().map(|t| Ok(Frame::Trailers(*t))), true),
             },
             Kind::Channel(rx) => match rx.poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -431,7 +436,7 @@ impl Body {
                 if want == 0 {
                     (None, true)
                 } else {
-                    let Some(lent) = buffers.lend(cx) else {
+                    let Some(lent) = buffers.get_or_insert_with(Arc::default).lend(cx) else {
                         return Poll::Pending;
                     };
                     match read_exact_at(file, lent, want, *offset) {
@@ -489,7 +494,7 @@ impl Body {
                     }
                 }
             }
-            Kind::Http { body, first } => match first.take() {
+            Kind::Http { body, first } => match first.take().map(|f| *f) {
                 Some(Ok(f @ Frame::Data(_))) => (Some(Ok(f)), false),
                 Some(other) => (Some(other), true),
                 None => match body.as_mut().poll_frame(cx) {
@@ -568,7 +573,7 @@ impl Body {
 /// body waiting for credit or for its window holds none, so a flood of such streams costs
 /// no buffers).
 static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-/// The most buffers kept there (4 MiB).
+/// The most buffers kept there (2 MiB).
 const MAX_SPARE_BUFFERS: usize = 64;
 /// The most read buffers of one file body whose data the connection has not written yet: the
 /// body reads again only once one comes back, so what it reads is sent while it is still in
@@ -671,7 +676,7 @@ fn read_exact_at(file: &File, mut lent: Lent, len: usize, offset: u64) -> std::i
         // A short read (the file's tail, or a stream given little credit): the data is
         // copied out and the buffer goes back at once, so what waits for the socket is
         // `len` bytes, not a whole chunk's buffer (a flood of streams granted 16 KiB each
-        // would otherwise pin 64 KiB apiece).
+        // would otherwise pin 32 KiB apiece).
         return Ok(Bytes::copy_from_slice(&lent.buf[..len]));
     }
     lent.len = len;

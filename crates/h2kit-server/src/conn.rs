@@ -71,7 +71,9 @@ pub(crate) struct ConnParams {
 
 struct Entry {
     body_tx: Option<mpsc::UnboundedSender<Incoming>>,
-    credit: Credit,
+    /// The stream's response credit, shared with its task; made when a task needs it (a
+    /// response parked from the start has none until it is granted credit).
+    credit: Option<Credit>,
     /// Permits handed out so far.
     granted: u64,
     /// The response task waits for credit: at least the first, up to the second.
@@ -100,6 +102,19 @@ struct Entry {
     /// gets FLOW_CONTROL_ERROR and a body that contradicts its content-length still gets
     /// PROTOCOL_ERROR, instead of a NO_ERROR reset that raced them.
     discarded: u32,
+}
+
+impl Entry {
+    /// Credit permits the stream holds and its task has not taken.
+    fn permits(&self) -> usize {
+        self.credit.as_ref().map_or(0, |c| c.available_permits())
+    }
+
+    /// The stream's credit, made if it has none yet.
+    fn credit(&mut self) -> &Credit {
+        self.credit
+            .get_or_insert_with(|| Arc::new(Semaphore::new(0)))
+    }
 }
 
 /// A response a handler produced in its task, for the connection to send (`Cmd::Ready`).
@@ -196,6 +211,9 @@ struct Driver {
     terminated_at: Option<Instant>,
     /// Entries with `stop_request` set.
     stop_requests: usize,
+    /// Output the socket would not take at once (`Transport::backlog`) when credit was last
+    /// granted: it counts against `send_budget` like data the core holds.
+    backlog: u64,
 }
 
 /// How long a connection keeps an unused command channel: long enough that a client making
@@ -326,6 +344,7 @@ impl Driver {
             starved_since: None,
             park_due: None,
             terminated_at: None,
+            backlog: 0,
         }
     }
 
@@ -358,7 +377,14 @@ impl Driver {
                 self.park_due = None;
                 self.credit_dirty = true;
             }
-            if io.fill(&mut self.core, now, &mut ()) > 0 {
+            let filled = io.fill(&mut self.core, now, &mut ()) > 0;
+            let backlog = io.backlog() as u64;
+            if backlog < self.backlog {
+                // Credit the backlog held is free again.
+                self.credit_dirty = true;
+            }
+            self.backlog = backlog;
+            if filled {
                 self.grant_credit(now);
                 if self.stop_requests > 0 {
                     self.stop_unread_requests();
@@ -530,6 +556,10 @@ impl Driver {
                         self.credit_dirty = true;
                     }
                 }
+                Event::WindowUpdated { stream, .. } if stream.is_zero() => {
+                    // The budget is bounded by the connection window (see `grant_credit`).
+                    self.credit_dirty = true;
+                }
                 Event::Terminated { error } => {
                     tracing::debug!(%error, "connection terminated");
                     self.terminated_at.get_or_insert_with(Instant::now);
@@ -546,7 +576,9 @@ impl Driver {
     /// Ends a stream's tasks: a handler still reading the request body learns the error from
     /// it; one that is not is aborted; a response being sent stops at its next credit wait.
     fn kill(e: Entry, error: BodyError) {
-        e.credit.close();
+        if let Some(credit) = &e.credit {
+            credit.close();
+        }
         match e.body_tx {
             Some(tx) if tx.send(Incoming::Error(error)).is_ok() => {}
             _ => {
@@ -570,11 +602,22 @@ impl Driver {
         body_tx: Option<mpsc::UnboundedSender<Incoming>>,
     ) -> Credit {
         let credit = Arc::new(Semaphore::new(0));
+        self.insert_entry(id, body_tx, Some(credit.clone()));
+        credit
+    }
+
+    /// A stream's entry, with `credit` if a task is to share it.
+    fn insert_entry(
+        &mut self,
+        id: StreamId,
+        body_tx: Option<mpsc::UnboundedSender<Incoming>>,
+        credit: Option<Credit>,
+    ) {
         self.streams.insert(
             id,
             Entry {
                 body_tx,
-                credit: credit.clone(),
+                credit,
                 granted: 0,
                 asked: None,
                 last_sent: 0,
@@ -588,7 +631,6 @@ impl Driver {
                 abort: None,
             },
         );
-        credit
     }
 
     /// Starts a request's handler; true when a task was spawned for it (false: it was
@@ -673,7 +715,7 @@ impl Driver {
             }));
             match polled {
                 Ok(Poll::Ready(r)) => {
-                    match self.answer_now(stream, &method, &mut path, r, start, headers) {
+                    match self.answer_now(stream, &method, &mut path, r, start, &mut headers) {
                         None => return false,
                         Some(r) => response = Some(r),
                     }
@@ -687,7 +729,7 @@ impl Driver {
             }
         }
         if let Some(r) = response.take() {
-            response = self.park(stream, method.clone(), &mut path, r, start);
+            response = self.park(stream, method.clone(), &mut path, r, start, headers);
             if response.is_none() {
                 return false;
             }
@@ -762,6 +804,7 @@ impl Driver {
         path: &mut String,
         response: Response<Body>,
         start: Option<Instant>,
+        mut fields: Vec<Field>,
     ) -> Option<Response<Body>> {
         let status = response.status();
         // Only a body read on demand (a file, a reader) waits for credit before it produces
@@ -774,7 +817,11 @@ impl Driver {
             return Some(response);
         }
         let (parts, body) = response.into_parts();
-        let mut fields = Vec::new();
+        fields.clear();
+        // The head may wait in the core for a while (100 of them for a peer that opens 100
+        // streams and reads nothing): room for its fields exactly, not the next power of
+        // two the list would grow to (a static file's head: 7 fields, 448 bytes, not 512).
+        fields.reserve_exact(parts.headers.len() + 1);
         extend_response_fields(&mut fields, status, &parts.headers);
         drop(parts);
         if let Err(error) = self.core.send_response(id, fields, false) {
@@ -785,7 +832,8 @@ impl Driver {
         let want = body.next_read_size().max(1);
         let min = self.ctx.min_read.min(want).max(1);
         if !self.streams.contains_key(&id) {
-            let _ = self.new_entry(id, None);
+            // No task yet: the credit is made when the stream is granted some.
+            self.insert_entry(id, None, None);
         }
         if let Some(e) = self.streams.get_mut(&id) {
             e.asked = Some((min, want));
@@ -821,14 +869,16 @@ impl Driver {
             mut path,
             start,
         } = ready;
-        let response = match self.answer_now(id, &method, &mut path, response, start, Vec::new()) {
+        let mut fields = Vec::new();
+        let response = match self.answer_now(id, &method, &mut path, response, start, &mut fields) {
             None => {
                 self.response_done(id);
                 return;
             }
             Some(r) => r,
         };
-        let Some(response) = self.park(id, method.clone(), &mut path, response, start) else {
+        let Some(response) = self.park(id, method.clone(), &mut path, response, start, fields)
+        else {
             if self.streams.get(&id).is_some_and(|e| e.parked.is_none()) {
                 // Refused by the core (and reset).
                 self.response_done(id);
@@ -842,7 +892,7 @@ impl Driver {
             self.ctx.clone(),
             ensure_link(&mut self.link, &self.push).tx.clone(),
             id,
-            e.credit.clone(),
+            e.credit().clone(),
             method,
             path,
             response,
@@ -860,7 +910,7 @@ impl Driver {
                 ctx.clone(),
                 cmd.clone(),
                 id,
-                e.credit.clone(),
+                e.credit().clone(),
                 line,
                 None,
                 body,
@@ -949,7 +999,7 @@ impl Driver {
         path: &mut String,
         response: Response<Body>,
         start: Option<Instant>,
-        mut fields: Vec<Field>,
+        fields: &mut Vec<Field>,
     ) -> Option<Response<Body>> {
         let (mut parts, mut body) = response.into_parts();
         let status = parts.status;
@@ -966,7 +1016,8 @@ impl Driver {
             }
         };
         fields.clear();
-        extend_response_fields(&mut fields, status, &parts.headers);
+        extend_response_fields(fields, status, &parts.headers);
+        let fields = std::mem::take(fields);
         let bytes = data.len() as u64;
         let complete = if data.is_empty() {
             self.core.send_response(id, fields, true)
@@ -1148,7 +1199,7 @@ impl Driver {
                     e.abort = None;
                     let (min, want) = (parked.min, parked.want);
                     e.parked = Some(parked);
-                    if e.credit.available_permits() >= min {
+                    if e.permits() >= min {
                         // Granted while the task decided to park.
                         e.asked = None;
                         Self::unpark(ctx, cmd, id, e);
@@ -1233,11 +1284,13 @@ impl Driver {
     /// `MIN_BUDGET` (or what they need, if less) at a time.
     fn grant_credit(&mut self, now: Instant) {
         self.credit_dirty = false;
-        let mut used = 0u64;
+        // Output the socket refused holds the budget too (a peer that reads nothing keeps
+        // it), and its writing frees it.
+        let mut used = self.backlog;
         // Credit taken by tasks and not yet written: its writing will free credit.
-        let mut in_flight = 0u64;
+        let mut in_flight = self.backlog;
         // Data the core holds for the socket: written as the socket drains.
-        let mut queued_any = false;
+        let mut queued_any = self.backlog > 0;
         self.waiting.clear();
         for (&id, e) in self.streams.iter_mut() {
             let raw = id.get();
@@ -1250,7 +1303,7 @@ impl Driver {
             }
             let written = e.sent.saturating_sub(queued);
             let outstanding = e.granted.saturating_sub(written);
-            let available = e.credit.available_permits() as u64;
+            let available = e.permits() as u64;
             // Credit the task took and has not turned into data yet: a file read takes
             // microseconds, a reader may wait on its source for as long as it likes.
             let taken = e.granted.saturating_sub(e.sent).saturating_sub(available);
@@ -1277,7 +1330,12 @@ impl Driver {
             self.starved_since = None;
             return;
         }
-        let mut left = (self.send_budget as u64).saturating_sub(used);
+        // Data beyond the connection's send window cannot leave until the peer opens it:
+        // the budget holds at most the window and one grant more (a peer that never opens
+        // its connection window gets 16 KiB read ahead, not the whole budget).
+        let window = u64::try_from(self.core.connection_send_window()).unwrap_or(0);
+        let budget = (self.send_budget as u64).min(window + MIN_BUDGET.min(self.max_budget) as u64);
+        let mut left = budget.saturating_sub(used);
         self.waiting.sort_unstable_by_key(|w| w.0);
         let start = self.waiting.partition_point(|w| w.0 < self.next_grant);
         self.waiting.rotate_left(start);
@@ -1285,6 +1343,7 @@ impl Driver {
         let min_budget = MIN_BUDGET.min(self.max_budget) as u64;
         let mut granted_any = false;
         let mut park = false;
+        let mut held_back = false;
         self.park_due = None;
         for i in 0..self.waiting.len() {
             let (raw, outstanding) = self.waiting[i];
@@ -1296,18 +1355,18 @@ impl Driver {
                 continue;
             };
             let budget = capacity.clamp(min_budget, max_budget);
-            let have = e.credit.available_permits() as u64;
+            let have = e.permits() as u64;
             let full = (want as u64)
                 .saturating_sub(have)
                 .min(budget.saturating_sub(outstanding))
                 .min(self.send_budget as u64);
-            let add = full.min(left);
+            let add = if held_back { 0 } else { full.min(left) };
             // Less than a read asked for while data waits for the socket: its writing will
             // soon free enough for a whole read (a short read is copied out of its buffer),
             // and the streams after this one wait too, so that it is the next served.
-            let whole_read = min > 1 && add < full && queued_any;
+            let whole_read = !held_back && min > 1 && add < full && queued_any;
             // Or not enough to let the task go on: it would only hold credit others need.
-            if whole_read || add == 0 || have + add < min as u64 {
+            if held_back || whole_read || add == 0 || have + add < min as u64 {
                 if e.parked.is_none() {
                     match e.asked_at {
                         Some(t) if now >= t + PARK_AFTER => park = true,
@@ -1318,12 +1377,13 @@ impl Driver {
                         None => {}
                     }
                 }
-                if whole_read {
-                    break;
-                }
+                // The streams after it get nothing this round, but are still looked at: a
+                // task among them that has waited `PARK_AFTER` must park (a peer that reads
+                // nothing would otherwise keep every task that ever had credit).
+                held_back |= whole_read;
                 continue;
             }
-            e.credit.add_permits(add as usize);
+            e.credit().add_permits(add as usize);
             e.granted += add;
             e.asked = None;
             let cmd = &ensure_link(&mut self.link, &self.push).tx;
@@ -1358,8 +1418,8 @@ impl Driver {
             let raw = self.waiting[0].0;
             if let Some(e) = self.streams.get_mut(&StreamId::new(raw)) {
                 if let Some((min, _)) = e.asked.take() {
-                    let add = (min as u64).saturating_sub(e.credit.available_permits() as u64);
-                    e.credit.add_permits(add as usize);
+                    let add = (min as u64).saturating_sub(e.permits() as u64);
+                    e.credit().add_permits(add as usize);
                     e.granted += add;
                     let cmd = &ensure_link(&mut self.link, &self.push).tx;
                     Self::unpark(&self.ctx, cmd, StreamId::new(raw), e);

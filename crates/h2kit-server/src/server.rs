@@ -212,8 +212,10 @@ impl Builder {
 
     /// The most response body data one connection holds in memory for all its streams
     /// together: credit granted to response tasks and not used yet, data on its way to the
-    /// core and data the core has not written to the socket (default
-    /// [`DEFAULT_CONNECTION_SEND_BUDGET`], 64 KiB; at least 16 KiB). A response task asks for
+    /// core, data the core has not written to the socket and output a write left behind
+    /// when the socket would not take all of it (default [`DEFAULT_CONNECTION_SEND_BUDGET`],
+    /// 64 KiB; at least 16 KiB). While the peer's connection window is smaller, the budget is
+    /// that window and 16 KiB more: data beyond it could not leave anyway. A response task asks for
     /// credit before it reads a file or sends data and waits for its share; one that cannot
     /// get any hands its body back to the connection and ends, so a stream waiting for the
     /// budget costs neither a buffer nor a task. A peer that opens many streams for large

@@ -129,9 +129,11 @@
 //! A peer that stops reading the *socket* instead leaves its windows open and our writes
 //! blocked; the core cannot see that (it never does I/O), so the driver bounds what it
 //! buffers for such a connection: h2kit-server grants response bodies credit from one
-//! budget per connection (64 KiB by default, its `Builder::connection_send_budget`), so a
-//! flood of large responses nobody reads holds at most that much data, and it closes a
-//! socket that accepts none of its output for `send_stall_timeout`.
+//! budget per connection (64 KiB by default, its `Builder::connection_send_budget`; output the
+//! socket would not take counts against it, and it never exceeds the connection's send
+//! window by more than 16 KiB), so a flood of large responses nobody reads holds at most
+//! that much data, and it closes a socket that accepts none of its output for
+//! `send_stall_timeout`.
 //!
 //! `limits.idle_timeout` (5 minutes) closes connections with no frames received and no
 //! streams open.
