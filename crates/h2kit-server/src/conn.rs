@@ -297,10 +297,33 @@ async fn next_cmd(link: &mut Option<Link>, push: &PushConn) -> Option<Cmd> {
     match link {
         Some(link) => link.rx.recv().await,
         None => {
-            push.made.notified().await;
-            None
+            std::future::poll_fn(|cx| {
+                let mut slot = push.link.lock().unwrap_or_else(|e| e.into_inner());
+                if slot.made_rx.is_some() {
+                    return Poll::Ready(None);
+                }
+                match &slot.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => slot.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            })
+            .await
         }
     }
+}
+
+/// Waits for the server's shutdown signal to change; gives the receiver back with whether
+/// the server is shutting down (or gone). Made once and kept across the connection loop's
+/// turns: a `changed()` made afresh each turn registered and unregistered a waiter every
+/// time.
+fn wait_shutdown(
+    mut rx: watch::Receiver<bool>,
+) -> std::pin::Pin<Box<dyn Future<Output = (bool, watch::Receiver<bool>)> + Send>> {
+    Box::pin(async move {
+        let down = rx.changed().await.is_err() || *rx.borrow();
+        (down, rx)
+    })
 }
 
 enum Wake {
@@ -352,10 +375,11 @@ impl Driver {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut shutdown_seen = *self.shutdown.borrow();
+        let shutdown_seen = *self.shutdown.borrow();
         if shutdown_seen {
             let _ = self.core.graceful_shutdown();
         }
+        let mut shutdown_wait = (!shutdown_seen).then(|| wait_shutdown(self.shutdown.clone()));
         if !initial.is_empty() {
             let _ = self.core.recv(Instant::now(), &initial);
         }
@@ -444,8 +468,19 @@ impl Driver {
             let wake = tokio::select! {
                 step = io.step(&mut self.core, &mut quiet, extra) => Wake::Io(step),
                 c = next_cmd(&mut self.link, &self.push) => Wake::Cmd(c),
-                r = self.shutdown.changed(), if !shutdown_seen => {
-                    if r.is_err() || *self.shutdown.borrow() { Wake::Shutdown } else { continue }
+                (down, rx) = async {
+                    match shutdown_wait.as_mut() {
+                        Some(wait) => wait.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if down {
+                        shutdown_wait = None;
+                        Wake::Shutdown
+                    } else {
+                        shutdown_wait = Some(wait_shutdown(rx));
+                        continue;
+                    }
                 }
             };
             match wake {
@@ -465,7 +500,6 @@ impl Driver {
                 }
                 Wake::Cmd(None) => {}
                 Wake::Shutdown => {
-                    shutdown_seen = true;
                     let _ = self.core.graceful_shutdown();
                 }
             }

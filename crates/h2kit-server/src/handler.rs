@@ -11,7 +11,7 @@ use h2kit::http::{Origin, request_fields};
 use h2kit::{Field, PrioritySignal, StreamId};
 use http::uri::Scheme;
 use http::{Request, Response, StatusCode};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::body::Body;
@@ -145,8 +145,6 @@ pub(crate) struct PushConn {
     pub(crate) ctx: ResponseCtx,
     /// The connection's command channel as pushers reach it (see [`PushConn::sender`]).
     pub(crate) link: Mutex<LinkSlot>,
-    /// Wakes a connection without a command channel when a pusher made one.
-    pub(crate) made: Notify,
 }
 
 /// The sending side of a connection's command channel, while it has one.
@@ -156,6 +154,10 @@ pub(crate) struct LinkSlot {
     pub(crate) tx: Option<mpsc::UnboundedSender<Cmd>>,
     /// A receiver made by a pusher, for the connection to take.
     pub(crate) made_rx: Option<mpsc::UnboundedReceiver<Cmd>>,
+    /// The connection's task while it has no channel: woken when a pusher makes one. (A
+    /// `Notify` waited on afresh each turn of the connection's loop cost a waiter list
+    /// insert and removal every time.)
+    pub(crate) waker: Option<std::task::Waker>,
 }
 
 impl PushConn {
@@ -164,7 +166,6 @@ impl PushConn {
             scheme,
             ctx,
             link: Mutex::new(LinkSlot::default()),
-            made: Notify::new(),
         }
     }
 
@@ -189,8 +190,11 @@ impl PushConn {
         let (tx, rx) = mpsc::unbounded_channel();
         slot.tx = Some(tx.clone());
         slot.made_rx = Some(rx);
+        let waker = slot.waker.take();
         drop(slot);
-        self.made.notify_one();
+        if let Some(w) = waker {
+            w.wake();
+        }
         tx
     }
 }
