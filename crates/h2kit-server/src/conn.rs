@@ -994,6 +994,22 @@ impl Driver {
         headers.clear();
         headers.extend_from_slice(&answer.fields);
         let fields = std::mem::take(headers);
+        let log = logged_path.map(|path| (method, path, start));
+        self.send_whole(id, fields, body, answer.status, log);
+        true
+    }
+
+    /// Queues a whole response (its fields, then its body, if any) and writes its access log
+    /// line when `log` gives the method, the path and the start; a response the core refuses
+    /// resets the stream.
+    fn send_whole(
+        &mut self,
+        id: StreamId,
+        fields: Vec<Field>,
+        body: Bytes,
+        status: http::StatusCode,
+        log: Option<(Method, String, Option<Instant>)>,
+    ) {
         let bytes = body.len() as u64;
         let sent = if body.is_empty() {
             self.core.send_response(id, fields, true)
@@ -1010,11 +1026,11 @@ impl Driver {
                 false
             }
         };
-        if let Some(path) = logged_path {
+        if let Some((method, path, start)) = log {
             self.ctx.log(&AccessLog {
                 method,
                 path,
-                status: answer.status,
+                status,
                 bytes,
                 duration: start.map_or(Duration::ZERO, |s| s.elapsed()),
                 stream_id: id,
@@ -1023,7 +1039,6 @@ impl Driver {
                 pushed: false,
             });
         }
-        true
     }
 
     fn answer_now(
@@ -1052,35 +1067,11 @@ impl Driver {
         fields.clear();
         extend_response_fields(fields, status, &parts.headers);
         let fields = std::mem::take(fields);
-        let bytes = data.len() as u64;
-        let complete = if data.is_empty() {
-            self.core.send_response(id, fields, true)
-        } else {
-            self.core
-                .send_response(id, fields, false)
-                .and_then(|()| self.core.send_data(id, data, true))
-        };
-        let complete = match complete {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::debug!(stream = id.get(), %error, "response refused by the core");
-                let _ = self.core.reset(id, ErrorCode::INTERNAL_ERROR);
-                false
-            }
-        };
-        if self.ctx.logs() {
-            self.ctx.log(&AccessLog {
-                method: method.clone(),
-                path: std::mem::take(path),
-                status,
-                bytes,
-                duration: start.map_or(Duration::ZERO, |s| s.elapsed()),
-                stream_id: id,
-                remote_addr: self.ctx.remote_addr,
-                complete,
-                pushed: false,
-            });
-        }
+        let log = self
+            .ctx
+            .logs()
+            .then(|| (method.clone(), std::mem::take(path), start));
+        self.send_whole(id, fields, data, status, log);
         None
     }
 

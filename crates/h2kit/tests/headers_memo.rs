@@ -29,15 +29,7 @@ fn exchange(
 ) -> (Vec<Field>, Vec<u8>) {
     let now = std::time::Instant::now();
     client
-        .send_request(
-            vec![
-                Field::new(":method", "GET"),
-                Field::new(":scheme", "https"),
-                Field::new(":path", "/"),
-                Field::new(":authority", "example.com"),
-            ],
-            true,
-        )
+        .send_request(h2kit_test::fields::get("/"), true)
         .unwrap();
     pump(client, server, now);
     while let Some(e) = server.poll_event() {

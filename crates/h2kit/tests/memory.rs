@@ -66,15 +66,7 @@ fn idle_connection_heap_is_small() {
     let mut client = Connection::client(client_config.clone());
     let mut server = Connection::server(server_config.clone());
     client
-        .send_request(
-            vec![
-                Field::new(":method", "GET"),
-                Field::new(":scheme", "https"),
-                Field::new(":path", "/"),
-                Field::new(":authority", "example.com"),
-            ],
-            true,
-        )
+        .send_request(h2kit_test::fields::get("/"), true)
         .unwrap();
     exchange(&mut client, &mut server, now);
     let both = live(&region);
@@ -109,15 +101,7 @@ fn answered_get(
     now: std::time::Instant,
 ) -> Vec<Field> {
     client
-        .send_request(
-            vec![
-                Field::new(":method", "GET"),
-                Field::new(":scheme", "https"),
-                Field::new(":path", "/"),
-                Field::new(":authority", "example.com"),
-            ],
-            true,
-        )
+        .send_request(h2kit_test::fields::get("/"), true)
         .unwrap();
     pump(client, server, now);
     while let Some(e) = server.poll_event() {

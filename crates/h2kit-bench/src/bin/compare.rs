@@ -797,6 +797,20 @@ fn serve_part(env: &Env) -> Result<bool, String> {
     } else {
         println!("\nserve: h2o is not installed (apt-get install h2o): its rows are left out");
     }
+    // Row 1 is `h2kit serve --quiet` (the others run no access log either).
+    files_against_others(env, &subjects, "serve", "h2kit serve --quiet", 1)
+}
+
+/// The 12-byte and the 1 MiB file from each of `subjects`, tables under `part`, and the
+/// target that row `ours` (named `name`) spends at most the lowest CPU per request of the
+/// rows after it.
+fn files_against_others(
+    env: &Env,
+    subjects: &[Subject],
+    part: &str,
+    name: &str,
+    ours: usize,
+) -> Result<bool, String> {
     let mut met = true;
     for (title, path, load, body_len) in [
         (
@@ -812,17 +826,17 @@ fn serve_part(env: &Env) -> Result<bool, String> {
             BIG_LEN,
         ),
     ] {
-        let (rows, cpu) = measure_servers(env, &subjects, path, load, body_len)?;
-        print_table(&format!("serve, {title} -n{}", load.2), &rows);
+        let (rows, cpu) = measure_servers(env, subjects, path, load, body_len)?;
+        print_table(&format!("{part}, {title} -n{}", load.2), &rows);
         print_server_cpu(&cpu);
-        // Row 1 is `h2kit serve --quiet` (the others run no access log either).
         let us = |i: usize| cpu.get(i).and_then(|(_, c)| c.server_us_per_req);
-        if let (Some(ours), Some(best_other)) =
-            (us(1), (2..cpu.len()).filter_map(us).reduce(f64::min))
-        {
+        if let (Some(mine), Some(best_other)) = (
+            us(ours),
+            (ours + 1..cpu.len()).filter_map(us).reduce(f64::min),
+        ) {
             met &= target_at_most(
-                &format!("h2kit serve --quiet, {title}, CPU per request"),
-                ours,
+                &format!("{name}, {title}, CPU per request"),
+                mine,
                 (best_other * 100.0).round() / 100.0,
                 " us",
             );
@@ -839,37 +853,7 @@ fn tls_part(env: &Env) -> Result<bool, String> {
     if env.h2o.is_some() {
         subjects.push(Subject::H2oTls);
     }
-    let mut met = true;
-    for (title, path, load, body_len) in [
-        (
-            "a 12-byte file: h2load -c10 -m100",
-            "/hello",
-            (10, 100, env.scaled(400_000)),
-            HELLO.len(),
-        ),
-        (
-            "a 1 MiB file: h2load -c4 -m4",
-            "/big",
-            (4, 4, env.scaled(2_000)),
-            BIG_LEN,
-        ),
-    ] {
-        let (rows, cpu) = measure_servers(env, &subjects, path, load, body_len)?;
-        print_table(&format!("tls, {title} -n{}", load.2), &rows);
-        print_server_cpu(&cpu);
-        let us = |i: usize| cpu.get(i).and_then(|(_, c)| c.server_us_per_req);
-        if let (Some(ours), Some(best_other)) =
-            (us(0), (1..cpu.len()).filter_map(us).reduce(f64::min))
-        {
-            met &= target_at_most(
-                &format!("h2kit serve over TLS, {title}, CPU per request"),
-                ours,
-                (best_other * 100.0).round() / 100.0,
-                " us",
-            );
-        }
-    }
-    Ok(met)
+    files_against_others(env, &subjects, "tls", "h2kit serve over TLS", 0)
 }
 
 /// Idle connections: each server's resident memory growth (VmRSS, /proc) after N h2c
