@@ -47,6 +47,10 @@ pub struct Decoder {
     /// Size of the next `scratch` chunk: it doubles with each chunk used up, to
     /// [`SCRATCH_CHUNK`], so that a decoder that sees few such strings holds little.
     scratch_chunk: usize,
+    /// Changes whenever what a block decodes to may (see [`Decoder::table_version`]).
+    version: u64,
+    /// The last block may be reused (see [`Decoder::last_block_reusable`]).
+    last_reusable: bool,
 }
 
 /// `out.push(field)` when `out` is full, out of line (see [`Decoder::decode`]).
@@ -77,7 +81,43 @@ impl Decoder {
             arena: BytesMut::new(),
             scratch: BytesMut::new(),
             scratch_chunk: 0,
+            version: 0,
+            last_reusable: false,
         }
+    }
+
+    /// A number that changes whenever what a block decodes to may change: an entry added
+    /// to or evicted from the dynamic table, its size or a limit changed. With
+    /// [`last_block_reusable`](Self::last_block_reusable) it lets a caller reuse what a
+    /// block decoded to: while the version stays the same, the same octets decode to the
+    /// same fields.
+    pub fn table_version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether the last block [`decode`](Self::decode) decoded without error changed
+    /// nothing in the decoder (no field entered the table, no size update) and none of its
+    /// fields is a slice of the block: indexed fields (RFC 7541 §6.1), and literals not
+    /// indexed whose strings are Huffman-coded (decoded into the decoder's own storage).
+    /// Keeping such fields pins no input buffer.
+    ///
+    /// ```
+    /// use bytes::{Bytes, BytesMut};
+    /// use h2kit_hpack::{Decoder, Encoder, HeaderField};
+    /// let (mut enc, mut dec) = (Encoder::new(), Decoder::new());
+    /// let fields = [HeaderField::new(":status", "200"), HeaderField::new("etag", "\"a\"")];
+    /// let mut out = Vec::new();
+    /// for _ in 0..2 {
+    ///     let mut block = BytesMut::new();
+    ///     enc.encode(&fields, &mut block);
+    ///     out.clear();
+    ///     dec.decode(&block.freeze(), &mut out).unwrap();
+    /// }
+    /// // The first block put `etag` in the table; the second names both by index.
+    /// assert!(dec.last_block_reusable());
+    /// ```
+    pub fn last_block_reusable(&self) -> bool {
+        self.last_reusable
     }
 
     /// Applies our SETTINGS_HEADER_TABLE_SIZE once the peer has acknowledged it.
@@ -85,6 +125,7 @@ impl Decoder {
     /// Size updates above `size` are errors from now on. If `size` is below the table's
     /// current maximum, the next block must begin with a size update (RFC 7541 §4.2).
     pub fn set_max_table_size(&mut self, size: usize) {
+        self.version += 1;
         self.limit = size;
         if size < self.table.capacity() {
             self.update_required = true;
@@ -93,11 +134,13 @@ impl Decoder {
 
     /// Sets the maximum header list size (name + value + 32 per field, RFC 9113 §6.5.2).
     pub fn set_max_header_list_size(&mut self, size: usize) {
+        self.version += 1;
         self.max_header_list_size = size;
     }
 
     /// Sets the maximum length of one field's name plus value.
     pub fn set_max_field_size(&mut self, size: usize) {
+        self.version += 1;
         self.max_field_size = size;
     }
 
@@ -171,6 +214,8 @@ impl Decoder {
         let buf: &[u8] = block;
         let mut pos = 0;
         let mut seen_field = false;
+        self.last_reusable = false;
+        let mut reusable = true;
         let mut list_size = 0usize;
         let mut deferred: Option<DecodeError> = None;
 
@@ -195,6 +240,8 @@ impl Decoder {
                 let name = entry_name.to_bytes();
                 let value = self.string(block, &mut pos, true)?;
                 self.table.insert(entry_name, value.clone());
+                self.version += 1;
+                reusable = false;
                 (name, value, Representation::IncrementalIndexing)
             } else if b & 0x20 != 0 {
                 // Dynamic table size update (§6.3).
@@ -209,6 +256,8 @@ impl Decoder {
                     });
                 }
                 self.table.set_capacity(size);
+                self.version += 1;
+                reusable = false;
                 if size == 0 {
                     // Nothing more goes into the table until it grows again.
                     self.arena = BytesMut::new();
@@ -223,11 +272,15 @@ impl Decoder {
                     Representation::WithoutIndexing
                 };
                 let index = decode_int(buf, &mut pos, 4)?;
+                // A string not Huffman-coded is handed out as a slice of the block.
+                let huffman_at = |pos: usize| buf.get(pos).is_some_and(|b| b & 0x80 != 0);
                 let name = if index == 0 {
+                    reusable &= huffman_at(pos);
                     self.string(block, &mut pos, false)?
                 } else {
                     self.name(index)?.to_bytes()
                 };
+                reusable &= huffman_at(pos);
                 let value = self.string(block, &mut pos, false)?;
                 (name, value, repr)
             };
@@ -247,7 +300,10 @@ impl Decoder {
         }
         match deferred {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => {
+                self.last_reusable = reusable;
+                Ok(())
+            }
         }
     }
 

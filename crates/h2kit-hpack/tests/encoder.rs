@@ -168,6 +168,7 @@ proptest::proptest! {
         const VALUES: [&str; 4] = ["200", "\"abc\"", "text/html; charset=utf-8", ""];
         let mut enc = Encoder::new();
         enc.set_max_table_size(table);
+        let mut dec = h2kit_hpack::Decoder::new();
         for list in lists {
             let fields: Vec<HeaderField> = list
                 .iter()
@@ -175,6 +176,18 @@ proptest::proptest! {
                 .collect();
             let mut first = BytesMut::new();
             enc.encode(&fields, &mut first);
+            // The decoder side: a block of indexed fields only decodes to the same fields
+            // again and changes nothing.
+            let block = first.clone().freeze();
+            let mut decoded = Vec::new();
+            dec.decode(&block, &mut decoded).unwrap();
+            if dec.last_block_reusable() {
+                let version = dec.table_version();
+                let mut again = Vec::new();
+                dec.decode(&block, &mut again).unwrap();
+                proptest::prop_assert_eq!(&again, &decoded);
+                proptest::prop_assert_eq!(dec.table_version(), version);
+            }
             if enc.last_block_indexed() {
                 let version = enc.table_version();
                 let mut again = BytesMut::new();

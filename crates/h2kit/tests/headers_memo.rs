@@ -97,3 +97,99 @@ fn a_repeated_head_is_reused_and_reencoded_after_any_table_change() {
         "encoded again after the table changed"
     );
 }
+
+/// The request the server decoded for one GET with `fields`.
+fn request_seen(
+    client: &mut Connection,
+    server: &mut Connection,
+    fields: Vec<Field>,
+) -> Vec<Field> {
+    let now = std::time::Instant::now();
+    client.send_request(fields, true).unwrap();
+    pump(client, server, now);
+    let mut seen = None;
+    while let Some(e) = server.poll_event() {
+        if let Event::Request {
+            stream, headers, ..
+        } = e
+        {
+            server
+                .send_response(stream, vec![Field::new(":status", "204")], true)
+                .unwrap();
+            seen = Some(headers);
+        }
+    }
+    pump(client, server, now);
+    while client.poll_event().is_some() {}
+    seen.expect("a request")
+}
+
+#[test]
+fn a_repeated_request_head_decodes_right_before_and_after_the_table_changes() {
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    let get = h2kit_test::fields::get("/same");
+    // The first puts the fields in the table; the second is all indexed (and kept); the
+    // third is the kept one.
+    for _ in 0..3 {
+        let seen = request_seen(&mut client, &mut server, get.clone());
+        assert!(same(&seen, &get), "{seen:?}");
+    }
+    // Another head adds entries: the same octets as the kept block now name other fields.
+    let other = h2kit_test::fields::get("/other/path");
+    let seen = request_seen(&mut client, &mut server, other.clone());
+    assert!(same(&seen, &other), "{seen:?}");
+    for _ in 0..2 {
+        let seen = request_seen(&mut client, &mut server, get.clone());
+        assert!(same(&seen, &get), "{seen:?}");
+    }
+}
+
+#[test]
+fn the_same_octets_after_a_table_change_decode_to_the_new_entry() {
+    use h2kit_test::{Harness, frames};
+    let mut t = Harness::server(Config::default());
+    t.send(frames::preface()).unwrap();
+    t.frames();
+    // `:method GET`, `:scheme https`, `:path /` (static), then `:authority` by a literal
+    // that enters the table (entry 62), or by index 62.
+    let literal = |authority: &str| {
+        let mut block = vec![0x82, 0x87, 0x84, 0x41, authority.len() as u8];
+        block.extend_from_slice(authority.as_bytes());
+        block
+    };
+    let indexed = vec![0x82, 0x87, 0x84, 0xbe];
+    let authorities = |t: &mut Harness| -> Vec<Vec<u8>> {
+        t.take_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Request { headers, .. } => headers
+                    .iter()
+                    .find(|f| &f.name[..] == b":authority")
+                    .map(|f| f.value.to_vec()),
+                _ => None,
+            })
+            .collect()
+    };
+    for (stream, block) in [
+        (1, literal("a.example")),
+        (3, indexed.clone()),
+        // The same octets again: the kept fields.
+        (5, indexed.clone()),
+        // A new entry 62: the same octets now name it.
+        (7, literal("b.example")),
+        (9, indexed.clone()),
+    ] {
+        t.send(frames::headers(stream).block(block).end_stream())
+            .unwrap();
+    }
+    let seen = authorities(&mut t);
+    let expected: Vec<&[u8]> = vec![
+        b"a.example",
+        b"a.example",
+        b"a.example",
+        b"b.example",
+        b"b.example",
+    ];
+    assert_eq!(seen, expected);
+}

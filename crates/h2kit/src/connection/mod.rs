@@ -329,6 +329,8 @@ pub struct Connection {
     got_settings: bool,
     decoder: FrameDecoder,
     hpack_dec: Decoder,
+    /// The last received field block of indexed fields only (see `on_block`).
+    recv_memo: Option<Box<recv::RecvMemo>>,
     /// The number of fields the last field block decoded to: the next block's list is
     /// sized for it, so a typical request's list is allocated once, not grown.
     fields_hint: usize,
@@ -471,6 +473,7 @@ impl Connection {
             got_settings: false,
             decoder: FrameDecoder::new(),
             hpack_dec,
+            recv_memo: None,
             fields_hint: 8,
             spare_fields: Vec::new(),
             last_shrink: None,
@@ -548,19 +551,32 @@ impl Connection {
         frame
     }
 
-    /// Validates a received field section by our configuration.
+    /// Validates a received field section by our configuration. The fields of a block
+    /// decoded from the receive memo (see `on_block`) are those validated before: what
+    /// that found is kept there and taken again.
     fn validate_recv(
-        &self,
+        &mut self,
         kind: MessageKind,
         fields: &[Field],
     ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
-        headers::validate_fields(
-            kind,
-            fields,
-            &self.config.validate_recv,
-            self.connect_protocol_announced(),
-        )
-        .map_err(ProtocolViolation::MalformedHeaders)
+        let extended = self.connect_protocol_announced();
+        let memo = self
+            .recv_memo
+            .as_deref_mut()
+            .filter(|m| m.filled && send::same_fields(&m.fields, fields));
+        if let Some(m) = &memo {
+            if let Some((k, e, info)) = m.info {
+                if k == kind && e == extended {
+                    return Ok(info);
+                }
+            }
+        }
+        let info = headers::validate_fields(kind, fields, &self.config.validate_recv, extended)
+            .map_err(ProtocolViolation::MalformedHeaders)?;
+        if let Some(m) = memo {
+            m.info = Some((kind, extended, info));
+        }
+        Ok(info)
     }
 
     /// (Server) Whether we announced SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, acknowledged or

@@ -53,6 +53,26 @@ pub(super) fn request_priority(
 /// The most fields a decoded list is sized for up front (it grows past this as needed).
 const MAX_FIELDS_HINT: usize = 32;
 
+/// The longest received field block kept in the receive memo.
+const MEMO_MAX_BLOCK: usize = 64;
+
+/// The last received field block that changed nothing in the HPACK decoder and holds no
+/// slice of the input (`Decoder::last_block_reusable`), with the fields it decoded to and
+/// what validating them found (set by `validate_recv`). The same octets at the same
+/// decoder table version decode to the same fields: a peer that sends the same head again
+/// and again (a client polling one resource, a load generator, a server's responses for
+/// one file) is then not decoded nor validated again. The fields are clones sharing the
+/// decoder's storage only, so keeping them pins no input buffer.
+pub(super) struct RecvMemo {
+    pub(super) block: Vec<u8>,
+    pub(super) version: u64,
+    pub(super) fields: Vec<Field>,
+    /// `fields` are those `block` decodes to (they are kept from its second coming on).
+    pub(super) filled: bool,
+    /// The kind validated as, whether extended CONNECT was allowed then, and the result.
+    pub(super) info: Option<(MessageKind, bool, headers::MessageInfo)>,
+}
+
 /// WINDOW_UPDATE increments at or above this (or an eighth of the peer's initial stream
 /// window, if smaller) are never counted as a flood.
 const SMALL_WINDOW_UPDATE: u32 = 1024;
@@ -587,10 +607,46 @@ impl Connection {
     fn on_block(&mut self, block: Block, bytes: Bytes, now: Instant) -> Result {
         let mut fields = self.spare_fields.pop().unwrap_or_default();
         fields.reserve(self.fields_hint);
-        let too_large = match self.hpack_dec.decode(&bytes, &mut fields) {
-            Ok(()) => false,
-            Err(e) if e.is_limit() => true,
-            Err(e) => return Err(violation(ProtocolViolation::Compression(e))),
+        let version = self.hpack_dec.table_version();
+        let memo = self
+            .recv_memo
+            .as_deref()
+            .filter(|m| m.filled && m.version == version && m.block[..] == bytes[..]);
+        let too_large = if let Some(m) = memo {
+            // The same octets at the same table version: the same fields (sharing the
+            // decoder's storage), without decoding them again.
+            fields.extend_from_slice(&m.fields);
+            false
+        } else {
+            let too_large = match self.hpack_dec.decode(&bytes, &mut fields) {
+                Ok(()) => false,
+                Err(e) if e.is_limit() => true,
+                Err(e) => return Err(violation(ProtocolViolation::Compression(e))),
+            };
+            if !too_large && self.hpack_dec.last_block_reusable() && bytes.len() <= MEMO_MAX_BLOCK {
+                let m = self.recv_memo.get_or_insert_with(|| {
+                    Box::new(RecvMemo {
+                        block: Vec::new(),
+                        version: 0,
+                        fields: Vec::new(),
+                        filled: false,
+                        info: None,
+                    })
+                });
+                // The fields are kept for the block's second coming (reused from its
+                // third): a peer whose heads all differ pays only for copying the octets.
+                let again = m.block[..] == bytes[..];
+                m.block.clear();
+                m.block.extend_from_slice(&bytes);
+                m.version = self.hpack_dec.table_version();
+                m.fields.clear();
+                if again {
+                    m.fields.extend_from_slice(&fields);
+                }
+                m.filled = again;
+                m.info = None;
+            }
+            too_large
         };
         // At least one field (every valid block has some), at most a typical large request's
         // worth: a single huge block does not make every later list huge.

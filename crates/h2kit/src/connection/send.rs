@@ -64,10 +64,25 @@ pub(super) struct HeadersMemo {
     version: u64,
     block: Vec<u8>,
     response_info: Option<headers::MessageInfo>,
+    /// The [`fingerprint`] of the last all-indexed list encoded.
+    seen: u64,
+}
+
+/// Where a field list's bytes are (addresses and lengths), folded into one number: two
+/// lists with the same fingerprint most likely share their bytes. Only a hint (whether to
+/// keep a list in the memo); reuse checks the kept clones themselves.
+fn fingerprint(fields: &[Field]) -> u64 {
+    fields.iter().fold(0u64, |h, f| {
+        let mix = |h: u64, b: &Bytes| {
+            (h.rotate_left(5) ^ (b.as_ptr() as u64) ^ ((b.len() as u64) << 48))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        };
+        mix(mix(h, &f.name), &f.value)
+    })
 }
 
 /// Whether two field lists share every name's and value's bytes (and representation).
-fn same_fields(a: &[Field], b: &[Field]) -> bool {
+pub(super) fn same_fields(a: &[Field], b: &[Field]) -> bool {
     let shares = |x: &Bytes, y: &Bytes| x.as_ptr() == y.as_ptr() && x.len() == y.len();
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
@@ -740,6 +755,7 @@ impl Connection {
         self.out_buf = BytesMut::new();
         self.spare_fields = Vec::new();
         self.headers_memo = None;
+        self.recv_memo = None;
     }
 
     /// Whether an idle connection holds capacity [`shrink_if_idle`](Self::shrink_if_idle)
@@ -754,6 +770,7 @@ impl Connection {
             || self.control.capacity() > 0
             || self.ordered.capacity() > 0
             || self.headers_memo.is_some()
+            || self.recv_memo.is_some()
     }
 
     /// Keeps the allocation of a field list, emptied, for the next received block to decode
@@ -942,14 +959,22 @@ impl Connection {
                                 version: 0,
                                 block: Vec::new(),
                                 response_info: None,
+                                seen: 0,
                             })
                         });
-                        m.response_info = None;
-                        m.fields.clear();
-                        m.fields.extend_from_slice(fields);
-                        m.block.clear();
-                        m.block.extend_from_slice(block);
-                        m.version = self.hpack_enc.table_version();
+                        // Kept only for a list seen twice in a row (the same bytes): one
+                        // made afresh each time, as a client's requests are, would pay
+                        // for its clones and never be reused.
+                        let print = fingerprint(fields);
+                        if m.seen == print {
+                            m.response_info = None;
+                            m.fields.clear();
+                            m.fields.extend_from_slice(fields);
+                            m.block.clear();
+                            m.block.extend_from_slice(block);
+                            m.version = self.hpack_enc.table_version();
+                        }
+                        m.seen = print;
                     }
                 }
             }
