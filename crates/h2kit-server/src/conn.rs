@@ -241,6 +241,31 @@ fn with_heads<T>(f: impl FnOnce(&mut HeadCache) -> T) -> T {
     HEADS.with(|heads| f(&mut heads.borrow_mut()))
 }
 
+/// Whether `value` is one `http::HeaderValue` takes: no control octet but tab, no DEL.
+/// Eight octets at a time when none is below 0x20 or 0x7f or above (the usual ASCII
+/// text), else octet by octet.
+fn http_value(value: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    let exact = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
+    };
+    let mut words = value.chunks_exact(8);
+    for chunk in &mut words {
+        let w = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // A high bit set in `w`, a byte below 0x20 (the subtraction borrows into its high
+        // bit) or a DEL (0x7f + 1 sets it): look closer.
+        let suspect = (w | w.wrapping_sub(SPACES) | w.wrapping_add(ONES)) & HIGHS;
+        if suspect != 0 && !exact(chunk) {
+            return false;
+        }
+    }
+    exact(words.remainder())
+}
+
 /// The method and the path (without its query) of a request head that `request_parts`
 /// converts, for [`Handler::answer_fields`]: the checks it makes, without building
 /// anything. `None` sends the request the usual way, which refuses what does not convert.
@@ -255,11 +280,7 @@ fn fields_head(fields: &[Field]) -> Option<(&[u8], &str)> {
             name if name.first() == Some(&b':') => return None,
             name => {
                 // As `HeaderName` and `HeaderValue` take them.
-                let value_ok = f
-                    .value
-                    .iter()
-                    .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t');
-                if !is_token(name) || !value_ok {
+                if !is_token(name) || !http_value(&f.value) {
                     return None;
                 }
             }
@@ -1471,6 +1492,24 @@ mod tests {
     use tokio::sync::oneshot;
 
     use crate::{Body, Server};
+
+    #[test]
+    fn http_value_agrees_with_header_value_for_every_octet_anywhere() {
+        for octet in 0..=255u8 {
+            for len in 1..20 {
+                for at in 0..len {
+                    let mut value = vec![b'a'; len];
+                    value[at] = octet;
+                    // Borrows and carries between neighbours: a space or a tilde beside it.
+                    if at + 1 < len {
+                        value[at + 1] = if octet % 2 == 0 { b' ' } else { b'~' };
+                    }
+                    let takes = http::HeaderValue::from_bytes(&value).is_ok();
+                    assert_eq!(super::http_value(&value), takes, "{value:?}");
+                }
+            }
+        }
+    }
 
     fn pattern(len: usize) -> Bytes {
         (0..len)

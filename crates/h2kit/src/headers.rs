@@ -583,12 +583,27 @@ where
     Ok(info)
 }
 
+/// The `tchar`s of RFC 9110 §5.6.2, by octet.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric();
+        i += 1;
+    }
+    let specials = b"!#$%&'*+-.^_`|~";
+    let mut j = 0;
+    while j < specials.len() {
+        t[specials[j] as usize] = true;
+        j += 1;
+    }
+    t
+};
+
 /// Whether `value` is an HTTP token (RFC 9110 §5.6.2): one or more `tchar`s.
 pub fn is_token(value: &[u8]) -> bool {
-    !value.is_empty()
-        && value
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !value.is_empty() && value.iter().all(|&b| TCHAR[usize::from(b)])
 }
 
 fn check_request(
@@ -1042,6 +1057,12 @@ mod tests {
             assert!(v_with(Request, &p, HeaderValidation::STRICT, true).is_err());
         }
         assert!(is_token(b"websocket") && is_token(b"connect-udp") && !is_token(b"a b"));
+        for b in 0..=255u8 {
+            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_token(&[b]), tchar, "{b:#x}");
+            assert_eq!(is_token(&[b'a', b, b'z']), tchar, "{b:#x}");
+        }
+        assert!(!is_token(b""));
     }
 
     #[test]
