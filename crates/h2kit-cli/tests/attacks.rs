@@ -225,20 +225,7 @@ fn run_attack(
             );
         }
     }
-    let growth = peak - before;
-    eprintln!(
-        "{name}: {connections} connections, RSS {} KiB -> peak {} KiB (+{} KiB, {} KiB each)",
-        before / 1024,
-        peak / 1024,
-        growth / 1024,
-        growth / 1024 / connections as i64
-    );
-    assert!(
-        growth <= budget * connections as i64,
-        "{name}: RSS grew by {} KiB for {connections} connections (budget {} KiB each)",
-        growth / 1024,
-        budget / 1024
-    );
+    report_within(name, connections, before, peak, budget);
 }
 
 #[test]

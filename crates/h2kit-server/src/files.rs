@@ -127,8 +127,8 @@ struct Inner {
 
 /// The most paths resolved on the blocking pool at once: a burst of requests for files not
 /// yet cached takes a few blocking threads, not one per request. Requests for one file wait
-/// for the first to load it instead of each reading it (one blocking thread, not four: each
-/// new thread cost `h2kit serve` about 0.6 MB of peak RSS).
+/// for the first to load it instead of each reading it (one load and one blocking thread,
+/// not four).
 const MAX_RESOLVING: usize = 4;
 
 impl StaticFiles {

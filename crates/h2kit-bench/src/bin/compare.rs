@@ -568,49 +568,27 @@ fn run(part: Part, quick: bool, runs: u32, h2kit: Option<PathBuf>) -> Result<(),
     if matches!(part, Part::Client | Part::All) {
         ok &= client_part(&env)?;
     }
-    if matches!(part, Part::Bulk | Part::All) {
-        if env.h2kit.is_some() {
-            ok &= bulk_part(&env)?;
-        } else {
-            println!("\nbulk: skipped, no `h2kit` binary beside this one");
+    // The parts that run the `h2kit` binary, in the order `all` runs them.
+    type PartFn = fn(&Env) -> Result<bool, String>;
+    let with_binary: [(Part, &str, PartFn); 6] = [
+        (Part::Bulk, "bulk", bulk_part),
+        (Part::Serve, "serve", serve_part),
+        (Part::Tls, "tls", tls_part),
+        (Part::Idle, "idle", idle_part),
+        (Part::Busy, "busy", busy_part),
+        (Part::Priority, "priority", priority_part),
+    ];
+    for (which, name, run) in with_binary {
+        if part != which && part != Part::All {
+            continue;
         }
-    }
-    if matches!(part, Part::Serve | Part::All) {
         if env.h2kit.is_some() {
-            ok &= serve_part(&env)?;
+            ok &= run(&env)?;
         } else {
             println!(
-                "\nserve: skipped, no `h2kit` binary beside this one (cargo build --release -p \
+                "\n{name}: skipped, no `h2kit` binary beside this one (cargo build --release -p \
                  h2kit-cli, or --h2kit PATH)"
             );
-        }
-    }
-    if matches!(part, Part::Tls | Part::All) {
-        if env.h2kit.is_some() {
-            ok &= tls_part(&env)?;
-        } else {
-            println!("\ntls: skipped, no `h2kit` binary beside this one");
-        }
-    }
-    if matches!(part, Part::Idle | Part::All) {
-        if env.h2kit.is_some() {
-            ok &= idle_part(&env)?;
-        } else {
-            println!("\nidle: skipped, no `h2kit` binary beside this one");
-        }
-    }
-    if matches!(part, Part::Busy | Part::All) {
-        if env.h2kit.is_some() {
-            ok &= busy_part(&env)?;
-        } else {
-            println!("\nbusy: skipped, no `h2kit` binary beside this one");
-        }
-    }
-    if matches!(part, Part::Priority | Part::All) {
-        if env.h2kit.is_some() {
-            ok &= priority_part(&env)?;
-        } else {
-            println!("\npriority: skipped, no `h2kit` binary beside this one");
         }
     }
     println!(
