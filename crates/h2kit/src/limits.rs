@@ -109,14 +109,21 @@ pub(crate) struct ClosedStream {
 /// Late frames on a stream we reset are ignored (RFC 9113 §5.1) only while we remember it: for
 /// at most `retention` and for at most `capacity` streams; the oldest are forgotten first. Memory
 /// is O(capacity) whatever the peer does.
+///
+/// Every stream that closes is remembered, while a lookup happens only for a frame on a stream
+/// no longer open, so remembering is a push onto two rings and a lookup scans the ids, newest
+/// first (a few dozen instructions for the default 128, and the peer's late frames are
+/// budgeted by `Limits::unknown_stream_frames`). An id closed twice is remembered twice; the
+/// newer close is the one found.
 #[derive(Clone, Debug)]
 pub(crate) struct RecentlyClosed {
     capacity: usize,
     retention: Duration,
-    /// Ids oldest first, with the time each was first remembered (a lower bound of the time
-    /// in `map`, which a second close of the same id moves on).
-    order: VecDeque<(StreamId, Instant)>,
-    map: crate::StreamIdMap<ClosedStream>,
+    /// Ids in the order they closed, oldest first (kept apart from `info` so a lookup scans
+    /// four octets per stream).
+    ids: VecDeque<u32>,
+    /// How each stream of `ids` closed, at the same position.
+    info: VecDeque<ClosedStream>,
 }
 
 impl RecentlyClosed {
@@ -125,80 +132,75 @@ impl RecentlyClosed {
         RecentlyClosed {
             capacity,
             retention,
-            order: VecDeque::new(),
-            map: crate::StreamIdMap::default(),
+            ids: VecDeque::new(),
+            info: VecDeque::new(),
         }
     }
 
     /// Remembers that `id` closed at `now` because of `cause`.
+    #[inline]
+    ///
+    /// Memory is bounded by the count; streams past their retention are forgotten when
+    /// [`get`](Self::get) looks (a close is not worth the clock arithmetic).
     pub(crate) fn insert(&mut self, id: StreamId, cause: CloseCause, now: Instant) {
-        self.expire(now);
         if self.capacity == 0 {
             return;
         }
-        if self
-            .map
-            .insert(id, ClosedStream { at: now, cause })
-            .is_some()
-        {
-            // Already remembered: update in place; its position in the order stays.
-            return;
+        if self.ids.len() >= self.capacity {
+            self.ids.pop_front();
+            self.info.pop_front();
         }
-        while self.order.len() >= self.capacity {
-            if let Some((old, _)) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-        self.order.push_back((id, now));
+        self.ids.push_back(id.get());
+        self.info.push_back(ClosedStream { at: now, cause });
     }
 
-    /// How `id` closed, if it is still remembered at `now`.
+    /// How `id` closed, if it is still remembered at `now` (the newest close if it closed
+    /// more than once).
     pub(crate) fn get(&mut self, id: StreamId, now: Instant) -> Option<ClosedStream> {
         self.expire(now);
-        self.map.get(&id).copied()
+        let raw = id.get();
+        let (older, newer) = self.ids.as_slices();
+        let at = match newer.iter().rposition(|&x| x == raw) {
+            Some(i) => older.len() + i,
+            None => older.iter().rposition(|&x| x == raw)?,
+        };
+        self.info.get(at).copied()
     }
 
     /// Forgets streams older than the retention time.
+    #[inline]
     pub(crate) fn expire(&mut self, now: Instant) {
-        while let Some(&(front, first)) = self.order.front() {
-            // Most checks end here, without a map lookup.
-            if now.saturating_duration_since(first) < self.retention {
+        while let Some(front) = self.info.front() {
+            // Most checks end here.
+            if now.saturating_duration_since(front.at) < self.retention {
                 break;
             }
-            let expired = match self.map.get(&front) {
-                Some(c) => now.saturating_duration_since(c.at) >= self.retention,
-                None => true,
-            };
-            if !expired {
-                break;
-            }
-            self.order.pop_front();
-            self.map.remove(&front);
+            self.ids.pop_front();
+            self.info.pop_front();
         }
     }
 
     /// The time the oldest remembered stream will be forgotten (for `poll_timeout`).
     #[cfg(test)]
     pub(crate) fn next_expiry(&self) -> Option<Instant> {
-        let (front, _) = self.order.front()?;
-        self.map.get(front).map(|c| c.at + self.retention)
+        self.info.front().map(|c| c.at + self.retention)
     }
 
     /// Releases spare capacity (all of it when nothing is remembered).
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.order.shrink_to_fit();
-        self.map.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.info.shrink_to_fit();
     }
 
-    /// The number of streams remembered.
+    /// The number of closes remembered.
     pub(crate) fn len(&self) -> usize {
-        self.order.len()
+        self.ids.len()
     }
 
     /// Whether no stream is remembered.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.ids.is_empty()
     }
 }
 
@@ -300,16 +302,30 @@ mod tests {
     }
 
     #[test]
-    fn reinserting_does_not_duplicate() {
+    fn a_second_close_is_the_one_found() {
         let t0 = Instant::now();
-        let mut m = RecentlyClosed::new(2, Duration::from_secs(5));
+        let mut m = RecentlyClosed::new(3, Duration::from_secs(5));
         m.insert(StreamId::new(1), CloseCause::EndStream, t0);
+        m.insert(StreamId::new(3), CloseCause::EndStream, t0);
         m.insert(StreamId::new(1), CloseCause::ResetSent, t0);
-        assert_eq!(m.len(), 1);
         assert_eq!(
             m.get(StreamId::new(1), t0).map(|c| c.cause),
             Some(CloseCause::ResetSent)
         );
+        assert_eq!(
+            m.get(StreamId::new(3), t0).map(|c| c.cause),
+            Some(CloseCause::EndStream)
+        );
+        // Across the ring's wrap: the newest entries sit at the front of the buffer.
+        for i in 0..7u32 {
+            m.insert(StreamId::new(11 + 2 * i), CloseCause::ResetReceived, t0);
+            assert_eq!(
+                m.get(StreamId::new(11 + 2 * i), t0).map(|c| c.cause),
+                Some(CloseCause::ResetReceived)
+            );
+            assert_eq!(m.len(), 3);
+        }
+        assert!(m.get(StreamId::new(1), t0).is_none());
         let mut zero = RecentlyClosed::new(0, Duration::from_secs(5));
         zero.insert(StreamId::new(1), CloseCause::EndStream, t0);
         assert!(zero.is_empty());
