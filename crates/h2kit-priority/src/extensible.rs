@@ -174,14 +174,18 @@ impl Scheduler for ExtensibleScheduler {
         if id == 0 {
             return Err(PriorityError::PseudoStream);
         }
-        if self.map.contains_key(&id) {
-            return Err(PriorityError::Duplicate(id));
-        }
         if self.map.len() >= self.max_streams {
+            if self.map.contains_key(&id) {
+                return Err(PriorityError::Duplicate(id));
+            }
             return Err(PriorityError::TooMany {
                 limit: self.max_streams,
             });
         }
+        // One lookup for the duplicate check and the insert.
+        let std::collections::hash_map::Entry::Vacant(entry) = self.map.entry(id) else {
+            return Err(PriorityError::Duplicate(id));
+        };
         let node = Node {
             id,
             priority: priority.extensible.unwrap_or_default(),
@@ -198,7 +202,7 @@ impl Scheduler for ExtensibleScheduler {
                 self.nodes.len() - 1
             }
         };
-        self.map.insert(id, s as u32);
+        entry.insert(s as u32);
         self.enqueue(s);
         Ok(())
     }
@@ -223,12 +227,14 @@ impl Scheduler for ExtensibleScheduler {
     }
 
     fn remove(&mut self, id: u32) -> Result<(), PriorityError> {
-        let s = self.slot(id)?;
+        if id == 0 {
+            return Err(PriorityError::PseudoStream);
+        }
+        let s = self.map.remove(&id).ok_or(PriorityError::Missing(id))? as usize;
         if self.nodes[s].active {
             self.dequeue(s);
         }
         self.nodes[s].active = false;
-        self.map.remove(&id);
         self.free.push(s as u32);
         Ok(())
     }

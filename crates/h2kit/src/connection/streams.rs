@@ -507,10 +507,12 @@ impl Streams {
             return;
         }
         if !s.scheduled {
-            let r = if self.scheduler.contains(id.get()) {
-                self.scheduler.update(id.get(), s.priority)
-            } else {
-                self.scheduler.insert(id.get(), s.priority)
+            // Usually new to the scheduler; an RFC 7540 tree may already hold it as a parent.
+            let r = match self.scheduler.insert(id.get(), s.priority) {
+                Err(h2kit_priority::PriorityError::Duplicate(_)) => {
+                    self.scheduler.update(id.get(), s.priority)
+                }
+                r => r,
             };
             if r.is_err() {
                 return;
