@@ -15,7 +15,8 @@ use bytes::Bytes;
 use h2kit::headers::is_token;
 use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
 use h2kit::{
-    Connection, ErrorCode, Event, Field, Initiator, StreamError, StreamId, StreamIdMap, UsageError,
+    Connection, ErrorCode, Event, Field, FieldList, Initiator, StreamError, StreamId, StreamIdMap,
+    UsageError,
 };
 use h2kit_io::{COMMAND_BATCH, PumpConfig, Step, Transport};
 use http::uri::Scheme;
@@ -214,6 +215,8 @@ struct Driver {
     /// Output the socket would not take at once (`Transport::backlog`) when credit was last
     /// granted: it counts against `send_budget` like data the core holds.
     backlog: u64,
+    /// The last request head checked for [`Handler::answer_fields`].
+    head_memo: HeadMemo,
 }
 
 /// How long a connection keeps an unused command channel: long enough that a client making
@@ -266,17 +269,38 @@ fn http_value(value: &[u8]) -> bool {
     exact(words.remainder())
 }
 
+/// Where a request head's method and path are, as [`fields_head`] found them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HeadAt {
+    /// The index of the `:method` field.
+    method: usize,
+    /// The index of the `:path` field.
+    path: usize,
+    /// The length of the path without its query (a character boundary).
+    path_end: usize,
+}
+
+impl HeadAt {
+    /// The method and the path (without its query) in `fields`, the head this was found in
+    /// (or one with the same bytes).
+    fn get(self, fields: &[Field]) -> Option<(&[u8], &str)> {
+        let method = &fields.get(self.method)?.value[..];
+        let path = fields.get(self.path)?.value.get(..self.path_end)?;
+        Some((method, std::str::from_utf8(path).ok()?))
+    }
+}
+
 /// The method and the path (without its query) of a request head that `request_parts`
 /// converts, for [`Handler::answer_fields`]: the checks it makes, without building
 /// anything. `None` sends the request the usual way, which refuses what does not convert.
-fn fields_head(fields: &[Field]) -> Option<(&[u8], &str)> {
+fn fields_head(fields: &[Field]) -> Option<HeadAt> {
     let (mut method, mut path, mut authority, mut scheme) = (None, None, None, false);
-    for f in fields {
+    for (i, f) in fields.iter().enumerate() {
         match &f.name[..] {
-            b":method" => method = Some(&f.value[..]),
+            b":method" => method = Some(i),
             b":scheme" => scheme = matches!(&f.value[..], b"http" | b"https"),
             b":authority" => authority = Some(&f.value),
-            b":path" => path = Some(&f.value),
+            b":path" => path = Some(i),
             name if name.first() == Some(&b':') => return None,
             name => {
                 // As `HeaderName` and `HeaderValue` take them.
@@ -286,16 +310,87 @@ fn fields_head(fields: &[Field]) -> Option<(&[u8], &str)> {
             }
         }
     }
-    let method = method.filter(|m| is_token(m))?;
+    let method = method.filter(|&m| is_token(&fields[m].value))?;
     if !scheme {
         return None;
     }
     let authority = authority?;
     with_heads(|heads| heads.authority.parse(authority)).ok()?;
-    let path = path?;
+    let path_at = path?;
+    let path = &fields[path_at].value;
     http::uri::PathAndQuery::from_maybe_shared(path.clone()).ok()?;
-    let end = path.iter().position(|&b| b == b'?').unwrap_or(path.len());
-    Some((method, std::str::from_utf8(&path[..end]).ok()?))
+    let path_end = path.iter().position(|&b| b == b'?').unwrap_or(path.len());
+    std::str::from_utf8(&path[..path_end]).ok()?;
+    Some(HeadAt {
+        method,
+        path: path_at,
+        path_end,
+    })
+}
+
+/// How long a connection keeps its [`HeadMemo`] unused (its fields hold the bytes of the
+/// last request head, which an idle connection should not).
+const RELEASE_HEAD_MEMO_AFTER: Duration = Duration::from_secs(1);
+
+/// The last request head [`fields_head`] checked, when it came twice in a row with the same
+/// bytes: the core's receive memo hands out clones of the fields it decoded once (clients
+/// such as h2load send the same head every time), so a head whose fields share their bytes
+/// with the memo's is the same head, checked already.
+///
+/// The memo holds clones of the fields, so their bytes cannot be freed and reused while it
+/// compares addresses.
+#[derive(Default)]
+struct HeadMemo {
+    /// A fingerprint of the last head's field addresses and lengths.
+    fingerprint: u64,
+    /// The head seen twice, once it has been (empty otherwise).
+    fields: Vec<Field>,
+    /// What checking it found.
+    at: Option<HeadAt>,
+    /// Whether it served a head since the last [`release_head_memo`](Driver::release_head_memo).
+    used: bool,
+    /// Since when it has gone unused.
+    unused_since: Option<Instant>,
+}
+
+impl HeadMemo {
+    /// Where `fields`' method and path are, if `request_parts` would convert the head.
+    fn check(&mut self, fields: &[Field]) -> Option<HeadAt> {
+        let fingerprint = fields.iter().fold(fields.len() as u64, |h, f| {
+            let h = (h ^ f.name.as_ptr() as u64 ^ ((f.name.len() as u64) << 48))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            (h ^ f.value.as_ptr() as u64 ^ ((f.value.len() as u64) << 48))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        if fingerprint != self.fingerprint {
+            self.fingerprint = fingerprint;
+            self.fields.clear();
+            self.at = None;
+            return fields_head(fields);
+        }
+        if !self.fields.is_empty() && same_bytes(&self.fields, fields) {
+            self.used = true;
+            return self.at;
+        }
+        // The second coming: checked once more, and remembered.
+        let at = fields_head(fields);
+        self.fields.clear();
+        self.fields.extend_from_slice(fields);
+        self.at = at;
+        self.used = true;
+        at
+    }
+}
+
+/// Whether two field lists share every name's and value's bytes.
+fn same_bytes(a: &[Field], b: &[Field]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.name.as_ptr() == y.name.as_ptr()
+                && x.name.len() == y.name.len()
+                && x.value.as_ptr() == y.value.as_ptr()
+                && x.value.len() == y.value.len()
+        })
 }
 
 /// The connection's command channel: the one it has, the one a pusher made, or a new one
@@ -389,6 +484,7 @@ impl Driver {
             park_due: None,
             terminated_at: None,
             backlog: 0,
+            head_memo: HeadMemo::default(),
         }
     }
 
@@ -473,6 +569,7 @@ impl Driver {
                 self.link();
             }
             let release_link = self.release_unused_link(now);
+            let release_memo = self.release_head_memo(now);
             let linger = self.terminated_at.map(|t| t + LINGER);
             let starve_deadline = self.starved_since.map(|t| t + STARVE_GRACE);
             let extra = [
@@ -481,6 +578,7 @@ impl Driver {
                 starve_deadline,
                 self.park_due,
                 release_link,
+                release_memo,
             ]
             .into_iter()
             .flatten()
@@ -567,6 +665,25 @@ impl Driver {
             return None;
         }
         Some(since + RELEASE_LINK_AFTER)
+    }
+
+    /// Drops the head memo once it has gone unused for [`RELEASE_HEAD_MEMO_AFTER`]; returns
+    /// when to look again while it is held.
+    fn release_head_memo(&mut self, now: Instant) -> Option<Instant> {
+        let memo = &mut self.head_memo;
+        if memo.fields.is_empty() {
+            memo.unused_since = None;
+            return None;
+        }
+        if std::mem::take(&mut memo.used) {
+            memo.unused_since = Some(now);
+        }
+        let due = *memo.unused_since.get_or_insert(now) + RELEASE_HEAD_MEMO_AFTER;
+        if now < due {
+            return Some(due);
+        }
+        *memo = HeadMemo::default();
+        None
     }
 
     /// Handles every pending event; true when a request task was spawned.
@@ -974,14 +1091,12 @@ impl Driver {
         }
     }
 
-    /// Sends a response whose body is already in memory (no trailers, within the stream's
-    /// budget) straight to the core and returns `None`; any other response comes back, to
-    /// go out from a task.
     /// Answers a request without a body by [`Handler::answer_fields`] when the handler can:
-    /// no `http` types, no task. True when it did; the request's field list carries the
-    /// response's fields.
+    /// no `http` types, no task. True when it did; the request's field list goes back to
+    /// the core for the next block received.
     fn answer_from_fields(&mut self, id: StreamId, headers: &mut Vec<Field>) -> bool {
-        let Some((method, path)) = fields_head(headers) else {
+        let Some((method, path)) = self.head_memo.check(headers).and_then(|at| at.get(headers))
+        else {
             return false;
         };
         let request = FieldsRequest {
@@ -1012,11 +1127,11 @@ impl Driver {
         } else {
             answer.body
         };
-        headers.clear();
-        headers.extend_from_slice(&answer.fields);
-        let fields = std::mem::take(headers);
+        // The response goes out with the handler's shared fields; the request's list is
+        // kept for the next block received.
+        self.core.recycle_fields(std::mem::take(headers));
         let log = logged_path.map(|path| (method, path, start));
-        self.send_whole(id, fields, body, answer.status, log);
+        self.send_whole(id, answer.fields.into(), body, answer.status, log);
         true
     }
 
@@ -1026,7 +1141,7 @@ impl Driver {
     fn send_whole(
         &mut self,
         id: StreamId,
-        fields: Vec<Field>,
+        fields: FieldList,
         body: Bytes,
         status: http::StatusCode,
         log: Option<(Method, String, Option<Instant>)>,
@@ -1062,6 +1177,9 @@ impl Driver {
         }
     }
 
+    /// Sends a response whose body is already in memory (no trailers, within the stream's
+    /// budget) straight to the core and returns `None`; any other response comes back, to
+    /// go out from a task.
     fn answer_now(
         &mut self,
         id: StreamId,
@@ -1092,7 +1210,7 @@ impl Driver {
             .ctx
             .logs()
             .then(|| (method.clone(), std::mem::take(path), start));
-        self.send_whole(id, fields, data, status, log);
+        self.send_whole(id, fields.into(), data, status, log);
         None
     }
 
@@ -1508,6 +1626,52 @@ mod tests {
                     assert_eq!(super::http_value(&value), takes, "{value:?}");
                 }
             }
+        }
+    }
+
+    /// A request head whose fields are fresh allocations (as a decoder's are).
+    fn head(path: &str, authority: &str) -> Vec<h2kit::Field> {
+        [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", authority),
+            (":path", path),
+            ("accept", "*/*"),
+        ]
+        .into_iter()
+        .map(|(n, v)| h2kit::Field::new(n, Bytes::copy_from_slice(v.as_bytes())))
+        .collect()
+    }
+
+    #[test]
+    fn the_head_memo_answers_only_for_the_same_bytes() {
+        let mut memo = super::HeadMemo::default();
+        let a = head("/a?x=1", "localhost");
+        let path = |fields: &[h2kit::Field], at: Option<super::HeadAt>| {
+            at.and_then(|at| at.get(fields))
+                .map(|(m, p)| (m.to_vec(), p.to_owned()))
+        };
+        let want_a = Some((b"GET".to_vec(), "/a".to_owned()));
+        // Clones share the bytes, as the core's receive memo hands them out: from the second
+        // on, the memo holds them and answers from them.
+        for i in 0..4 {
+            let fields = a.clone();
+            let at = memo.check(&fields);
+            assert_eq!(path(&fields, at), want_a, "{i}");
+            assert_eq!(memo.fields.is_empty(), i == 0, "{i}");
+        }
+        // Equal bytes elsewhere are another head: checked again, with the same result.
+        let equal = head("/a?x=1", "localhost");
+        assert_eq!(path(&equal, memo.check(&equal)), want_a);
+        // Another path, and a head `request_parts` refuses (repeated: refused each time).
+        let b = head("/b", "localhost");
+        assert_eq!(
+            path(&b, memo.check(&b)),
+            Some((b"GET".to_vec(), "/b".to_owned()))
+        );
+        let bad = head("/c", "bad host");
+        for _ in 0..3 {
+            assert_eq!(memo.check(&bad.clone()), None);
         }
     }
 

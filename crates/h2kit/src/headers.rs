@@ -13,6 +13,56 @@ use bytes::BytesMut;
 /// decoded fields reach events without conversion and sensitive fields stay never-indexed).
 pub use h2kit_hpack::HeaderField as Field;
 
+/// A field list to send: a vector of the caller's (given back to the connection's spare
+/// lists once encoded, see [`Connection::recycle_fields`](crate::Connection::recycle_fields)),
+/// or a list shared by many messages, such as the head a static file server made once for a
+/// file and sends with every response for it: sending it clones no field.
+///
+/// `Vec<Field>` and `Arc<[Field]>` convert into it, so
+/// [`Connection::send_response`](crate::Connection::send_response) takes either.
+///
+/// ```
+/// use std::sync::Arc;
+/// use h2kit::{Field, FieldList};
+///
+/// let head: Arc<[Field]> = vec![Field::new(":status", "200")].into();
+/// let list = FieldList::from(head.clone());
+/// assert_eq!(&list[..], &head[..]);
+/// ```
+#[derive(Clone, Debug)]
+pub enum FieldList {
+    /// A list of the caller's own.
+    Owned(Vec<Field>),
+    /// A list shared with other messages.
+    Shared(std::sync::Arc<[Field]>),
+}
+
+impl core::ops::Deref for FieldList {
+    type Target = [Field];
+
+    #[inline]
+    fn deref(&self) -> &[Field] {
+        match self {
+            FieldList::Owned(v) => v,
+            FieldList::Shared(a) => a,
+        }
+    }
+}
+
+impl From<Vec<Field>> for FieldList {
+    #[inline]
+    fn from(fields: Vec<Field>) -> Self {
+        FieldList::Owned(fields)
+    }
+}
+
+impl From<std::sync::Arc<[Field]>> for FieldList {
+    #[inline]
+    fn from(fields: std::sync::Arc<[Field]>) -> Self {
+        FieldList::Shared(fields)
+    }
+}
+
 /// Which kind of field section is being validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessageKind {

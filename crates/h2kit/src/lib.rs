@@ -170,5 +170,5 @@ pub use h2kit_priority::idhash::StreamHash;
 pub use h2kit_priority::{
     ExtensiblePriority, PriorityError, PrioritySignal, Scheduler, TreePriority, Urgency,
 };
-pub use headers::{Field, HeaderError, HeaderValidation, MessageKind};
+pub use headers::{Field, FieldList, HeaderError, HeaderValidation, MessageKind};
 pub use state::StreamState;

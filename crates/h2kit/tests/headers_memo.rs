@@ -3,7 +3,7 @@
 //! in between makes the connection encode it again. The client decodes every head right.
 
 use bytes::{Bytes, BytesMut};
-use h2kit::{Config, Connection, Event, Field};
+use h2kit::{Config, Connection, Event, Field, FieldList};
 
 fn pump(client: &mut Connection, server: &mut Connection, now: std::time::Instant) -> Vec<u8> {
     let mut from_server = Vec::new();
@@ -27,6 +27,15 @@ fn exchange(
     server: &mut Connection,
     fields: &[Field],
 ) -> (Vec<Field>, Vec<u8>) {
+    exchange_list(client, server, || fields.to_vec().into())
+}
+
+/// [`exchange`] with the list `list` makes (owned or shared).
+fn exchange_list(
+    client: &mut Connection,
+    server: &mut Connection,
+    list: impl Fn() -> FieldList,
+) -> (Vec<Field>, Vec<u8>) {
     let now = std::time::Instant::now();
     client
         .send_request(h2kit_test::fields::get("/"), true)
@@ -34,7 +43,7 @@ fn exchange(
     pump(client, server, now);
     while let Some(e) = server.poll_event() {
         if let Event::Request { stream, .. } = e {
-            server.send_response(stream, fields.to_vec(), true).unwrap();
+            server.send_response(stream, list(), true).unwrap();
         }
     }
     let wire = pump(client, server, now);
@@ -96,6 +105,31 @@ fn a_repeated_head_is_reused_and_reencoded_after_any_table_change() {
         heads[2][9..],
         "encoded again after the table changed"
     );
+}
+
+#[test]
+fn a_shared_head_goes_out_as_an_owned_one_and_is_given_back() {
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    let head: std::sync::Arc<[Field]> = vec![
+        Field::new(":status", "200"),
+        Field::new("etag", Bytes::from_static(b"\"1-abc\"")),
+        Field::new("content-length", Bytes::from_static(b"0")),
+    ]
+    .into();
+    let mut blocks = Vec::new();
+    for _ in 0..3 {
+        let (seen, wire) = exchange_list(&mut client, &mut server, || head.clone().into());
+        assert!(same(&seen, &head), "{seen:?}");
+        // Written and dropped: the connection holds no clone of the list itself (the
+        // HEADERS memo keeps clones of its fields, not of the list).
+        assert_eq!(std::sync::Arc::strong_count(&head), 1);
+        blocks.push(wire);
+    }
+    // An owned list with the same bytes makes the same block as the shared one.
+    let (seen, wire) = exchange(&mut client, &mut server, &head);
+    assert!(same(&seen, &head), "{seen:?}");
+    assert_eq!(wire[9..], blocks[2][9..]);
 }
 
 /// The request the server decoded for one GET with `fields`.

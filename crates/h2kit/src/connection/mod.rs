@@ -97,7 +97,7 @@ enum Control {
 enum Ordered {
     Headers {
         stream: StreamId,
-        fields: Vec<Field>,
+        fields: crate::headers::FieldList,
         end_stream: bool,
         priority: Option<PrioritySpec>,
     },

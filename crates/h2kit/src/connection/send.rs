@@ -11,7 +11,7 @@ use super::trace;
 use super::{Connection, Control, Ordered, PREFACE, PendingSettings, PingPurpose, Role, Shutdown};
 use crate::config::LocalSettings;
 use crate::error::{ConnectionError, Initiator, UsageError};
-use crate::headers::{self, Field, HeaderError, MessageKind};
+use crate::headers::{self, Field, FieldList, HeaderError, MessageKind};
 use crate::state::{Input, StreamState, TransitionError};
 
 type Result<T = ()> = core::result::Result<T, UsageError>;
@@ -144,7 +144,7 @@ impl Connection {
             .map_err(TransitionError::into_usage)?;
         self.ordered.push_back(Ordered::Headers {
             stream: id,
-            fields,
+            fields: fields.into(),
             end_stream,
             priority: None,
         });
@@ -181,7 +181,19 @@ impl Connection {
     /// (Server) Sends response headers on a request stream (or a promised one). A 1xx status
     /// is informational and may be repeated; the final status ends the header phase. With
     /// `end_stream` the response has no body.
-    pub fn send_response(&mut self, id: StreamId, fields: Vec<Field>, end_stream: bool) -> Result {
+    ///
+    /// `fields` is a `Vec<Field>` (kept for later lists once written) or an `Arc<[Field]>`
+    /// shared with other responses (see [`FieldList`]).
+    pub fn send_response(
+        &mut self,
+        id: StreamId,
+        fields: impl Into<FieldList>,
+        end_stream: bool,
+    ) -> Result {
+        self.send_response_list(id, fields.into(), end_stream)
+    }
+
+    fn send_response_list(&mut self, id: StreamId, fields: FieldList, end_stream: bool) -> Result {
         if self.role != Role::Server {
             return Err(UsageError::WrongRole);
         }
@@ -893,6 +905,9 @@ impl Connection {
                 priority,
             } => {
                 self.write_field_block(stream, &fields, end_stream, priority, buf);
+                let FieldList::Owned(fields) = fields else {
+                    return;
+                };
                 if self.spare_fields.len() < FEW_SPARE_LISTS
                     || end_stream
                     || self.role == Role::Client
