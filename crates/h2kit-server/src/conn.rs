@@ -39,8 +39,10 @@ use crate::response::{
 /// least credit granted at a time.
 const MIN_BUDGET: usize = 16 * 1024;
 /// Bytes written in a row after which the driver gives the runtime a turn
-/// (`yield_now`: the runtime polls its I/O driver before it resumes the task) and then
-/// reads what has arrived before it gathers more output. A connection whose output is all
+/// (`yield_now`: the runtime polls its I/O driver before it resumes the task, unless
+/// something else, such as a response task's command, wakes the task first; the
+/// runtime's `event_interval` bounds that case, see [`crate::RUNTIME_EVENT_INTERVAL`])
+/// and then reads what has arrived before it gathers more output. A connection whose output is all
 /// in the core (responses answered at once) and whose writes never wait would otherwise
 /// write until its task's cooperative budget runs out, and a tokio socket reports input
 /// only from the readiness the runtime last saw: a request arriving meanwhile waits
@@ -622,10 +624,10 @@ impl Driver {
                     self.written_since_yield += n;
                     if self.written_since_yield >= YIELD_AFTER_WRITING {
                         self.written_since_yield = 0;
-                        // The runtime's I/O driver runs first, so the readiness the read
-                        // below goes by is fresh; what arrived is read before more output
-                        // is gathered, so a request that came meanwhile is scheduled
-                        // ahead of it.
+                        // The runtime's I/O driver usually runs first, so the readiness the
+                        // read below goes by is fresh; what arrived is read before more
+                        // output is gathered, so a request that came meanwhile is
+                        // scheduled ahead of it.
                         tokio::task::yield_now().await;
                         if let Some(Step::Read(_)) = io.read_now(&mut self.core, &mut quiet).await {
                             self.on_read().await;
