@@ -516,6 +516,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
     /// the connection), or a deadline (the connection's timers, or `extra`, the caller's
     /// own). Never returns while nothing can happen; a driver waits on it beside its
     /// commands.
+    ///
+    /// While writes never wait, input is looked at only when the output runs dry; a driver
+    /// that wants to see a request that arrives meanwhile calls
+    /// [`read_now`](Self::read_now) between writes (a tokio socket's readiness is only as
+    /// fresh as the runtime's last look at its I/O driver, see `h2kit-server`'s
+    /// `RUNTIME_EVENT_INTERVAL`).
     pub fn step<'a, O: Observer + ?Sized>(
         &'a mut self,
         conn: &'a mut Connection,
@@ -536,43 +542,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         if let Poll::Ready(step) = self.poll_output(cx, conn) {
             return Poll::Ready(step);
         }
-        if !self.read_closed {
-            let polled = if self.config.read_in_place && self.streaming {
-                self.poll_read_in_place(cx, conn, observer)
-            } else {
-                let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-                let mut rb = ReadBuf::uninit(&mut buf);
-                let polled = Pin::new(&mut self.io).poll_read(cx, &mut rb);
-                if let Poll::Ready(Ok(())) = polled {
-                    let data = rb.filled();
-                    if !data.is_empty() {
-                        observer.received(data);
-                        // A connection error is reported as Event::Terminated.
-                        let _ = conn.recv(Instant::now(), data);
-                    }
-                    Poll::Ready(Ok(data.len()))
-                } else {
-                    polled.map_ok(|()| 0)
-                }
-            };
-            self.streaming = matches!(polled, Poll::Ready(Ok(n)) if n >= READ_CHUNK / 2);
-            match polled {
-                Poll::Ready(Ok(0)) => {
-                    self.read_closed = true;
-                    conn.recv_eof();
-                    return Poll::Ready(Step::Closed);
-                }
-                Poll::Ready(Ok(n)) => return Poll::Ready(Step::Read(n)),
-                Poll::Ready(Err(e)) => {
-                    self.read_closed = true;
-                    if self.error.is_none() {
-                        self.error = Some(e);
-                    }
-                    conn.recv_eof();
-                    return Poll::Ready(Step::Closed);
-                }
-                Poll::Pending => {}
-            }
+        if let Poll::Ready(step) = self.poll_input(cx, conn, observer) {
+            return Poll::Ready(step);
         }
         let deadline = match (conn.poll_timeout(), extra) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -605,6 +576,55 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             self.release();
         }
         Poll::Pending
+    }
+
+    /// Reads once if input is there (given to the connection): `Pending` when nothing has
+    /// arrived (the task is woken when something does) or the input has ended.
+    fn poll_input<O: Observer + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+        observer: &mut O,
+    ) -> Poll<Step> {
+        if self.read_closed {
+            return Poll::Pending;
+        }
+        let polled = if self.config.read_in_place && self.streaming {
+            self.poll_read_in_place(cx, conn, observer)
+        } else {
+            let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut rb = ReadBuf::uninit(&mut buf);
+            let polled = Pin::new(&mut self.io).poll_read(cx, &mut rb);
+            if let Poll::Ready(Ok(())) = polled {
+                let data = rb.filled();
+                if !data.is_empty() {
+                    observer.received(data);
+                    // A connection error is reported as Event::Terminated.
+                    let _ = conn.recv(Instant::now(), data);
+                }
+                Poll::Ready(Ok(data.len()))
+            } else {
+                polled.map_ok(|()| 0)
+            }
+        };
+        self.streaming = matches!(polled, Poll::Ready(Ok(n)) if n >= READ_CHUNK / 2);
+        match polled {
+            Poll::Ready(Ok(0)) => {
+                self.read_closed = true;
+                conn.recv_eof();
+                Poll::Ready(Step::Closed)
+            }
+            Poll::Ready(Ok(n)) => Poll::Ready(Step::Read(n)),
+            Poll::Ready(Err(e)) => {
+                self.read_closed = true;
+                if self.error.is_none() {
+                    self.error = Some(e);
+                }
+                conn.recv_eof();
+                Poll::Ready(Step::Closed)
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// One read straight into the connection's input buffer, which then processes it (see
@@ -732,6 +752,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
             self.need_flush = false;
         }
         r
+    }
+
+    /// Reads what has arrived, without waiting and without writing: `Some(Step::Read)` or
+    /// `Some(Step::Closed)` when it read, `None` when nothing is there. For a driver that
+    /// wants to see new input before it gathers more output (see [`Transport::step`]).
+    pub async fn read_now<O: Observer + ?Sized>(
+        &mut self,
+        conn: &mut Connection,
+        observer: &mut O,
+    ) -> Option<Step> {
+        poll_fn(|cx| match self.poll_input(cx, conn, observer) {
+            Poll::Ready(step) => Poll::Ready(Some(step)),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await
     }
 
     /// Writes the gathered output once (waiting until the transport takes some), without

@@ -38,6 +38,18 @@ use crate::response::{
 /// The least response data a stream may have in flight, whatever its window says, and the
 /// least credit granted at a time.
 const MIN_BUDGET: usize = 16 * 1024;
+/// Bytes written in a row after which the driver gives the runtime a turn
+/// (`yield_now`: the runtime polls its I/O driver before it resumes the task, unless
+/// something else, such as a response task's command, wakes the task first; the
+/// runtime's `event_interval` bounds that case, see [`crate::RUNTIME_EVENT_INTERVAL`])
+/// and then reads what has arrived before it gathers more output. A connection whose output is all
+/// in the core (responses answered at once) and whose writes never wait would otherwise
+/// write until its task's cooperative budget runs out, and a tokio socket reports input
+/// only from the readiness the runtime last saw: a request arriving meanwhile waits
+/// behind all of it. With this, the driver's test sees 64 KB of DATA go out between a
+/// PING's arrival and its answer while 24 MiB of such responses are written (the PING
+/// was not answered before all of them were, without it).
+const YIELD_AFTER_WRITING: usize = 64 * 1024;
 /// How long a terminated connection may take to write its last frames.
 const LINGER: Duration = Duration::from_secs(5);
 /// How long response tasks may wait for credit while nothing waits for the socket (the
@@ -217,6 +229,8 @@ struct Driver {
     backlog: u64,
     /// The last request head checked for [`Handler::answer_fields`].
     head_memo: HeadMemo,
+    /// Bytes written since the driver last yielded (see [`YIELD_AFTER_WRITING`]).
+    written_since_yield: usize,
 }
 
 /// How long a connection keeps an unused command channel: long enough that a client making
@@ -485,6 +499,7 @@ impl Driver {
             terminated_at: None,
             backlog: 0,
             head_memo: HeadMemo::default(),
+            written_since_yield: 0,
         }
     }
 
@@ -603,15 +618,22 @@ impl Driver {
                 }
             };
             match wake {
-                Wake::Io(Step::Read(_)) => {
-                    if self.drain_events() {
-                        // Let the handlers just spawned answer, so their responses go out
-                        // in the same write.
+                Wake::Io(Step::Read(_)) => self.on_read().await,
+                Wake::Io(Step::Wrote(n)) => {
+                    self.write_blocked_since = None;
+                    self.written_since_yield += n;
+                    if self.written_since_yield >= YIELD_AFTER_WRITING {
+                        self.written_since_yield = 0;
+                        // The runtime's I/O driver usually runs first, so the readiness the
+                        // read below goes by is fresh; what arrived is read before more
+                        // output is gathered, so a request that came meanwhile is
+                        // scheduled ahead of it.
                         tokio::task::yield_now().await;
+                        if let Some(Step::Read(_)) = io.read_now(&mut self.core, &mut quiet).await {
+                            self.on_read().await;
+                        }
                     }
-                    self.drain_commands();
                 }
-                Wake::Io(Step::Wrote(_)) => self.write_blocked_since = None,
                 Wake::Io(_) => {}
                 Wake::Cmd(Some(c)) => {
                     self.on_cmd(c);
@@ -623,6 +645,17 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Handles what a read gave the core: its events, then the commands of the handlers
+    /// they started.
+    async fn on_read(&mut self) {
+        if self.drain_events() {
+            // Let the handlers just spawned answer, so their responses go out in the same
+            // write.
+            tokio::task::yield_now().await;
+        }
+        self.drain_commands();
     }
 
     fn drain_commands(&mut self) {
@@ -1879,5 +1912,198 @@ mod tests {
         sources.lock().unwrap().clear();
         let _ = task.await;
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// The driver looks at its input between writes while a large response goes out, over a
+/// real socket whose readiness only the runtime's I/O driver refreshes.
+#[cfg(test)]
+mod read_between_writes {
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+    use std::time::{Duration, Instant};
+
+    use bytes::{Bytes, BytesMut};
+    use h2kit::{Config, Connection, Event, Field};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::{ConnParams, run};
+    use crate::Body;
+
+    /// A writer that takes everything at once, as a socket does while its peer keeps up:
+    /// the connection's writes never wait, so nothing but the driver itself makes it read.
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl tokio::io::AsyncWrite for Sink {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A connection whose every response is `len` octets, from memory.
+    fn params(len: usize) -> ConnParams {
+        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let body = Bytes::from(vec![7u8; len]);
+        ConnParams {
+            handler: Arc::new(move |_r: http::Request<Body>| {
+                let body = body.clone();
+                async move { http::Response::new(Body::full(body)) }
+            }),
+            logger: None,
+            remote_addr: None,
+            tls: false,
+            shutdown,
+            max_send_buffer: 1 << 20,
+            send_budget: crate::server::DEFAULT_CONNECTION_SEND_BUDGET,
+            write_stall_timeout: None,
+            handshake_timeout: crate::server::DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    fn on_a_suggested_runtime(test: impl Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .event_interval(crate::RUNTIME_EVENT_INTERVAL)
+            .build()
+            .unwrap()
+            .block_on(test);
+    }
+
+    /// A PING sent while a 32 MiB response is being written is answered within a few
+    /// writes, on a runtime set up as [`crate::RUNTIME_EVENT_INTERVAL`] suggests: the
+    /// response's task and the connection keep each other busy, and the runtime polls its
+    /// I/O driver between them often enough.
+    #[test]
+    fn a_ping_sent_during_a_streamed_response_is_answered_within_a_few_writes() {
+        on_a_suggested_runtime(ping_during_responses(1, 32 << 20));
+    }
+
+    /// The same while 24 responses of 1 MiB answered at once go out: the connection has all
+    /// their data and no task to wait for, so only its own turns (see
+    /// [`super::YIELD_AFTER_WRITING`]) let the runtime look at the socket.
+    #[test]
+    fn a_ping_sent_during_responses_answered_at_once_is_answered_within_a_few_writes() {
+        on_a_suggested_runtime(ping_during_responses(24, 1 << 20));
+    }
+
+    /// Sends `requests` GETs, each answered with `len` octets, and a PING once 2 MiB of
+    /// DATA has arrived; asserts how much DATA went out between the PING's arrival in the
+    /// server's socket and its acknowledgement.
+    async fn ping_during_responses(requests: usize, len: usize) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client_sock, accepted) = tokio::join!(
+            TcpStream::connect(listener.local_addr().unwrap()),
+            listener.accept()
+        );
+        let mut client_sock = client_sock.unwrap();
+        let server_sock = accepted.unwrap().0;
+        // The server's socket seen from the test, to wait until what the client sends has
+        // reached it (a loaded machine's kernel may deliver loopback data late).
+        let probe = std::net::TcpStream::from(
+            std::os::fd::AsFd::as_fd(&server_sock)
+                .try_clone_to_owned()
+                .unwrap(),
+        );
+        let (server_read, _server_write) = server_sock.into_split();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let io = tokio::io::join(server_read, Sink(out.clone()));
+        let server = tokio::spawn(run(
+            io,
+            Connection::server(Config::default()),
+            Bytes::new(),
+            params(len),
+        ));
+
+        let mut config = Config::default();
+        config.settings.initial_window_size = h2kit::flow::MAX_WINDOW;
+        config.connection_window_size = h2kit::flow::MAX_WINDOW;
+        let mut client = Connection::client(config);
+        for _ in 0..requests {
+            let fields = [
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":authority", "localhost"),
+                (":path", "/bulk"),
+            ]
+            .into_iter()
+            .map(|(n, v)| Field::new(n, v))
+            .collect();
+            client.send_request(fields, true).unwrap();
+        }
+        let mut wire = BytesMut::new();
+        while client.poll_transmit(Instant::now(), &mut wire, None) > 0 {}
+        client_sock.write_all(&wire).await.unwrap();
+
+        // Decodes what the server wrote since the last call: DATA octets, and whether our
+        // PING's acknowledgement came.
+        let mut fed = 0;
+        let mut feed = |client: &mut Connection| {
+            let new = out.lock().unwrap()[fed..].to_vec();
+            fed += new.len();
+            client.recv(Instant::now(), &new).unwrap();
+            let (mut data, mut acked) = (0, false);
+            while let Some(event) = client.poll_event() {
+                match event {
+                    Event::Data { data: d, .. } if !acked => data += d.len(),
+                    Event::PingAcknowledged { payload, .. } => acked |= payload == [9; 8],
+                    _ => {}
+                }
+            }
+            (data, acked)
+        };
+        let mut received = 0;
+        while received < 2 << 20 {
+            tokio::task::yield_now().await;
+            received += feed(&mut client).0;
+        }
+        client.ping([9; 8]).unwrap();
+        wire.clear();
+        while client.poll_transmit(Instant::now(), &mut wire, None) > 0 {}
+        client_sock.write_all(&wire).await.unwrap();
+        // Holding the runtime's only thread, so the server writes nothing meanwhile.
+        let waiting = Instant::now();
+        while probe.peek(&mut [0; 1]).is_err() {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(60),
+                "the PING never arrived"
+            );
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        let mut ahead = 0;
+        loop {
+            tokio::task::yield_now().await;
+            let (data, acked) = feed(&mut client);
+            ahead += data;
+            if acked {
+                break;
+            }
+            assert!(
+                received + ahead < requests * len,
+                "the PING was never answered"
+            );
+        }
+        let bound = 256 * 1024;
+        assert!(
+            ahead <= bound,
+            "{ahead} bytes of DATA went out first (at most {bound})"
+        );
+        server.abort();
     }
 }

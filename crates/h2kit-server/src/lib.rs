@@ -110,5 +110,5 @@ pub use handler::{BoxFuture, FieldsAnswer, FieldsRequest, Handler, Pusher, Strea
 pub use log::{AccessLog, AccessLogWriter, AccessLogger};
 pub use server::{
     Builder, Certificate, DEFAULT_CONNECTION_SEND_BUDGET, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_NOTSENT_LOWAT, Error, Server,
+    DEFAULT_NOTSENT_LOWAT, Error, RUNTIME_EVENT_INTERVAL, Server,
 };

@@ -129,6 +129,30 @@ pub struct Builder {
 /// response sent with a higher priority waits behind at most that much of another's.
 pub const DEFAULT_NOTSENT_LOWAT: u32 = 128 * 1024;
 
+/// The `event_interval` suggested for a tokio runtime that serves large responses beside
+/// urgent ones, and the one `h2kit serve` uses: the scheduler polls its I/O driver (learns
+/// which sockets have input) after at most this many task polls, where tokio's default is
+/// 61.
+///
+/// A connection sending a file hands data back and forth with the task reading it, and
+/// while the two keep each other busy the runtime looks at its sockets only every so many
+/// polls; until it does, a request that arrived meanwhile is not seen and the file keeps
+/// going out ahead of it. Measured over loopback with a 32 MiB response (the driver's
+/// tests): 1.5 MB went out after a PING reached the server's socket and before it was
+/// answered with tokio's default, 33–164 KB with 4, 33–98 KB with 2. Each poll of the
+/// driver is an `epoll_wait` that returns at once, made only while tasks keep the runtime
+/// busy.
+///
+/// ```
+/// let runtime = tokio::runtime::Builder::new_current_thread()
+///     .enable_all()
+///     .event_interval(h2kit_server::RUNTIME_EVENT_INTERVAL)
+///     .build()?;
+/// # drop(runtime);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub const RUNTIME_EVENT_INTERVAL: u32 = 4;
+
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")

@@ -92,6 +92,8 @@ fn fail<T>(message: impl Into<String>) -> Result<T, Failed> {
 pub(crate) fn run(args: DemoArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // The embedded server sends bulk data beside an urgent response (the priority step).
+        .event_interval(h2kit_server::RUNTIME_EVENT_INTERVAL)
         .enable_all()
         .build()
     {

@@ -93,6 +93,8 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         b.worker_threads(threads);
         b
     };
+    // Large responses beside urgent ones: see the constant.
+    builder.event_interval(h2kit_server::RUNTIME_EVENT_INTERVAL);
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
