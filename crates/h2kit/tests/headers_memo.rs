@@ -227,3 +227,51 @@ fn the_same_octets_after_a_table_change_decode_to_the_new_entry() {
     ];
     assert_eq!(seen, expected);
 }
+
+/// nghttpd answers every GET of one file with the same block: its fields by index, but
+/// `content-length` as a plain literal (neither indexed nor Huffman-coded), which decodes
+/// to a slice of the input. The receive memo keeps a copy of it: the repeated head is
+/// decoded right every time, from the third on out of the memo, and what the client is
+/// handed then holds no input buffer.
+#[test]
+fn a_repeated_head_with_a_plain_literal_is_reused_apart_from_the_input() {
+    use h2kit_test::{Harness, frames};
+    let mut t = Harness::client(Config::default());
+    t.send(frames::settings()).unwrap();
+    for _ in 0..4 {
+        t.conn
+            .send_request(h2kit_test::fields::get("/"), true)
+            .unwrap();
+    }
+    t.frames();
+    // `:status 200` (static 8), then `content-length: 0` without indexing (static 28).
+    let block: &[u8] = b"\x88\x0f\x0d\x010";
+    // All four in one read: each plain literal lies at its own offset of one input.
+    for stream in [1, 3, 5, 7] {
+        t.peer
+            .send(frames::headers(stream).block(block.to_vec()).end_stream());
+    }
+    t.deliver().unwrap();
+    let heads: Vec<Vec<Field>> = t
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Response { headers, .. } => Some(headers),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        Field::new(":status", "200"),
+        Field::new("content-length", "0"),
+    ];
+    assert_eq!(heads.len(), 4);
+    for head in &heads {
+        assert!(same(head, &expected), "{head:?}");
+    }
+    let length_at = |i: usize| heads[i][1].value.as_ptr();
+    // The first two are decoded (slices of the input at different offsets); the third and
+    // fourth are the memo's copy.
+    assert_ne!(length_at(0), length_at(1));
+    assert_eq!(length_at(2), length_at(3), "the memo's own copy");
+    assert_ne!(length_at(1), length_at(2));
+}
