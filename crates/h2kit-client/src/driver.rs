@@ -776,6 +776,10 @@ impl Driver {
                 return;
             }
         };
+        if self.conn.is_repeated_block(headers) {
+            // A server answering one resource again and again: the next such head is a copy.
+            self.heads.keep_response(headers, &parts);
+        }
         slot.head_sent = true;
         slot.half_close = slot.extended && parts.status.is_success();
         parts.version = http::Version::HTTP_2;

@@ -274,4 +274,7 @@ fn a_repeated_head_with_a_plain_literal_is_reused_apart_from_the_input() {
     assert_ne!(length_at(0), length_at(1));
     assert_eq!(length_at(2), length_at(3), "the memo's own copy");
     assert_ne!(length_at(1), length_at(2));
+    // Only the memo's are said to be: a driver may keep those without pinning any input.
+    let repeated: Vec<bool> = heads.iter().map(|h| t.conn.is_repeated_block(h)).collect();
+    assert_eq!(repeated, [false, false, true, true]);
 }

@@ -81,15 +81,6 @@ fn fingerprint(fields: &[Field]) -> u64 {
     })
 }
 
-/// Whether two field lists share every name's and value's bytes (and representation).
-pub(super) fn same_fields(a: &[Field], b: &[Field]) -> bool {
-    let shares = |x: &Bytes, y: &Bytes| x.as_ptr() == y.as_ptr() && x.len() == y.len();
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.repr == y.repr && shares(&x.name, &y.name) && shares(&x.value, &y.value)
-        })
-}
-
 impl Connection {
     fn check_open(&self) -> Result {
         if self.error.is_some() {
@@ -203,7 +194,7 @@ impl Connection {
             return Err(UsageError::HeadersInWrongState);
         }
         let info = match self.headers_memo.as_deref_mut() {
-            Some(m) if same_fields(&m.fields, &fields) => match m.response_info {
+            Some(m) if headers::same_bytes(&m.fields, &fields) => match m.response_info {
                 Some(info) => info,
                 None => {
                     let info = headers::validate_fields(
@@ -961,7 +952,7 @@ impl Connection {
             buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
             let version = self.hpack_enc.table_version();
             match self.headers_memo.as_deref() {
-                Some(m) if m.version == version && same_fields(&m.fields, fields) => {
+                Some(m) if m.version == version && headers::same_bytes(&m.fields, fields) => {
                     buf.extend_from_slice(&m.block);
                 }
                 _ => {
