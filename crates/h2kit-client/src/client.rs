@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2kit::flow::WindowStrategy;
-use h2kit::http::{Origin, Protocol, request_fields};
+use h2kit::http::{Origin, Protocol};
 use h2kit::{Config, Connection, ExtensiblePriority, StreamId};
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
@@ -25,6 +25,7 @@ use crate::body::{Body, BodyTimeouts, RecvBody};
 use crate::decode::ACCEPT_ENCODING;
 use crate::driver::Driver;
 use crate::error::Error;
+use crate::memo::RequestMemo;
 use crate::msg::{
     Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, Shared, item_channel, lock_advertised,
 };
@@ -57,6 +58,9 @@ struct Inner {
     timeout: Option<Duration>,
     /// The longest wait for the next piece of a response body.
     read_timeout: Option<Duration>,
+    /// The last request head and the last path of `get`, for the next request that repeats
+    /// them.
+    memo: RequestMemo,
 }
 
 impl fmt::Debug for Client {
@@ -115,7 +119,7 @@ impl Client {
         let state = match self.prepare(&mut parts, &body, decompress) {
             Ok(()) => {
                 let head = Request::from_parts(parts, ());
-                let fields = request_fields(&head, &self.inner.origin);
+                let fields = self.inner.memo.fields(&head, &self.inner.origin);
                 let (tx, rx) = item_channel();
                 // When the connection task is gone the request is dropped with its sender,
                 // and the future sees the connection closed.
@@ -125,7 +129,7 @@ impl Client {
                     .tx
                     .send(Cmd::Request(Box::new(PendingRequest {
                         head,
-                        fields,
+                        fields: Some(fields),
                         body: body.into(),
                         tx,
                         pushes: push_tx,
@@ -229,18 +233,7 @@ impl Client {
         body: &Body,
         decompress: bool,
     ) -> Result<(), Error> {
-        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
-            let mut p = std::mem::take(&mut parts.uri).into_parts();
-            p.scheme = Some(
-                p.scheme
-                    .unwrap_or_else(|| self.inner.origin.scheme().clone()),
-            );
-            p.authority = Some(p.authority.unwrap_or_else(|| self.inner.authority.clone()));
-            if p.path_and_query.is_none() {
-                p.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-            }
-            parts.uri = Uri::from_parts(p).map_err(|e| Error::InvalidUrl(e.to_string()))?;
-        }
+        parts.uri = self.complete(std::mem::take(&mut parts.uri))?;
         if let Some(p) = parts.extensions.get::<ExtensiblePriority>() {
             if !parts.headers.contains_key("priority") {
                 let v = HeaderValue::from_str(&p.to_field_value())
@@ -264,11 +257,32 @@ impl Client {
         Ok(())
     }
 
+    /// `uri` with the connection's scheme and authority where it has none, and the path `/`.
+    fn complete(&self, uri: Uri) -> Result<Uri, Error> {
+        if uri.scheme().is_some() && uri.authority().is_some() {
+            return Ok(uri);
+        }
+        let mut p = uri.into_parts();
+        p.scheme = Some(
+            p.scheme
+                .unwrap_or_else(|| self.inner.origin.scheme().clone()),
+        );
+        p.authority = Some(p.authority.unwrap_or_else(|| self.inner.authority.clone()));
+        if p.path_and_query.is_none() {
+            p.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        }
+        Uri::from_parts(p).map_err(|e| Error::InvalidUrl(e.to_string()))
+    }
+
     /// A GET of `path` (or of a full URL on this connection's origin).
     pub async fn get(&self, path: &str) -> Result<Response<Body>, Error> {
-        let uri: Uri = path
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
+        // The same path again (polling, a load test) is parsed once.
+        let uri = self.inner.memo.uri(path, |path| {
+            let uri: Uri = path
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
+            self.complete(uri)
+        })?;
         let mut request = Request::new(Body::empty());
         *request.uri_mut() = uri;
         self.send(request).await
@@ -1159,6 +1173,7 @@ fn start_http1(
             request_timeout: opts.request_timeout,
             timeout: opts.timeout,
             read_timeout: opts.read_timeout,
+            memo: RequestMemo::default(),
         }),
     }
 }
@@ -1222,6 +1237,7 @@ where
             request_timeout: opts.request_timeout,
             timeout: opts.timeout,
             read_timeout: opts.read_timeout,
+            memo: RequestMemo::default(),
         }),
     }
 }
@@ -1229,6 +1245,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use h2kit::http::request_fields;
 
     /// The `accept-encoding` the client adds is one of the values the conversion sends as
     /// static bytes, and the connection's `:authority` value is shared: neither is copied

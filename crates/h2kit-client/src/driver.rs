@@ -426,10 +426,9 @@ impl Driver {
             return Err(req);
         }
         let end = req.body.is_empty() && !req.tunnel;
-        let fields = if req.fields.is_empty() {
-            request_fields(&req.head, &Origin::default())
-        } else {
-            std::mem::take(&mut req.fields)
+        let fields = match req.fields.take() {
+            Some(fields) => fields,
+            None => request_fields(&req.head, &Origin::default()).into(),
         };
         let id = match self.conn.send_request(fields, end) {
             Ok(id) => id,

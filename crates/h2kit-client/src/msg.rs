@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use h2kit::{Field, StreamId};
+use h2kit::{FieldList, StreamId};
 use http::{HeaderMap, Request};
 use tokio::sync::{mpsc, oneshot};
 
@@ -84,9 +84,10 @@ pub(crate) enum Cmd {
 
 pub(crate) struct PendingRequest {
     pub(crate) head: http::Request<()>,
-    /// `head` as HEADERS fields; empty after a start that hit the concurrency limit (they
-    /// are rebuilt from `head` on the next try).
-    pub(crate) fields: Vec<Field>,
+    /// `head` as HEADERS fields (shared with other requests when the client's memo kept
+    /// them); `None` after a start that hit the concurrency limit (they are rebuilt from
+    /// `head` on the next try).
+    pub(crate) fields: Option<FieldList>,
     pub(crate) body: Upload,
     /// Where the response goes; its receiver's drop abandons the request.
     pub(crate) tx: ItemSender,

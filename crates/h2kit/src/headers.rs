@@ -19,7 +19,8 @@ pub use h2kit_hpack::HeaderField as Field;
 /// file and sends with every response for it: sending it clones no field.
 ///
 /// `Vec<Field>` and `Arc<[Field]>` convert into it, so
-/// [`Connection::send_response`](crate::Connection::send_response) takes either.
+/// [`Connection::send_response`](crate::Connection::send_response) and
+/// [`Connection::send_request`](crate::Connection::send_request) take either.
 ///
 /// ```
 /// use std::sync::Arc;

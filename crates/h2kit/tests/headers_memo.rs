@@ -278,3 +278,41 @@ fn a_repeated_head_with_a_plain_literal_is_reused_apart_from_the_input() {
     let repeated: Vec<bool> = heads.iter().map(|h| t.conn.is_repeated_block(h)).collect();
     assert_eq!(repeated, [false, false, true, true]);
 }
+
+/// A client sending one request head again and again from a shared list (as
+/// `h2kit_client` does for a repeated request): every request goes out right, the list is
+/// given back once written, and a list that fails validation keeps failing.
+#[test]
+fn a_shared_request_head_goes_out_right_and_is_given_back() {
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    let get: std::sync::Arc<[Field]> = h2kit_test::fields::get("/shared").into();
+    let now = std::time::Instant::now();
+    for _ in 0..4 {
+        client.send_request(get.clone(), true).unwrap();
+        pump(&mut client, &mut server, now);
+        assert_eq!(std::sync::Arc::strong_count(&get), 1);
+        let mut seen = None;
+        while let Some(e) = server.poll_event() {
+            if let Event::Request {
+                stream, headers, ..
+            } = e
+            {
+                server
+                    .send_response(stream, vec![Field::new(":status", "204")], true)
+                    .unwrap();
+                seen = Some(headers);
+            }
+        }
+        let seen = seen.expect("a request");
+        assert!(same(&seen, &get), "{seen:?}");
+        pump(&mut client, &mut server, now);
+        while client.poll_event().is_some() {}
+    }
+    let mut bad = h2kit_test::fields::get("/shared");
+    bad.push(Field::new("Upper-Case", "x"));
+    let bad: std::sync::Arc<[Field]> = bad.into();
+    for _ in 0..3 {
+        assert!(client.send_request(bad.clone(), true).is_err());
+    }
+}
