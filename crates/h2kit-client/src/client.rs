@@ -137,7 +137,7 @@ impl Client {
                         extended,
                         tunnel,
                     })));
-                Waiting::Head(rx)
+                Waiting::Head(rx, self.inner.link.clone())
             }
             Err(e) => Waiting::Failed(e),
         };
@@ -148,7 +148,6 @@ impl Client {
         };
         ResponseFuture {
             state,
-            client: self.inner.clone(),
             pushes: push_rx,
             timeout: head_limit.map(|d| Box::pin(tokio::time::sleep(d))),
             // A tunnel lives as long as its user wants: no limits on its data.
@@ -350,8 +349,6 @@ impl Client {
 /// Dropping it before that cancels the stream (RST_STREAM CANCEL).
 pub struct ResponseFuture {
     state: Waiting,
-    /// The connection's handle, for the body's commands and for cancelling.
-    client: Arc<Inner>,
     pushes: Option<mpsc::UnboundedReceiver<Promise>>,
     timeout: Option<Pin<Box<tokio::time::Sleep>>>,
     body_timeouts: BodyTimeouts,
@@ -359,8 +356,9 @@ pub struct ResponseFuture {
 
 /// Where a [`ResponseFuture`] stands.
 enum Waiting {
-    /// For the head, on the request's exchange.
-    Head(ItemReceiver),
+    /// For the head, on the request's exchange; the connection's commands, for cancelling
+    /// and then for the body.
+    Head(ItemReceiver, Arc<Link>),
     /// The request could not be sent.
     Failed(Error),
     /// The result was handed out.
@@ -403,19 +401,16 @@ impl Future for ResponseFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let head = match &mut this.state {
-            Waiting::Head(rx) => rx.poll_head(cx),
+            Waiting::Head(rx, _) => rx.poll_head(cx),
             Waiting::Failed(_) => Poll::Ready(Err(Error::ConnectionClosed)),
             Waiting::Done => return Poll::Ready(Err(Error::ConnectionClosed)),
         };
         if let Poll::Ready(head) = head {
             let result = match (std::mem::replace(&mut this.state, Waiting::Done), head) {
                 (Waiting::Failed(e), _) => Err(e),
-                (Waiting::Head(rx), Ok(head)) => Ok(response(
-                    head,
-                    rx,
-                    this.client.link.clone(),
-                    this.body_timeouts,
-                )),
+                (Waiting::Head(rx, link), Ok(head)) => {
+                    Ok(response(head, rx, link, this.body_timeouts))
+                }
                 (_, Err(e)) => Err(e),
                 (Waiting::Done, Ok(_)) => Err(Error::ConnectionClosed),
             };
@@ -423,8 +418,10 @@ impl Future for ResponseFuture {
         }
         if let Some(t) = &mut this.timeout {
             if t.as_mut().poll(cx).is_ready() {
-                if let Waiting::Head(mut rx) = std::mem::replace(&mut this.state, Waiting::Done) {
-                    rx.abandon(&this.client.link.tx, false);
+                if let Waiting::Head(mut rx, link) =
+                    std::mem::replace(&mut this.state, Waiting::Done)
+                {
+                    rx.abandon(&link.tx, false);
                 }
                 return Poll::Ready(Err(Error::Timeout));
             }
@@ -435,8 +432,8 @@ impl Future for ResponseFuture {
 
 impl Drop for ResponseFuture {
     fn drop(&mut self) {
-        if let Waiting::Head(rx) = &mut self.state {
-            rx.abandon(&self.client.link.tx, false);
+        if let Waiting::Head(rx, link) = &mut self.state {
+            rx.abandon(&link.tx, false);
         }
     }
 }

@@ -83,7 +83,7 @@ impl Slot {
     fn fail(&mut self, error: &Error) {
         if let Some(tx) = self.tx.take() {
             if self.head_sent {
-                let _ = tx.send(Item::Error(error.clone()));
+                let _ = tx.send_last(Item::Error(error.clone()));
             } else {
                 tx.send_head(Err(error.clone()));
                 self.head_sent = true;
@@ -415,9 +415,6 @@ impl Driver {
 
     /// Opens the stream for `req`; gives it back when the peer's concurrency limit is reached.
     fn start(&mut self, mut req: Box<PendingRequest>) -> Result<(), Box<PendingRequest>> {
-        if req.tx.is_abandoned() {
-            return Ok(());
-        }
         if !self.got_settings && self.conn.open_outbound_streams() >= STREAMS_BEFORE_SETTINGS {
             return Err(req);
         }
@@ -430,10 +427,13 @@ impl Driver {
             Some(fields) => fields,
             None => request_fields(&req.head, &Origin::default()).into(),
         };
-        let id = match self.conn.send_request(fields, end) {
-            Ok(id) => id,
-            Err(UsageError::ConcurrencyLimit) => return Err(req),
-            Err(e) => {
+        // Sent unless the request was abandoned meanwhile (then nothing is).
+        let sent = req.tx.open(|| self.conn.send_request(fields, end));
+        let id = match sent {
+            None => return Ok(()),
+            Some(Ok(id)) => id,
+            Some(Err(UsageError::ConcurrencyLimit)) => return Err(req),
+            Some(Err(e)) => {
                 let error = match e {
                     UsageError::ConnectionClosed => {
                         self.closed_error(None).unwrap_or(Error::ConnectionClosed)
@@ -464,11 +464,6 @@ impl Driver {
             extended,
             tunnel,
         } = *req;
-        if !tx.opened(id) {
-            // Abandoned while we were opening the stream.
-            let _ = self.conn.reset(id, ErrorCode::CANCEL);
-            return Ok(());
-        }
         let mut slot = Slot {
             tx: Some(tx),
             head_sent: false,
@@ -651,18 +646,17 @@ impl Driver {
                         }
                     }
                 }
-                let sent = slot.tx.as_ref().is_some_and(|tx| {
-                    tx.send(Item::Data {
-                        data,
-                        flow: flow_controlled_len,
-                        end: end_stream,
-                    })
-                    .is_ok()
-                });
-                if sent && end_stream {
-                    // The DATA carried the end: `end_slot` has nothing to send.
-                    slot.tx = None;
-                }
+                let item = Item::Data {
+                    data,
+                    flow: flow_controlled_len,
+                    end: end_stream,
+                };
+                let sent = if end_stream {
+                    // The DATA carries the end: `end_slot` has nothing to send.
+                    slot.tx.take().is_some_and(|tx| tx.send_last(item).is_ok())
+                } else {
+                    slot.tx.as_ref().is_some_and(|tx| tx.send(item).is_ok())
+                };
                 if !sent && flow_controlled_len > 0 {
                     self.conn.release_capacity(stream, flow_controlled_len);
                 }
@@ -799,7 +793,7 @@ impl Driver {
         }
         if end_stream {
             if let Some(tx) = slot.tx.take() {
-                let _ = tx.send(Item::End);
+                let _ = tx.send_last(Item::End);
             }
             slot.recv_done = true;
             self.maybe_remove(stream);
@@ -892,7 +886,7 @@ fn end_slot(
     slot.pushes = None;
     if let Some(tx) = slot.tx.take() {
         if slot.head_sent {
-            let _ = tx.send(match trailers {
+            let _ = tx.send_last(match trailers {
                 Some(t) => Item::Trailers(Box::new(t)),
                 None => Item::End,
             });
