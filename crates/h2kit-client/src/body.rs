@@ -165,7 +165,7 @@ impl From<Body> for Upload {
     fn from(mut body: Body) -> Self {
         let size = body.size_hint();
         let full = body.as_full().cloned();
-        let trailers = body.take_trailers();
+        let trailers = body.trailers.take();
         let rest = if full.is_some() || matches!(body.kind, Kind::Empty) && body.unread.is_empty() {
             None
         } else {
@@ -442,11 +442,6 @@ impl Body {
         } else {
             rest.freeze()
         })
-    }
-
-    /// Takes the request trailers to send after the data.
-    pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
-        self.trailers.take().map(|t| *t)
     }
 }
 

@@ -27,7 +27,8 @@ use crate::driver::Driver;
 use crate::error::Error;
 use crate::memo::RequestMemo;
 use crate::msg::{
-    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, Shared, item_channel, lock_advertised,
+    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, RequestHead, Shared, item_channel,
+    lock_advertised,
 };
 use crate::trace::{FrameTrace, Tracer};
 use crate::tunnel::Tunnel;
@@ -61,6 +62,8 @@ struct Inner {
     /// The last request head and the last path of `get`, for the next request that repeats
     /// them.
     memo: RequestMemo,
+    /// Requests go out over HTTP/1.1 (as heads, not HTTP/2 fields).
+    http1: bool,
 }
 
 impl fmt::Debug for Client {
@@ -119,7 +122,11 @@ impl Client {
         let state = match self.prepare(&mut parts, &body, decompress) {
             Ok(()) => {
                 let head = Request::from_parts(parts, ());
-                let fields = self.inner.memo.fields(&head, &self.inner.origin);
+                let head = if self.inner.http1 {
+                    RequestHead::Http1(Box::new(head))
+                } else {
+                    RequestHead::Fields(self.inner.memo.fields(&head, &self.inner.origin))
+                };
                 let (tx, rx) = item_channel();
                 // When the connection task is gone the request is dropped with its sender,
                 // and the future sees the connection closed.
@@ -129,7 +136,6 @@ impl Client {
                     .tx
                     .send(Cmd::Request(Box::new(PendingRequest {
                         head,
-                        fields: Some(fields),
                         body: body.into(),
                         tx,
                         pushes: push_tx,
@@ -1171,6 +1177,7 @@ fn start_http1(
             timeout: opts.timeout,
             read_timeout: opts.read_timeout,
             memo: RequestMemo::default(),
+            http1: true,
         }),
     }
 }
@@ -1235,6 +1242,7 @@ where
             timeout: opts.timeout,
             read_timeout: opts.read_timeout,
             memo: RequestMemo::default(),
+            http1: false,
         }),
     }
 }

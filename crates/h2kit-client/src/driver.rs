@@ -30,7 +30,7 @@ use crate::decode::ContentDecoder;
 use crate::error::Error;
 use crate::msg::{
     Cmd, Head, Item, ItemSender, Link, MAX_UNREAD_PUSHES, PendingRequest, PingReply, Promise,
-    Shared, UPLOAD_PIECE, Upload, item_channel, lock_advertised,
+    RequestHead, Shared, UPLOAD_PIECE, Upload, item_channel, lock_advertised,
 };
 use crate::trace::Tracer;
 
@@ -423,16 +423,26 @@ impl Driver {
             return Err(req);
         }
         let end = req.body.is_empty() && !req.tunnel;
-        let fields = match req.fields.take() {
-            Some(fields) => fields,
-            None => request_fields(&req.head, &Origin::default()).into(),
+        let empty = RequestHead::Fields(Vec::new().into());
+        let fields = match std::mem::replace(&mut req.head, empty) {
+            RequestHead::Fields(fields) => fields,
+            RequestHead::Http1(head) => request_fields(&head, &Origin::default()).into(),
         };
-        // Sent unless the request was abandoned meanwhile (then nothing is).
+        // The method and path for the stream's span, read from the fields before they go
+        // out (only when debug spans may be recorded at all).
+        let names = tracing::level_enabled!(tracing::Level::DEBUG).then(|| {
+            let path = field_text(&fields, b":path");
+            (
+                field_text(&fields, b":method").to_owned(),
+                path.split('?').next().unwrap_or_default().to_owned(),
+            )
+        });
+        // Sent unless the request was abandoned meanwhile (then nothing is). The limits
+        // were checked just above: the concurrency limit is no answer here.
         let sent = req.tx.open(|| self.conn.send_request(fields, end));
         let id = match sent {
             None => return Ok(()),
             Some(Ok(id)) => id,
-            Some(Err(UsageError::ConcurrencyLimit)) => return Err(req),
             Some(Err(e)) => {
                 let error = match e {
                     UsageError::ConnectionClosed => {
@@ -447,16 +457,13 @@ impl Driver {
             }
         };
         // The stream's span (a child of the connection's): the request's upload runs in it.
-        let span = tracing::debug_span!(
-            "stream",
-            id = id.get(),
-            method = %req.head.method(),
-            path = req.head.uri().path(),
-        );
+        let (method, path) = names
+            .as_ref()
+            .map_or(("", ""), |(m, p)| (m.as_str(), p.as_str()));
+        let span = tracing::debug_span!("stream", id = id.get(), method = %method, path = path);
         span.in_scope(|| tracing::trace!(end_stream = end, "request sent"));
         let PendingRequest {
             head: _,
-            fields: _,
             mut body,
             tx,
             pushes,
@@ -491,7 +498,7 @@ impl Driver {
                 }
                 _ => {
                     if let Some(link) = self.link.upgrade() {
-                        let trailers = body.trailers.take();
+                        let trailers = body.trailers.take().map(|t| *t);
                         let upload = upload(id, body, trailers, link.tx.clone());
                         tokio::spawn(upload.instrument(span));
                     }
@@ -870,6 +877,15 @@ impl Driver {
             },
         );
     }
+}
+
+/// The value of the first field named `name`, as text ("" when absent or not UTF-8).
+fn field_text<'a>(fields: &'a [Field], name: &[u8]) -> &'a str {
+    fields
+        .iter()
+        .find(|f| f.name.as_ref() == name)
+        .and_then(|f| std::str::from_utf8(&f.value).ok())
+        .unwrap_or_default()
 }
 
 /// Records the end of the response on `stream` in its slot (handing the body its end or

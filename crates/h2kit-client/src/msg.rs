@@ -83,11 +83,7 @@ pub(crate) enum Cmd {
 }
 
 pub(crate) struct PendingRequest {
-    pub(crate) head: http::Request<()>,
-    /// `head` as HEADERS fields (shared with other requests when the client's memo kept
-    /// them); `None` after a start that hit the concurrency limit (they are rebuilt from
-    /// `head` on the next try).
-    pub(crate) fields: Option<FieldList>,
+    pub(crate) head: RequestHead,
     pub(crate) body: Upload,
     /// Where the response goes; its receiver's drop abandons the request.
     pub(crate) tx: ItemSender,
@@ -99,6 +95,16 @@ pub(crate) struct PendingRequest {
     /// The request body is written through a [`Tunnel`](crate::Tunnel) (`Cmd::Data` and
     /// `Cmd::Finish`), not read from `body`: the HEADERS go out without END_STREAM.
     pub(crate) tunnel: bool,
+}
+
+/// A request's head as its connection sends it. Small, as the request it travels in is
+/// moved a few times (into its box, out of it).
+pub(crate) enum RequestHead {
+    /// HTTP/2: the HEADERS fields (shared with other requests when the client's memo kept
+    /// them).
+    Fields(FieldList),
+    /// HTTP/1.1: the head itself.
+    Http1(Box<Request<()>>),
 }
 
 /// State the handles can read without asking the task.
@@ -427,8 +433,8 @@ pub(crate) struct Upload {
     pub(crate) rest: Option<BoxStream>,
     /// Its length, when known (Content-Length over HTTP/1.1).
     pub(crate) size: Option<u64>,
-    /// Trailers to send after the data.
-    pub(crate) trailers: Option<HeaderMap>,
+    /// Trailers to send after the data (boxed: rare).
+    pub(crate) trailers: Option<Box<HeaderMap>>,
 }
 
 impl Upload {
