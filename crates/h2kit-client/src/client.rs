@@ -27,8 +27,8 @@ use crate::driver::Driver;
 use crate::error::Error;
 use crate::memo::RequestMemo;
 use crate::msg::{
-    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, RequestHead, Shared, item_channel,
-    lock_advertised,
+    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, RequestHead, Shared, Upload,
+    item_channel, lock_advertised,
 };
 use crate::trace::{FrameTrace, Tracer};
 use crate::tunnel::Tunnel;
@@ -106,12 +106,17 @@ impl Client {
     /// [`send`](Self::send); with `tunnel`, the request body is written through a
     /// [`Tunnel`] instead of read from the request.
     fn send_with(&self, request: Request<Body>, tunnel: bool) -> ResponseFuture {
-        let (push_tx, push_rx) = if self.inner.push && !tunnel {
-            let (t, r) = mpsc::unbounded_channel();
-            (Some(t), Some(r))
-        } else {
-            (None, None)
-        };
+        self.send_as(request, tunnel, None)
+    }
+
+    /// [`send_with`](Self::send_with); `get_path` is the path of the [`get`](Self::get)
+    /// that made `request`, for the memo.
+    fn send_as(
+        &self,
+        request: Request<Body>,
+        tunnel: bool,
+        get_path: Option<&str>,
+    ) -> ResponseFuture {
         let (mut parts, body) = request.into_parts();
         let decompress = parts
             .extensions
@@ -119,14 +124,36 @@ impl Client {
             .map_or(self.inner.decompress, |d| d.0);
         let extended =
             parts.method == http::Method::CONNECT && parts.extensions.get::<Protocol>().is_some();
-        let state = match self.prepare(&mut parts, &body, decompress) {
-            Ok(()) => {
-                let head = Request::from_parts(parts, ());
-                let head = if self.inner.http1 {
-                    RequestHead::Http1(Box::new(head))
-                } else {
-                    RequestHead::Fields(self.inner.memo.fields(&head, &self.inner.origin))
-                };
+        let head = self.prepare(&mut parts, &body, decompress).map(|()| {
+            let head = Request::from_parts(parts, ());
+            if self.inner.http1 {
+                RequestHead::Http1(Box::new(head))
+            } else {
+                let memo = &self.inner.memo;
+                RequestHead::Fields(memo.fields(&head, &self.inner.origin, get_path))
+            }
+        });
+        let request = head.map(|head| Queued {
+            head,
+            body: body.into(),
+            decompress,
+            extended,
+            tunnel,
+        });
+        self.queue(request)
+    }
+
+    /// Hands a request to the connection task; the future of its response.
+    fn queue(&self, request: Result<Queued, Error>) -> ResponseFuture {
+        let tunnel = request.as_ref().is_ok_and(|r| r.tunnel);
+        let (push_tx, push_rx) = if self.inner.push && !tunnel {
+            let (t, r) = mpsc::unbounded_channel();
+            (Some(t), Some(r))
+        } else {
+            (None, None)
+        };
+        let state = match request {
+            Ok(r) => {
                 let (tx, rx) = item_channel();
                 // When the connection task is gone the request is dropped with its sender,
                 // and the future sees the connection closed.
@@ -135,13 +162,13 @@ impl Client {
                     .link
                     .tx
                     .send(Cmd::Request(Box::new(PendingRequest {
-                        head,
-                        body: body.into(),
+                        head: r.head,
+                        body: r.body,
                         tx,
                         pushes: push_tx,
-                        decompress,
-                        extended,
-                        tunnel,
+                        decompress: r.decompress,
+                        extended: r.extended,
+                        tunnel: r.tunnel,
                     })));
                 Waiting::Head(rx, self.inner.link.clone())
             }
@@ -281,16 +308,24 @@ impl Client {
 
     /// A GET of `path` (or of a full URL on this connection's origin).
     pub async fn get(&self, path: &str) -> Result<Response<Body>, Error> {
-        // The same path again (polling, a load test) is parsed once.
-        let uri = self.inner.memo.uri(path, |path| {
-            let uri: Uri = path
-                .parse()
-                .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
-            self.complete(uri)
-        })?;
+        // The same GET again (polling, a load test): its fields as the memo kept them, with
+        // no URI parsed and no request built.
+        if let Some(fields) = self.inner.memo.get_fields(path) {
+            let request = Queued {
+                head: RequestHead::Fields(fields.into()),
+                body: Body::empty().into(),
+                decompress: self.inner.decompress,
+                extended: false,
+                tunnel: false,
+            };
+            return self.queue(Ok(request)).await;
+        }
+        let uri: Uri = path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
         let mut request = Request::new(Body::empty());
-        *request.uri_mut() = uri;
-        self.send(request).await
+        *request.uri_mut() = self.complete(uri)?;
+        self.send_as(request, false, Some(path)).await
     }
 
     /// The alternative services the server advertised with ALTSVC frames (RFC 7838), oldest
@@ -348,6 +383,15 @@ impl Client {
     pub fn authority(&self) -> &Authority {
         &self.inner.authority
     }
+}
+
+/// A request ready for the connection task, but for its exchange.
+struct Queued {
+    head: RequestHead,
+    body: Upload,
+    decompress: bool,
+    extended: bool,
+    tunnel: bool,
 }
 
 /// The response to a request, resolved when its final HEADERS arrive.

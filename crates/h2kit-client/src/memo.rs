@@ -1,8 +1,9 @@
 //! The last request head a [`Client`](crate::Client) built, kept for the next request that
 //! is the same: a client that sends one request again and again (polling a resource, a load
 //! test) builds its HEADERS fields once, and the connection, seeing the same shared bytes,
-//! validates and encodes them once too (its HEADERS memo). Likewise the last path
-//! [`Client::get`](crate::Client::get) parsed.
+//! validates and encodes them once too (its HEADERS memo). A head that
+//! [`Client::get`](crate::Client::get) made is kept with its path, so the same `get` again
+//! parses no URI and builds no request at all.
 //!
 //! A head is kept from its second coming in a row (a fingerprint of the first is all that
 //! is kept of it), so requests that all differ pay for the fingerprint only.
@@ -25,10 +26,6 @@ struct Kept {
     /// The fingerprint of the last head built that was not the kept one.
     seen: u64,
     head: Option<KeptHead>,
-    /// The fingerprint of the last path `get` parsed that was not the kept one.
-    seen_path: u64,
-    /// The last path `get` parsed (seen twice in a row) and the URI it made, completed.
-    path: Option<(Box<str>, Uri)>,
 }
 
 #[derive(Debug)]
@@ -37,21 +34,31 @@ struct KeptHead {
     uri: Uri,
     headers: HeaderMap,
     fields: Arc<[Field]>,
+    /// The path of the `get` that made this head, if one did.
+    get_path: Option<Box<str>>,
 }
 
 impl RequestMemo {
     /// The HEADERS fields of `head` (its URI complete), from the memo when it is the kept
     /// head; else built, and kept when the same head came just before. CONNECT requests are
     /// built every time (their fields depend on extensions too).
-    pub(crate) fn fields(&self, head: &Request<()>, origin: &Origin) -> FieldList {
+    pub(crate) fn fields(
+        &self,
+        head: &Request<()>,
+        origin: &Origin,
+        get_path: Option<&str>,
+    ) -> FieldList {
         let Some(mut kept) = self.lock() else {
             return request_fields(head, origin).into();
         };
-        if let Some(k) = &kept.head {
+        if let Some(k) = &mut kept.head {
             if k.method == head.method()
                 && same_uri(&k.uri, head.uri())
                 && same_headers(&k.headers, head.headers())
             {
+                if get_path.is_some() && k.get_path.as_deref() != get_path {
+                    k.get_path = get_path.map(Box::from);
+                }
                 return k.fields.clone().into();
             }
         }
@@ -72,32 +79,17 @@ impl RequestMemo {
             uri: head.uri().clone(),
             headers: head.headers().clone(),
             fields: fields.clone(),
+            get_path: get_path.map(Box::from),
         });
         fields.into()
     }
 
-    /// The URI `parse` makes of `path`: the kept one when `path` is the kept path; else
-    /// made, and kept when the same path came just before.
-    pub(crate) fn uri<E>(
-        &self,
-        path: &str,
-        parse: impl FnOnce(&str) -> Result<Uri, E>,
-    ) -> Result<Uri, E> {
-        let Some(mut kept) = self.lock() else {
-            return parse(path);
-        };
-        if let Some((p, uri)) = &kept.path {
-            if **p == *path {
-                return Ok(uri.clone());
-            }
-        }
-        let uri = parse(path)?;
-        let print = hash_bytes(0, path.as_bytes());
-        if print == kept.seen_path {
-            kept.path = Some((path.into(), uri.clone()));
-        }
-        kept.seen_path = print;
-        Ok(uri)
+    /// The fields of the kept head when a [`Client::get`](crate::Client::get) of `path`
+    /// made it.
+    pub(crate) fn get_fields(&self, path: &str) -> Option<Arc<[Field]>> {
+        let kept = self.lock()?;
+        let head = kept.head.as_ref()?;
+        (head.get_path.as_deref() == Some(path)).then(|| head.fields.clone())
     }
 
     fn lock(&self) -> Option<std::sync::MutexGuard<'_, Kept>> {
@@ -175,11 +167,11 @@ mod tests {
     fn the_same_head_is_built_twice_then_shared() {
         let (memo, origin) = (RequestMemo::default(), origin());
         let head = get("http://example.com/a");
-        let first = memo.fields(&head, &origin);
+        let first = memo.fields(&head, &origin, None);
         assert!(matches!(first, FieldList::Owned(_)));
-        let (first, second) = (shared(first), shared(memo.fields(&head, &origin)));
+        let (first, second) = (shared(first), shared(memo.fields(&head, &origin, None)));
         assert!(!Arc::ptr_eq(&first, &second), "built again, then kept");
-        let third = shared(memo.fields(&get("http://example.com/a"), &origin));
+        let third = shared(memo.fields(&get("http://example.com/a"), &origin, None));
         assert!(Arc::ptr_eq(&second, &third));
         assert_eq!(first[..], third[..]);
     }
@@ -188,8 +180,8 @@ mod tests {
     fn any_difference_is_built_afresh() {
         let (memo, origin) = (RequestMemo::default(), origin());
         let head = get("http://example.com/a");
-        memo.fields(&head, &origin);
-        let kept = shared(memo.fields(&head, &origin));
+        memo.fields(&head, &origin, None);
+        let kept = shared(memo.fields(&head, &origin, None));
         let mut others = vec![
             get("http://example.com/b"),
             get("http://Example.com/a"),
@@ -206,13 +198,13 @@ mod tests {
         sensitive.headers_mut().insert("authorization", value);
         others.push(sensitive);
         for other in &others {
-            let fields = shared(memo.fields(other, &origin));
+            let fields = shared(memo.fields(other, &origin, None));
             assert!(!Arc::ptr_eq(&fields, &kept), "{other:?}");
             assert_eq!(fields[..], request_fields(other, &origin)[..], "{other:?}");
             // The head asked for again gets its own fields (the kept list unless a head of
             // the same fingerprint came twice in a row meanwhile and took its place).
             assert_eq!(
-                memo.fields(&head, &origin)[..],
+                memo.fields(&head, &origin, None)[..],
                 request_fields(&head, &origin)[..]
             );
         }
@@ -229,23 +221,32 @@ mod tests {
             head
         };
         let plain = with(false);
-        memo.fields(&plain, &origin);
-        let kept = shared(memo.fields(&plain, &origin));
-        let fields = memo.fields(&with(true), &origin);
+        memo.fields(&plain, &origin, None);
+        let kept = shared(memo.fields(&plain, &origin, None));
+        let fields = memo.fields(&with(true), &origin, None);
         assert_eq!(fields[..], request_fields(&with(true), &origin)[..]);
         assert_ne!(fields[4].repr, kept[4].repr, "never indexed");
     }
 
     #[test]
-    fn a_path_is_parsed_twice_then_shared() {
-        let memo = RequestMemo::default();
-        let parse = |p: &str| p.parse::<Uri>();
-        for _ in 0..3 {
-            assert_eq!(memo.uri("/a", parse).unwrap(), "/a");
-        }
-        assert_eq!(memo.uri("/b", parse).unwrap(), "/b");
-        assert_eq!(memo.uri("/a", parse).unwrap(), "/a");
-        assert!(memo.uri("bad uri", parse).is_err());
-        assert!(memo.lock().is_some_and(|k| k.path.is_some()));
+    fn a_kept_head_answers_a_get_of_the_path_that_made_it() {
+        let (memo, origin) = (RequestMemo::default(), origin());
+        let head = get("http://example.com/a");
+        assert!(memo.get_fields("/a").is_none());
+        memo.fields(&head, &origin, Some("/a"));
+        assert!(memo.get_fields("/a").is_none(), "not kept yet");
+        let kept = shared(memo.fields(&head, &origin, Some("/a")));
+        let answer = memo.get_fields("/a").expect("kept");
+        assert!(Arc::ptr_eq(&answer, &kept));
+        assert!(memo.get_fields("/b").is_none());
+        assert!(memo.get_fields("http://example.com/a").is_none());
+        // The same head from `send`: still the kept one, still known by its path.
+        memo.fields(&head, &origin, None);
+        assert!(memo.get_fields("/a").is_some());
+        // Another head kept in its place: the path answers no more.
+        let other = get("http://example.com/b");
+        memo.fields(&other, &origin, None);
+        memo.fields(&other, &origin, None);
+        assert!(memo.get_fields("/a").is_none());
     }
 }

@@ -608,6 +608,8 @@ pub struct HeadCache {
     pub authority: AuthorityCache,
     /// The last response head kept by [`keep_response`](Self::keep_response).
     response: Option<Box<KeptResponse>>,
+    /// The last [`response_parts`] was a copy of the kept head.
+    copied: bool,
 }
 
 /// A response head and the fields it was made from (see [`HeadCache::keep_response`]).
@@ -623,6 +625,9 @@ impl HeadCache {
     /// [`response_parts`] of fields that share `fields`' bytes
     /// ([`same_bytes`](crate::headers::same_bytes)) then copies it, a `HeaderMap::clone`
     /// instead of parsing every name and checking every value again (and sizing a new map).
+    ///
+    /// Call it just after [`response_parts`] made `parts` from `fields`: when that was a
+    /// copy of the kept head, there is nothing to keep and nothing is compared.
     ///
     /// For fields that pin no input buffer: the receive memo's
     /// ([`Connection::is_repeated_block`]), which a server answering one resource again and
@@ -641,9 +646,15 @@ impl HeadCache {
     /// # Ok::<(), h2kit::HeaderError>(())
     /// ```
     pub fn keep_response(&mut self, fields: &[Field], parts: &response::Parts) {
+        if self.copied {
+            // `parts` is the copy of the kept head that the last `response_parts` made,
+            // which compared the fields then (a caller keeping other fields just after a
+            // copy keeps nothing: the next head with them is made afresh).
+            return;
+        }
         if let Some(kept) = self.response.as_deref() {
             if crate::headers::same_bytes(&kept.fields, fields) {
-                return; // Kept already: `parts` is its copy.
+                return; // Kept already.
             }
         }
         let kept = self.response.get_or_insert_with(|| {
@@ -663,6 +674,7 @@ impl HeadCache {
     /// its fields hold).
     pub fn forget_response(&mut self) {
         self.response = None;
+        self.copied = false;
     }
 }
 
@@ -789,10 +801,12 @@ pub fn response_parts(
     cache: &mut HeadCache,
 ) -> Result<response::Parts, HeaderError> {
     let (mut parts, ()) = Response::new(()).into_parts();
+    cache.copied = false;
     if let Some(kept) = cache.response.as_deref() {
         if crate::headers::same_bytes(&kept.fields, fields) {
             parts.status = kept.status;
             parts.headers = kept.headers.clone();
+            cache.copied = true;
             return Ok(parts);
         }
     }

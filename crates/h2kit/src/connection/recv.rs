@@ -632,6 +632,7 @@ impl Connection {
             .recv_memo
             .as_deref()
             .filter(|m| m.filled && m.version == version && m.block[..] == bytes[..]);
+        self.recv_memo_hit = memo.is_some();
         let too_large = if let Some(m) = memo {
             // The same octets at the same table version: the same fields (sharing the
             // decoder's storage), without decoding them again.
