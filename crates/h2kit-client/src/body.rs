@@ -165,7 +165,7 @@ impl From<Body> for Upload {
     fn from(mut body: Body) -> Self {
         let size = body.size_hint();
         let full = body.as_full().cloned();
-        let trailers = body.take_trailers();
+        let trailers = body.trailers.take();
         let rest = if full.is_some() || matches!(body.kind, Kind::Empty) && body.unread.is_empty() {
             None
         } else {
@@ -442,11 +442,6 @@ impl Body {
         } else {
             rest.freeze()
         })
-    }
-
-    /// Takes the request trailers to send after the data.
-    pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
-        self.trailers.take().map(|t| *t)
     }
 }
 
@@ -741,6 +736,41 @@ mod tests {
         assert_eq!(stream, None);
         assert_eq!(left.len(), 1);
         assert!(tx.send(Item::End).is_err());
+    }
+
+    /// A request is sent only while its receiving side is there, and the stream it went
+    /// out on is recorded under the same lock; the last item and the sender's going are
+    /// one step.
+    #[test]
+    fn opening_and_ending_an_exchange() {
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let (tx, mut rx) = item_channel();
+        let sent = tx.open(|| Ok::<_, ()>(StreamId::new(1)));
+        assert_eq!(sent, Some(Ok(StreamId::new(1))));
+        assert!(tx.send_head(Err(Error::ConnectionClosed)));
+        assert!(rx.poll_head(&mut cx).is_ready());
+        assert!(tx.send_last(Item::End).is_ok());
+        assert!(matches!(
+            rx.poll_recv(&mut cx),
+            Poll::Ready(Some(Item::End))
+        ));
+        assert!(
+            matches!(rx.poll_recv(&mut cx), Poll::Ready(None)),
+            "sender gone"
+        );
+        assert_eq!(rx.close().0, Some(StreamId::new(1)));
+        // Abandoned first: nothing is sent, and the last item comes back.
+        let (tx, mut rx) = item_channel();
+        rx.close();
+        let mut called = false;
+        let sent = tx.open(|| {
+            called = true;
+            Ok::<_, ()>(StreamId::new(3))
+        });
+        assert_eq!(sent, None);
+        assert!(!called);
+        assert!(tx.send_last(Item::End).is_err());
     }
 
     /// What giving up a request tells the connection task, at each point of its life.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use h2kit::flow::WindowStrategy;
-use h2kit::http::{Origin, Protocol, request_fields};
+use h2kit::http::{Origin, Protocol};
 use h2kit::{Config, Connection, ExtensiblePriority, StreamId};
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
@@ -25,8 +25,10 @@ use crate::body::{Body, BodyTimeouts, RecvBody};
 use crate::decode::ACCEPT_ENCODING;
 use crate::driver::Driver;
 use crate::error::Error;
+use crate::memo::RequestMemo;
 use crate::msg::{
-    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, Shared, item_channel, lock_advertised,
+    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, RequestHead, Shared, Upload,
+    item_channel, lock_advertised,
 };
 use crate::trace::{FrameTrace, Tracer};
 use crate::tunnel::Tunnel;
@@ -57,6 +59,11 @@ struct Inner {
     timeout: Option<Duration>,
     /// The longest wait for the next piece of a response body.
     read_timeout: Option<Duration>,
+    /// The last request head and the last path of `get`, for the next request that repeats
+    /// them.
+    memo: RequestMemo,
+    /// Requests go out over HTTP/1.1 (as heads, not HTTP/2 fields).
+    http1: bool,
 }
 
 impl fmt::Debug for Client {
@@ -99,12 +106,17 @@ impl Client {
     /// [`send`](Self::send); with `tunnel`, the request body is written through a
     /// [`Tunnel`] instead of read from the request.
     fn send_with(&self, request: Request<Body>, tunnel: bool) -> ResponseFuture {
-        let (push_tx, push_rx) = if self.inner.push && !tunnel {
-            let (t, r) = mpsc::unbounded_channel();
-            (Some(t), Some(r))
-        } else {
-            (None, None)
-        };
+        self.send_as(request, tunnel, None)
+    }
+
+    /// [`send_with`](Self::send_with); `get_path` is the path of the [`get`](Self::get)
+    /// that made `request`, for the memo.
+    fn send_as(
+        &self,
+        request: Request<Body>,
+        tunnel: bool,
+        get_path: Option<&str>,
+    ) -> ResponseFuture {
         let (mut parts, body) = request.into_parts();
         let decompress = parts
             .extensions
@@ -112,10 +124,36 @@ impl Client {
             .map_or(self.inner.decompress, |d| d.0);
         let extended =
             parts.method == http::Method::CONNECT && parts.extensions.get::<Protocol>().is_some();
-        let state = match self.prepare(&mut parts, &body, decompress) {
-            Ok(()) => {
-                let head = Request::from_parts(parts, ());
-                let fields = request_fields(&head, &self.inner.origin);
+        let head = self.prepare(&mut parts, &body, decompress).map(|()| {
+            let head = Request::from_parts(parts, ());
+            if self.inner.http1 {
+                RequestHead::Http1(Box::new(head))
+            } else {
+                let memo = &self.inner.memo;
+                RequestHead::Fields(memo.fields(&head, &self.inner.origin, get_path))
+            }
+        });
+        let request = head.map(|head| Queued {
+            head,
+            body: body.into(),
+            decompress,
+            extended,
+            tunnel,
+        });
+        self.queue(request)
+    }
+
+    /// Hands a request to the connection task; the future of its response.
+    fn queue(&self, request: Result<Queued, Error>) -> ResponseFuture {
+        let tunnel = request.as_ref().is_ok_and(|r| r.tunnel);
+        let (push_tx, push_rx) = if self.inner.push && !tunnel {
+            let (t, r) = mpsc::unbounded_channel();
+            (Some(t), Some(r))
+        } else {
+            (None, None)
+        };
+        let state = match request {
+            Ok(r) => {
                 let (tx, rx) = item_channel();
                 // When the connection task is gone the request is dropped with its sender,
                 // and the future sees the connection closed.
@@ -124,16 +162,15 @@ impl Client {
                     .link
                     .tx
                     .send(Cmd::Request(Box::new(PendingRequest {
-                        head,
-                        fields,
-                        body: body.into(),
+                        head: r.head,
+                        body: r.body,
                         tx,
                         pushes: push_tx,
-                        decompress,
-                        extended,
-                        tunnel,
+                        decompress: r.decompress,
+                        extended: r.extended,
+                        tunnel: r.tunnel,
                     })));
-                Waiting::Head(rx)
+                Waiting::Head(rx, self.inner.link.clone())
             }
             Err(e) => Waiting::Failed(e),
         };
@@ -144,7 +181,6 @@ impl Client {
         };
         ResponseFuture {
             state,
-            client: self.inner.clone(),
             pushes: push_rx,
             timeout: head_limit.map(|d| Box::pin(tokio::time::sleep(d))),
             // A tunnel lives as long as its user wants: no limits on its data.
@@ -229,18 +265,7 @@ impl Client {
         body: &Body,
         decompress: bool,
     ) -> Result<(), Error> {
-        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
-            let mut p = std::mem::take(&mut parts.uri).into_parts();
-            p.scheme = Some(
-                p.scheme
-                    .unwrap_or_else(|| self.inner.origin.scheme().clone()),
-            );
-            p.authority = Some(p.authority.unwrap_or_else(|| self.inner.authority.clone()));
-            if p.path_and_query.is_none() {
-                p.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-            }
-            parts.uri = Uri::from_parts(p).map_err(|e| Error::InvalidUrl(e.to_string()))?;
-        }
+        parts.uri = self.complete(std::mem::take(&mut parts.uri))?;
         if let Some(p) = parts.extensions.get::<ExtensiblePriority>() {
             if !parts.headers.contains_key("priority") {
                 let v = HeaderValue::from_str(&p.to_field_value())
@@ -264,14 +289,43 @@ impl Client {
         Ok(())
     }
 
+    /// `uri` with the connection's scheme and authority where it has none, and the path `/`.
+    fn complete(&self, uri: Uri) -> Result<Uri, Error> {
+        if uri.scheme().is_some() && uri.authority().is_some() {
+            return Ok(uri);
+        }
+        let mut p = uri.into_parts();
+        p.scheme = Some(
+            p.scheme
+                .unwrap_or_else(|| self.inner.origin.scheme().clone()),
+        );
+        p.authority = Some(p.authority.unwrap_or_else(|| self.inner.authority.clone()));
+        if p.path_and_query.is_none() {
+            p.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        }
+        Uri::from_parts(p).map_err(|e| Error::InvalidUrl(e.to_string()))
+    }
+
     /// A GET of `path` (or of a full URL on this connection's origin).
     pub async fn get(&self, path: &str) -> Result<Response<Body>, Error> {
+        // The same GET again (polling, a load test): its fields as the memo kept them, with
+        // no URI parsed and no request built.
+        if let Some(fields) = self.inner.memo.get_fields(path) {
+            let request = Queued {
+                head: RequestHead::Fields(fields.into()),
+                body: Body::empty().into(),
+                decompress: self.inner.decompress,
+                extended: false,
+                tunnel: false,
+            };
+            return self.queue(Ok(request)).await;
+        }
         let uri: Uri = path
             .parse()
             .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(e.to_string()))?;
         let mut request = Request::new(Body::empty());
-        *request.uri_mut() = uri;
-        self.send(request).await
+        *request.uri_mut() = self.complete(uri)?;
+        self.send_as(request, false, Some(path)).await
     }
 
     /// The alternative services the server advertised with ALTSVC frames (RFC 7838), oldest
@@ -331,13 +385,20 @@ impl Client {
     }
 }
 
+/// A request ready for the connection task, but for its exchange.
+struct Queued {
+    head: RequestHead,
+    body: Upload,
+    decompress: bool,
+    extended: bool,
+    tunnel: bool,
+}
+
 /// The response to a request, resolved when its final HEADERS arrive.
 ///
 /// Dropping it before that cancels the stream (RST_STREAM CANCEL).
 pub struct ResponseFuture {
     state: Waiting,
-    /// The connection's handle, for the body's commands and for cancelling.
-    client: Arc<Inner>,
     pushes: Option<mpsc::UnboundedReceiver<Promise>>,
     timeout: Option<Pin<Box<tokio::time::Sleep>>>,
     body_timeouts: BodyTimeouts,
@@ -345,8 +406,9 @@ pub struct ResponseFuture {
 
 /// Where a [`ResponseFuture`] stands.
 enum Waiting {
-    /// For the head, on the request's exchange.
-    Head(ItemReceiver),
+    /// For the head, on the request's exchange; the connection's commands, for cancelling
+    /// and then for the body.
+    Head(ItemReceiver, Arc<Link>),
     /// The request could not be sent.
     Failed(Error),
     /// The result was handed out.
@@ -389,19 +451,16 @@ impl Future for ResponseFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let head = match &mut this.state {
-            Waiting::Head(rx) => rx.poll_head(cx),
+            Waiting::Head(rx, _) => rx.poll_head(cx),
             Waiting::Failed(_) => Poll::Ready(Err(Error::ConnectionClosed)),
             Waiting::Done => return Poll::Ready(Err(Error::ConnectionClosed)),
         };
         if let Poll::Ready(head) = head {
             let result = match (std::mem::replace(&mut this.state, Waiting::Done), head) {
                 (Waiting::Failed(e), _) => Err(e),
-                (Waiting::Head(rx), Ok(head)) => Ok(response(
-                    head,
-                    rx,
-                    this.client.link.clone(),
-                    this.body_timeouts,
-                )),
+                (Waiting::Head(rx, link), Ok(head)) => {
+                    Ok(response(head, rx, link, this.body_timeouts))
+                }
                 (_, Err(e)) => Err(e),
                 (Waiting::Done, Ok(_)) => Err(Error::ConnectionClosed),
             };
@@ -409,8 +468,10 @@ impl Future for ResponseFuture {
         }
         if let Some(t) = &mut this.timeout {
             if t.as_mut().poll(cx).is_ready() {
-                if let Waiting::Head(mut rx) = std::mem::replace(&mut this.state, Waiting::Done) {
-                    rx.abandon(&this.client.link.tx, false);
+                if let Waiting::Head(mut rx, link) =
+                    std::mem::replace(&mut this.state, Waiting::Done)
+                {
+                    rx.abandon(&link.tx, false);
                 }
                 return Poll::Ready(Err(Error::Timeout));
             }
@@ -421,8 +482,8 @@ impl Future for ResponseFuture {
 
 impl Drop for ResponseFuture {
     fn drop(&mut self) {
-        if let Waiting::Head(rx) = &mut self.state {
-            rx.abandon(&self.client.link.tx, false);
+        if let Waiting::Head(rx, link) = &mut self.state {
+            rx.abandon(&link.tx, false);
         }
     }
 }
@@ -1159,6 +1220,8 @@ fn start_http1(
             request_timeout: opts.request_timeout,
             timeout: opts.timeout,
             read_timeout: opts.read_timeout,
+            memo: RequestMemo::default(),
+            http1: true,
         }),
     }
 }
@@ -1222,6 +1285,8 @@ where
             request_timeout: opts.request_timeout,
             timeout: opts.timeout,
             read_timeout: opts.read_timeout,
+            memo: RequestMemo::default(),
+            http1: false,
         }),
     }
 }
@@ -1229,6 +1294,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use h2kit::http::request_fields;
 
     /// The `accept-encoding` the client adds is one of the values the conversion sends as
     /// static bytes, and the connection's `:authority` value is shared: neither is copied

@@ -30,7 +30,7 @@ use crate::decode::ContentDecoder;
 use crate::error::Error;
 use crate::msg::{
     Cmd, Head, Item, ItemSender, Link, MAX_UNREAD_PUSHES, PendingRequest, PingReply, Promise,
-    Shared, UPLOAD_PIECE, Upload, item_channel, lock_advertised,
+    RequestHead, Shared, UPLOAD_PIECE, Upload, item_channel, lock_advertised,
 };
 use crate::trace::Tracer;
 
@@ -54,7 +54,11 @@ fn same_authority(a: &http::uri::Authority, b: &http::uri::Authority) -> bool {
 /// Events delivered per turn when more are waiting: the turn then writes, lets the tasks it
 /// woke run, and sends the requests they made before delivering the rest. The server then
 /// works on those while we deliver, instead of both sides taking turns on whole batches.
-const TURN_EVENTS: usize = 32;
+/// Each turn costs a write and a poll of the runtime's I/O driver (system calls, and a
+/// wake-up of the server): 128 events (64 small responses, about one read's worth with 100
+/// streams in flight) spent 10% less CPU per request than 32 in `compare client`, at the
+/// same rate.
+const TURN_EVENTS: usize = 128;
 
 /// Response body bytes handed to bodies since the task last let them run, above which it
 /// lets them run before it reads again (see [`Driver::delivered`]).
@@ -83,7 +87,7 @@ impl Slot {
     fn fail(&mut self, error: &Error) {
         if let Some(tx) = self.tx.take() {
             if self.head_sent {
-                let _ = tx.send(Item::Error(error.clone()));
+                let _ = tx.send_last(Item::Error(error.clone()));
             } else {
                 tx.send_head(Err(error.clone()));
                 self.head_sent = true;
@@ -415,9 +419,6 @@ impl Driver {
 
     /// Opens the stream for `req`; gives it back when the peer's concurrency limit is reached.
     fn start(&mut self, mut req: Box<PendingRequest>) -> Result<(), Box<PendingRequest>> {
-        if req.tx.is_abandoned() {
-            return Ok(());
-        }
         if !self.got_settings && self.conn.open_outbound_streams() >= STREAMS_BEFORE_SETTINGS {
             return Err(req);
         }
@@ -426,15 +427,27 @@ impl Driver {
             return Err(req);
         }
         let end = req.body.is_empty() && !req.tunnel;
-        let fields = if req.fields.is_empty() {
-            request_fields(&req.head, &Origin::default())
-        } else {
-            std::mem::take(&mut req.fields)
+        let empty = RequestHead::Fields(Vec::new().into());
+        let fields = match std::mem::replace(&mut req.head, empty) {
+            RequestHead::Fields(fields) => fields,
+            RequestHead::Http1(head) => request_fields(&head, &Origin::default()).into(),
         };
-        let id = match self.conn.send_request(fields, end) {
-            Ok(id) => id,
-            Err(UsageError::ConcurrencyLimit) => return Err(req),
-            Err(e) => {
+        // The method and path for the stream's span, read from the fields before they go
+        // out (only when debug spans may be recorded at all).
+        let names = tracing::level_enabled!(tracing::Level::DEBUG).then(|| {
+            let path = field_text(&fields, b":path");
+            (
+                field_text(&fields, b":method").to_owned(),
+                path.split('?').next().unwrap_or_default().to_owned(),
+            )
+        });
+        // Sent unless the request was abandoned meanwhile (then nothing is). The limits
+        // were checked just above: the concurrency limit is no answer here.
+        let sent = req.tx.open(|| self.conn.send_request(fields, end));
+        let id = match sent {
+            None => return Ok(()),
+            Some(Ok(id)) => id,
+            Some(Err(e)) => {
                 let error = match e {
                     UsageError::ConnectionClosed => {
                         self.closed_error(None).unwrap_or(Error::ConnectionClosed)
@@ -448,16 +461,13 @@ impl Driver {
             }
         };
         // The stream's span (a child of the connection's): the request's upload runs in it.
-        let span = tracing::debug_span!(
-            "stream",
-            id = id.get(),
-            method = %req.head.method(),
-            path = req.head.uri().path(),
-        );
+        let (method, path) = names
+            .as_ref()
+            .map_or(("", ""), |(m, p)| (m.as_str(), p.as_str()));
+        let span = tracing::debug_span!("stream", id = id.get(), method = %method, path = path);
         span.in_scope(|| tracing::trace!(end_stream = end, "request sent"));
         let PendingRequest {
             head: _,
-            fields: _,
             mut body,
             tx,
             pushes,
@@ -465,11 +475,6 @@ impl Driver {
             extended,
             tunnel,
         } = *req;
-        if !tx.opened(id) {
-            // Abandoned while we were opening the stream.
-            let _ = self.conn.reset(id, ErrorCode::CANCEL);
-            return Ok(());
-        }
         let mut slot = Slot {
             tx: Some(tx),
             head_sent: false,
@@ -497,7 +502,7 @@ impl Driver {
                 }
                 _ => {
                     if let Some(link) = self.link.upgrade() {
-                        let trailers = body.trailers.take();
+                        let trailers = body.trailers.take().map(|t| *t);
                         let upload = upload(id, body, trailers, link.tx.clone());
                         tokio::spawn(upload.instrument(span));
                     }
@@ -652,18 +657,17 @@ impl Driver {
                         }
                     }
                 }
-                let sent = slot.tx.as_ref().is_some_and(|tx| {
-                    tx.send(Item::Data {
-                        data,
-                        flow: flow_controlled_len,
-                        end: end_stream,
-                    })
-                    .is_ok()
-                });
-                if sent && end_stream {
-                    // The DATA carried the end: `end_slot` has nothing to send.
-                    slot.tx = None;
-                }
+                let item = Item::Data {
+                    data,
+                    flow: flow_controlled_len,
+                    end: end_stream,
+                };
+                let sent = if end_stream {
+                    // The DATA carries the end: `end_slot` has nothing to send.
+                    slot.tx.take().is_some_and(|tx| tx.send_last(item).is_ok())
+                } else {
+                    slot.tx.as_ref().is_some_and(|tx| tx.send(item).is_ok())
+                };
                 if !sent && flow_controlled_len > 0 {
                     self.conn.release_capacity(stream, flow_controlled_len);
                 }
@@ -776,6 +780,10 @@ impl Driver {
                 return;
             }
         };
+        if self.conn.is_repeated_block(headers) {
+            // A server answering one resource again and again: the next such head is a copy.
+            self.heads.keep_response(headers, &parts);
+        }
         slot.head_sent = true;
         slot.half_close = slot.extended && parts.status.is_success();
         parts.version = http::Version::HTTP_2;
@@ -796,7 +804,7 @@ impl Driver {
         }
         if end_stream {
             if let Some(tx) = slot.tx.take() {
-                let _ = tx.send(Item::End);
+                let _ = tx.send_last(Item::End);
             }
             slot.recv_done = true;
             self.maybe_remove(stream);
@@ -875,6 +883,15 @@ impl Driver {
     }
 }
 
+/// The value of the first field named `name`, as text ("" when absent or not UTF-8).
+fn field_text<'a>(fields: &'a [Field], name: &[u8]) -> &'a str {
+    fields
+        .iter()
+        .find(|f| f.name.as_ref() == name)
+        .and_then(|f| std::str::from_utf8(&f.value).ok())
+        .unwrap_or_default()
+}
+
 /// Records the end of the response on `stream` in its slot (handing the body its end or
 /// trailers, and stopping an upload the server no longer reads). Returns whether the slot
 /// is done with in both directions, for the caller to remove it: always, except for a
@@ -889,7 +906,7 @@ fn end_slot(
     slot.pushes = None;
     if let Some(tx) = slot.tx.take() {
         if slot.head_sent {
-            let _ = tx.send(match trailers {
+            let _ = tx.send_last(match trailers {
                 Some(t) => Item::Trailers(Box::new(t)),
                 None => Item::End,
             });

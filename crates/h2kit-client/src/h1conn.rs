@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use crate::decode::ContentDecoder;
 use crate::error::Error;
 use crate::h1::{self, Chunk, ChunkedDecoder, Framing, H1Error, H1Limits};
-use crate::msg::{Cmd, Head, Item, ItemSender, Link, PendingRequest, Upload};
+use crate::msg::{Cmd, Head, Item, ItemSender, Link, PendingRequest, RequestHead, Upload};
 
 /// A byte stream an HTTP/1.1 connection runs on (TCP or TLS).
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -332,12 +332,19 @@ impl Exchange {
     /// the body's last item, for the caller to deliver once the connection is back.
     async fn run(self, mut io: BoxIo, p: PendingRequest) -> (Option<BoxIo>, Option<Last>) {
         let PendingRequest {
-            head: request,
+            head,
             mut body,
             tx,
             decompress,
             ..
         } = p;
+        let RequestHead::Http1(request) = head else {
+            // The client makes HTTP/1.1 heads for an HTTP/1.1 connection only.
+            tx.send_head(Err(Error::Unsupported(
+                "an HTTP/2 request on an HTTP/1.1 connection",
+            )));
+            return (Some(io), None);
+        };
         if !tx.opened(StreamId::new(self.id)) {
             return (Some(io), None);
         }
@@ -443,7 +450,7 @@ impl Exchange {
                     io.write_all(&out).await?;
                 }
                 out.clear();
-                h1::encode_last_chunk(body.trailers.take().as_ref(), &mut out);
+                h1::encode_last_chunk(body.trailers.take().as_deref(), &mut out);
                 io.write_all(&out).await?;
             }
         }

@@ -80,6 +80,7 @@ mod driver;
 mod error;
 mod h1;
 mod h1conn;
+mod memo;
 mod msg;
 mod proxy;
 mod tls;

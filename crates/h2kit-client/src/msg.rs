@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use h2kit::{Field, StreamId};
+use h2kit::{FieldList, StreamId};
 use http::{HeaderMap, Request};
 use tokio::sync::{mpsc, oneshot};
 
@@ -83,10 +83,7 @@ pub(crate) enum Cmd {
 }
 
 pub(crate) struct PendingRequest {
-    pub(crate) head: http::Request<()>,
-    /// `head` as HEADERS fields; empty after a start that hit the concurrency limit (they
-    /// are rebuilt from `head` on the next try).
-    pub(crate) fields: Vec<Field>,
+    pub(crate) head: RequestHead,
     pub(crate) body: Upload,
     /// Where the response goes; its receiver's drop abandons the request.
     pub(crate) tx: ItemSender,
@@ -98,6 +95,16 @@ pub(crate) struct PendingRequest {
     /// The request body is written through a [`Tunnel`](crate::Tunnel) (`Cmd::Data` and
     /// `Cmd::Finish`), not read from `body`: the HEADERS go out without END_STREAM.
     pub(crate) tunnel: bool,
+}
+
+/// A request's head as its connection sends it. Small, as the request it travels in is
+/// moved a few times (into its box, out of it).
+pub(crate) enum RequestHead {
+    /// HTTP/2: the HEADERS fields (shared with other requests when the client's memo kept
+    /// them).
+    Fields(FieldList),
+    /// HTTP/1.1: the head itself.
+    Http1(Box<Request<()>>),
 }
 
 /// State the handles can read without asking the task.
@@ -193,6 +200,8 @@ fn lock(q: &SharedExchange) -> MutexGuard<'_, Exchange> {
 /// The connection task's end of an exchange.
 pub(crate) struct ItemSender {
     queue: SharedExchange,
+    /// [`send_last`](Self::send_last) let go of the exchange already.
+    finished: bool,
 }
 
 /// The receiving end of an exchange: a `ResponseFuture` or `PushedResponse` until the head
@@ -216,6 +225,7 @@ pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
     (
         ItemSender {
             queue: queue.clone(),
+            finished: false,
         },
         ItemReceiver { queue },
     )
@@ -225,6 +235,25 @@ impl ItemSender {
     /// Whether the receiving side is gone (the request was abandoned).
     pub(crate) fn is_abandoned(&self) -> bool {
         lock(&self.queue).receiver_gone
+    }
+
+    /// Opens the request's stream by `send` unless the receiving side is gone (`None`:
+    /// nothing was sent), and records the stream it went out on: one lock, held while
+    /// `send` runs, so the receiving side cannot let go in between (a later drop cancels
+    /// the recorded stream).
+    pub(crate) fn open<E>(
+        &self,
+        send: impl FnOnce() -> Result<StreamId, E>,
+    ) -> Option<Result<StreamId, E>> {
+        let mut q = lock(&self.queue);
+        if q.receiver_gone {
+            return None;
+        }
+        let sent = send();
+        if let Ok(id) = sent {
+            q.stream = Some(id);
+        }
+        Some(sent)
     }
 
     /// Records the stream the request went out on; `false` when the receiving side is
@@ -258,7 +287,20 @@ impl ItemSender {
 
     /// Queues `item`; gives it back when the body is gone.
     pub(crate) fn send(&self, item: Item) -> Result<(), Item> {
+        self.push(item, false)
+    }
+
+    /// Queues `item`, the last (the end of the response, or an error), and lets go of the
+    /// exchange: [`send`](Self::send) and the drop in one lock instead of two. Gives the
+    /// item back when the body is gone.
+    pub(crate) fn send_last(mut self, item: Item) -> Result<(), Item> {
+        self.finished = true;
+        self.push(item, true)
+    }
+
+    fn push(&self, item: Item, last: bool) -> Result<(), Item> {
         let mut q = lock(&self.queue);
+        q.sender_gone |= last;
         if q.receiver_gone {
             return Err(item);
         }
@@ -278,6 +320,9 @@ impl ItemSender {
 
 impl Drop for ItemSender {
     fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
         let mut q = lock(&self.queue);
         q.sender_gone = true;
         let waker = q.waker.take();
@@ -345,13 +390,19 @@ impl ItemReceiver {
 
     /// Gives the request up before its body was read to the end: closes the exchange and
     /// tells the connection task what the unread items held, so it releases their capacity
-    /// and cancels the stream when the response had not ended. `input_done` says the end was
-    /// already read. Nothing is sent for a request that never opened a stream (the task
-    /// skips it) or whose end was read with every chunk's capacity given back.
+    /// and cancels the stream when the response had not ended. `input_done` says the end (or
+    /// an error) was already read: then nothing is done, as the task sent that item last
+    /// and let go of the exchange (nothing is queued after it, nobody looks at it again),
+    /// and every chunk read gave its capacity back as it was read. Nothing is sent either
+    /// for a request that never opened a stream (the task skips it).
     pub(crate) fn abandon(&mut self, cmd: &mpsc::UnboundedSender<Cmd>, input_done: bool) {
+        if input_done {
+            // Closing the exchange would be a lock for nothing.
+            return;
+        }
         let (stream, items) = self.close();
         let mut unreleased = 0u32;
-        let mut ended = input_done;
+        let mut ended = false;
         for item in items {
             match item {
                 Item::Data { flow, end, .. } => {
@@ -362,11 +413,6 @@ impl ItemReceiver {
             }
         }
         let Some(id) = stream else { return };
-        if input_done && unreleased == 0 {
-            // The stream's end was read and every chunk's capacity given back: the
-            // connection task has already let go of this exchange.
-            return;
-        }
         let _ = cmd.send(Cmd::BodyDropped {
             id,
             unreleased,
@@ -387,8 +433,8 @@ pub(crate) struct Upload {
     pub(crate) rest: Option<BoxStream>,
     /// Its length, when known (Content-Length over HTTP/1.1).
     pub(crate) size: Option<u64>,
-    /// Trailers to send after the data.
-    pub(crate) trailers: Option<HeaderMap>,
+    /// Trailers to send after the data (boxed: rare).
+    pub(crate) trailers: Option<Box<HeaderMap>>,
 }
 
 impl Upload {

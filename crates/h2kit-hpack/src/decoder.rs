@@ -51,6 +51,8 @@ pub struct Decoder {
     version: u64,
     /// The last block may be reused (see [`Decoder::last_block_reusable`]).
     last_reusable: bool,
+    /// The last block would decode the same again (see [`Decoder::last_block_repeatable`]).
+    last_repeatable: bool,
 }
 
 /// `out.push(field)` when `out` is full, out of line (see [`Decoder::decode`]).
@@ -83,6 +85,7 @@ impl Decoder {
             scratch_chunk: 0,
             version: 0,
             last_reusable: false,
+            last_repeatable: false,
         }
     }
 
@@ -118,6 +121,28 @@ impl Decoder {
     /// ```
     pub fn last_block_reusable(&self) -> bool {
         self.last_reusable
+    }
+
+    /// Whether the last block [`decode`](Self::decode) decoded without error changed
+    /// nothing in the decoder (no field entered the table, no size update): while the
+    /// [`table_version`](Self::table_version) stays the same, the same octets decode to the
+    /// same fields. Unlike [`last_block_reusable`](Self::last_block_reusable), its fields
+    /// may be slices of the block (literals not Huffman-coded): a caller that keeps them
+    /// beyond the block copies those.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use h2kit_hpack::Decoder;
+    /// let mut dec = Decoder::new();
+    /// // `:status: 200` (indexed), `content-length: 12` (a plain literal, not indexed).
+    /// let block = Bytes::from_static(b"\x88\x0f\x0d\x0212");
+    /// let mut out = Vec::new();
+    /// dec.decode(&block, &mut out).unwrap();
+    /// assert!(dec.last_block_repeatable());
+    /// assert!(!dec.last_block_reusable()); // "12" is a slice of the block
+    /// ```
+    pub fn last_block_repeatable(&self) -> bool {
+        self.last_repeatable
     }
 
     /// Applies our SETTINGS_HEADER_TABLE_SIZE once the peer has acknowledged it.
@@ -215,7 +240,9 @@ impl Decoder {
         let mut pos = 0;
         let mut seen_field = false;
         self.last_reusable = false;
+        self.last_repeatable = false;
         let mut reusable = true;
+        let mut repeatable = true;
         let mut list_size = 0usize;
         let mut deferred: Option<DecodeError> = None;
 
@@ -241,7 +268,7 @@ impl Decoder {
                 let value = self.string(block, &mut pos, true)?;
                 self.table.insert(entry_name, value.clone());
                 self.version += 1;
-                reusable = false;
+                repeatable = false;
                 (name, value, Representation::IncrementalIndexing)
             } else if b & 0x20 != 0 {
                 // Dynamic table size update (§6.3).
@@ -257,7 +284,7 @@ impl Decoder {
                 }
                 self.table.set_capacity(size);
                 self.version += 1;
-                reusable = false;
+                repeatable = false;
                 if size == 0 {
                     // Nothing more goes into the table until it grows again.
                     self.arena = BytesMut::new();
@@ -301,7 +328,8 @@ impl Decoder {
         match deferred {
             Some(e) => Err(e),
             None => {
-                self.last_reusable = reusable;
+                self.last_reusable = reusable && repeatable;
+                self.last_repeatable = repeatable;
                 Ok(())
             }
         }

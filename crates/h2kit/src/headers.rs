@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 /// One header field: name, value and HPACK representation (re-exported from `h2kit-hpack`, so
 /// decoded fields reach events without conversion and sensitive fields stay never-indexed).
@@ -19,7 +19,8 @@ pub use h2kit_hpack::HeaderField as Field;
 /// file and sends with every response for it: sending it clones no field.
 ///
 /// `Vec<Field>` and `Arc<[Field]>` convert into it, so
-/// [`Connection::send_response`](crate::Connection::send_response) takes either.
+/// [`Connection::send_response`](crate::Connection::send_response) and
+/// [`Connection::send_request`](crate::Connection::send_request) take either.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -61,6 +62,34 @@ impl From<std::sync::Arc<[Field]>> for FieldList {
     fn from(fields: std::sync::Arc<[Field]>) -> Self {
         FieldList::Shared(fields)
     }
+}
+
+/// Whether two field lists share every name's and value's bytes (the same addresses and
+/// lengths) and representation: clones of one list, such as the fields the receive memo
+/// hands out for a head that came again ([`Connection::is_repeated_block`]). Comparing
+/// addresses is sound only while one of the lists is held: its bytes cannot be freed and
+/// their addresses reused meanwhile.
+///
+/// [`Connection::is_repeated_block`]: crate::Connection::is_repeated_block
+///
+/// ```
+/// use h2kit::Field;
+/// use h2kit::headers::same_bytes;
+/// let head = vec![Field::new(":status", "200"), Field::new("etag", "\"a\"")];
+/// assert!(same_bytes(&head, &head.clone()));
+/// let copy: Vec<Field> = head
+///     .iter()
+///     .map(|f| Field::new(f.name.to_vec(), f.value.to_vec()))
+///     .collect();
+/// assert!(!same_bytes(&head, &copy)); // equal octets elsewhere
+/// ```
+#[inline]
+pub fn same_bytes(a: &[Field], b: &[Field]) -> bool {
+    let shares = |x: &Bytes, y: &Bytes| x.as_ptr() == y.as_ptr() && x.len() == y.len();
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.repr == y.repr && shares(&x.name, &y.name) && shares(&x.value, &y.value)
+        })
 }
 
 /// Which kind of field section is being validated.

@@ -606,6 +606,76 @@ pub struct HeadCache {
     pub names: NameCache,
     /// The last `:authority`.
     pub authority: AuthorityCache,
+    /// The last response head kept by [`keep_response`](Self::keep_response).
+    response: Option<Box<KeptResponse>>,
+    /// The last [`response_parts`] was a copy of the kept head.
+    copied: bool,
+}
+
+/// A response head and the fields it was made from (see [`HeadCache::keep_response`]).
+#[derive(Clone, Debug)]
+struct KeptResponse {
+    fields: Vec<Field>,
+    status: StatusCode,
+    headers: HeaderMap,
+}
+
+impl HeadCache {
+    /// Keeps the response head `parts` made from `fields` (its status and header fields):
+    /// [`response_parts`] of fields that share `fields`' bytes
+    /// ([`same_bytes`](crate::headers::same_bytes)) then copies it, a `HeaderMap::clone`
+    /// instead of parsing every name and checking every value again (and sizing a new map).
+    ///
+    /// Call it just after [`response_parts`] made `parts` from `fields`: when that was a
+    /// copy of the kept head, there is nothing to keep and nothing is compared.
+    ///
+    /// For fields that pin no input buffer: the receive memo's
+    /// ([`Connection::is_repeated_block`]), which a server answering one resource again and
+    /// again hands out for every head from the third on. The cache holds clones of them, so
+    /// their bytes are not freed (and their addresses not reused) while it compares them.
+    ///
+    /// ```
+    /// use h2kit::Field;
+    /// use h2kit::http::{HeadCache, response_parts};
+    /// let fields = vec![Field::new(":status", "200"), Field::new("etag", "\"a\"")];
+    /// let mut cache = HeadCache::default();
+    /// let parts = response_parts(&fields, &mut cache)?;
+    /// cache.keep_response(&fields, &parts);
+    /// let again = response_parts(&fields.clone(), &mut cache)?; // a copy of `parts`
+    /// assert_eq!(again.headers, parts.headers);
+    /// # Ok::<(), h2kit::HeaderError>(())
+    /// ```
+    pub fn keep_response(&mut self, fields: &[Field], parts: &response::Parts) {
+        if self.copied {
+            // `parts` is the copy of the kept head that the last `response_parts` made,
+            // which compared the fields then (a caller keeping other fields just after a
+            // copy keeps nothing: the next head with them is made afresh).
+            return;
+        }
+        if let Some(kept) = self.response.as_deref() {
+            if crate::headers::same_bytes(&kept.fields, fields) {
+                return; // Kept already.
+            }
+        }
+        let kept = self.response.get_or_insert_with(|| {
+            Box::new(KeptResponse {
+                fields: Vec::new(),
+                status: StatusCode::OK,
+                headers: HeaderMap::new(),
+            })
+        });
+        kept.fields.clear();
+        kept.fields.extend_from_slice(fields);
+        kept.status = parts.status;
+        kept.headers.clone_from(&parts.headers);
+    }
+
+    /// Forgets the response head [`keep_response`](Self::keep_response) kept (and the bytes
+    /// its fields hold).
+    pub fn forget_response(&mut self) {
+        self.response = None;
+        self.copied = false;
+    }
 }
 
 /// Sizes an empty header map once for the regular (not pseudo-header) fields; not at all
@@ -718,7 +788,8 @@ fn uri_from_parts(parts: uri::Parts) -> Result<Uri, HeaderError> {
 }
 
 /// A response head from received response fields, sharing the value bytes and sizing the
-/// header map once.
+/// header map once; a copy of the head `cache` kept when the fields are the ones it was
+/// made from (see [`HeadCache::keep_response`]).
 ///
 /// Errors: [`MissingStatus`](HeaderError::MissingStatus),
 /// [`InvalidStatus`](HeaderError::InvalidStatus), [`UnknownPseudo`](HeaderError::UnknownPseudo),
@@ -730,6 +801,15 @@ pub fn response_parts(
     cache: &mut HeadCache,
 ) -> Result<response::Parts, HeaderError> {
     let (mut parts, ()) = Response::new(()).into_parts();
+    cache.copied = false;
+    if let Some(kept) = cache.response.as_deref() {
+        if crate::headers::same_bytes(&kept.fields, fields) {
+            parts.status = kept.status;
+            parts.headers = kept.headers.clone();
+            cache.copied = true;
+            return Ok(parts);
+        }
+    }
     reserve_regular(&mut parts.headers, fields);
     let mut status = None;
     for f in fields {

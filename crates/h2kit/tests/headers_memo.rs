@@ -227,3 +227,92 @@ fn the_same_octets_after_a_table_change_decode_to_the_new_entry() {
     ];
     assert_eq!(seen, expected);
 }
+
+/// nghttpd answers every GET of one file with the same block: its fields by index, but
+/// `content-length` as a plain literal (neither indexed nor Huffman-coded), which decodes
+/// to a slice of the input. The receive memo keeps a copy of it: the repeated head is
+/// decoded right every time, from the third on out of the memo, and what the client is
+/// handed then holds no input buffer.
+#[test]
+fn a_repeated_head_with_a_plain_literal_is_reused_apart_from_the_input() {
+    use h2kit_test::{Harness, frames};
+    let mut t = Harness::client(Config::default());
+    t.send(frames::settings()).unwrap();
+    for _ in 0..4 {
+        t.conn
+            .send_request(h2kit_test::fields::get("/"), true)
+            .unwrap();
+    }
+    t.frames();
+    // `:status 200` (static 8), then `content-length: 0` without indexing (static 28).
+    let block: &[u8] = b"\x88\x0f\x0d\x010";
+    // All four in one read: each plain literal lies at its own offset of one input.
+    for stream in [1, 3, 5, 7] {
+        t.peer
+            .send(frames::headers(stream).block(block.to_vec()).end_stream());
+    }
+    t.deliver().unwrap();
+    let heads: Vec<Vec<Field>> = t
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Response { headers, .. } => Some(headers),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        Field::new(":status", "200"),
+        Field::new("content-length", "0"),
+    ];
+    assert_eq!(heads.len(), 4);
+    for head in &heads {
+        assert!(same(head, &expected), "{head:?}");
+    }
+    let length_at = |i: usize| heads[i][1].value.as_ptr();
+    // The first two are decoded (slices of the input at different offsets); the third and
+    // fourth are the memo's copy.
+    assert_ne!(length_at(0), length_at(1));
+    assert_eq!(length_at(2), length_at(3), "the memo's own copy");
+    assert_ne!(length_at(1), length_at(2));
+    // Only the memo's are said to be: a driver may keep those without pinning any input.
+    let repeated: Vec<bool> = heads.iter().map(|h| t.conn.is_repeated_block(h)).collect();
+    assert_eq!(repeated, [false, false, true, true]);
+}
+
+/// A client sending one request head again and again from a shared list (as
+/// `h2kit_client` does for a repeated request): every request goes out right, the list is
+/// given back once written, and a list that fails validation keeps failing.
+#[test]
+fn a_shared_request_head_goes_out_right_and_is_given_back() {
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    let get: std::sync::Arc<[Field]> = h2kit_test::fields::get("/shared").into();
+    let now = std::time::Instant::now();
+    for _ in 0..4 {
+        client.send_request(get.clone(), true).unwrap();
+        pump(&mut client, &mut server, now);
+        assert_eq!(std::sync::Arc::strong_count(&get), 1);
+        let mut seen = None;
+        while let Some(e) = server.poll_event() {
+            if let Event::Request {
+                stream, headers, ..
+            } = e
+            {
+                server
+                    .send_response(stream, vec![Field::new(":status", "204")], true)
+                    .unwrap();
+                seen = Some(headers);
+            }
+        }
+        let seen = seen.expect("a request");
+        assert!(same(&seen, &get), "{seen:?}");
+        pump(&mut client, &mut server, now);
+        while client.poll_event().is_some() {}
+    }
+    let mut bad = h2kit_test::fields::get("/shared");
+    bad.push(Field::new("Upper-Case", "x"));
+    let bad: std::sync::Arc<[Field]> = bad.into();
+    for _ in 0..3 {
+        assert!(client.send_request(bad.clone(), true).is_err());
+    }
+}

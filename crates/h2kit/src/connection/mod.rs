@@ -331,6 +331,8 @@ pub struct Connection {
     hpack_dec: Decoder,
     /// The last received field block of indexed fields only (see `on_block`).
     recv_memo: Option<Box<recv::RecvMemo>>,
+    /// The last field block was answered from `recv_memo` (its fields are the memo's).
+    recv_memo_hit: bool,
     /// The number of fields the last field block decoded to: the next block's list is
     /// sized for it, so a typical request's list is allocated once, not grown.
     fields_hint: usize,
@@ -474,6 +476,7 @@ impl Connection {
             decoder: FrameDecoder::new(),
             hpack_dec,
             recv_memo: None,
+            recv_memo_hit: false,
             fields_hint: 8,
             spare_fields: Vec::new(),
             last_shrink: None,
@@ -560,10 +563,13 @@ impl Connection {
         fields: &[Field],
     ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
         let extended = self.connect_protocol_announced();
+        // Every call follows the decoding of its block: a block answered from the memo has
+        // the memo's fields, which need no comparing.
+        let hit = core::mem::take(&mut self.recv_memo_hit);
         let memo = self
             .recv_memo
             .as_deref_mut()
-            .filter(|m| m.filled && send::same_fields(&m.fields, fields));
+            .filter(|m| m.filled && (hit || headers::same_bytes(&m.fields, fields)));
         if let Some(m) = &memo {
             if let Some((k, e, info)) = m.info {
                 if k == kind && e == extended {
@@ -577,6 +583,24 @@ impl Connection {
             m.info = Some((kind, extended, info));
         }
         Ok(info)
+    }
+
+    /// Whether `fields` (a received head or trailers, as an event handed them out) are the
+    /// receive memo's: their block came again with the same octets at the same HPACK table
+    /// version as the one before, and was neither decoded nor validated again. Such fields
+    /// share the memo's storage, never the input buffer: a driver may keep clones of them,
+    /// with what it made of them, and know a later head for the same one by its fields'
+    /// addresses ([`same_bytes`](crate::headers::same_bytes)) while it holds them.
+    ///
+    /// ```
+    /// use h2kit::{Config, Connection, Field};
+    /// let conn = Connection::client(Config::default());
+    /// assert!(!conn.is_repeated_block(&[Field::new(":status", "200")]));
+    /// ```
+    pub fn is_repeated_block(&self, fields: &[Field]) -> bool {
+        self.recv_memo
+            .as_deref()
+            .is_some_and(|m| m.filled && headers::same_bytes(&m.fields, fields))
     }
 
     /// (Server) Whether we announced SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, acknowledged or

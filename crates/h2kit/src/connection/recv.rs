@@ -56,13 +56,14 @@ const MAX_FIELDS_HINT: usize = 32;
 /// The longest received field block kept in the receive memo.
 const MEMO_MAX_BLOCK: usize = 64;
 
-/// The last received field block that changed nothing in the HPACK decoder and holds no
-/// slice of the input (`Decoder::last_block_reusable`), with the fields it decoded to and
-/// what validating them found (set by `validate_recv`). The same octets at the same
-/// decoder table version decode to the same fields: a peer that sends the same head again
-/// and again (a client polling one resource, a load generator, a server's responses for
-/// one file) is then not decoded nor validated again. The fields are clones sharing the
-/// decoder's storage only, so keeping them pins no input buffer.
+/// The last received field block that changed nothing in the HPACK decoder
+/// (`Decoder::last_block_repeatable`), with the fields it decoded to and what validating
+/// them found (set by `validate_recv`). The same octets at the same decoder table version
+/// decode to the same fields: a peer that sends the same head again and again (a client
+/// polling one resource, a load generator, a server's responses for one file) is then not
+/// decoded nor validated again. The fields share the decoder's storage, or own a copy of
+/// what was a slice of the input (a plain literal such as nghttpd's `content-length`), so
+/// keeping them pins no input buffer.
 pub(super) struct RecvMemo {
     pub(super) block: Vec<u8>,
     pub(super) version: u64,
@@ -71,6 +72,25 @@ pub(super) struct RecvMemo {
     pub(super) filled: bool,
     /// The kind validated as, whether extended CONNECT was allowed then, and the result.
     pub(super) info: Option<(MessageKind, bool, headers::MessageInfo)>,
+}
+
+/// `field` apart from the block it was decoded from: a name or value that is a slice of
+/// `block` (a literal not Huffman-coded) is copied, the others (table entries, decoded
+/// Huffman strings) are shared.
+fn detached(field: &Field, block: &[u8]) -> Field {
+    let inside = |b: &Bytes| block.as_ptr_range().contains(&b.as_ptr());
+    let own = |b: &Bytes| {
+        if inside(b) {
+            Bytes::copy_from_slice(b)
+        } else {
+            b.clone()
+        }
+    };
+    Field {
+        name: own(&field.name),
+        value: own(&field.value),
+        repr: field.repr,
+    }
 }
 
 /// WINDOW_UPDATE increments at or above this (or an eighth of the peer's initial stream
@@ -612,6 +632,7 @@ impl Connection {
             .recv_memo
             .as_deref()
             .filter(|m| m.filled && m.version == version && m.block[..] == bytes[..]);
+        self.recv_memo_hit = memo.is_some();
         let too_large = if let Some(m) = memo {
             // The same octets at the same table version: the same fields (sharing the
             // decoder's storage), without decoding them again.
@@ -623,7 +644,8 @@ impl Connection {
                 Err(e) if e.is_limit() => true,
                 Err(e) => return Err(violation(ProtocolViolation::Compression(e))),
             };
-            if !too_large && self.hpack_dec.last_block_reusable() && bytes.len() <= MEMO_MAX_BLOCK {
+            if !too_large && self.hpack_dec.last_block_repeatable() && bytes.len() <= MEMO_MAX_BLOCK
+            {
                 let m = self.recv_memo.get_or_insert_with(|| {
                     Box::new(RecvMemo {
                         block: Vec::new(),
@@ -641,7 +663,7 @@ impl Connection {
                 m.version = self.hpack_dec.table_version();
                 m.fields.clear();
                 if again {
-                    m.fields.extend_from_slice(&fields);
+                    m.fields.extend(fields.iter().map(|f| detached(f, &bytes)));
                 }
                 m.filled = again;
                 m.info = None;

@@ -57,13 +57,14 @@ const MEMO_MAX_BLOCK: usize = 64;
 /// `Encoder::last_block_indexed`): a server answering from prebuilt fields (a static file
 /// served again and again) then copies a few octets instead of encoding each field.
 ///
-/// It also keeps what validating those fields as a response found: the same fields are
-/// valid the same way (the connection's validation settings do not change).
+/// It also keeps what validating those fields found: the same fields are valid the same
+/// way (the connection's validation settings do not change; the peer's consent to extended
+/// CONNECT is kept with it).
 pub(super) struct HeadersMemo {
     fields: Vec<Field>,
     version: u64,
     block: Vec<u8>,
-    response_info: Option<headers::MessageInfo>,
+    info: Option<(MessageKind, bool, headers::MessageInfo)>,
     /// The [`fingerprint`] of the last all-indexed list encoded.
     seen: u64,
 }
@@ -81,15 +82,6 @@ fn fingerprint(fields: &[Field]) -> u64 {
     })
 }
 
-/// Whether two field lists share every name's and value's bytes (and representation).
-pub(super) fn same_fields(a: &[Field], b: &[Field]) -> bool {
-    let shares = |x: &Bytes, y: &Bytes| x.as_ptr() == y.as_ptr() && x.len() == y.len();
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.repr == y.repr && shares(&x.name, &y.name) && shares(&x.value, &y.value)
-        })
-}
-
 impl Connection {
     fn check_open(&self) -> Result {
         if self.error.is_some() {
@@ -98,13 +90,30 @@ impl Connection {
         Ok(())
     }
 
-    fn validate_send(&self, kind: MessageKind, fields: &[Field]) -> Result<headers::MessageInfo> {
-        let info = headers::validate_fields(
-            kind,
-            fields,
-            &self.config.validate_send,
-            self.remote.enable_connect_protocol,
-        )?;
+    /// Validates a field section to send by our configuration; for the fields the HEADERS
+    /// memo keeps (the same bytes), what validating them found before, while the peer's
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL it depends on is the same.
+    fn validate_send_list(
+        &mut self,
+        kind: MessageKind,
+        fields: &[Field],
+    ) -> Result<headers::MessageInfo> {
+        let extended = self.remote.enable_connect_protocol;
+        let memo = self
+            .headers_memo
+            .as_deref_mut()
+            .filter(|m| headers::same_bytes(&m.fields, fields));
+        if let Some(m) = &memo {
+            if let Some((k, e, info)) = m.info {
+                if k == kind && e == extended {
+                    return Ok(info);
+                }
+            }
+        }
+        let info = headers::validate_fields(kind, fields, &self.config.validate_send, extended)?;
+        if let Some(m) = memo {
+            m.info = Some((kind, extended, info));
+        }
         Ok(info)
     }
 
@@ -121,10 +130,23 @@ impl Connection {
     /// peer's GOAWAY), [`UsageError::ConcurrencyLimit`] (wait for a stream to close),
     /// [`UsageError::StreamIdsExhausted`], [`UsageError::ExtendedConnectDisabled`],
     /// [`UsageError::InvalidHeaders`].
-    pub fn send_request(&mut self, fields: Vec<Field>, end_stream: bool) -> Result<StreamId> {
+    ///
+    /// `fields` is a `Vec<Field>` (kept for later lists once written) or an `Arc<[Field]>`
+    /// shared with other requests (see [`FieldList`]): a client sending the same head again
+    /// and again from one shared list has it validated and encoded once (see the HEADERS
+    /// memo).
+    pub fn send_request(
+        &mut self,
+        fields: impl Into<FieldList>,
+        end_stream: bool,
+    ) -> Result<StreamId> {
+        self.send_request_list(fields.into(), end_stream)
+    }
+
+    fn send_request_list(&mut self, fields: FieldList, end_stream: bool) -> Result<StreamId> {
         self.check_can_open()?;
         let id = self.streams.next_local_id()?;
-        let info = match self.validate_send(MessageKind::Request, &fields) {
+        let info = match self.validate_send_list(MessageKind::Request, &fields) {
             Err(UsageError::InvalidHeaders(HeaderError::ExtendedConnectDisabled)) => {
                 return Err(UsageError::ExtendedConnectDisabled);
             }
@@ -144,7 +166,7 @@ impl Connection {
             .map_err(TransitionError::into_usage)?;
         self.ordered.push_back(Ordered::Headers {
             stream: id,
-            fields: fields.into(),
+            fields,
             end_stream,
             priority: None,
         });
@@ -202,22 +224,7 @@ impl Connection {
         if !matches!(phase, Phase::Headers | Phase::Informational) {
             return Err(UsageError::HeadersInWrongState);
         }
-        let info = match self.headers_memo.as_deref_mut() {
-            Some(m) if same_fields(&m.fields, &fields) => match m.response_info {
-                Some(info) => info,
-                None => {
-                    let info = headers::validate_fields(
-                        MessageKind::Response,
-                        &fields,
-                        &self.config.validate_send,
-                        self.remote.enable_connect_protocol,
-                    )?;
-                    m.response_info = Some(info);
-                    info
-                }
-            },
-            _ => self.validate_send(MessageKind::Response, &fields)?,
-        };
+        let info = self.validate_send_list(MessageKind::Response, &fields)?;
         let informational = info.is_informational();
         if informational && end_stream {
             return Err(UsageError::HeadersInWrongState);
@@ -342,7 +349,7 @@ impl Connection {
             Phase::Done => return Err(UsageError::SendAfterEndStream),
             Phase::Headers | Phase::Informational => return Err(UsageError::HeadersInWrongState),
         }
-        self.validate_send(MessageKind::Trailers, &trailers)?;
+        self.validate_send_list(MessageKind::Trailers, &trailers)?;
         // A refused transition leaves the state as it was: no separate check first.
         let (_, s) = self
             .streams
@@ -388,7 +395,7 @@ impl Connection {
         }
         let promised = self.streams.next_local_id()?;
         self.check_transition(assoc, Input::SendPushPromise)?;
-        self.validate_send(MessageKind::PromisedRequest, &fields)?;
+        self.validate_send_list(MessageKind::PromisedRequest, &fields)?;
         self.streams
             .apply(assoc, Input::SendPushPromise)
             .map_err(TransitionError::into_usage)?;
@@ -961,7 +968,7 @@ impl Connection {
             buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
             let version = self.hpack_enc.table_version();
             match self.headers_memo.as_deref() {
-                Some(m) if m.version == version && same_fields(&m.fields, fields) => {
+                Some(m) if m.version == version && headers::same_bytes(&m.fields, fields) => {
                     buf.extend_from_slice(&m.block);
                 }
                 _ => {
@@ -973,7 +980,7 @@ impl Connection {
                                 fields: Vec::new(),
                                 version: 0,
                                 block: Vec::new(),
-                                response_info: None,
+                                info: None,
                                 seen: 0,
                             })
                         });
@@ -982,7 +989,7 @@ impl Connection {
                         // for its clones and never be reused.
                         let print = fingerprint(fields);
                         if m.seen == print {
-                            m.response_info = None;
+                            m.info = None;
                             m.fields.clear();
                             m.fields.extend_from_slice(fields);
                             m.block.clear();

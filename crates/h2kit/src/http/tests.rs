@@ -614,3 +614,42 @@ fn the_name_cache_hits_misses_and_replaces() {
     assert!(cached(&cache, &long).is_none());
     assert_eq!(cache.parse(b"X-Mixed").unwrap().as_str(), "x-mixed");
 }
+
+#[test]
+fn a_kept_response_head_is_copied_for_the_same_bytes_only() {
+    let fields = vec![
+        f(":status", "200"),
+        Field::new("etag", Bytes::copy_from_slice(b"\"a\"")),
+        Field::new("x-kept", Bytes::copy_from_slice(b"1")),
+    ];
+    let mut cache = HeadCache::default();
+    let parts = response_parts(&fields, &mut cache).unwrap();
+    cache.keep_response(&fields, &parts);
+    // Clones share the bytes: a copy of the kept head, whose values share them too.
+    let again = response_parts(&fields.clone(), &mut cache).unwrap();
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.headers, parts.headers);
+    assert_eq!(
+        again.headers["x-kept"].as_bytes().as_ptr(),
+        fields[2].value.as_ptr()
+    );
+    // The same octets elsewhere, and other octets: made afresh, not the kept head.
+    let equal: Vec<Field> = fields
+        .iter()
+        .map(|x| Field::new(x.name.to_vec(), x.value.to_vec()))
+        .collect();
+    let made = response_parts(&equal, &mut cache).unwrap();
+    assert_eq!(made.headers, parts.headers);
+    assert_eq!(
+        made.headers["x-kept"].as_bytes().as_ptr(),
+        equal[2].value.as_ptr()
+    );
+    let other = vec![f(":status", "404"), fields[1].clone()];
+    let made = response_parts(&other, &mut cache).unwrap();
+    assert_eq!(made.status, StatusCode::NOT_FOUND);
+    assert_eq!(made.headers.len(), 1);
+    // Forgotten: made afresh again.
+    cache.forget_response();
+    let made = response_parts(&fields, &mut cache).unwrap();
+    assert_eq!(made.headers, parts.headers);
+}
