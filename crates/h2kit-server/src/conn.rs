@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use h2kit::headers::is_token;
+use h2kit::headers::{is_token, same_bytes};
 use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
 use h2kit::{
     Connection, ErrorCode, Event, Field, FieldList, Initiator, StreamError, StreamId, StreamIdMap,
@@ -346,18 +346,17 @@ fn fields_head(fields: &[Field]) -> Option<HeadAt> {
 /// last request head, which an idle connection should not).
 const RELEASE_HEAD_MEMO_AFTER: Duration = Duration::from_secs(1);
 
-/// The last request head [`fields_head`] checked, when it came twice in a row with the same
-/// bytes: the core's receive memo hands out clones of the fields it decoded once (clients
-/// such as h2load send the same head every time), so a head whose fields share their bytes
-/// with the memo's is the same head, checked already.
+/// The last request head [`fields_head`] checked that the core's receive memo handed out
+/// ([`Connection::is_repeated_block`]: the block came again with the same octets, and its
+/// fields are clones of one decode; clients such as h2load send the same head every time),
+/// so a head whose fields share their bytes with the memo's is the same head, checked
+/// already.
 ///
 /// The memo holds clones of the fields, so their bytes cannot be freed and reused while it
 /// compares addresses.
 #[derive(Default)]
 struct HeadMemo {
-    /// A fingerprint of the last head's field addresses and lengths.
-    fingerprint: u64,
-    /// The head seen twice, once it has been (empty otherwise).
+    /// The head, once the core has handed it out as repeated (empty otherwise).
     fields: Vec<Field>,
     /// What checking it found.
     at: Option<HeadAt>,
@@ -368,43 +367,22 @@ struct HeadMemo {
 }
 
 impl HeadMemo {
-    /// Where `fields`' method and path are, if `request_parts` would convert the head.
-    fn check(&mut self, fields: &[Field]) -> Option<HeadAt> {
-        let fingerprint = fields.iter().fold(fields.len() as u64, |h, f| {
-            let h = (h ^ f.name.as_ptr() as u64 ^ ((f.name.len() as u64) << 48))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            (h ^ f.value.as_ptr() as u64 ^ ((f.value.len() as u64) << 48))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        });
-        if fingerprint != self.fingerprint {
-            self.fingerprint = fingerprint;
-            self.fields.clear();
-            self.at = None;
-            return fields_head(fields);
-        }
+    /// Where `fields`' method and path are, if `request_parts` would convert the head;
+    /// `repeated` says the core's receive memo handed the fields out.
+    fn check(&mut self, fields: &[Field], repeated: bool) -> Option<HeadAt> {
         if !self.fields.is_empty() && same_bytes(&self.fields, fields) {
             self.used = true;
             return self.at;
         }
-        // The second coming: checked once more, and remembered.
         let at = fields_head(fields);
-        self.fields.clear();
-        self.fields.extend_from_slice(fields);
-        self.at = at;
-        self.used = true;
+        if repeated {
+            self.fields.clear();
+            self.fields.extend_from_slice(fields);
+            self.at = at;
+            self.used = true;
+        }
         at
     }
-}
-
-/// Whether two field lists share every name's and value's bytes.
-fn same_bytes(a: &[Field], b: &[Field]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.name.as_ptr() == y.name.as_ptr()
-                && x.name.len() == y.name.len()
-                && x.value.as_ptr() == y.value.as_ptr()
-                && x.value.len() == y.value.len()
-        })
 }
 
 /// The connection's command channel: the one it has, the one a pusher made, or a new one
@@ -1128,7 +1106,11 @@ impl Driver {
     /// no `http` types, no task. True when it did; the request's field list goes back to
     /// the core for the next block received.
     fn answer_from_fields(&mut self, id: StreamId, headers: &mut Vec<Field>) -> bool {
-        let Some((method, path)) = self.head_memo.check(headers).and_then(|at| at.get(headers))
+        let repeated = self.core.is_repeated_block(headers);
+        let Some((method, path)) = self
+            .head_memo
+            .check(headers, repeated)
+            .and_then(|at| at.get(headers))
         else {
             return false;
         };
@@ -1685,26 +1667,30 @@ mod tests {
                 .map(|(m, p)| (m.to_vec(), p.to_owned()))
         };
         let want_a = Some((b"GET".to_vec(), "/a".to_owned()));
-        // Clones share the bytes, as the core's receive memo hands them out: from the second
-        // on, the memo holds them and answers from them.
+        // A head the core did not hand out as repeated is checked and not kept.
+        assert_eq!(path(&a, memo.check(&a, false)), want_a);
+        assert!(memo.fields.is_empty());
+        // Clones share the bytes, as the core's receive memo hands them out: the first
+        // repeated one is kept, and the memo answers the next from it.
         for i in 0..4 {
             let fields = a.clone();
-            let at = memo.check(&fields);
+            let at = memo.check(&fields, true);
             assert_eq!(path(&fields, at), want_a, "{i}");
-            assert_eq!(memo.fields.is_empty(), i == 0, "{i}");
+            assert!(!memo.fields.is_empty(), "{i}");
         }
         // Equal bytes elsewhere are another head: checked again, with the same result.
         let equal = head("/a?x=1", "localhost");
-        assert_eq!(path(&equal, memo.check(&equal)), want_a);
-        // Another path, and a head `request_parts` refuses (repeated: refused each time).
+        assert_eq!(path(&equal, memo.check(&equal, false)), want_a);
+        // Another path, and a head `request_parts` refuses (repeated: refused each time,
+        // also when answered from the memo).
         let b = head("/b", "localhost");
         assert_eq!(
-            path(&b, memo.check(&b)),
+            path(&b, memo.check(&b, true)),
             Some((b"GET".to_vec(), "/b".to_owned()))
         );
         let bad = head("/c", "bad host");
         for _ in 0..3 {
-            assert_eq!(memo.check(&bad.clone()), None);
+            assert_eq!(memo.check(&bad.clone(), true), None);
         }
     }
 
@@ -2036,7 +2022,7 @@ mod read_between_writes {
         config.connection_window_size = h2kit::flow::MAX_WINDOW;
         let mut client = Connection::client(config);
         for _ in 0..requests {
-            let fields = [
+            let fields: Vec<Field> = [
                 (":method", "GET"),
                 (":scheme", "http"),
                 (":authority", "localhost"),
