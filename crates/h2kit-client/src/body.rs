@@ -773,6 +773,46 @@ mod tests {
         assert!(tx.send_last(Item::End).is_err());
     }
 
+    /// The head and the item that arrived with it are taken in one step; the items behind
+    /// it keep their order, and an abandoned body still accounts for the item taken.
+    #[test]
+    fn the_first_item_comes_with_the_head() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let data = |b: &'static [u8], flow: u32| Item::Data {
+            data: Bytes::from_static(b),
+            flow,
+            end: false,
+        };
+        let (tx, mut rx) = item_channel();
+        assert!(tx.send_head(Err(Error::ConnectionClosed)));
+        assert!(tx.send(data(b"1", 1)).is_ok());
+        assert!(tx.send(data(b"2", 2)).is_ok());
+        assert!(rx.poll_head(&mut cx).is_ready());
+        assert!(tx.send(data(b"3", 3)).is_ok());
+        let mut order = Vec::new();
+        while let Poll::Ready(Some(Item::Data { data, .. })) = rx.poll_recv(&mut cx) {
+            order.push(data);
+        }
+        assert_eq!(order, [&b"1"[..], b"2", b"3"]);
+        // Abandoned with the first item taken but unread: its capacity is given back.
+        let (ctx, mut crx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = item_channel();
+        assert!(tx.opened(StreamId::new(1)));
+        assert!(tx.send_head(Err(Error::ConnectionClosed)));
+        assert!(tx.send(data(b"12", 12)).is_ok());
+        assert!(rx.poll_head(&mut cx).is_ready());
+        assert!(tx.send(data(b"1", 1)).is_ok());
+        rx.abandon(&ctx, false);
+        assert!(matches!(
+            crx.try_recv(),
+            Ok(Cmd::BodyDropped {
+                unreleased: 13,
+                ended: false,
+                ..
+            })
+        ));
+    }
+
     /// What giving up a request tells the connection task, at each point of its life.
     #[test]
     fn abandoning_an_exchange_cancels_only_what_is_open() {

@@ -208,6 +208,10 @@ pub(crate) struct ItemSender {
 /// arrives, then the response body.
 pub(crate) struct ItemReceiver {
     queue: SharedExchange,
+    /// The oldest item, taken with the head in the same lock when it had arrived with it
+    /// (a small response's one DATA, read in the same turn): the body's first read then
+    /// needs no lock.
+    ready: Option<Item>,
 }
 
 /// The exchange of one request (or promised push).
@@ -227,7 +231,7 @@ pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
             queue: queue.clone(),
             finished: false,
         },
-        ItemReceiver { queue },
+        ItemReceiver { queue, ready: None },
     )
 }
 
@@ -339,6 +343,8 @@ impl ItemReceiver {
     pub(crate) fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
         let mut q = lock(&self.queue);
         if let Some(head) = q.head.take() {
+            // Only the oldest item: the rest stay queued, behind it.
+            self.ready = q.first.take();
             return Poll::Ready(head);
         }
         if q.sender_gone {
@@ -353,6 +359,9 @@ impl ItemReceiver {
 
     /// The next item; `None` once the sender is gone and the queue is empty.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        if let Some(item) = self.ready.take() {
+            return Poll::Ready(Some(item));
+        }
         let mut q = lock(&self.queue);
         if let Some(item) = q.first.take().or_else(|| q.items.pop_front()) {
             return Poll::Ready(Some(item));
@@ -384,6 +393,9 @@ impl ItemReceiver {
         let mut items = std::mem::take(&mut q.items);
         if let Some(first) = q.first.take() {
             items.push_front(first);
+        }
+        if let Some(ready) = self.ready.take() {
+            items.push_front(ready);
         }
         (q.stream, items)
     }
