@@ -746,8 +746,8 @@ mod tests {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         let (tx, mut rx) = item_channel();
-        let sent = tx.open(|| Ok::<_, ()>(StreamId::new(1)));
-        assert_eq!(sent, Some(Ok(StreamId::new(1))));
+        let sent = tx.open(|_| Ok::<_, ()>((StreamId::new(1), ())));
+        assert_eq!(sent, Some(Ok((StreamId::new(1), ()))));
         assert!(tx.send_head(Err(Error::ConnectionClosed)));
         assert!(rx.poll_head(&mut cx).is_ready());
         assert!(tx.send_last(Item::End).is_ok());
@@ -764,13 +764,24 @@ mod tests {
         let (tx, mut rx) = item_channel();
         rx.close();
         let mut called = false;
-        let sent = tx.open(|| {
+        let sent = tx.open(|_| {
             called = true;
-            Ok::<_, ()>(StreamId::new(3))
+            Ok::<_, ()>((StreamId::new(3), ()))
         });
         assert_eq!(sent, None);
         assert!(!called);
         assert!(tx.send_last(Item::End).is_err());
+        // A request's exchange hands what it sends to the step that opens its stream, once.
+        let outgoing = crate::msg::Outgoing {
+            head: crate::msg::RequestHead::Fields(Vec::new().into()),
+            body: Body::empty().into(),
+            pushes: None,
+            decompress: true,
+        };
+        let (tx, _rx) = crate::msg::request_channel(outgoing);
+        let sent = tx.open(|out| Ok::<_, ()>((StreamId::new(5), out.map(|o| o.decompress))));
+        assert_eq!(sent, Some(Ok((StreamId::new(5), Some(true)))));
+        assert!(tx.take_request().is_none(), "taken once");
     }
 
     /// The head and the item that arrived with it are taken in one step; the items behind
