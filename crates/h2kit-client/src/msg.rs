@@ -101,7 +101,9 @@ pub(crate) struct PendingRequest {
 pub(crate) struct Outgoing {
     pub(crate) head: RequestHead,
     pub(crate) body: Upload,
+    /// Where the request's promised pushes go, when the client accepts pushes.
     pub(crate) pushes: Option<mpsc::UnboundedSender<Promise>>,
+    /// The response body is decoded by its `content-encoding`.
     pub(crate) decompress: bool,
 }
 
