@@ -746,8 +746,8 @@ mod tests {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         let (tx, mut rx) = item_channel();
-        let sent = tx.open(|| Ok::<_, ()>(StreamId::new(1)));
-        assert_eq!(sent, Some(Ok(StreamId::new(1))));
+        let sent = tx.open(|_| Ok::<_, ()>((StreamId::new(1), ())));
+        assert_eq!(sent, Some(Ok((StreamId::new(1), ()))));
         assert!(tx.send_head(Err(Error::ConnectionClosed)));
         assert!(rx.poll_head(&mut cx).is_ready());
         assert!(tx.send_last(Item::End).is_ok());
@@ -764,13 +764,64 @@ mod tests {
         let (tx, mut rx) = item_channel();
         rx.close();
         let mut called = false;
-        let sent = tx.open(|| {
+        let sent = tx.open(|_| {
             called = true;
-            Ok::<_, ()>(StreamId::new(3))
+            Ok::<_, ()>((StreamId::new(3), ()))
         });
         assert_eq!(sent, None);
         assert!(!called);
         assert!(tx.send_last(Item::End).is_err());
+        // A request's exchange hands what it sends to the step that opens its stream, once.
+        let outgoing = crate::msg::Outgoing {
+            head: crate::msg::RequestHead::Fields(Vec::new().into()),
+            body: Body::empty().into(),
+            pushes: None,
+            decompress: true,
+        };
+        let (tx, _rx) = crate::msg::request_channel(outgoing);
+        let sent = tx.open(|out| Ok::<_, ()>((StreamId::new(5), out.map(|o| o.decompress))));
+        assert_eq!(sent, Some(Ok((StreamId::new(5), Some(true)))));
+        assert!(tx.take_request().is_none(), "taken once");
+    }
+
+    /// The head and the item that arrived with it are taken in one step; the items behind
+    /// it keep their order, and an abandoned body still accounts for the item taken.
+    #[test]
+    fn the_first_item_comes_with_the_head() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let data = |b: &'static [u8], flow: u32| Item::Data {
+            data: Bytes::from_static(b),
+            flow,
+            end: false,
+        };
+        let (tx, mut rx) = item_channel();
+        assert!(tx.send_head(Err(Error::ConnectionClosed)));
+        assert!(tx.send(data(b"1", 1)).is_ok());
+        assert!(tx.send(data(b"2", 2)).is_ok());
+        assert!(rx.poll_head(&mut cx).is_ready());
+        assert!(tx.send(data(b"3", 3)).is_ok());
+        let mut order = Vec::new();
+        while let Poll::Ready(Some(Item::Data { data, .. })) = rx.poll_recv(&mut cx) {
+            order.push(data);
+        }
+        assert_eq!(order, [&b"1"[..], b"2", b"3"]);
+        // Abandoned with the first item taken but unread: its capacity is given back.
+        let (ctx, mut crx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = item_channel();
+        assert!(tx.opened(StreamId::new(1)));
+        assert!(tx.send_head(Err(Error::ConnectionClosed)));
+        assert!(tx.send(data(b"12", 12)).is_ok());
+        assert!(rx.poll_head(&mut cx).is_ready());
+        assert!(tx.send(data(b"1", 1)).is_ok());
+        rx.abandon(&ctx, false);
+        assert!(matches!(
+            crx.try_recv(),
+            Ok(Cmd::BodyDropped {
+                unreleased: 13,
+                ended: false,
+                ..
+            })
+        ));
     }
 
     /// What giving up a request tells the connection task, at each point of its life.

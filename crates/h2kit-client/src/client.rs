@@ -27,8 +27,8 @@ use crate::driver::Driver;
 use crate::error::Error;
 use crate::memo::RequestMemo;
 use crate::msg::{
-    Cmd, Head, ItemReceiver, Link, PendingRequest, Promise, RequestHead, Shared, Upload,
-    item_channel, lock_advertised,
+    Cmd, Head, ItemReceiver, Link, Outgoing, PendingRequest, Promise, RequestHead, Shared, Upload,
+    lock_advertised, request_channel,
 };
 use crate::trace::{FrameTrace, Tracer};
 use crate::tunnel::Tunnel;
@@ -154,22 +154,19 @@ impl Client {
         };
         let state = match request {
             Ok(r) => {
-                let (tx, rx) = item_channel();
+                let (tx, rx) = request_channel(Outgoing {
+                    head: r.head,
+                    body: r.body,
+                    pushes: push_tx,
+                    decompress: r.decompress,
+                });
                 // When the connection task is gone the request is dropped with its sender,
                 // and the future sees the connection closed.
-                let _ = self
-                    .inner
-                    .link
-                    .tx
-                    .send(Cmd::Request(Box::new(PendingRequest {
-                        head: r.head,
-                        body: r.body,
-                        tx,
-                        pushes: push_tx,
-                        decompress: r.decompress,
-                        extended: r.extended,
-                        tunnel: r.tunnel,
-                    })));
+                let _ = self.inner.link.tx.send(Cmd::Request(PendingRequest {
+                    tx,
+                    extended: r.extended,
+                    tunnel: r.tunnel,
+                }));
                 Waiting::Head(rx, self.inner.link.clone())
             }
             Err(e) => Waiting::Failed(e),

@@ -104,7 +104,7 @@ pub(crate) struct Driver {
     conn: Connection,
     link: Weak<Link>,
     slots: StreamIdMap<Slot>,
-    pending: VecDeque<Box<PendingRequest>>,
+    pending: VecDeque<PendingRequest>,
     acks: Vec<StreamId>,
     pings: Vec<([u8; 8], Instant, PingReply)>,
     ping_counter: u64,
@@ -126,7 +126,7 @@ pub(crate) struct Driver {
     got_settings: bool,
     /// Extended CONNECTs waiting for the server's first SETTINGS, which say whether it
     /// accepts them (RFC 8441 §3).
-    before_settings: VecDeque<Box<PendingRequest>>,
+    before_settings: VecDeque<PendingRequest>,
     /// What the connection remembers of the heads it received.
     heads: HeadCache,
     /// The origin's authority: pushes for any other are refused (RFC 9113 §8.4).
@@ -418,7 +418,7 @@ impl Driver {
     }
 
     /// Opens the stream for `req`; gives it back when the peer's concurrency limit is reached.
-    fn start(&mut self, mut req: Box<PendingRequest>) -> Result<(), Box<PendingRequest>> {
+    fn start(&mut self, req: PendingRequest) -> Result<(), PendingRequest> {
         if !self.got_settings && self.conn.open_outbound_streams() >= STREAMS_BEFORE_SETTINGS {
             return Err(req);
         }
@@ -426,27 +426,32 @@ impl Driver {
             // The core would refuse it: keep the fields for the next try.
             return Err(req);
         }
-        let end = req.body.is_empty() && !req.tunnel;
-        let empty = RequestHead::Fields(Vec::new().into());
-        let fields = match std::mem::replace(&mut req.head, empty) {
-            RequestHead::Fields(fields) => fields,
-            RequestHead::Http1(head) => request_fields(&head, &Origin::default()).into(),
-        };
-        // The method and path for the stream's span, read from the fields before they go
-        // out (only when debug spans may be recorded at all).
-        let names = tracing::level_enabled!(tracing::Level::DEBUG).then(|| {
-            let path = field_text(&fields, b":path");
-            (
-                field_text(&fields, b":method").to_owned(),
-                path.split('?').next().unwrap_or_default().to_owned(),
-            )
-        });
+        let tunnel = req.tunnel;
         // Sent unless the request was abandoned meanwhile (then nothing is). The limits
         // were checked just above: the concurrency limit is no answer here.
-        let sent = req.tx.open(|| self.conn.send_request(fields, end));
-        let id = match sent {
+        let sent = req.tx.open(|out| {
+            // Every request's exchange holds what it sends until this step.
+            let out = out.ok_or(UsageError::ConnectionClosed)?;
+            let end = out.body.is_empty() && !tunnel;
+            let fields = match out.head {
+                RequestHead::Fields(fields) => fields,
+                RequestHead::Http1(head) => request_fields(&head, &Origin::default()).into(),
+            };
+            // The method and path for the stream's span, read from the fields before they
+            // go out (only when debug spans may be recorded at all).
+            let names = tracing::level_enabled!(tracing::Level::DEBUG).then(|| {
+                let path = field_text(&fields, b":path");
+                (
+                    field_text(&fields, b":method").to_owned(),
+                    path.split('?').next().unwrap_or_default().to_owned(),
+                )
+            });
+            let id = self.conn.send_request(fields, end)?;
+            Ok((id, (out.body, out.pushes, out.decompress, end, names)))
+        });
+        let (id, (mut body, pushes, decompress, end, names)) = match sent {
             None => return Ok(()),
-            Some(Ok(id)) => id,
+            Some(Ok(sent)) => sent,
             Some(Err(e)) => {
                 let error = match e {
                     UsageError::ConnectionClosed => {
@@ -466,15 +471,7 @@ impl Driver {
             .map_or(("", ""), |(m, p)| (m.as_str(), p.as_str()));
         let span = tracing::debug_span!("stream", id = id.get(), method = %method, path = path);
         span.in_scope(|| tracing::trace!(end_stream = end, "request sent"));
-        let PendingRequest {
-            head: _,
-            mut body,
-            tx,
-            pushes,
-            decompress,
-            extended,
-            tunnel,
-        } = *req;
+        let PendingRequest { tx, extended, .. } = req;
         let mut slot = Slot {
             tx: Some(tx),
             head_sent: false,

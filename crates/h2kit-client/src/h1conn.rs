@@ -27,7 +27,9 @@ use tokio::time::Instant;
 use crate::decode::ContentDecoder;
 use crate::error::Error;
 use crate::h1::{self, Chunk, ChunkedDecoder, Framing, H1Error, H1Limits};
-use crate::msg::{Cmd, Head, Item, ItemSender, Link, PendingRequest, RequestHead, Upload};
+use crate::msg::{
+    Cmd, Head, Item, ItemSender, Link, Outgoing, PendingRequest, RequestHead, Upload,
+};
 
 /// A byte stream an HTTP/1.1 connection runs on (TCP or TLS).
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -95,7 +97,7 @@ pub(crate) struct Pool {
     idle: VecDeque<(BoxIo, Instant)>,
     /// Connections that exist (idle, busy, or being opened).
     open: usize,
-    waiting: VecDeque<Box<PendingRequest>>,
+    waiting: VecDeque<PendingRequest>,
     /// Each busy exchange's window, by its (odd, HTTP/2-like) id.
     windows: HashMap<u32, Arc<Semaphore>>,
     next_id: u32,
@@ -272,7 +274,7 @@ impl Pool {
                     None => connect().await,
                 };
                 let (io, last) = match io {
-                    Ok(io) => exchange.run(io, *p).await,
+                    Ok(io) => exchange.run(io, p).await,
                     Err(e) => {
                         p.tx.send_head(Err(e));
                         (None, None)
@@ -331,13 +333,17 @@ impl Exchange {
     /// Runs the exchange; gives the connection back when it may carry another request, and
     /// the body's last item, for the caller to deliver once the connection is back.
     async fn run(self, mut io: BoxIo, p: PendingRequest) -> (Option<BoxIo>, Option<Last>) {
-        let PendingRequest {
+        let tx = p.tx;
+        let Some(Outgoing {
             head,
             mut body,
-            tx,
             decompress,
             ..
-        } = p;
+        }) = tx.take_request()
+        else {
+            // Taken before: nothing left to send.
+            return (Some(io), None);
+        };
         let RequestHead::Http1(request) = head else {
             // The client makes HTTP/1.1 heads for an HTTP/1.1 connection only.
             tx.send_head(Err(Error::Unsupported(

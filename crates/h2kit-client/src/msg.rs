@@ -47,7 +47,7 @@ pub(crate) type PingReply = oneshot::Sender<Result<Duration, Error>>;
 
 /// What the handles ask of the connection task.
 pub(crate) enum Cmd {
-    Request(Box<PendingRequest>),
+    Request(PendingRequest),
     Data {
         id: StreamId,
         data: Bytes,
@@ -82,19 +82,29 @@ pub(crate) enum Cmd {
     Shutdown,
 }
 
+/// A request as the connection task queues it: its exchange, which holds what the request
+/// sends ([`Outgoing`]) until its stream opens, and what the task decides by before that.
 pub(crate) struct PendingRequest {
-    pub(crate) head: RequestHead,
-    pub(crate) body: Upload,
     /// Where the response goes; its receiver's drop abandons the request.
     pub(crate) tx: ItemSender,
-    pub(crate) pushes: Option<mpsc::UnboundedSender<Promise>>,
-    pub(crate) decompress: bool,
     /// An extended CONNECT (RFC 8441): it waits for the server's SETTINGS, and after a 2xx
     /// answer the end of the response does not stop the request body.
     pub(crate) extended: bool,
     /// The request body is written through a [`Tunnel`](crate::Tunnel) (`Cmd::Data` and
     /// `Cmd::Finish`), not read from `body`: the HEADERS go out without END_STREAM.
     pub(crate) tunnel: bool,
+}
+
+/// What a request sends, and how its response is to be handed over: kept in the request's
+/// exchange (one allocation per request, not two) until the connection task opens its
+/// stream ([`ItemSender::open`]) or takes it ([`ItemSender::take_request`]).
+pub(crate) struct Outgoing {
+    pub(crate) head: RequestHead,
+    pub(crate) body: Upload,
+    /// Where the request's promised pushes go, when the client accepts pushes.
+    pub(crate) pushes: Option<mpsc::UnboundedSender<Promise>>,
+    /// The response body is decoded by its `content-encoding`.
+    pub(crate) decompress: bool,
 }
 
 /// A request's head as its connection sends it. Small, as the request it travels in is
@@ -165,6 +175,8 @@ pub(crate) enum Item {
 /// request replaces a oneshot channel for the head and a queue for the body, and the
 /// receiving side's drop is the whole cancellation protocol (see [`ItemReceiver::close`]).
 struct Exchange {
+    /// What the request sends, until its stream opens (`None` for a promised push).
+    request: Option<Outgoing>,
     /// The request's stream, once it is open.
     stream: Option<StreamId>,
     /// The response head, or why there is none, until the receiver takes it.
@@ -208,11 +220,25 @@ pub(crate) struct ItemSender {
 /// arrives, then the response body.
 pub(crate) struct ItemReceiver {
     queue: SharedExchange,
+    /// The oldest item, taken with the head in the same lock when it had arrived with it
+    /// (a small response's one DATA, read in the same turn): the body's first read then
+    /// needs no lock.
+    ready: Option<Item>,
 }
 
-/// The exchange of one request (or promised push).
+/// The exchange of one promised push.
 pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
+    exchange(None)
+}
+
+/// The exchange of one request, holding what it sends until its stream opens.
+pub(crate) fn request_channel(request: Outgoing) -> (ItemSender, ItemReceiver) {
+    exchange(Some(request))
+}
+
+fn exchange(request: Option<Outgoing>) -> (ItemSender, ItemReceiver) {
     let queue = Arc::new(Mutex::new(Exchange {
+        request,
         stream: None,
         head: None,
         first: None,
@@ -227,7 +253,7 @@ pub(crate) fn item_channel() -> (ItemSender, ItemReceiver) {
             queue: queue.clone(),
             finished: false,
         },
-        ItemReceiver { queue },
+        ItemReceiver { queue, ready: None },
     )
 }
 
@@ -237,23 +263,29 @@ impl ItemSender {
         lock(&self.queue).receiver_gone
     }
 
-    /// Opens the request's stream by `send` unless the receiving side is gone (`None`:
+    /// Opens the request's stream by `send`, which gets what the request sends (taken out
+    /// of the exchange; `None` if taken before), unless the receiving side is gone (`None`:
     /// nothing was sent), and records the stream it went out on: one lock, held while
     /// `send` runs, so the receiving side cannot let go in between (a later drop cancels
     /// the recorded stream).
-    pub(crate) fn open<E>(
+    pub(crate) fn open<T, E>(
         &self,
-        send: impl FnOnce() -> Result<StreamId, E>,
-    ) -> Option<Result<StreamId, E>> {
+        send: impl FnOnce(Option<Outgoing>) -> Result<(StreamId, T), E>,
+    ) -> Option<Result<(StreamId, T), E>> {
         let mut q = lock(&self.queue);
         if q.receiver_gone {
             return None;
         }
-        let sent = send();
-        if let Ok(id) = sent {
-            q.stream = Some(id);
+        let sent = send(q.request.take());
+        if let Ok((id, _)) = &sent {
+            q.stream = Some(*id);
         }
         Some(sent)
+    }
+
+    /// What the request sends, taken out of the exchange (`None` if taken before).
+    pub(crate) fn take_request(&self) -> Option<Outgoing> {
+        lock(&self.queue).request.take()
     }
 
     /// Records the stream the request went out on; `false` when the receiving side is
@@ -339,6 +371,8 @@ impl ItemReceiver {
     pub(crate) fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<Head, Error>> {
         let mut q = lock(&self.queue);
         if let Some(head) = q.head.take() {
+            // Only the oldest item: the rest stay queued, behind it.
+            self.ready = q.first.take();
             return Poll::Ready(head);
         }
         if q.sender_gone {
@@ -353,6 +387,9 @@ impl ItemReceiver {
 
     /// The next item; `None` once the sender is gone and the queue is empty.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        if let Some(item) = self.ready.take() {
+            return Poll::Ready(Some(item));
+        }
         let mut q = lock(&self.queue);
         if let Some(item) = q.first.take().or_else(|| q.items.pop_front()) {
             return Poll::Ready(Some(item));
@@ -384,6 +421,9 @@ impl ItemReceiver {
         let mut items = std::mem::take(&mut q.items);
         if let Some(first) = q.first.take() {
             items.push_front(first);
+        }
+        if let Some(ready) = self.ready.take() {
+            items.push_front(ready);
         }
         (q.stream, items)
     }

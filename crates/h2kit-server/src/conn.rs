@@ -2030,7 +2030,7 @@ mod read_between_writes {
             ]
             .into_iter()
             .map(|(n, v)| Field::new(n, v))
-            .collect();
+            .collect::<Vec<_>>();
             client.send_request(fields, true).unwrap();
         }
         let mut wire = BytesMut::new();
