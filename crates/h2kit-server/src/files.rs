@@ -229,7 +229,7 @@ impl Handler for StaticFiles {
         if conditional {
             return None;
         }
-        let resource = self.inner.lookup(request.path)?;
+        let resource = self.inner.lookup(request.path, request.received)?;
         if resource.br.is_some() || resource.gzip.is_some() {
             return None;
         }
@@ -256,7 +256,7 @@ impl Handler for StaticFiles {
         }
         // A hit is answered now: the future is ready on its first poll, so the connection
         // sends an in-memory body without spawning a task.
-        if let Some(resource) = self.inner.lookup(request.uri().path()) {
+        if let Some(resource) = self.inner.lookup(request.uri().path(), Instant::now()) {
             return Box::pin(std::future::ready(respond(&request, &resource)));
         }
         let inner = self.inner.clone();
@@ -269,14 +269,14 @@ impl Handler for StaticFiles {
             };
             // One load per path at a time: wait for a load under way, then look again.
             let _loading = loop {
-                if let Some(resource) = inner.lookup(key) {
+                if let Some(resource) = inner.lookup(key, Instant::now()) {
                     return respond(&request, &resource);
                 }
                 match Loading::start(&inner, key) {
                     Ok(loading) => {
                         // A load that ended between the look above and the start filled
                         // the cache (it does so before it ends).
-                        if let Some(resource) = inner.lookup(key) {
+                        if let Some(resource) = inner.lookup(key, Instant::now()) {
                             return respond(&request, &resource);
                         }
                         break loading;
@@ -582,12 +582,11 @@ impl Inner {
         })
     }
 
-    /// The cached resource for a request path, if any and still valid.
-    fn lookup(&self, key: &str) -> Option<Arc<Resource>> {
+    /// The cached resource for a request path, if any and still valid at `now`.
+    fn lookup(&self, key: &str, now: Instant) -> Option<Arc<Resource>> {
         if self.settings.entries == 0 {
             return None;
         }
-        let now = Instant::now();
         let resource = {
             let mut cache = self.cache();
             cache.tick += 1;
@@ -1735,6 +1734,7 @@ mod tests {
             path,
             fields: &fields,
             max_body: 1 << 20,
+            received: Instant::now(),
         })
     }
 
@@ -1773,6 +1773,7 @@ mod tests {
             path: "/a.txt",
             fields: &fields,
             max_body: 1 << 20,
+            received: Instant::now(),
         };
         assert!(files.answer_fields(&head).is_none());
         fields[0] = Field::new(":method", "GET");
@@ -1781,6 +1782,7 @@ mod tests {
             path: "/a.txt",
             fields: &fields,
             max_body: 4,
+            received: Instant::now(),
         };
         assert!(files.answer_fields(&small).is_none());
     }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use h2kit::http::{Origin, request_fields};
@@ -61,6 +62,10 @@ pub struct FieldsRequest<'a> {
     pub fields: &'a [Field],
     /// The largest body the connection sends with the response at once.
     pub max_body: usize,
+    /// When the request's head was read, by the connection's clock: a handler that needs
+    /// the time (a cache deciding whether to look again) can take it from here instead of
+    /// reading the system clock once more.
+    pub received: Instant,
 }
 
 /// A response from [`Handler::answer_fields`].

@@ -98,6 +98,7 @@ mod log;
 mod msg;
 mod response;
 mod server;
+mod shutdown;
 #[cfg(feature = "tower")]
 pub mod tower;
 

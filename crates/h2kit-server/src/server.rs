@@ -16,7 +16,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -457,7 +456,7 @@ impl Server {
     {
         let handler: Arc<dyn Handler> = Arc::new(handler);
         let logger = self.logger.clone();
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (shutdown_tx, shutdown_rx) = crate::shutdown::channel();
         let mut conns = JoinSet::new();
         tokio::pin!(signal);
         let result = loop {
@@ -505,7 +504,7 @@ impl Server {
             }
         };
         drop(self.listener);
-        let _ = shutdown_tx.send(true);
+        shutdown_tx.fire();
         let drained = tokio::time::timeout(self.shutdown_timeout, async {
             while conns.join_next().await.is_some() {}
         })
@@ -752,7 +751,7 @@ mod future_sizes {
     use crate::conn::{self, ConnParams};
 
     fn params() -> ConnParams {
-        let (_tx, shutdown) = tokio::sync::watch::channel(false);
+        let shutdown = crate::shutdown::Signal::never();
         ConnParams {
             handler: Arc::new(|_r: http::Request<Body>| async {
                 http::Response::new(Body::empty())

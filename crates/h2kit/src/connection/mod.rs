@@ -634,7 +634,10 @@ impl Connection {
         now
     }
 
-    fn now(&self) -> Option<Instant> {
+    /// The connection's clock: the latest `now` the driver has given it (to `recv`, the
+    /// polls or `handle_timeout`), `None` before the first. A driver that has just given a
+    /// fresh time can take it from here instead of reading the system clock again.
+    pub fn clock(&self) -> Option<Instant> {
         self.now
     }
 

@@ -417,7 +417,7 @@ impl Connection {
     /// of a stream that has already ended (its own window no longer matters), a driver may
     /// pool such releases and pass their sum once.
     pub fn release_capacity(&mut self, id: StreamId, len: u32) {
-        let Some(now) = self.now() else {
+        let Some(now) = self.clock() else {
             return;
         };
         let inc = self.recv_flow.release(len, now);
