@@ -44,7 +44,9 @@
 //! Servers run on core 0 and load generators on core 1 (`taskset`) when the machine has two
 //! cores or more. The h2kit and `h2` servers and clients are this same binary started again
 //! with a hidden `__serve-*` / `__client-*` mode, so each runs in its own pinned process.
-//! Each figure is the best of `--runs N` (default 3) runs, since the machine may be shared.
+//! Each figure is the best of `--runs N` (default 3) runs, since the machine may be shared;
+//! in the server tables (`server`, `serve`, `tls`, `busy`) the servers' runs take turns, so a
+//! slow spell of the machine does not fall on all the runs of one server.
 //! `--quick` divides every request count by 10 and runs once, for a smoke run. A missing `h2load` or
 //! `nghttpd` is an error with a message saying what to install; a missing h2o only drops its
 //! rows.
@@ -696,8 +698,11 @@ impl Subject {
 /// The rows of a server table and the CPU lines under them.
 type Measured = (Vec<Row>, Vec<(&'static str, ServerCpu)>);
 
-/// One h2load run per subject (a server started for it, best of [`Env::runs`]): the table
-/// rows and the CPU lines under them.
+/// One h2load run per subject, best of [`Env::runs`]: the table rows and the CPU lines
+/// under them. Every subject's server is started first and the runs take turns (one run
+/// of each, the order reversed every other round), so a slow spell of the machine, which
+/// lasts seconds here (the kernel's copies into socket buffers at half speed), does not
+/// fall on all the runs of one server.
 fn measure_servers(
     env: &Env,
     subjects: &[Subject],
@@ -705,21 +710,42 @@ fn measure_servers(
     (c, m, n): (u32, u32, u64),
     body_len: usize,
 ) -> Result<Measured, String> {
-    let mut rows = Vec::new();
-    let mut cpu = Vec::new();
-    for &s in subjects {
-        let server = start_server(env, s)?;
-        let url = format!("{}://{}{path}", s.scheme(), server.addr);
-        let (rate, usage) = best_with_cpu(env, server.child.id(), n, || {
-            h2load(env, &url, c, m, n).map_err(|e| format!("{}: {e}", s.name()))
-        })?;
-        rows.push(Row {
+    let servers = subjects
+        .iter()
+        .map(|&s| start_server(env, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut best = vec![(0.0f64, ClientCpu::default()); subjects.len()];
+    for round in 0..env.runs.max(1) {
+        for k in 0..subjects.len() {
+            let i = if round % 2 == 0 {
+                k
+            } else {
+                subjects.len() - 1 - k
+            };
+            let (s, server) = (subjects[i], &servers[i]);
+            let url = format!("{}://{}{path}", s.scheme(), server.addr);
+            let (rate, usage) = best_of_with_cpu(1, server.child.id(), n, || {
+                h2load(env, &url, c, m, n).map_err(|e| format!("{}: {e}", s.name()))
+            })?;
+            if rate > best[i].0 {
+                best[i] = (rate, usage);
+            }
+        }
+    }
+    let rows = subjects
+        .iter()
+        .zip(&best)
+        .map(|(s, &(rate, _))| Row {
             name: s.name(),
             reqs_per_sec: rate,
             body_len,
-        });
-        cpu.push((s.name(), ServerCpu::from_run(usage, rate)));
-    }
+        })
+        .collect();
+    let cpu = subjects
+        .iter()
+        .zip(&best)
+        .map(|(s, &(rate, usage))| (s.name(), ServerCpu::from_run(usage, rate)))
+        .collect();
     Ok((rows, cpu))
 }
 
@@ -971,7 +997,11 @@ fn busy_part(env: &Env) -> Result<bool, String> {
         for round in 0..rounds {
             for k in 0..subjects.len() {
                 // Taking turns: who goes first alternates, so a drift favours neither.
-                let i = if round % 2 == 0 { k } else { subjects.len() - 1 - k };
+                let i = if round % 2 == 0 {
+                    k
+                } else {
+                    subjects.len() - 1 - k
+                };
                 if let Some(figures) = busy_run(env, subjects[i], c, m)? {
                     runs[i].push(figures);
                 }
