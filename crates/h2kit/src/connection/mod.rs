@@ -5,6 +5,7 @@ mod recv;
 mod send;
 mod stream;
 mod streams;
+mod table;
 mod trace;
 
 use std::collections::VecDeque;

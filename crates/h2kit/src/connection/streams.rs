@@ -14,7 +14,7 @@ use h2kit_priority::{ExtensiblePriority, PrioritySignal, Scheduler};
 
 use super::Role;
 use super::stream::{Stream, WindowWait};
-use crate::StreamIdMap;
+use super::table::StreamTable;
 use crate::config::Limits;
 use crate::error::UsageError;
 use crate::limits::RecentlyClosed;
@@ -25,7 +25,7 @@ const MAX_SKIPPED_RANGES: usize = 16;
 
 /// The streams of one connection and everything that must stay consistent with them.
 pub(super) struct Streams {
-    map: StreamIdMap<Stream>,
+    map: StreamTable,
     closed: RecentlyClosed,
     /// Streams closed before the connection saw a time (`tick`): stamped at the first one.
     closed_unstamped: Vec<(StreamId, CloseCause)>,
@@ -54,7 +54,7 @@ pub(super) struct Streams {
 impl Streams {
     pub(super) fn new(role: Role, limits: &Limits, scheduler: Box<dyn Scheduler + Send>) -> Self {
         Streams {
-            map: StreamIdMap::default(),
+            map: StreamTable::default(),
             closed: RecentlyClosed::new(limits.max_closed_streams, limits.closed_stream_retention),
             closed_unstamped: Vec::new(),
             now: None,
@@ -335,23 +335,21 @@ impl Streams {
     /// was removed.
     #[inline]
     pub(super) fn remove_if_done(&mut self, id: StreamId) -> bool {
-        let Some(s) = self.map.get(&id) else {
-            return false;
-        };
-        let StreamState::Closed(cause) = s.state else {
-            return false;
-        };
-        let done = match cause {
-            CloseCause::EndStream => !s.has_output(),
-            CloseCause::ResetSent | CloseCause::ResetReceived => true,
-        };
-        if !done {
-            return false;
-        }
-        if let Some(s) = self.map.remove(&id) {
-            if s.scheduled {
-                let _ = self.scheduler.remove(id.get());
+        // Its close cause and whether the scheduler holds it, if it is done.
+        let done = |s: &Stream| match s.state {
+            StreamState::Closed(cause @ CloseCause::EndStream) if !s.has_output() => {
+                Some((cause, s.scheduled))
             }
+            StreamState::Closed(cause @ (CloseCause::ResetSent | CloseCause::ResetReceived)) => {
+                Some((cause, s.scheduled))
+            }
+            _ => None,
+        };
+        let Some((cause, scheduled)) = self.map.remove_if(&id, done) else {
+            return false;
+        };
+        if scheduled {
+            let _ = self.scheduler.remove(id.get());
         }
         self.remember_closed(id, cause);
         true
