@@ -801,7 +801,149 @@ mod future_sizes {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use h2kit::{Event, StreamId};
+    use http::{Request, Response};
+
     use super::*;
+    use crate::Body;
+
+    /// A bare h2c client on the core, over a socket.
+    struct RawClient {
+        sock: TcpStream,
+        conn: Connection,
+        /// Per stream: the body so far, and whether it ended.
+        got: Vec<(StreamId, Vec<u8>, bool)>,
+        goaway: bool,
+    }
+
+    impl RawClient {
+        async fn connect(addr: std::net::SocketAddr) -> RawClient {
+            RawClient {
+                sock: TcpStream::connect(addr).await.unwrap(),
+                conn: Connection::client(Config::default()),
+                got: Vec::new(),
+                goaway: false,
+            }
+        }
+
+        async fn get(&mut self, path: &str) -> StreamId {
+            let fields = vec![
+                Field::new(":method", "GET"),
+                Field::new(":scheme", "http"),
+                Field::new(":authority", "localhost"),
+                Field::new(":path", path.to_owned()),
+            ];
+            let id = self.conn.send_request(fields, true).unwrap();
+            self.got.push((id, Vec::new(), false));
+            self.flush().await;
+            id
+        }
+
+        async fn flush(&mut self) {
+            let mut wire = BytesMut::new();
+            while self.conn.poll_transmit(Instant::now(), &mut wire, None) > 0 {}
+            if !wire.is_empty() {
+                self.sock.write_all(&wire).await.unwrap();
+            }
+        }
+
+        /// Reads until `done` holds (or the connection ends, which fails the test).
+        async fn until(&mut self, done: impl Fn(&RawClient) -> bool) {
+            let mut buf = vec![0u8; 16 * 1024];
+            while !done(self) {
+                let n = tokio::time::timeout(Duration::from_secs(10), self.sock.read(&mut buf))
+                    .await
+                    .expect("the server went quiet")
+                    .unwrap();
+                assert!(n > 0, "the server closed the connection first");
+                let _ = self.conn.recv(Instant::now(), &buf[..n]);
+                while let Some(event) = self.conn.poll_event() {
+                    match event {
+                        Event::Data {
+                            stream,
+                            data,
+                            end_stream,
+                            ..
+                        } => {
+                            if let Some(e) = self.got.iter_mut().find(|e| e.0 == stream) {
+                                e.1.extend_from_slice(&data);
+                                e.2 |= end_stream;
+                            }
+                        }
+                        Event::Response {
+                            stream,
+                            end_stream: true,
+                            ..
+                        } => {
+                            if let Some(e) = self.got.iter_mut().find(|e| e.0 == stream) {
+                                e.2 = true;
+                            }
+                        }
+                        Event::GoAway { .. } => self.goaway = true,
+                        _ => {}
+                    }
+                }
+                // Acknowledge what needs it (SETTINGS, the shutdown's PING).
+                self.flush().await;
+            }
+        }
+
+        fn body(&self, id: StreamId) -> Option<&[u8]> {
+            self.got.iter().find(|e| e.0 == id && e.2).map(|e| &e.1[..])
+        }
+    }
+
+    /// A graceful shutdown reaches every open connection, idle or not: each is told GOAWAY,
+    /// a response still being made is delivered, and `serve_with_shutdown` returns once the
+    /// connections have closed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_graceful_shutdown_tells_every_connection_and_finishes_its_streams() {
+        let server = Server::builder().build().await.unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let entered = Arc::new(tokio::sync::Notify::new());
+        let (g, e) = (gate.clone(), entered.clone());
+        let running = tokio::spawn(server.serve_with_shutdown(
+            move |req: Request<Body>| {
+                let (g, e) = (g.clone(), e.clone());
+                async move {
+                    if req.uri().path() == "/slow" {
+                        e.notify_one();
+                        let _permit = g.acquire().await;
+                    }
+                    Response::new(Body::full(req.uri().path().to_owned()))
+                }
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            let mut c = RawClient::connect(addr).await;
+            let id = c.get("/fast").await;
+            c.until(|c| c.body(id).is_some()).await;
+            assert_eq!(c.body(id), Some(&b"/fast"[..]));
+            clients.push(c);
+        }
+        let slow = clients[0].get("/slow").await;
+        entered.notified().await;
+        stop.send(()).unwrap();
+        for c in &mut clients {
+            c.until(|c| c.goaway).await;
+        }
+        gate.add_permits(1);
+        clients[0].until(|c| c.body(slow).is_some()).await;
+        assert_eq!(clients[0].body(slow), Some(&b"/slow"[..]));
+        drop(clients);
+        let served = tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .expect("serve_with_shutdown did not return");
+        assert!(matches!(served, Ok(Ok(()))), "{served:?}");
+    }
 
     /// The accept path's `TCP_NOTSENT_LOWAT` reaches the socket (read back from the kernel).
     #[cfg(any(target_os = "linux", target_os = "android"))]
