@@ -45,8 +45,8 @@
 //! cores or more. The h2kit and `h2` servers and clients are this same binary started again
 //! with a hidden `__serve-*` / `__client-*` mode, so each runs in its own pinned process.
 //! Each figure is the best of `--runs N` (default 3) runs, since the machine may be shared;
-//! in the server tables (`server`, `serve`, `tls`, `busy`) the servers' runs take turns, so a
-//! slow spell of the machine does not fall on all the runs of one server.
+//! in the server tables (`server`, `serve`, `tls`, `busy`) and the `client` table the runs
+//! take turns, so a slow spell of the machine does not fall on all the runs of one program.
 //! `--quick` divides every request count by 10 and runs once, for a smoke run. A missing `h2load` or
 //! `nghttpd` is an error with a message saying what to install; a missing h2o only drops its
 //! rows.
@@ -1116,7 +1116,7 @@ fn idle_connections(addr: SocketAddr, n: usize) -> Result<Vec<TcpStream>, String
 }
 
 /// CPU use during one server measurement (Linux only; `None` where /proc is unreadable),
-/// from [`best_with_cpu`]: there the "client" is h2load.
+/// from [`best_of_with_cpu`]: there the "client" is h2load.
 #[derive(Clone, Copy)]
 struct ServerCpu {
     /// The server process's user + system time per request, in microseconds.
@@ -1198,41 +1198,59 @@ fn client_part(env: &Env) -> Result<bool, String> {
     let server_pid = server.child.id();
     let url = format!("http://{}/hello", server.addr);
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    let mut rows = Vec::new();
-    let mut cpu = Vec::new();
-    for (name, mode) in [
-        ("h2kit-client", "__client-h2kit"),
-        ("h2 crate (minimal)", "__client-h2"),
-    ] {
-        let (rate, usage) = best_with_cpu(env, server_pid, n, || {
-            let mut cmd = env.on_load_core(&exe);
-            cmd.args([mode, &url, &n.to_string(), "100"]);
-            let out = run_bounded(cmd, name)?;
-            let fields: Vec<f64> = out
-                .split_whitespace()
-                .filter_map(|f| f.parse().ok())
-                .collect();
-            match fields[..] {
-                [count, _bytes, secs] if secs > 0.0 => Ok(count / secs),
-                _ => Err(format!("{name}: unexpected output {out:?}")),
+    // The two clients run as children of this binary; h2load is the reference.
+    let clients = [
+        ("h2kit-client", Some("__client-h2kit")),
+        ("h2 crate (minimal)", Some("__client-h2")),
+        ("h2load (reference)", None),
+    ];
+    let run_one = |name: &str, mode: Option<&str>| -> Result<f64, String> {
+        let Some(mode) = mode else {
+            return h2load(env, &url, 1, 100, n);
+        };
+        let mut cmd = env.on_load_core(&exe);
+        cmd.args([mode, &url, &n.to_string(), "100"]);
+        let out = run_bounded(cmd, name)?;
+        let fields: Vec<f64> = out
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        match fields[..] {
+            [count, _bytes, secs] if secs > 0.0 => Ok(count / secs),
+            _ => Err(format!("{name}: unexpected output {out:?}")),
+        }
+    };
+    // Best of `--runs` per client, the clients taking turns (the order reversed every other
+    // round), so a slow spell of the machine does not fall on all the runs of one.
+    let mut best = vec![(0.0f64, ClientCpu::default()); clients.len()];
+    for round in 0..env.runs.max(1) {
+        for k in 0..clients.len() {
+            let i = if round % 2 == 0 {
+                k
+            } else {
+                clients.len() - 1 - k
+            };
+            let (name, mode) = clients[i];
+            let (rate, usage) = best_of_with_cpu(1, server_pid, n, || run_one(name, mode))?;
+            if rate > best[i].0 {
+                best[i] = (rate, usage);
             }
-        })?;
-        rows.push(Row {
+        }
+    }
+    let rows: Vec<Row> = clients
+        .iter()
+        .zip(&best)
+        .map(|(&(name, _), &(rate, _))| Row {
             name,
             reqs_per_sec: rate,
             body_len: HELLO.len(),
-        });
-        cpu.push((name, usage));
-    }
-    let (rate, usage) = best_with_cpu(env, server_pid, n, || {
-        h2load(env, &format!("http://{}/hello", server.addr), 1, 100, n)
-    })?;
-    rows.push(Row {
-        name: "h2load (reference)",
-        reqs_per_sec: rate,
-        body_len: HELLO.len(),
-    });
-    cpu.push(("h2load (reference)", usage));
+        })
+        .collect();
+    let cpu: Vec<(&str, ClientCpu)> = clients
+        .iter()
+        .zip(&best)
+        .map(|(&(name, _), &(_, usage))| (name, usage))
+        .collect();
     print_table(
         &format!(
             "client: {n} GETs of a 12-byte file from nghttpd, 1 connection, 100 concurrent streams"
@@ -1379,23 +1397,13 @@ struct ClientCpu {
     server_busy: Option<f64>,
 }
 
-/// The best (highest) of [`Env::runs`] request rates of `measure`, a client process run to
-/// its end against the server process `server_pid`, with the CPU both used during that run.
+/// The best (highest) of `runs` request rates of `measure`, a client process run to its
+/// end against the server process `server_pid`, with the CPU both used during that run.
 ///
 /// The client's CPU time is read from this process's reaped-children total (every client
 /// is a child run to its end while no other child is reaped), so it includes the client's
 /// start-up and handshake; busy shares divide by the measured interval (`n / rate`), during
 /// which the server is the only other work.
-fn best_with_cpu(
-    env: &Env,
-    server_pid: u32,
-    n: u64,
-    measure: impl FnMut() -> Result<f64, String>,
-) -> Result<(f64, ClientCpu), String> {
-    best_of_with_cpu(env.runs, server_pid, n, measure)
-}
-
-/// [`best_with_cpu`] over `runs` runs.
 fn best_of_with_cpu(
     runs: u32,
     server_pid: u32,
