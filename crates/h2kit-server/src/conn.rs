@@ -829,7 +829,7 @@ impl Driver {
     fn on_request(
         &mut self,
         stream: StreamId,
-        mut headers: Vec<Field>,
+        mut headers: FieldList,
         end_stream: bool,
         priority: h2kit::PrioritySignal,
     ) -> bool {
@@ -855,7 +855,14 @@ impl Driver {
         let _entered = span.enter();
         // The request's field list, emptied, carries the response's fields if it is
         // answered at once: the core then reuses it for a later request (no list allocated).
-        headers.clear();
+        // A head shared with the core's memo has no list of its own.
+        let mut headers = match headers {
+            FieldList::Owned(mut list) => {
+                list.clear();
+                list
+            }
+            FieldList::Shared(_) => Vec::new(),
+        };
         let (body, body_tx) = if end_stream {
             (Body::empty(), None)
         } else {
@@ -1113,7 +1120,7 @@ impl Driver {
     /// Answers a request without a body by [`Handler::answer_fields`] when the handler can:
     /// no `http` types, no task. True when it did; the request's field list goes back to
     /// the core for the next block received.
-    fn answer_from_fields(&mut self, id: StreamId, headers: &mut Vec<Field>) -> bool {
+    fn answer_from_fields(&mut self, id: StreamId, headers: &mut FieldList) -> bool {
         let repeated = self.core.is_repeated_block(headers);
         let Some((method, path)) = self
             .head_memo
@@ -1151,9 +1158,11 @@ impl Driver {
         } else {
             answer.body
         };
-        // The response goes out with the handler's shared fields; the request's list is
-        // kept for the next block received.
-        self.core.recycle_fields(std::mem::take(headers));
+        // The response goes out with the handler's shared fields; the request's list, if
+        // it has one of its own, is kept for the next block received.
+        if let FieldList::Owned(list) = std::mem::replace(headers, FieldList::Owned(Vec::new())) {
+            self.core.recycle_fields(list);
+        }
         let log = logged_path.map(|path| (method, path, start));
         self.send_whole(id, answer.fields.into(), body, answer.status, log);
         true

@@ -8,7 +8,7 @@ use h2kit_frame::{ErrorCode, Flags, FrameType, SettingId, StreamId};
 use h2kit_priority::PrioritySignal;
 
 use crate::error::{ConnectionError, StreamError};
-use crate::headers::Field;
+use crate::headers::FieldList;
 
 /// One SETTINGS parameter the peer changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,11 +34,15 @@ pub enum Event {
     Request {
         /// The stream.
         stream: StreamId,
-        /// The validated fields, pseudo-headers first, cookies joined. Once read, the list
-        /// may be cleared and passed back as the response's fields
+        /// The validated fields, pseudo-headers first, cookies joined. A head that repeats
+        /// the one before it (the same block octets at the same HPACK table version) comes
+        /// as a list shared with the connection's memo ([`FieldList::Shared`]: no copy,
+        /// see [`Connection::is_repeated_block`](crate::Connection::is_repeated_block)).
+        /// A list of its own ([`FieldList::Owned`]) may, once read, be cleared and passed
+        /// back as the response's fields
         /// ([`Connection::send_response`](crate::Connection::send_response)): after it is
         /// written, the core decodes a later request into the same allocation.
-        headers: Vec<Field>,
+        headers: FieldList,
         /// The request has no body (END_STREAM was on the HEADERS frame).
         end_stream: bool,
         /// The priority signals that came with it (HEADERS priority, `priority` header).
@@ -50,8 +54,9 @@ pub enum Event {
         stream: StreamId,
         /// The `:status`.
         status: u16,
-        /// The validated fields.
-        headers: Vec<Field>,
+        /// The validated fields: shared with the connection's memo when the head repeats
+        /// the one before it (see [`Event::Request`]).
+        headers: FieldList,
         /// The response has no body.
         end_stream: bool,
     },
@@ -62,14 +67,14 @@ pub enum Event {
         /// The `:status` (100..=199, never 101).
         status: u16,
         /// The validated fields.
-        headers: Vec<Field>,
+        headers: FieldList,
     },
     /// Trailers arrived; they always end the stream.
     Trailers {
         /// The stream.
         stream: StreamId,
         /// The validated fields.
-        headers: Vec<Field>,
+        headers: FieldList,
     },
     /// Body bytes arrived.
     Data {
@@ -118,7 +123,7 @@ pub enum Event {
         /// The promised stream, on which the response will arrive.
         promised: StreamId,
         /// The promised request.
-        headers: Vec<Field>,
+        headers: FieldList,
     },
     /// The peer sent a PING (it is answered automatically).
     PingReceived {

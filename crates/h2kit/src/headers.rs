@@ -50,6 +50,37 @@ impl core::ops::Deref for FieldList {
     }
 }
 
+impl FieldList {
+    /// The fields as a list of one's own (a shared list is copied).
+    pub fn into_owned(self) -> Vec<Field> {
+        match self {
+            FieldList::Owned(v) => v,
+            FieldList::Shared(a) => a.to_vec(),
+        }
+    }
+}
+
+/// Lists are equal when their fields are, shared or not.
+impl PartialEq for FieldList {
+    fn eq(&self, other: &FieldList) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl Eq for FieldList {}
+
+impl PartialEq<Vec<Field>> for FieldList {
+    fn eq(&self, other: &Vec<Field>) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl PartialEq<[Field]> for FieldList {
+    fn eq(&self, other: &[Field]) -> bool {
+        self[..] == *other
+    }
+}
+
 impl From<Vec<Field>> for FieldList {
     #[inline]
     fn from(fields: Vec<Field>) -> Self {

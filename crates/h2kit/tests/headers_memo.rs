@@ -53,7 +53,7 @@ fn exchange_list(
             head = Some(headers);
         }
     }
-    (head.expect("a response"), wire)
+    (head.expect("a response").into_owned(), wire)
 }
 
 fn same(a: &[Field], b: &[Field]) -> bool {
@@ -155,7 +155,7 @@ fn request_seen(
     }
     pump(client, server, now);
     while client.poll_event().is_some() {}
-    seen.expect("a request")
+    seen.expect("a request").into_owned()
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn a_repeated_head_with_a_plain_literal_is_reused_apart_from_the_input() {
         .take_events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::Response { headers, .. } => Some(headers),
+            Event::Response { headers, .. } => Some(headers.into_owned()),
             _ => None,
         })
         .collect();

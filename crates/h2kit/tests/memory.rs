@@ -123,7 +123,7 @@ fn answered_get(
             got = Some(headers);
         }
     }
-    got.expect("a response")
+    got.expect("a response").into_owned()
 }
 
 #[test]

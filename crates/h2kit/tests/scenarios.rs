@@ -557,7 +557,7 @@ fn a_request_field_list_reused_for_the_response_leaks_nothing_into_later_request
             .take_events(Side::Server)
             .into_iter()
             .find_map(|e| match e {
-                Event::Request { headers, .. } => Some(headers),
+                Event::Request { headers, .. } => Some(headers.into_owned()),
                 _ => None,
             })
             .expect("request event");

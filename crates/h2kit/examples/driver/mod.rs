@@ -421,7 +421,7 @@ impl App for ServerApp {
             }
             Event::Trailers { stream, headers } => {
                 if let Some(Route::Echo) = self.routes.get(&stream) {
-                    self.outbox.end(stream, Some(headers));
+                    self.outbox.end(stream, Some(headers.into_owned()));
                 }
             }
             Event::StreamReset { stream, error } => {
@@ -639,7 +639,7 @@ impl App for ClientApp {
             } => {
                 if let Some(r) = self.response(stream) {
                     r.status = status;
-                    r.headers = headers;
+                    r.headers = headers.into_owned();
                     r.done = end_stream;
                 }
                 if let Some(code) = self
@@ -669,7 +669,7 @@ impl App for ClientApp {
             }
             Event::Trailers { stream, headers } => {
                 if let Some(r) = self.response(stream) {
-                    r.trailers = Some(headers);
+                    r.trailers = Some(headers.into_owned());
                     r.done = true;
                 }
             }

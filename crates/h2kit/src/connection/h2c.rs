@@ -130,7 +130,7 @@ impl Connection {
         conn.pending_accept += 1;
         conn.events.push_back(Event::Request {
             stream: id,
-            headers: request,
+            headers: request.into(),
             end_stream: true,
             priority: PrioritySignal::NONE,
         });

@@ -1,5 +1,6 @@
 //! Input: bytes in, frames out of the decoder, each frame applied to the connection.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -17,7 +18,7 @@ use crate::error::{
     ConnectionError, Initiator, LimitExceeded, PeerError, ProtocolViolation, StreamError,
 };
 use crate::event::{Event, SettingChange};
-use crate::headers::{self, Field, MessageKind};
+use crate::headers::{self, Field, FieldList, MessageKind};
 use crate::state::{CloseCause, Effects, Input, StreamState, TransitionError};
 
 type Result<T = ()> = core::result::Result<T, ConnectionError>;
@@ -67,11 +68,25 @@ const MEMO_MAX_BLOCK: usize = 64;
 pub(super) struct RecvMemo {
     pub(super) block: Vec<u8>,
     pub(super) version: u64,
-    pub(super) fields: Vec<Field>,
+    pub(super) fields: Arc<[Field]>,
     /// `fields` are those `block` decodes to (they are kept from its second coming on).
     pub(super) filled: bool,
     /// The kind validated as, whether extended CONNECT was allowed then, and the result.
     pub(super) info: Option<(MessageKind, bool, headers::MessageInfo)>,
+}
+
+/// Joins the `cookie` fields of a received head into one (RFC 9113 §8.2.3); a shared list
+/// is copied only when it has two or more to join.
+fn join_cookies(fields: &mut FieldList) {
+    let cookies = fields
+        .iter()
+        .filter(|f| f.name.eq_ignore_ascii_case(b"cookie"))
+        .count();
+    if cookies > 1 {
+        let mut owned = std::mem::replace(fields, FieldList::Owned(Vec::new())).into_owned();
+        headers::join_cookies(&mut owned);
+        *fields = FieldList::Owned(owned);
+    }
 }
 
 /// `field` apart from the block it was decoded from: a name or value that is a slice of
@@ -625,20 +640,19 @@ impl Connection {
 
     /// A complete field block: always decoded (HPACK must stay in step), then applied.
     fn on_block(&mut self, block: Block, bytes: Bytes, now: Instant) -> Result {
-        let mut fields = self.spare_fields.pop().unwrap_or_default();
-        fields.reserve(self.fields_hint);
         let version = self.hpack_dec.table_version();
         let memo = self
             .recv_memo
             .as_deref()
             .filter(|m| m.filled && m.version == version && m.block[..] == bytes[..]);
         self.recv_memo_hit = memo.is_some();
-        let too_large = if let Some(m) = memo {
-            // The same octets at the same table version: the same fields (sharing the
-            // decoder's storage), without decoding them again.
-            fields.extend_from_slice(&m.fields);
-            false
+        let (fields, too_large) = if let Some(m) = memo {
+            // The same octets at the same table version: the same fields, shared with the
+            // memo (one reference count, no copy), without decoding them again.
+            (FieldList::Shared(m.fields.clone()), false)
         } else {
+            let mut fields = self.spare_fields.pop().unwrap_or_default();
+            fields.reserve(self.fields_hint);
             let too_large = match self.hpack_dec.decode(&bytes, &mut fields) {
                 Ok(()) => false,
                 Err(e) if e.is_limit() => true,
@@ -650,25 +664,26 @@ impl Connection {
                     Box::new(RecvMemo {
                         block: Vec::new(),
                         version: 0,
-                        fields: Vec::new(),
+                        fields: Arc::new([]),
                         filled: false,
                         info: None,
                     })
                 });
-                // The fields are kept for the block's second coming (reused from its
+                // The fields are kept for the block's second coming (shared from its
                 // third): a peer whose heads all differ pays only for copying the octets.
                 let again = m.block[..] == bytes[..];
                 m.block.clear();
                 m.block.extend_from_slice(&bytes);
                 m.version = self.hpack_dec.table_version();
-                m.fields.clear();
-                if again {
-                    m.fields.extend(fields.iter().map(|f| detached(f, &bytes)));
-                }
+                m.fields = if again {
+                    fields.iter().map(|f| detached(f, &bytes)).collect()
+                } else {
+                    Arc::new([])
+                };
                 m.filled = again;
                 m.info = None;
             }
-            too_large
+            (FieldList::Owned(fields), too_large)
         };
         // At least one field (every valid block has some), at most a typical large request's
         // worth: a single huge block does not make every later list huge.
@@ -682,7 +697,7 @@ impl Connection {
     fn on_headers(
         &mut self,
         block: Block,
-        mut fields: Vec<Field>,
+        mut fields: FieldList,
         too_large: bool,
         now: Instant,
     ) -> Result {
@@ -739,7 +754,7 @@ impl Connection {
             Err(v) => return self.refuse(id, v.code(), now),
         };
         if self.config.validate_recv.join_cookies {
-            headers::join_cookies(&mut fields);
+            join_cookies(&mut fields);
         }
         let mut priority = request_priority(block.priority, &fields);
         if let Some(early) = self.streams.take_early_priority(id) {
@@ -767,7 +782,7 @@ impl Connection {
     fn on_headers_existing(
         &mut self,
         block: Block,
-        mut fields: Vec<Field>,
+        mut fields: FieldList,
         too_large: bool,
         now: Instant,
     ) -> Result {
@@ -798,7 +813,7 @@ impl Connection {
             Err(v) => return self.stream_error(id, v, now),
         };
         if self.config.validate_recv.join_cookies {
-            headers::join_cookies(&mut fields);
+            join_cookies(&mut fields);
         }
         let Some(s) = self.streams.get_mut(id) else {
             return Ok(());
@@ -852,7 +867,7 @@ impl Connection {
         &mut self,
         assoc: StreamId,
         promised: StreamId,
-        fields: Vec<Field>,
+        fields: FieldList,
         too_large: bool,
         now: Instant,
     ) -> Result {

@@ -802,7 +802,8 @@ impl Connection {
     ///
     /// At most 64 lists of at most 16 fields' capacity are kept (at most 74 KiB, about
     /// 23 KiB for five-field requests); others are dropped. An idle connection drops them
-    /// with its other spare capacity.
+    /// with its other spare capacity. A shared list (a repeated head, see
+    /// [`FieldList::Shared`]) has no allocation of its own to keep: it is dropped.
     ///
     /// ```
     /// use h2kit::{Config, Connection, Field};
@@ -810,7 +811,10 @@ impl Connection {
     /// let list: Vec<Field> = Vec::with_capacity(8);
     /// conn.recycle_fields(list); // the next HEADERS received decodes into it
     /// ```
-    pub fn recycle_fields(&mut self, mut fields: Vec<Field>) {
+    pub fn recycle_fields(&mut self, fields: impl Into<FieldList>) {
+        let FieldList::Owned(mut fields) = fields.into() else {
+            return;
+        };
         // A list too short for the blocks received lately would be grown (a copy) when
         // used: dropping it costs less.
         let fits = (self.fields_hint..=MAX_SPARE_FIELDS).contains(&fields.capacity());
