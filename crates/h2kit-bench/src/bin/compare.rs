@@ -698,6 +698,12 @@ impl Subject {
 /// The rows of a server table and the CPU lines under them.
 type Measured = (Vec<Row>, Vec<(&'static str, ServerCpu)>);
 
+/// Which of `len` programs runs `k`th in round `round` when they take turns: the order is
+/// reversed every other round, so a drift of the machine's speed favours none of them.
+fn in_turn(round: u32, k: usize, len: usize) -> usize {
+    if round % 2 == 0 { k } else { len - 1 - k }
+}
+
 /// One h2load run per subject, best of [`Env::runs`]: the table rows and the CPU lines
 /// under them. Every subject's server is started first and the runs take turns (one run
 /// of each, the order reversed every other round), so a slow spell of the machine, which
@@ -717,11 +723,7 @@ fn measure_servers(
     let mut best = vec![(0.0f64, ClientCpu::default()); subjects.len()];
     for round in 0..env.runs.max(1) {
         for k in 0..subjects.len() {
-            let i = if round % 2 == 0 {
-                k
-            } else {
-                subjects.len() - 1 - k
-            };
+            let i = in_turn(round, k, subjects.len());
             let (s, server) = (subjects[i], &servers[i]);
             let url = format!("{}://{}{path}", s.scheme(), server.addr);
             let (rate, usage) = best_of_with_cpu(1, server.child.id(), n, || {
@@ -996,12 +998,7 @@ fn busy_part(env: &Env) -> Result<bool, String> {
         let mut runs: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); subjects.len()];
         for round in 0..rounds {
             for k in 0..subjects.len() {
-                // Taking turns: who goes first alternates, so a drift favours neither.
-                let i = if round % 2 == 0 {
-                    k
-                } else {
-                    subjects.len() - 1 - k
-                };
+                let i = in_turn(round, k, subjects.len());
                 if let Some(figures) = busy_run(env, subjects[i], c, m)? {
                     runs[i].push(figures);
                 }
@@ -1225,11 +1222,7 @@ fn client_part(env: &Env) -> Result<bool, String> {
     let mut best = vec![(0.0f64, ClientCpu::default()); clients.len()];
     for round in 0..env.runs.max(1) {
         for k in 0..clients.len() {
-            let i = if round % 2 == 0 {
-                k
-            } else {
-                clients.len() - 1 - k
-            };
+            let i = in_turn(round, k, clients.len());
             let (name, mode) = clients[i];
             let (rate, usage) = best_of_with_cpu(1, server_pid, n, || run_one(name, mode))?;
             if rate > best[i].0 {
