@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use h2kit::headers::{is_token, same_bytes};
+use h2kit::headers::is_token;
 use h2kit::http::{HeadCache, extend_response_fields, header_map, request_parts};
 use h2kit::{
     Connection, ErrorCode, Event, Field, FieldList, Initiator, StreamError, StreamId, StreamIdMap,
@@ -347,18 +347,17 @@ fn fields_head(fields: &[Field]) -> Option<HeadAt> {
 /// last request head, which an idle connection should not).
 const RELEASE_HEAD_MEMO_AFTER: Duration = Duration::from_secs(1);
 
-/// The last request head [`fields_head`] checked that the core's receive memo handed out
-/// ([`Connection::is_repeated_block`]: the block came again with the same octets, and its
-/// fields are clones of one decode; clients such as h2load send the same head every time),
-/// so a head whose fields share their bytes with the memo's is the same head, checked
-/// already.
+/// The last request head [`fields_head`] checked that the core's receive memo handed out: a
+/// head whose block came again with the same octets arrives as the memo's own shared list
+/// ([`FieldList::Shared`]; clients such as h2load send the same head every time), so the
+/// same list again is the same head, checked already.
 ///
-/// The memo holds clones of the fields, so their bytes cannot be freed and reused while it
-/// compares addresses.
+/// Holding the list keeps it alive, so its address cannot be reused by another while it is
+/// compared.
 #[derive(Default)]
 struct HeadMemo {
-    /// The head, once the core has handed it out as repeated (empty otherwise).
-    fields: Vec<Field>,
+    /// The head, once the core has handed it out as repeated.
+    fields: Option<Arc<[Field]>>,
     /// What checking it found.
     at: Option<HeadAt>,
     /// Whether it served a head since the last [`release_head_memo`](Driver::release_head_memo).
@@ -368,21 +367,23 @@ struct HeadMemo {
 }
 
 impl HeadMemo {
-    /// Where `fields`' method and path are, if `request_parts` would convert the head;
-    /// `repeated` says the core's receive memo handed the fields out.
-    fn check(&mut self, fields: &[Field], repeated: bool) -> Option<HeadAt> {
-        if !self.fields.is_empty() && same_bytes(&self.fields, fields) {
-            self.used = true;
+    /// Where `fields`' method and path are, if `request_parts` would convert the head; a
+    /// shared list (a repeated head) is remembered with the answer.
+    fn check(&mut self, fields: &FieldList) -> Option<HeadAt> {
+        let FieldList::Shared(shared) = fields else {
+            return fields_head(fields);
+        };
+        self.used = true;
+        if self
+            .fields
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, shared))
+        {
             return self.at;
         }
-        let at = fields_head(fields);
-        if repeated {
-            self.fields.clear();
-            self.fields.extend_from_slice(fields);
-            self.at = at;
-            self.used = true;
-        }
-        at
+        self.at = fields_head(shared);
+        self.fields = Some(shared.clone());
+        self.at
     }
 }
 
@@ -690,7 +691,7 @@ impl Driver {
     /// when to look again while it is held.
     fn release_head_memo(&mut self, now: Instant) -> Option<Instant> {
         let memo = &mut self.head_memo;
-        if memo.fields.is_empty() {
+        if memo.fields.is_none() {
             memo.unused_since = None;
             return None;
         }
@@ -1121,11 +1122,7 @@ impl Driver {
     /// no `http` types, no task. True when it did; the request's field list goes back to
     /// the core for the next block received.
     fn answer_from_fields(&mut self, id: StreamId, headers: &mut FieldList) -> bool {
-        let repeated = self.core.is_repeated_block(headers);
-        let Some((method, path)) = self
-            .head_memo
-            .check(headers, repeated)
-            .and_then(|at| at.get(headers))
+        let Some((method, path)) = self.head_memo.check(headers).and_then(|at| at.get(headers))
         else {
             return false;
         };
@@ -1677,7 +1674,8 @@ mod tests {
     }
 
     #[test]
-    fn the_head_memo_answers_only_for_the_same_bytes() {
+    fn the_head_memo_answers_only_for_the_same_list() {
+        use h2kit::FieldList;
         let mut memo = super::HeadMemo::default();
         let a = head("/a?x=1", "localhost");
         let path = |fields: &[h2kit::Field], at: Option<super::HeadAt>| {
@@ -1685,30 +1683,32 @@ mod tests {
                 .map(|(m, p)| (m.to_vec(), p.to_owned()))
         };
         let want_a = Some((b"GET".to_vec(), "/a".to_owned()));
-        // A head the core did not hand out as repeated is checked and not kept.
-        assert_eq!(path(&a, memo.check(&a, false)), want_a);
-        assert!(memo.fields.is_empty());
-        // Clones share the bytes, as the core's receive memo hands them out: the first
-        // repeated one is kept, and the memo answers the next from it.
+        // A head the core did not hand out as repeated (a list of its own) is checked and
+        // not kept.
+        let owned = FieldList::Owned(a.clone());
+        assert_eq!(path(&owned, memo.check(&owned)), want_a);
+        assert!(memo.fields.is_none());
+        // The core's receive memo hands a repeated head out as its shared list: the first
+        // one is kept, and the memo answers the same list again from it.
+        let shared = FieldList::Shared(a.clone().into());
         for i in 0..4 {
-            let fields = a.clone();
-            let at = memo.check(&fields, true);
-            assert_eq!(path(&fields, at), want_a, "{i}");
-            assert!(!memo.fields.is_empty(), "{i}");
+            let at = memo.check(&shared);
+            assert_eq!(path(&shared, at), want_a, "{i}");
+            assert!(memo.fields.is_some(), "{i}");
         }
-        // Equal bytes elsewhere are another head: checked again, with the same result.
-        let equal = head("/a?x=1", "localhost");
-        assert_eq!(path(&equal, memo.check(&equal, false)), want_a);
+        // An equal list elsewhere is another head: checked again, with the same result.
+        let equal = FieldList::Shared(head("/a?x=1", "localhost").into());
+        assert_eq!(path(&equal, memo.check(&equal)), want_a);
         // Another path, and a head `request_parts` refuses (repeated: refused each time,
         // also when answered from the memo).
-        let b = head("/b", "localhost");
+        let b = FieldList::Shared(head("/b", "localhost").into());
         assert_eq!(
-            path(&b, memo.check(&b, true)),
+            path(&b, memo.check(&b)),
             Some((b"GET".to_vec(), "/b".to_owned()))
         );
-        let bad = head("/c", "bad host");
+        let bad = FieldList::Shared(head("/c", "bad host").into());
         for _ in 0..3 {
-            assert_eq!(memo.check(&bad.clone(), true), None);
+            assert_eq!(memo.check(&bad), None);
         }
     }
 

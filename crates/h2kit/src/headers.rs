@@ -69,18 +69,6 @@ impl PartialEq for FieldList {
 
 impl Eq for FieldList {}
 
-impl PartialEq<Vec<Field>> for FieldList {
-    fn eq(&self, other: &Vec<Field>) -> bool {
-        self[..] == other[..]
-    }
-}
-
-impl PartialEq<[Field]> for FieldList {
-    fn eq(&self, other: &[Field]) -> bool {
-        self[..] == *other
-    }
-}
-
 impl From<Vec<Field>> for FieldList {
     #[inline]
     fn from(fields: Vec<Field>) -> Self {
@@ -345,6 +333,11 @@ impl MessageInfo {
 
 fn eq_name(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
+}
+
+/// Whether `field` is a `cookie` field (the ones [`join_cookies`] joins).
+pub(crate) fn is_cookie(field: &Field) -> bool {
+    eq_name(&field.name, b"cookie")
 }
 
 /// Name byte class bit: forbidden in a regular field name (§8.2.1): 0x00-0x20, 0x7f-0xff, `:`.
@@ -820,7 +813,7 @@ pub fn join_cookies(fields: &mut Vec<Field>) {
     let mut total = 0usize;
     let mut first = None;
     for (i, f) in fields.iter().enumerate() {
-        if eq_name(&f.name, b"cookie") {
+        if is_cookie(f) {
             count += 1;
             total += f.value.len();
             first.get_or_insert(i);
@@ -831,7 +824,7 @@ pub fn join_cookies(fields: &mut Vec<Field>) {
         return;
     }
     let mut joined = BytesMut::with_capacity(total + 2 * (count - 1));
-    for f in fields.iter().filter(|f| eq_name(&f.name, b"cookie")) {
+    for f in fields.iter().filter(|f| is_cookie(f)) {
         if !joined.is_empty() {
             joined.extend_from_slice(b"; ");
         }
@@ -839,7 +832,7 @@ pub fn join_cookies(fields: &mut Vec<Field>) {
     }
     let mut index = 0usize;
     fields.retain(|f| {
-        let keep = index == first || !eq_name(&f.name, b"cookie");
+        let keep = index == first || !is_cookie(f);
         index += 1;
         keep
     });

@@ -138,6 +138,15 @@ fn request_seen(
     server: &mut Connection,
     fields: impl Into<FieldList>,
 ) -> Vec<Field> {
+    request_seen_list(client, server, fields).into_owned()
+}
+
+/// [`request_seen`], with the list as the server's event carried it (owned or shared).
+fn request_seen_list(
+    client: &mut Connection,
+    server: &mut Connection,
+    fields: impl Into<FieldList>,
+) -> FieldList {
     let now = std::time::Instant::now();
     client.send_request(fields, true).unwrap();
     pump(client, server, now);
@@ -155,7 +164,40 @@ fn request_seen(
     }
     pump(client, server, now);
     while client.poll_event().is_some() {}
-    seen.expect("a request").into_owned()
+    seen.expect("a request")
+}
+
+/// A request head sent again reaches the server as a list shared with its receive memo
+/// once its block's octets come a third time (the first request indexes its fields, so the
+/// octets repeat from the second; their second coming fills the memo), with the same
+/// fields; a repeated head with two cookies is still joined, into a list of its own.
+#[test]
+fn a_repeated_request_head_arrives_shared_and_its_cookies_are_still_joined() {
+    let mut client = Connection::client(Config::default());
+    let mut server = Connection::server(Config::default());
+    let get: std::sync::Arc<[Field]> = h2kit_test::fields::get("/again").into();
+    let mut kinds = Vec::new();
+    for _ in 0..5 {
+        let seen = request_seen_list(&mut client, &mut server, get.clone());
+        assert_eq!(seen[..], get[..]);
+        kinds.push(matches!(seen, FieldList::Shared(_)));
+    }
+    assert_eq!(kinds, [false, false, false, true, true]);
+
+    let mut with_cookies = h2kit_test::fields::get("/cookies");
+    with_cookies.push(Field::new("cookie", "a=1"));
+    with_cookies.push(Field::new("cookie", "b=2"));
+    let with_cookies: std::sync::Arc<[Field]> = with_cookies.into();
+    for _ in 0..5 {
+        let seen = request_seen_list(&mut client, &mut server, with_cookies.clone());
+        assert!(matches!(seen, FieldList::Owned(_)));
+        let cookies: Vec<&[u8]> = seen
+            .iter()
+            .filter(|f| &f.name[..] == b"cookie")
+            .map(|f| &f.value[..])
+            .collect();
+        assert_eq!(cookies, [&b"a=1; b=2"[..]]);
+    }
 }
 
 #[test]

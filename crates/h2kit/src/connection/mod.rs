@@ -332,8 +332,6 @@ pub struct Connection {
     hpack_dec: Decoder,
     /// The last received field block of indexed fields only (see `on_block`).
     recv_memo: Option<Box<recv::RecvMemo>>,
-    /// The last field block was answered from `recv_memo` (its fields are the memo's).
-    recv_memo_hit: bool,
     /// The number of fields the last field block decoded to: the next block's list is
     /// sized for it, so a typical request's list is allocated once, not grown.
     fields_hint: usize,
@@ -477,7 +475,6 @@ impl Connection {
             decoder: FrameDecoder::new(),
             hpack_dec,
             recv_memo: None,
-            recv_memo_hit: false,
             fields_hint: 8,
             spare_fields: Vec::new(),
             last_shrink: None,
@@ -564,13 +561,12 @@ impl Connection {
         fields: &[Field],
     ) -> core::result::Result<headers::MessageInfo, ProtocolViolation> {
         let extended = self.connect_protocol_announced();
-        // Every call follows the decoding of its block: a block answered from the memo has
-        // the memo's fields, which need no comparing.
-        let hit = core::mem::take(&mut self.recv_memo_hit);
-        let memo = self
-            .recv_memo
-            .as_deref_mut()
-            .filter(|m| m.filled && (hit || headers::same_bytes(&m.fields, fields)));
+        // A block answered from the memo comes as the memo's own list (shared, see
+        // `on_block`): the same slice, which needs no comparing field by field.
+        let memo = self.recv_memo.as_deref_mut().filter(|m| {
+            m.filled
+                && (core::ptr::eq(&m.fields[..], fields) || headers::same_bytes(&m.fields, fields))
+        });
         if let Some(m) = &memo {
             if let Some((k, e, info)) = m.info {
                 if k == kind && e == extended {

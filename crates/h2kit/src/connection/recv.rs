@@ -78,14 +78,16 @@ pub(super) struct RecvMemo {
 /// Joins the `cookie` fields of a received head into one (RFC 9113 §8.2.3); a shared list
 /// is copied only when it has two or more to join.
 fn join_cookies(fields: &mut FieldList) {
-    let cookies = fields
-        .iter()
-        .filter(|f| f.name.eq_ignore_ascii_case(b"cookie"))
-        .count();
-    if cookies > 1 {
-        let mut owned = std::mem::replace(fields, FieldList::Owned(Vec::new())).into_owned();
-        headers::join_cookies(&mut owned);
-        *fields = FieldList::Owned(owned);
+    match fields {
+        FieldList::Owned(list) => headers::join_cookies(list),
+        FieldList::Shared(shared) => {
+            let cookies = shared.iter().filter(|f| headers::is_cookie(f)).count();
+            if cookies > 1 {
+                let mut list = shared.to_vec();
+                headers::join_cookies(&mut list);
+                *fields = FieldList::Owned(list);
+            }
+        }
     }
 }
 
@@ -645,7 +647,6 @@ impl Connection {
             .recv_memo
             .as_deref()
             .filter(|m| m.filled && m.version == version && m.block[..] == bytes[..]);
-        self.recv_memo_hit = memo.is_some();
         let (fields, too_large) = if let Some(m) = memo {
             // The same octets at the same table version: the same fields, shared with the
             // memo (one reference count, no copy), without decoding them again.
