@@ -34,10 +34,11 @@ pub enum Event {
     Request {
         /// The stream.
         stream: StreamId,
-        /// The validated fields, pseudo-headers first, cookies joined. A head that repeats
-        /// the one before it (the same block octets at the same HPACK table version) comes
-        /// as a list shared with the connection's memo ([`FieldList::Shared`]: no copy,
-        /// see [`Connection::is_repeated_block`](crate::Connection::is_repeated_block)).
+        /// The validated fields, pseudo-headers first, cookies joined. A head whose block
+        /// repeats the one before it (the same octets at the same HPACK table version)
+        /// comes, from that block's third coming on, as a list shared with the connection's
+        /// memo ([`FieldList::Shared`]: no copy, see
+        /// [`Connection::is_repeated_block`](crate::Connection::is_repeated_block)).
         /// A list of its own ([`FieldList::Owned`]) may, once read, be cleared and passed
         /// back as the response's fields
         /// ([`Connection::send_response`](crate::Connection::send_response)): after it is
